@@ -1,0 +1,513 @@
+//! The plan: one JSON object piped between the bb-* tools, versioned `bot-bottle.plan/v1`.
+//!
+//! The plan holds **names** of secrets, never values: literal env values (which are not
+//! secrets) are the only values it carries. Stages add their own optional section (`network`,
+//! `ca`, `compose`, `provision`); a tool that needs an earlier stage's section refuses the plan
+//! with exit status 2 and says which tool to run first.
+//!
+//! Unknown top-level keys are kept (see [`Plan::extra`]) so a plan written by a newer minor
+//! version passes unchanged through an older tool.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::InputError;
+
+/// The schema name and version this build writes.
+pub const SCHEMA: &str = "bot-bottle.plan/v1";
+/// The only major version this build reads.
+pub const SCHEMA_MAJOR: u64 = 1;
+const SCHEMA_PREFIX: &str = "bot-bottle.plan/v";
+
+/// The launch plan of one bottle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "bot-bottle plan v1")]
+pub struct Plan {
+    /// Always `bot-bottle.plan/v1` for this version.
+    pub schema: String,
+    /// Unique name of this bottle: agent slug, `-`, five random base36 characters.
+    pub identity: String,
+    /// Free text the operator attached with `--label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// When the plan was made (RFC 3339, UTC).
+    pub created_at: String,
+    pub agent: AgentPlan,
+    /// The bottles that were merged, root of the first chain first.
+    pub bottles: Vec<BottleRef>,
+    pub provider: ProviderPlan,
+    pub runtime: RuntimePlan,
+    pub env: EnvPlan,
+    pub egress: EgressPlan,
+    pub git_gate: GitGatePlan,
+    /// `~/.bot-bottle/state/<identity>` (mode 0700).
+    pub state_dir: PathBuf,
+    /// The host folder copied into the agent, when `--cwd` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspacePlan>,
+    /// Sections added by later stages and keys from newer minor versions, kept as they are.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The agent being launched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentPlan {
+    pub name: String,
+    /// The agent file that was used.
+    pub source: PathBuf,
+    /// `home` (`~/.bot-bottle/agents/`) or `cwd` (shipped by the repo in the working directory).
+    pub origin: Origin,
+    /// The home file of the same name that the working directory's file replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadows: Option<PathBuf>,
+    /// The prompt (the agent file's body) written to the state dir, mode 0600.
+    pub prompt_file: PathBuf,
+    pub skills: Vec<SkillPlan>,
+}
+
+/// Where a manifest file was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Home,
+    Cwd,
+}
+
+/// A skill folder copied into the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SkillPlan {
+    pub name: String,
+    /// `~/.claude/skills/<name>/` on the host.
+    pub host_path: PathBuf,
+}
+
+/// A bottle that contributed to the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BottleRef {
+    pub name: String,
+    pub source: PathBuf,
+}
+
+/// The agent provider (Claude Code or Codex) and its image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderPlan {
+    pub template: Template,
+    /// The agent command, run by `bb-exec` inside the agent container.
+    pub command: Vec<String>,
+    /// Arguments that switch every permission prompt off (the bottle is the boundary).
+    pub bypass_args: Vec<String>,
+    /// Arguments that continue the previous conversation on `resume`.
+    pub resume_args: Vec<String>,
+    /// Arguments that pass the prompt file; `{prompt_file}` stands for its path in the container.
+    pub prompt_args: Vec<String>,
+    /// Arguments for one non-interactive turn; `{prompt}` stands for the text.
+    pub headless_args: Vec<String>,
+    /// `agent_provider.startup_args`, appended to the command.
+    pub startup_args: Vec<String>,
+    /// Image tag the agent container runs.
+    pub image: String,
+    /// A custom Dockerfile; absent means the built-in one of the template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<PathBuf>,
+    /// The base image build argument given to the Dockerfile.
+    pub base_image: BuildArg,
+    /// Host env var holding the Claude OAuth token (claude only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    /// Read the host's `~/.codex/auth.json` (codex only).
+    pub forward_host_credentials: bool,
+}
+
+/// Agent provider template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    Claude,
+    Codex,
+}
+
+impl Template {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::Claude => "claude",
+            Template::Codex => "codex",
+        }
+    }
+}
+
+/// A Docker build argument.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildArg {
+    pub name: String,
+    pub value: String,
+}
+
+/// The OCI runtime of the agent container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RuntimePlan {
+    pub name: RuntimeName,
+    /// How the runtime was chosen.
+    pub chosen_by: RuntimeChoice,
+    /// Why the probe fell back to `runc`, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeName {
+    Runc,
+    Runsc,
+}
+
+impl RuntimeName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeName::Runc => "runc",
+            RuntimeName::Runsc => "runsc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeChoice {
+    /// `docker info` was asked.
+    Probe,
+    /// `--runtime` was given.
+    Flag,
+}
+
+/// The agent's environment: literal values, and names of secrets resolved at launch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EnvPlan {
+    /// Literal values (not secrets); also written to the 0600 env file.
+    pub literal: BTreeMap<String, String>,
+    /// The 0600 env file holding the literals.
+    pub literal_file: PathBuf,
+    /// Values copied from the host environment at launch (`"${HOST_VAR}"`).
+    pub host: Vec<HostEnv>,
+    /// Values asked on the terminal at launch (`"?"` or `"?Prompt"`).
+    pub prompted: Vec<PromptedEnv>,
+}
+
+/// A variable whose value is copied from the host environment at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HostEnv {
+    pub name: String,
+    pub host_var: String,
+}
+
+/// A variable whose value is asked on the terminal at launch, never echoed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromptedEnv {
+    pub name: String,
+    /// The question to show; absent means `NAME: `.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// Egress policy for the sidecar's proxy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EgressPlan {
+    pub routes: Vec<Route>,
+    /// Sidecar env names (`EGRESS_TOKEN_1`, …) and where their values come from at launch.
+    pub token_slots: Vec<TokenSlot>,
+}
+
+/// One allowed host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Route {
+    /// Lower case; `*.example.com` matches one or more labels below the apex, never the apex.
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RouteAuth>,
+    /// Empty: every path, method and header passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<RouteMatch>,
+    pub dlp: Dlp,
+    pub tls_passthrough: bool,
+    pub private: bool,
+    /// `provider` when the provider template added this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
+}
+
+/// Credential injected by the sidecar on this route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteAuth {
+    pub scheme: AuthScheme,
+    /// The token slot (sidecar env name) holding the value.
+    pub slot: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AuthScheme {
+    Bearer,
+    #[serde(rename = "token")]
+    Token,
+    Basic,
+}
+
+impl AuthScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Token => "token",
+            AuthScheme::Basic => "Basic",
+        }
+    }
+}
+
+/// One alternative of a route's `matches`: every given field must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteMatch {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathMatch>,
+    /// Upper case; empty means any method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PathMatch {
+    #[serde(rename = "type")]
+    pub kind: PathMatchKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PathMatchKind {
+    Prefix,
+    Exact,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HeaderMatch {
+    pub name: String,
+    pub value: String,
+}
+
+/// Content scanning on a route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Dlp {
+    /// Empty: outbound scanning off.
+    pub outbound: Vec<OutboundDetector>,
+    /// Empty: inbound scanning off.
+    pub inbound: Vec<InboundDetector>,
+    pub on_match: OnMatch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundDetector {
+    TokenPatterns,
+    KnownSecrets,
+    Entropy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundDetector {
+    Injection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMatch {
+    Block,
+    Redact,
+}
+
+/// A sidecar env variable that receives a token value at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenSlot {
+    /// The sidecar env name, `EGRESS_TOKEN_<n>`.
+    pub slot: String,
+    pub source: TokenSource,
+}
+
+/// Where a token slot's value is read at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The host environment variable of this name.
+    HostEnv { name: String },
+    /// The access token in the host's `~/.codex/auth.json`.
+    CodexAuthFile { path: PathBuf },
+}
+
+/// The git gate: identity and the repos behind it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GitGatePlan {
+    pub user: GitUser,
+    pub repos: Vec<RepoPlan>,
+}
+
+/// The agent's git identity, each field with where it came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GitUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Sourced>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Sourced>,
+}
+
+/// A value and the manifest file it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sourced {
+    pub value: String,
+    /// `bottle:<name>` or `agent:<name>`.
+    pub from: String,
+}
+
+/// One repository behind the git gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RepoPlan {
+    pub name: String,
+    /// Normalised upstream URL, `ssh://user@host[:port]/path`.
+    pub url: String,
+    /// The URL exactly as the manifest wrote it (what the agent's git will use).
+    pub url_as_written: String,
+    pub ssh_user: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    /// Host path of the SSH private key (mounted read-only into the sidecar only).
+    pub key_path: PathBuf,
+    /// The pinned host key line used as known_hosts.
+    pub host_key: String,
+}
+
+/// The host folder copied into the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkspacePlan {
+    pub host_path: PathBuf,
+    pub container_path: PathBuf,
+}
+
+/// What `bb-plan` records in `state/<id>/metadata.json` for `resume`, `list` and `cleanup`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Metadata {
+    pub schema: String,
+    pub identity: String,
+    pub agent: String,
+    pub bottles: Vec<String>,
+    pub cwd: PathBuf,
+    pub workspace: Option<PathBuf>,
+    pub label: Option<String>,
+    pub started_at: String,
+    pub compose_project: String,
+    pub runtime: RuntimeName,
+}
+
+impl Plan {
+    /// Parses a plan, refusing other schemas and newer major versions with an input error.
+    pub fn from_json(text: &str) -> Result<Plan, InputError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+            InputError::new(format!("the plan is not valid JSON ({err})"))
+                .fix("pipe the output of bb-plan or an earlier stage")
+        })?;
+        check_schema(&value)?;
+        serde_json::from_value(value).map_err(|err| {
+            InputError::new(format!("the plan does not match {SCHEMA} ({err})"))
+                .fix("regenerate it with bb-plan")
+        })
+    }
+
+    /// The compose project name of this bottle.
+    pub fn compose_project(&self) -> String {
+        compose_project(&self.identity)
+    }
+}
+
+/// `bot-bottle-<identity>`: the compose project and the prefix of every Docker resource.
+pub fn compose_project(identity: &str) -> String {
+    format!("bot-bottle-{identity}")
+}
+
+fn check_schema(value: &serde_json::Value) -> Result<(), InputError> {
+    let schema = value
+        .get("schema")
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| {
+            InputError::new("the input has no `schema` key, so it is not a bot-bottle plan")
+                .key("schema")
+                .fix("pipe the output of bb-plan or an earlier stage")
+        })?;
+    let major = schema
+        .strip_prefix(SCHEMA_PREFIX)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            InputError::new(format!("unknown plan schema `{schema}`"))
+                .key("schema")
+                .fix(format!("this tool reads {SCHEMA}"))
+        })?;
+    if major > SCHEMA_MAJOR {
+        return Err(InputError::new(format!(
+            "the plan uses schema `{schema}`, newer than this tool's {SCHEMA}"
+        ))
+        .key("schema")
+        .fix("upgrade bot-bottle so every stage understands the plan"));
+    }
+    if major < SCHEMA_MAJOR {
+        return Err(InputError::new(format!(
+            "the plan uses schema `{schema}`, older than this tool's {SCHEMA}"
+        ))
+        .key("schema")
+        .fix("make a new plan with bb-plan"));
+    }
+    Ok(())
+}
+
+/// The JSON Schema of [`Plan`], as checked into `docs/plan.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Plan)).expect("schema serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_newer_major_version() {
+        let err = Plan::from_json(r#"{"schema":"bot-bottle.plan/v2","identity":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+        assert!(err.to_string().contains("upgrade bot-bottle"), "{err}");
+    }
+
+    #[test]
+    fn refuses_foreign_json() {
+        let err = Plan::from_json(r#"{"hello":1}"#).unwrap_err();
+        assert!(err.to_string().contains("not a bot-bottle plan"), "{err}");
+        let err = Plan::from_json(r#"{"schema":"other/v1"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown plan schema"), "{err}");
+        let err = Plan::from_json("not json").unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn minor_versions_of_v1_are_read() {
+        let value = serde_json::json!({"schema": "bot-bottle.plan/v1.3"});
+        assert!(check_schema(&value).is_ok());
+    }
+
+    #[test]
+    fn checked_in_schema_matches_the_types() {
+        let checked_in: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/plan.schema.json"))
+                .expect("docs/plan.schema.json is JSON");
+        assert!(
+            checked_in == json_schema(),
+            "docs/plan.schema.json is stale: run `cargo run -p bb-plan -- --print-schema > docs/plan.schema.json`"
+        );
+    }
+}

@@ -1,0 +1,782 @@
+//! One bottle file, read and checked on its own (before `extends` merges it with others).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bb_core::InputError;
+use bb_core::plan::{
+    AuthScheme, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
+    PathMatchKind, RouteMatch, Template,
+};
+
+use super::walk::{Ctx, get, index, join, string_entries};
+use super::yaml::{Node, Value};
+use super::{Loc, is_env_name, repo_url};
+
+const BOTTLE_KEYS: &[&str] = &["extends", "env", "agent_provider", "git-gate", "egress"];
+const PROVIDER_KEYS: &[&str] = &[
+    "template",
+    "dockerfile",
+    "auth_token",
+    "forward_host_credentials",
+    "startup_args",
+];
+const GIT_GATE_KEYS: &[&str] = &["user", "repos"];
+const USER_KEYS: &[&str] = &["name", "email"];
+const REPO_KEYS: &[&str] = &["url", "key", "host_key"];
+const KEY_KEYS: &[&str] = &["provider", "path"];
+const EGRESS_KEYS: &[&str] = &["routes"];
+const ROUTE_KEYS: &[&str] = &[
+    "host",
+    "auth",
+    "matches",
+    "dlp",
+    "tls_passthrough",
+    "private",
+];
+const AUTH_KEYS: &[&str] = &["scheme", "token_ref"];
+const MATCH_KEYS: &[&str] = &["paths", "methods", "headers"];
+const PATH_KEYS: &[&str] = &["type", "value"];
+const HEADER_KEYS: &[&str] = &["name", "value"];
+const DLP_KEYS: &[&str] = &["outbound", "inbound", "on_match"];
+
+/// Variables bot-bottle sets in the agent itself; a bottle may not override them.
+pub const RESERVED_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+];
+
+/// A value with the place it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct At<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+/// What an `env` value asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Literal(String),
+    /// `"${HOST_VAR}"`: copied from the host at launch.
+    Host(String),
+    /// `"?"` / `"?Prompt"`: asked on the terminal at launch.
+    Prompt(Option<String>),
+}
+
+impl EnvValue {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            EnvValue::Literal(_) => "literal",
+            EnvValue::Host(_) => "host",
+            EnvValue::Prompt(_) => "prompt",
+        }
+    }
+}
+
+/// `agent_provider`, every field optional so that layers can merge per field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderSpec {
+    pub template: Option<At<Template>>,
+    pub dockerfile: Option<At<PathBuf>>,
+    pub auth_token: Option<At<String>>,
+    pub forward_host_credentials: Option<At<bool>>,
+    pub startup_args: Option<At<Vec<String>>>,
+}
+
+/// `git-gate.user` (also the agent's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserSpec {
+    pub name: Option<At<String>>,
+    pub email: Option<At<String>>,
+}
+
+/// `git-gate.repos.<name>`, every field optional so that layers can merge per field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RepoSpec {
+    pub url: Option<At<String>>,
+    pub key_path: Option<At<PathBuf>>,
+    pub host_key: Option<At<String>>,
+    /// Where the repo was last declared.
+    pub loc: Loc,
+}
+
+/// One `egress.routes[]` entry, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteSpec {
+    pub host: String,
+    pub auth: Option<AuthSpec>,
+    pub matches: Vec<RouteMatch>,
+    /// `None`: the defaults (which depend on who added the route).
+    pub dlp: Option<DlpSpec>,
+    pub tls_passthrough: bool,
+    pub private: bool,
+    /// Position in `egress.routes`, for error key paths.
+    pub index: usize,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSpec {
+    pub scheme: AuthScheme,
+    pub token_ref: String,
+}
+
+/// `dlp`, each field optional (an absent one takes the default).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DlpSpec {
+    pub outbound: Option<Vec<OutboundDetector>>,
+    pub inbound: Option<Vec<InboundDetector>>,
+    pub on_match: Option<OnMatch>,
+}
+
+impl DlpSpec {
+    /// Fills absent fields with the defaults (`on_match` default depends on the route's origin).
+    pub fn resolve(spec: Option<&DlpSpec>, default_on_match: OnMatch) -> Dlp {
+        let spec = spec.cloned().unwrap_or_default();
+        Dlp {
+            outbound: spec.outbound.unwrap_or_else(|| {
+                vec![
+                    OutboundDetector::TokenPatterns,
+                    OutboundDetector::KnownSecrets,
+                ]
+            }),
+            inbound: spec
+                .inbound
+                .unwrap_or_else(|| vec![InboundDetector::Injection]),
+            on_match: spec.on_match.unwrap_or(default_on_match),
+        }
+    }
+}
+
+/// Everything a bottle file declares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BottleSpec {
+    pub extends: Option<At<String>>,
+    pub env: BTreeMap<String, At<EnvValue>>,
+    pub provider: ProviderSpec,
+    pub user: UserSpec,
+    pub repos: BTreeMap<String, RepoSpec>,
+    /// `None` when the file does not declare `egress` (the parent's stays).
+    pub routes: Option<Vec<RouteSpec>>,
+}
+
+/// Reads a bottle's front matter.
+pub fn parse(ctx: &Ctx, doc: &Node) -> Result<BottleSpec, InputError> {
+    let entries = ctx.map(doc, "")?;
+    ctx.check_keys(entries, "", BOTTLE_KEYS)?;
+    let mut spec = BottleSpec::default();
+    if let Some(node) = get(entries, "extends") {
+        let parent = ctx
+            .string(node, "extends")
+            .map_err(|e| e.fix("name the parent bottle, for example `extends: claude`"))?;
+        spec.extends = Some(at(ctx, node, parent));
+    }
+    if let Some(node) = get(entries, "env") {
+        spec.env = parse_env(ctx, node)?;
+    }
+    if let Some(node) = get(entries, "agent_provider") {
+        spec.provider = parse_provider(ctx, node)?;
+    }
+    if let Some(node) = get(entries, "git-gate") {
+        let gate = ctx.map(node, "git-gate")?;
+        ctx.check_keys(gate, "git-gate", GIT_GATE_KEYS)?;
+        if let Some(user) = get(gate, "user") {
+            spec.user = parse_user(ctx, user, "git-gate.user")?;
+        }
+        if let Some(repos) = get(gate, "repos") {
+            spec.repos = parse_repos(ctx, repos)?;
+        }
+    }
+    if let Some(node) = get(entries, "egress") {
+        spec.routes = Some(parse_egress(ctx, node)?);
+    }
+    Ok(spec)
+}
+
+pub(super) fn at<T>(ctx: &Ctx, node: &Node, value: T) -> At<T> {
+    At {
+        value,
+        loc: Loc::new(
+            &ctx.file,
+            node.line + if node.line == 0 { 0 } else { ctx.line_offset },
+        ),
+    }
+}
+
+fn parse_env(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, At<EnvValue>>, InputError> {
+    let entries = ctx.map(node, "env")?;
+    let mut env = BTreeMap::new();
+    for (name, value, key_line) in string_entries(entries) {
+        let path = join("env", name);
+        if !is_env_name(name) {
+            return Err(ctx
+                .error(
+                    key_line,
+                    &path,
+                    format!("`{name}` is not a valid environment variable name"),
+                )
+                .fix("use letters, digits and `_`, not starting with a digit"));
+        }
+        if RESERVED_ENV.contains(&name) {
+            return Err(ctx
+                .error(
+                    key_line,
+                    &path,
+                    format!("`{name}` is set by bot-bottle itself"),
+                )
+                .fix("remove it: the agent's proxy and CA variables point at the sidecar"));
+        }
+        let text = ctx.string(value, &path)?;
+        let parsed = parse_env_value(&text)
+            .map_err(|(message, fix)| ctx.error(value.line, &path, message).fix(fix))?;
+        env.insert(name.to_string(), at(ctx, value, parsed));
+    }
+    Ok(env)
+}
+
+/// Picks the mode of an env value from its form.
+pub fn parse_env_value(text: &str) -> Result<EnvValue, (String, String)> {
+    if let Some(prompt) = text.strip_prefix('?') {
+        let prompt = prompt.trim();
+        return Ok(EnvValue::Prompt(
+            (!prompt.is_empty()).then(|| prompt.to_string()),
+        ));
+    }
+    if let Some(var) = text.strip_prefix("${").and_then(|t| t.strip_suffix('}')) {
+        if is_env_name(var) {
+            return Ok(EnvValue::Host(var.to_string()));
+        }
+        return Err((
+            format!("`{text}` does not name a host variable"),
+            "write `${NAME}` with a valid variable name, or quote a literal without `${`".into(),
+        ));
+    }
+    if text.contains(['\n', '\r']) {
+        return Err((
+            "a literal value cannot contain a newline (env files cannot carry it)".into(),
+            "put the value in a host variable and write `\"${NAME}\"`".into(),
+        ));
+    }
+    Ok(EnvValue::Literal(text.to_string()))
+}
+
+fn parse_provider(ctx: &Ctx, node: &Node) -> Result<ProviderSpec, InputError> {
+    let base = "agent_provider";
+    let entries = ctx.map(node, base)?;
+    ctx.check_keys(entries, base, PROVIDER_KEYS)?;
+    let mut spec = ProviderSpec::default();
+    if let Some(n) = get(entries, "template") {
+        let path = join(base, "template");
+        let template = match ctx.string(n, &path)?.as_str() {
+            "claude" => Template::Claude,
+            "codex" => Template::Codex,
+            other => {
+                return Err(ctx
+                    .error(n.line, &path, format!("unknown template `{other}`"))
+                    .fix("use `claude` or `codex`"));
+            }
+        };
+        spec.template = Some(at(ctx, n, template));
+    }
+    if let Some(n) = get(entries, "dockerfile") {
+        let text = ctx.string(n, &join(base, "dockerfile"))?;
+        spec.dockerfile = Some(at(ctx, n, relative_to_file(&ctx.file, &text)));
+    }
+    if let Some(n) = get(entries, "auth_token") {
+        let path = join(base, "auth_token");
+        let name = env_name(ctx, n, &path, "the host variable holding the OAuth token")?;
+        spec.auth_token = Some(at(ctx, n, name));
+    }
+    if let Some(n) = get(entries, "forward_host_credentials") {
+        let value = ctx.bool(n, &join(base, "forward_host_credentials"))?;
+        spec.forward_host_credentials = Some(at(ctx, n, value));
+    }
+    if let Some(n) = get(entries, "startup_args") {
+        let args = ctx.string_list(n, &join(base, "startup_args"))?;
+        spec.startup_args = Some(at(ctx, n, args));
+    }
+    Ok(spec)
+}
+
+fn env_name(ctx: &Ctx, node: &Node, path: &str, what: &str) -> Result<String, InputError> {
+    let name = ctx.string(node, path)?;
+    if is_env_name(&name) {
+        Ok(name)
+    } else {
+        Err(ctx
+            .error(node.line, path, format!("`{name}` is not a variable name"))
+            .fix(format!("give the name (not the value) of {what}")))
+    }
+}
+
+/// A path from a manifest: `~` expanded, relative paths taken from the file's folder.
+pub fn relative_to_file(file: &Path, text: &str) -> PathBuf {
+    let expanded = bb_core::paths::expand_tilde(text);
+    if expanded.is_absolute() {
+        expanded
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(expanded)
+    }
+}
+
+pub(super) fn parse_user(ctx: &Ctx, node: &Node, base: &str) -> Result<UserSpec, InputError> {
+    let entries = ctx.map(node, base)?;
+    ctx.check_keys(entries, base, USER_KEYS)?;
+    let field = |key: &str| -> Result<Option<At<String>>, InputError> {
+        get(entries, key)
+            .map(|n| ctx.string(n, &join(base, key)).map(|v| at(ctx, n, v)))
+            .transpose()
+    };
+    let user = UserSpec {
+        name: field("name")?,
+        email: field("email")?,
+    };
+    if let Some(email) = &user.email {
+        if !email.value.contains('@') || email.value.contains(char::is_whitespace) {
+            return Err(
+                InputError::new(format!("`{}` is not an email address", email.value))
+                    .in_file(&email.loc.file)
+                    .at_line(email.loc.line)
+                    .key(join(base, "email"))
+                    .fix("write it as name@example.org"),
+            );
+        }
+    }
+    Ok(user)
+}
+
+fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, InputError> {
+    let entries = ctx.map(node, "git-gate.repos")?;
+    let mut repos = BTreeMap::new();
+    for (name, value, key_line) in string_entries(entries) {
+        let base = join("git-gate.repos", name);
+        if !super::is_repo_name(name) {
+            return Err(ctx
+                .error(
+                    key_line,
+                    &base,
+                    format!("`{name}` is not a usable repo name"),
+                )
+                .fix("use letters, digits, `.`, `_` and `-`, without a `.git` suffix"));
+        }
+        let fields = ctx.map(value, &base)?;
+        ctx.check_keys(fields, &base, REPO_KEYS)?;
+        let mut repo = RepoSpec {
+            loc: Loc::new(&ctx.file, key_line + ctx.line_offset),
+            ..RepoSpec::default()
+        };
+        if let Some(n) = get(fields, "url") {
+            let path = join(&base, "url");
+            let url = ctx.string(n, &path)?;
+            repo_url::parse(&url)
+                .map_err(|(message, fix)| ctx.error(n.line, &path, message).fix(fix))?;
+            repo.url = Some(at(ctx, n, url));
+        }
+        if let Some(n) = get(fields, "key") {
+            let key_base = join(&base, "key");
+            let key = ctx.map(n, &key_base)?;
+            ctx.check_keys(key, &key_base, KEY_KEYS)?;
+            let provider_path = join(&key_base, "provider");
+            match get(key, "provider") {
+                Some(p) if ctx.string(p, &provider_path)? == "static" => {}
+                Some(p) => {
+                    return Err(ctx
+                        .error(p.line, &provider_path, "unknown key provider")
+                        .fix("the only provider is `static`"));
+                }
+                None => {
+                    return Err(ctx
+                        .error(n.line, &provider_path, "missing")
+                        .fix("write `key: {provider: static, path: ~/.ssh/deploy_key}`"));
+                }
+            }
+            let path_key = join(&key_base, "path");
+            let p = get(key, "path").ok_or_else(|| {
+                ctx.error(n.line, &path_key, "missing")
+                    .fix("give the host path of the SSH private key")
+            })?;
+            let text = ctx.string(p, &path_key)?;
+            repo.key_path = Some(at(ctx, p, relative_to_file(&ctx.file, &text)));
+        }
+        if let Some(n) = get(fields, "host_key") {
+            let path = join(&base, "host_key");
+            let line = ctx.string(n, &path)?;
+            check_host_key(&line).map_err(|(m, f)| ctx.error(n.line, &path, m).fix(f))?;
+            repo.host_key = Some(at(ctx, n, line.trim().to_string()));
+        }
+        repos.insert(name.to_string(), repo);
+    }
+    Ok(repos)
+}
+
+/// A pinned host key line: `TYPE BASE64 [comment]`.
+pub fn check_host_key(line: &str) -> Result<(), (String, String)> {
+    let mut parts = line.split_whitespace();
+    let kind = parts.next().unwrap_or("");
+    let blob = parts.next().unwrap_or("");
+    let known_kind =
+        kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-");
+    let base64 = !blob.is_empty()
+        && blob
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
+    if known_kind && base64 {
+        Ok(())
+    } else {
+        Err((
+            "not a public host key line".into(),
+            "paste the server's key as `ssh-ed25519 AAAA…` (ssh-keyscan HOST prints it)".into(),
+        ))
+    }
+}
+
+fn parse_egress(ctx: &Ctx, node: &Node) -> Result<Vec<RouteSpec>, InputError> {
+    let entries = ctx.map(node, "egress")?;
+    ctx.check_keys(entries, "egress", EGRESS_KEYS)?;
+    let Some(list) = get(entries, "routes") else {
+        return Ok(Vec::new());
+    };
+    if list.value == Value::Null {
+        return Ok(Vec::new());
+    }
+    let mut routes: Vec<RouteSpec> = Vec::new();
+    for (i, item) in ctx.list(list, "egress.routes")?.iter().enumerate() {
+        let route = parse_route(ctx, item, i)?;
+        if let Some(first) = routes.iter().position(|r| r.host == route.host) {
+            return Err(ctx
+                .error(
+                    item.line,
+                    &join(&index("egress.routes", i), "host"),
+                    format!(
+                        "duplicate route for `{}` (also egress.routes[{first}])",
+                        route.host
+                    ),
+                )
+                .fix("keep one route per host and list every `matches` entry under it"));
+        }
+        routes.push(route);
+    }
+    Ok(routes)
+}
+
+fn parse_route(ctx: &Ctx, node: &Node, position: usize) -> Result<RouteSpec, InputError> {
+    let base = &index("egress.routes", position);
+    let entries = ctx.map(node, base)?;
+    ctx.check_keys(entries, base, ROUTE_KEYS)?;
+    let host_path = join(base, "host");
+    let host_node = get(entries, "host").ok_or_else(|| {
+        ctx.error(node.line, &host_path, "missing")
+            .fix("every route names its `host`")
+    })?;
+    let host = super::route_host::normalise(&ctx.string(host_node, &host_path)?)
+        .map_err(|(m, f)| ctx.error(host_node.line, &host_path, m).fix(f))?;
+    let flag = |key: &str| -> Result<bool, InputError> {
+        get(entries, key)
+            .map(|n| ctx.bool(n, &join(base, key)))
+            .transpose()
+            .map(|v| v.unwrap_or(false))
+    };
+    let route = RouteSpec {
+        host,
+        auth: get(entries, "auth")
+            .map(|n| parse_auth(ctx, n, &join(base, "auth")))
+            .transpose()?,
+        matches: get(entries, "matches")
+            .map(|n| parse_matches(ctx, n, &join(base, "matches")))
+            .transpose()?
+            .unwrap_or_default(),
+        dlp: get(entries, "dlp")
+            .map(|n| parse_dlp(ctx, n, &join(base, "dlp")))
+            .transpose()?,
+        tls_passthrough: flag("tls_passthrough")?,
+        private: flag("private")?,
+        index: position,
+        loc: Loc::new(&ctx.file, node.line + ctx.line_offset),
+    };
+    if route.tls_passthrough {
+        let conflict = [
+            ("auth", route.auth.is_some()),
+            ("matches", !route.matches.is_empty()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set);
+        if let Some((key, _)) = conflict {
+            return Err(ctx
+                .error(node.line, &join(base, "tls_passthrough"), format!(
+                    "cannot be combined with `{key}`: a passed-through tunnel is never decrypted"
+                ))
+                .fix(format!("remove `{key}` or `tls_passthrough`")));
+        }
+    }
+    Ok(route)
+}
+
+fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError> {
+    let entries = ctx.map(node, base)?;
+    ctx.check_keys(entries, base, AUTH_KEYS)?;
+    let example = "write `auth: {scheme: Bearer, token_ref: HOST_VAR}`";
+    let scheme_node = get(entries, "scheme");
+    let token_node = get(entries, "token_ref");
+    let (Some(scheme_node), Some(token_node)) = (scheme_node, token_node) else {
+        let missing = if scheme_node.is_none() {
+            "scheme"
+        } else {
+            "token_ref"
+        };
+        return Err(ctx
+            .error(
+                node.line,
+                base,
+                format!("partial auth: `{missing}` is missing"),
+            )
+            .fix(example));
+    };
+    let scheme_path = join(base, "scheme");
+    let scheme = match ctx.string(scheme_node, &scheme_path)?.as_str() {
+        "Bearer" => AuthScheme::Bearer,
+        "token" => AuthScheme::Token,
+        "Basic" => AuthScheme::Basic,
+        other => {
+            return Err(ctx
+                .error(
+                    scheme_node.line,
+                    &scheme_path,
+                    format!("unknown scheme `{other}`"),
+                )
+                .fix("use `Bearer`, `token` or `Basic`"));
+        }
+    };
+    let token_ref = env_name(
+        ctx,
+        token_node,
+        &join(base, "token_ref"),
+        "the host variable holding the token",
+    )?;
+    Ok(AuthSpec { scheme, token_ref })
+}
+
+fn parse_matches(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<RouteMatch>, InputError> {
+    let mut out = Vec::new();
+    for (i, item) in ctx.list(node, base)?.iter().enumerate() {
+        let path = index(base, i);
+        let entries = ctx.map(item, &path)?;
+        ctx.check_keys(entries, &path, MATCH_KEYS)?;
+        let m = RouteMatch {
+            paths: get(entries, "paths")
+                .map(|n| parse_paths(ctx, n, &join(&path, "paths")))
+                .transpose()?
+                .unwrap_or_default(),
+            methods: get(entries, "methods")
+                .map(|n| parse_methods(ctx, n, &join(&path, "methods")))
+                .transpose()?
+                .unwrap_or_default(),
+            headers: get(entries, "headers")
+                .map(|n| parse_headers(ctx, n, &join(&path, "headers")))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        if m == RouteMatch::default() {
+            return Err(ctx
+                .error(item.line, &path, "an empty match would allow everything")
+                .fix(
+                    "give `paths`, `methods` or `headers`, or drop `matches` to allow all paths",
+                ));
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+fn parse_paths(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<PathMatch>, InputError> {
+    let mut out = Vec::new();
+    for (i, item) in ctx.list(node, base)?.iter().enumerate() {
+        let path = index(base, i);
+        let entries = ctx.map(item, &path)?;
+        ctx.check_keys(entries, &path, PATH_KEYS)?;
+        let field = |key: &str| {
+            get(entries, key)
+                .ok_or_else(|| {
+                    ctx.error(item.line, &join(&path, key), "missing")
+                        .fix("write `{type: prefix, value: /api/}`")
+                })
+                .and_then(|n| ctx.string(n, &join(&path, key)).map(|v| (v, n.line)))
+        };
+        let (kind, kind_line) = field("type")?;
+        let kind = match kind.as_str() {
+            "prefix" => PathMatchKind::Prefix,
+            "exact" => PathMatchKind::Exact,
+            other => {
+                return Err(ctx
+                    .error(
+                        kind_line,
+                        &join(&path, "type"),
+                        format!("unknown path match type `{other}`"),
+                    )
+                    .fix("use `prefix` or `exact`"));
+            }
+        };
+        let (value, value_line) = field("value")?;
+        if !value.starts_with('/') {
+            return Err(ctx
+                .error(
+                    value_line,
+                    &join(&path, "value"),
+                    format!("`{value}` is not an absolute path"),
+                )
+                .fix("start the path with `/`"));
+        }
+        out.push(PathMatch { kind, value });
+    }
+    Ok(out)
+}
+
+fn parse_methods(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<String>, InputError> {
+    let methods = ctx.string_list(node, base)?;
+    for (i, m) in methods.iter().enumerate() {
+        if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(ctx
+                .error(
+                    node.line,
+                    &index(base, i),
+                    format!("`{m}` is not an HTTP method"),
+                )
+                .fix("write methods such as GET, POST"));
+        }
+    }
+    Ok(methods
+        .into_iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect())
+}
+
+fn parse_headers(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<HeaderMatch>, InputError> {
+    let mut out = Vec::new();
+    for (i, item) in ctx.list(node, base)?.iter().enumerate() {
+        let path = index(base, i);
+        let entries = ctx.map(item, &path)?;
+        ctx.check_keys(entries, &path, HEADER_KEYS)?;
+        let field = |key: &str| {
+            get(entries, key)
+                .ok_or_else(|| {
+                    ctx.error(item.line, &join(&path, key), "missing")
+                        .fix("write `{name: X-Header, value: expected}`")
+                })
+                .and_then(|n| ctx.string(n, &join(&path, key)))
+        };
+        let name = field("name")?;
+        let value = field("value")?;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ctx
+                .error(
+                    item.line,
+                    &join(&path, "name"),
+                    format!("`{name}` is not a header name"),
+                )
+                .fix("use letters, digits and `-`"));
+        }
+        out.push(HeaderMatch { name, value });
+    }
+    Ok(out)
+}
+
+fn parse_dlp(ctx: &Ctx, node: &Node, base: &str) -> Result<DlpSpec, InputError> {
+    let entries = ctx.map(node, base)?;
+    ctx.check_keys(entries, base, DLP_KEYS)?;
+    let mut spec = DlpSpec::default();
+    if let Some(n) = get(entries, "outbound") {
+        let path = join(base, "outbound");
+        spec.outbound = Some(detector_list(
+            ctx,
+            n,
+            &path,
+            |name| match name {
+                "token_patterns" => Some(OutboundDetector::TokenPatterns),
+                "known_secrets" => Some(OutboundDetector::KnownSecrets),
+                "entropy" => Some(OutboundDetector::Entropy),
+                _ => None,
+            },
+            "token_patterns, known_secrets, entropy",
+        )?);
+    }
+    if let Some(n) = get(entries, "inbound") {
+        let path = join(base, "inbound");
+        spec.inbound = Some(detector_list(
+            ctx,
+            n,
+            &path,
+            |name| match name {
+                "injection" => Some(InboundDetector::Injection),
+                _ => None,
+            },
+            "injection",
+        )?);
+    }
+    if let Some(n) = get(entries, "on_match") {
+        let path = join(base, "on_match");
+        spec.on_match = Some(match ctx.string(n, &path)?.as_str() {
+            "block" => OnMatch::Block,
+            "redact" => OnMatch::Redact,
+            other => {
+                return Err(ctx
+                    .error(n.line, &path, format!("unknown action `{other}`"))
+                    .fix("use `block` or `redact`"));
+            }
+        });
+    }
+    Ok(spec)
+}
+
+fn detector_list<T: PartialEq>(
+    ctx: &Ctx,
+    node: &Node,
+    path: &str,
+    lookup: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Vec<T>, InputError> {
+    if node.value == Value::Bool(false) {
+        return Ok(Vec::new());
+    }
+    if !matches!(node.value, Value::Seq(_)) {
+        return Err(ctx
+            .error(
+                node.line,
+                path,
+                format!(
+                    "expected a list of detectors or false, found {}",
+                    node.value.kind()
+                ),
+            )
+            .fix(format!("detectors: {allowed}")));
+    }
+    let mut out = Vec::new();
+    for (i, name) in ctx.string_list(node, path)?.iter().enumerate() {
+        let detector = lookup(name).ok_or_else(|| {
+            let guess = super::walk::did_you_mean(name, allowed.split(", "));
+            let fix = match guess {
+                Some(g) => format!("did you mean `{g}`? (detectors: {allowed})"),
+                None => format!("detectors: {allowed}"),
+            };
+            ctx.error(
+                node.line,
+                &index(path, i),
+                format!("unknown detector `{name}`"),
+            )
+            .fix(fix)
+        })?;
+        if !out.contains(&detector) {
+            out.push(detector);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,167 @@
+//! What each provider template means: its command line, image and the routes it adds.
+
+use std::path::Path;
+
+use bb_core::plan::{
+    AuthScheme, BuildArg, OnMatch, ProviderPlan, Route, RouteAuth, Template, TokenSource,
+};
+
+use crate::manifest::bottle::{DlpSpec, ProviderSpec};
+
+/// The public base image of the built-in Dockerfiles.
+pub const DEFAULT_BASE_IMAGE: &str = "node:22-slim";
+/// The literal the agent sees where a real credential would be.
+pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
+
+/// The provider section of the plan.
+///
+/// `BOT_BOTTLE_IMAGE` and `BOT_BOTTLE_BASE_IMAGE` (from `env`) override the image tag and the base
+/// image build argument, for local images and tests.
+pub fn plan(
+    spec: &ProviderSpec,
+    template: Template,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ProviderPlan {
+    let (command, bypass, resume, prompt_args, headless): (
+        &[&str],
+        &[&str],
+        &[&str],
+        &[&str],
+        &[&str],
+    ) = match template {
+        Template::Claude => (
+            &["claude"],
+            &["--dangerously-skip-permissions"],
+            &["--continue"],
+            &["--append-system-prompt", "{prompt_text}"],
+            &["-p", "{prompt}"],
+        ),
+        Template::Codex => (
+            &["codex"],
+            &["--dangerously-bypass-approvals-and-sandbox"],
+            &["resume", "--last"],
+            &["-c", "experimental_instructions_file={prompt_file}"],
+            &["exec", "{prompt}"],
+        ),
+    };
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let dockerfile = spec.dockerfile.as_ref().map(|d| d.value.clone());
+    let default_image = match &dockerfile {
+        None => format!("bot-bottle-{}:latest", template.as_str()),
+        Some(path) => format!(
+            "bot-bottle-{}-custom:{}",
+            template.as_str(),
+            short_hash(path)
+        ),
+    };
+    ProviderPlan {
+        template,
+        command: strings(command),
+        bypass_args: strings(bypass),
+        resume_args: strings(resume),
+        prompt_args: strings(prompt_args),
+        headless_args: strings(headless),
+        startup_args: spec
+            .startup_args
+            .as_ref()
+            .map(|a| a.value.clone())
+            .unwrap_or_default(),
+        image: env("BOT_BOTTLE_IMAGE").unwrap_or(default_image),
+        dockerfile,
+        base_image: BuildArg {
+            name: "BASE_IMAGE".into(),
+            value: env("BOT_BOTTLE_BASE_IMAGE").unwrap_or_else(|| DEFAULT_BASE_IMAGE.into()),
+        },
+        auth_token: spec.auth_token.as_ref().map(|t| t.value.clone()),
+        forward_host_credentials: spec
+            .forward_host_credentials
+            .as_ref()
+            .is_some_and(|f| f.value),
+    }
+}
+
+/// A stable 12-hex-digit tag for a custom Dockerfile path (FNV-1a).
+fn short_hash(path: &Path) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in path.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{:012x}", hash >> 16)
+}
+
+/// A route the provider adds, and where its token comes from.
+pub struct ProviderRoute {
+    pub route: Route,
+    pub token: TokenSource,
+}
+
+/// The routes a provider needs for its own API, with the credential injected by the sidecar.
+pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
+    let route = |host: &str, token: TokenSource| ProviderRoute {
+        route: Route {
+            host: host.to_string(),
+            auth: Some(RouteAuth {
+                scheme: AuthScheme::Bearer,
+                slot: String::new(),
+            }),
+            matches: Vec::new(),
+            dlp: DlpSpec::resolve(None, OnMatch::Redact),
+            tls_passthrough: false,
+            private: false,
+            added_by: Some("provider".into()),
+        },
+        token,
+    };
+    match provider.template {
+        Template::Claude => provider
+            .auth_token
+            .iter()
+            .map(|var| {
+                route(
+                    "api.anthropic.com",
+                    TokenSource::HostEnv { name: var.clone() },
+                )
+            })
+            .collect(),
+        Template::Codex if provider.forward_host_credentials => {
+            let path = codex_auth_file(user_home);
+            ["api.openai.com", "chatgpt.com"]
+                .into_iter()
+                .map(|host| route(host, TokenSource::CodexAuthFile { path: path.clone() }))
+                .collect()
+        }
+        Template::Codex => Vec::new(),
+    }
+}
+
+/// The host's Codex credentials file.
+pub fn codex_auth_file(user_home: &Path) -> std::path::PathBuf {
+    user_home.join(".codex/auth.json")
+}
+
+/// Placeholder variables the agent needs so its CLI sends a credential the sidecar replaces.
+pub fn placeholder_env(provider: &ProviderPlan) -> Vec<(&'static str, &'static str)> {
+    match provider.template {
+        Template::Claude if provider.auth_token.is_some() => {
+            vec![("CLAUDE_CODE_OAUTH_TOKEN", PLACEHOLDER)]
+        }
+        Template::Codex if provider.forward_host_credentials => {
+            vec![("OPENAI_API_KEY", PLACEHOLDER)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_dockerfiles_get_distinct_stable_tags() {
+        let a = short_hash(Path::new("/a/Dockerfile"));
+        assert_eq!(a, short_hash(Path::new("/a/Dockerfile")));
+        assert_ne!(a, short_hash(Path::new("/b/Dockerfile")));
+        assert_eq!(a.len(), 12);
+    }
+}

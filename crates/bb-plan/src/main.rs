@@ -47,11 +47,8 @@ fn run(cli: Cli) -> Result<()> {
         );
         return Ok(());
     }
-    let host = Host::from_process()?;
+    let host = Host::from_process("bb-plan")?;
     let planned = planner::plan(&host, &cli.plan.request(cli.identity))?;
-    for warning in &planned.resolution.warnings {
-        eprintln!("bb-plan: warning: {warning}");
-    }
     state::write(&planned)?;
     eprintln!(
         "bb-plan: planned {} (state {})",

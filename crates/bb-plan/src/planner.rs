@@ -47,11 +47,14 @@ pub struct Host {
     pub env: Box<dyn Fn(&str) -> Option<String>>,
     /// Lists the engine's runtimes (`docker info`).
     pub runtimes: Box<dyn Fn() -> anyhow::Result<Vec<String>>>,
+    /// Receives warnings (skipped files, ignored folders) as soon as they are found.
+    pub warn: Box<dyn Fn(&str)>,
 }
 
 impl Host {
-    /// The real host: process environment, current directory and docker.
-    pub fn from_process() -> anyhow::Result<Host> {
+    /// The real host: process environment, current directory and docker; warnings go to stderr
+    /// as `PROGRAM: warning: …`.
+    pub fn from_process(program: &'static str) -> anyhow::Result<Host> {
         let home = bb_core::paths::home()?;
         let cwd = std::env::current_dir()
             .map_err(|e| anyhow::anyhow!("reading the working directory: {e}"))?;
@@ -64,6 +67,7 @@ impl Host {
             user_home,
             env: Box::new(|name| std::env::var(name).ok()),
             runtimes: Box::new(bb_core::docker::runtimes),
+            warn: Box::new(move |text| eprintln!("{program}: warning: {text}")),
         })
     }
 
@@ -89,18 +93,17 @@ pub struct Resolution {
     pub git_gate: GitGatePlan,
     /// The bottles that were asked for (the `--bottle` flags, or the agent's `bottle`).
     pub requested_bottles: Vec<String>,
-    pub warnings: Vec<String>,
 }
 
 /// Reads the manifest for `request` (lazily: only the files it uses).
 pub fn resolve(host: &Host, request: &Request) -> anyhow::Result<Resolution> {
     let catalog = Catalog::discover(&host.home, &host.cwd)?;
-    let mut warnings = catalog.warnings.clone();
+    catalog.warnings.iter().for_each(|w| (host.warn)(w));
     let (agent_name, agent_file, agent) = match &request.agent {
         Some(name) => {
             let (entry, spec) = catalog.load_agent(name)?;
             if let Some(home_file) = &entry.shadows {
-                warnings.push(format!(
+                (host.warn)(&format!(
                     "agent `{name}`: using {} (the working directory's) instead of {}",
                     entry.path.display(),
                     home_file.display()
@@ -163,7 +166,6 @@ pub fn resolve(host: &Host, request: &Request) -> anyhow::Result<Resolution> {
         replaced_routes,
         git_gate,
         requested_bottles: bottles,
-        warnings,
     })
 }
 

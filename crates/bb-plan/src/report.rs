@@ -167,6 +167,9 @@ fn env_rows(r: &Resolution) -> String {
         .iter()
         .map(|(name, value)| {
             let detail = match &value.value {
+                EnvValue::Literal(text) if text == crate::provider::PLACEHOLDER => {
+                    "placeholder (the sidecar injects the real credential)".to_string()
+                }
                 EnvValue::Literal(_) => "literal".to_string(),
                 EnvValue::Host(var) => format!("from host ${var}"),
                 EnvValue::Prompt(Some(text)) => format!("asked at launch: \"{text}\""),

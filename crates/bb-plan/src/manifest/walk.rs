@@ -39,11 +39,18 @@ impl Ctx {
     }
 
     fn wrong_type(&self, node: &Node, path: &str, expected: &str) -> InputError {
+        let fix = match expected {
+            "a map" => "indent `key: value` lines under it (or write `{key: value}`)",
+            "a list" => "write the items as `- item` lines under it (or `[a, b]`)",
+            "true or false" => "write true or false without quotes",
+            _ => "write a quoted string",
+        };
         self.error(
             node.line,
             path,
             format!("expected {expected}, found {}", node.value.kind()),
         )
+        .fix(fix)
     }
 
     /// The entries of a map; `Null` (an empty front matter or `key:`) is an empty map.

@@ -1,0 +1,138 @@
+//! A throwaway bot-bottle home, user home and working directory for one test.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let fixture = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for sub in ["home/bottles", "home/agents", "repo", "user/.ssh"] {
+            std::fs::create_dir_all(fixture.path(sub)).unwrap();
+        }
+        fixture
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn bottle(&self, name: &str, front: &str) -> PathBuf {
+        self.write(
+            &format!("home/bottles/{name}.md"),
+            &format!("---\n{front}---\nDocs.\n"),
+        )
+    }
+
+    pub fn agent(&self, name: &str, front: &str, body: &str) -> PathBuf {
+        self.write(
+            &format!("home/agents/{name}.md"),
+            &format!("---\n{front}---\n{body}\n"),
+        )
+    }
+
+    /// A command with a clean environment pointing at this fixture.
+    pub fn cmd(&self, bin: &str) -> Command {
+        let mut cmd = Command::new(bin_path(bin));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("user"))
+            .env("BOT_BOTTLE_HOME", self.home())
+            .current_dir(self.path("repo"));
+        cmd
+    }
+
+    /// Every file under the state folder.
+    pub fn state_files(&self) -> Vec<PathBuf> {
+        walk(&self.home().join("state"))
+    }
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            }
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A workspace binary: assert_cmd only sees this package's own, so find the target dir.
+pub fn bin_path(name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    dir.join(name)
+}
+
+/// The spec's example manifest (manifest.md), with the key file and skill folder it needs.
+pub fn spec_example(f: &Fixture) {
+    f.bottle(
+        "claude",
+        "agent_provider:\n  template: claude\n  auth_token: CLAUDE_OAUTH\n",
+    );
+    f.bottle(
+        "shop",
+        r#"extends: claude
+env:
+  RUST_LOG: info
+  CARGO_REGISTRY_TOKEN: "${CARGO_REGISTRY_TOKEN}"
+  DB_PASSWORD: "?database password"
+git-gate:
+  user: {name: Shop Bot, email: bot@example.org}
+  repos:
+    shop:
+      url: ssh://git@git.example.org:2222/team/shop.git
+      key: {provider: static, path: ~/.ssh/shop_deploy}
+      host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"
+egress:
+  routes:
+    - host: registry.example.org
+    - host: static.example.org
+    - host: git.example.org
+      auth: {scheme: token, token_ref: GITEA_TOKEN}
+      matches:
+        - paths: [{type: prefix, value: /api/v1/repos/team/}]
+          methods: [GET, POST]
+"#,
+    );
+    f.write(
+        "repo/.bot-bottle/agents/fixer.md",
+        "---\nbottle: shop\nskills: [code-review]\n---\nYou fix failing tests. Run the whole suite before you push.\n",
+    );
+    f.write("user/.ssh/shop_deploy", "not a real key\n");
+    std::fs::create_dir_all(f.path("user/.claude/skills/code-review")).unwrap();
+}
+
+/// Host variables the spec example needs, with values that must never be written anywhere.
+pub const PLANTED: &[(&str, &str)] = &[
+    ("CLAUDE_OAUTH", "planted-oauth-Zq8uXf3kLm"),
+    ("CARGO_REGISTRY_TOKEN", "planted-cargo-Pw7rT2vNs9"),
+    ("GITEA_TOKEN", "planted-gitea-Hy4bC6xJd1"),
+];

@@ -1,9 +1,9 @@
 //! Every kind of bad input gives one clear line naming file, key path and fix, exits 2, and
 //! writes nothing under the state folder.
 
-mod common;
 
-use common::{Fixture, PLANTED, spec_example};
+
+use bb_testkit::{Fixture, PLANTED, spec_example};
 
 struct Outcome {
     code: i32,

@@ -1,10 +1,10 @@
 //! `bb-plan` on good input: the plan, the state folder, and no secret value anywhere.
 
-mod common;
+
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Fixture, PLANTED, spec_example, walk};
+use bb_testkit::{Fixture, PLANTED, spec_example, walk};
 use serde_json::Value;
 
 fn plan_ok(f: &Fixture, args: &[&str]) -> (Value, String) {

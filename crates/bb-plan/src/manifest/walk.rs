@@ -91,7 +91,7 @@ impl Ctx {
             Value::Str(s) => Ok(s.clone()),
             Value::Int(_) | Value::Float(_) | Value::Bool(_) => Err(self
                 .wrong_type(node, path, "a string")
-                .fix("quote the value, for example \"8080\"")),
+                .fix("quote the value, for example \"8080\" or \"yes\"")),
             _ => Err(self.wrong_type(node, path, "a string")),
         }
     }
@@ -219,7 +219,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "/h/bottles/shop.md:2: env.a: expected a string, found a number; quote the value, for example \"8080\""
+            "/h/bottles/shop.md:2: env.a: expected a string, found a number; quote the value, for example \"8080\" or \"yes\""
         );
         let err = ctx().map(get(entries, "b").unwrap(), "egress").unwrap_err();
         assert!(

@@ -1,6 +1,7 @@
-//! A throwaway bot-bottle home, user home and working directory for one test.
+//! Fixtures for bot-bottle tests: a throwaway bot-bottle home, user home and working directory,
+//! the spec's example manifest, and planted secret values that must never be written anywhere.
 
-#![allow(dead_code)]
+
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,12 @@ use assert_cmd::Command;
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Fixture {
@@ -87,8 +94,13 @@ pub fn bin_path(name: &str) -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    dir.join(name)
+    let path = exe.parent().unwrap().parent().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
 }
 
 /// The spec's example manifest (manifest.md), with the key file and skill folder it needs.

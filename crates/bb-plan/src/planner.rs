@@ -36,6 +36,9 @@ pub struct Request {
     pub runtime: Option<RuntimeName>,
 }
 
+/// Reads one host environment variable.
+pub type EnvReader = dyn Fn(&str) -> Option<String>;
+
 /// The host as the planner sees it. Tests build one by hand.
 pub struct Host {
     /// bot-bottle's home (`$BOT_BOTTLE_HOME` or `~/.bot-bottle`).
@@ -44,7 +47,7 @@ pub struct Host {
     /// The user's home, where `~/.claude/skills` and `~/.codex` live.
     pub user_home: PathBuf,
     /// Reads a host environment variable. Used for presence checks and image overrides only.
-    pub env: Box<dyn Fn(&str) -> Option<String>>,
+    pub env: Box<EnvReader>,
     /// Lists the engine's runtimes (`docker info`).
     pub runtimes: Box<dyn Fn() -> anyhow::Result<Vec<String>>>,
     /// Receives warnings (skipped files, ignored folders) as soon as they are found.
@@ -398,8 +401,8 @@ fn env_plan(env: &[(String, At<EnvValue>)], state_dir: &Path) -> EnvPlan {
 /// Everything the launch reads from the host must be there now, so a launch never half-starts.
 fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
     for (name, value) in &r.env {
-        if let EnvValue::Host(var) = &value.value {
-            if (host.env)(var).is_none() {
+        if let EnvValue::Host(var) = &value.value
+            && (host.env)(var).is_none() {
                 return Err(value
                     .loc
                     .error(
@@ -410,10 +413,9 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                         "export {var} before launching, or change env.{name}"
                     )));
             }
-        }
     }
-    if let Some(token) = &r.resolved.provider.auth_token {
-        if !host.is_set(&token.value) {
+    if let Some(token) = &r.resolved.provider.auth_token
+        && !host.is_set(&token.value) {
             return Err(token
                 .loc
                 .error(
@@ -428,10 +430,9 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                     token.value
                 )));
         }
-    }
     for route in &r.resolved.routes {
-        if let Some(auth) = &route.auth {
-            if !host.is_set(&auth.token_ref) && !r.replaced_routes.contains(&route.host) {
+        if let Some(auth) = &route.auth
+            && !host.is_set(&auth.token_ref) && !r.replaced_routes.contains(&route.host) {
                 return Err(route
                     .loc
                     .error(
@@ -443,7 +444,6 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                     )
                     .fix(format!("export {} before launching", auth.token_ref)));
             }
-        }
     }
     if r.provider.forward_host_credentials {
         let file = provider::codex_auth_file(&host.user_home);
@@ -463,8 +463,8 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                 .fix("run `codex login` on the host first"));
         }
     }
-    if let Some(dockerfile) = &r.resolved.provider.dockerfile {
-        if !dockerfile.value.is_file() {
+    if let Some(dockerfile) = &r.resolved.provider.dockerfile
+        && !dockerfile.value.is_file() {
             return Err(dockerfile
                 .loc
                 .error(
@@ -473,7 +473,6 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                 )
                 .fix("give a path relative to the bottle file, or an absolute one"));
         }
-    }
     for (i, (skill, path)) in r.skills.iter().enumerate() {
         if !path.is_dir() {
             return Err(skill
@@ -489,8 +488,8 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
         }
     }
     for (name, repo) in &r.resolved.repos {
-        if let Some(key) = &repo.key_path {
-            if !key.value.is_file() {
+        if let Some(key) = &repo.key_path
+            && !key.value.is_file() {
                 return Err(key
                     .loc
                     .error(
@@ -499,7 +498,6 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                     )
                     .fix("give the path of the SSH private key for this repo"));
             }
-        }
     }
     Ok(())
 }

@@ -13,6 +13,32 @@ pub const DEFAULT_BASE_IMAGE: &str = "node:22-slim";
 /// The literal the agent sees where a real credential would be.
 pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
 
+/// A provider CLI's command line; `{prompt_text}`, `{prompt_file}` and `{prompt}` are filled in by
+/// `bb-exec`.
+struct ProviderCli {
+    command: &'static [&'static str],
+    bypass: &'static [&'static str],
+    resume: &'static [&'static str],
+    prompt: &'static [&'static str],
+    headless: &'static [&'static str],
+}
+
+const CLAUDE: ProviderCli = ProviderCli {
+    command: &["claude"],
+    bypass: &["--dangerously-skip-permissions"],
+    resume: &["--continue"],
+    prompt: &["--append-system-prompt", "{prompt_text}"],
+    headless: &["-p", "{prompt}"],
+};
+
+const CODEX: ProviderCli = ProviderCli {
+    command: &["codex"],
+    bypass: &["--dangerously-bypass-approvals-and-sandbox"],
+    resume: &["resume", "--last"],
+    prompt: &["-c", "experimental_instructions_file={prompt_file}"],
+    headless: &["exec", "{prompt}"],
+};
+
 /// The provider section of the plan.
 ///
 /// `BOT_BOTTLE_IMAGE` and `BOT_BOTTLE_BASE_IMAGE` (from `env`) override the image tag and the base
@@ -22,27 +48,9 @@ pub fn plan(
     template: Template,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> ProviderPlan {
-    let (command, bypass, resume, prompt_args, headless): (
-        &[&str],
-        &[&str],
-        &[&str],
-        &[&str],
-        &[&str],
-    ) = match template {
-        Template::Claude => (
-            &["claude"],
-            &["--dangerously-skip-permissions"],
-            &["--continue"],
-            &["--append-system-prompt", "{prompt_text}"],
-            &["-p", "{prompt}"],
-        ),
-        Template::Codex => (
-            &["codex"],
-            &["--dangerously-bypass-approvals-and-sandbox"],
-            &["resume", "--last"],
-            &["-c", "experimental_instructions_file={prompt_file}"],
-            &["exec", "{prompt}"],
-        ),
+    let cli = match template {
+        Template::Claude => &CLAUDE,
+        Template::Codex => &CODEX,
     };
     let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     let dockerfile = spec.dockerfile.as_ref().map(|d| d.value.clone());
@@ -56,11 +64,11 @@ pub fn plan(
     };
     ProviderPlan {
         template,
-        command: strings(command),
-        bypass_args: strings(bypass),
-        resume_args: strings(resume),
-        prompt_args: strings(prompt_args),
-        headless_args: strings(headless),
+        command: strings(cli.command),
+        bypass_args: strings(cli.bypass),
+        resume_args: strings(cli.resume),
+        prompt_args: strings(cli.prompt),
+        headless_args: strings(cli.headless),
         startup_args: spec
             .startup_args
             .as_ref()

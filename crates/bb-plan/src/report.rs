@@ -268,8 +268,8 @@ fn dlp_text(dlp: &Dlp) -> String {
             names.join(",")
         }
     };
-    let out = list(dlp.outbound.iter().map(|d| enum_name(d)).collect());
-    let inbound = list(dlp.inbound.iter().map(|d| enum_name(d)).collect());
+    let out = list(dlp.outbound.iter().map(enum_name).collect());
+    let inbound = list(dlp.inbound.iter().map(enum_name).collect());
     format!(
         "dlp out={out} in={inbound} on_match={}",
         enum_name(&dlp.on_match)

@@ -338,8 +338,8 @@ pub(super) fn parse_user(ctx: &Ctx, node: &Node, base: &str) -> Result<UserSpec,
         name: field("name")?,
         email: field("email")?,
     };
-    if let Some(email) = &user.email {
-        if !email.value.contains('@') || email.value.contains(char::is_whitespace) {
+    if let Some(email) = &user.email
+        && (!email.value.contains('@') || email.value.contains(char::is_whitespace)) {
             return Err(
                 InputError::new(format!("`{}` is not an email address", email.value))
                     .in_file(&email.loc.file)
@@ -348,7 +348,6 @@ pub(super) fn parse_user(ctx: &Ctx, node: &Node, base: &str) -> Result<UserSpec,
                     .fix("write it as name@example.org"),
             );
         }
-    }
     Ok(user)
 }
 

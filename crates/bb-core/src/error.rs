@@ -81,9 +81,10 @@ impl std::error::Error for InputError {}
 /// Shows a path with the user's home folder abbreviated to `~`.
 pub fn display_path(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
-        && let Ok(rest) = path.strip_prefix(&home) {
-            return format!("~/{}", rest.display());
-        }
+        && let Ok(rest) = path.strip_prefix(&home)
+    {
+        return format!("~/{}", rest.display());
+    }
     path.display().to_string()
 }
 

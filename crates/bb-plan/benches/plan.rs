@@ -36,7 +36,11 @@ fn write_manifest(home: &Path) -> Vec<String> {
         }
         tips.push(format!("c{chain}-l{}", DEPTH - 1));
     }
-    std::fs::write(home.join("agents/bench.md"), "---\nbottle: c0-l9\n---\nBenchmark agent.\n").unwrap();
+    std::fs::write(
+        home.join("agents/bench.md"),
+        "---\nbottle: c0-l9\n---\nBenchmark agent.\n",
+    )
+    .unwrap();
     tips
 }
 
@@ -66,7 +70,12 @@ fn time(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
 
 fn report(name: &str, (median, p90): (Duration, Duration), baseline: Option<Duration>) {
     let ratio = baseline
-        .map(|b| format!("  ({:.1}x baseline)", median.as_secs_f64() / b.as_secs_f64()))
+        .map(|b| {
+            format!(
+                "  ({:.1}x baseline)",
+                median.as_secs_f64() / b.as_secs_f64()
+            )
+        })
         .unwrap_or_default();
     println!(
         "{name:<44} median {:>9.3} ms  p90 {:>9.3} ms{ratio}",
@@ -87,9 +96,16 @@ fn main() {
     };
     let host = host(home);
     let planned = planner::plan(&host, &request).unwrap();
-    assert_eq!(planned.plan.bottles.len(), CHAINS * DEPTH, "all 50 bottles resolved");
+    assert_eq!(
+        planned.plan.bottles.len(),
+        CHAINS * DEPTH,
+        "all 50 bottles resolved"
+    );
 
-    let files: Vec<_> = std::fs::read_dir(home.join("bottles")).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(home.join("bottles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     let read = time(RUNS, || {
         for file in &files {
             std::hint::black_box(std::fs::read(file).unwrap());
@@ -99,11 +115,24 @@ fn main() {
     let library = time(RUNS, || {
         std::hint::black_box(planner::plan(&host, &request).unwrap());
     });
-    println!("bb-plan, {} bottles ({CHAINS} chains of extends {DEPTH} deep), {RUNS} runs", files.len());
+    println!(
+        "bb-plan, {} bottles ({CHAINS} chains of extends {DEPTH} deep), {RUNS} runs",
+        files.len()
+    );
     report("baseline: read the 51 files", read, None);
-    report("planner::plan (parse, resolve, check, plan)", library, Some(read.0));
+    report(
+        "planner::plan (parse, resolve, check, plan)",
+        library,
+        Some(read.0),
+    );
 
-    let bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("bb-plan");
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("bb-plan");
     if bin.exists() {
         let state = tempfile::tempdir().unwrap();
         let spawn_true = time(PROCESS_RUNS, || {
@@ -122,11 +151,21 @@ fn main() {
                 .current_dir(home)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         });
         report("baseline: spawn /bin/true", spawn_true, None);
-        report("bb-plan process (also writes the state dir)", process, Some(spawn_true.0));
+        report(
+            "bb-plan process (also writes the state dir)",
+            process,
+            Some(spawn_true.0),
+        );
     } else {
-        println!("(build the bb-plan binary with `cargo build --release -p bb-plan` to time the process too)");
+        println!(
+            "(build the bb-plan binary with `cargo build --release -p bb-plan` to time the process too)"
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! Every kind of bad input gives one clear line naming file, key path and fix, exits 2, and
 //! writes nothing under the state folder.
 
-
-
 use bb_testkit::{Fixture, PLANTED, spec_example};
 
 struct Outcome {

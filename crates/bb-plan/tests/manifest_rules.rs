@@ -1,8 +1,6 @@
 //! The merge rules of `extends` and of several `--bottle`s, and the agent's overlay, checked
 //! through the library (no process, no host variables needed).
 
-
-
 use bb_core::plan::{OnMatch, Template};
 use bb_plan::manifest::Catalog;
 use bb_plan::manifest::bottle::EnvValue;
@@ -23,7 +21,10 @@ fn env(r: &Resolved, name: &str) -> EnvValue {
 fn env_merges_per_key_child_wins() {
     let f = Fixture::new();
     f.bottle("base", "env:\n  A: base\n  B: base\n");
-    f.bottle("child", "extends: base\nenv:\n  B: child\n  C: \"${HOST_C}\"\n");
+    f.bottle(
+        "child",
+        "extends: base\nenv:\n  B: child\n  C: \"${HOST_C}\"\n",
+    );
     let r = resolved(&f, &["child"]);
     assert_eq!(env(&r, "A"), EnvValue::Literal("base".into()));
     assert_eq!(env(&r, "B"), EnvValue::Literal("child".into()));
@@ -35,7 +36,10 @@ fn env_merges_per_key_child_wins() {
 #[test]
 fn env_value_modes() {
     let f = Fixture::new();
-    f.bottle("b", "env:\n  P: \"?\"\n  Q: \"?Your password\"\n  L: \"${not whole\"\n  M: \"pre-${X}\"\n");
+    f.bottle(
+        "b",
+        "env:\n  P: \"?\"\n  Q: \"?Your password\"\n  L: \"${not whole\"\n  M: \"pre-${X}\"\n",
+    );
     let r = resolved(&f, &["b"]);
     assert_eq!(env(&r, "P"), EnvValue::Prompt(None));
     assert_eq!(env(&r, "Q"), EnvValue::Prompt(Some("Your password".into())));
@@ -61,27 +65,48 @@ fn git_user_merges_per_field_and_repos_field_by_field() {
     assert_eq!(user.email.as_ref().unwrap().value, "child@example.org");
     assert_eq!(user.email.as_ref().unwrap().from, "bottle:child");
     let app = &r.repos["app"];
-    assert_eq!(app.url.as_ref().unwrap().value, "git@a.example.org:x/app.git");
-    assert_eq!(app.key_path.as_ref().unwrap().value, std::path::PathBuf::from("/k/child"));
+    assert_eq!(
+        app.url.as_ref().unwrap().value,
+        "git@a.example.org:x/app.git"
+    );
+    assert_eq!(
+        app.key_path.as_ref().unwrap().value,
+        std::path::PathBuf::from("/k/child")
+    );
     assert_eq!(app.host_key.as_ref().unwrap().value, "ssh-ed25519 AAAAbase");
 }
 
 #[test]
 fn egress_is_replaced_whole_when_declared_and_inherited_otherwise() {
     let f = Fixture::new();
-    f.bottle("base", "egress:\n  routes:\n    - host: a.example.org\n    - host: b.example.org\n");
+    f.bottle(
+        "base",
+        "egress:\n  routes:\n    - host: a.example.org\n    - host: b.example.org\n",
+    );
     f.bottle("keeps", "extends: base\nenv: {X: z}\n");
-    f.bottle("replaces", "extends: base\negress:\n  routes:\n    - host: c.example.org\n");
+    f.bottle(
+        "replaces",
+        "extends: base\negress:\n  routes:\n    - host: c.example.org\n",
+    );
     let hosts = |r: &Resolved| r.routes.iter().map(|r| r.host.clone()).collect::<Vec<_>>();
-    assert_eq!(hosts(&resolved(&f, &["keeps"])), ["a.example.org", "b.example.org"]);
+    assert_eq!(
+        hosts(&resolved(&f, &["keeps"])),
+        ["a.example.org", "b.example.org"]
+    );
     assert_eq!(hosts(&resolved(&f, &["replaces"])), ["c.example.org"]);
 }
 
 #[test]
 fn agent_provider_merges_per_field() {
     let f = Fixture::new();
-    f.bottle("base", "agent_provider:\n  template: codex\n  startup_args: [--a]\n");
-    f.bottle("child", "extends: base\nagent_provider:\n  forward_host_credentials: true\n");
+    f.bottle(
+        "base",
+        "agent_provider:\n  template: codex\n  startup_args: [--a]\n",
+    );
+    f.bottle(
+        "child",
+        "extends: base\nagent_provider:\n  forward_host_credentials: true\n",
+    );
     let r = resolved(&f, &["child"]);
     assert_eq!(r.template(), Template::Codex);
     assert_eq!(r.provider.startup_args.as_ref().unwrap().value, ["--a"]);
@@ -92,12 +117,21 @@ fn agent_provider_merges_per_field() {
 fn several_bottles_merge_left_to_right() {
     let f = Fixture::new();
     f.bottle("root", "env: {A: root}\n");
-    f.bottle("left", "extends: root\nenv: {A: left, B: left}\negress:\n  routes:\n    - host: l.example.org\n");
-    f.bottle("right", "env: {B: right}\ngit-gate:\n  user: {name: Right}\n");
+    f.bottle(
+        "left",
+        "extends: root\nenv: {A: left, B: left}\negress:\n  routes:\n    - host: l.example.org\n",
+    );
+    f.bottle(
+        "right",
+        "env: {B: right}\ngit-gate:\n  user: {name: Right}\n",
+    );
     let r = resolved(&f, &["left", "right"]);
     assert_eq!(env(&r, "A"), EnvValue::Literal("left".into()));
     assert_eq!(env(&r, "B"), EnvValue::Literal("right".into()));
-    assert_eq!(r.routes[0].host, "l.example.org", "right declares no egress, so left's stays");
+    assert_eq!(
+        r.routes[0].host, "l.example.org",
+        "right declares no egress, so left's stays"
+    );
     let chain: Vec<&str> = r.chain.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(chain, ["root", "left", "right"]);
 }
@@ -116,8 +150,15 @@ fn shared_parent_appears_once_in_the_chain() {
 #[test]
 fn agent_git_user_overlays_per_field() {
     let f = Fixture::new();
-    f.bottle("b", "git-gate:\n  user: {name: Bottle, email: b@example.org}\n");
-    f.agent("a", "bottle: b\ngit-gate:\n  user: {name: Agent}\n", "Prompt");
+    f.bottle(
+        "b",
+        "git-gate:\n  user: {name: Bottle, email: b@example.org}\n",
+    );
+    f.agent(
+        "a",
+        "bottle: b\ngit-gate:\n  user: {name: Agent}\n",
+        "Prompt",
+    );
     let catalog = Catalog::discover(&f.home(), &f.path("repo")).unwrap();
     let (_, agent) = catalog.load_agent("a").unwrap();
     assert_eq!(agent.prompt, "Prompt");

@@ -1,7 +1,5 @@
 //! `bb-plan` on good input: the plan, the state folder, and no secret value anywhere.
 
-
-
 use std::os::unix::fs::PermissionsExt;
 
 use bb_testkit::{Fixture, PLANTED, spec_example, walk};

@@ -1,8 +1,6 @@
 //! Fixtures for bot-bottle tests: a throwaway bot-bottle home, user home and working directory,
 //! the spec's example manifest, and planted secret values that must never be written anywhere.
 
-
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -51,7 +51,18 @@ fn dry_run_prints_the_preflight_and_creates_nothing() {
 fn dry_run_json_is_the_plan() {
     let f = Fixture::new();
     spec_example(&f);
-    let (code, out, err) = run(&f, &["start", "fixer", "--dry-run", "--format", "json", "--runtime", "runc"]);
+    let (code, out, err) = run(
+        &f,
+        &[
+            "start",
+            "fixer",
+            "--dry-run",
+            "--format",
+            "json",
+            "--runtime",
+            "runc",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["schema"], "bot-bottle.plan/v1");
@@ -65,7 +76,10 @@ fn dry_run_reports_bad_input_with_status_2() {
     f.bottle("shop", "extends: claude\nenv: {A: 1}\n");
     let (code, _, err) = run(&f, &["start", "fixer", "--dry-run", "--runtime", "runc"]);
     assert_eq!(code, 2);
-    assert!(err.starts_with("bot-bottle: error: ") && err.contains("shop.md:3: env.A"), "{err}");
+    assert!(
+        err.starts_with("bot-bottle: error: ") && err.contains("shop.md:3: env.A"),
+        "{err}"
+    );
     let (code, _, _) = run(&f, &["start", "fixer", "--format", "json"]);
     assert_eq!(code, 2, "--format needs --dry-run");
 }
@@ -74,8 +88,16 @@ fn dry_run_reports_bad_input_with_status_2() {
 fn info_shows_the_resolved_agent_without_needing_host_values() {
     let f = Fixture::new();
     spec_example(&f);
-    let out = f.cmd("bot-bottle").args(["info", "fixer"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = f
+        .cmd("bot-bottle")
+        .args(["info", "fixer"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("bottles    claude -> shop"), "{text}");
     assert!(text.contains("git user   Shop Bot"), "{text}");
@@ -91,9 +113,15 @@ fn list_shows_agents_and_survives_a_broken_one() {
     f.write("home/agents/Bad_Name.md", "---\n---\n");
     let (code, out, err) = run(&f, &["list"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("fixer") && out.contains("helper") && out.contains("(broken)"), "{out}");
+    assert!(
+        out.contains("fixer") && out.contains("helper") && out.contains("(broken)"),
+        "{out}"
+    );
     assert!(out.contains("no YAML front matter"), "{out}");
-    assert!(err.contains("skipping") && err.contains("Bad_Name.md"), "{err}");
+    assert!(
+        err.contains("skipping") && err.contains("Bad_Name.md"),
+        "{err}"
+    );
     let (code, out, _) = run(&f, &["list", "--json"]);
     assert_eq!(code, 0);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();

@@ -57,11 +57,12 @@ pub fn parse(ctx: &Ctx, doc: &Node, prompt: String) -> Result<AgentSpec, InputEr
         let gate = ctx.map(n, "git-gate")?;
         for (key, _) in gate {
             if let super::yaml::Value::Str(k) = &key.value
-                && k == "repos" {
-                    return Err(ctx
+                && k == "repos"
+            {
+                return Err(ctx
                         .error(key.line, &join("git-gate", k), "repos belong in a bottle, not an agent")
                         .fix("declare the repo under `git-gate.repos` in a bottle in ~/.bot-bottle/bottles/"));
-                }
+            }
         }
         ctx.check_keys(gate, "git-gate", &["user"])?;
         if let Some(user) = get(gate, "user") {

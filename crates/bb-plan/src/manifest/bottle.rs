@@ -339,15 +339,16 @@ pub(super) fn parse_user(ctx: &Ctx, node: &Node, base: &str) -> Result<UserSpec,
         email: field("email")?,
     };
     if let Some(email) = &user.email
-        && (!email.value.contains('@') || email.value.contains(char::is_whitespace)) {
-            return Err(
-                InputError::new(format!("`{}` is not an email address", email.value))
-                    .in_file(&email.loc.file)
-                    .at_line(email.loc.line)
-                    .key(join(base, "email"))
-                    .fix("write it as name@example.org"),
-            );
-        }
+        && (!email.value.contains('@') || email.value.contains(char::is_whitespace))
+    {
+        return Err(
+            InputError::new(format!("`{}` is not an email address", email.value))
+                .in_file(&email.loc.file)
+                .at_line(email.loc.line)
+                .key(join(base, "email"))
+                .fix("write it as name@example.org"),
+        );
+    }
     Ok(user)
 }
 

@@ -1,41 +1,145 @@
-//! Locating and running the docker CLI.
+//! Locating and running the docker CLI (and compose).
 //!
 //! bot-bottle drives the engine only through the `docker` CLI (compose and `exec -it` need it
-//! anyway). `BB_DOCKER` overrides the binary, so tests can inject a fake one.
+//! anyway). `BB_DOCKER` overrides the binary, so tests can inject a fake one. Every failure
+//! carries docker's own message.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::Output;
 
 use anyhow::{Context, Result, bail};
+
+/// The label every container and network of a bottle carries.
+pub const IDENTITY_LABEL: &str = "bot-bottle.identity";
 
 /// The docker binary: `$BB_DOCKER` when set, else `docker` on `PATH`.
 pub fn docker_bin() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("BB_DOCKER").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(bin));
     }
-    which::which("docker")
-        .context("the docker CLI is not on PATH (install Docker, or set BB_DOCKER)")
+    which::which("docker").context("the docker CLI is not on PATH (install Docker, or set BB_DOCKER)")
 }
 
-/// Runs `docker ARGS…` and returns its stdout; a failure carries docker's own stderr.
-pub fn output(args: &[&str]) -> Result<String> {
+/// Runs `docker ARGS…` capturing both streams; never fails on a non-zero status.
+pub fn raw<I, S>(args: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let bin = docker_bin()?;
-    let out = duct::cmd(&bin, args)
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    duct::cmd(&bin, &args)
+        .stdin_null()
         .stdout_capture()
         .stderr_capture()
         .unchecked()
         .run()
-        .with_context(|| format!("running {} {}", bin.display(), args.join(" ")))?;
+        .with_context(|| format!("running {}", bin.display()))
+}
+
+/// Runs `docker ARGS…` and returns its stdout; a failure carries docker's own stderr.
+pub fn output<I, S>(args: I) -> Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let out = raw(&args)?;
     if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        bail!("docker {} failed: {}", args.join(" "), stderr.trim());
+        bail!("{}", failure("docker", &args, &out));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `docker ARGS…` succeeded.
+pub fn succeeds<I, S>(args: I) -> bool
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    raw(args).map(|o| o.status.success()).unwrap_or(false)
+}
+
+/// One line describing a failed command: the command and the tool's own message.
+pub fn failure(program: &str, args: &[std::ffi::OsString], out: &Output) -> String {
+    let shown: Vec<String> = args.iter().take(3).map(|a| a.to_string_lossy().into_owned()).collect();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let message = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    format!(
+        "`{program} {}` failed ({}): {}",
+        shown.join(" "),
+        out.status,
+        if message.is_empty() { "no message" } else { &message }
+    )
+}
+
 /// The OCI runtimes the engine has registered (`docker info`).
 pub fn runtimes() -> Result<Vec<String>> {
-    let json = output(&["info", "--format", "{{json .Runtimes}}"])?;
+    let json = output(["info", "--format", "{{json .Runtimes}}"])?;
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json.trim())
         .with_context(|| format!("unexpected `docker info` output: {}", json.trim()))?;
     Ok(map.keys().cloned().collect())
+}
+
+/// The image exists locally.
+pub fn image_exists(image: &str) -> bool {
+    succeeds(["image", "inspect", "--format", "{{.Id}}", image])
+}
+
+/// How to run compose: `docker compose` (v2 plugin) when present, else `docker-compose` (v1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compose {
+    pub program: PathBuf,
+    /// `["compose"]` for the plugin, empty for `docker-compose`.
+    pub prefix: Vec<String>,
+}
+
+impl Compose {
+    /// `BB_COMPOSE` may name a binary (`docker-compose`) to force it.
+    pub fn find() -> Result<Compose> {
+        if let Some(bin) = std::env::var_os("BB_COMPOSE").filter(|v| !v.is_empty()) {
+            return Ok(Compose {
+                program: which::which(&bin).unwrap_or_else(|_| PathBuf::from(bin)),
+                prefix: Vec::new(),
+            });
+        }
+        let docker = docker_bin()?;
+        if succeeds(["compose", "version"]) {
+            return Ok(Compose {
+                program: docker,
+                prefix: vec!["compose".into()],
+            });
+        }
+        let v1 = which::which("docker-compose")
+            .context("neither `docker compose` (v2) nor `docker-compose` (v1) is installed")?;
+        Ok(Compose {
+            program: v1,
+            prefix: Vec::new(),
+        })
+    }
+
+    /// Full argv for `compose -p PROJECT -f FILE ARGS…`.
+    pub fn args(&self, project: &str, file: &std::path::Path, args: &[&str]) -> Vec<std::ffi::OsString> {
+        let mut out: Vec<std::ffi::OsString> = self.prefix.iter().map(Into::into).collect();
+        out.extend(["-p".into(), project.into(), "-f".into(), file.as_os_str().to_os_string()]);
+        out.extend(args.iter().map(Into::into));
+        out
+    }
+
+    pub fn name(&self) -> String {
+        let mut parts = vec![self.program.file_name().unwrap_or_default().to_string_lossy().into_owned()];
+        parts.extend(self.prefix.iter().cloned());
+        parts.join(" ")
+    }
+}
+
+/// The engine answers.
+pub fn available() -> bool {
+    succeeds(["version", "--format", "{{.Server.Version}}"])
 }

@@ -48,7 +48,19 @@ pub struct Plan {
     /// The host folder copied into the agent, when `--cwd` was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<WorkspacePlan>,
-    /// Sections added by later stages and keys from newer minor versions, kept as they are.
+    /// Added by `bb-net`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPlan>,
+    /// Added by `bb-ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaPlan>,
+    /// Added by `bb-compose render` / `up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<ComposePlan>,
+    /// Added by `bb-provision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provision: Option<ProvisionPlan>,
+    /// Keys from newer minor versions, kept as they are.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -393,6 +405,60 @@ pub struct WorkspacePlan {
     pub container_path: PathBuf,
 }
 
+/// The bottle's two networks (stage 2, `bb-net`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NetworkPlan {
+    /// `bot-bottle-<id>-internal`: `--internal`, no host address on the bridge.
+    pub internal: String,
+    /// `bot-bottle-<id>-egress`: the sidecar's way out.
+    pub egress: String,
+    /// The internal network's subnet (CIDR), chosen free of host routes and other networks.
+    pub internal_subnet: String,
+    /// The egress network's subnet (CIDR), as the engine assigned it.
+    pub egress_subnet: String,
+    /// The sidecar's fixed address on the internal network (the agent's DNS server).
+    pub sidecar_ip: String,
+}
+
+/// The bottle's certificate authority (stage 3, `bb-ca`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CaPlan {
+    /// `state/<id>/egress/ca.pem` (0644).
+    pub cert: PathBuf,
+    /// `state/<id>/egress/ca-key.pem` (0600).
+    pub key: PathBuf,
+    /// SHA-256 of the certificate's DER, as colon-separated hex.
+    pub fingerprint_sha256: String,
+    /// RFC 3339 end of validity.
+    pub not_after: String,
+}
+
+/// The compose project (stage 4, `bb-compose`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ComposePlan {
+    /// `bot-bottle-<id>`.
+    pub project: String,
+    /// `state/<id>/docker-compose.yml`.
+    pub file: PathBuf,
+    pub agent_container: String,
+    pub sidecar_container: String,
+    pub sidecar_image: String,
+    /// Set once `up` succeeded.
+    #[serde(default)]
+    pub up: bool,
+}
+
+/// What `bb-provision` put into the agent container (paths inside it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProvisionPlan {
+    pub ca_cert: PathBuf,
+    pub prompt_file: PathBuf,
+    pub skills: Vec<PathBuf>,
+    pub gitconfig: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<PathBuf>,
+}
+
 /// What `bb-plan` records in `state/<id>/metadata.json` for `resume`, `list` and `cleanup`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Metadata {
@@ -426,6 +492,30 @@ impl Plan {
     pub fn compose_project(&self) -> String {
         compose_project(&self.identity)
     }
+
+    /// The `network` section, or an input error saying to run `bb-net` first.
+    pub fn network(&self) -> Result<&NetworkPlan, InputError> {
+        self.network.as_ref().ok_or_else(|| missing_stage("network", "bb-net"))
+    }
+
+    /// The `ca` section, or an input error saying to run `bb-ca` first.
+    pub fn ca(&self) -> Result<&CaPlan, InputError> {
+        self.ca.as_ref().ok_or_else(|| missing_stage("ca", "bb-ca"))
+    }
+
+    /// The `compose` section of a project that is up, or an input error.
+    pub fn compose_up(&self) -> Result<&ComposePlan, InputError> {
+        self.compose
+            .as_ref()
+            .filter(|c| c.up)
+            .ok_or_else(|| missing_stage("compose", "bb-compose up"))
+    }
+}
+
+fn missing_stage(section: &str, tool: &str) -> InputError {
+    InputError::new(format!("the plan has no `{section}` section"))
+        .key(section)
+        .fix(format!("run {tool} first, for example `bb-plan AGENT | bb-net | bb-ca | bb-compose up | …`"))
 }
 
 /// `bot-bottle-<identity>`: the compose project and the prefix of every Docker resource.

@@ -353,6 +353,10 @@ pub fn plan(host: &Host, request: &Request) -> anyhow::Result<Planned> {
             host_path: host.cwd.clone(),
             container_path: PathBuf::from("/home/node/workspace"),
         }),
+        network: None,
+        ca: None,
+        compose: None,
+        provision: None,
         extra: BTreeMap::new(),
     };
     let metadata = Metadata {

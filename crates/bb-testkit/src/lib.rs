@@ -146,3 +146,105 @@ pub const PLANTED: &[(&str, &str)] = &[
     ("CARGO_REGISTRY_TOKEN", "planted-cargo-Pw7rT2vNs9"),
     ("GITEA_TOKEN", "planted-gitea-Hy4bC6xJd1"),
 ];
+
+/// The repository root (for scripts/images).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Panics with a clear message when the Docker engine is not reachable: these tests need it
+/// and must fail, not skip, without it.
+pub fn require_docker() {
+    let ok = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(ok, "this test needs a running Docker engine (`docker version` failed)");
+}
+
+static IMAGES: std::sync::Once = std::sync::Once::new();
+
+/// The local base, test agent and sidecar images (built once per test process; scripts/images
+/// caches by content and serialises concurrent builds).
+pub fn require_images() {
+    require_docker();
+    IMAGES.call_once(|| {
+        let status = std::process::Command::new(repo_root().join("scripts/images"))
+            .args(["test-agent", "sidecar"])
+            .status()
+            .expect("running scripts/images");
+        assert!(status.success(), "scripts/images test-agent sidecar failed");
+    });
+}
+
+/// The test agent image, run by plans as the provider image.
+pub const TEST_AGENT_IMAGE: &str = "bot-bottle-test-agent:latest";
+
+/// A unique agent name for one test, so that cleanup can find everything the test made.
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{:05x}{}", (nanos ^ std::process::id()) & 0xfffff, std::process::id() % 100)
+}
+
+/// Removes every container and network whose name starts with `bot-bottle-<slug>-`, when
+/// dropped: also when the test fails.
+pub struct DockerCleanup {
+    pub slug: String,
+}
+
+impl DockerCleanup {
+    pub fn new(slug: &str) -> Self {
+        DockerCleanup { slug: slug.to_string() }
+    }
+
+    /// Containers whose name starts with the slug's prefix.
+    pub fn containers(&self) -> Vec<String> {
+        list(&["ps", "-a", "--format", "{{.Names}}"], &self.prefix())
+    }
+
+    /// Networks whose name starts with the slug's prefix.
+    pub fn networks(&self) -> Vec<String> {
+        list(&["network", "ls", "--format", "{{.Name}}"], &self.prefix())
+    }
+
+    fn prefix(&self) -> String {
+        format!("bot-bottle-{}-", self.slug)
+    }
+}
+
+fn list(args: &[&str], prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+impl Drop for DockerCleanup {
+    fn drop(&mut self) {
+        let containers = self.containers();
+        if !containers.is_empty() {
+            let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&containers).output();
+        }
+        let networks = self.networks();
+        if !networks.is_empty() {
+            let _ = std::process::Command::new("docker").arg("network").arg("rm").args(&networks).output();
+        }
+    }
+}
+
+/// A minimal bottle and agent named `name` that run the test agent image, with one allowed
+/// host; returns the environment a launch needs.
+pub fn simple_bottle(f: &Fixture, name: &str, bottle_front: &str) -> Vec<(String, String)> {
+    f.bottle(name, bottle_front);
+    f.agent(name, &format!("bottle: {name}\n"), "You are a test agent.");
+    vec![
+        ("BOT_BOTTLE_IMAGE".into(), TEST_AGENT_IMAGE.into()),
+        ("BOT_BOTTLE_BASE_IMAGE".into(), "bot-bottle-base:local".into()),
+    ]
+}

@@ -59,6 +59,12 @@ pub struct StartArgs {
     /// Output of --dry-run
     #[arg(long, value_enum, default_value = "text", requires = "dry_run")]
     pub format: Format,
+    /// Run one non-interactive turn (needs --prompt); implies --yes
+    #[arg(long, requires = "prompt")]
+    pub headless: bool,
+    /// The prompt of the headless turn
+    #[arg(long, value_name = "TEXT", requires = "headless")]
+    pub prompt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,12 +1,20 @@
-//! `bot-bottle start`.
+//! `bot-bottle start`: plan, preflight, confirm, then the stages in order, and teardown in
+//! reverse on exit, error and SIGINT/SIGTERM/SIGHUP. Every stage is the same library call its
+//! `bb-*` binary makes.
 
-use anyhow::{Result, bail};
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use bb_plan::{Host, planner, report};
+use anyhow::{Context, Result};
+use bb_core::{InputError, Plan};
+use bb_plan::{Host, planner, report, state};
 
 use crate::cli::{Format, StartArgs};
 
-pub fn run(args: &StartArgs) -> Result<()> {
+/// Runs `start`; returns the exit status (the agent's, once it ran).
+pub fn run(args: &StartArgs) -> Result<i32> {
     let host = Host::from_process("bot-bottle")?;
     let planned = planner::plan(&host, &args.plan.request(None))?;
     if args.dry_run {
@@ -14,7 +22,194 @@ pub fn run(args: &StartArgs) -> Result<()> {
             Format::Text => print!("{}", report::preflight(&planned)),
             Format::Json => bb_core::stage::write_plan(&planned.plan)?,
         }
-        return Ok(());
+        return Ok(0);
     }
-    bail!("launching is not available in this build yet; use --dry-run")
+    eprint!("{}", report::preflight(&planned));
+    if !(args.yes || args.headless) && !confirm()? {
+        eprintln!("bot-bottle: not launched");
+        return Ok(1);
+    }
+    let signals = Signals::register()?;
+    let mut launch = Launch {
+        plan: planned.plan.clone(),
+        done: Vec::new(),
+        signals,
+    };
+    state::write(&planned)?;
+    launch.done.push(Step::State);
+    let outcome = launch.run(args);
+    launch.teardown(&outcome)
+}
+
+/// Asks `launch this agent? [y/N]` on the terminal; only y/yes proceed.
+fn confirm() -> Result<bool> {
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| {
+        InputError::new("no terminal to ask `launch this agent? [y/N]` on").fix("pass --yes to launch without asking")
+    })?;
+    let mut writer = tty.try_clone()?;
+    write!(writer, "launch this agent? [y/N] ")?;
+    writer.flush()?;
+    let mut answer = String::new();
+    std::io::BufReader::new(tty).read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// What the launch created, in order; teardown undoes it in reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    State,
+    Networks,
+    Compose,
+}
+
+struct Launch {
+    plan: Plan,
+    done: Vec<Step>,
+    signals: Signals,
+}
+
+/// How the launch ended.
+enum Outcome {
+    /// The agent ran and exited with this status.
+    Exited(i32),
+    /// A signal arrived (its number).
+    Interrupted(i32),
+    Failed(anyhow::Error),
+}
+
+impl Launch {
+    fn run(&mut self, args: &StartArgs) -> Outcome {
+        match self.stages(args) {
+            Ok(outcome) => outcome,
+            Err(err) => match self.signals.received() {
+                Some(sig) => {
+                    eprintln!("bot-bottle: {err:#}");
+                    Outcome::Interrupted(sig)
+                }
+                None => Outcome::Failed(err),
+            },
+        }
+    }
+
+    fn interrupted(&self) -> Option<Outcome> {
+        self.signals.received().map(Outcome::Interrupted)
+    }
+
+    fn stages(&mut self, args: &StartArgs) -> Result<Outcome> {
+        self.done.push(Step::Networks);
+        self.plan.network = Some(bb_net::create(&self.plan)?);
+        if let Some(stop) = self.interrupted() {
+            return Ok(stop);
+        }
+        self.plan.ca = Some(bb_ca::ensure(&self.plan)?);
+        let secrets = bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
+        if let Some(stop) = self.interrupted() {
+            return Ok(stop);
+        }
+        self.done.push(Step::Compose);
+        self.plan.compose = Some(bb_compose::render(&self.plan)?);
+        self.plan.compose = Some(bb_compose::up(&self.plan, &secrets)?);
+        drop(secrets);
+        if let Some(stop) = self.interrupted() {
+            return Ok(stop);
+        }
+        self.plan.provision = Some(bb_provision::provision(&self.plan)?);
+        if let Some(stop) = self.interrupted() {
+            return Ok(stop);
+        }
+        if let Some(ca) = &self.plan.ca {
+            eprintln!("bot-bottle: CA SHA-256 {}", ca.fingerprint_sha256);
+        }
+        eprintln!(
+            "bot-bottle: {} is up; starting the agent",
+            self.plan.compose_project()
+        );
+        self.exec(args)
+    }
+
+    fn exec(&self, args: &StartArgs) -> Result<Outcome> {
+        let interactive = args.prompt.is_none();
+        let stdin_is_tty = std::io::stdin().is_terminal();
+        let options = bb_exec::Options {
+            headless: args.prompt.clone(),
+            resume: false,
+            tty: interactive && stdin_is_tty,
+            stdin_from_tty: false,
+        };
+        let mut child = bb_exec::spawn(&self.plan, &options)?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(Outcome::Exited(bb_exec::exit_code(status)));
+            }
+            if let Some(sig) = self.signals.received() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(Outcome::Interrupted(sig));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Undoes every step in reverse, attempting each; reports failures at the end.
+    fn teardown(self, outcome: &Outcome) -> Result<i32> {
+        let mut failures = Vec::new();
+        for step in self.done.iter().rev() {
+            let result = match step {
+                Step::Compose => bb_compose::logs(&self.plan)
+                    .map(|_| ())
+                    .and(bb_compose::down(&self.plan)),
+                Step::Networks => bb_net::remove(&self.plan.identity),
+                Step::State => Ok(()),
+            };
+            if let Err(err) = result {
+                failures.push(format!("{step:?}: {err:#}"));
+            }
+        }
+        let status = match outcome {
+            Outcome::Exited(code) => *code,
+            Outcome::Interrupted(sig) => 128 + sig,
+            Outcome::Failed(_) => 1,
+        };
+        let state = &self.plan.state_dir;
+        let keep = status != 0 || !failures.is_empty() || state.join(".preserve").exists();
+        if keep {
+            eprintln!("bot-bottle: state kept in {}", state.display());
+        } else if let Err(err) = std::fs::remove_dir_all(state) {
+            failures.push(format!("removing {}: {err}", state.display()));
+        }
+        for failure in &failures {
+            eprintln!("bot-bottle: teardown failed: {failure}");
+        }
+        match outcome {
+            Outcome::Failed(err) => Err(anyhow::anyhow!("{err:#}")).context(format!("launching {}", self.plan.identity)),
+            Outcome::Interrupted(sig) => {
+                eprintln!("bot-bottle: interrupted by signal {sig}; torn down");
+                Ok(status)
+            }
+            Outcome::Exited(_) if !failures.is_empty() => Ok(status.max(1)),
+            Outcome::Exited(_) => Ok(status),
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP set a flag instead of killing us, so teardown always runs.
+struct Signals(Arc<AtomicUsize>);
+
+impl Signals {
+    fn register() -> Result<Signals> {
+        let flag = Arc::new(AtomicUsize::new(0));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+            let flag = Arc::clone(&flag);
+            let _ = sig;
+            signal_hook::flag::register_usize(sig, flag, sig as usize).context("installing signal handlers")?;
+        }
+        Ok(Signals(flag))
+    }
+
+    fn received(&self) -> Option<i32> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig as i32),
+        }
+    }
 }

@@ -53,6 +53,11 @@ pub const RESERVED_ENV: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
 ];
 
+/// Prefixes of variables that steer bot-bottle's own tools (secret values travel through
+/// compose's environment, where `DOCKER_HOST` or `COMPOSE_FILE` would be obeyed) or name the
+/// sidecar's token slots.
+pub const RESERVED_ENV_PREFIXES: &[&str] = &["DOCKER_", "COMPOSE_", "EGRESS_TOKEN_", "BB_", "BOT_BOTTLE_"];
+
 /// A value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct At<T> {
@@ -224,14 +229,14 @@ fn parse_env(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, At<EnvValue>>, I
                 )
                 .fix("use letters, digits and `_`, not starting with a digit"));
         }
-        if RESERVED_ENV.contains(&name) {
+        if RESERVED_ENV.contains(&name) || RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p)) {
             return Err(ctx
                 .error(
                     key_line,
                     &path,
                     format!("`{name}` is set by bot-bottle itself"),
                 )
-                .fix("remove it: the agent's proxy and CA variables point at the sidecar"));
+                .fix("rename or remove it: bot-bottle sets the proxy and CA variables and reserves the DOCKER_, COMPOSE_, EGRESS_TOKEN_, BB_ and BOT_BOTTLE_ prefixes"));
         }
         let text = ctx.string(value, &path)?;
         let parsed = parse_env_value(&text)

@@ -1,0 +1,108 @@
+//! Building a missing image before `up` (compose v1 would try to pull it, and there may be no
+//! registry). The built-in Dockerfiles are compiled into the binary; each takes `BASE_IMAGE`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bb_core::Plan;
+use bb_core::docker;
+use bb_core::plan::Template;
+
+const CLAUDE_DOCKERFILE: &str = include_str!("../../../images/claude/Dockerfile");
+const CODEX_DOCKERFILE: &str = include_str!("../../../images/codex/Dockerfile");
+const SIDECAR_DOCKERFILE: &str = include_str!("../../../images/sidecar/Dockerfile");
+
+/// Builds the agent image from its Dockerfile when it does not exist yet.
+pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
+    let image = &plan.provider.image;
+    if docker::image_exists(image) {
+        return Ok(());
+    }
+    let base = format!("{}={}", plan.provider.base_image.name, plan.provider.base_image.value);
+    match &plan.provider.dockerfile {
+        Some(dockerfile) => {
+            let context = dockerfile.parent().unwrap_or(Path::new("."));
+            build(image, dockerfile, context, &base)
+        }
+        None => {
+            let dir = tempfile_dir("agent-image")?;
+            let text = match plan.provider.template {
+                Template::Claude => CLAUDE_DOCKERFILE,
+                Template::Codex => CODEX_DOCKERFILE,
+            };
+            let dockerfile = dir.join("Dockerfile");
+            std::fs::write(&dockerfile, text)?;
+            let result = build(image, &dockerfile, &dir, &base);
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+    }
+}
+
+/// Builds the sidecar image from the built-in Dockerfile and the `bb-sidecar` binary installed
+/// next to this program (or on `PATH`), when the image does not exist yet.
+pub fn ensure_sidecar_image(image: &str) -> Result<()> {
+    if docker::image_exists(image) {
+        return Ok(());
+    }
+    let binary = sidecar_binary()?;
+    let dir = tempfile_dir("sidecar-image")?;
+    let result = (|| {
+        std::fs::copy(&binary, dir.join("bb-sidecar")).with_context(|| format!("copying {}", binary.display()))?;
+        std::fs::write(dir.join("Dockerfile"), SIDECAR_DOCKERFILE)?;
+        let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE").unwrap_or_else(|_| "debian:bookworm-slim".into());
+        build(image, &dir.join("Dockerfile"), &dir, &format!("BASE_IMAGE={base}"))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn sidecar_binary() -> Result<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join("bb-sidecar")))
+        .filter(|p| p.is_file());
+    beside
+        .or_else(|| which::which("bb-sidecar").ok())
+        .context("the sidecar image is missing and no bb-sidecar binary was found to build it (run scripts/install or scripts/images sidecar)")
+}
+
+fn tempfile_dir(what: &str) -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("bot-bottle-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Result<()> {
+    eprintln!("bb-compose: building image {image} ({build_arg}); this can take minutes");
+    let bin = docker::docker_bin()?;
+    let buildkit = if docker::succeeds(["buildx", "version"]) { "1" } else { "0" };
+    let out = duct::cmd(
+        &bin,
+        [
+            "build".as_ref(),
+            "--build-arg".as_ref(),
+            build_arg.as_ref(),
+            "--label".as_ref(),
+            "bot-bottle.image=agent".as_ref(),
+            "-t".as_ref(),
+            image.as_ref(),
+            "-f".as_ref(),
+            dockerfile.as_os_str(),
+            context.as_os_str(),
+        ],
+    )
+    .env("DOCKER_BUILDKIT", buildkit)
+    .stdin_null()
+    .stdout_to_stderr()
+    .stderr_capture()
+    .unchecked()
+    .run()?;
+    if !out.status.success() {
+        bail!(
+            "building {image} failed: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Stage 4: the bottle's compose project.
+//!
+//! - [`render`] writes `state/<id>/docker-compose.yml` (JSON, which both compose v1 and v2 read)
+//!   and the sidecar's `egress/routes.json`; secrets appear only as bare variable names.
+//! - [`up`] builds missing images, reads secret values (host variables, terminal prompts, token
+//!   sources) into the compose child's environment only, runs `up -d`, and waits until the
+//!   sidecar is healthy. A failed `up` takes the project down again.
+//! - [`down`] removes the project (and any container left with the bottle's label); [`logs`]
+//!   writes `state/<id>/compose.log`.
+
+pub mod images;
+pub mod render;
+pub mod secrets;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bb_core::Plan;
+use bb_core::docker::{self, Compose, IDENTITY_LABEL};
+use bb_core::plan::ComposePlan;
+
+pub use render::render;
+
+/// How long `up` waits for the sidecar's health check.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Builds missing images, starts the project and waits for the sidecar. On failure the project
+/// is taken down before the error is returned.
+pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
+    let mut compose = match &plan.compose {
+        Some(c) if c.file.is_file() => c.clone(),
+        _ => render(plan)?,
+    };
+    images::ensure_agent_image(plan)?;
+    images::ensure_sidecar_image(&compose.sidecar_image)?;
+    let tool = Compose::find()?;
+    eprintln!("bb-compose: starting {} with {}", compose.project, tool.name());
+    let args = tool.args(&compose.project, &compose.file, &["up", "-d", "--no-build"]);
+    let result = run_with_secrets(&tool, &args, secrets).and_then(|()| wait_healthy(&compose.sidecar_container));
+    if let Err(err) = result {
+        let _ = down(plan);
+        return Err(err);
+    }
+    compose.up = true;
+    Ok(compose)
+}
+
+/// Runs compose with a clean copy of our environment plus the secret values. Nothing of the
+/// values reaches argv, a file or a log; compose's own output goes to our stderr.
+fn run_with_secrets(tool: &Compose, args: &[std::ffi::OsString], secrets: &secrets::Secrets) -> Result<()> {
+    let mut cmd = duct::cmd(&tool.program, args).stdout_to_stderr().stdin_null().unchecked();
+    for (name, value) in secrets.iter() {
+        cmd = cmd.env(name, value);
+    }
+    let out = cmd.stderr_capture().run().context("running compose")?;
+    if !out.status.success() {
+        bail!("{}", docker::failure(&tool.name(), args, &out));
+    }
+    Ok(())
+}
+
+fn wait_healthy(container: &str) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let state = docker::output([
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+            container,
+        ])?;
+        match state.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["running", "healthy"] => return Ok(()),
+            ["running", "unhealthy"] => bail!("the sidecar {container} is unhealthy: {}", tail_logs(container)),
+            ["exited" | "dead", ..] => bail!("the sidecar {container} exited: {}", tail_logs(container)),
+            _ if start.elapsed() > HEALTH_TIMEOUT => {
+                bail!("the sidecar {container} was not healthy after {HEALTH_TIMEOUT:?}: {}", tail_logs(container))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn tail_logs(container: &str) -> String {
+    docker::raw(["logs", "--tail", "5", container])
+        .map(|o| {
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            text.lines().map(str::trim).collect::<Vec<_>>().join(" | ")
+        })
+        .unwrap_or_default()
+}
+
+/// Removes the project; then any container still carrying the bottle's label.
+pub fn down(plan: &Plan) -> Result<()> {
+    let file = plan
+        .compose
+        .as_ref()
+        .map(|c| c.file.clone())
+        .unwrap_or_else(|| render::compose_file(plan));
+    let mut failures = Vec::new();
+    if file.is_file() {
+        let tool = Compose::find()?;
+        let args = tool.args(&plan.compose_project(), &file, &["down", "--remove-orphans", "--timeout", "5"]);
+        let out = duct::cmd(&tool.program, &args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()?;
+        if !out.status.success() {
+            failures.push(docker::failure(&tool.name(), &args, &out));
+        }
+    }
+    let filter = format!("label={IDENTITY_LABEL}={}", plan.identity);
+    let left = docker::output(["ps", "-aq", "--filter", &filter])?;
+    let left: Vec<&str> = left.split_whitespace().collect();
+    if !left.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(&left);
+        if let Err(err) = docker::output(&args) {
+            failures.push(format!("{err:#}"));
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { bail!("{}", failures.join("; ")) }
+}
+
+/// Writes the project's logs to `state/<id>/compose.log` (0600) and returns its path.
+pub fn logs(plan: &Plan) -> Result<PathBuf> {
+    let path = plan.state_dir.join("compose.log");
+    let file = render::compose_file(plan);
+    let mut text = Vec::new();
+    if file.is_file() {
+        let tool = Compose::find()?;
+        let args = tool.args(&plan.compose_project(), &file, &["logs", "--no-color", "--timestamps"]);
+        let out = duct::cmd(&tool.program, &args)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()?;
+        text.extend(out.stdout);
+        text.extend(out.stderr);
+    }
+    bb_core::fsx::write_file(&path, &text, 0o600)?;
+    Ok(path)
+}

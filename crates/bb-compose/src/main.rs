@@ -1,0 +1,73 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Stage 4 of bot-bottle: the bottle's compose project (agent + sidecar).
+///
+/// `render` writes state/<id>/docker-compose.yml (secrets only as bare names) and the sidecar's
+/// routes file; `up` also builds missing images, starts the project with secret values in the
+/// compose process's environment only (host variables read now, `?` values asked on the
+/// terminal), and waits for the sidecar to be healthy; `down` removes it; `logs` writes
+/// state/<id>/compose.log. Compose runs as `docker compose` when the plugin exists, else
+/// `docker-compose`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bb-compose",
+    version,
+    after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-compose down --plan plan.json\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Read the plan from FILE instead of stdin
+    #[arg(long, global = true, value_name = "FILE")]
+    plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the compose file (needs bb-net and bb-ca first)
+    Render,
+    /// Render, build missing images, start, wait for the sidecar
+    Up,
+    /// Remove the project's containers
+    Down,
+    /// Write the project's logs to state/<id>/compose.log
+    Logs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    bb_core::error::run_main("bb-compose", || run(&cli))
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    let mut plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
+    match cli.command {
+        Command::Render => {
+            let compose = bb_compose::render(&plan)?;
+            eprintln!("bb-compose: wrote {}", compose.file.display());
+            plan.compose = Some(compose);
+        }
+        Command::Up => {
+            let secrets = bb_compose::secrets::collect(&plan, &mut bb_compose::secrets::ask_on_tty)?;
+            let compose = bb_compose::up(&plan, &secrets)?;
+            eprintln!("bb-compose: {} is up (sidecar healthy)", compose.project);
+            plan.compose = Some(compose);
+        }
+        Command::Down => {
+            bb_compose::down(&plan)?;
+            eprintln!("bb-compose: {} is down", plan.compose_project());
+            if let Some(compose) = &mut plan.compose {
+                compose.up = false;
+            }
+        }
+        Command::Logs => {
+            let path = bb_compose::logs(&plan)?;
+            eprintln!("bb-compose: wrote {}", path.display());
+        }
+    }
+    bb_core::stage::write_plan(&plan)
+}

@@ -1,0 +1,169 @@
+//! The compose file: two services on two external networks, written as JSON (valid YAML) in
+//! the compose file format 2.4, which compose v1 and v2 both accept.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use bb_core::Plan;
+use bb_core::docker::IDENTITY_LABEL;
+use bb_core::fsx;
+use bb_core::plan::{ComposePlan, RuntimeName};
+use serde_json::{Value, json};
+
+/// Where the agent finds the bottle CA once `bb-provision` installed it.
+pub const AGENT_CA_PATH: &str = "/usr/local/share/ca-certificates/bot-bottle.crt";
+/// The system bundle `update-ca-certificates` rebuilds with the bottle CA in it.
+pub const AGENT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where the sidecar sees `state/<id>/egress/`.
+pub const SIDECAR_EGRESS_DIR: &str = "/etc/bot-bottle/egress";
+/// The proxy's address as the agent names it.
+pub const PROXY_URL: &str = "http://egress:9099";
+
+pub fn compose_file(plan: &Plan) -> PathBuf {
+    plan.state_dir.join("docker-compose.yml")
+}
+
+pub fn agent_container(identity: &str) -> String {
+    format!("bot-bottle-{identity}-agent")
+}
+
+pub fn sidecar_container(identity: &str) -> String {
+    format!("bot-bottle-{identity}-sidecar")
+}
+
+/// The sidecar image: `BOT_BOTTLE_SIDECAR_IMAGE` or `bot-bottle-sidecar:latest`.
+pub fn sidecar_image() -> String {
+    std::env::var("BOT_BOTTLE_SIDECAR_IMAGE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "bot-bottle-sidecar:latest".into())
+}
+
+/// Writes the compose file and the sidecar's routes file; returns the plan's `compose` section.
+pub fn render(plan: &Plan) -> Result<ComposePlan> {
+    let network = plan.network()?;
+    plan.ca()?;
+    let compose = ComposePlan {
+        project: plan.compose_project(),
+        file: compose_file(plan),
+        agent_container: agent_container(&plan.identity),
+        sidecar_container: sidecar_container(&plan.identity),
+        sidecar_image: sidecar_image(),
+        up: false,
+    };
+    let routes = serde_json::to_vec_pretty(&plan.egress)?;
+    fsx::write_file(&plan.state_dir.join("egress/routes.json"), &routes, 0o644)?;
+    let mut doc = document(plan, &compose, &network.sidecar_ip, &network.internal, &network.egress);
+    escape_dollars(&mut doc);
+    fsx::write_file(&compose.file, serde_json::to_string_pretty(&doc)?.as_bytes(), 0o600)?;
+    Ok(compose)
+}
+
+fn labels(plan: &Plan, role: &str) -> Value {
+    let mut labels = json!({
+        IDENTITY_LABEL: plan.identity,
+        "bot-bottle.role": role,
+        "bot-bottle.agent": plan.agent.name,
+        "bot-bottle.runtime": plan.runtime.name.as_str(),
+    });
+    if let Some(label) = &plan.label {
+        labels["bot-bottle.label"] = json!(label);
+    }
+    labels
+}
+
+fn agent_environment(plan: &Plan) -> Vec<String> {
+    let mut env = Vec::new();
+    for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+        env.push(format!("{name}={PROXY_URL}"));
+    }
+    for name in ["NO_PROXY", "no_proxy"] {
+        env.push(format!("{name}=localhost,127.0.0.1,git-gate,supervise"));
+    }
+    env.push(format!("NODE_EXTRA_CA_CERTS={AGENT_CA_PATH}"));
+    env.push(format!("SSL_CERT_FILE={AGENT_CA_BUNDLE}"));
+    env.push(format!("REQUESTS_CA_BUNDLE={AGENT_CA_BUNDLE}"));
+    env.push(format!("BOT_BOTTLE_IDENTITY={}", plan.identity));
+    for (name, value) in &plan.env.literal {
+        env.push(format!("{name}={value}"));
+    }
+    // Secrets: bare names, the values come from compose's own environment at `up`.
+    env.extend(plan.env.host.iter().map(|h| h.name.clone()));
+    env.extend(plan.env.prompted.iter().map(|p| p.name.clone()));
+    env
+}
+
+fn document(plan: &Plan, compose: &ComposePlan, sidecar_ip: &str, internal: &str, egress: &str) -> Value {
+    let mut agent = json!({
+        "image": plan.provider.image,
+        "container_name": compose.agent_container,
+        "command": ["sleep", "infinity"],
+        "init": true,
+        "working_dir": "/home/node",
+        "environment": agent_environment(plan),
+        "dns": [sidecar_ip],
+        "networks": {"internal": {}},
+        "labels": labels(plan, "agent"),
+        "cap_drop": ["NET_RAW", "MKNOD"],
+        "security_opt": ["no-new-privileges:true"],
+        "depends_on": {"sidecar": {"condition": "service_healthy"}},
+    });
+    if plan.runtime.name == RuntimeName::Runsc {
+        agent["runtime"] = json!("runsc");
+    }
+    let mut sidecar_env: Vec<String> = vec![format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json")];
+    sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
+    let sidecar = json!({
+        "image": compose.sidecar_image,
+        "container_name": compose.sidecar_container,
+        "init": true,
+        "restart": "on-failure",
+        "environment": sidecar_env,
+        "volumes": [format!("{}:{SIDECAR_EGRESS_DIR}:ro", plan.state_dir.join("egress").display())],
+        "networks": {
+            "internal": {"ipv4_address": sidecar_ip, "aliases": ["egress", "git-gate", "supervise"]},
+            "egress": {},
+        },
+        "healthcheck": {
+            "test": ["CMD", "/usr/local/bin/bb-sidecar", "health"],
+            "interval": "1s",
+            "timeout": "2s",
+            "retries": 30,
+        },
+        "labels": labels(plan, "sidecar"),
+        "cap_drop": ["NET_RAW", "MKNOD"],
+        "security_opt": ["no-new-privileges:true"],
+        "read_only": true,
+        "tmpfs": ["/tmp"],
+    });
+    json!({
+        "version": "2.4",
+        "services": {"agent": agent, "sidecar": sidecar},
+        "networks": {
+            "internal": {"external": true, "name": internal},
+            "egress": {"external": true, "name": egress},
+        },
+    })
+}
+
+/// Compose interpolates `$` in every string; a literal `$` is written `$$`.
+fn escape_dollars(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Array(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Object(map) => map.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollars_are_escaped_everywhere() {
+        let mut v = json!({"a": ["x=$HOME", {"b": "${X}"}], "c": 1});
+        escape_dollars(&mut v);
+        assert_eq!(v, json!({"a": ["x=$$HOME", {"b": "$${X}"}], "c": 1}));
+    }
+}

@@ -1,0 +1,88 @@
+//! Secret values for one `compose up`: read at the moment of use, held in memory only, and
+//! handed to the compose child's environment. They never reach argv, a file, a log or an error.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use bb_core::InputError;
+use bb_core::plan::{Plan, TokenSource};
+
+/// Name/value pairs for the compose child's environment. `Debug` shows names only.
+#[derive(Default)]
+pub struct Secrets(Vec<(String, String)>);
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+    }
+}
+
+impl Secrets {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.0.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+/// Where prompted values come from: the terminal, or (tests) a function.
+pub type Ask<'a> = dyn FnMut(&str) -> Result<String> + 'a;
+
+/// Asks on `/dev/tty` without echo.
+pub fn ask_on_tty(question: &str) -> Result<String> {
+    rpassword::prompt_password(question).context(
+        "reading a prompted value from the terminal (/dev/tty); run interactively, or use a `${VAR}` value instead of `?`",
+    )
+}
+
+/// Collects every secret the plan names: host-copied env values, prompted values, token slots.
+pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
+    let mut out = Vec::new();
+    for host in &plan.env.host {
+        let value = std::env::var(&host.host_var).map_err(|_| {
+            InputError::new(format!("host variable `{}` is not set", host.host_var))
+                .key(format!("env.{}", host.name))
+                .fix(format!("export {} before launching", host.host_var))
+        })?;
+        out.push((host.name.clone(), value));
+    }
+    for prompted in &plan.env.prompted {
+        let question = match &prompted.prompt {
+            Some(text) => format!("{text} ({}): ", prompted.name),
+            None => format!("{}: ", prompted.name),
+        };
+        out.push((prompted.name.clone(), ask(&question)?));
+    }
+    for slot in &plan.egress.token_slots {
+        let value = match &slot.source {
+            TokenSource::HostEnv { name } => std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+                InputError::new(format!("host variable `{name}` (a route token) is not set or empty"))
+                    .key(format!("egress.token_slots.{}", slot.slot))
+                    .fix(format!("export {name} before launching"))
+            })?,
+            TokenSource::CodexAuthFile { path } => codex_token(path)?,
+        };
+        out.push((slot.slot.clone(), value));
+    }
+    Ok(Secrets(out))
+}
+
+/// The access token in Codex's `auth.json` (`tokens.access_token`, or `OPENAI_API_KEY`).
+fn codex_token(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| InputError::new("is not JSON").in_file(path).fix("run `codex login` again"))?;
+    json["tokens"]["access_token"]
+        .as_str()
+        .or_else(|| json["OPENAI_API_KEY"].as_str())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            InputError::new("holds no access token")
+                .in_file(path)
+                .fix("run `codex login` on the host")
+                .into()
+        })
+}

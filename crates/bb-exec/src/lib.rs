@@ -1,0 +1,101 @@
+//! Stage 6: the agent command, run in the agent container as `node`.
+//!
+//! The command line is the provider's command, its bypass flag (the bottle is the boundary), the
+//! prompt flag (the prompt is read from the file inside the container, so it never appears in a
+//! host process's argv), the bottle's `startup_args`, then the resume flag or one headless turn.
+
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, Result};
+use bb_core::Plan;
+
+pub const PROMPT_FILE: &str = "/home/node/.bot-bottle-prompt.txt";
+
+/// How to run the agent.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// One non-interactive turn with this prompt.
+    pub headless: Option<String>,
+    /// Continue the previous conversation.
+    pub resume: bool,
+    /// Attach a TTY (`docker exec -it`).
+    pub tty: bool,
+    /// Give the agent `/dev/tty` as stdin (when our stdin is the plan pipe).
+    pub stdin_from_tty: bool,
+}
+
+/// Single-quotes `s` for sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The shell script run in the container: `exec` of the agent command.
+pub fn script(plan: &Plan, options: &Options, has_prompt: bool) -> String {
+    let p = &plan.provider;
+    let mut words: Vec<String> = Vec::new();
+    let mut push = |args: &[String]| {
+        for arg in args {
+            let word = match arg.as_str() {
+                "{prompt_text}" => "\"$(cat /home/node/.bot-bottle-prompt.txt)\"".to_string(),
+                "{prompt}" => sh_quote(options.headless.as_deref().unwrap_or("")),
+                other => sh_quote(&other.replace("{prompt_file}", PROMPT_FILE)),
+            };
+            words.push(word);
+        }
+    };
+    push(&p.command);
+    push(&p.bypass_args);
+    if has_prompt {
+        push(&p.prompt_args);
+    }
+    push(&p.startup_args);
+    if options.resume {
+        push(&p.resume_args);
+    }
+    if options.headless.is_some() {
+        push(&p.headless_args);
+    }
+    format!("exec {}", words.join(" "))
+}
+
+/// The `docker exec` arguments.
+pub fn docker_args(plan: &Plan, options: &Options, has_prompt: bool) -> Result<Vec<String>> {
+    let container = plan.compose_up()?.agent_container.clone();
+    let workdir = match &plan.workspace {
+        Some(w) => w.container_path.display().to_string(),
+        None => "/home/node".into(),
+    };
+    let mut args = vec!["exec".to_string()];
+    match (options.headless.is_some(), options.tty) {
+        (true, _) => {}
+        (false, true) => args.push("-it".into()),
+        (false, false) => args.push("-i".into()),
+    }
+    args.extend(["-u".into(), "node".into(), "-w".into(), workdir, container]);
+    args.extend(["sh".into(), "-c".into(), script(plan, options, has_prompt)]);
+    Ok(args)
+}
+
+/// Starts the agent; the caller waits for it (and may kill it on a signal).
+pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
+    let has_prompt = std::fs::metadata(&plan.agent.prompt_file)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    let args = docker_args(plan, options, has_prompt)?;
+    let mut cmd = Command::new(bb_core::docker::docker_bin()?);
+    cmd.args(&args);
+    if options.headless.is_some() {
+        cmd.stdin(Stdio::null());
+    } else if options.stdin_from_tty {
+        cmd.stdin(std::fs::File::open("/dev/tty").context("opening /dev/tty")?);
+    }
+    cmd.spawn().context("starting docker exec")
+}
+
+/// The exit status as the shell reports it (128 + signal when killed).
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}

@@ -12,6 +12,8 @@
 #                                      build unless TAG carries the same bot-bottle.build-hash
 #   bb_apt_source                      sets BB_APT_SUITE, BB_APT_MIRROR, BB_APT_KEYRING
 #   bb_base_image_build                debootstrap + import the base image unless it exists
+#   bb_sidecar_image_build TAG [docker build args...]
+#                                      cargo build bb-sidecar, then bb_image_build sidecar TAG
 #
 # Environment:
 #   BB_BASE_IMAGE      tag of the base image (default bot-bottle-base:<suite> + bot-bottle-base:local)
@@ -19,6 +21,7 @@
 #   BB_DEBIAN_MIRROR   mirror for debootstrap (default: that suite's URI in the host's apt sources)
 #   BB_APT_ETC         where the apt sources live (default /etc/apt)
 #   BB_IMAGES_VERBOSE  1: stream debootstrap and docker build output to stderr
+#   BB_SIDECAR_BIN     a prebuilt bb-sidecar binary for the sidecar image (skips cargo)
 
 BB_BASE_LOCAL_TAG=bot-bottle-base:local
 
@@ -381,4 +384,35 @@ bb_base_image_build() (
 		docker tag "$tag" "$alias"
 	fi
 	bb_log "base: built $tag${alias:+ and $alias} in $(bb__elapsed "$start")"
+)
+
+# bb_sidecar_image_build TAG [docker build args...]
+# Builds bb-sidecar (cargo build --release, or $BB_SIDECAR_BIN) and the image images/sidecar
+# from a temporary context holding the binary and the Dockerfile; the content hash then
+# rebuilds the image only when the binary changes. Runs in a subshell so its EXIT trap stays
+# its own.
+bb_sidecar_image_build() (
+	set -euo pipefail
+	tag=$1
+	shift
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	bin=${BB_SIDECAR_BIN:-}
+	log=""
+	ctx=""
+	trap 'rm -rf "$ctx"; rm -f "$log"' EXIT
+	if [ -z "$bin" ]; then
+		command -v cargo >/dev/null 2>&1 || bb_die "cargo is missing (or set BB_SIDECAR_BIN to a built bb-sidecar)"
+		start=$(bb__now_ms)
+		bb_log "sidecar: cargo build --release -p bb-sidecar"
+		log=$(mktemp "${TMPDIR:-/tmp}/bot-bottle-cargo.XXXXXX")
+		(cd "$root" && bb__run_logged "$log" cargo build --release -p bb-sidecar --quiet)
+		bin=${CARGO_TARGET_DIR:-$root/target}/release/bb-sidecar
+		bb_log "sidecar: binary ready in $(bb__elapsed "$start")"
+	fi
+	[ -x "$bin" ] || bb_die "no bb-sidecar binary at $bin"
+	ctx=$(mktemp -d "${TMPDIR:-/tmp}/bot-bottle-sidecar.XXXXXX")
+	cp "$bin" "$ctx/bb-sidecar"
+	chmod 0755 "$ctx/bb-sidecar"
+	cp "$root/images/sidecar/Dockerfile" "$ctx/Dockerfile"
+	bb_image_build sidecar "$tag" "$ctx" "$@"
 )

@@ -62,15 +62,17 @@ fn reusable(dir: &Path, cert: &Path, key: &Path) -> Option<CaInfo> {
 }
 
 fn mint(identity: &str, cert_path: &Path, key_path: &Path) -> Result<CaInfo> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).context("generating the CA key")?;
+    let key =
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).context("generating the CA key")?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params
         .distinguished_name
         .push(DnType::CommonName, format!("bot-bottle {identity} CA"));
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "bot-bottle (per-bottle, ephemeral)");
+    params.distinguished_name.push(
+        DnType::OrganizationName,
+        "bot-bottle (per-bottle, ephemeral)",
+    );
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
@@ -79,7 +81,9 @@ fn mint(identity: &str, cert_path: &Path, key_path: &Path) -> Result<CaInfo> {
     let now = OffsetDateTime::now_utc();
     params.not_before = now - Duration::hours(1);
     params.not_after = now + Duration::days(VALIDITY_DAYS);
-    let cert = params.self_signed(&key).context("signing the CA certificate")?;
+    let cert = params
+        .self_signed(&key)
+        .context("signing the CA certificate")?;
     // The key is written first, exclusively and 0600; an old one is replaced by a new file.
     let _ = std::fs::remove_file(key_path);
     write_exclusive(key_path, key.serialize_pem().as_bytes(), 0o600)?;
@@ -118,7 +122,8 @@ pub fn fingerprint(der: &[u8]) -> String {
 pub fn fingerprint_of_pem(pem: &str) -> Result<String> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
-    let der = CertificateDer::from_pem_slice(pem.as_bytes()).context("the CA file holds no certificate")?;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes())
+        .context("the CA file holds no certificate")?;
     Ok(fingerprint(&der))
 }
 
@@ -157,12 +162,18 @@ mod tests {
         assert_eq!(ca.fingerprint_sha256.len(), 32 * 3 - 1);
         let not_after = OffsetDateTime::parse(&ca.not_after, &Rfc3339).unwrap();
         let days = (not_after - OffsetDateTime::now_utc()).whole_days();
-        assert!((VALIDITY_DAYS - 1..=VALIDITY_DAYS).contains(&days), "{days}");
+        assert!(
+            (VALIDITY_DAYS - 1..=VALIDITY_DAYS).contains(&days),
+            "{days}"
+        );
         let again = ensure(&plan).unwrap();
         assert_eq!(again, ca, "a valid CA is reused");
         std::fs::write(&ca.cert, "tampered").unwrap();
         let fresh = ensure(&plan).unwrap();
-        assert_ne!(fresh.fingerprint_sha256, ca.fingerprint_sha256, "a broken CA is replaced");
+        assert_ne!(
+            fresh.fingerprint_sha256, ca.fingerprint_sha256,
+            "a broken CA is replaced"
+        );
         assert_eq!(mode(&fresh.key), 0o600);
     }
 }

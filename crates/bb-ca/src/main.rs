@@ -30,7 +30,11 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<()> {
     let mut plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
     let ca = bb_ca::ensure(&plan)?;
-    eprintln!("bb-ca: CA {} (SHA-256 {})", ca.cert.display(), ca.fingerprint_sha256);
+    eprintln!(
+        "bb-ca: CA {} (SHA-256 {})",
+        ca.cert.display(),
+        ca.fingerprint_sha256
+    );
     plan.ca = Some(ca);
     bb_core::stage::write_plan(&plan)
 }

@@ -18,7 +18,10 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
     if docker::image_exists(image) {
         return Ok(());
     }
-    let base = format!("{}={}", plan.provider.base_image.name, plan.provider.base_image.value);
+    let base = format!(
+        "{}={}",
+        plan.provider.base_image.name, plan.provider.base_image.value
+    );
     match &plan.provider.dockerfile {
         Some(dockerfile) => {
             let context = dockerfile.parent().unwrap_or(Path::new("."));
@@ -48,10 +51,17 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
     let binary = sidecar_binary()?;
     let dir = tempfile_dir("sidecar-image")?;
     let result = (|| {
-        std::fs::copy(&binary, dir.join("bb-sidecar")).with_context(|| format!("copying {}", binary.display()))?;
+        std::fs::copy(&binary, dir.join("bb-sidecar"))
+            .with_context(|| format!("copying {}", binary.display()))?;
         std::fs::write(dir.join("Dockerfile"), SIDECAR_DOCKERFILE)?;
-        let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE").unwrap_or_else(|_| "debian:bookworm-slim".into());
-        build(image, &dir.join("Dockerfile"), &dir, &format!("BASE_IMAGE={base}"))
+        let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE")
+            .unwrap_or_else(|_| "debian:bookworm-slim".into());
+        build(
+            image,
+            &dir.join("Dockerfile"),
+            &dir,
+            &format!("BASE_IMAGE={base}"),
+        )
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -76,7 +86,11 @@ fn tempfile_dir(what: &str) -> Result<PathBuf> {
 fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Result<()> {
     eprintln!("bb-compose: building image {image} ({build_arg}); this can take minutes");
     let bin = docker::docker_bin()?;
-    let buildkit = if docker::succeeds(["buildx", "version"]) { "1" } else { "0" };
+    let buildkit = if docker::succeeds(["buildx", "version"]) {
+        "1"
+    } else {
+        "0"
+    };
     let out = duct::cmd(
         &bin,
         [
@@ -101,7 +115,10 @@ fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Res
     if !out.status.success() {
         bail!(
             "building {image} failed: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no message")
         );
     }
     Ok(())

@@ -35,9 +35,14 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
     images::ensure_agent_image(plan)?;
     images::ensure_sidecar_image(&compose.sidecar_image)?;
     let tool = Compose::find()?;
-    eprintln!("bb-compose: starting {} with {}", compose.project, tool.name());
+    eprintln!(
+        "bb-compose: starting {} with {}",
+        compose.project,
+        tool.name()
+    );
     let args = tool.args(&compose.project, &compose.file, &["up", "-d", "--no-build"]);
-    let result = run_with_secrets(&tool, &args, secrets).and_then(|()| wait_healthy(&compose.sidecar_container));
+    let result = run_with_secrets(&tool, &args, secrets)
+        .and_then(|()| wait_healthy(&compose.sidecar_container));
     if let Err(err) = result {
         let _ = down(plan);
         return Err(err);
@@ -48,8 +53,15 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
 
 /// Runs compose with a clean copy of our environment plus the secret values. Nothing of the
 /// values reaches argv, a file or a log; compose's own output goes to our stderr.
-fn run_with_secrets(tool: &Compose, args: &[std::ffi::OsString], secrets: &secrets::Secrets) -> Result<()> {
-    let mut cmd = duct::cmd(&tool.program, args).stdout_to_stderr().stdin_null().unchecked();
+fn run_with_secrets(
+    tool: &Compose,
+    args: &[std::ffi::OsString],
+    secrets: &secrets::Secrets,
+) -> Result<()> {
+    let mut cmd = duct::cmd(&tool.program, args)
+        .stdout_to_stderr()
+        .stdin_null()
+        .unchecked();
     for (name, value) in secrets.iter() {
         cmd = cmd.env(name, value);
     }
@@ -71,10 +83,18 @@ fn wait_healthy(container: &str) -> Result<()> {
         ])?;
         match state.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["running", "healthy"] => return Ok(()),
-            ["running", "unhealthy"] => bail!("the sidecar {container} is unhealthy: {}", tail_logs(container)),
-            ["exited" | "dead", ..] => bail!("the sidecar {container} exited: {}", tail_logs(container)),
+            ["running", "unhealthy"] => bail!(
+                "the sidecar {container} is unhealthy: {}",
+                tail_logs(container)
+            ),
+            ["exited" | "dead", ..] => {
+                bail!("the sidecar {container} exited: {}", tail_logs(container))
+            }
             _ if start.elapsed() > HEALTH_TIMEOUT => {
-                bail!("the sidecar {container} was not healthy after {HEALTH_TIMEOUT:?}: {}", tail_logs(container))
+                bail!(
+                    "the sidecar {container} was not healthy after {HEALTH_TIMEOUT:?}: {}",
+                    tail_logs(container)
+                )
             }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -84,7 +104,11 @@ fn wait_healthy(container: &str) -> Result<()> {
 fn tail_logs(container: &str) -> String {
     docker::raw(["logs", "--tail", "5", container])
         .map(|o| {
-            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
             text.lines().map(str::trim).collect::<Vec<_>>().join(" | ")
         })
         .unwrap_or_default()
@@ -100,7 +124,11 @@ pub fn down(plan: &Plan) -> Result<()> {
     let mut failures = Vec::new();
     if file.is_file() {
         let tool = Compose::find()?;
-        let args = tool.args(&plan.compose_project(), &file, &["down", "--remove-orphans", "--timeout", "5"]);
+        let args = tool.args(
+            &plan.compose_project(),
+            &file,
+            &["down", "--remove-orphans", "--timeout", "5"],
+        );
         let out = duct::cmd(&tool.program, &args)
             .stdin_null()
             .stdout_capture()
@@ -121,7 +149,11 @@ pub fn down(plan: &Plan) -> Result<()> {
             failures.push(format!("{err:#}"));
         }
     }
-    if failures.is_empty() { Ok(()) } else { bail!("{}", failures.join("; ")) }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", failures.join("; "))
+    }
 }
 
 /// Writes the project's logs to `state/<id>/compose.log` (0600) and returns its path.
@@ -131,7 +163,11 @@ pub fn logs(plan: &Plan) -> Result<PathBuf> {
     let mut text = Vec::new();
     if file.is_file() {
         let tool = Compose::find()?;
-        let args = tool.args(&plan.compose_project(), &file, &["logs", "--no-color", "--timestamps"]);
+        let args = tool.args(
+            &plan.compose_project(),
+            &file,
+            &["logs", "--no-color", "--timestamps"],
+        );
         let out = duct::cmd(&tool.program, &args)
             .stdin_null()
             .stdout_capture()

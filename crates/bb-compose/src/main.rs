@@ -52,7 +52,8 @@ fn run(cli: &Cli) -> Result<()> {
             plan.compose = Some(compose);
         }
         Command::Up => {
-            let secrets = bb_compose::secrets::collect(&plan, &mut bb_compose::secrets::ask_on_tty)?;
+            let secrets =
+                bb_compose::secrets::collect(&plan, &mut bb_compose::secrets::ask_on_tty)?;
             let compose = bb_compose::up(&plan, &secrets)?;
             eprintln!("bb-compose: {} is up (sidecar healthy)", compose.project);
             plan.compose = Some(compose);

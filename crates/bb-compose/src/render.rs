@@ -53,9 +53,19 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
     };
     let routes = serde_json::to_vec_pretty(&plan.egress)?;
     fsx::write_file(&plan.state_dir.join("egress/routes.json"), &routes, 0o644)?;
-    let mut doc = document(plan, &compose, &network.sidecar_ip, &network.internal, &network.egress);
+    let mut doc = document(
+        plan,
+        &compose,
+        &network.sidecar_ip,
+        &network.internal,
+        &network.egress,
+    );
     escape_dollars(&mut doc);
-    fsx::write_file(&compose.file, serde_json::to_string_pretty(&doc)?.as_bytes(), 0o600)?;
+    fsx::write_file(
+        &compose.file,
+        serde_json::to_string_pretty(&doc)?.as_bytes(),
+        0o600,
+    )?;
     Ok(compose)
 }
 
@@ -93,7 +103,13 @@ fn agent_environment(plan: &Plan) -> Vec<String> {
     env
 }
 
-fn document(plan: &Plan, compose: &ComposePlan, sidecar_ip: &str, internal: &str, egress: &str) -> Value {
+fn document(
+    plan: &Plan,
+    compose: &ComposePlan,
+    sidecar_ip: &str,
+    internal: &str,
+    egress: &str,
+) -> Value {
     let mut agent = json!({
         "image": plan.provider.image,
         "container_name": compose.agent_container,
@@ -111,7 +127,9 @@ fn document(plan: &Plan, compose: &ComposePlan, sidecar_ip: &str, internal: &str
     if plan.runtime.name == RuntimeName::Runsc {
         agent["runtime"] = json!("runsc");
     }
-    let mut sidecar_env: Vec<String> = vec![format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json")];
+    let mut sidecar_env: Vec<String> = vec![format!(
+        "BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"
+    )];
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
     let sidecar = json!({
         "image": compose.sidecar_image,

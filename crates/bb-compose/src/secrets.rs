@@ -13,7 +13,9 @@ pub struct Secrets(Vec<(String, String)>);
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|(name, _)| name)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
     }
 }
 
@@ -57,11 +59,16 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
     }
     for slot in &plan.egress.token_slots {
         let value = match &slot.source {
-            TokenSource::HostEnv { name } => std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-                InputError::new(format!("host variable `{name}` (a route token) is not set or empty"))
+            TokenSource::HostEnv { name } => std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    InputError::new(format!(
+                        "host variable `{name}` (a route token) is not set or empty"
+                    ))
                     .key(format!("egress.token_slots.{}", slot.slot))
                     .fix(format!("export {name} before launching"))
-            })?,
+                })?,
             TokenSource::CodexAuthFile { path } => codex_token(path)?,
         };
         out.push((slot.slot.clone(), value));
@@ -71,9 +78,13 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
 
 /// The access token in Codex's `auth.json` (`tokens.access_token`, or `OPENAI_API_KEY`).
 fn codex_token(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| InputError::new("is not JSON").in_file(path).fix("run `codex login` again"))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+        InputError::new("is not JSON")
+            .in_file(path)
+            .fix("run `codex login` again")
+    })?;
     json["tokens"]["access_token"]
         .as_str()
         .or_else(|| json["OPENAI_API_KEY"].as_str())

@@ -18,7 +18,8 @@ pub fn docker_bin() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("BB_DOCKER").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(bin));
     }
-    which::which("docker").context("the docker CLI is not on PATH (install Docker, or set BB_DOCKER)")
+    which::which("docker")
+        .context("the docker CLI is not on PATH (install Docker, or set BB_DOCKER)")
 }
 
 /// Runs `docker ARGS…` capturing both streams; never fails on a non-zero status.
@@ -28,7 +29,10 @@ where
     S: AsRef<OsStr>,
 {
     let bin = docker_bin()?;
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let args: Vec<std::ffi::OsString> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
     duct::cmd(&bin, &args)
         .stdin_null()
         .stdout_capture()
@@ -44,7 +48,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_os_string()).collect();
+    let args: Vec<std::ffi::OsString> = args
+        .into_iter()
+        .map(|a| a.as_ref().to_os_string())
+        .collect();
     let out = raw(&args)?;
     if !out.status.success() {
         bail!("{}", failure("docker", &args, &out));
@@ -63,7 +70,11 @@ where
 
 /// One line describing a failed command: the command and the tool's own message.
 pub fn failure(program: &str, args: &[std::ffi::OsString], out: &Output) -> String {
-    let shown: Vec<String> = args.iter().take(3).map(|a| a.to_string_lossy().into_owned()).collect();
+    let shown: Vec<String> = args
+        .iter()
+        .take(3)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let message = stderr
         .lines()
@@ -75,7 +86,11 @@ pub fn failure(program: &str, args: &[std::ffi::OsString], out: &Output) -> Stri
         "`{program} {}` failed ({}): {}",
         shown.join(" "),
         out.status,
-        if message.is_empty() { "no message" } else { &message }
+        if message.is_empty() {
+            "no message"
+        } else {
+            &message
+        }
     )
 }
 
@@ -125,15 +140,31 @@ impl Compose {
     }
 
     /// Full argv for `compose -p PROJECT -f FILE ARGS…`.
-    pub fn args(&self, project: &str, file: &std::path::Path, args: &[&str]) -> Vec<std::ffi::OsString> {
+    pub fn args(
+        &self,
+        project: &str,
+        file: &std::path::Path,
+        args: &[&str],
+    ) -> Vec<std::ffi::OsString> {
         let mut out: Vec<std::ffi::OsString> = self.prefix.iter().map(Into::into).collect();
-        out.extend(["-p".into(), project.into(), "-f".into(), file.as_os_str().to_os_string()]);
+        out.extend([
+            "-p".into(),
+            project.into(),
+            "-f".into(),
+            file.as_os_str().to_os_string(),
+        ]);
         out.extend(args.iter().map(Into::into));
         out
     }
 
     pub fn name(&self) -> String {
-        let mut parts = vec![self.program.file_name().unwrap_or_default().to_string_lossy().into_owned()];
+        let mut parts = vec![
+            self.program
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        ];
         parts.extend(self.prefix.iter().cloned());
         parts.join(" ")
     }

@@ -495,7 +495,9 @@ impl Plan {
 
     /// The `network` section, or an input error saying to run `bb-net` first.
     pub fn network(&self) -> Result<&NetworkPlan, InputError> {
-        self.network.as_ref().ok_or_else(|| missing_stage("network", "bb-net"))
+        self.network
+            .as_ref()
+            .ok_or_else(|| missing_stage("network", "bb-net"))
     }
 
     /// The `ca` section, or an input error saying to run `bb-ca` first.
@@ -515,7 +517,9 @@ impl Plan {
 fn missing_stage(section: &str, tool: &str) -> InputError {
     InputError::new(format!("the plan has no `{section}` section"))
         .key(section)
-        .fix(format!("run {tool} first, for example `bb-plan AGENT | bb-net | bb-ca | bb-compose up | …`"))
+        .fix(format!(
+            "run {tool} first, for example `bb-plan AGENT | bb-net | bb-ca | bb-compose up | …`"
+        ))
 }
 
 /// `bot-bottle-<identity>`: the compose project and the prefix of every Docker resource.

@@ -39,7 +39,11 @@ fn main() -> ExitCode {
         status = run(&cli)?;
         Ok(())
     });
-    if code == ExitCode::SUCCESS { ExitCode::from(status as u8) } else { code }
+    if code == ExitCode::SUCCESS {
+        ExitCode::from(status as u8)
+    } else {
+        code
+    }
 }
 
 fn run(cli: &Cli) -> Result<i32> {

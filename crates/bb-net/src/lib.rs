@@ -133,7 +133,9 @@ fn existing(name: &str, identity: &str) -> Result<Option<String>> {
     };
     let owner = info["Labels"][IDENTITY_LABEL].as_str().unwrap_or("");
     if owner != identity {
-        bail!("network {name} exists but is not labelled {IDENTITY_LABEL}={identity}; remove it or pick another identity");
+        bail!(
+            "network {name} exists but is not labelled {IDENTITY_LABEL}={identity}; remove it or pick another identity"
+        );
     }
     let subnet = info["IPAM"]["Config"][0]["Subnet"]
         .as_str()
@@ -157,7 +159,12 @@ fn taken_subnets() -> Result<Vec<Ipv4Net>> {
     let ids = docker::output(["network", "ls", "-q"])?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
-        let mut args = vec!["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"];
+        let mut args = vec![
+            "network",
+            "inspect",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        ];
         args.extend(ids);
         // A network removed between `ls` and `inspect` makes inspect fail; its stdout still lists
         // the others.

@@ -13,7 +13,11 @@ pub struct Ipv4Net {
 
 impl Ipv4Net {
     fn mask(self) -> u32 {
-        if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) }
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix)
+        }
     }
 
     fn start(self) -> u32 {
@@ -38,7 +42,9 @@ impl FromStr for Ipv4Net {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        let (addr, prefix) = s.split_once('/').ok_or_else(|| anyhow::anyhow!("`{s}` is not a CIDR"))?;
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("`{s}` is not a CIDR"))?;
         let prefix: u8 = prefix.parse()?;
         anyhow::ensure!(prefix <= 32, "`{s}` has a prefix over 32");
         Ok(Ipv4Net {
@@ -120,7 +126,10 @@ mod tests {
             assert!(net("10.213.0.0/16").overlaps(picked));
         }
         assert_eq!(pick_free(&[net("10.0.0.0/8")], &mut rng), None);
-        assert!(pick_free(&[net("0.0.0.0/0")], &mut rng).is_some(), "the default route is not a collision");
+        assert!(
+            pick_free(&[net("0.0.0.0/0")], &mut rng).is_some(),
+            "the default route is not a collision"
+        );
     }
 
     #[test]
@@ -129,6 +138,9 @@ mod tests {
                     eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
                     eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
                     docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
-        assert_eq!(parse_proc_routes(text), vec![net("192.168.0.0/24"), net("172.17.0.0/16")]);
+        assert_eq!(
+            parse_proc_routes(text),
+            vec![net("192.168.0.0/24"), net("172.17.0.0/16")]
+        );
     }
 }

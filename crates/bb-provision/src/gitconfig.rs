@@ -14,9 +14,18 @@ fn quote(value: &str) -> String {
 /// `ssh://` form, and the scp-like form.
 fn upstream_forms(repo: &bb_core::plan::RepoPlan) -> Vec<String> {
     let mut forms = vec![repo.url_as_written.clone(), repo.url.clone()];
-    let scp_path = repo.path.strip_prefix("/~/").or_else(|| repo.path.strip_prefix('/')).unwrap_or(&repo.path);
+    let scp_path = repo
+        .path
+        .strip_prefix("/~/")
+        .or_else(|| repo.path.strip_prefix('/'))
+        .unwrap_or(&repo.path);
     if repo.port == 22 {
-        forms.push(format!("{}@{}:{}", repo.ssh_user, repo.host, repo.path.strip_prefix("/~/").unwrap_or(&repo.path)));
+        forms.push(format!(
+            "{}@{}:{}",
+            repo.ssh_user,
+            repo.host,
+            repo.path.strip_prefix("/~/").unwrap_or(&repo.path)
+        ));
         forms.push(format!("{}@{}:{scp_path}", repo.ssh_user, repo.host));
     }
     let mut unique = Vec::new();
@@ -29,7 +38,8 @@ fn upstream_forms(repo: &bb_core::plan::RepoPlan) -> Vec<String> {
 }
 
 pub fn render(gate: &GitGatePlan) -> String {
-    let mut out = String::from("# Written by bot-bottle: pushes and fetches go through the git gate.\n");
+    let mut out =
+        String::from("# Written by bot-bottle: pushes and fetches go through the git gate.\n");
     let user = &gate.user;
     if user.name.is_some() || user.email.is_some() {
         out.push_str("[user]\n");
@@ -41,7 +51,11 @@ pub fn render(gate: &GitGatePlan) -> String {
         }
     }
     for repo in &gate.repos {
-        let _ = writeln!(out, "[url {}]", quote(&format!("git://git-gate/{}.git", repo.name)));
+        let _ = writeln!(
+            out,
+            "[url {}]",
+            quote(&format!("git://git-gate/{}.git", repo.name))
+        );
         for form in upstream_forms(repo) {
             let _ = writeln!(out, "\tinsteadOf = {}", quote(&form));
         }
@@ -58,8 +72,14 @@ mod tests {
     fn identity_and_rewrites() {
         let gate = GitGatePlan {
             user: GitUser {
-                name: Some(Sourced { value: "Shop \"Bot\"".into(), from: "bottle:shop".into() }),
-                email: Some(Sourced { value: "bot@example.org".into(), from: "bottle:shop".into() }),
+                name: Some(Sourced {
+                    value: "Shop \"Bot\"".into(),
+                    from: "bottle:shop".into(),
+                }),
+                email: Some(Sourced {
+                    value: "bot@example.org".into(),
+                    from: "bottle:shop".into(),
+                }),
             },
             repos: vec![RepoPlan {
                 name: "shop".into(),
@@ -75,9 +95,22 @@ mod tests {
         };
         let text = render(&gate);
         assert!(text.contains("\tname = \"Shop \\\"Bot\\\"\"\n"), "{text}");
-        assert!(text.contains("[url \"git://git-gate/shop.git\"]\n"), "{text}");
-        assert!(text.contains("\tinsteadOf = \"git@git.example.org:team/shop.git\"\n"), "{text}");
-        assert!(text.contains("\tinsteadOf = \"ssh://git@git.example.org/~/team/shop.git\"\n"), "{text}");
-        assert_eq!(text.matches("git@git.example.org:team/shop.git").count(), 1, "no duplicates");
+        assert!(
+            text.contains("[url \"git://git-gate/shop.git\"]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\tinsteadOf = \"git@git.example.org:team/shop.git\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\tinsteadOf = \"ssh://git@git.example.org/~/team/shop.git\"\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("git@git.example.org:team/shop.git").count(),
+            1,
+            "no duplicates"
+        );
     }
 }

@@ -39,7 +39,12 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
         copy_dir(&container, &skill.host_path, &dest)?;
         skills.push(PathBuf::from(dest));
     }
-    write_file(&container, GITCONFIG_PATH, gitconfig::render(&plan.git_gate).as_bytes(), "0644")?;
+    write_file(
+        &container,
+        GITCONFIG_PATH,
+        gitconfig::render(&plan.git_gate).as_bytes(),
+        "0644",
+    )?;
     let workspace = match &plan.workspace {
         Some(w) => {
             copy_dir(&container, &w.host_path, WORKSPACE_PATH)?;
@@ -56,16 +61,19 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     })
 }
 
-/// `docker exec -i -u root CONTAINER sh -c SCRIPT` with `input` on stdin.
-fn exec_root(container: &str, script: &str, input: &[u8]) -> Result<()> {
+/// `docker exec -i -u USER CONTAINER sh -c SCRIPT` with `input` on stdin.
+///
+/// Files under /home/node are written as `node` itself: the agent runs with
+/// `no-new-privileges`, so a root `docker exec` has no capabilities to write into node's home.
+fn exec_as(user: &str, container: &str, script: &str, input: Input) -> Result<()> {
     let bin = docker::docker_bin()?;
-    let args = ["exec", "-i", "-u", "root", container, "sh", "-c", script];
-    let out = duct::cmd(&bin, args)
-        .stdin_bytes(input.to_vec())
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()?;
+    let args = ["exec", "-i", "-u", user, container, "sh", "-c", script];
+    let exec = duct::cmd(&bin, args);
+    let exec = match input {
+        Input::Bytes(bytes) => exec.stdin_bytes(bytes.to_vec()),
+        Input::TarOf(dir) => duct::cmd!("tar", "-c", "-C", dir, ".").pipe(exec),
+    };
+    let out = exec.stdout_capture().stderr_capture().unchecked().run()?;
     if !out.status.success() {
         let os_args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
         bail!("{}", docker::failure("docker", &os_args, &out));
@@ -73,33 +81,33 @@ fn exec_root(container: &str, script: &str, input: &[u8]) -> Result<()> {
     Ok(())
 }
 
+enum Input<'a> {
+    Bytes(&'a [u8]),
+    /// A tar stream of this host folder, made by the host's `tar`.
+    TarOf(&'a Path),
+}
+
 fn install_ca(container: &str, pem: &[u8]) -> Result<()> {
     let script = format!(
         "set -e; command -v update-ca-certificates >/dev/null || {{ echo 'the agent image has no update-ca-certificates (install the ca-certificates package)' >&2; exit 1; }}; \
          mkdir -p /usr/local/share/ca-certificates; cat > {CA_PATH}; chmod 0644 {CA_PATH}; update-ca-certificates >/dev/null 2>&1"
     );
-    exec_root(container, &script, pem).context("installing the bottle CA in the agent")
+    exec_as("root", container, &script, Input::Bytes(pem))
+        .context("installing the bottle CA in the agent")
 }
 
-/// Writes `path` (owned by node, `mode`) from stdin.
+/// Writes `path` as node with `mode`, from stdin.
 fn write_file(container: &str, path: &str, contents: &[u8], mode: &str) -> Result<()> {
-    let script = format!("set -e; umask 077; cat > '{path}'; chown node:node '{path}'; chmod {mode} '{path}'");
-    exec_root(container, &script, contents).with_context(|| format!("writing {path} in the agent"))
+    let script = format!("set -e; umask 077; cat > '{path}'; chmod {mode} '{path}'");
+    exec_as("node", container, &script, Input::Bytes(contents))
+        .with_context(|| format!("writing {path} in the agent"))
 }
 
-/// Replaces `dest` with a copy of the host folder `src`, owned by node.
+/// Replaces `dest` with a copy of the host folder `src`, extracted by node (so node owns it).
+/// Symbolic links are copied as links, never followed.
 fn copy_dir(container: &str, src: &Path, dest: &str) -> Result<()> {
-    exec_root(
-        container,
-        &format!("set -e; rm -rf '{dest}'; mkdir -p '{dest}'"),
-        b"",
-    )?;
-    let source = format!("{}/.", src.display());
-    docker::output(["cp", source.as_str(), &format!("{container}:{dest}")])
-        .with_context(|| format!("copying {} into the agent", src.display()))?;
-    exec_root(
-        container,
-        &format!("set -e; chown -R node:node '{dest}' \"$(dirname '{dest}')\""),
-        b"",
-    )
+    let script =
+        format!("set -e; rm -rf '{dest}'; mkdir -p '{dest}'; tar -x --no-same-owner -C '{dest}'");
+    exec_as("node", container, &script, Input::TarOf(src))
+        .with_context(|| format!("copying {} into the agent", src.display()))
 }

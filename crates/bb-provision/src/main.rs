@@ -35,7 +35,11 @@ fn run(cli: &Cli) -> Result<()> {
     eprintln!(
         "bb-provision: CA, prompt, {} skill(s), ~/.gitconfig{} in {}",
         provision.skills.len(),
-        if provision.workspace.is_some() { ", workspace" } else { "" },
+        if provision.workspace.is_some() {
+            ", workspace"
+        } else {
+            ""
+        },
         plan.compose_up()?.agent_container
     );
     plan.provision = Some(provision);

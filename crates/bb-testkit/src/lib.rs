@@ -66,6 +66,18 @@ impl Fixture {
         cmd
     }
 
+    /// `sh -c LINE` with the same environment as [`Fixture::cmd`].
+    pub fn shell(&self, line: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", line])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("user"))
+            .env("BOT_BOTTLE_HOME", self.home())
+            .current_dir(self.path("repo"));
+        cmd
+    }
+
     /// Every file under the state folder.
     pub fn state_files(&self) -> Vec<PathBuf> {
         walk(&self.home().join("state"))
@@ -149,7 +161,10 @@ pub const PLANTED: &[(&str, &str)] = &[
 
 /// The repository root (for scripts/images).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Panics with a clear message when the Docker engine is not reachable: these tests need it
@@ -160,7 +175,10 @@ pub fn require_docker() {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    assert!(ok, "this test needs a running Docker engine (`docker version` failed)");
+    assert!(
+        ok,
+        "this test needs a running Docker engine (`docker version` failed)"
+    );
 }
 
 static IMAGES: std::sync::Once = std::sync::Once::new();
@@ -187,7 +205,11 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    format!("{prefix}{:05x}{}", (nanos ^ std::process::id()) & 0xfffff, std::process::id() % 100)
+    format!(
+        "{prefix}{:05x}{}",
+        (nanos ^ std::process::id()) & 0xfffff,
+        std::process::id() % 100
+    )
 }
 
 /// Removes every container and network whose name starts with `bot-bottle-<slug>-`, when
@@ -198,7 +220,9 @@ pub struct DockerCleanup {
 
 impl DockerCleanup {
     pub fn new(slug: &str) -> Self {
-        DockerCleanup { slug: slug.to_string() }
+        DockerCleanup {
+            slug: slug.to_string(),
+        }
     }
 
     /// Containers whose name starts with the slug's prefix.
@@ -217,7 +241,10 @@ impl DockerCleanup {
 }
 
 fn list(args: &[&str], prefix: &str) -> Vec<String> {
-    let out = std::process::Command::new("docker").args(args).output().unwrap();
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with(prefix))
@@ -229,11 +256,19 @@ impl Drop for DockerCleanup {
     fn drop(&mut self) {
         let containers = self.containers();
         if !containers.is_empty() {
-            let _ = std::process::Command::new("docker").arg("rm").arg("-f").args(&containers).output();
+            let _ = std::process::Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&containers)
+                .output();
         }
         let networks = self.networks();
         if !networks.is_empty() {
-            let _ = std::process::Command::new("docker").arg("network").arg("rm").args(&networks).output();
+            let _ = std::process::Command::new("docker")
+                .arg("network")
+                .arg("rm")
+                .args(&networks)
+                .output();
         }
     }
 }
@@ -245,6 +280,9 @@ pub fn simple_bottle(f: &Fixture, name: &str, bottle_front: &str) -> Vec<(String
     f.agent(name, &format!("bottle: {name}\n"), "You are a test agent.");
     vec![
         ("BOT_BOTTLE_IMAGE".into(), TEST_AGENT_IMAGE.into()),
-        ("BOT_BOTTLE_BASE_IMAGE".into(), "bot-bottle-base:local".into()),
+        (
+            "BOT_BOTTLE_BASE_IMAGE".into(),
+            "bot-bottle-base:local".into(),
+        ),
     ]
 }

@@ -47,7 +47,7 @@ pub fn run(json: bool) -> Result<()> {
     }
     if rows.is_empty() {
         eprintln!(
-            "no agents in {} or ./.bot-bottle/agents (`bot-bottle init` writes a starter)",
+            "no agents in {} or ./.bot-bottle/agents (write one as <name>.md)",
             display_path(&host.home.join("agents"))
         );
         return Ok(());

@@ -15,5 +15,9 @@ fn main() -> ExitCode {
         Command::Info { agent, bottles } => bot_bottle::info::run(agent, bottles),
         Command::List { json } => bot_bottle::list::run(*json),
     });
-    if code == ExitCode::SUCCESS { ExitCode::from(status.clamp(0, 255) as u8) } else { code }
+    if code == ExitCode::SUCCESS {
+        ExitCode::from(status.clamp(0, 255) as u8)
+    } else {
+        code
+    }
 }

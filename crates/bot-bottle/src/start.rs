@@ -43,15 +43,23 @@ pub fn run(args: &StartArgs) -> Result<i32> {
 
 /// Asks `launch this agent? [y/N]` on the terminal; only y/yes proceed.
 fn confirm() -> Result<bool> {
-    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| {
-        InputError::new("no terminal to ask `launch this agent? [y/N]` on").fix("pass --yes to launch without asking")
-    })?;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| {
+            InputError::new("no terminal to ask `launch this agent? [y/N]` on")
+                .fix("pass --yes to launch without asking")
+        })?;
     let mut writer = tty.try_clone()?;
     write!(writer, "launch this agent? [y/N] ")?;
     writer.flush()?;
     let mut answer = String::new();
     std::io::BufReader::new(tty).read_line(&mut answer)?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// What the launch created, in order; teardown undoes it in reverse.
@@ -91,30 +99,36 @@ impl Launch {
         }
     }
 
-    fn interrupted(&self) -> Option<Outcome> {
+    /// Checks for a signal at a stage boundary. `BB_DEBUG_SIGNAL_AFTER=<stage>` (net, ca,
+    /// compose, provision) sends this process SIGINT at that boundary, to rehearse teardown.
+    fn interrupted(&self, stage: &str) -> Option<Outcome> {
+        if std::env::var("BB_DEBUG_SIGNAL_AFTER").is_ok_and(|s| s == stage) {
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+        }
         self.signals.received().map(Outcome::Interrupted)
     }
 
     fn stages(&mut self, args: &StartArgs) -> Result<Outcome> {
         self.done.push(Step::Networks);
         self.plan.network = Some(bb_net::create(&self.plan)?);
-        if let Some(stop) = self.interrupted() {
+        if let Some(stop) = self.interrupted("net") {
             return Ok(stop);
         }
         self.plan.ca = Some(bb_ca::ensure(&self.plan)?);
-        let secrets = bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
-        if let Some(stop) = self.interrupted() {
+        let secrets =
+            bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
+        if let Some(stop) = self.interrupted("ca") {
             return Ok(stop);
         }
         self.done.push(Step::Compose);
         self.plan.compose = Some(bb_compose::render(&self.plan)?);
         self.plan.compose = Some(bb_compose::up(&self.plan, &secrets)?);
         drop(secrets);
-        if let Some(stop) = self.interrupted() {
+        if let Some(stop) = self.interrupted("compose") {
             return Ok(stop);
         }
         self.plan.provision = Some(bb_provision::provision(&self.plan)?);
-        if let Some(stop) = self.interrupted() {
+        if let Some(stop) = self.interrupted("provision") {
             return Ok(stop);
         }
         if let Some(ca) = &self.plan.ca {
@@ -181,7 +195,9 @@ impl Launch {
             eprintln!("bot-bottle: teardown failed: {failure}");
         }
         match outcome {
-            Outcome::Failed(err) => Err(anyhow::anyhow!("{err:#}")).context(format!("launching {}", self.plan.identity)),
+            Outcome::Failed(err) => {
+                Err(anyhow::anyhow!("{err:#}")).context(format!("launching {}", self.plan.identity))
+            }
             Outcome::Interrupted(sig) => {
                 eprintln!("bot-bottle: interrupted by signal {sig}; torn down");
                 Ok(status)
@@ -198,10 +214,15 @@ struct Signals(Arc<AtomicUsize>);
 impl Signals {
     fn register() -> Result<Signals> {
         let flag = Arc::new(AtomicUsize::new(0));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
             let flag = Arc::clone(&flag);
             let _ = sig;
-            signal_hook::flag::register_usize(sig, flag, sig as usize).context("installing signal handlers")?;
+            signal_hook::flag::register_usize(sig, flag, sig as usize)
+                .context("installing signal handlers")?;
         }
         Ok(Signals(flag))
     }

@@ -56,7 +56,8 @@ pub const RESERVED_ENV: &[&str] = &[
 /// Prefixes of variables that steer bot-bottle's own tools (secret values travel through
 /// compose's environment, where `DOCKER_HOST` or `COMPOSE_FILE` would be obeyed) or name the
 /// sidecar's token slots.
-pub const RESERVED_ENV_PREFIXES: &[&str] = &["DOCKER_", "COMPOSE_", "EGRESS_TOKEN_", "BB_", "BOT_BOTTLE_"];
+pub const RESERVED_ENV_PREFIXES: &[&str] =
+    &["DOCKER_", "COMPOSE_", "EGRESS_TOKEN_", "BB_", "BOT_BOTTLE_"];
 
 /// A value with the place it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,7 +230,8 @@ fn parse_env(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, At<EnvValue>>, I
                 )
                 .fix("use letters, digits and `_`, not starting with a digit"));
         }
-        if RESERVED_ENV.contains(&name) || RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        if RESERVED_ENV.contains(&name) || RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+        {
             return Err(ctx
                 .error(
                     key_line,

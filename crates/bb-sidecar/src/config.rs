@@ -1,0 +1,510 @@
+//! The route table: which hosts, methods, paths and headers the egress proxy lets through.
+//!
+//! The routes file is the plan's `egress` section ([`EgressPlan`]) as JSON, mounted read-only at
+//! [`DEFAULT_ROUTES`]. [`RouteTable::load`] parses and checks it completely, so a reload either
+//! swaps in a whole new table or keeps the old one ([`reload`]).
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result, bail};
+use bb_core::plan::{EgressPlan, PathMatchKind, Route, RouteMatch};
+use hyper::HeaderMap;
+
+use crate::log::Log;
+
+/// Where the compose file mounts the routes.
+pub const DEFAULT_ROUTES: &str = "/etc/bot-bottle/egress/routes.json";
+
+/// The host the proxy answers itself (`/healthz`, `/allowlist`).
+pub const INTROSPECTION_HOST: &str = "_egress.local";
+
+/// Lower case, without IPv6 brackets and without one trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    let h = host.trim();
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
+    let h = h.strip_suffix('.').unwrap_or(h);
+    h.to_ascii_lowercase()
+}
+
+/// A normalised host name or IP literal: labels of letters, digits, `-` and `_`, none empty.
+pub fn valid_host(host: &str) -> bool {
+    if host.is_empty() || host.len() > 253 {
+        return false;
+    }
+    if host.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// Whether `host` is allowed by the route host `pattern`: equal (case-insensitive, trailing dot
+/// ignored), or for `*.example.com` one or more labels below `example.com`, never the apex.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = normalize_host(pattern);
+    let host = normalize_host(host);
+    if !valid_host(&host) {
+        return false;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(apex) => {
+            host.len() > apex.len() + 1
+                && host.ends_with(apex)
+                && host.as_bytes()[host.len() - apex.len() - 1] == b'.'
+        }
+        None => pattern == host,
+    }
+}
+
+/// How specific a matching pattern is: an exact host beats every wildcard, a longer apex beats
+/// a shorter one.
+fn specificity(pattern: &str) -> usize {
+    match pattern.strip_prefix("*.") {
+        Some(apex) => apex.len(),
+        None => usize::MAX,
+    }
+}
+
+/// Whether one `matches` entry holds: every field that is given must hold.
+pub fn match_holds(m: &RouteMatch, method: &str, path: &str, headers: &HeaderMap) -> bool {
+    let method_ok =
+        m.methods.is_empty() || m.methods.iter().any(|x| x.eq_ignore_ascii_case(method));
+    let path_ok = m.paths.is_empty()
+        || (!has_dot_segment(path)
+            && m.paths.iter().any(|p| match p.kind {
+                PathMatchKind::Prefix => path.starts_with(&p.value),
+                PathMatchKind::Exact => path == p.value,
+            }));
+    let headers_ok = m.headers.iter().all(|h| {
+        headers
+            .get_all(h.name.as_str())
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v == h.value))
+    });
+    method_ok && path_ok && headers_ok
+}
+
+/// Whether a request passes a route: no `matches`, or any entry holds.
+pub fn route_allows(route: &Route, method: &str, path: &str, headers: &HeaderMap) -> bool {
+    route.matches.is_empty()
+        || route
+            .matches
+            .iter()
+            .any(|m| match_holds(m, method, path, headers))
+}
+
+/// A `.` or `..` segment, also percent-encoded: the upstream would resolve it, so a path prefix
+/// check on such a path means nothing.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|seg| {
+        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg == "." || seg == ".."
+    })
+}
+
+/// The checked route table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteTable {
+    plan: EgressPlan,
+}
+
+impl RouteTable {
+    /// Checks the plan's routes (host patterns, no duplicates) and normalises their hosts.
+    pub fn from_plan(mut plan: EgressPlan) -> Result<RouteTable> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, route) in plan.routes.iter_mut().enumerate() {
+            let host = normalize_host(&route.host);
+            let bare = host.strip_prefix("*.").unwrap_or(&host);
+            if !valid_host(bare) || bare.contains('*') {
+                bail!(
+                    "routes[{i}].host: `{}` is not a host name or `*.domain` pattern",
+                    route.host
+                );
+            }
+            if !seen.insert(host.clone()) {
+                bail!("routes[{i}].host: `{host}` appears twice");
+            }
+            for (j, m) in route.matches.iter().enumerate() {
+                if let Some(p) = m.paths.iter().find(|p| !p.value.starts_with('/')) {
+                    bail!(
+                        "routes[{i}].matches[{j}].paths: `{}` is not an absolute path",
+                        p.value
+                    );
+                }
+            }
+            route.host = host;
+        }
+        Ok(RouteTable { plan })
+    }
+
+    /// Parses the JSON of an [`EgressPlan`].
+    pub fn parse(text: &str) -> Result<RouteTable> {
+        let plan: EgressPlan = serde_json::from_str(text).context("not an egress plan")?;
+        RouteTable::from_plan(plan)
+    }
+
+    /// Reads and parses a routes file.
+    pub fn load(path: &Path) -> Result<RouteTable> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        RouteTable::parse(&text).with_context(|| format!("{}", path.display()))
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.plan.routes
+    }
+
+    /// The most specific route whose host pattern matches `host`.
+    pub fn find(&self, host: &str) -> Option<&Route> {
+        self.plan
+            .routes
+            .iter()
+            .filter(|r| host_matches(&r.host, host))
+            .max_by_key(|r| specificity(&r.host))
+    }
+
+    /// The route that allows a plain HTTP request, or the reason it is blocked.
+    pub fn check_http(
+        &self,
+        host: &str,
+        method: &str,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<&Route, String> {
+        let route = self.find(host).ok_or_else(|| not_allowed(host))?;
+        if route_allows(route, method, path, headers) {
+            Ok(route)
+        } else {
+            Err(format!(
+                "{method} {path} on {host} matches none of the route's `matches`"
+            ))
+        }
+    }
+
+    /// The route that allows a `CONNECT` tunnel to `host`, or the reason it is blocked. A route
+    /// with `matches` needs the request inside the tunnel, which this version cannot see.
+    pub fn check_connect(&self, host: &str) -> Result<&Route, String> {
+        let route = self.find(host).ok_or_else(|| not_allowed(host))?;
+        if route.matches.is_empty() {
+            Ok(route)
+        } else {
+            Err(format!(
+                "route for {host} needs TLS interception (not available in this sidecar version)"
+            ))
+        }
+    }
+
+    /// The table for `http://_egress.local/allowlist`: routes with their settings and token
+    /// slot names; never a token value (the table holds none).
+    pub fn allowlist_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "routes": self.plan.routes,
+            "token_slots": self.plan.token_slots.iter().map(|s| &s.slot).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn not_allowed(host: &str) -> String {
+    format!("host {host} is not in the allowlist")
+}
+
+/// The live table, swapped whole on reload.
+#[derive(Clone, Default)]
+pub struct SharedRoutes(Arc<RwLock<Arc<RouteTable>>>);
+
+impl SharedRoutes {
+    pub fn new(table: RouteTable) -> SharedRoutes {
+        SharedRoutes(Arc::new(RwLock::new(Arc::new(table))))
+    }
+
+    /// The table now; requests keep the table they started with.
+    pub fn current(&self) -> Arc<RouteTable> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, table: RouteTable) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+    }
+}
+
+/// Reloads `path` into `routes` (the SIGHUP handler). A file that fails to read or parse keeps
+/// the old table; either way one event line says what happened. Returns whether it swapped.
+pub fn reload(path: &Path, routes: &SharedRoutes, log: &Log) -> bool {
+    match RouteTable::load(path) {
+        Ok(table) => {
+            let n = table.routes().len();
+            routes.replace(table);
+            log.event(
+                "reload",
+                true,
+                &format!("loaded {n} routes from {}", path.display()),
+            );
+            true
+        }
+        Err(err) => {
+            let kept = routes.current().routes().len();
+            log.event(
+                "reload",
+                false,
+                &format!("kept the previous {kept} routes: {err:#}"),
+            );
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bb_core::plan::{Dlp, HeaderMatch, OnMatch, PathMatch};
+    use hyper::header::HeaderValue;
+
+    fn route(host: &str, matches: Vec<RouteMatch>) -> Route {
+        Route {
+            host: host.into(),
+            auth: None,
+            matches,
+            dlp: Dlp {
+                outbound: vec![],
+                inbound: vec![],
+                on_match: OnMatch::Block,
+            },
+            tls_passthrough: false,
+            private: false,
+            added_by: None,
+        }
+    }
+
+    fn table(routes: Vec<Route>) -> RouteTable {
+        RouteTable::from_plan(EgressPlan {
+            routes,
+            token_slots: vec![],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn exact_hosts_ignore_case_and_trailing_dot() {
+        assert!(host_matches("api.example.com", "API.Example.COM"));
+        assert!(host_matches("api.example.com", "api.example.com."));
+        assert!(host_matches("API.example.com.", "api.example.com"));
+        assert!(!host_matches("api.example.com", "example.com"));
+        assert!(!host_matches("api.example.com", "xapi.example.com"));
+        assert!(!host_matches("api.example.com", "api.example.com.evil"));
+        assert!(!host_matches("api.example.com", "api.example.com.."));
+    }
+
+    #[test]
+    fn wildcard_matches_labels_below_the_apex_never_the_apex() {
+        let p = "*.example.com";
+        assert!(host_matches(p, "a.example.com"));
+        assert!(host_matches(p, "a.b.example.com"));
+        assert!(host_matches(p, "A.Example.com."));
+        assert!(!host_matches(p, "example.com"));
+        assert!(!host_matches(p, "example.com."));
+        assert!(!host_matches(p, "aexample.com"));
+        assert!(!host_matches(p, ".example.com"));
+        assert!(!host_matches(p, "a..example.com"));
+        assert!(!host_matches(p, "example.com.evil"));
+        assert!(!host_matches(p, "a.example.co"));
+    }
+
+    #[test]
+    fn ip_literals_and_brackets() {
+        assert!(host_matches("10.0.0.5", "10.0.0.5"));
+        assert!(host_matches("::1", "[::1]"));
+        assert!(!host_matches("10.0.0.5", "10.0.0.50"));
+    }
+
+    #[test]
+    fn most_specific_route_wins() {
+        let t = table(vec![
+            route("*.example.com", vec![]),
+            route(
+                "*.api.example.com",
+                vec![RouteMatch {
+                    methods: vec!["GET".into()],
+                    ..Default::default()
+                }],
+            ),
+            route("x.api.example.com", vec![]),
+        ]);
+        assert_eq!(t.find("a.example.com").unwrap().host, "*.example.com");
+        assert_eq!(
+            t.find("v1.api.example.com").unwrap().host,
+            "*.api.example.com"
+        );
+        assert_eq!(
+            t.find("X.api.example.com").unwrap().host,
+            "x.api.example.com"
+        );
+        assert!(t.find("example.com").is_none());
+        let h = HeaderMap::new();
+        assert!(t.check_http("v1.api.example.com", "POST", "/", &h).is_err());
+        assert!(t.check_http("x.api.example.com", "POST", "/", &h).is_ok());
+    }
+
+    #[test]
+    fn invalid_tables_are_refused() {
+        let bad = |host: &str| {
+            RouteTable::from_plan(EgressPlan {
+                routes: vec![route(host, vec![])],
+                token_slots: vec![],
+            })
+            .is_err()
+        };
+        assert!(bad("*"));
+        assert!(bad("*.*.example.com"));
+        assert!(bad("a.*.example.com"));
+        assert!(bad(""));
+        assert!(bad("a..b"));
+        assert!(bad("a b"));
+        assert!(!bad("*.example.com"));
+        assert!(!bad("Example.COM."));
+        let dup = RouteTable::from_plan(EgressPlan {
+            routes: vec![route("a.test", vec![]), route("A.test.", vec![])],
+            token_slots: vec![],
+        });
+        assert!(dup.unwrap_err().to_string().contains("twice"));
+    }
+
+    fn api_route() -> Route {
+        route(
+            "api.test",
+            vec![
+                RouteMatch {
+                    paths: vec![
+                        PathMatch {
+                            kind: PathMatchKind::Prefix,
+                            value: "/v1/".into(),
+                        },
+                        PathMatch {
+                            kind: PathMatchKind::Exact,
+                            value: "/status".into(),
+                        },
+                    ],
+                    methods: vec!["GET".into(), "HEAD".into()],
+                    headers: vec![],
+                },
+                RouteMatch {
+                    paths: vec![PathMatch {
+                        kind: PathMatchKind::Exact,
+                        value: "/upload".into(),
+                    }],
+                    methods: vec!["POST".into()],
+                    headers: vec![HeaderMatch {
+                        name: "X-Purpose".into(),
+                        value: "ci".into(),
+                    }],
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn route_matches_any_entry_with_every_field_holding() {
+        let r = api_route();
+        let none = HeaderMap::new();
+        assert!(route_allows(&r, "GET", "/v1/models", &none));
+        assert!(route_allows(&r, "get", "/v1/", &none));
+        assert!(route_allows(&r, "HEAD", "/status", &none));
+        assert!(!route_allows(&r, "GET", "/status/x", &none));
+        assert!(!route_allows(&r, "GET", "/v1", &none));
+        assert!(!route_allows(&r, "POST", "/v1/models", &none));
+        assert!(!route_allows(&r, "GET", "/other", &none));
+        // Dot segments would escape the prefix upstream.
+        assert!(!route_allows(&r, "GET", "/v1/../admin", &none));
+        assert!(!route_allows(&r, "GET", "/v1/%2E%2e/admin", &none));
+        assert!(!route_allows(&r, "GET", "/v1/./x", &none));
+        // Header entry.
+        assert!(!route_allows(&r, "POST", "/upload", &none));
+        let mut h = HeaderMap::new();
+        h.insert("x-purpose", HeaderValue::from_static("other"));
+        assert!(!route_allows(&r, "POST", "/upload", &h));
+        h.append("x-purpose", HeaderValue::from_static("ci"));
+        assert!(route_allows(&r, "POST", "/upload", &h));
+        assert!(!route_allows(&r, "GET", "/upload", &h));
+        // No matches: everything passes.
+        assert!(route_allows(
+            &route("a.test", vec![]),
+            "DELETE",
+            "/../x",
+            &none
+        ));
+    }
+
+    #[test]
+    fn connect_needs_a_route_without_matches() {
+        let t = table(vec![api_route(), route("open.test", vec![])]);
+        assert!(t.check_connect("open.test").is_ok());
+        let err = t.check_connect("api.test").unwrap_err();
+        assert_eq!(
+            err,
+            "route for api.test needs TLS interception (not available in this sidecar version)"
+        );
+        assert_eq!(
+            t.check_connect("evil.example").unwrap_err(),
+            "host evil.example is not in the allowlist"
+        );
+    }
+
+    #[test]
+    fn allowlist_json_names_slots_only() {
+        let t = RouteTable::parse(
+            r#"{"routes":[{"host":"API.test","auth":{"scheme":"Bearer","slot":"EGRESS_TOKEN_1"},
+                "dlp":{"outbound":[],"inbound":[],"on_match":"block"},"tls_passthrough":false,"private":false}],
+                "token_slots":[{"slot":"EGRESS_TOKEN_1","source":{"kind":"host_env","name":"GH_TOKEN"}}]}"#,
+        )
+        .unwrap();
+        let v = t.allowlist_json();
+        assert_eq!(v["routes"][0]["host"], "api.test");
+        assert_eq!(v["routes"][0]["auth"]["slot"], "EGRESS_TOKEN_1");
+        assert_eq!(v["token_slots"], serde_json::json!(["EGRESS_TOKEN_1"]));
+    }
+
+    #[test]
+    fn reload_swaps_a_good_file_and_keeps_the_old_table_on_a_bad_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        let (log, lines) = Log::memory();
+        let shared = SharedRoutes::new(table(vec![route("old.test", vec![])]));
+
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(!reload(&path, &shared, &log));
+        assert!(shared.current().find("old.test").is_some());
+        std::fs::write(&path, r#"{"routes":[{"host":"*"}],"token_slots":[]}"#).unwrap();
+        assert!(!reload(&path, &shared, &log));
+        assert!(!reload(&dir.path().join("missing.json"), &shared, &log));
+        assert!(shared.current().find("old.test").is_some());
+
+        let good = EgressPlan {
+            routes: vec![route("new.test", vec![])],
+            token_slots: vec![],
+        };
+        std::fs::write(&path, serde_json::to_string(&good).unwrap()).unwrap();
+        assert!(reload(&path, &shared, &log));
+        assert!(shared.current().find("old.test").is_none());
+        assert!(shared.current().find("new.test").is_some());
+
+        let events = lines.json();
+        assert_eq!(events.len(), 4);
+        assert!(events[..3].iter().all(|e| e["ok"] == false));
+        assert!(
+            events[0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("kept the previous 1 routes")
+        );
+        assert_eq!(events[3]["ok"], true);
+    }
+}

@@ -1,0 +1,207 @@
+//! The sidecar's log: one JSON object per line on stdout.
+//!
+//! Two kinds of line:
+//! - a **decision** for every proxied request and DNS query, with exactly the keys
+//!   `time, service, host, method, path, verdict, reason, detector` (see [`Decision`]);
+//! - an **event** about the sidecar itself (start, reload, upstream failures), with the keys
+//!   `time, service: "sidecar", event, ok, message`.
+//!
+//! Lines never carry header values, query strings or bodies: callers pass the host, the method
+//! and the path only. Lines are serialised with serde_json, so a hostile host or path cannot
+//! break the one-line framing.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Which service made a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    Egress,
+    Dns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Allow,
+    Block,
+}
+
+/// One decision line. `detector` is the DLP detector that decided (always `null` until the
+/// sidecar scans content).
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision<'a> {
+    pub time: String,
+    pub service: Service,
+    pub host: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub verdict: Verdict,
+    pub reason: &'a str,
+    pub detector: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Event<'a> {
+    time: String,
+    service: &'static str,
+    event: &'a str,
+    ok: bool,
+    message: &'a str,
+}
+
+/// Where lines go: stdout, or memory (tests).
+#[derive(Clone)]
+pub struct Log {
+    sink: Sink,
+}
+
+#[derive(Clone)]
+enum Sink {
+    Stdout,
+    Memory(Arc<Mutex<Vec<String>>>),
+}
+
+/// The lines a memory [`Log`] collected.
+#[derive(Clone, Default)]
+pub struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every line, parsed.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.all()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Log {
+    pub fn stdout() -> Log {
+        Log { sink: Sink::Stdout }
+    }
+
+    /// A log that keeps its lines in memory.
+    pub fn memory() -> (Log, Lines) {
+        let lines = Lines::default();
+        (
+            Log {
+                sink: Sink::Memory(lines.0.clone()),
+            },
+            lines,
+        )
+    }
+
+    /// Writes one decision line.
+    pub fn decision(
+        &self,
+        service: Service,
+        host: Option<&str>,
+        method: Option<&str>,
+        path: Option<&str>,
+        verdict: Verdict,
+        reason: &str,
+    ) {
+        self.write(&Decision {
+            time: now(),
+            service,
+            host,
+            method,
+            path,
+            verdict,
+            reason,
+            detector: None,
+        });
+    }
+
+    /// Writes one event line about the sidecar itself.
+    pub fn event(&self, event: &str, ok: bool, message: &str) {
+        self.write(&Event {
+            time: now(),
+            service: "sidecar",
+            event,
+            ok,
+            message,
+        });
+    }
+
+    fn write(&self, value: &impl Serialize) {
+        let Ok(line) = serde_json::to_string(value) else {
+            return;
+        };
+        match &self.sink {
+            Sink::Stdout => {
+                // A closed stdout must not take the proxy down: write errors are ignored.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            Sink::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+        }
+    }
+}
+
+/// The current time, RFC 3339 in UTC.
+pub fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_line_has_exactly_the_spec_keys() {
+        let (log, lines) = Log::memory();
+        log.decision(
+            Service::Egress,
+            Some("evil.example"),
+            Some("GET"),
+            Some("/x\n\"y"),
+            Verdict::Block,
+            "host evil.example is not in the allowlist",
+        );
+        let all = lines.all();
+        assert_eq!(all.len(), 1);
+        assert!(!all[0].contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [
+                "detector", "host", "method", "path", "reason", "service", "time", "verdict"
+            ]
+        );
+        assert_eq!(v["service"], "egress");
+        assert_eq!(v["verdict"], "block");
+        assert_eq!(v["path"], "/x\n\"y");
+        assert!(v["detector"].is_null());
+        assert!(
+            time::OffsetDateTime::parse(v["time"].as_str().unwrap(), &Rfc3339).is_ok(),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn event_line() {
+        let (log, lines) = Log::memory();
+        log.event("reload", false, "bad JSON");
+        let v = &lines.json()[0];
+        assert_eq!(v["service"], "sidecar");
+        assert_eq!(v["event"], "reload");
+        assert_eq!(v["ok"], false);
+    }
+}

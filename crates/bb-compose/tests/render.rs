@@ -1,0 +1,89 @@
+//! `bb-compose render` alone: the file compose v1 accepts, secrets as bare names, labels,
+//! escaping, runtime, and the sidecar's routes file.
+
+use bb_testkit::{Fixture, PLANTED, spec_example};
+use serde_json::{Value, json};
+
+fn rendered(runtime: &str) -> (Fixture, Value, Value) {
+    let f = Fixture::new();
+    spec_example(&f);
+    f.bottle(
+        "shop",
+        "extends: claude\nenv:\n  PRICE: \"costs $5 or ${NOT_A_VAR}\"\n  CARGO_REGISTRY_TOKEN: \"${CARGO_REGISTRY_TOKEN}\"\n  DB_PASSWORD: \"?db\"\negress:\n  routes:\n    - host: git.example.org\n      auth: {scheme: token, token_ref: GITEA_TOKEN}\n",
+    );
+    let out = f
+        .cmd("bb-plan")
+        .args(["fixer", "--runtime", runtime])
+        .envs(PLANTED.iter().copied())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = plan["identity"].as_str().unwrap().to_string();
+    plan["network"] = json!({
+        "internal": format!("bot-bottle-{id}-internal"), "egress": format!("bot-bottle-{id}-egress"),
+        "internal_subnet": "10.213.7.0/24", "egress_subnet": "172.30.0.0/16", "sidecar_ip": "10.213.7.2"
+    });
+    plan["ca"] = json!({"cert": "/x/ca.pem", "key": "/x/ca-key.pem", "fingerprint_sha256": "AA", "not_after": "2030-01-01T00:00:00Z"});
+    let out = f.cmd("bb-compose").arg("render").write_stdin(plan.to_string()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = plan["compose"]["file"].as_str().unwrap().to_string();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    (f, plan, doc)
+}
+
+#[test]
+fn secrets_are_bare_names_and_literals_are_escaped() {
+    let (_f, plan, doc) = rendered("runc");
+    let agent_env: Vec<&str> = doc["services"]["agent"]["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(agent_env.contains(&"CARGO_REGISTRY_TOKEN"), "{agent_env:?}");
+    assert!(agent_env.contains(&"DB_PASSWORD"), "{agent_env:?}");
+    assert!(agent_env.contains(&"PRICE=costs $$5 or $${NOT_A_VAR}"), "{agent_env:?}");
+    assert!(agent_env.contains(&"HTTPS_PROXY=http://egress:9099"));
+    let sidecar_env = doc["services"]["sidecar"]["environment"].as_array().unwrap();
+    assert!(sidecar_env.contains(&json!("EGRESS_TOKEN_1")));
+    let text = doc.to_string();
+    for (_, value) in PLANTED {
+        assert!(!text.contains(value));
+    }
+    let id = plan["identity"].as_str().unwrap();
+    for service in ["agent", "sidecar"] {
+        assert_eq!(doc["services"][service]["labels"]["bot-bottle.identity"], id, "{service}");
+    }
+    assert_eq!(doc["services"]["agent"]["dns"], json!(["10.213.7.2"]));
+    assert_eq!(doc["services"]["agent"]["networks"], json!({"internal": {}}), "the agent is on the internal network only");
+    assert_eq!(doc["services"]["sidecar"]["networks"]["internal"]["ipv4_address"], "10.213.7.2");
+    assert!(doc["services"]["agent"].get("runtime").is_none());
+    let routes_file = std::path::Path::new(plan["state_dir"].as_str().unwrap()).join("egress/routes.json");
+    let routes: Value = serde_json::from_str(&std::fs::read_to_string(routes_file).unwrap()).unwrap();
+    assert_eq!(routes, plan["egress"]);
+}
+
+#[test]
+fn runsc_is_set_on_the_agent_only() {
+    let (_f, _plan, doc) = rendered("runsc");
+    assert_eq!(doc["services"]["agent"]["runtime"], "runsc");
+    assert!(doc["services"]["sidecar"].get("runtime").is_none());
+}
+
+#[test]
+fn compose_v1_accepts_the_file() {
+    let Ok(v1) = which::which("docker-compose") else {
+        panic!("docker-compose (v1) is not installed; the renderer must be checked against it");
+    };
+    let (f, plan, _) = rendered("runc");
+    let file = plan["compose"]["file"].as_str().unwrap();
+    let out = std::process::Command::new(v1)
+        .args(["-p", "check", "-f", file, "config", "-q"])
+        .env("CARGO_REGISTRY_TOKEN", "x")
+        .current_dir(f.path("repo"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

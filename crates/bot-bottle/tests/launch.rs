@@ -400,3 +400,88 @@ fn pipeline_by_hand_isolates_the_agent() {
     assert!(rm.status.success(), "{}", text(&rm).1);
     b.assert_nothing_left();
 }
+
+const SECRETS_BOTTLE: &str = r#"env:
+  FROM_HOST: "${BB_TEST_HOST_SECRET}"
+  ASKED: "?Test question"
+egress:
+  routes:
+    - host: allowed.test
+      private: true
+      auth: {scheme: Bearer, token_ref: BB_TEST_ROUTE_TOKEN}
+"#;
+
+const HOST_SECRET: &str = "planted-host-Kx81Qm3zTa";
+const ASKED_SECRET: &str = "planted-asked-Wp27Lr9vNe";
+const ROUTE_SECRET: &str = "planted-route-Gh54Ys6uBc";
+
+#[test]
+fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
+    let b = Bottle::new("sec", SECRETS_BOTTLE);
+    let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
+    let work = tempfile::tempdir().unwrap();
+    let plan_file = work.path().join("plan.json");
+    let log_file = work.path().join("stderr.log");
+    // `?` values are asked on the terminal: run the pipeline under a pseudo-terminal (script)
+    // and type the answer, as an operator would.
+    let line = format!(
+        "bb-plan {} --runtime runc | bb-net | bb-ca | bb-compose up > {} 2> {}",
+        b.name,
+        plan_file.display(),
+        log_file.display()
+    );
+    let mut child = b
+        .f
+        .shell(&format!("script -qec {} /dev/null", shell_quote(&line)))
+        .env("PATH", format!("{}:{}", bins.display(), std::env::var("PATH").unwrap()))
+        .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("BB_TEST_HOST_SECRET", HOST_SECRET)
+        .env("BB_TEST_ROUTE_TOKEN", ROUTE_SECRET)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{ASKED_SECRET}\n").as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&log_file).unwrap_or_default());
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let agent = plan["compose"]["agent_container"].as_str().unwrap().to_string();
+    let sidecar = plan["compose"]["sidecar_container"].as_str().unwrap().to_string();
+
+    let env = text(&exec(&agent, "node", "env")).0;
+    assert!(env.contains(&format!("FROM_HOST={HOST_SECRET}")), "host value reached the agent");
+    assert!(env.contains(&format!("ASKED={ASKED_SECRET}")), "asked value reached the agent");
+    assert!(!env.contains(ROUTE_SECRET), "the route token never enters the agent");
+    let token = text(&exec(&sidecar, "root", "printenv EGRESS_TOKEN_1")).0;
+    assert_eq!(token.trim(), ROUTE_SECRET, "the route token reached the sidecar");
+
+    let logs = b.stage(&plan, &["bb-compose", "logs"]);
+    assert!(logs.status.success());
+    let mut haystacks = vec![
+        ("plan".to_string(), plan.to_string()),
+        ("stderr".to_string(), std::fs::read_to_string(&log_file).unwrap()),
+    ];
+    for file in bb_testkit::walk(&b.f.home()) {
+        if file.is_file() {
+            haystacks.push((file.display().to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned()));
+        }
+    }
+    for container in [&agent, &sidecar] {
+        let command_line = docker(&["inspect", "-f", "{{json .Path}} {{json .Args}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}", container]);
+        haystacks.push((format!("command line of {container}"), command_line));
+    }
+    assert!(haystacks.iter().any(|(name, _)| name.ends_with("docker-compose.yml")));
+    assert!(haystacks.iter().any(|(name, _)| name.ends_with("compose.log")));
+    for (name, text) in &haystacks {
+        for secret in [HOST_SECRET, ASKED_SECRET, ROUTE_SECRET] {
+            assert!(!text.contains(secret), "a planted value is in {name}");
+        }
+    }
+    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
+    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
+    b.assert_nothing_left();
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

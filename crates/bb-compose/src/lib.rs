@@ -72,31 +72,24 @@ fn run_with_secrets(
     Ok(())
 }
 
+/// Waits until the sidecar answers its own health check. Polled with `docker exec` rather than
+/// through the engine's health status, whose first check only runs one interval after start.
 fn wait_healthy(container: &str) -> Result<()> {
     let start = Instant::now();
     loop {
-        let state = docker::output([
-            "inspect",
-            "--format",
-            "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
-            container,
-        ])?;
-        match state.split_whitespace().collect::<Vec<_>>().as_slice() {
-            ["running", "healthy"] => return Ok(()),
-            ["running", "unhealthy"] => bail!(
-                "the sidecar {container} is unhealthy: {}",
-                tail_logs(container)
-            ),
-            ["exited" | "dead", ..] => {
-                bail!("the sidecar {container} exited: {}", tail_logs(container))
-            }
+        if docker::succeeds(["exec", container, "/usr/local/bin/bb-sidecar", "health"]) {
+            return Ok(());
+        }
+        let state = docker::output(["inspect", "--format", "{{.State.Status}}", container])?;
+        match state.trim() {
+            "exited" | "dead" => bail!("the sidecar {container} exited: {}", tail_logs(container)),
             _ if start.elapsed() > HEALTH_TIMEOUT => {
                 bail!(
                     "the sidecar {container} was not healthy after {HEALTH_TIMEOUT:?}: {}",
                     tail_logs(container)
                 )
             }
-            _ => std::thread::sleep(Duration::from_millis(100)),
+            _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }
 }

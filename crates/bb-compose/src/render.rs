@@ -122,7 +122,7 @@ fn document(
         "labels": labels(plan, "agent"),
         "cap_drop": ["NET_RAW", "MKNOD"],
         "security_opt": ["no-new-privileges:true"],
-        "depends_on": {"sidecar": {"condition": "service_healthy"}},
+        "depends_on": ["sidecar"],
     });
     if plan.runtime.name == RuntimeName::Runsc {
         agent["runtime"] = json!("runsc");
@@ -144,9 +144,9 @@ fn document(
         },
         "healthcheck": {
             "test": ["CMD", "/usr/local/bin/bb-sidecar", "health"],
-            "interval": "1s",
+            "interval": "5s",
             "timeout": "2s",
-            "retries": 30,
+            "retries": 3,
         },
         "labels": labels(plan, "sidecar"),
         "cap_drop": ["NET_RAW", "MKNOD"],

@@ -17,7 +17,11 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
         .envs(PLANTED.iter().copied())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = plan["identity"].as_str().unwrap().to_string();
     plan["network"] = json!({
@@ -25,8 +29,17 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
         "internal_subnet": "10.213.7.0/24", "egress_subnet": "172.30.0.0/16", "sidecar_ip": "10.213.7.2"
     });
     plan["ca"] = json!({"cert": "/x/ca.pem", "key": "/x/ca-key.pem", "fingerprint_sha256": "AA", "not_after": "2030-01-01T00:00:00Z"});
-    let out = f.cmd("bb-compose").arg("render").write_stdin(plan.to_string()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = f
+        .cmd("bb-compose")
+        .arg("render")
+        .write_stdin(plan.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let file = plan["compose"]["file"].as_str().unwrap().to_string();
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -44,9 +57,14 @@ fn secrets_are_bare_names_and_literals_are_escaped() {
         .collect();
     assert!(agent_env.contains(&"CARGO_REGISTRY_TOKEN"), "{agent_env:?}");
     assert!(agent_env.contains(&"DB_PASSWORD"), "{agent_env:?}");
-    assert!(agent_env.contains(&"PRICE=costs $$5 or $${NOT_A_VAR}"), "{agent_env:?}");
+    assert!(
+        agent_env.contains(&"PRICE=costs $$5 or $${NOT_A_VAR}"),
+        "{agent_env:?}"
+    );
     assert!(agent_env.contains(&"HTTPS_PROXY=http://egress:9099"));
-    let sidecar_env = doc["services"]["sidecar"]["environment"].as_array().unwrap();
+    let sidecar_env = doc["services"]["sidecar"]["environment"]
+        .as_array()
+        .unwrap();
     assert!(sidecar_env.contains(&json!("EGRESS_TOKEN_1")));
     let text = doc.to_string();
     for (_, value) in PLANTED {
@@ -54,14 +72,26 @@ fn secrets_are_bare_names_and_literals_are_escaped() {
     }
     let id = plan["identity"].as_str().unwrap();
     for service in ["agent", "sidecar"] {
-        assert_eq!(doc["services"][service]["labels"]["bot-bottle.identity"], id, "{service}");
+        assert_eq!(
+            doc["services"][service]["labels"]["bot-bottle.identity"], id,
+            "{service}"
+        );
     }
     assert_eq!(doc["services"]["agent"]["dns"], json!(["10.213.7.2"]));
-    assert_eq!(doc["services"]["agent"]["networks"], json!({"internal": {}}), "the agent is on the internal network only");
-    assert_eq!(doc["services"]["sidecar"]["networks"]["internal"]["ipv4_address"], "10.213.7.2");
+    assert_eq!(
+        doc["services"]["agent"]["networks"],
+        json!({"internal": {}}),
+        "the agent is on the internal network only"
+    );
+    assert_eq!(
+        doc["services"]["sidecar"]["networks"]["internal"]["ipv4_address"],
+        "10.213.7.2"
+    );
     assert!(doc["services"]["agent"].get("runtime").is_none());
-    let routes_file = std::path::Path::new(plan["state_dir"].as_str().unwrap()).join("egress/routes.json");
-    let routes: Value = serde_json::from_str(&std::fs::read_to_string(routes_file).unwrap()).unwrap();
+    let routes_file =
+        std::path::Path::new(plan["state_dir"].as_str().unwrap()).join("egress/routes.json");
+    let routes: Value =
+        serde_json::from_str(&std::fs::read_to_string(routes_file).unwrap()).unwrap();
     assert_eq!(routes, plan["egress"]);
 }
 
@@ -85,5 +115,9 @@ fn compose_v1_accepts_the_file() {
         .current_dir(f.path("repo"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

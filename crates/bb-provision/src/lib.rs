@@ -1,7 +1,7 @@
 //! Stage 5: what the agent container needs, put in through `docker exec` and `docker cp` only
 //! (nothing is mounted from the host into the agent).
 //!
-//! - the bottle CA into the system trust store (`update-ca-certificates`); the compose file
+//! - the bottle CA into the system trust store and bundle; the compose file
 //!   already points `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE` at it;
 //! - the prompt to `/home/node/.bot-bottle-prompt.txt` (0600, owned by `node`);
 //! - each skill to `/home/node/.claude/skills/<name>/`;
@@ -26,54 +26,119 @@ pub const PROMPT_PATH: &str = "/home/node/.bot-bottle-prompt.txt";
 pub const GITCONFIG_PATH: &str = "/home/node/.gitconfig";
 pub const WORKSPACE_PATH: &str = "/home/node/workspace";
 
-/// Provisions the running agent container of `plan`.
+/// Provisions the running agent container of `plan`: the CA (as root) and the files under
+/// /home/node (one tar stream extracted by node) go in concurrently.
 pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     let container = plan.compose_up()?.agent_container.clone();
     let ca = std::fs::read(&plan.ca()?.cert).context("reading the bottle CA")?;
-    install_ca(&container, &ca)?;
     let prompt = std::fs::read(&plan.agent.prompt_file).context("reading the prompt file")?;
-    write_file(&container, PROMPT_PATH, &prompt, "0600")?;
-    let mut skills = Vec::new();
-    for skill in &plan.agent.skills {
-        let dest = format!("{HOME}/.claude/skills/{}", skill.name);
-        copy_dir(&container, &skill.host_path, &dest)?;
-        skills.push(PathBuf::from(dest));
-    }
-    write_file(
-        &container,
-        GITCONFIG_PATH,
-        gitconfig::render(&plan.git_gate).as_bytes(),
-        "0644",
-    )?;
-    let workspace = match &plan.workspace {
-        Some(w) => {
-            copy_dir(&container, &w.host_path, WORKSPACE_PATH)?;
-            Some(PathBuf::from(WORKSPACE_PATH))
-        }
-        None => None,
+    let gitconfig = gitconfig::render(&plan.git_gate);
+    let mut home = HomeFiles {
+        files: vec![
+            (".bot-bottle-prompt.txt", prompt, 0o600),
+            (".gitconfig", gitconfig.into_bytes(), 0o644),
+        ],
+        dirs: Vec::new(),
     };
+    for skill in &plan.agent.skills {
+        home.dirs.push((
+            format!(".claude/skills/{}", skill.name),
+            skill.host_path.clone(),
+        ));
+    }
+    if let Some(w) = &plan.workspace {
+        home.dirs.push(("workspace".into(), w.host_path.clone()));
+    }
+    std::thread::scope(|scope| {
+        let ca_done = scope.spawn(|| install_ca(&container, &ca));
+        let home_done = write_home(&container, &home);
+        ca_done.join().expect("the CA thread does not panic")?;
+        home_done
+    })?;
     Ok(ProvisionPlan {
         ca_cert: CA_PATH.into(),
         prompt_file: PROMPT_PATH.into(),
-        skills,
+        skills: home
+            .dirs
+            .iter()
+            .filter(|(d, _)| d.starts_with(".claude/"))
+            .map(|(d, _)| Path::new(HOME).join(d))
+            .collect(),
         gitconfig: GITCONFIG_PATH.into(),
-        workspace,
+        workspace: plan
+            .workspace
+            .as_ref()
+            .map(|_| PathBuf::from(WORKSPACE_PATH)),
     })
 }
 
-/// `docker exec -i -u USER CONTAINER sh -c SCRIPT` with `input` on stdin.
-///
-/// Files under /home/node are written as `node` itself: the agent runs with
-/// `no-new-privileges`, so a root `docker exec` has no capabilities to write into node's home.
-fn exec_as(user: &str, container: &str, script: &str, input: Input) -> Result<()> {
+/// What goes under /home/node: files (path, contents, mode) and host folders to mirror.
+struct HomeFiles {
+    files: Vec<(&'static str, Vec<u8>, u32)>,
+    dirs: Vec<(String, PathBuf)>,
+}
+
+/// Streams one tar of `home` into `tar -x` run by node, replacing the mirrored folders.
+/// Symbolic links in host folders are copied as links, never followed.
+fn write_home(container: &str, home: &HomeFiles) -> Result<()> {
+    let clear: Vec<String> = home.dirs.iter().map(|(d, _)| format!("'{d}'")).collect();
+    let script = format!(
+        "set -e; cd {HOME}; rm -rf {}; mkdir -p .claude/skills; tar -x -p --no-same-owner -f -",
+        clear.join(" ")
+    );
+    let mut child = std::process::Command::new(docker::docker_bin()?)
+        .args(["exec", "-i", "-u", "node", container, "sh", "-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("starting docker exec")?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let written = write_tar(stdin, home);
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        let args: Vec<std::ffi::OsString> = ["exec", "-i", "-u", "node"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        bail!(
+            "copying files into the agent: {}",
+            docker::failure("docker", &args, &out)
+        );
+    }
+    written.context("copying files into the agent")
+}
+
+fn write_tar(sink: impl std::io::Write, home: &HomeFiles) -> Result<()> {
+    let mut tar = tar::Builder::new(sink);
+    tar.follow_symlinks(false);
+    for (path, contents, mode) in &home.files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(*mode);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, contents.as_slice())?;
+    }
+    for (dest, src) in &home.dirs {
+        tar.append_dir_all(dest, src)
+            .with_context(|| format!("reading {}", src.display()))?;
+    }
+    tar.into_inner()?.flush()?;
+    Ok(())
+}
+
+/// `docker exec -i -u root CONTAINER sh -c SCRIPT` with `input` on stdin. Root owns the trust
+/// store, so this works although the agent runs with `no-new-privileges` (no capabilities).
+fn exec_root(container: &str, script: &str, input: &[u8]) -> Result<()> {
     let bin = docker::docker_bin()?;
-    let args = ["exec", "-i", "-u", user, container, "sh", "-c", script];
-    let exec = duct::cmd(&bin, args);
-    let exec = match input {
-        Input::Bytes(bytes) => exec.stdin_bytes(bytes.to_vec()),
-        Input::TarOf(dir) => duct::cmd!("tar", "-c", "-C", dir, ".").pipe(exec),
-    };
-    let out = exec.stdout_capture().stderr_capture().unchecked().run()?;
+    let args = ["exec", "-i", "-u", "root", container, "sh", "-c", script];
+    let out = duct::cmd(&bin, args)
+        .stdin_bytes(input.to_vec())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
     if !out.status.success() {
         let os_args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
         bail!("{}", docker::failure("docker", &os_args, &out));
@@ -81,33 +146,17 @@ fn exec_as(user: &str, container: &str, script: &str, input: Input) -> Result<()
     Ok(())
 }
 
-enum Input<'a> {
-    Bytes(&'a [u8]),
-    /// A tar stream of this host folder, made by the host's `tar`.
-    TarOf(&'a Path),
-}
-
+/// Installs the CA without `update-ca-certificates` (which rehashes every certificate, ~1 s):
+/// the file goes to the local store (so a later `update-ca-certificates` keeps it), its PEM is
+/// appended once to the system bundle (what curl, git, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE`
+/// read), and a hash link is added for OpenSSL's directory lookups when `openssl` exists.
 fn install_ca(container: &str, pem: &[u8]) -> Result<()> {
     let script = format!(
-        "set -e; command -v update-ca-certificates >/dev/null || {{ echo 'the agent image has no update-ca-certificates (install the ca-certificates package)' >&2; exit 1; }}; \
-         mkdir -p /usr/local/share/ca-certificates; cat > {CA_PATH}; chmod 0644 {CA_PATH}; update-ca-certificates >/dev/null 2>&1"
+        "set -e; bundle=/etc/ssl/certs/ca-certificates.crt; \
+         [ -f $bundle ] || {{ echo 'the agent image has no CA bundle (install the ca-certificates package)' >&2; exit 1; }}; \
+         mkdir -p /usr/local/share/ca-certificates; cat > {CA_PATH}; chmod 0644 {CA_PATH}; \
+         grep -qF \"$(sed -n 2p {CA_PATH})\" $bundle || cat {CA_PATH} >> $bundle; \
+         if command -v openssl >/dev/null; then h=$(openssl x509 -hash -noout -in {CA_PATH}) && ln -sf {CA_PATH} /etc/ssl/certs/$h.0; fi"
     );
-    exec_as("root", container, &script, Input::Bytes(pem))
-        .context("installing the bottle CA in the agent")
-}
-
-/// Writes `path` as node with `mode`, from stdin.
-fn write_file(container: &str, path: &str, contents: &[u8], mode: &str) -> Result<()> {
-    let script = format!("set -e; umask 077; cat > '{path}'; chmod {mode} '{path}'");
-    exec_as("node", container, &script, Input::Bytes(contents))
-        .with_context(|| format!("writing {path} in the agent"))
-}
-
-/// Replaces `dest` with a copy of the host folder `src`, extracted by node (so node owns it).
-/// Symbolic links are copied as links, never followed.
-fn copy_dir(container: &str, src: &Path, dest: &str) -> Result<()> {
-    let script =
-        format!("set -e; rm -rf '{dest}'; mkdir -p '{dest}'; tar -x --no-same-owner -C '{dest}'");
-    exec_as("node", container, &script, Input::TarOf(src))
-        .with_context(|| format!("copying {} into the agent", src.display()))
+    exec_root(container, &script, pem).context("installing the bottle CA in the agent")
 }

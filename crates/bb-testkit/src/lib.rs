@@ -286,3 +286,8 @@ pub fn simple_bottle(f: &Fixture, name: &str, bottle_front: &str) -> Vec<(String
         ),
     ]
 }
+
+/// A shell loop for `bot-bottle-base:local` serving `HTTP/1.1 200` with body `upstream` on port
+/// 8080. It reads each request's head before answering (a server that answers first makes
+/// well-behaved clients drop the connection), and logs each request line to /tmp/requests.
+pub const HTTP_UPSTREAM_SCRIPT: &str = r#"mkfifo /tmp/f; while true; do nc -N -l 8080 </tmp/f | { IFS= read -r line; echo "$line" >>/tmp/requests; while IFS= read -r h && [ "$h" != "$(printf '\r')" ]; do :; done; printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nupstream'; } >/tmp/f; done"#;

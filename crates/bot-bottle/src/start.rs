@@ -110,11 +110,11 @@ impl Launch {
 
     fn stages(&mut self, args: &StartArgs) -> Result<Outcome> {
         self.done.push(Step::Networks);
-        self.plan.network = Some(bb_net::create(&self.plan)?);
+        self.plan.network = Some(timed("networks", || bb_net::create(&self.plan))?);
         if let Some(stop) = self.interrupted("net") {
             return Ok(stop);
         }
-        self.plan.ca = Some(bb_ca::ensure(&self.plan)?);
+        self.plan.ca = Some(timed("CA", || bb_ca::ensure(&self.plan))?);
         let secrets =
             bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
         if let Some(stop) = self.interrupted("ca") {
@@ -122,12 +122,14 @@ impl Launch {
         }
         self.done.push(Step::Compose);
         self.plan.compose = Some(bb_compose::render(&self.plan)?);
-        self.plan.compose = Some(bb_compose::up(&self.plan, &secrets)?);
+        self.plan.compose = Some(timed("compose up", || {
+            bb_compose::up(&self.plan, &secrets)
+        })?);
         drop(secrets);
         if let Some(stop) = self.interrupted("compose") {
             return Ok(stop);
         }
-        self.plan.provision = Some(bb_provision::provision(&self.plan)?);
+        self.plan.provision = Some(timed("provision", || bb_provision::provision(&self.plan))?);
         if let Some(stop) = self.interrupted("provision") {
             return Ok(stop);
         }
@@ -206,6 +208,17 @@ impl Launch {
             Outcome::Exited(_) => Ok(status),
         }
     }
+}
+
+/// Runs one stage and logs how long it took.
+fn timed<T>(stage: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = std::time::Instant::now();
+    let value = run()?;
+    eprintln!(
+        "bot-bottle: {stage} ready in {:.3} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(value)
 }
 
 /// SIGINT, SIGTERM and SIGHUP set a flag instead of killing us, so teardown always runs.

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bb_testkit::{DockerCleanup, Fixture, bin_path, require_images, simple_bottle, unique_name};
+use bb_testkit::{
+    DockerCleanup, Fixture, HTTP_UPSTREAM_SCRIPT, bin_path, require_images, simple_bottle,
+    unique_name,
+};
 use serde_json::Value;
 
 /// A bottle named after the test, with an upstream route and a repo behind the gate.
@@ -294,12 +297,12 @@ fn pipeline_by_hand_isolates_the_agent() {
         "bot-bottle-base:local",
         "sh",
         "-c",
-        "while true; do printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 8\\r\\nConnection: close\\r\\n\\r\\nupstream' | nc -N -l 8080 >/dev/null; done",
+        HTTP_UPSTREAM_SCRIPT,
     ]);
     let allowed = exec(
         &agent,
         "node",
-        "for i in $(seq 30); do curl -sS -m 5 http://allowed.test:8080/ && exit 0; sleep 0.2; done; exit 1",
+        "for i in $(seq 30); do curl -fsS -m 5 http://allowed.test:8080/ && exit 0; sleep 0.2; done; exit 1",
     );
     assert_eq!(
         text(&allowed).0,
@@ -430,48 +433,97 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
         plan_file.display(),
         log_file.display()
     );
-    let mut child = b
-        .f
-        .shell(&format!("script -qec {} /dev/null", shell_quote(&line)))
-        .env("PATH", format!("{}:{}", bins.display(), std::env::var("PATH").unwrap()))
-        .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("BB_TEST_HOST_SECRET", HOST_SECRET)
-        .env("BB_TEST_ROUTE_TOKEN", ROUTE_SECRET)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child =
+        b.f.shell(&format!("script -qec {} /dev/null", shell_quote(&line)))
+            .env(
+                "PATH",
+                format!("{}:{}", bins.display(), std::env::var("PATH").unwrap()),
+            )
+            .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("BB_TEST_HOST_SECRET", HOST_SECRET)
+            .env("BB_TEST_ROUTE_TOKEN", ROUTE_SECRET)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{ASKED_SECRET}\n").as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "{}", std::fs::read_to_string(&log_file).unwrap_or_default());
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{ASKED_SECRET}\n").as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "{}",
+        std::fs::read_to_string(&log_file).unwrap_or_default()
+    );
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let agent = plan["compose"]["agent_container"].as_str().unwrap().to_string();
-    let sidecar = plan["compose"]["sidecar_container"].as_str().unwrap().to_string();
+    let agent = plan["compose"]["agent_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sidecar = plan["compose"]["sidecar_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let env = text(&exec(&agent, "node", "env")).0;
-    assert!(env.contains(&format!("FROM_HOST={HOST_SECRET}")), "host value reached the agent");
-    assert!(env.contains(&format!("ASKED={ASKED_SECRET}")), "asked value reached the agent");
-    assert!(!env.contains(ROUTE_SECRET), "the route token never enters the agent");
+    assert!(
+        env.contains(&format!("FROM_HOST={HOST_SECRET}")),
+        "host value reached the agent"
+    );
+    assert!(
+        env.contains(&format!("ASKED={ASKED_SECRET}")),
+        "asked value reached the agent"
+    );
+    assert!(
+        !env.contains(ROUTE_SECRET),
+        "the route token never enters the agent"
+    );
     let token = text(&exec(&sidecar, "root", "printenv EGRESS_TOKEN_1")).0;
-    assert_eq!(token.trim(), ROUTE_SECRET, "the route token reached the sidecar");
+    assert_eq!(
+        token.trim(),
+        ROUTE_SECRET,
+        "the route token reached the sidecar"
+    );
 
     let logs = b.stage(&plan, &["bb-compose", "logs"]);
     assert!(logs.status.success());
     let mut haystacks = vec![
         ("plan".to_string(), plan.to_string()),
-        ("stderr".to_string(), std::fs::read_to_string(&log_file).unwrap()),
+        (
+            "stderr".to_string(),
+            std::fs::read_to_string(&log_file).unwrap(),
+        ),
     ];
     for file in bb_testkit::walk(&b.f.home()) {
         if file.is_file() {
-            haystacks.push((file.display().to_string(), String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned()));
+            haystacks.push((
+                file.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned(),
+            ));
         }
     }
     for container in [&agent, &sidecar] {
-        let command_line = docker(&["inspect", "-f", "{{json .Path}} {{json .Args}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}", container]);
+        let command_line = docker(&[
+            "inspect",
+            "-f",
+            "{{json .Path}} {{json .Args}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}",
+            container,
+        ]);
         haystacks.push((format!("command line of {container}"), command_line));
     }
-    assert!(haystacks.iter().any(|(name, _)| name.ends_with("docker-compose.yml")));
-    assert!(haystacks.iter().any(|(name, _)| name.ends_with("compose.log")));
+    assert!(
+        haystacks
+            .iter()
+            .any(|(name, _)| name.ends_with("docker-compose.yml"))
+    );
+    assert!(
+        haystacks
+            .iter()
+            .any(|(name, _)| name.ends_with("compose.log"))
+    );
     for (name, text) in &haystacks {
         for secret in [HOST_SECRET, ASKED_SECRET, ROUTE_SECRET] {
             assert!(!text.contains(secret), "a planted value is in {name}");

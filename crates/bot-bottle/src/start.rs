@@ -25,7 +25,8 @@ pub fn run(args: &StartArgs) -> Result<i32> {
         return Ok(0);
     }
     eprint!("{}", report::preflight(&planned));
-    if !(args.yes || args.headless) && !confirm()? {
+    let confirmed = args.yes || args.headless || confirm()?;
+    if !confirmed {
         eprintln!("bot-bottle: not launched");
         return Ok(1);
     }

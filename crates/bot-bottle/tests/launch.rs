@@ -257,7 +257,7 @@ fn pipeline_by_hand_isolates_the_agent() {
     let trusted = exec(
         &agent,
         "node",
-        "for i in $(seq 50); do curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' https://tls-check:8443/ && exit 0; sleep 0.2; done; exit 1",
+        "for i in $(seq 50); do nc -z tls-check 8443 && break; sleep 0.2; done; curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' https://tls-check:8443/",
     );
     assert_eq!(
         text(&trusted).0,

@@ -390,6 +390,23 @@ fn pipeline_by_hand_isolates_the_agent() {
     );
     assert!(text(&dig).0.contains("status: REFUSED"), "{}", text(&dig).0);
 
+    // bb-exec runs the agent command as node and exits with its status.
+    let run = b.stage(
+        &plan,
+        &[
+            "bb-exec",
+            "--headless",
+            "--prompt",
+            "run:id -un; pwd; exit 4",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(4), "{}", text(&run).1);
+    assert!(
+        text(&run).0.contains("node\n/home/node\n"),
+        "{}",
+        text(&run).0
+    );
+
     // The inverse stages remove everything.
     docker(&[
         "rm",
@@ -536,4 +553,50 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
 
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn sigterm_while_the_agent_runs_tears_down() {
+    use std::io::BufRead;
+    let b = Bottle::new("term", BOTTLE);
+    let mut child =
+        b.f.shell(&format!(
+            "exec bot-bottle start {} --headless --prompt 'run:sleep 120' --runtime runc",
+            b.name
+        ))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_path("bot-bottle").parent().unwrap().display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("starting the agent") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted by signal 15; torn down")),
+        "{rest:?}"
+    );
+    b.assert_nothing_left();
 }

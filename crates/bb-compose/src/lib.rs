@@ -107,6 +107,23 @@ fn tail_logs(container: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Runs `compose -p PROJECT -f FILE ARGS…` (no secrets in its environment), capturing output.
+fn compose(
+    plan: &Plan,
+    file: &std::path::Path,
+    args: &[&str],
+) -> Result<(Compose, Vec<std::ffi::OsString>, std::process::Output)> {
+    let tool = Compose::find()?;
+    let args = tool.args(&plan.compose_project(), file, args);
+    let out = duct::cmd(&tool.program, &args)
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
+    Ok((tool, args, out))
+}
+
 /// Removes the project; then any container still carrying the bottle's label.
 pub fn down(plan: &Plan) -> Result<()> {
     let file = plan
@@ -116,18 +133,8 @@ pub fn down(plan: &Plan) -> Result<()> {
         .unwrap_or_else(|| render::compose_file(plan));
     let mut failures = Vec::new();
     if file.is_file() {
-        let tool = Compose::find()?;
-        let args = tool.args(
-            &plan.compose_project(),
-            &file,
-            &["down", "--remove-orphans", "--timeout", "5"],
-        );
-        let out = duct::cmd(&tool.program, &args)
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()?;
+        let (tool, args, out) =
+            compose(plan, &file, &["down", "--remove-orphans", "--timeout", "5"])?;
         if !out.status.success() {
             failures.push(docker::failure(&tool.name(), &args, &out));
         }
@@ -155,18 +162,7 @@ pub fn logs(plan: &Plan) -> Result<PathBuf> {
     let file = render::compose_file(plan);
     let mut text = Vec::new();
     if file.is_file() {
-        let tool = Compose::find()?;
-        let args = tool.args(
-            &plan.compose_project(),
-            &file,
-            &["logs", "--no-color", "--timestamps"],
-        );
-        let out = duct::cmd(&tool.program, &args)
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .run()?;
+        let (_, _, out) = compose(plan, &file, &["logs", "--no-color", "--timestamps"])?;
         text.extend(out.stdout);
         text.extend(out.stderr);
     }

@@ -1,13 +1,13 @@
 //! The compose file: two services on two external networks, written as JSON (valid YAML) in
 //! the compose file format 2.4, which compose v1 and v2 both accept.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use bb_core::Plan;
 use bb_core::docker::IDENTITY_LABEL;
 use bb_core::fsx;
-use bb_core::plan::{ComposePlan, RuntimeName};
+use bb_core::plan::{ComposePlan, NetworkPlan, RuntimeName};
 use serde_json::{Value, json};
 
 /// Where the agent finds the bottle CA once `bb-provision` installed it.
@@ -18,6 +18,36 @@ pub const AGENT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub const SIDECAR_EGRESS_DIR: &str = "/etc/bot-bottle/egress";
 /// The proxy's address as the agent names it.
 pub const PROXY_URL: &str = "http://egress:9099";
+
+/// The agent's canary variable: a honeytoken whose value the sidecar blocks wherever it appears.
+pub const CANARY_AGENT_VAR: &str = "BOT_BOTTLE_CANARY";
+/// The sidecar's variable holding the same value.
+pub const CANARY_SIDECAR_VAR: &str = "BB_SIDECAR_CANARY";
+
+/// `BOT_BOTTLE_EXTRA_ROOTS`: a PEM bundle the sidecar trusts for upstreams besides its own store
+/// (a private forge's CA, or a test CA).
+fn copy_extra_roots(plan: &Plan) -> Result<Option<PathBuf>> {
+    let Some(source) = std::env::var_os("BOT_BOTTLE_EXTRA_ROOTS").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(&source).map_err(|e| {
+        anyhow::anyhow!(
+            "reading BOT_BOTTLE_EXTRA_ROOTS {}: {e}",
+            PathBuf::from(&source).display()
+        )
+    })?;
+    let dest = plan.state_dir.join("egress/extra-roots.pem");
+    fsx::write_file(&dest, &pem, 0o644)?;
+    Ok(Some(dest))
+}
+
+/// `BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE`: for tests and the conformance harness only, every
+/// upstream name resolves to this address (the sidecar's address guard still applies).
+fn resolve_override() -> Option<String> {
+    std::env::var("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
 
 pub fn compose_file(plan: &Plan) -> PathBuf {
     plan.state_dir.join("docker-compose.yml")
@@ -53,13 +83,8 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
     };
     let routes = serde_json::to_vec_pretty(&plan.egress)?;
     fsx::write_file(&plan.state_dir.join("egress/routes.json"), &routes, 0o644)?;
-    let mut doc = document(
-        plan,
-        &compose,
-        &network.sidecar_ip,
-        &network.internal,
-        &network.egress,
-    );
+    let extra_roots = copy_extra_roots(plan)?;
+    let mut doc = document(plan, &compose, network, extra_roots.as_deref());
     escape_dollars(&mut doc);
     fsx::write_file(
         &compose.file,
@@ -94,6 +119,7 @@ fn agent_environment(plan: &Plan) -> Vec<String> {
     env.push(format!("SSL_CERT_FILE={AGENT_CA_BUNDLE}"));
     env.push(format!("REQUESTS_CA_BUNDLE={AGENT_CA_BUNDLE}"));
     env.push(format!("BOT_BOTTLE_IDENTITY={}", plan.identity));
+    env.push(CANARY_AGENT_VAR.to_string());
     for (name, value) in &plan.env.literal {
         env.push(format!("{name}={value}"));
     }
@@ -106,10 +132,10 @@ fn agent_environment(plan: &Plan) -> Vec<String> {
 fn document(
     plan: &Plan,
     compose: &ComposePlan,
-    sidecar_ip: &str,
-    internal: &str,
-    egress: &str,
+    network: &NetworkPlan,
+    extra_roots: Option<&Path>,
 ) -> Value {
+    let (sidecar_ip, internal, egress) = (&network.sidecar_ip, &network.internal, &network.egress);
     let mut agent = json!({
         "image": plan.provider.image,
         "container_name": compose.agent_container,
@@ -127,9 +153,25 @@ fn document(
     if plan.runtime.name == RuntimeName::Runsc {
         agent["runtime"] = json!("runsc");
     }
-    let mut sidecar_env: Vec<String> = vec![format!(
-        "BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"
-    )];
+    let mut sidecar_env: Vec<String> = vec![
+        format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"),
+        format!("BB_SIDECAR_CA_CERT={SIDECAR_EGRESS_DIR}/ca.pem"),
+        format!("BB_SIDECAR_CA_KEY={SIDECAR_EGRESS_DIR}/ca-key.pem"),
+        format!(
+            "BB_SIDECAR_DENY_NETS={},{}",
+            network.internal_subnet, network.egress_subnet
+        ),
+        // The canary's value comes from compose's environment, like every secret.
+        CANARY_SIDECAR_VAR.to_string(),
+    ];
+    if extra_roots.is_some() {
+        sidecar_env.push(format!(
+            "BB_SIDECAR_EXTRA_ROOTS={SIDECAR_EGRESS_DIR}/extra-roots.pem"
+        ));
+    }
+    if let Some(ip) = resolve_override() {
+        sidecar_env.push(format!("BB_SIDECAR_RESOLVE_OVERRIDE={ip}"));
+    }
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
     let sidecar = json!({
         "image": compose.sidecar_image,

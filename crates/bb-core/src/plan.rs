@@ -361,6 +361,9 @@ pub enum TokenSource {
 pub struct GitGatePlan {
     pub user: GitUser,
     pub repos: Vec<RepoPlan>,
+    /// A gitleaks-format TOML rules file (host path) the gate applies on top of its detectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<PathBuf>,
 }
 
 /// The agent's git identity, each field with where it came from.

@@ -288,6 +288,7 @@ fn git_gate(resolved: &Resolved) -> GitGatePlan {
     GitGatePlan {
         user: resolved.git_user.clone(),
         repos,
+        rules: resolved.rules.as_ref().map(|r| r.value.clone()),
     }
 }
 
@@ -495,6 +496,14 @@ fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
                     skill.value
                 )));
         }
+    }
+    if let Some(rules) = &r.resolved.rules
+        && !rules.value.is_file()
+    {
+        return Err(rules
+            .loc
+            .error("git-gate.rules", format!("rules file {} does not exist", rules.value.display()))
+            .fix("give the path of a gitleaks-format TOML file, relative to the bottle file or absolute"));
     }
     for (name, repo) in &r.resolved.repos {
         if let Some(key) = &repo.key_path

@@ -137,6 +137,9 @@ fn common_rows(sheet: &mut Sheet, r: &Resolution, egress: &EgressPlan, gate: &Gi
             repos.join("\n")
         },
     );
+    if let Some(rules) = &gate.rules {
+        sheet.row("git rules", display_path(rules));
+    }
     let routes: Vec<String> = egress
         .routes
         .iter()

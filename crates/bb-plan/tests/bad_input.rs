@@ -546,3 +546,22 @@ fn bad_identity_and_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(f.state_files().is_empty());
 }
+
+#[test]
+fn missing_gitleaks_rules_file() {
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        "extends: claude\ngit-gate:\n  rules: ~/no-such-rules.toml\n",
+    );
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "shop.md:3:",
+            "git-gate.rules",
+            "no-such-rules.toml does not exist",
+        ],
+    );
+}

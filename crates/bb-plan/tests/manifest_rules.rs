@@ -199,3 +199,15 @@ fn claude_agent_file_keys_are_accepted_and_ignored() {
     let (_, agent) = catalog.load_agent("a").unwrap();
     assert_eq!(agent.prompt, "Body with spaces.");
 }
+
+#[test]
+fn git_gate_rules_path_is_relative_to_the_bottle_and_merges_per_field() {
+    let f = Fixture::new();
+    f.bottle("base", "git-gate:\n  rules: gitleaks.toml\n");
+    f.bottle("child", "extends: base\n");
+    let r = resolved(&f, &["child"]);
+    assert_eq!(
+        r.rules.as_ref().unwrap().value,
+        f.home().join("bottles/gitleaks.toml")
+    );
+}

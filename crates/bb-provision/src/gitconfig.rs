@@ -92,6 +92,7 @@ mod tests {
                 key_path: "/k".into(),
                 host_key: "ssh-ed25519 AAAA".into(),
             }],
+            rules: None,
         };
         let text = render(&gate);
         assert!(text.contains("\tname = \"Shop \\\"Bot\\\"\"\n"), "{text}");

@@ -21,7 +21,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "forward_host_credentials",
     "startup_args",
 ];
-const GIT_GATE_KEYS: &[&str] = &["user", "repos"];
+const GIT_GATE_KEYS: &[&str] = &["user", "repos", "rules"];
 const USER_KEYS: &[&str] = &["name", "email"];
 const REPO_KEYS: &[&str] = &["url", "key", "host_key"];
 const KEY_KEYS: &[&str] = &["provider", "path"];
@@ -169,6 +169,8 @@ pub struct BottleSpec {
     pub provider: ProviderSpec,
     pub user: UserSpec,
     pub repos: BTreeMap<String, RepoSpec>,
+    /// `git-gate.rules`: a gitleaks-format TOML file.
+    pub rules: Option<At<PathBuf>>,
     /// `None` when the file does not declare `egress` (the parent's stays).
     pub routes: Option<Vec<RouteSpec>>,
 }
@@ -198,6 +200,10 @@ pub fn parse(ctx: &Ctx, doc: &Node) -> Result<BottleSpec, InputError> {
         }
         if let Some(repos) = get(gate, "repos") {
             spec.repos = parse_repos(ctx, repos)?;
+        }
+        if let Some(rules) = get(gate, "rules") {
+            let text = ctx.string(rules, "git-gate.rules")?;
+            spec.rules = Some(at(ctx, rules, relative_to_file(&ctx.file, &text)));
         }
     }
     if let Some(node) = get(entries, "egress") {

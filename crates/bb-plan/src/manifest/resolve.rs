@@ -22,6 +22,7 @@ pub struct Resolved {
     pub provider: ProviderSpec,
     pub git_user: GitUser,
     pub repos: BTreeMap<String, RepoSpec>,
+    pub rules: Option<At<std::path::PathBuf>>,
     pub routes: Vec<RouteSpec>,
 }
 
@@ -75,6 +76,7 @@ pub fn resolve(
         provider: spec.provider,
         git_user,
         repos: spec.repos,
+        rules: spec.rules,
         routes: spec.routes.unwrap_or_default(),
     };
     check_provider(&resolved)?;
@@ -176,6 +178,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
         merge_field(&mut entry.host_key, repo.host_key);
         entry.loc = repo.loc;
     }
+    merge_field(&mut spec.rules, top.rules);
     if top.routes.is_some() {
         spec.routes = top.routes;
     }

@@ -559,7 +559,7 @@ fn missing_gitleaks_rules_file() {
         &["fixer"],
         &[],
         &[
-            "shop.md:3:",
+            "shop.md:4:",
             "git-gate.rules",
             "no-such-rules.toml does not exist",
         ],

@@ -157,9 +157,11 @@ fn document(
         format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"),
         format!("BB_SIDECAR_CA_CERT={SIDECAR_EGRESS_DIR}/ca.pem"),
         format!("BB_SIDECAR_CA_KEY={SIDECAR_EGRESS_DIR}/ca-key.pem"),
+        // The agent's own network, and the host's address on the egress bridge. Other addresses
+        // on the egress network (an operator's fixture, a LAN service) need `private: true`.
         format!(
-            "BB_SIDECAR_DENY_NETS={},{}",
-            network.internal_subnet, network.egress_subnet
+            "BB_SIDECAR_DENY_NETS={},{}/32",
+            network.internal_subnet, network.egress_gateway
         ),
         // The canary's value comes from compose's environment, like every secret.
         CANARY_SIDECAR_VAR.to_string(),

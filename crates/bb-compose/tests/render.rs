@@ -26,7 +26,7 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
     let id = plan["identity"].as_str().unwrap().to_string();
     plan["network"] = json!({
         "internal": format!("bot-bottle-{id}-internal"), "egress": format!("bot-bottle-{id}-egress"),
-        "internal_subnet": "10.213.7.0/24", "egress_subnet": "172.30.0.0/16", "sidecar_ip": "10.213.7.2"
+        "internal_subnet": "10.213.7.0/24", "egress_subnet": "172.30.0.0/16", "egress_gateway": "172.30.0.1", "sidecar_ip": "10.213.7.2"
     });
     plan["ca"] = json!({"cert": "/x/ca.pem", "key": "/x/ca-key.pem", "fingerprint_sha256": "AA", "not_after": "2030-01-01T00:00:00Z"});
     let out = f
@@ -66,6 +66,10 @@ fn secrets_are_bare_names_and_literals_are_escaped() {
         .as_array()
         .unwrap();
     assert!(sidecar_env.contains(&json!("EGRESS_TOKEN_1")));
+    assert!(
+        sidecar_env.contains(&json!("BB_SIDECAR_DENY_NETS=10.213.7.0/24,172.30.0.1/32")),
+        "the agent's network and the host's egress address are refused: {sidecar_env:?}"
+    );
     let text = doc.to_string();
     for (_, value) in PLANTED {
         assert!(!text.contains(value));

@@ -419,6 +419,8 @@ pub struct NetworkPlan {
     pub internal_subnet: String,
     /// The egress network's subnet (CIDR), as the engine assigned it.
     pub egress_subnet: String,
+    /// The host's address on the egress bridge (the sidecar must never connect to it).
+    pub egress_gateway: String,
     /// The sidecar's fixed address on the internal network (the agent's DNS server).
     pub sidecar_ip: String,
 }

@@ -44,20 +44,23 @@ pub fn create(plan: &Plan) -> Result<NetworkPlan> {
                 subnet
             }
         };
-        let egress_subnet = match existing(&egress, id)? {
-            Some(subnet) => subnet,
-            None => {
-                docker::output(network_create_args(&egress, id, "egress", &[]))?;
-                created.push(egress.clone());
-                existing(&egress, id)?.context("the egress network vanished after creation")?
-            }
-        };
+        if existing(&egress, id)?.is_none() {
+            docker::output(network_create_args(&egress, id, "egress", &[]))?;
+            created.push(egress.clone());
+        }
+        let egress_subnet =
+            existing(&egress, id)?.context("the egress network vanished after creation")?;
+        let egress_gateway = gateway(&egress)?.unwrap_or_else(|| {
+            let net: Ipv4Net = egress_subnet.parse().expect("the engine reports a CIDR");
+            net.host(1).to_string()
+        });
         let net: Ipv4Net = internal_subnet.parse()?;
         Ok(NetworkPlan {
             internal: internal.clone(),
             egress: egress.clone(),
             internal_subnet,
             egress_subnet,
+            egress_gateway,
             sidecar_ip: net.host(2).to_string(),
         })
     })();
@@ -141,6 +144,17 @@ fn existing(name: &str, identity: &str) -> Result<Option<String>> {
         .as_str()
         .with_context(|| format!("network {name} has no IPv4 subnet"))?;
     Ok(Some(subnet.to_string()))
+}
+
+/// The gateway address the engine gave a network, when it reports one.
+fn gateway(name: &str) -> Result<Option<String>> {
+    Ok(existing_raw(name)?
+        .and_then(|info| {
+            info["IPAM"]["Config"][0]["Gateway"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .filter(|g| !g.is_empty()))
 }
 
 fn existing_raw(name: &str) -> Result<Option<serde_json::Value>> {

@@ -9,9 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
-use bb_core::plan::{EgressPlan, PathMatchKind, Route, RouteMatch};
+use bb_core::plan::{EgressPlan, PathMatchKind, Route, RouteMatch, TokenSlot};
 use hyper::HeaderMap;
 
+use crate::guard::{HostKind, classify_host};
 use crate::log::Log;
 
 /// Where the compose file mounts the routes.
@@ -131,6 +132,17 @@ impl RouteTable {
                     route.host
                 );
             }
+            if classify_host(bare) != HostKind::Name {
+                bail!(
+                    "routes[{i}].host: `{}` is an IP address; routes allow host names",
+                    route.host
+                );
+            }
+            if route.tls_passthrough && (route.auth.is_some() || !route.matches.is_empty()) {
+                bail!(
+                    "routes[{i}]: `tls_passthrough` cannot go with `auth` or `matches` (the tunnel is not inspected)"
+                );
+            }
             if !seen.insert(host.clone()) {
                 bail!("routes[{i}].host: `{host}` appears twice");
             }
@@ -191,17 +203,39 @@ impl RouteTable {
         }
     }
 
-    /// The route that allows a `CONNECT` tunnel to `host`, or the reason it is blocked. A route
-    /// with `matches` needs the request inside the tunnel, which this version cannot see.
+    /// The route that allows a `CONNECT` tunnel to `host`, or the reason it is blocked. A
+    /// route's `matches` are checked on each request inside the (intercepted) tunnel.
     pub fn check_connect(&self, host: &str) -> Result<&Route, String> {
-        let route = self.find(host).ok_or_else(|| not_allowed(host))?;
-        if route.matches.is_empty() {
-            Ok(route)
-        } else {
-            Err(format!(
-                "route for {host} needs TLS interception (not available in this sidecar version)"
-            ))
-        }
+        self.find(host).ok_or_else(|| not_allowed(host))
+    }
+
+    /// Whether a route names `host` itself (not through a wildcard): what DNS-over-HTTPS and
+    /// DNS-over-TLS endpoints need.
+    pub fn names_exactly(&self, host: &str) -> bool {
+        let host = normalize_host(host);
+        self.plan.routes.iter().any(|r| r.host == host)
+    }
+
+    /// The token slots of the plan.
+    pub fn token_slots(&self) -> &[TokenSlot] {
+        &self.plan.token_slots
+    }
+
+    /// Every slot name the table uses: its token slots and its routes' `auth.slot`.
+    pub fn slot_names(&self) -> Vec<String> {
+        let mut names: std::collections::BTreeSet<String> = self
+            .plan
+            .token_slots
+            .iter()
+            .map(|s| s.slot.clone())
+            .collect();
+        names.extend(
+            self.plan
+                .routes
+                .iter()
+                .filter_map(|r| r.auth.as_ref().map(|a| a.slot.clone())),
+        );
+        names.into_iter().collect()
     }
 
     /// The table for `http://_egress.local/allowlist`: routes with their settings and token
@@ -216,6 +250,29 @@ impl RouteTable {
 
 fn not_allowed(host: &str) -> String {
     format!("host {host} is not in the allowlist")
+}
+
+/// A value swapped whole on reload; readers keep the `Arc` they took.
+pub struct Live<T: ?Sized>(Arc<RwLock<Arc<T>>>);
+
+impl<T: ?Sized> Clone for Live<T> {
+    fn clone(&self) -> Self {
+        Live(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> Live<T> {
+    pub fn new(value: Arc<T>) -> Live<T> {
+        Live(Arc::new(RwLock::new(value)))
+    }
+
+    pub fn current(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, value: Arc<T>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = value;
+    }
 }
 
 /// The live table, swapped whole on reload.
@@ -444,18 +501,40 @@ mod tests {
     }
 
     #[test]
-    fn connect_needs_a_route_without_matches() {
-        let t = table(vec![api_route(), route("open.test", vec![])]);
+    fn connect_needs_a_route() {
+        let t = table(vec![
+            api_route(),
+            route("open.test", vec![]),
+            route("*.wild.test", vec![]),
+        ]);
         assert!(t.check_connect("open.test").is_ok());
-        let err = t.check_connect("api.test").unwrap_err();
-        assert_eq!(
-            err,
-            "route for api.test needs TLS interception (not available in this sidecar version)"
-        );
+        assert!(t.check_connect("api.test").is_ok(), "matches apply inside");
         assert_eq!(
             t.check_connect("evil.example").unwrap_err(),
             "host evil.example is not in the allowlist"
         );
+        assert!(t.names_exactly("Open.Test."));
+        assert!(!t.names_exactly("a.wild.test"));
+        assert!(t.check_connect("a.wild.test").is_ok());
+    }
+
+    #[test]
+    fn ip_hosts_and_inspected_passthrough_routes_are_refused() {
+        for host in ["10.0.0.5", "2130706433", "0x7f000001", "127.1", "::1"] {
+            let err = RouteTable::from_plan(EgressPlan {
+                routes: vec![route(host, vec![])],
+                token_slots: vec![],
+            });
+            assert!(err.is_err(), "{host}");
+        }
+        let mut pass = route("pass.test", vec![RouteMatch::default()]);
+        pass.tls_passthrough = true;
+        let err = RouteTable::from_plan(EgressPlan {
+            routes: vec![pass],
+            token_slots: vec![],
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("tls_passthrough"), "{err}");
     }
 
     #[test]

@@ -3,21 +3,33 @@
 //! - [`config`]: the route table (the plan's `egress` section), host and request matching,
 //!   reload;
 //! - [`proxy`]: the HTTP forward proxy (`CONNECT` tunnels, plain `http://` forwarding,
-//!   introspection at `_egress.local`);
+//!   introspection at `_egress.local`) and the one request path every request takes;
+//! - [`intercept`]: TLS interception inside `CONNECT` (SNI, leaf, HTTP/2 and HTTP/1.1);
+//! - [`tls`]: the bottle CA and its leaf cache, the upstream trust store;
+//! - [`upstream`]: pooled upstream connections to addresses the guard checked;
+//! - [`guard`]: the SSRF guard (address policy, IP forms, the resolver);
+//! - [`inspect`]: the DLP hook ([`inspect::Inspector`]) and how its verdicts are applied;
+//! - [`secrets`]: token slot values and the canary, in memory only;
 //! - [`dns`]: the DNS sink (UDP and TCP), answering REFUSED to every query;
 //! - [`log`]: one JSON line per decision or event on stdout;
 //! - [`health`]: the client side of the container's health check.
 //!
-//! [`run`] wires them together with the signals: `SIGHUP` reloads the routes, `SIGTERM` and
-//! `SIGINT` stop the listeners and return.
+//! [`run`] wires them together with the signals: `SIGHUP` reloads the routes (and re-reads the
+//! token slots), `SIGTERM` and `SIGINT` stop the listeners and return.
 
 pub mod config;
 pub mod dns;
+pub mod guard;
 pub mod health;
+pub mod inspect;
+pub mod intercept;
 pub mod log;
 pub mod proxy;
+pub mod secrets;
+pub mod tls;
+pub mod upstream;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +39,11 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::config::{RouteTable, SharedRoutes};
+use crate::config::{Live, RouteTable, SharedRoutes};
+use crate::guard::{AddressPolicy, IpNet, Resolver};
 use crate::log::Log;
 use crate::proxy::ProxyConfig;
+use crate::secrets::Secrets;
 
 /// Tells the servers to stop accepting.
 pub struct ShutdownTrigger(watch::Sender<bool>);
@@ -71,13 +85,46 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// The DNS sink's address (UDP and TCP); `None`: no DNS sink.
     pub dns: Option<SocketAddr>,
+    /// The bottle CA (PEM certificate and key) that signs the intercepting leaves.
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    /// More roots to trust upstream (PEM bundle; tests).
+    pub extra_roots: Option<PathBuf>,
+    /// The bottle's own subnets: never an upstream.
+    pub deny_nets: Vec<IpNet>,
+    /// Every upstream name resolves to this address (tests, conformance harness).
+    pub resolve_override: Option<IpAddr>,
+    /// The body cap for scanned bodies.
+    pub max_body: u64,
 }
 
-/// Loads the routes, binds every listener, then serves until `SIGTERM` or `SIGINT`;
-/// `SIGHUP` reloads the routes file. A routes file that cannot be loaded at start is an error.
+impl RunOptions {
+    /// The defaults of the flags, for `routes` and `listen`.
+    pub fn new(routes: PathBuf, listen: SocketAddr) -> RunOptions {
+        RunOptions {
+            routes,
+            listen,
+            dns: None,
+            ca_cert: tls::DEFAULT_CA_CERT.into(),
+            ca_key: tls::DEFAULT_CA_KEY.into(),
+            extra_roots: None,
+            deny_nets: Vec::new(),
+            resolve_override: None,
+            max_body: proxy::DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// Loads the routes and the CA, binds every listener, then serves until `SIGTERM` or
+/// `SIGINT`; `SIGHUP` reloads the routes file and the token slots. A routes file, CA or extra
+/// roots file that cannot be loaded at start is an error.
 pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     let table = RouteTable::load(&opts.routes)?;
     let route_count = table.routes().len();
+    let secrets = Secrets::from_env(&table);
+    let missing = secrets.missing(&table);
+    let ca = tls::Authority::load(&opts.ca_cert, &opts.ca_key)?;
+    let upstream_tls = tls::upstream_config(opts.extra_roots.as_deref())?;
     let routes = SharedRoutes::new(table);
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -99,8 +146,22 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
 
     let (trigger, shutdown) = Shutdown::channel();
-    let cfg = Arc::new(ProxyConfig::new(routes.clone(), log.clone()));
-    let mut tasks = vec![tokio::spawn(proxy::serve(listener, cfg, shutdown.clone()))];
+    let mut cfg = ProxyConfig::new(routes.clone(), log.clone());
+    cfg.addresses = AddressPolicy::strict().deny(opts.deny_nets.iter().copied());
+    if let Some(ip) = opts.resolve_override {
+        cfg.resolver = Resolver::override_all(ip);
+    }
+    cfg.authority = Some(Arc::new(ca));
+    cfg.upstream_tls = Arc::new(upstream_tls);
+    cfg.inspector = Live::new(inspect::default_inspector(&secrets));
+    cfg.secrets = Live::new(Arc::new(secrets));
+    cfg.max_body = opts.max_body;
+    let cfg = Arc::new(cfg);
+    let mut tasks = vec![tokio::spawn(proxy::serve(
+        listener,
+        cfg.clone(),
+        shutdown.clone(),
+    ))];
     if let Some((udp, tcp)) = dns {
         tasks.push(tokio::spawn(dns::serve_udp(
             udp,
@@ -112,21 +173,41 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     let dns_text = opts
         .dns
         .map_or_else(|| "off".to_owned(), |a| format!("{a} (udp, tcp)"));
+    let nets = if opts.deny_nets.is_empty() {
+        "none".to_owned()
+    } else {
+        opts.deny_nets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     log.event(
         "start",
         true,
         &format!(
-            "egress proxy on {}, DNS sink {dns_text}, {route_count} routes from {}",
+            "egress proxy on {}, DNS sink {dns_text}, {route_count} routes from {}, CA {}, denied networks: {nets}, body cap {} bytes, inspector: {}",
             opts.listen,
-            opts.routes.display()
+            opts.routes.display(),
+            opts.ca_cert.display(),
+            opts.max_body,
+            inspect::DEFAULT_INSPECTOR,
         ),
     );
+    warn_missing(&log, &missing);
+    if let Some(ip) = opts.resolve_override {
+        log.event(
+            "warning",
+            false,
+            &format!(
+                "--resolve-override is set: every upstream name resolves to {ip} (tests only; the address checks still apply)"
+            ),
+        );
+    }
 
     let signal_name = loop {
         tokio::select! {
-            _ = hangup.recv() => {
-                config::reload(&opts.routes, &routes, &log);
-            }
+            _ = hangup.recv() => reload(&opts, &cfg),
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }
@@ -137,4 +218,29 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     }
     log.event("stop", true, &format!("{signal_name}: stopped"));
     Ok(())
+}
+
+/// SIGHUP: the routes file, then the token slots and canary for the table now in force, then
+/// a new inspector for those secrets.
+fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
+    config::reload(&opts.routes, &cfg.routes, &cfg.log);
+    let table = cfg.routes.current();
+    let secrets = Secrets::from_env(&table);
+    warn_missing(&cfg.log, &secrets.missing(&table));
+    cfg.inspector.replace(inspect::default_inspector(&secrets));
+    cfg.secrets.replace(Arc::new(secrets));
+}
+
+/// One event naming the token slots without a value (their routes answer 403).
+fn warn_missing(log: &Log, missing: &[String]) {
+    if !missing.is_empty() {
+        log.event(
+            "warning",
+            false,
+            &format!(
+                "token slots without a value (their routes answer 403): {}",
+                missing.join(", ")
+            ),
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! Two kinds of line:
 //! - a **decision** for every proxied request and DNS query, with exactly the keys
 //!   `time, service, host, method, path, verdict, reason, detector` (see [`Decision`]);
-//! - an **event** about the sidecar itself (start, reload, upstream failures), with the keys
+//! - an **event** about the sidecar itself (start, reload, warnings, upstream and TLS failures), with the keys
 //!   `time, service: "sidecar", event, ok, message`.
 //!
 //! Lines never carry header values, query strings or bodies: callers pass the host, the method
@@ -32,8 +32,8 @@ pub enum Verdict {
     Block,
 }
 
-/// One decision line. `detector` is the DLP detector that decided (always `null` until the
-/// sidecar scans content).
+/// One decision line. `detector` is the DLP detector that blocked, redacted or warned (`null`
+/// when no content check decided).
 #[derive(Debug, Clone, Serialize)]
 pub struct Decision<'a> {
     pub time: String,
@@ -111,6 +111,21 @@ impl Log {
         verdict: Verdict,
         reason: &str,
     ) {
+        self.decision_by(service, host, method, path, verdict, reason, None);
+    }
+
+    /// Writes one decision line naming the DLP detector that decided (or warned).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decision_by(
+        &self,
+        service: Service,
+        host: Option<&str>,
+        method: Option<&str>,
+        path: Option<&str>,
+        verdict: Verdict,
+        reason: &str,
+        detector: Option<&str>,
+    ) {
         self.write(&Decision {
             time: now(),
             service,
@@ -119,7 +134,7 @@ impl Log {
             path,
             verdict,
             reason,
-            detector: None,
+            detector,
         });
     }
 

@@ -1,22 +1,25 @@
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use bb_sidecar::config::DEFAULT_ROUTES;
+use bb_sidecar::guard::IpNet;
 use bb_sidecar::log::Log;
 use bb_sidecar::proxy::DEFAULT_LISTEN;
-use bb_sidecar::{RunOptions, health};
+use bb_sidecar::{RunOptions, health, tls};
 
 /// The bot-bottle sidecar: the bottle's egress proxy and DNS sink.
 ///
 /// Runs as the sidecar container's entry point. Every decision is one JSON line on stdout.
+/// Token slot values are read from the env variables the routes name (EGRESS_TOKEN_<n>), the
+/// canary from BB_SIDECAR_CANARY; values are never logged.
 #[derive(Debug, Parser)]
 #[command(
     name = "bb-sidecar",
     version,
-    after_help = "Signals (run): SIGHUP reloads the routes file (a bad file keeps the old table), SIGTERM/SIGINT exit.\n\nExit status: 0 ok, 1 failure (health: not healthy), 2 bad flags."
+    after_help = "Signals (run): SIGHUP reloads the routes file (a bad file keeps the old table) and re-reads the token slots, SIGTERM/SIGINT exit.\n\nExit status: 0 ok, 1 failure (health: not healthy), 2 bad flags."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,6 +50,52 @@ struct RunArgs {
         default_value = "0.0.0.0:53"
     )]
     dns: String,
+    /// The bottle CA certificate (PEM) that signs the intercepting leaf certificates
+    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_CA_CERT", default_value = tls::DEFAULT_CA_CERT)]
+    ca_cert: PathBuf,
+    /// The bottle CA's private key (PEM)
+    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_CA_KEY", default_value = tls::DEFAULT_CA_KEY)]
+    ca_key: PathBuf,
+    /// More root certificates (PEM bundle) to trust for upstream TLS, besides the built-in
+    /// Mozilla roots (tests)
+    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_EXTRA_ROOTS")]
+    extra_roots: Option<PathBuf>,
+    /// A network that is never an upstream, even for `private: true` routes (the bottle's own
+    /// subnets); repeatable, or comma-separated in the env variable
+    #[arg(
+        long = "deny-net",
+        value_name = "CIDR",
+        env = "BB_SIDECAR_DENY_NETS",
+        value_delimiter = ','
+    )]
+    deny_nets: Vec<IpNet>,
+    /// TESTS ONLY: every upstream name resolves to IP (the address checks still apply)
+    #[arg(long, value_name = "IP", env = "BB_SIDECAR_RESOLVE_OVERRIDE")]
+    resolve_override: Option<IpAddr>,
+    /// Largest request or response body buffered for scanning (bytes, or with a KiB, MiB or
+    /// GiB suffix); larger scanned bodies are refused
+    #[arg(long, value_name = "SIZE", env = "BB_SIDECAR_MAX_BODY", default_value = "64MiB", value_parser = parse_size)]
+    max_body: u64,
+}
+
+/// `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`, all binary).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("`{s}` is not a size such as 64MiB")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as 64MiB"))?;
+    n.checked_mul(1u64 << shift)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size such as 64MiB"))
 }
 
 #[derive(Debug, Args)]
@@ -87,5 +136,11 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
         routes: args.routes,
         listen: args.listen,
         dns,
+        ca_cert: args.ca_cert,
+        ca_key: args.ca_key,
+        extra_roots: args.extra_roots,
+        deny_nets: args.deny_nets,
+        resolve_override: args.resolve_override,
+        max_body: args.max_body,
     })
 }

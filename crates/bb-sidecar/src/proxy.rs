@@ -1,175 +1,114 @@
 //! The egress proxy: an HTTP/1.1 forward proxy that lets through only what the route table
-//! allows.
+//! allows, intercepting TLS to see (and police) every request.
 //!
-//! - `CONNECT host:port`: allowed when a route without `matches` covers the host; the proxy
-//!   connects upstream, answers 200 and tunnels bytes. (Interception, credential injection and
-//!   DLP, which need the request inside the tunnel, come with TLS interception.)
-//! - Absolute-form `http://` requests: checked against the route (`matches` included),
-//!   forwarded over a fresh HTTP/1.1 connection with hop-by-hop headers and
-//!   `Proxy-Authorization` removed, the response streamed back.
+//! - `CONNECT host:port` to a route that is not `tls_passthrough`: answered 200, then TLS is
+//!   terminated with a leaf for the SNI host minted from the bottle CA ([`crate::intercept`]);
+//!   each request inside goes through [`pipeline`] like a plain one. SNI, `Host` and
+//!   `:authority` must name the CONNECT host.
+//! - `CONNECT` to a `tls_passthrough` route: the proxy connects upstream (SSRF guard), answers
+//!   200 and tunnels bytes, uninspected.
+//! - Absolute-form `http://` requests: [`pipeline`].
 //! - `GET /healthz` to the proxy itself, and `http://_egress.local/{healthz,allowlist}`.
 //! - Everything else: 403 with a one-line `blocked: <reason>` body.
 //!
-//! Every request except health checks writes one decision line ([`crate::log`]). Names are
-//! resolved by the sidecar through a [`Resolver`] (injectable for tests) and the addresses are
-//! checked ([`AddressPolicy`]) before the proxy connects to exactly those addresses.
+//! [`pipeline`] is the one request path: route lookup and `matches`, DNS-over-HTTPS refusal,
+//! credential stripping and injection, outbound scanning of URL, headers and the (capped,
+//! buffered) body before anything is sent, the upstream request over a pooled connection to an
+//! address the SSRF guard checked ([`crate::upstream`]), and inbound scanning of the (capped,
+//! buffered) response body before it is returned. Every request except health checks writes
+//! exactly one decision line ([`crate::log`]).
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bb_core::plan::Route;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::uri::Authority;
+use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::Shutdown;
-use crate::config::{INTROSPECTION_HOST, SharedRoutes, normalize_host, valid_host};
-use crate::log::{Log, Service, Verdict};
+use crate::config::{INTROSPECTION_HOST, Live, SharedRoutes, normalize_host};
+use crate::guard::{HostKind, classify_host};
+use crate::inspect::{Finding, Inspector, NoopInspector, Outcome, Part, Verdict, judge_outbound};
+use crate::log::{Log, Service, Verdict as LogVerdict};
+use crate::secrets::Secrets;
+use crate::tls::Authority as BottleCa;
+use crate::upstream::{ConnectError, Upstreams, connect_checked, connect_error, describe};
+
+pub use crate::guard::{AddressPolicy, ResolveFuture, Resolver};
 
 /// The port the compose file publishes to the internal network.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9099";
 
-/// Response bodies: upstream bodies streamed, or the proxy's own short answers.
+/// The default body cap (`--max-body`): bodies are buffered up to this for scanning.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// Request and response bodies: streamed, buffered, or the proxy's own short answers.
 pub type Body = BoxBody<Bytes, hyper::Error>;
 
-/// What a [`Resolver`] returns.
-pub type ResolveFuture = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send>>;
-
-/// Turns a host name and port into addresses. Production uses the system resolver; tests map
-/// names such as `allowed.test` to loopback.
-#[derive(Clone)]
-pub struct Resolver(Arc<dyn Fn(String, u16) -> ResolveFuture + Send + Sync>);
-
-impl Resolver {
-    /// `tokio::net::lookup_host`.
-    pub fn system() -> Resolver {
-        Resolver::from_fn(|host, port| {
-            Box::pin(async move {
-                Ok(tokio::net::lookup_host((host.as_str(), port))
-                    .await?
-                    .collect())
-            })
-        })
-    }
-
-    pub fn from_fn(f: impl Fn(String, u16) -> ResolveFuture + Send + Sync + 'static) -> Resolver {
-        Resolver(Arc::new(f))
-    }
-
-    /// A fixed table of names (lower case); every other name fails to resolve.
-    pub fn fixed(entries: impl IntoIterator<Item = (String, IpAddr)>) -> Resolver {
-        let table: Arc<std::collections::HashMap<String, IpAddr>> =
-            Arc::new(entries.into_iter().collect());
-        Resolver::from_fn(move |host, port| {
-            let found = table.get(&host).map(|ip| vec![SocketAddr::new(*ip, port)]);
-            Box::pin(async move {
-                found.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "unknown host"))
-            })
-        })
-    }
-
-    /// IP literals are returned as they are; names go to the resolver function.
-    pub async fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, port)]);
-        }
-        (self.0)(host.to_owned(), port).await
-    }
-}
-
-/// Which upstream addresses the proxy may connect to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressPolicy {
-    /// Never loopback, link-local (cloud metadata included), unspecified, multicast or
-    /// broadcast; private, shared (100.64/10) and unique-local only on `private: true` routes.
-    Strict,
-    /// Whatever the resolver returns (tests whose upstreams listen on loopback).
-    Unchecked,
-}
-
-impl AddressPolicy {
-    /// Why `ip` is refused for a route, or `None` when it may be used.
-    pub fn refusal(self, ip: IpAddr, private_route: bool) -> Option<&'static str> {
-        if self == AddressPolicy::Unchecked {
-            return None;
-        }
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        let (always, private) = match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                let always = if v4.is_loopback() {
-                    Some("a loopback address")
-                } else if v4.is_link_local() {
-                    Some("a link-local address")
-                } else if v4.is_unspecified() || o[0] == 0 {
-                    Some("an unspecified address")
-                } else if v4.is_multicast() || v4.is_broadcast() || o[0] >= 240 {
-                    Some("a multicast or reserved address")
-                } else {
-                    None
-                };
-                let private = v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64);
-                (always, private)
-            }
-            IpAddr::V6(v6) => {
-                let always = if v6.is_loopback() {
-                    Some("a loopback address")
-                } else if v6.is_unicast_link_local() {
-                    Some("a link-local address")
-                } else if v6.is_unspecified() {
-                    Some("an unspecified address")
-                } else if v6.is_multicast() {
-                    Some("a multicast address")
-                } else {
-                    None
-                };
-                (always, v6.is_unique_local())
-            }
-        };
-        always.or(if private && !private_route {
-            Some("a private address (the route does not say `private: true`)")
-        } else {
-            None
-        })
-    }
-}
-
-/// Everything a proxy connection needs.
+/// Everything a proxy connection needs. [`ProxyConfig::new`] gives the production defaults;
+/// tests replace fields.
 #[derive(Clone)]
 pub struct ProxyConfig {
     pub routes: SharedRoutes,
     pub resolver: Resolver,
     pub log: Log,
     pub addresses: AddressPolicy,
-    /// For resolving and for connecting to each address.
+    /// For resolving, for connecting to each address and for the upstream TLS handshake.
     pub connect_timeout: Duration,
+    /// The bottle CA; without it `CONNECT` to an intercepted route is refused.
+    pub authority: Option<Arc<BottleCa>>,
+    /// How upstream certificates are verified.
+    pub upstream_tls: Arc<rustls::ClientConfig>,
+    /// Token slot values and the canary.
+    pub secrets: Live<Secrets>,
+    pub inspector: Live<dyn Inspector>,
+    /// Bodies larger than this are refused where they must be scanned.
+    pub max_body: u64,
+    upstreams: OnceLock<Upstreams>,
 }
 
 impl ProxyConfig {
-    /// The production settings: system resolver, strict address checks, 10 s timeouts.
+    /// The production settings: system resolver, strict address checks, 10 s timeouts, no CA,
+    /// Mozilla roots, no secrets, the no-op inspector, a 64 MiB body cap.
     pub fn new(routes: SharedRoutes, log: Log) -> ProxyConfig {
         ProxyConfig {
             routes,
             resolver: Resolver::system(),
             log,
-            addresses: AddressPolicy::Strict,
+            addresses: AddressPolicy::strict(),
             connect_timeout: Duration::from_secs(10),
+            authority: None,
+            upstream_tls: Arc::new(
+                crate::tls::upstream_config(None).expect("the built-in roots always load"),
+            ),
+            secrets: Live::new(Arc::new(Secrets::default())),
+            inspector: Live::new(Arc::new(NoopInspector)),
+            max_body: DEFAULT_MAX_BODY,
+            upstreams: OnceLock::new(),
         }
+    }
+
+    /// The pooled upstream clients, built from the settings on first use.
+    pub fn upstreams(&self) -> &Upstreams {
+        self.upstreams.get_or_init(|| {
+            Upstreams::new(
+                self.resolver.clone(),
+                self.addresses.clone(),
+                self.connect_timeout,
+                self.upstream_tls.clone(),
+            )
+        })
     }
 }
 
@@ -232,6 +171,30 @@ fn origin_form(cfg: &ProxyConfig, req: &Request<Incoming>) -> Response<Body> {
     )
 }
 
+/// Where a request goes: the scheme, the normalised host and the port.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    fn default_port(&self) -> u16 {
+        if self.https { 443 } else { 80 }
+    }
+
+    /// `https://host[:port]` (the port only when it is not the scheme's).
+    fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        if self.port == self.default_port() {
+            format!("{scheme}://{}", self.host)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
 async fn absolute_form(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -257,93 +220,451 @@ async fn absolute_form(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Respons
     if host == INTROSPECTION_HOST {
         return introspection(&cfg, &method, &path);
     }
-    if let Some(reason) = bad_target(&host, req.headers()) {
+    if let Some(reason) = host_refusal(&cfg, &host) {
         return block(&cfg, Some(&host), &method, Some(&path), &reason);
     }
-    let port = authority.port_u16().unwrap_or(80);
-    let table = cfg.routes.current();
-    let route = match table.check_http(&host, &method, &path, req.headers()) {
-        Ok(route) => route,
-        Err(reason) => return block(&cfg, Some(&host), &method, Some(&path), &reason),
+    if let Some(reason) = host_header_mismatch(&host, req.headers()) {
+        return block(&cfg, Some(&host), &method, Some(&path), &reason);
+    }
+    let target = Target {
+        https: false,
+        host,
+        port: authority.port_u16().unwrap_or(80),
     };
-    let stream = match connect_upstream(&cfg, &host, port, route.private).await {
-        Ok(stream) => stream,
-        Err(Upstream::Refused(reason)) => {
-            return block(&cfg, Some(&host), &method, Some(&path), &reason);
-        }
-        Err(Upstream::Failed(reason)) => {
-            let why = format!("route {}; upstream failed: {reason}", route.host);
-            cfg.log.decision(
-                Service::Egress,
-                Some(&host),
-                Some(&method),
-                Some(&path),
-                Verdict::Allow,
-                &why,
-            );
-            return bad_gateway(&host, port, &reason);
-        }
-    };
-    cfg.log.decision(
-        Service::Egress,
-        Some(&host),
-        Some(&method),
-        Some(&path),
-        Verdict::Allow,
-        &format!("route {}", route.host),
-    );
-    forward(&cfg, stream, req, &authority, &host, port).await
+    pipeline(&cfg, &target, req).await
 }
 
-/// Sends the request upstream on its own connection and streams the answer back.
-async fn forward(
-    cfg: &ProxyConfig,
-    stream: TcpStream,
-    req: Request<Incoming>,
-    authority: &Authority,
-    host: &str,
-    port: u16,
-) -> Response<Body> {
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    {
-        Ok(pair) => pair,
-        Err(err) => return upstream_error(cfg, host, port, &err.to_string()),
+/// Why a request or tunnel to `host` is refused before any route lookup: an invalid host, or
+/// an IP address (in any form; decided by the SSRF guard without a resolver, and never a route
+/// since routes are names).
+fn host_refusal(cfg: &ProxyConfig, host: &str) -> Option<String> {
+    match classify_host(host) {
+        HostKind::Name => None,
+        HostKind::Invalid(why) => Some(why),
+        HostKind::Ip(ip) => Some(ip_refusal(cfg, host, ip)),
+    }
+}
+
+fn ip_refusal(cfg: &ProxyConfig, host: &str, ip: IpAddr) -> String {
+    let named = if ip.to_string() == host {
+        host.to_owned()
+    } else {
+        format!("{host} ({ip})")
     };
-    tokio::spawn(async move {
-        let _ = conn.await;
+    match cfg.addresses.refusal(ip, false) {
+        Some(why) => format!("{named} is {why}"),
+        None => format!("{named} is an IP address; routes allow host names only"),
+    }
+}
+
+/// Whether the request names DNS-over-HTTPS: `application/dns-message` in `Content-Type` or
+/// `Accept`, or `/dns-query` with a `dns=` parameter.
+pub fn is_dns_over_https(uri: &Uri, headers: &HeaderMap) -> bool {
+    let dns_message = [header::CONTENT_TYPE, header::ACCEPT].iter().any(|name| {
+        headers.get_all(name).iter().any(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .to_ascii_lowercase()
+                .contains("application/dns-message")
+        })
     });
+    let query_form = uri
+        .path()
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case("/dns-query")
+        && uri.query().is_some_and(|q| {
+            q.split('&').any(|kv| {
+                kv.split('=')
+                    .next()
+                    .unwrap_or("")
+                    .eq_ignore_ascii_case("dns")
+            })
+        });
+    dns_message || query_form
+}
+
+/// One request's decision line, written once.
+struct Decide<'a> {
+    cfg: &'a ProxyConfig,
+    host: &'a str,
+    method: &'a str,
+    path: &'a str,
+}
+
+impl Decide<'_> {
+    fn block(&self, reason: &str) -> Response<Body> {
+        self.block_by(reason, None)
+    }
+
+    fn block_by(&self, reason: &str, detector: Option<&str>) -> Response<Body> {
+        self.log(LogVerdict::Block, reason, detector);
+        forbidden(reason)
+    }
+
+    fn found(&self, finding: &Finding, part: Part<'_>) -> Response<Body> {
+        let reason = format!("{} found {} in {part}", finding.detector, finding.rule);
+        self.block_by(&reason, Some(&finding.detector))
+    }
+
+    fn too_large(&self, part: Part<'_>) -> Response<Body> {
+        let (status, reason) = match part {
+            Part::Response => (
+                StatusCode::FORBIDDEN,
+                "response body larger than the scanning limit",
+            ),
+            _ => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body larger than the scanning limit",
+            ),
+        };
+        self.log(LogVerdict::Block, reason, None);
+        text(status, &format!("blocked: {reason}\n"))
+    }
+
+    fn log(&self, verdict: LogVerdict, reason: &str, detector: Option<&str>) {
+        self.cfg.log.decision_by(
+            Service::Egress,
+            Some(self.host),
+            Some(self.method),
+            Some(self.path),
+            verdict,
+            reason,
+            detector,
+        );
+    }
+}
+
+/// What the content checks noted on an allowed request (for its decision line).
+#[derive(Default)]
+struct Notes {
+    detector: Option<String>,
+    notes: Vec<String>,
+}
+
+impl Notes {
+    fn warn(&mut self, f: &Finding, part: Part<'_>) {
+        self.detector.get_or_insert_with(|| f.detector.clone());
+        self.notes
+            .push(format!("{} warned of {} in {part}", f.detector, f.rule));
+    }
+
+    fn redacted(&mut self, f: &Finding, part: Part<'_>) {
+        self.detector.get_or_insert_with(|| f.detector.clone());
+        self.notes
+            .push(format!("{} redacted {} in {part}", f.detector, f.rule));
+    }
+
+    fn reason(&self, base: String) -> String {
+        if self.notes.is_empty() {
+            base
+        } else {
+            format!("{base}; {}", self.notes.join("; "))
+        }
+    }
+}
+
+/// The request path shared by plain `http://` requests and requests inside intercepted
+/// tunnels. `target` has passed the host checks; this decides everything else.
+pub async fn pipeline(
+    cfg: &ProxyConfig,
+    target: &Target,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let d = Decide {
+        cfg,
+        host: &target.host,
+        method: &method,
+        path: &path,
+    };
+    let table = cfg.routes.current();
+    let route = match table.check_http(&target.host, &method, &path, req.headers()) {
+        Ok(route) => route,
+        Err(reason) => return d.block(&reason),
+    };
+    let named = table.names_exactly(&target.host);
+    if is_dns_over_https(req.uri(), req.headers()) && !named {
+        return d.block(&format!(
+            "DNS over HTTPS to {} is refused unless a route names the host",
+            target.host
+        ));
+    }
+    if target.port == 853 && !named {
+        return d.block(&format!(
+            "DNS over TLS (port 853) to {} is refused unless a route names the host",
+            target.host
+        ));
+    }
+    let credential = match &route.auth {
+        None => None,
+        Some(auth) => {
+            let value = cfg.secrets.current().token(&auth.slot).and_then(|token| {
+                let mut v =
+                    HeaderValue::from_str(&format!("{} {token}", auth.scheme.as_str())).ok()?;
+                v.set_sensitive(true);
+                Some(v)
+            });
+            match value {
+                Some(v) => Some(v),
+                None => {
+                    return d.block(&format!("credential for {} is not configured", target.host));
+                }
+            }
+        }
+    };
+
     let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::AUTHORIZATION);
+    parts.headers.remove(header::HOST);
+    let inspector = cfg.inspector.current();
+    let mut notes = Notes::default();
+
+    let body: Body = if inspector.scans_outbound(route) {
+        match scan_request(
+            cfg,
+            &d,
+            &*inspector,
+            route,
+            target,
+            &mut parts,
+            body,
+            &mut notes,
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(refusal) => return refusal,
+        }
+    } else {
+        body.boxed()
+    };
+
+    if let Some(v) = credential {
+        parts.headers.insert(header::AUTHORIZATION, v);
+    }
+    let scan_inbound = inspector.scans_inbound(route);
+    if scan_inbound {
+        // Compressed answers could not be scanned.
+        parts.headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/")
+        .map_or("/", PathAndQuery::as_str)
         .to_owned();
-    parts.uri = match Uri::builder().path_and_query(path_and_query).build() {
+    parts.uri = match format!("{}{path_and_query}", target.origin()).parse::<Uri>() {
         Ok(uri) => uri,
-        Err(err) => return upstream_error(cfg, host, port, &err.to_string()),
+        Err(err) => return d.block(&format!("cannot forward this request target: {err}")),
     };
     parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
-    // The Host header names the target (never the URI's user info).
-    let host_header = match authority.port() {
-        Some(p) => format!("{}:{}", authority.host(), p.as_str()),
-        None => authority.host().to_owned(),
+
+    let client = cfg.upstreams().client(route.private);
+    let response = match client.request(Request::from_parts(parts, body)).await {
+        Ok(response) => response,
+        Err(err) => {
+            return match connect_error(&err) {
+                Some(ConnectError::Refused(why)) => d.block(why),
+                Some(ConnectError::Failed(why)) => upstream_failed(&d, route, target, why),
+                None => upstream_failed(&d, route, target, &describe(&err)),
+            };
+        }
     };
-    match HeaderValue::from_str(&host_header) {
-        Ok(v) => {
-            parts.headers.insert(header::HOST, v);
+    let (mut rparts, rbody) = response.into_parts();
+    strip_hop_by_hop(&mut rparts.headers);
+    let rbody: Body = if scan_inbound {
+        let bytes = match collect_capped(rbody, cfg.max_body).await {
+            Ok(bytes) => bytes,
+            Err(Collect::TooLarge) => return d.too_large(Part::Response),
+            Err(Collect::Failed(why)) => {
+                return upstream_failed(&d, route, target, &format!("reading the response: {why}"));
+            }
+        };
+        match inspector.inbound(route, &bytes) {
+            Verdict::Clean => {}
+            Verdict::Warn(f) => notes.warn(&f, Part::Response),
+            Verdict::Found { finding, .. } => return d.found(&finding, Part::Response),
         }
-        Err(err) => return upstream_error(cfg, host, port, &err.to_string()),
+        full(bytes)
+    } else {
+        rbody.boxed()
+    };
+    d.log(
+        LogVerdict::Allow,
+        &notes.reason(format!("route {}", route.host)),
+        notes.detector.as_deref(),
+    );
+    Response::from_parts(rparts, rbody)
+}
+
+/// Scans URL, headers and body (buffered up to the cap) of an outbound request, applying
+/// redactions in place. Returns the body to send, or the refusal.
+#[allow(clippy::too_many_arguments)]
+async fn scan_request(
+    cfg: &ProxyConfig,
+    d: &Decide<'_>,
+    inspector: &dyn Inspector,
+    route: &Route,
+    target: &Target,
+    parts: &mut hyper::http::request::Parts,
+    body: Incoming,
+    notes: &mut Notes,
+) -> Result<Body, Response<Body>> {
+    let encoded = parts
+        .headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if encoded {
+        return Err(d.block("compressed request bodies (Content-Encoding) cannot be scanned"));
     }
-    match sender.send_request(Request::from_parts(parts, body)).await {
-        Ok(response) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, body.boxed())
+
+    // The URL: host, path and query.
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", PathAndQuery::as_str)
+        .to_owned();
+    let url = format!("{}{pq}", target.host);
+    match judge_outbound(inspector, route, Part::Url, url.as_bytes()) {
+        Outcome::Pass(warn) => {
+            if let Some(f) = warn {
+                notes.warn(&f, Part::Url);
+            }
         }
-        Err(err) => upstream_error(cfg, host, port, &err.to_string()),
+        Outcome::Replace(bytes, f) => {
+            let new_pq = String::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.strip_prefix(target.host.as_str()).map(str::to_owned))
+                .and_then(|pq| pq.parse::<PathAndQuery>().ok());
+            match new_pq {
+                Some(pq) => {
+                    let mut uri = parts.uri.clone().into_parts();
+                    uri.path_and_query = Some(pq);
+                    match Uri::from_parts(uri) {
+                        Ok(uri) => parts.uri = uri,
+                        Err(_) => return Err(d.found(&f, Part::Url)),
+                    }
+                    notes.redacted(&f, Part::Url);
+                }
+                None => return Err(d.found(&f, Part::Url)),
+            }
+        }
+        Outcome::Block(f) => return Err(d.found(&f, Part::Url)),
     }
+
+    // Every header value.
+    let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
+    for name in names {
+        let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
+        let mut kept = Vec::with_capacity(values.len());
+        let mut changed = false;
+        for value in values {
+            let part = Part::Header(name.as_str());
+            match judge_outbound(inspector, route, part, value.as_bytes()) {
+                Outcome::Pass(warn) => {
+                    if let Some(f) = warn {
+                        notes.warn(&f, part);
+                    }
+                    kept.push(value);
+                }
+                Outcome::Replace(bytes, f) => match HeaderValue::from_bytes(&bytes) {
+                    Ok(v) => {
+                        notes.redacted(&f, part);
+                        changed = true;
+                        kept.push(v);
+                    }
+                    Err(_) => return Err(d.found(&f, part)),
+                },
+                Outcome::Block(f) => return Err(d.found(&f, part)),
+            }
+        }
+        if changed {
+            parts.headers.remove(&name);
+            for v in kept {
+                parts.headers.append(name.clone(), v);
+            }
+        }
+    }
+
+    // The body, whole, before anything is sent.
+    let bytes = match collect_capped(body, cfg.max_body).await {
+        Ok(bytes) => bytes,
+        Err(Collect::TooLarge) => return Err(d.too_large(Part::Body)),
+        Err(Collect::Failed(why)) => {
+            d.log(
+                LogVerdict::Block,
+                &format!("cannot read the request body: {why}"),
+                None,
+            );
+            return Err(text(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "bad request: cannot read the request body: {}\n",
+                    one_line(&why)
+                ),
+            ));
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(full(bytes));
+    }
+    match judge_outbound(inspector, route, Part::Body, &bytes) {
+        Outcome::Pass(warn) => {
+            if let Some(f) = warn {
+                notes.warn(&f, Part::Body);
+            }
+            Ok(full(bytes))
+        }
+        Outcome::Replace(new, f) => {
+            notes.redacted(&f, Part::Body);
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+            Ok(full(Bytes::from(new)))
+        }
+        Outcome::Block(f) => Err(d.found(&f, Part::Body)),
+    }
+}
+
+/// The allow line of a request whose upstream failed, and 502.
+fn upstream_failed(d: &Decide<'_>, route: &Route, target: &Target, why: &str) -> Response<Body> {
+    d.log(
+        LogVerdict::Allow,
+        &format!("route {}; upstream failed: {why}", route.host),
+        None,
+    );
+    bad_gateway(&target.host, target.port, why)
+}
+
+enum Collect {
+    TooLarge,
+    Failed(String),
+}
+
+/// Reads a whole body, refusing one larger than `cap` (at once when its length says so).
+async fn collect_capped<B>(body: B, cap: u64) -> Result<Bytes, Collect>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if body.size_hint().lower() > cap {
+        return Err(Collect::TooLarge);
+    }
+    let limit = usize::try_from(cap).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(Collect::TooLarge),
+        Err(err) => Err(Collect::Failed(err.to_string())),
+    }
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body> {
@@ -370,7 +691,10 @@ async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body
             "_egress.local answers plain http:// requests only",
         );
     }
-    if let Some(reason) = bad_target(&host, req.headers()) {
+    if let Some(reason) = host_refusal(&cfg, &host) {
+        return block(&cfg, Some(&host), METHOD, None, &reason);
+    }
+    if let Some(reason) = host_header_mismatch(&host, req.headers()) {
         return block(&cfg, Some(&host), METHOD, None, &reason);
     }
     let table = cfg.routes.current();
@@ -378,17 +702,76 @@ async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body
         Ok(route) => route,
         Err(reason) => return block(&cfg, Some(&host), METHOD, None, &reason),
     };
-    let upstream = match connect_upstream(&cfg, &host, port, route.private).await {
+    if port == 853 && !table.names_exactly(&host) {
+        let reason =
+            format!("DNS over TLS (port 853) to {host} is refused unless a route names the host");
+        return block(&cfg, Some(&host), METHOD, None, &reason);
+    }
+    if route.tls_passthrough {
+        return passthrough(cfg.clone(), req, route, host, port).await;
+    }
+    let Some(ca) = cfg.authority.clone() else {
+        return block(
+            &cfg,
+            Some(&host),
+            METHOD,
+            None,
+            "TLS interception is not configured (no bottle CA)",
+        );
+    };
+    cfg.log.decision(
+        Service::Egress,
+        Some(&host),
+        Some(METHOD),
+        None,
+        LogVerdict::Allow,
+        &format!("route {} (intercepted)", route.host),
+    );
+    let cfg = cfg.clone();
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => crate::intercept::serve_tunnel(cfg, ca, upgraded, host, port).await,
+            Err(err) => cfg.log.event(
+                "tunnel",
+                false,
+                &format!("{host}:{port}: upgrade failed: {err}"),
+            ),
+        }
+    });
+    Response::new(Empty::new().map_err(|never| match never {}).boxed())
+}
+
+/// A `tls_passthrough` route: connect (SSRF guard), answer 200, copy bytes both ways.
+async fn passthrough(
+    cfg: Arc<ProxyConfig>,
+    req: Request<Incoming>,
+    route: &Route,
+    host: String,
+    port: u16,
+) -> Response<Body> {
+    const METHOD: &str = "CONNECT";
+    let connected = connect_checked(
+        &cfg.resolver,
+        &cfg.addresses,
+        &host,
+        port,
+        route.private,
+        cfg.connect_timeout,
+    )
+    .await;
+    let mut upstream = match connected {
         Ok(stream) => stream,
-        Err(Upstream::Refused(reason)) => return block(&cfg, Some(&host), METHOD, None, &reason),
-        Err(Upstream::Failed(reason)) => {
+        Err(ConnectError::Refused(reason)) => {
+            return block(&cfg, Some(&host), METHOD, None, &reason);
+        }
+        Err(ConnectError::Failed(reason)) => {
             let why = format!("route {}; upstream failed: {reason}", route.host);
             cfg.log.decision(
                 Service::Egress,
                 Some(&host),
                 Some(METHOD),
                 None,
-                Verdict::Allow,
+                LogVerdict::Allow,
                 &why,
             );
             return bad_gateway(&host, port, &reason);
@@ -399,12 +782,14 @@ async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body
         Some(&host),
         Some(METHOD),
         None,
-        Verdict::Allow,
-        &format!("route {} (tunnel, not inspected)", route.host),
+        LogVerdict::Allow,
+        &format!(
+            "route {} (tls_passthrough: tunnel, not inspected)",
+            route.host
+        ),
     );
     let log = cfg.log.clone();
     tokio::spawn(async move {
-        let mut upstream = upstream;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let mut client = TokioIo::new(upgraded);
@@ -420,17 +805,17 @@ async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body
     Response::new(Empty::new().map_err(|never| match never {}).boxed())
 }
 
-/// A host that is no host name, or a `Host` header that names another host than the target.
-fn bad_target(host: &str, headers: &HeaderMap) -> Option<String> {
-    if !valid_host(host) {
-        return Some(format!("`{host}` is not a valid host name"));
-    }
-    let given = headers.get(header::HOST)?;
-    let agrees = given
-        .to_str()
-        .ok()
-        .and_then(|v| v.parse::<Authority>().ok())
-        .is_some_and(|a| normalize_host(a.host()) == host);
+/// A `Host` header that names another host than `host` (the port aside; case and one trailing
+/// dot ignored). No `Host` header: nothing to disagree.
+pub fn host_header_mismatch(host: &str, headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(header::HOST).iter();
+    let given = values.next()?;
+    let agrees = values.next().is_none()
+        && given
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<Authority>().ok())
+            .is_some_and(|a| normalize_host(a.host()) == host);
     if agrees {
         None
     } else {
@@ -451,7 +836,7 @@ fn introspection(cfg: &ProxyConfig, method: &str, path: &str) -> Response<Body> 
                 Some(INTROSPECTION_HOST),
                 Some(method),
                 Some(path),
-                Verdict::Allow,
+                LogVerdict::Allow,
                 "introspection",
             );
             let json = cfg.routes.current().allowlist_json();
@@ -468,51 +853,6 @@ fn introspection(cfg: &ProxyConfig, method: &str, path: &str) -> Response<Body> 
             StatusCode::NOT_FOUND,
             "not found: _egress.local serves GET /healthz and GET /allowlist\n",
         ),
-    }
-}
-
-enum Upstream {
-    /// The address policy refused every address: a block.
-    Refused(String),
-    /// Resolution or connection failed: a bad gateway.
-    Failed(String),
-}
-
-/// Resolves `host` once, checks the addresses and connects to the first usable one (the
-/// address that was checked is the one used: no second lookup).
-async fn connect_upstream(
-    cfg: &ProxyConfig,
-    host: &str,
-    port: u16,
-    private_route: bool,
-) -> Result<TcpStream, Upstream> {
-    let addrs =
-        match tokio::time::timeout(cfg.connect_timeout, cfg.resolver.resolve(host, port)).await {
-            Ok(Ok(addrs)) if !addrs.is_empty() => addrs,
-            Ok(Ok(_)) => return Err(Upstream::Failed(format!("{host} has no address"))),
-            Ok(Err(err)) => return Err(Upstream::Failed(format!("cannot resolve {host}: {err}"))),
-            Err(_) => return Err(Upstream::Failed(format!("resolving {host} timed out"))),
-        };
-    let mut refused = None;
-    let mut last_error = None;
-    for addr in addrs {
-        if let Some(why) = cfg.addresses.refusal(addr.ip(), private_route) {
-            refused.get_or_insert_with(|| format!("{host} resolves to {}, {why}", addr.ip()));
-            continue;
-        }
-        match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Ok(Err(err)) => last_error = Some(format!("connect {addr}: {err}")),
-            Err(_) => last_error = Some(format!("connect {addr}: timed out")),
-        }
-    }
-    match (last_error, refused) {
-        (Some(err), _) => Err(Upstream::Failed(err)),
-        (None, Some(why)) => Err(Upstream::Refused(why)),
-        (None, None) => Err(Upstream::Failed(format!("{host} has no address"))),
     }
 }
 
@@ -544,12 +884,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut resp = Response::new(
-        Full::new(Bytes::from(body.to_owned()))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+pub(crate) fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut resp = Response::new(full(Bytes::from(body.to_owned())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -558,8 +894,20 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     resp
 }
 
+fn one_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+}
+
+/// 403 `blocked: <reason>`.
+pub(crate) fn forbidden(reason: &str) -> Response<Body> {
+    text(
+        StatusCode::FORBIDDEN,
+        &format!("blocked: {}\n", one_line(reason)),
+    )
+}
+
 /// Logs a block and answers 403 `blocked: <reason>`.
-fn block(
+pub(crate) fn block(
     cfg: &ProxyConfig,
     host: Option<&str>,
     method: &str,
@@ -571,73 +919,22 @@ fn block(
         host,
         Some(method),
         path,
-        Verdict::Block,
+        LogVerdict::Block,
         reason,
     );
-    let reason = reason.replace(['\r', '\n'], " ");
-    text(StatusCode::FORBIDDEN, &format!("blocked: {reason}\n"))
+    forbidden(reason)
 }
 
 fn bad_gateway(host: &str, port: u16, reason: &str) -> Response<Body> {
-    let reason = reason.replace(['\r', '\n'], " ");
     text(
         StatusCode::BAD_GATEWAY,
-        &format!("bad gateway: {host}:{port}: {reason}\n"),
+        &format!("bad gateway: {host}:{port}: {}\n", one_line(reason)),
     )
-}
-
-/// A failure after the allow decision was logged: an event line and 502.
-fn upstream_error(cfg: &ProxyConfig, host: &str, port: u16, reason: &str) -> Response<Body> {
-    cfg.log
-        .event("upstream", false, &format!("{host}:{port}: {reason}"));
-    bad_gateway(host, port, reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strict_policy_refuses_internal_addresses() {
-        let p = AddressPolicy::Strict;
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        for s in [
-            "127.0.0.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "224.0.0.1",
-            "255.255.255.255",
-        ] {
-            assert!(p.refusal(ip(s), true).is_some(), "{s}");
-        }
-        for s in [
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "100.64.0.1",
-            "fd00::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(p.refusal(ip(s), false).is_some(), "{s}");
-            assert!(p.refusal(ip(s), true).is_none(), "{s} on a private route");
-        }
-        for s in [
-            "93.184.216.34",
-            "2606:2800:220:1::1",
-            "100.128.0.1",
-            "172.32.0.1",
-        ] {
-            assert!(p.refusal(ip(s), false).is_none(), "{s}");
-        }
-        assert!(
-            AddressPolicy::Unchecked
-                .refusal(ip("127.0.0.1"), false)
-                .is_none()
-        );
-    }
 
     #[test]
     fn hop_by_hop_headers_and_proxy_credentials_are_removed() {
@@ -665,25 +962,59 @@ mod tests {
     #[test]
     fn host_header_must_name_the_target() {
         let mut h = HeaderMap::new();
-        assert!(bad_target("a.test", &h).is_none());
+        assert!(host_header_mismatch("a.test", &h).is_none());
         h.insert("host", HeaderValue::from_static("A.Test.:8080"));
-        assert!(bad_target("a.test", &h).is_none());
+        assert!(host_header_mismatch("a.test", &h).is_none());
         h.insert("host", HeaderValue::from_static("b.test"));
-        assert!(bad_target("a.test", &h).is_some());
-        assert!(bad_target("a..test", &HeaderMap::new()).is_some());
+        assert!(host_header_mismatch("a.test", &h).is_some());
+        h.insert("host", HeaderValue::from_static("a.test"));
+        h.append("host", HeaderValue::from_static("b.test"));
+        assert!(host_header_mismatch("a.test", &h).is_some(), "two Hosts");
+    }
+
+    #[test]
+    fn dns_over_https_is_recognised() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        let none = HeaderMap::new();
+        assert!(is_dns_over_https(&uri("/dns-query?dns=AAAB"), &none));
+        assert!(is_dns_over_https(&uri("/DNS-QUERY?ct&dns=AAAB"), &none));
+        assert!(!is_dns_over_https(&uri("/dns-query"), &none));
+        assert!(!is_dns_over_https(&uri("/search?dns=1"), &none));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "accept",
+            HeaderValue::from_static("Application/DNS-Message"),
+        );
+        assert!(is_dns_over_https(&uri("/anything"), &h));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/dns-message"),
+        );
+        assert!(is_dns_over_https(&uri("/"), &h));
+    }
+
+    #[test]
+    fn targets_print_their_origin() {
+        let t = |https, port| Target {
+            https,
+            host: "a.test".into(),
+            port,
+        };
+        assert_eq!(t(true, 443).origin(), "https://a.test");
+        assert_eq!(t(true, 8443).origin(), "https://a.test:8443");
+        assert_eq!(t(false, 80).origin(), "http://a.test");
+        assert_eq!(t(false, 443).origin(), "http://a.test:443");
     }
 
     #[tokio::test]
-    async fn fixed_resolver_and_literals() {
-        let r = Resolver::fixed([("a.test".to_owned(), "127.0.0.1".parse().unwrap())]);
-        assert_eq!(
-            r.resolve("a.test", 80).await.unwrap(),
-            vec!["127.0.0.1:80".parse().unwrap()]
-        );
-        assert!(r.resolve("b.test", 80).await.is_err());
-        assert_eq!(
-            r.resolve("::1", 81).await.unwrap(),
-            vec!["[::1]:81".parse().unwrap()]
-        );
+    async fn bodies_are_capped() {
+        let small = Full::new(Bytes::from_static(b"12345"));
+        assert_eq!(collect_capped(small, 5).await.ok().unwrap(), "12345");
+        let big = Full::new(Bytes::from_static(b"123456"));
+        assert!(matches!(
+            collect_capped(big, 5).await,
+            Err(Collect::TooLarge)
+        ));
     }
 }

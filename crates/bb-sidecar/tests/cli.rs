@@ -1,7 +1,9 @@
-//! The `bb-sidecar` binary on loopback: start, health, DNS, SIGHUP reload, SIGTERM.
+//! The `bb-sidecar` binary on loopback: start, health, DNS, SIGHUP reload, SIGTERM; the CA
+//! and the flags of the intercepting proxy.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -17,6 +19,21 @@ fn free_port() -> u16 {
             return port;
         }
     }
+}
+
+/// A bottle CA like bb-ca's (ECDSA P-256) in `dir`: (cert, key).
+fn write_ca(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "test bottle CA");
+    let cert = params.self_signed(&key).unwrap();
+    let (c, k) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
 }
 
 fn health(url: &str) -> bool {
@@ -77,10 +94,15 @@ fn runs_serves_reloads_and_stops() {
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.json");
     std::fs::write(&routes, r#"{"routes": [], "token_slots": []}"#).unwrap();
+    let (ca, ca_key) = write_ca(dir.path());
     let (proxy_port, dns_port) = (free_port(), free_port());
     let mut child = Command::new(BIN)
         .arg("run")
         .env("BB_SIDECAR_ROUTES", &routes)
+        .env("BB_SIDECAR_CA_CERT", &ca)
+        .env("BB_SIDECAR_CA_KEY", &ca_key)
+        .env("BB_SIDECAR_DENY_NETS", "10.77.0.0/24,fd77::/64")
+        .env("EGRESS_TOKEN_1", "tok-SECRET-in-env")
         .env("BB_SIDECAR_LISTEN", format!("127.0.0.1:{proxy_port}"))
         .args(["--dns", &format!("127.0.0.1:{dns_port}")])
         .stdout(Stdio::piped())
@@ -95,6 +117,12 @@ fn runs_serves_reloads_and_stops() {
     });
     let start = wait_line(&lines, "\"start\"");
     assert_eq!(start["ok"], true);
+    let message = start["message"].as_str().unwrap();
+    assert!(
+        message.contains("denied networks: 10.77.0.0/24, fd77::/64"),
+        "{message}"
+    );
+    assert!(message.contains("body cap 67108864 bytes"), "{message}");
 
     let url = format!("http://127.0.0.1:{proxy_port}/healthz");
     assert!(health(&url));
@@ -124,12 +152,21 @@ fn runs_serves_reloads_and_stops() {
     std::fs::write(
         &routes,
         r#"{"routes": [{"host": "a.test", "dlp": {"outbound": [], "inbound": [], "on_match": "block"},
-            "tls_passthrough": false, "private": false}], "token_slots": []}"#,
+            "tls_passthrough": false, "private": false,
+            "auth": {"scheme": "Bearer", "slot": "EGRESS_TOKEN_2"}}], "token_slots": []}"#,
     )
     .unwrap();
     signal(&child, "-HUP");
     let good = wait_line(&lines, "\"reload\"");
     assert_eq!(good["ok"], true, "{good}");
+    let missing = wait_line(&lines, "token slots without a value");
+    assert!(
+        missing["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("EGRESS_TOKEN_2"),
+        "{missing}"
+    );
 
     signal(&child, "-TERM");
     let stop = wait_line(&lines, "\"stop\"");
@@ -143,4 +180,97 @@ fn runs_serves_reloads_and_stops() {
         assert!(Instant::now() < deadline, "did not exit on SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_missing_or_foreign_ca_is_an_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.json");
+    std::fs::write(&routes, r#"{"routes": [], "token_slots": []}"#).unwrap();
+    let run = |ca: &Path, key: &Path| {
+        Command::new(BIN)
+            .args(["run", "--dns", "off", "--listen", "127.0.0.1:0", "--routes"])
+            .arg(&routes)
+            .arg("--ca-cert")
+            .arg(ca)
+            .arg("--ca-key")
+            .arg(key)
+            .output()
+            .unwrap()
+    };
+    let out = run(&dir.path().join("no.pem"), &dir.path().join("no-key.pem"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("bb-sidecar: error: cannot read the CA certificate"),
+        "{stderr}"
+    );
+    let (ca, _) = write_ca(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    let (_, foreign_key) = write_ca(other.path());
+    let out = run(&ca, &foreign_key);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not belong"), "{stderr}");
+}
+
+#[test]
+fn bad_flag_values_exit_2() {
+    for args in [
+        &["--deny-net", "10.0.0.0/33"][..],
+        &["--resolve-override", "not-an-ip"],
+        &["--max-body", "lots"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["run", "--dns", "off"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn resolve_override_is_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.json");
+    std::fs::write(&routes, r#"{"routes": [], "token_slots": []}"#).unwrap();
+    let (ca, ca_key) = write_ca(dir.path());
+    let mut child = Command::new(BIN)
+        .args(["run", "--dns", "off", "--max-body", "1MiB"])
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--routes")
+        .arg(&routes)
+        .arg("--ca-cert")
+        .arg(&ca)
+        .arg("--ca-key")
+        .arg(&ca_key)
+        .env("BB_SIDECAR_RESOLVE_OVERRIDE", "10.9.8.7")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let start = wait_line(&lines, "\"start\"");
+    assert!(
+        start["message"]
+            .as_str()
+            .unwrap()
+            .contains("body cap 1048576 bytes")
+    );
+    let warning = wait_line(&lines, "--resolve-override");
+    assert_eq!(warning["event"], "warning");
+    assert!(
+        warning["message"].as_str().unwrap().contains("10.9.8.7"),
+        "{warning}"
+    );
+    signal(&child, "-TERM");
+    wait_line(&lines, "\"stop\"");
+    child.wait().unwrap();
 }

@@ -1,184 +1,36 @@
-//! The proxy in-process on 127.0.0.1, with upstreams the tests start on 127.0.0.1. Test host
+//! The proxy in-process on 127.0.0.1, with upstreams the tests start on 127.0.0.1: plain
+//! HTTP, passthrough tunnels, the SSRF guard, DNS-over-HTTPS refusal and introspection. Test host
 //! names (`allowed.test`, …) resolve to loopback through an injected resolver: nothing here
-//! resolves or contacts a real internet name.
+//! resolves or contacts a real internet name. TLS interception: `tests/intercept.rs`.
 
-use std::convert::Infallible;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bb_sidecar::config::{self, RouteTable, SharedRoutes};
-use bb_sidecar::log::{Lines, Log};
-use bb_sidecar::proxy::{self, AddressPolicy, ProxyConfig, Resolver};
-use bb_sidecar::{Shutdown, ShutdownTrigger};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use bb_sidecar::config::{self, RouteTable};
+use bb_sidecar::log::Log;
+use bb_sidecar::proxy::AddressPolicy;
+use bb_sidecar::secrets::Secrets;
+use common::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const SECRET: &str = "SECRETVALUE-do-not-log";
-
-fn route(host: &str) -> Value {
-    json!({
-        "host": host,
-        "dlp": {"outbound": [], "inbound": [], "on_match": "block"},
-        "tls_passthrough": false,
-        "private": false
-    })
-}
-
-fn plan(routes: Vec<Value>) -> RouteTable {
-    RouteTable::parse(&json!({"routes": routes, "token_slots": []}).to_string()).unwrap()
-}
 
 fn default_routes() -> RouteTable {
     let mut api = route("api.test");
     api["matches"] = json!([{"paths": [{"type": "prefix", "value": "/v1/"}], "methods": ["GET"]}]);
-    plan(vec![route("allowed.test"), route("*.wild.test"), api])
-}
-
-struct Proxy {
-    addr: SocketAddr,
-    routes: SharedRoutes,
-    lines: Lines,
-    _stop: ShutdownTrigger,
-}
-
-async fn start_proxy(table: RouteTable, addresses: AddressPolicy) -> Proxy {
-    let (log, lines) = Log::memory();
-    let routes = SharedRoutes::new(table);
-    let names = [
-        "allowed.test",
-        "a.wild.test",
-        "wild.test",
-        "api.test",
-        "evil.example",
-        "other.test",
-    ];
-    let cfg = ProxyConfig {
-        routes: routes.clone(),
-        resolver: Resolver::fixed(names.iter().map(|n| (n.to_string(), LOOPBACK))),
-        log,
-        addresses,
-        connect_timeout: Duration::from_secs(5),
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = Shutdown::channel();
-    tokio::spawn(proxy::serve(listener, Arc::new(cfg), shutdown));
-    Proxy {
-        addr,
-        routes,
-        lines,
-        _stop: stop,
-    }
-}
-
-/// An HTTP upstream that answers with the request it saw: request line, headers, body.
-async fn start_upstream() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let mut echo = format!("{} {}\n", req.method(), req.uri());
-                            for (name, value) in req.headers() {
-                                echo.push_str(&format!(
-                                    "{}: {}\n",
-                                    name,
-                                    value.to_str().unwrap_or("?")
-                                ));
-                            }
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            echo.push_str(&format!("body: {}\n", String::from_utf8_lossy(&body)));
-                            let resp = Response::builder()
-                                .header("x-upstream", "yes")
-                                .header("connection", "x-hop")
-                                .header("x-hop", "1")
-                                .body(Full::new(Bytes::from(echo)))
-                                .unwrap();
-                            Ok::<_, Infallible>(resp)
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (port, hits)
-}
-
-/// A TCP upstream that echoes bytes.
-async fn start_echo() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let (mut r, mut w) = stream.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    port
-}
-
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-/// Sends a raw request (which should say `Connection: close`) and reads the whole answer.
-async fn send(proxy: SocketAddr, request: &str) -> Answer {
-    let mut s = TcpStream::connect(proxy).await.unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .expect("answer within 10 s")
-        .unwrap();
-    parse_answer(&raw)
-}
-
-fn parse_answer(raw: &[u8]) -> Answer {
-    let text = String::from_utf8_lossy(raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Answer {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_owned(),
-    }
-}
-
-fn get(url: &str, host: &str) -> String {
-    format!("GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    let mut pass = route("pass.test");
+    pass["tls_passthrough"] = json!(true);
+    plan(vec![route("allowed.test"), route("*.wild.test"), api, pass])
 }
 
 #[tokio::test]
 async fn allowed_plain_http_is_forwarded_without_proxy_credentials() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let request = format!(
         "GET http://Allowed.Test:{port}/some/path?q={SECRET} HTTP/1.1\r\nHost: allowed.test:{port}\r\n\
          Proxy-Authorization: Basic {SECRET}\r\nProxy-Connection: keep-alive\r\nX-Custom: {SECRET}\r\n\
@@ -186,7 +38,7 @@ async fn allowed_plain_http_is_forwarded_without_proxy_credentials() {
     );
     let a = send(p.addr, &request).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(hits.requests(), 1);
     assert!(a.head.contains("x-upstream: yes"), "{}", a.head);
     assert!(
         !a.head.contains("x-hop"),
@@ -196,7 +48,7 @@ async fn allowed_plain_http_is_forwarded_without_proxy_credentials() {
     let body = a.body.to_ascii_lowercase();
     assert!(
         body.starts_with(&format!(
-            "get /some/path?q={}\n",
+            "http/1.1 get /some/path?q={}\n",
             SECRET.to_ascii_lowercase()
         )),
         "{body}"
@@ -227,7 +79,7 @@ async fn allowed_plain_http_is_forwarded_without_proxy_credentials() {
 #[tokio::test]
 async fn request_bodies_are_forwarded() {
     let (port, _) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let request = format!(
         "POST http://allowed.test:{port}/upload HTTP/1.1\r\nHost: allowed.test:{port}\r\n\
          Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
@@ -240,7 +92,7 @@ async fn request_bodies_are_forwarded() {
 #[tokio::test]
 async fn wildcard_routes_cover_subdomains_not_the_apex() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let ok = send(
         p.addr,
         &get(
@@ -263,13 +115,13 @@ async fn wildcard_routes_cover_subdomains_not_the_apex() {
         apex.body,
         "blocked: host wild.test is not in the allowlist\n"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(hits.requests(), 1);
 }
 
 #[tokio::test]
 async fn disallowed_host_gets_403_and_upstream_is_not_contacted() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let a = send(
         p.addr,
         &get(&format!("http://evil.example:{port}/x"), "evil.example"),
@@ -281,7 +133,7 @@ async fn disallowed_host_gets_403_and_upstream_is_not_contacted() {
         "blocked: host evil.example is not in the allowlist\n"
     );
     assert!(a.head.contains("content-type: text/plain"));
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(hits.requests(), 0);
     let l = &p.lines.json()[0];
     assert_eq!(l["verdict"], "block");
     assert_eq!(l["host"], "evil.example");
@@ -291,7 +143,7 @@ async fn disallowed_host_gets_403_and_upstream_is_not_contacted() {
 #[tokio::test]
 async fn host_header_must_agree_with_the_target() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let a = send(
         p.addr,
         &get(&format!("http://allowed.test:{port}/"), "evil.example"),
@@ -299,13 +151,13 @@ async fn host_header_must_agree_with_the_target() {
     .await;
     assert_eq!(a.status, 403);
     assert!(a.body.starts_with("blocked: the Host header"), "{}", a.body);
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(hits.requests(), 0);
 }
 
 #[tokio::test]
 async fn route_matches_are_enforced_on_plain_http() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let host = format!("api.test:{port}");
     let ok = send(
         p.addr,
@@ -341,37 +193,14 @@ async fn route_matches_are_enforced_on_plain_http() {
         "{}",
         wrong_method.body
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 1);
-}
-
-async fn connect(proxy: SocketAddr, target: &str) -> (TcpStream, Answer) {
-    let mut s = TcpStream::connect(proxy).await.unwrap();
-    s.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(
-            n == 1,
-            "connection closed after {:?}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let answer = parse_answer(&head);
-    (s, answer)
+    assert_eq!(hits.requests(), 1);
 }
 
 #[tokio::test]
-async fn connect_to_an_allowed_host_tunnels_bytes() {
+async fn connect_to_a_passthrough_route_tunnels_bytes() {
     let port = start_echo().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
-    let (mut s, a) = connect(p.addr, &format!("allowed.test:{port}")).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
+    let (mut s, a) = connect(p.addr, &format!("Pass.Test.:{port}")).await;
     assert_eq!(a.status, 200);
     for msg in [&b"ping"[..], b"\x00\x01binary\xff", b"pong"] {
         s.write_all(msg).await.unwrap();
@@ -384,44 +213,30 @@ async fn connect_to_an_allowed_host_tunnels_bytes() {
     }
     let l = &p.lines.json()[0];
     assert_eq!(l["method"], "CONNECT");
-    assert_eq!(l["host"], "allowed.test");
+    assert_eq!(l["host"], "pass.test");
     assert_eq!(l["verdict"], "allow");
+    assert!(
+        l["reason"].as_str().unwrap().contains("not inspected"),
+        "{l}"
+    );
     assert!(l["path"].is_null());
 }
 
-async fn connect_refused(proxy: SocketAddr, target: &str) -> String {
-    let mut s = TcpStream::connect(proxy).await.unwrap();
-    s.write_all(
-        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
-        .await
-        .unwrap()
-        .unwrap();
-    let a = parse_answer(&raw);
-    assert_eq!(a.status, 403, "{}", a.body);
-    a.body
-}
-
 #[tokio::test]
-async fn connect_to_a_disallowed_host_or_a_route_with_matches_is_403() {
+async fn connect_to_a_disallowed_host_is_403() {
     let port = start_echo().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     assert_eq!(
         connect_refused(p.addr, &format!("evil.example:{port}")).await,
         "blocked: host evil.example is not in the allowlist\n"
     );
     assert_eq!(
-        connect_refused(p.addr, &format!("api.test:{port}")).await,
-        "blocked: route for api.test needs TLS interception (not available in this sidecar version)\n"
-    );
-    assert_eq!(
         connect_refused(p.addr, &format!("wild.test:{port}")).await,
         "blocked: host wild.test is not in the allowlist\n"
+    );
+    assert_eq!(
+        connect_refused(p.addr, "_egress.local:443").await,
+        "blocked: _egress.local answers plain http:// requests only\n"
     );
     let lines = p.lines.json();
     assert_eq!(lines.len(), 3);
@@ -430,15 +245,15 @@ async fn connect_to_a_disallowed_host_or_a_route_with_matches_is_403() {
             .iter()
             .all(|l| l["verdict"] == "block" && l["method"] == "CONNECT")
     );
-    // The 200 path of the helper works too.
-    let (_s, ok) = connect(p.addr, &format!("a.wild.test:{port}")).await;
+    // A route with `matches` is intercepted now: CONNECT itself is allowed.
+    let (_s, ok) = connect(p.addr, &format!("api.test:{port}")).await;
     assert_eq!(ok.status, 200);
 }
 
 #[tokio::test]
 async fn strict_address_policy_refuses_loopback_upstreams() {
     let (port, hits) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Strict).await;
+    let p = start_proxy(default_routes(), AddressPolicy::strict()).await;
     let a = send(
         p.addr,
         &get(&format!("http://allowed.test:{port}/"), "allowed.test"),
@@ -450,10 +265,183 @@ async fn strict_address_policy_refuses_loopback_upstreams() {
         "blocked: allowed.test resolves to 127.0.0.1, a loopback address\n"
     );
     assert_eq!(
-        connect_refused(p.addr, &format!("allowed.test:{port}")).await,
-        "blocked: allowed.test resolves to 127.0.0.1, a loopback address\n"
+        connect_refused(p.addr, &format!("pass.test:{port}")).await,
+        "blocked: pass.test resolves to 127.0.0.1, a loopback address\n"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    assert_eq!(hits.requests(), 0);
+    assert_eq!(hits.connections(), 0);
+}
+
+#[tokio::test]
+async fn the_bottles_own_networks_are_refused_even_on_private_routes() {
+    let (port, hits) = start_upstream().await;
+    let echo = start_echo().await;
+    let mut private = route("private.test");
+    private["private"] = json!(true);
+    let mut pass = route("pass.test");
+    pass["private"] = json!(true);
+    pass["tls_passthrough"] = json!(true);
+    let table = || plan(vec![private.clone(), pass.clone()]);
+    let deny = AddressPolicy::unchecked().deny(["127.0.0.0/8".parse().unwrap()]);
+    let p = start_proxy(table(), deny).await;
+    let url = format!("http://private.test:{port}/x");
+    let a = send(p.addr, &get(&url, "private.test")).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        a.body,
+        "blocked: private.test resolves to 127.0.0.1, in the bottle's own network 127.0.0.0/8\n"
+    );
+    assert_eq!(
+        connect_refused(p.addr, &format!("pass.test:{echo}")).await,
+        "blocked: pass.test resolves to 127.0.0.1, in the bottle's own network 127.0.0.0/8\n"
+    );
+    assert_eq!(
+        connect_refused(p.addr, &format!("127.0.0.1:{echo}")).await,
+        "blocked: 127.0.0.1 is in the bottle's own network 127.0.0.0/8\n"
+    );
+    assert_eq!(hits.connections(), 0);
+    // The same route without the deny net reaches the upstream.
+    let open = start_proxy(table(), AddressPolicy::unchecked()).await;
+    assert_eq!(
+        send(open.addr, &get(&url, "private.test")).await.status,
+        200
+    );
+    assert_eq!(hits.requests(), 1);
+}
+
+#[tokio::test]
+async fn ip_forms_are_refused_without_asking_the_resolver() {
+    let p = start_proxy(default_routes(), AddressPolicy::strict()).await;
+    for (target, shown) in [
+        ("0x7f000001", "0x7f000001 (127.0.0.1) is a loopback address"),
+        ("0177.0.0.1", "0177.0.0.1 (127.0.0.1) is a loopback address"),
+        ("2130706433", "2130706433 (127.0.0.1) is a loopback address"),
+        ("127.1", "127.1 (127.0.0.1) is a loopback address"),
+        (
+            "0xa9fea9fe",
+            "0xa9fea9fe (169.254.169.254) is a link-local address",
+        ),
+        (
+            "[::ffff:127.0.0.1]",
+            "::ffff:127.0.0.1 is an IPv4-mapped IPv6 address",
+        ),
+        ("127.0.0.1", "127.0.0.1 is a loopback address"),
+        (
+            "93.184.216.34",
+            "93.184.216.34 is an IP address; routes allow host names only",
+        ),
+    ] {
+        assert_eq!(
+            connect_refused(p.addr, &format!("{target}:443")).await,
+            format!("blocked: {shown}\n"),
+            "{target}"
+        );
+        let host = target.trim_start_matches('[').trim_end_matches(']');
+        let a = send(p.addr, &get(&format!("http://{target}/"), target)).await;
+        assert_eq!(a.status, 403, "{target}");
+        assert_eq!(a.body, format!("blocked: {shown}\n"), "{target} {host}");
+    }
+    // A numeric last label that is no address is no name either.
+    let a = send(p.addr, &get("http://1.2.3.999/", "1.2.3.999")).await;
+    assert_eq!(a.status, 403);
+    assert!(
+        a.body.contains("neither a host name nor an IP address"),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        p.resolved.load(Ordering::SeqCst),
+        0,
+        "the resolver was asked"
+    );
+}
+
+#[tokio::test]
+async fn dns_over_https_and_tls_need_a_route_that_names_the_host() {
+    let (port, hits) = start_upstream().await;
+    let p = start_proxy(
+        plan(vec![route("*.wild.test"), route("doh.test")]),
+        AddressPolicy::unchecked(),
+    )
+    .await;
+    let doh = |host: &str, extra: &str, path: &str| {
+        format!(
+            "GET http://{host}:{port}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}Connection: close\r\n\r\n"
+        )
+    };
+    for (extra, path) in [
+        (
+            "",
+            "/dns-query?dns=AAABAAABAAAAAAAAA3d3dwdleGFtcGxlA2NvbQAAAQAB",
+        ),
+        ("Accept: application/dns-message\r\n", "/resolve"),
+        ("Content-Type: application/dns-message\r\n", "/"),
+    ] {
+        let a = send(p.addr, &doh("a.wild.test", extra, path)).await;
+        assert_eq!(a.status, 403, "{extra}{path}");
+        assert_eq!(
+            a.body,
+            "blocked: DNS over HTTPS to a.wild.test is refused unless a route names the host\n"
+        );
+        let named = send(p.addr, &doh("doh.test", extra, path)).await;
+        assert_eq!(named.status, 200, "{extra}{path}");
+    }
+    assert_eq!(hits.requests(), 3);
+    let plain = send(p.addr, &doh("a.wild.test", "", "/dns-query")).await;
+    assert_eq!(plain.status, 200);
+
+    // DNS over TLS: port 853.
+    assert_eq!(
+        connect_refused(p.addr, "a.wild.test:853").await,
+        "blocked: DNS over TLS (port 853) to a.wild.test is refused unless a route names the host\n"
+    );
+    let (_s, ok) = connect(p.addr, "doh.test:853").await;
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn plain_http_gets_the_route_credential_and_loses_the_agents() {
+    let (port, hits) = start_upstream().await;
+    let mut api = route("api.test");
+    api["auth"] = json!({"scheme": "Bearer", "slot": "EGRESS_TOKEN_1"});
+    let mut basic = route("other.test");
+    basic["auth"] = json!({"scheme": "Basic", "slot": "EGRESS_TOKEN_2"});
+    let mut setup = Setup::new(plan(vec![api, basic, route("allowed.test")]));
+    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), SECRET.to_owned())], None);
+    let p = start(setup).await;
+    let request = |host: &str| {
+        format!(
+            "GET http://{host}:{port}/v1/x HTTP/1.1\r\nHost: {host}:{port}\r\n\
+             Authorization: Bearer placeholder\r\nProxy-Authorization: Basic eA==\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let a = send(p.addr, &request("api.test")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.body
+            .contains(&format!("authorization: Bearer {SECRET}\n")),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("placeholder"), "{}", a.body);
+    assert!(!a.body.contains("proxy-authorization"), "{}", a.body);
+    assert_eq!(a.body.matches("authorization").count(), 1, "{}", a.body);
+
+    let none = send(p.addr, &request("allowed.test")).await;
+    assert_eq!(none.status, 200);
+    assert!(!none.body.contains("authorization"), "{}", none.body);
+
+    let missing = send(p.addr, &request("other.test")).await;
+    assert_eq!(missing.status, 403);
+    assert_eq!(
+        missing.body,
+        "blocked: credential for other.test is not configured\n"
+    );
+    assert_eq!(hits.requests(), 2);
+    assert!(
+        !p.lines.all().concat().contains(SECRET),
+        "a token was logged"
+    );
 }
 
 #[tokio::test]
@@ -465,7 +453,7 @@ async fn unreachable_upstream_is_502() {
         .local_addr()
         .unwrap()
         .port();
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let a = send(
         p.addr,
         &get(&format!("http://allowed.test:{port}/"), "allowed.test"),
@@ -482,7 +470,7 @@ async fn unreachable_upstream_is_502() {
 
 #[tokio::test]
 async fn health_and_introspection() {
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let direct = send(p.addr, &get("/healthz", "whatever")).await;
     assert_eq!((direct.status, direct.body.as_str()), (200, "ok\n"));
     let via = send(
@@ -507,7 +495,10 @@ async fn health_and_introspection() {
         .iter()
         .map(|r| r["host"].as_str().unwrap())
         .collect();
-    assert_eq!(hosts, ["allowed.test", "*.wild.test", "api.test"]);
+    assert_eq!(
+        hosts,
+        ["allowed.test", "*.wild.test", "api.test", "pass.test"]
+    );
     assert_eq!(v["routes"][2]["matches"][0]["methods"], json!(["GET"]));
 
     let other = send(p.addr, &get("/", "allowed.test")).await;
@@ -524,7 +515,7 @@ async fn health_and_introspection() {
 #[tokio::test]
 async fn reload_swaps_the_table_and_keeps_it_on_a_bad_file() {
     let (port, _) = start_upstream().await;
-    let p = start_proxy(default_routes(), AddressPolicy::Unchecked).await;
+    let p = start_proxy(default_routes(), AddressPolicy::unchecked()).await;
     let other = get(&format!("http://other.test:{port}/"), "other.test");
     let allowed = get(&format!("http://allowed.test:{port}/"), "allowed.test");
     assert_eq!(send(p.addr, &other).await.status, 403);

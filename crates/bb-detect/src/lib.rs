@@ -1,0 +1,328 @@
+//! Detectors of the egress proxy (and later of the git gate's pre-receive scanner).
+//!
+//! Outbound (DLP), over one buffer ([`Engine::scan`]) or a stream of chunks ([`Engine::stream`]):
+//!
+//! - `token_patterns`: well-known credential formats ([`TOKEN_RULES`]), found in the input and
+//!   also inside base64, hex and percent-encoded runs of it (the rule then ends in `/base64`,
+//!   `/hex` or `/url`). A literal prefilter (Aho-Corasick over distinctive prefixes and key
+//!   words) finds candidates; each rule's regex runs only in a small window around a candidate.
+//! - `known_secrets`: the values handed to [`Engine::new`] (token slots and the canary), plain
+//!   and base64 (standard and URL-safe, any alignment inside a longer base64 string), hex,
+//!   percent-encoded once or twice, with separators inserted or removed, and any fragment of at
+//!   least `max(8, len/2)` characters. Everything is one Aho-Corasick automaton built at
+//!   [`Engine::new`], run over a view of the input with separators removed.
+//! - `entropy` (opt-in, warn only): runs of `[A-Za-z0-9+/=_-]` of at least 20 bytes that look
+//!   random ([`entropy`] documents the thresholds).
+//!
+//! Inbound: [`Engine::scan_inbound`] finds prompt-injection phrasing in response bodies, with a
+//! [`Confidence`]: `High` for imperative instructions aimed at the agent, `Low` for weaker
+//! signals (a phrase quoted in an article, an install one-liner that pipes to a shell).
+//!
+//! No [`Finding`] ever carries a secret value: rules name secrets by their name only.
+
+mod core;
+mod decode;
+pub mod entropy;
+mod inbound;
+mod secrets;
+mod tokens;
+
+use std::collections::HashSet;
+use std::fmt;
+
+pub use tokens::TOKEN_RULES;
+
+/// Values shorter than this are matched only whole and plain (no encodings, no fragments),
+/// and only when not glued to other letters or digits.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// The name under which the canary is passed to [`Engine::new`]; its rules are `canary`,
+/// `canary/base64`, ... instead of `known-secret:NAME...`.
+pub const CANARY_NAME: &str = "canary";
+
+/// The prefix of every [`mint_canary`] value.
+pub const CANARY_PREFIX: &str = "bbcanary_";
+
+/// Which detector produced a [`Finding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Detector {
+    TokenPatterns,
+    KnownSecrets,
+    Entropy,
+    Injection,
+}
+
+impl Detector {
+    /// The detector's name as in the configuration and the decision log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detector::TokenPatterns => "token_patterns",
+            Detector::KnownSecrets => "known_secrets",
+            Detector::Entropy => "entropy",
+            Detector::Injection => "injection",
+        }
+    }
+}
+
+impl fmt::Display for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One outbound match: which rule, where. Never the matched bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Finding {
+    pub detector: Detector,
+    /// e.g. `aws-access-key-id`, `github-pat/base64`, `known-secret:EGRESS_TOKEN_1/hex`,
+    /// `canary/fragment`, `entropy`.
+    pub rule: String,
+    /// Byte offsets of the match in the scanned input (for a stream: from its first byte).
+    pub start: usize,
+    pub end: usize,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} at {}..{}", self.detector, self.rule, self.start, self.end)
+    }
+}
+
+/// A value the proxy must never let out (a token slot's value, the canary).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KnownSecret {
+    pub name: String,
+    pub value: String,
+}
+
+impl KnownSecret {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> KnownSecret {
+        KnownSecret { name: name.into(), value: value.into() }
+    }
+}
+
+impl fmt::Debug for KnownSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KnownSecret")
+            .field("name", &self.name)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Which outbound detectors run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboundConfig {
+    pub token_patterns: bool,
+    pub known_secrets: bool,
+    pub entropy: bool,
+}
+
+impl OutboundConfig {
+    /// Every outbound detector on.
+    pub const ALL: OutboundConfig =
+        OutboundConfig { token_patterns: true, known_secrets: true, entropy: true };
+    /// The blocking detectors on, entropy (warn only, opt-in) off.
+    pub const DEFAULT_ON: OutboundConfig =
+        OutboundConfig { token_patterns: true, known_secrets: true, entropy: false };
+
+    fn any(&self) -> bool {
+        self.token_patterns || self.known_secrets || self.entropy
+    }
+}
+
+/// How sure an inbound finding is. `High` => the proxy blocks; `Low` => it warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    Low,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One inbound (prompt-injection) match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InjectionFinding {
+    /// e.g. `injection:ignore-previous`.
+    pub rule: String,
+    pub confidence: Confidence,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl fmt::Display for InjectionFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}) at {}..{}", self.rule, self.confidence, self.start, self.end)
+    }
+}
+
+/// The compiled detectors. Built once per configuration (re)load and shared across requests
+/// (`Send + Sync`); scanning never allocates anything shared.
+pub struct Engine {
+    tokens: tokens::Tokens,
+    secrets: secrets::Secrets,
+    inbound: inbound::Inbound,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("token_rules", &TOKEN_RULES.len())
+            .field("secrets", &self.secrets.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Vec::new())
+    }
+}
+
+impl Engine {
+    /// Compiles the detectors for these known secrets. Empty values are ignored.
+    pub fn new(secrets: Vec<KnownSecret>) -> Engine {
+        let secrets = secrets::Secrets::new(&secrets);
+        let tokens = tokens::Tokens::new(secrets.short_literals());
+        Engine { tokens, secrets, inbound: inbound::Inbound::new() }
+    }
+
+    /// The names of the known secrets (for logs; never the values).
+    pub fn secret_names(&self) -> Vec<String> {
+        self.secrets.names()
+    }
+
+    /// Scans one buffer (a URL, a header value, a small body). Findings are sorted by offset.
+    pub fn scan(&self, cfg: &OutboundConfig, data: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if cfg.any() && !data.is_empty() {
+            let mut st = core::State::default();
+            core::round(self, cfg, &mut st, data, true, &mut out);
+        }
+        out
+    }
+
+    /// Scans a large body chunk by chunk; see [`Stream`].
+    pub fn stream(&self, cfg: OutboundConfig) -> Stream<'_> {
+        Stream { engine: self, cfg, buf: Vec::new(), st: core::State::default() }
+    }
+
+    /// Scans a response body for prompt-injection phrasing. Sorted by offset.
+    pub fn scan_inbound(&self, data: &[u8]) -> Vec<InjectionFinding> {
+        self.inbound.scan(data)
+    }
+}
+
+/// An outbound scan over a body that arrives in chunks. A match split across chunks is found
+/// once, with offsets from the first byte of the stream. Only a small tail of the data is
+/// kept between chunks (a few hundred bytes, more only while a candidate is undecided).
+pub struct Stream<'a> {
+    engine: &'a Engine,
+    cfg: OutboundConfig,
+    buf: Vec<u8>,
+    st: core::State,
+}
+
+impl Stream<'_> {
+    /// Scans the next chunk; returns the findings decided so far that were not returned yet.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if chunk.is_empty() || !self.cfg.any() {
+            self.st.consumed += chunk.len();
+            return out;
+        }
+        self.buf.extend_from_slice(chunk);
+        self.st.consumed += chunk.len();
+        let keep = core::round(self.engine, &self.cfg, &mut self.st, &self.buf, false, &mut out);
+        let drop = keep - self.st.base;
+        self.buf.drain(..drop);
+        self.st.base = keep;
+        out
+    }
+
+    /// Ends the stream: returns the findings that needed the end of the data to be decided.
+    /// The stream is then reset and can scan a new body (offsets start at 0 again).
+    pub fn finish(&mut self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.cfg.any() && !self.buf.is_empty() {
+            core::round(self.engine, &self.cfg, &mut self.st, &self.buf, true, &mut out);
+        }
+        self.buf.clear();
+        self.st = core::State::default();
+        out
+    }
+
+    /// How many bytes were fed since the start (or the last [`Stream::finish`]).
+    pub fn offset(&self) -> usize {
+        self.st.consumed
+    }
+}
+
+/// Replaces each finding's span by `[REDACTED:<rule>]`. Overlapping spans are merged into one
+/// marker naming every rule involved (joined by `,`). Spans past the end are clipped.
+pub fn redact(data: &[u8], findings: &[Finding]) -> Vec<u8> {
+    let mut spans: Vec<(usize, usize, &str)> = findings
+        .iter()
+        .filter_map(|f| {
+            let end = f.end.min(data.len());
+            (f.start < end).then_some((f.start, end, f.rule.as_str()))
+        })
+        .collect();
+    spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut out = Vec::with_capacity(data.len());
+    let mut pos = 0;
+    let mut i = 0;
+    while i < spans.len() {
+        let (start, mut end, rule) = spans[i];
+        let mut rules = vec![rule];
+        i += 1;
+        while i < spans.len() && spans[i].0 < end {
+            end = end.max(spans[i].1);
+            if !rules.contains(&spans[i].2) {
+                rules.push(spans[i].2);
+            }
+            i += 1;
+        }
+        out.extend_from_slice(&data[pos..start]);
+        out.extend_from_slice(b"[REDACTED:");
+        out.extend_from_slice(rules.join(",").as_bytes());
+        out.push(b']');
+        pos = end;
+    }
+    out.extend_from_slice(&data[pos..]);
+    out
+}
+
+/// A fresh honeytoken: [`CANARY_PREFIX`] followed by 32 random base62 characters (about 190
+/// bits, from the thread-local CSPRNG). Pass it to [`Engine::new`] as
+/// `KnownSecret { name: CANARY_NAME, .. }`.
+pub fn mint_canary() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut s = String::from(CANARY_PREFIX);
+    for _ in 0..32 {
+        s.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// Sorts findings by (start, end, rule) and drops exact duplicates.
+fn sort_findings(v: &mut Vec<Finding>) {
+    v.sort_by(|a, b| {
+        (a.start, a.end, a.detector, &a.rule).cmp(&(b.start, b.end, b.detector, &b.rule))
+    });
+    let mut seen = HashSet::new();
+    v.retain(|f| seen.insert(f.clone()));
+}

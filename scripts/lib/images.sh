@@ -13,7 +13,9 @@
 #   bb_apt_source                      sets BB_APT_SUITE, BB_APT_MIRROR, BB_APT_KEYRING
 #   bb_base_image_build                debootstrap + import the base image unless it exists
 #   bb_sidecar_image_build TAG [docker build args...]
-#                                      cargo build bb-sidecar, then bb_image_build sidecar TAG
+#                                      cargo build bb-sidecar and bb-gitgate, then
+#                                      bb_image_build sidecar TAG
+#   bb_fixture_image_build TAG BASE    bb_image_build fixture TAG (images/fixture, FROM BASE)
 #
 # Environment:
 #   BB_BASE_IMAGE      tag of the base image (default bot-bottle-base:<suite> + bot-bottle-base:local)
@@ -22,6 +24,8 @@
 #   BB_APT_ETC         where the apt sources live (default /etc/apt)
 #   BB_IMAGES_VERBOSE  1: stream debootstrap and docker build output to stderr
 #   BB_SIDECAR_BIN     a prebuilt bb-sidecar binary for the sidecar image (skips cargo)
+#   BB_GITGATE_BIN     a prebuilt bb-gitgate binary for the sidecar image (default: the one
+#                      beside BB_SIDECAR_BIN when there is one, else cargo builds it)
 
 BB_BASE_LOCAL_TAG=bot-bottle-base:local
 
@@ -387,32 +391,59 @@ bb_base_image_build() (
 )
 
 # bb_sidecar_image_build TAG [docker build args...]
-# Builds bb-sidecar (cargo build --release, or $BB_SIDECAR_BIN) and the image images/sidecar
-# from a temporary context holding the binary and the Dockerfile; the content hash then
-# rebuilds the image only when the binary changes. Runs in a subshell so its EXIT trap stays
-# its own.
+# Builds bb-sidecar and bb-gitgate (one `cargo build --release`, or $BB_SIDECAR_BIN and
+# $BB_GITGATE_BIN / the bb-gitgate beside $BB_SIDECAR_BIN) and the image images/sidecar from a
+# temporary context holding the binaries and the Dockerfile; the content hash then rebuilds the
+# image only when a binary changes. Runs in a subshell so its EXIT trap stays its own.
 bb_sidecar_image_build() (
 	set -euo pipefail
 	tag=$1
 	shift
 	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 	bin=${BB_SIDECAR_BIN:-}
+	gate=${BB_GITGATE_BIN:-}
+	if [ -z "$gate" ] && [ -n "$bin" ] && [ -x "$(dirname "$bin")/bb-gitgate" ]; then
+		gate=$(dirname "$bin")/bb-gitgate
+	fi
 	log=""
 	ctx=""
 	trap 'rm -rf "$ctx"; rm -f "$log"' EXIT
-	if [ -z "$bin" ]; then
-		command -v cargo >/dev/null 2>&1 || bb_die "cargo is missing (or set BB_SIDECAR_BIN to a built bb-sidecar)"
+	packages=()
+	[ -n "$bin" ] || packages+=(-p bb-sidecar)
+	[ -n "$gate" ] || packages+=(-p bb-gitgate)
+	if [ ${#packages[@]} -gt 0 ]; then
+		command -v cargo >/dev/null 2>&1 || bb_die "cargo is missing (or set BB_SIDECAR_BIN and BB_GITGATE_BIN to built binaries)"
 		start=$(bb__now_ms)
-		bb_log "sidecar: cargo build --release -p bb-sidecar"
+		bb_log "sidecar: cargo build --release ${packages[*]}"
 		log=$(mktemp "${TMPDIR:-/tmp}/bot-bottle-cargo.XXXXXX")
-		(cd "$root" && bb__run_logged "$log" cargo build --release -p bb-sidecar --quiet)
-		bin=${CARGO_TARGET_DIR:-$root/target}/release/bb-sidecar
-		bb_log "sidecar: binary ready in $(bb__elapsed "$start")"
+		(cd "$root" && bb__run_logged "$log" cargo build --release "${packages[@]}" --quiet)
+		target=${CARGO_TARGET_DIR:-$root/target}/release
+		bin=${bin:-$target/bb-sidecar}
+		gate=${gate:-$target/bb-gitgate}
+		bb_log "sidecar: binaries ready in $(bb__elapsed "$start")"
 	fi
 	[ -x "$bin" ] || bb_die "no bb-sidecar binary at $bin"
+	[ -x "$gate" ] || bb_die "no bb-gitgate binary at $gate"
 	ctx=$(mktemp -d "${TMPDIR:-/tmp}/bot-bottle-sidecar.XXXXXX")
 	cp "$bin" "$ctx/bb-sidecar"
-	chmod 0755 "$ctx/bb-sidecar"
+	cp "$gate" "$ctx/bb-gitgate"
+	chmod 0755 "$ctx/bb-sidecar" "$ctx/bb-gitgate"
 	cp "$root/images/sidecar/Dockerfile" "$ctx/Dockerfile"
 	bb_image_build sidecar "$tag" "$ctx" "$@"
 )
+
+# bb_fixture_image_build TAG BASE_IMAGE
+# The egress-conformance upstream (images/fixture): Debian's python3 and upstream.py, FROM
+# BASE_IMAGE (pulled first when the engine lacks it). Its RUN step installs python3 with apt
+# from the base's own sources, so this build has network (no --network=none).
+bb_fixture_image_build() {
+	local tag=$1 base=$2 root
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	if ! bb_image_exists "$base"; then
+		docker pull --quiet "$base" >/dev/null || {
+			bb_die "fixture: cannot pull $base"
+			return 1
+		}
+	fi
+	bb_image_build fixture "$tag" "$root/images/fixture" --build-arg "BASE_IMAGE=$base"
+}

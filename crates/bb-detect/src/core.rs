@@ -67,13 +67,25 @@ pub(crate) fn round(
     let mut found = Vec::new();
     {
         let mut sink = |detector: Detector, rule: &str, s: usize, e: usize| {
-            found.push(Finding { detector, rule: rule.to_string(), start: base + s, end: base + e })
+            found.push(Finding {
+                detector,
+                rule: rule.to_string(),
+                start: base + s,
+                end: base + e,
+            })
         };
         let short_on = cfg.known_secrets && eng.tokens.has_short();
         if cfg.token_patterns || short_on {
             let from = st.tok_done.max(base) - base;
-            let held =
-                eng.tokens.pass(data, from, at_start, at_end, cfg.token_patterns, short_on, &mut sink);
+            let held = eng.tokens.pass(
+                data,
+                from,
+                at_start,
+                at_end,
+                cfg.token_patterns,
+                short_on,
+                &mut sink,
+            );
             let next = held.unwrap_or_else(|| n.saturating_sub(eng.tokens.lit_max - 1).max(from));
             st.tok_done = base + next;
             keep = keep.min((base + next).saturating_sub(eng.tokens.back_max + 1));
@@ -140,7 +152,11 @@ impl Finder {
     /// `m`: class bits of the `width` bytes at stream offset `at`.
     #[inline]
     fn block(&mut self, mut m: u64, at: usize, width: u32) {
-        let full = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+        let full = if width == 64 {
+            u64::MAX
+        } else {
+            (1u64 << width) - 1
+        };
         m &= full;
         if let Some(s) = self.open {
             let lead = m.trailing_ones();
@@ -156,7 +172,11 @@ impl Finder {
         }
         if (m >> (width - 1)) & 1 == 1 {
             let zeros = !m & full;
-            let start = if zeros == 0 { 0 } else { 64 - zeros.leading_zeros() };
+            let start = if zeros == 0 {
+                0
+            } else {
+                64 - zeros.leading_zeros()
+            };
             self.open = Some(at + start as usize);
             m &= if start == 0 { 0 } else { (1u64 << start) - 1 };
         }
@@ -189,8 +209,14 @@ fn run_pass(
     let n = data.len();
     let end = base + n;
     let mut keep = end;
-    let mut seg = Finder { open: st.seg_open.map(|o| o.start), runs: Vec::new() };
-    let mut hex = Finder { open: st.hex_open.map(|o| o.start), runs: Vec::new() };
+    let mut seg = Finder {
+        open: st.seg_open.map(|o| o.start),
+        runs: Vec::new(),
+    };
+    let mut hex = Finder {
+        open: st.hex_open.map(|o| o.start),
+        runs: Vec::new(),
+    };
     let decode = cfg.token_patterns;
     let mut i = st.run_done.max(base) - base;
     while i < n {
@@ -244,7 +270,11 @@ fn run_pass(
         if cfg.entropy && decided.is_none() {
             keep = keep.min(s.max(base));
         }
-        OpenRun { start: s, decided, next: s }
+        OpenRun {
+            start: s,
+            decided,
+            next: s,
+        }
     });
     if !decode {
         st.seg_open = open;
@@ -270,7 +300,11 @@ fn run_pass(
     let hex_next = pieces(&hex, st.hex_open.take(), base, end, &mut |ps, pe| {
         decode_hex(eng, local(ps, pe), &mut |r, x, s, e| report(ps, r, x, s, e))
     });
-    st.hex_open = hex.open.zip(hex_next).map(|(start, next)| OpenRun { start, decided: None, next });
+    st.hex_open = hex.open.zip(hex_next).map(|(start, next)| OpenRun {
+        start,
+        decided: None,
+        next,
+    });
     if let Some(o) = st.hex_open {
         keep = keep.min(o.next.max(base));
     }
@@ -313,7 +347,11 @@ fn pieces(
 fn has_text_run(b: &[u8]) -> bool {
     let mut run = 0;
     for &x in b {
-        run = if (0x20..0x7f).contains(&x) || x == b'\n' { run + 1 } else { 0 };
+        run = if (0x20..0x7f).contains(&x) || x == b'\n' {
+            run + 1
+        } else {
+            0
+        };
         if run >= 16 {
             return true;
         }
@@ -376,11 +414,12 @@ fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
         if !has_text_run(&buf) {
             return;
         }
-        eng.tokens.pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
-            let cs = ds * 4 / 3;
-            let ce = ((de * 4).div_ceil(3)).min(part.len());
-            sink(rule, "/base64", off + cs, off + ce)
-        });
+        eng.tokens
+            .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
+                let cs = ds * 4 / 3;
+                let ce = ((de * 4).div_ceil(3)).min(part.len());
+                sink(rule, "/base64", off + cs, off + ce)
+            });
     };
     b64(seg, 0, sink);
     // A base64 value after a path separator (`/sync/QUtJ...`) has its own alignment.
@@ -407,9 +446,10 @@ fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
             if !has_text_run(&buf) {
                 continue;
             }
-            eng.tokens.pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
-                sink(rule, "/hex", off + 2 * ds, off + 2 * de)
-            });
+            eng.tokens
+                .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
+                    sink(rule, "/hex", off + 2 * ds, off + 2 * de)
+                });
         }
     }
 }
@@ -492,7 +532,10 @@ fn pct_region(
             sink(&format!("{rule}/url{suffix}"), s, e);
         }
     };
-    eng.tokens.pass(&dec, 0, true, true, true, false, &mut |_, rule, s, e| report(rule, "", s, e));
+    eng.tokens
+        .pass(&dec, 0, true, true, true, false, &mut |_, rule, s, e| {
+            report(rule, "", s, e)
+        });
     let mut i = 0;
     while i < dec.len() {
         if !is_b64(dec[i]) {
@@ -517,7 +560,10 @@ mod tests {
     use super::*;
 
     fn runs(data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
-        let mut f = Finder { open: None, runs: Vec::new() };
+        let mut f = Finder {
+            open: None,
+            runs: Vec::new(),
+        };
         let mut i = 0;
         while i < data.len() {
             let w = (data.len() - i).min(chunk).min(64);
@@ -538,7 +584,11 @@ mod tests {
             let data: Vec<u8> = (0..len)
                 .map(|_| {
                     seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    if (seed >> 40) % 23 == 0 { b' ' } else { b'a' }
+                    if (seed >> 40).is_multiple_of(23) {
+                        b' '
+                    } else {
+                        b'a'
+                    }
                 })
                 .collect();
             let mut naive = Vec::new();

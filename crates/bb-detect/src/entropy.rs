@@ -37,7 +37,15 @@ pub const HEX_THRESHOLD: f64 = 3.4;
 fn clogc(c: u32) -> f64 {
     static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
     let t = TABLE.get_or_init(|| {
-        (0..=MAX_TOKEN_LEN).map(|c| if c == 0 { 0.0 } else { c as f64 * (c as f64).log2() }).collect()
+        (0..=MAX_TOKEN_LEN)
+            .map(|c| {
+                if c == 0 {
+                    0.0
+                } else {
+                    c as f64 * (c as f64).log2()
+                }
+            })
+            .collect()
     });
     match t.get(c as usize) {
         Some(&v) => v,
@@ -63,7 +71,10 @@ pub fn shannon(data: &[u8]) -> f64 {
         *c += 1;
     }
     let n = data.len() as f64;
-    let sum: f64 = seen[..distinct].iter().map(|&b| clogc(counts[b as usize])).sum();
+    let sum: f64 = seen[..distinct]
+        .iter()
+        .map(|&b| clogc(counts[b as usize]))
+        .sum();
     (n.log2() - sum / n).max(0.0)
 }
 
@@ -78,13 +89,19 @@ pub fn is_random_token(tok: &[u8]) -> bool {
         return false;
     }
     let tok = &tok[..tok.len().min(MAX_TOKEN_LEN)];
-    let (mut digit, mut alpha, mut hex_only) = (false, false, true);
+    // Branch-free so that it vectorises: the classes seen in the token.
+    let (mut digit, mut alpha, mut not_hex) = (0u8, 0u8, 0u8);
     for &b in tok {
-        digit |= b.is_ascii_digit();
-        alpha |= b.is_ascii_alphabetic();
-        hex_only &= b.is_ascii_hexdigit() || b == b'-';
+        let d = (b.wrapping_sub(b'0') < 10) as u8;
+        let lower = b | 0x20;
+        let a = (lower.wrapping_sub(b'a') < 26) as u8;
+        let h = (lower.wrapping_sub(b'a') < 6) as u8;
+        digit |= d;
+        alpha |= a;
+        not_hex |= (1 ^ (d | h)) & (b != b'-') as u8;
     }
-    if !digit || !alpha {
+    let hex_only = not_hex == 0;
+    if digit == 0 || alpha == 0 {
         return false;
     }
     if hex_only {
@@ -92,13 +109,12 @@ pub fn is_random_token(tok: &[u8]) -> bool {
             return false;
         }
         let digits = tok.iter().filter(|&&b| b != b'-').count();
-        let mixed_case = tok.iter().any(u8::is_ascii_lowercase)
-            && tok.iter().any(u8::is_ascii_uppercase);
+        let mixed_case =
+            tok.iter().any(u8::is_ascii_lowercase) && tok.iter().any(u8::is_ascii_uppercase);
         if !mixed_case && matches!(digits, 32 | 40 | 64 | 128) {
             return false;
         }
-        return shannon_token(tok, true) >= HEX_THRESHOLD
-            && !crate::tokens::words_and_numbers(tok);
+        return shannon_token(tok, true) >= HEX_THRESHOLD && !crate::tokens::words_and_numbers(tok);
     }
     shannon_token(tok, false) >= threshold(tok.len()) && !crate::tokens::words_and_numbers(tok)
 }
@@ -125,7 +141,10 @@ fn shannon_token(tok: &[u8], skip_dash: bool) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    let sum: f64 = seen[..distinct].iter().map(|&b| clogc(counts[b as usize] as u32)).sum();
+    let sum: f64 = seen[..distinct]
+        .iter()
+        .map(|&b| clogc(counts[b as usize] as u32))
+        .sum();
     let n = n as f64;
     (n.log2() - sum / n).max(0.0)
 }
@@ -133,7 +152,11 @@ fn shannon_token(tok: &[u8], skip_dash: bool) -> f64 {
 fn is_uuid(t: &[u8]) -> bool {
     t.len() == 36
         && t.iter().enumerate().all(|(i, &b)| {
-            if matches!(i, 8 | 13 | 18 | 23) { b == b'-' } else { b.is_ascii_hexdigit() }
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
         })
 }
 
@@ -142,7 +165,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> u64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         *seed >> 33
     }
 

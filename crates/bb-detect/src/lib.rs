@@ -11,8 +11,13 @@
 //!   percent-encoded once or twice, with separators inserted or removed, and any fragment of at
 //!   least `max(8, len/2)` characters. Everything is one Aho-Corasick automaton built at
 //!   [`Engine::new`], run over a view of the input with separators removed.
-//! - `entropy` (opt-in, warn only): runs of `[A-Za-z0-9+/=_-]` of at least 20 bytes that look
-//!   random ([`entropy`] documents the thresholds).
+//! - `entropy` (opt-in, warn only): runs of `[A-Za-z0-9+/_-]` (an `=` ends a token) of at least
+//!   20 bytes that look random ([`entropy`] documents the thresholds).
+//!
+//! Streaming keeps only what an undecided candidate needs between chunks (the separator-free
+//! tail of `longest encoding + longest secret` bytes for known secrets, a few hundred bytes
+//! for token rules, up to 16 KiB while a private key block or a JWT is open, up to 4 KiB of an
+//! open base64/hex run), and reports every match once with stream offsets.
 //!
 //! Inbound: [`Engine::scan_inbound`] finds prompt-injection phrasing in response bodies, with a
 //! [`Confidence`]: `High` for imperative instructions aimed at the agent, `Low` for weaker
@@ -84,7 +89,11 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} at {}..{}", self.detector, self.rule, self.start, self.end)
+        write!(
+            f,
+            "{} {} at {}..{}",
+            self.detector, self.rule, self.start, self.end
+        )
     }
 }
 
@@ -97,7 +106,10 @@ pub struct KnownSecret {
 
 impl KnownSecret {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> KnownSecret {
-        KnownSecret { name: name.into(), value: value.into() }
+        KnownSecret {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -120,11 +132,17 @@ pub struct OutboundConfig {
 
 impl OutboundConfig {
     /// Every outbound detector on.
-    pub const ALL: OutboundConfig =
-        OutboundConfig { token_patterns: true, known_secrets: true, entropy: true };
+    pub const ALL: OutboundConfig = OutboundConfig {
+        token_patterns: true,
+        known_secrets: true,
+        entropy: true,
+    };
     /// The blocking detectors on, entropy (warn only, opt-in) off.
-    pub const DEFAULT_ON: OutboundConfig =
-        OutboundConfig { token_patterns: true, known_secrets: true, entropy: false };
+    pub const DEFAULT_ON: OutboundConfig = OutboundConfig {
+        token_patterns: true,
+        known_secrets: true,
+        entropy: false,
+    };
 
     fn any(&self) -> bool {
         self.token_patterns || self.known_secrets || self.entropy
@@ -165,7 +183,11 @@ pub struct InjectionFinding {
 
 impl fmt::Display for InjectionFinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}) at {}..{}", self.rule, self.confidence, self.start, self.end)
+        write!(
+            f,
+            "{} ({}) at {}..{}",
+            self.rule, self.confidence, self.start, self.end
+        )
     }
 }
 
@@ -197,7 +219,11 @@ impl Engine {
     pub fn new(secrets: Vec<KnownSecret>) -> Engine {
         let secrets = secrets::Secrets::new(&secrets);
         let tokens = tokens::Tokens::new(secrets.short_literals());
-        Engine { tokens, secrets, inbound: inbound::Inbound::new() }
+        Engine {
+            tokens,
+            secrets,
+            inbound: inbound::Inbound::new(),
+        }
     }
 
     /// The names of the known secrets (for logs; never the values).
@@ -217,7 +243,12 @@ impl Engine {
 
     /// Scans a large body chunk by chunk; see [`Stream`].
     pub fn stream(&self, cfg: OutboundConfig) -> Stream<'_> {
-        Stream { engine: self, cfg, buf: Vec::new(), st: core::State::default() }
+        Stream {
+            engine: self,
+            cfg,
+            buf: Vec::new(),
+            st: core::State::default(),
+        }
     }
 
     /// Scans a response body for prompt-injection phrasing. Sorted by offset.
@@ -246,7 +277,14 @@ impl Stream<'_> {
         }
         self.buf.extend_from_slice(chunk);
         self.st.consumed += chunk.len();
-        let keep = core::round(self.engine, &self.cfg, &mut self.st, &self.buf, false, &mut out);
+        let keep = core::round(
+            self.engine,
+            &self.cfg,
+            &mut self.st,
+            &self.buf,
+            false,
+            &mut out,
+        );
         let drop = keep - self.st.base;
         self.buf.drain(..drop);
         self.st.base = keep;
@@ -258,7 +296,14 @@ impl Stream<'_> {
     pub fn finish(&mut self) -> Vec<Finding> {
         let mut out = Vec::new();
         if self.cfg.any() && !self.buf.is_empty() {
-            core::round(self.engine, &self.cfg, &mut self.st, &self.buf, true, &mut out);
+            core::round(
+                self.engine,
+                &self.cfg,
+                &mut self.st,
+                &self.buf,
+                true,
+                &mut out,
+            );
         }
         self.buf.clear();
         self.st = core::State::default();

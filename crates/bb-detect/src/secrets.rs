@@ -54,7 +54,11 @@ pub(crate) struct Secrets {
 
 /// The rule prefix of a secret: `canary` or `known-secret:NAME`.
 fn prefix(name: &str) -> String {
-    if name == CANARY_NAME { name.to_string() } else { format!("known-secret:{name}") }
+    if name == CANARY_NAME {
+        name.to_string()
+    } else {
+        format!("known-secret:{name}")
+    }
 }
 
 impl Secrets {
@@ -97,7 +101,11 @@ impl Secrets {
             for align in 0..3 {
                 let core = b64_core(v, align);
                 add(strip_separators(&core), exact(Enc::Base64), secret);
-                add(strip_separators(&to_url_alphabet(&core)), exact(Enc::Base64), secret);
+                add(
+                    strip_separators(&to_url_alphabet(&core)),
+                    exact(Enc::Base64),
+                    secret,
+                );
             }
             for upper in [false, true] {
                 add(hex_encode(v, upper), exact(Enc::Hex), secret);
@@ -117,16 +125,32 @@ impl Secrets {
                 let stride = min_frag - k + 1;
                 let mut off = 0;
                 while off + k <= ns {
-                    add(sv[off..off + k].to_vec(), Label::Seed { secret, off }, secret);
+                    add(
+                        sv[off..off + k].to_vec(),
+                        Label::Seed { secret, off },
+                        secret,
+                    );
                     off += stride;
                 }
             }
-            infos.push(Info { prefix: prefix(&ks.name), value: v.to_vec(), stripped: sv, min_frag });
+            infos.push(Info {
+                prefix: prefix(&ks.name),
+                value: v.to_vec(),
+                stripped: sv,
+                min_frag,
+            });
         }
         let max_pat = pats.iter().map(Vec::len).max().unwrap_or(0);
         let max_sec = infos.iter().map(|i| i.stripped.len()).max().unwrap_or(0);
         let index = (!pats.is_empty()).then(|| GramIndex::new(pats));
-        Secrets { index, labels, infos, short, names, overlap: max_pat + max_sec }
+        Secrets {
+            index,
+            labels,
+            infos,
+            short,
+            names,
+            overlap: max_pat + max_sec,
+        }
     }
 
     pub(crate) fn names(&self) -> Vec<String> {
@@ -139,12 +163,19 @@ impl Secrets {
 
     /// Known secrets too short for encodings: matched whole by the token prefilter.
     pub(crate) fn short_literals(&self) -> Vec<ShortSecret> {
-        self.short.iter().map(|(r, v)| ShortSecret { rule: r.clone(), value: v.clone() }).collect()
+        self.short
+            .iter()
+            .map(|(r, v)| ShortSecret {
+                rule: r.clone(),
+                value: v.clone(),
+            })
+            .collect()
     }
 
     /// Finds known secrets in `data[from..]` whose match ends after `done`. `at_start`:
     /// `data[from]` is the first byte of the input; `at_end`: nothing follows `data`. Returns
     /// Some(new done) when a fragment reaches the end of `data` and must wait for more.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn pass(
         &self,
         data: &[u8],
@@ -200,7 +231,12 @@ impl Secrets {
                             let rule = rule_name(info, Enc::Plain, &data[fs..fe]);
                             sink(Detector::KnownSecrets, &rule, fs, fe);
                         } else if jj - j >= info.min_frag {
-                            sink(Detector::KnownSecrets, &format!("{}/fragment", info.prefix), fs, fe);
+                            sink(
+                                Detector::KnownSecrets,
+                                &format!("{}/fragment", info.prefix),
+                                fs,
+                                fe,
+                            );
                         }
                     }
                 }
@@ -292,10 +328,14 @@ impl GramIndex {
 
     #[cold]
     fn verify(&self, hay: &[u8], p: usize, g: u32, out: &mut Vec<(usize, usize, usize)>) {
-        let Some(list) = self.grams.get(&g) else { return };
+        let Some(list) = self.grams.get(&g) else {
+            return;
+        };
         for &(pid, off) in list {
             let pat = &self.pats[pid as usize];
-            let Some(s) = p.checked_sub(off as usize) else { continue };
+            let Some(s) = p.checked_sub(off as usize) else {
+                continue;
+            };
             let e = s + pat.len();
             if e <= hay.len() && hay[s..e] == pat[..] {
                 out.push((s, e, pid as usize));
@@ -373,5 +413,42 @@ mod tests {
             assert_eq!(r[orig_of(&r, &cps, k)], b);
         }
         assert_eq!(back_nonsep(b"ab--cd", 6, 3), 1);
+    }
+
+    #[test]
+    fn gram_index_finds_every_occurrence() {
+        let mut seed = 3u64;
+        let mut rnd = |m: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % m
+        };
+        for _ in 0..50 {
+            // A small alphabet makes overlapping and repeated occurrences common.
+            let pats: Vec<Vec<u8>> = (0..1 + rnd(6))
+                .map(|_| (0..8 + rnd(12)).map(|_| b"abc"[rnd(3)]).collect())
+                .collect();
+            let index = GramIndex::new(pats.clone());
+            let mut hay: Vec<u8> = (0..rnd(400)).map(|_| b"abcd"[rnd(4)]).collect();
+            for _ in 0..rnd(4) {
+                let p = &pats[rnd(pats.len())];
+                let at = rnd(hay.len() + 1);
+                hay.splice(at..at, p.iter().copied());
+            }
+            let mut want = Vec::new();
+            for (pid, p) in pats.iter().enumerate() {
+                for s in 0..hay.len().saturating_sub(p.len() - 1) {
+                    if hay[s..s + p.len()] == p[..] {
+                        want.push((s, s + p.len(), pid));
+                    }
+                }
+            }
+            want.sort_unstable();
+            want.dedup();
+            let mut got = Vec::new();
+            index.find_all(&hay, &mut got);
+            assert_eq!(got, want);
+        }
     }
 }

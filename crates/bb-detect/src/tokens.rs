@@ -6,6 +6,22 @@
 //! that it stays a SIMD (Teddy) search). A rule's regex (`(?-u)`, over bytes) then runs only
 //! in a window of at most `back + fwd` bytes around each literal hit. Known secrets shorter
 //! than [`crate::MIN_SECRET_LEN`] ride in the same automaton.
+//!
+//! The one generic rule shipped is `generic-credential`: a key named like a credential
+//! (`password`, `passwd`, `secret`, `token`, `credential(s)`, `api/access/secret/private/auth/
+//! client/app/master/signing/encryption` + `key`, as the end of a word part: `DB_PASSWORD`,
+//! `clientSecret`, `X-Api-Key`, but not `secretsmanager` or `tokenizer`), then `=`, `:`, `=>`
+//! or `:=` (quotes allowed, as in JSON and YAML), then a value of 16 to 200 bytes that looks
+//! random: not a placeholder (`${...}`, `{{...}}`, `your_...`, `changeme`, `example`, `xxxx`,
+//! URLs, ARNs, `$VAR`), not only words and numbers between separators (`my-app-prod-db`,
+//! `minimum-length-12`), and either three character classes (lower, upper, digit, symbol) with
+//! at least 3.0 bits of entropy per byte, or two classes including digits with at least 3.5
+//! (lower-case hex tokens). Keys ending in `id`, `name`, `type`, `url`, `path`, `file`, `arn`,
+//! `ref`, `count`, `size`, `expires`, `at`, ... (`token_type`, `SecretId`, `secret_name`) name
+//! a reference, not a credential, and are skipped. So an OAuth bearer token in a header, a
+//! session cookie, `"max_tokens": 4096` or `"token_type": "Bearer"` pass; `password:
+//! SuperSecretDBPass!2026` or `"api_key": "a8Fj3kL9..."` block. There is no rule for bare
+//! `Authorization: Bearer <opaque>` values: the proxy strips and injects that header itself.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::{Captures, Regex};
@@ -142,9 +158,7 @@ fn assignment_follows(data: &[u8], p: usize) -> bool {
     }
     let value = data[i..n.min(i + 16)]
         .iter()
-        .take_while(|&&b| {
-            !(b.is_ascii_whitespace() || b"\"'`,;&<>(){}[]\\|".contains(&b))
-        })
+        .take_while(|&&b| !(b.is_ascii_whitespace() || b"\"'`,;&<>(){}[]\\|".contains(&b)))
         .count();
     value == 16 || i + value == n
 }
@@ -202,7 +216,10 @@ fn jwt(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
 }
 fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     let raw = c.get(1).map_or(&b""[..], |m| m.as_bytes());
-    let raw = raw.strip_suffix(b"\"").or(raw.strip_suffix(b"'")).unwrap_or(raw);
+    let raw = raw
+        .strip_suffix(b"\"")
+        .or(raw.strip_suffix(b"'"))
+        .unwrap_or(raw);
     let raw = raw.strip_suffix(b"]").unwrap_or(raw);
     // The key word must end a word part: `secret`, `SECRET_KEY`, `secretKey`, `tokens`, but
     // not `secretsmanager` or `tokenizer`.
@@ -217,8 +234,8 @@ fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     }
     let suffix = raw.to_ascii_lowercase();
     const REFERENCE: &[&str] = &[
-        "id", "name", "arn", "path", "url", "uri", "file", "type", "ref", "count", "len",
-        "length", "size", "expiry", "expires", "at", "env", "var", "header", "param",
+        "id", "name", "arn", "path", "url", "uri", "file", "type", "ref", "count", "len", "length",
+        "size", "expiry", "expires", "at", "env", "var", "header", "param",
     ];
     if REFERENCE.iter().any(|r| suffix.ends_with(r.as_bytes())) {
         return None;
@@ -250,7 +267,9 @@ pub(crate) fn looks_random_value(v: &[u8]) -> bool {
         "{{",
         "://",
     ];
-    if PLACEHOLDERS.iter().any(|p| lower.windows(p.len()).any(|w| w == p.as_bytes()))
+    if PLACEHOLDERS
+        .iter()
+        .any(|p| lower.windows(p.len()).any(|w| w == p.as_bytes()))
         || matches!(v[0], b'$' | b'%' | b'#' | b'@')
         || lower.starts_with(b"arn:")
     {
@@ -286,8 +305,19 @@ pub(crate) fn words_and_numbers(v: &[u8]) -> bool {
 }
 
 const KEYWORDS: &[&str] = &[
-    "assword", "ASSWORD", "asswd", "ASSWD", "ecret", "ECRET", "oken", "OKEN", "key", "Key",
-    "KEY", "redential", "REDENTIAL",
+    "assword",
+    "ASSWORD",
+    "asswd",
+    "ASSWD",
+    "ecret",
+    "ECRET",
+    "oken",
+    "OKEN",
+    "key",
+    "Key",
+    "KEY",
+    "redential",
+    "REDENTIAL",
 ];
 
 fn specs() -> Vec<Spec> {
@@ -325,10 +355,26 @@ fn specs() -> Vec<Spec> {
         // Classic tokens have 36 characters after the prefix; 30 or more are accepted (the
         // prefix is distinctive, and shortened test tokens are still blocked).
         gh("github-pat", &["ghp_"], r"(?-u)ghp_[A-Za-z0-9]{30,251}"),
-        gh("github-oauth-token", &["gho_"], r"(?-u)gho_[A-Za-z0-9]{30,251}"),
-        gh("github-user-token", &["ghu_"], r"(?-u)ghu_[A-Za-z0-9]{30,251}"),
-        gh("github-server-token", &["ghs_"], r"(?-u)ghs_[A-Za-z0-9]{30,251}"),
-        gh("github-refresh-token", &["ghr_"], r"(?-u)ghr_[A-Za-z0-9]{30,251}"),
+        gh(
+            "github-oauth-token",
+            &["gho_"],
+            r"(?-u)gho_[A-Za-z0-9]{30,251}",
+        ),
+        gh(
+            "github-user-token",
+            &["ghu_"],
+            r"(?-u)ghu_[A-Za-z0-9]{30,251}",
+        ),
+        gh(
+            "github-server-token",
+            &["ghs_"],
+            r"(?-u)ghs_[A-Za-z0-9]{30,251}",
+        ),
+        gh(
+            "github-refresh-token",
+            &["ghr_"],
+            r"(?-u)ghr_[A-Za-z0-9]{30,251}",
+        ),
         Spec {
             name: "github-fine-grained-pat",
             literals: &["github_pat_"],
@@ -536,7 +582,15 @@ impl Tokens {
             .expect("token prefilter");
         let end_re = Regex::new(r"(?-u)\A-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----")
             .expect("end regex");
-        Tokens { ac, actions, rules, short, end_re, lit_max, back_max }
+        Tokens {
+            ac,
+            actions,
+            rules,
+            short,
+            end_re,
+            lit_max,
+            back_max,
+        }
     }
 
     pub(crate) fn has_short(&self) -> bool {
@@ -634,7 +688,9 @@ impl Tokens {
         let hay = &data[..win_end];
         let mut pos = win_start;
         while pos <= p {
-            let Some(c) = rule.re.captures_at(hay, pos) else { break };
+            let Some(c) = rule.re.captures_at(hay, pos) else {
+                break;
+            };
             let m = c.get(0).expect("match");
             if m.start() > p {
                 break;
@@ -651,7 +707,11 @@ impl Tokens {
                     sink(Detector::TokenPatterns, rule.name, s, e);
                 }
             }
-            pos = if m.end() > m.start() { m.end() } else { m.start() + 1 };
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.start() + 1
+            };
         }
         true
     }
@@ -690,22 +750,40 @@ mod tests {
     fn run(data: &str) -> Vec<(String, String)> {
         let t = Tokens::new(Vec::new());
         let mut out = Vec::new();
-        t.pass(data.as_bytes(), 0, true, true, true, false, &mut |_, r, s, e| {
-            out.push((r.to_string(), data[s..e].to_string()))
-        });
+        t.pass(
+            data.as_bytes(),
+            0,
+            true,
+            true,
+            true,
+            false,
+            &mut |_, r, s, e| out.push((r.to_string(), data[s..e].to_string())),
+        );
         out
     }
 
     fn hits(data: &str, rule: &str) -> Vec<String> {
-        run(data).into_iter().filter(|(r, _)| r == rule).map(|(_, m)| m).collect()
+        run(data)
+            .into_iter()
+            .filter(|(r, _)| r == rule)
+            .map(|(_, m)| m)
+            .collect()
     }
 
     fn pos(rule: &str, data: &str, want: &str) {
-        assert_eq!(hits(data, rule), vec![want.to_string()], "{rule} in {data:?}");
+        assert_eq!(
+            hits(data, rule),
+            vec![want.to_string()],
+            "{rule} in {data:?}"
+        );
     }
 
     fn neg(rule: &str, data: &str) {
-        assert!(hits(data, rule).is_empty(), "{rule} must not match {data:?}: {:?}", run(data));
+        assert!(
+            hits(data, rule).is_empty(),
+            "{rule} must not match {data:?}: {:?}",
+            run(data)
+        );
     }
 
     #[test]
@@ -716,9 +794,21 @@ mod tests {
 
     #[test]
     fn aws_access_key_id() {
-        pos("aws-access-key-id", "key=AKIAIOSFODNN7EXAMPLE&x", "AKIAIOSFODNN7EXAMPLE");
-        pos("aws-access-key-id", "\"ASIAY34FZKBOKMUTVV7A\"", "ASIAY34FZKBOKMUTVV7A");
-        pos("aws-access-key-id", "%22AKIAIOSFODNN7EXAMPLE%22", "AKIAIOSFODNN7EXAMPLE");
+        pos(
+            "aws-access-key-id",
+            "key=AKIAIOSFODNN7EXAMPLE&x",
+            "AKIAIOSFODNN7EXAMPLE",
+        );
+        pos(
+            "aws-access-key-id",
+            "\"ASIAY34FZKBOKMUTVV7A\"",
+            "ASIAY34FZKBOKMUTVV7A",
+        );
+        pos(
+            "aws-access-key-id",
+            "%22AKIAIOSFODNN7EXAMPLE%22",
+            "AKIAIOSFODNN7EXAMPLE",
+        );
         neg("aws-access-key-id", "AKIAIOSFODNN7EXAMPLEX");
         neg("aws-access-key-id", "AKIAiosfodnn7example");
         neg("aws-access-key-id", "xAKIAIOSFODNN7EXAMPLE");
@@ -728,12 +818,34 @@ mod tests {
     #[test]
     fn aws_secret_access_key() {
         let k = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        pos("aws-secret-access-key", &format!("AWS_SECRET_ACCESS_KEY={k}\n"), k);
-        pos("aws-secret-access-key", &format!("aws_secret_access_key = \"{k}\""), k);
-        pos("aws-secret-access-key", &format!("{{\"SecretAccessKey\": \"{k}\"}}"), k);
-        pos("aws-secret-access-key", &format!("X-Amz-Secret-Key: {k}"), k);
-        neg("aws-secret-access-key", &format!("aws_secret_access_key = {k}X"));
-        neg("aws-secret-access-key", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG");
+        pos(
+            "aws-secret-access-key",
+            &format!("AWS_SECRET_ACCESS_KEY={k}\n"),
+            k,
+        );
+        pos(
+            "aws-secret-access-key",
+            &format!("aws_secret_access_key = \"{k}\""),
+            k,
+        );
+        pos(
+            "aws-secret-access-key",
+            &format!("{{\"SecretAccessKey\": \"{k}\"}}"),
+            k,
+        );
+        pos(
+            "aws-secret-access-key",
+            &format!("X-Amz-Secret-Key: {k}"),
+            k,
+        );
+        neg(
+            "aws-secret-access-key",
+            &format!("aws_secret_access_key = {k}X"),
+        );
+        neg(
+            "aws-secret-access-key",
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
+        );
         neg("aws-secret-access-key", &format!("my_key = {k}"));
     }
 
@@ -741,10 +853,26 @@ mod tests {
     fn github() {
         let t = "ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef01";
         pos("github-pat", &format!("token={t}; lang=en"), t);
-        pos("github-oauth-token", &format!(" {}", t.replace("ghp_", "gho_")), &t.replace("ghp_", "gho_"));
-        pos("github-user-token", &t.replace("ghp_", "ghu_"), &t.replace("ghp_", "ghu_"));
-        pos("github-server-token", &t.replace("ghp_", "ghs_"), &t.replace("ghp_", "ghs_"));
-        pos("github-refresh-token", &t.replace("ghp_", "ghr_"), &t.replace("ghp_", "ghr_"));
+        pos(
+            "github-oauth-token",
+            &format!(" {}", t.replace("ghp_", "gho_")),
+            &t.replace("ghp_", "gho_"),
+        );
+        pos(
+            "github-user-token",
+            &t.replace("ghp_", "ghu_"),
+            &t.replace("ghp_", "ghu_"),
+        );
+        pos(
+            "github-server-token",
+            &t.replace("ghp_", "ghs_"),
+            &t.replace("ghp_", "ghs_"),
+        );
+        pos(
+            "github-refresh-token",
+            &t.replace("ghp_", "ghr_"),
+            &t.replace("ghp_", "ghr_"),
+        );
         let f = "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456";
         pos("github-fine-grained-pat", f, f);
         neg("github-pat", "ghp_short123");
@@ -754,13 +882,25 @@ mod tests {
 
     #[test]
     fn gitlab_slack_stripe() {
-        pos("gitlab-pat", "PRIVATE-TOKEN: glpat-xYz12AbC3dEf45GhIj6K", "glpat-xYz12AbC3dEf45GhIj6K");
+        pos(
+            "gitlab-pat",
+            "PRIVATE-TOKEN: glpat-xYz12AbC3dEf45GhIj6K",
+            "glpat-xYz12AbC3dEf45GhIj6K",
+        );
         neg("gitlab-pat", "glpat-short");
         let s = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";
         pos("slack-token", &format!("token: {s}\n"), s);
         neg("slack-token", "xoxb-not-a-real-token-here");
-        pos("stripe-secret-key", "stripe_key: sk_live_FAKE_TEST_KEY_00000000000\n", "sk_live_FAKE_TEST_KEY_00000000000");
-        pos("stripe-restricted-key", "rk_live_51H8abcdefGHIJKL0123", "rk_live_51H8abcdefGHIJKL0123");
+        pos(
+            "stripe-secret-key",
+            "stripe_key: sk_live_FAKE_TEST_KEY_00000000000\n",
+            "sk_live_FAKE_TEST_KEY_00000000000",
+        );
+        pos(
+            "stripe-restricted-key",
+            "rk_live_51H8abcdefGHIJKL0123",
+            "rk_live_51H8abcdefGHIJKL0123",
+        );
         neg("stripe-secret-key", "sk_test_51H8abcdefGHIJKL0123");
         neg("stripe-secret-key", "sk_live_short");
     }
@@ -771,7 +911,10 @@ mod tests {
         pos("openai-api-key", &format!("X-Trace-Id: {o}"), o);
         let legacy = "sk-AbCdEfGhIjKlMnOpQrStT3BlbkFJ0123456789abcdefghij";
         pos("openai-api-key", legacy, legacy);
-        neg("openai-api-key", "class=\"sk-fading-circle-animation-wrapper\"");
+        neg(
+            "openai-api-key",
+            "class=\"sk-fading-circle-animation-wrapper\"",
+        );
         neg("openai-api-key", "task-0123456789ABCDEFGHIJKLMNOP");
         let a = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfAA";
         pos("anthropic-api-key", &format!("x-api-key: {a}"), a);
@@ -779,7 +922,10 @@ mod tests {
         neg("anthropic-api-key", "sk-ant-short");
         let g = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW";
         pos("google-api-key", &format!("?key={g}&q=1"), g);
-        neg("google-api-key", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvWXYZ");
+        neg(
+            "google-api-key",
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvWXYZ",
+        );
         neg("google-api-key", "AIzaShort");
     }
 
@@ -789,8 +935,14 @@ mod tests {
         pos("private-key", &format!("x {k}\ny"), k);
         let o = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n";
         pos("private-key", o, o);
-        neg("private-key", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
-        neg("private-key", "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----");
+        neg(
+            "private-key",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        );
+        neg(
+            "private-key",
+            "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+        );
     }
 
     #[test]
@@ -798,7 +950,10 @@ mod tests {
         let j = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         pos("jwt", &format!("/data/{j}/export"), j);
         pos("jwt", &format!("Bearer {j}"), j);
-        neg("jwt", "eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig");
+        neg(
+            "jwt",
+            "eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+        );
         neg("jwt", "eyJhbGciOiJIUzI1NiJ9 only a header");
     }
 
@@ -806,9 +961,16 @@ mod tests {
     fn other_forges_and_registries() {
         let sg = "SG.FAKE_TEST_KEY_0000000000.FAKE_TEST_000000000000000000000000000000000000000";
         pos("sendgrid-api-key", &format!("X-Api-Key: {sg}"), sg);
-        neg("sendgrid-api-key", "MSG.FAKE_TEST_KEY_0000000000.FAKE_TEST_0000000000000000");
+        neg(
+            "sendgrid-api-key",
+            "MSG.FAKE_TEST_KEY_0000000000.FAKE_TEST_0000000000000000",
+        );
         let npm = "npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
-        pos("npm-token", &format!("//registry.npmjs.org/:_authToken={npm}\n"), npm);
+        pos(
+            "npm-token",
+            &format!("//registry.npmjs.org/:_authToken={npm}\n"),
+            npm,
+        );
         neg("npm-token", "npm_config_registry_url_for_the_project_x");
         let pypi = format!("pypi-AgEIcHlwaS5vcmc{}", "AbCd0123456789-_".repeat(4));
         pos("pypi-token", &pypi, &pypi);
@@ -823,20 +985,61 @@ mod tests {
 
     #[test]
     fn generic_credential() {
-        pos("generic-credential", "  password: SuperSecretDBPass!2026\n", "SuperSecretDBPass!2026");
-        pos("generic-credential", "{\"api_key\": \"a8Fj3kL9qW2eR7tY5uI1oP0zX\"}", "a8Fj3kL9qW2eR7tY5uI1oP0zX");
-        pos("generic-credential", "DB_PASSWORD=Zq8vN2mK5xR1pL7w", "Zq8vN2mK5xR1pL7w");
-        pos("generic-credential", "access_token=ya29.a0AfH6SMBx3kQ9zT2v&x=1", "ya29.a0AfH6SMBx3kQ9zT2v");
-        pos("generic-credential", "X-Api-Key: 3f9a8c7e6d5b4a3928171615141312aa", "3f9a8c7e6d5b4a3928171615141312aa");
+        pos(
+            "generic-credential",
+            "  password: SuperSecretDBPass!2026\n",
+            "SuperSecretDBPass!2026",
+        );
+        pos(
+            "generic-credential",
+            "{\"api_key\": \"a8Fj3kL9qW2eR7tY5uI1oP0zX\"}",
+            "a8Fj3kL9qW2eR7tY5uI1oP0zX",
+        );
+        pos(
+            "generic-credential",
+            "DB_PASSWORD=Zq8vN2mK5xR1pL7w",
+            "Zq8vN2mK5xR1pL7w",
+        );
+        pos(
+            "generic-credential",
+            "access_token=ya29.a0AfH6SMBx3kQ9zT2v&x=1",
+            "ya29.a0AfH6SMBx3kQ9zT2v",
+        );
+        pos(
+            "generic-credential",
+            "X-Api-Key: 3f9a8c7e6d5b4a3928171615141312aa",
+            "3f9a8c7e6d5b4a3928171615141312aa",
+        );
         neg("generic-credential", "session_id=abc123def456; theme=dark");
-        neg("generic-credential", "Authorization: Bearer mF_9.B5f-4.1JqM");
-        neg("generic-credential", "\"max_tokens\": 4096, \"token_type\": \"Bearer\"");
-        neg("generic-credential", "password_policy: minimum-length-12-chars");
-        neg("generic-credential", "secret_name: my-app-prod-db-credentials");
-        neg("generic-credential", "\"SecretId\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf\"");
-        neg("generic-credential", "password = \"${DB_PASSWORD_FROM_ENV}\"");
+        neg(
+            "generic-credential",
+            "Authorization: Bearer mF_9.B5f-4.1JqM",
+        );
+        neg(
+            "generic-credential",
+            "\"max_tokens\": 4096, \"token_type\": \"Bearer\"",
+        );
+        neg(
+            "generic-credential",
+            "password_policy: minimum-length-12-chars",
+        );
+        neg(
+            "generic-credential",
+            "secret_name: my-app-prod-db-credentials",
+        );
+        neg(
+            "generic-credential",
+            "\"SecretId\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf\"",
+        );
+        neg(
+            "generic-credential",
+            "password = \"${DB_PASSWORD_FROM_ENV}\"",
+        );
         neg("generic-credential", "api_key: your_api_key_goes_here_123");
-        neg("generic-credential", "token_url = https://oauth2.example.com/token?x=1");
+        neg(
+            "generic-credential",
+            "token_url = https://oauth2.example.com/token?x=1",
+        );
         neg("generic-credential", "password: short1!");
     }
 

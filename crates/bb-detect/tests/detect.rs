@@ -11,11 +11,17 @@ const VALUE: &str = "Zx9-Qw7/Lm3+Np5_Rt2.Vb8@Kc4!Hs6";
 const VALUE2: &str = "q8Wm2Lx7Rt4Kp9Zs3Vn6Bc1Hd5Jf0Gy";
 
 fn engine() -> Engine {
-    Engine::new(vec![KnownSecret::new(NAME, VALUE), KnownSecret::new("OTHER", VALUE2)])
+    Engine::new(vec![
+        KnownSecret::new(NAME, VALUE),
+        KnownSecret::new("OTHER", VALUE2),
+    ])
 }
 
 fn ks_only() -> OutboundConfig {
-    OutboundConfig { known_secrets: true, ..Default::default() }
+    OutboundConfig {
+        known_secrets: true,
+        ..Default::default()
+    }
 }
 
 fn rules(e: &Engine, cfg: &OutboundConfig, data: &[u8]) -> Vec<String> {
@@ -24,12 +30,20 @@ fn rules(e: &Engine, cfg: &OutboundConfig, data: &[u8]) -> Vec<String> {
 
 fn assert_rule(e: &Engine, data: &[u8], rule: &str) {
     let got = rules(e, &ks_only(), data);
-    assert!(got.iter().any(|r| r == rule), "{rule} in {:?}: {got:?}", String::from_utf8_lossy(data));
+    assert!(
+        got.iter().any(|r| r == rule),
+        "{rule} in {:?}: {got:?}",
+        String::from_utf8_lossy(data)
+    );
 }
 
 fn assert_clean(e: &Engine, data: &[u8]) {
     let got = e.scan(&OutboundConfig::DEFAULT_ON, data);
-    assert!(got.is_empty(), "{:?}: {got:?}", String::from_utf8_lossy(data));
+    assert!(
+        got.is_empty(),
+        "{:?}: {got:?}",
+        String::from_utf8_lossy(data)
+    );
 }
 
 fn b64(v: &[u8]) -> String {
@@ -51,7 +65,15 @@ fn b64(v: &[u8]) -> String {
 }
 
 fn hex(v: &[u8], upper: bool) -> String {
-    v.iter().map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") }).collect()
+    v.iter()
+        .map(|b| {
+            if upper {
+                format!("{b:02X}")
+            } else {
+                format!("{b:02x}")
+            }
+        })
+        .collect()
 }
 
 fn pct(v: &[u8], all: bool, upper: bool) -> String {
@@ -71,7 +93,11 @@ fn pct(v: &[u8], all: bool, upper: bool) -> String {
 #[test]
 fn plain_and_separated() {
     let e = engine();
-    assert_rule(&e, format!("x={VALUE}&y").as_bytes(), "known-secret:EGRESS_TOKEN_1");
+    assert_rule(
+        &e,
+        format!("x={VALUE}&y").as_bytes(),
+        "known-secret:EGRESS_TOKEN_1",
+    );
     assert_rule(&e, VALUE2.as_bytes(), "known-secret:OTHER");
     // The secret's own separators removed.
     let bare: String = VALUE.chars().filter(|c| !"-/_.".contains(*c)).collect();
@@ -79,11 +105,18 @@ fn plain_and_separated() {
     // Separators inserted between every character, each kind.
     for sep in ["-", "_", ".", ":", "/", " ", ", ", "\n"] {
         let s: Vec<String> = VALUE2.chars().map(String::from).collect();
-        assert_rule(&e, format!("[{}]", s.join(sep)).as_bytes(), "known-secret:OTHER/separated");
+        assert_rule(
+            &e,
+            format!("[{}]", s.join(sep)).as_bytes(),
+            "known-secret:OTHER/separated",
+        );
     }
     // Groups of four.
-    let g: Vec<String> =
-        VALUE2.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into()).collect();
+    let g: Vec<String> = VALUE2
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into())
+        .collect();
     assert_rule(&e, g.join("-").as_bytes(), "known-secret:OTHER/separated");
 }
 
@@ -97,7 +130,9 @@ fn base64_every_alignment_and_alphabet() {
                 let enc = b64(format!("{pre}{v}{post}").as_bytes());
                 let found = rules(&e, &ks_only(), enc.as_bytes());
                 assert!(
-                    found.iter().any(|r| r == &format!("known-secret:{name}/base64")),
+                    found
+                        .iter()
+                        .any(|r| r == &format!("known-secret:{name}/base64")),
                     "std {pre:?}{post:?}: {found:?}"
                 );
                 let unpadded = enc.trim_end_matches('=');
@@ -105,7 +140,9 @@ fn base64_every_alignment_and_alphabet() {
                 let url = enc.replace('+', "-").replace('/', "_");
                 let found = rules(&e, &ks_only(), url.as_bytes());
                 assert!(
-                    found.iter().any(|r| r.starts_with(&format!("known-secret:{name}/base64"))),
+                    found
+                        .iter()
+                        .any(|r| r.starts_with(&format!("known-secret:{name}/base64"))),
                     "url {pre:?}{post:?}: {found:?}"
                 );
                 // Wrapped at 76 columns like MIME.
@@ -128,29 +165,58 @@ fn hex_and_percent() {
         let name = if v == VALUE { NAME } else { "OTHER" };
         for upper in [false, true] {
             let h = hex(v.as_bytes(), upper);
-            assert_rule(&e, format!("payload={h}").as_bytes(), &format!("known-secret:{name}/hex"));
-            let colon: Vec<String> =
-                h.as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into()).collect();
-            assert_rule(&e, colon.join(":").as_bytes(), &format!("known-secret:{name}/hex"));
+            assert_rule(
+                &e,
+                format!("payload={h}").as_bytes(),
+                &format!("known-secret:{name}/hex"),
+            );
+            let colon: Vec<String> = h
+                .as_bytes()
+                .chunks(2)
+                .map(|c| String::from_utf8_lossy(c).into())
+                .collect();
+            assert_rule(
+                &e,
+                colon.join(":").as_bytes(),
+                &format!("known-secret:{name}/hex"),
+            );
             let once = pct(v.as_bytes(), true, upper);
-            assert_rule(&e, format!("?s={once}").as_bytes(), &format!("known-secret:{name}/url"));
+            assert_rule(
+                &e,
+                format!("?s={once}").as_bytes(),
+                &format!("known-secret:{name}/url"),
+            );
             let twice = once.replace('%', "%25");
-            assert_rule(&e, format!("?s={twice}").as_bytes(), &format!("known-secret:{name}/url2"));
+            assert_rule(
+                &e,
+                format!("?s={twice}").as_bytes(),
+                &format!("known-secret:{name}/url2"),
+            );
         }
     }
     // Only the reserved bytes encoded (VALUE has '/', '+', '@', '!').
     for upper in [false, true] {
         let r = pct(VALUE.as_bytes(), false, upper);
         assert!(r.contains('%'));
-        assert_rule(&e, format!("q={r}").as_bytes(), "known-secret:EGRESS_TOKEN_1/url");
+        assert_rule(
+            &e,
+            format!("q={r}").as_bytes(),
+            "known-secret:EGRESS_TOKEN_1/url",
+        );
         assert_rule(
             &e,
             format!("q={}", r.replace('%', "%25")).as_bytes(),
             "known-secret:EGRESS_TOKEN_1/url2",
         );
     }
-    assert_clean(&e, hex(b"another value of the same len!!!", false).as_bytes());
-    assert_clean(&e, pct(b"another value of the same len!!!", true, true).as_bytes());
+    assert_clean(
+        &e,
+        hex(b"another value of the same len!!!", false).as_bytes(),
+    );
+    assert_clean(
+        &e,
+        pct(b"another value of the same len!!!", true, true).as_bytes(),
+    );
 }
 
 #[test]
@@ -158,9 +224,21 @@ fn fragments_and_short_values() {
     let e = engine();
     let n = VALUE2.len();
     // Each half of a secret sent separately is caught on its own.
-    assert_rule(&e, format!("a={}", &VALUE2[..n / 2]).as_bytes(), "known-secret:OTHER/fragment");
-    assert_rule(&e, format!("b={}", &VALUE2[n / 2..]).as_bytes(), "known-secret:OTHER/fragment");
-    assert_rule(&e, format!("b={}", &VALUE2[5..5 + n / 2]).as_bytes(), "known-secret:OTHER/fragment");
+    assert_rule(
+        &e,
+        format!("a={}", &VALUE2[..n / 2]).as_bytes(),
+        "known-secret:OTHER/fragment",
+    );
+    assert_rule(
+        &e,
+        format!("b={}", &VALUE2[n / 2..]).as_bytes(),
+        "known-secret:OTHER/fragment",
+    );
+    assert_rule(
+        &e,
+        format!("b={}", &VALUE2[5..5 + n / 2]).as_bytes(),
+        "known-secret:OTHER/fragment",
+    );
     // Shorter than max(8, len/2): not flagged.
     assert_clean(&e, format!("b={}", &VALUE2[..n / 2 - 1]).as_bytes());
     // A fragment's span is exactly the fragment.
@@ -168,14 +246,18 @@ fn fragments_and_short_values() {
     assert_eq!((f[0].start, f[0].end), (3, 25));
 
     let short = Engine::new(vec![KnownSecret::new("PIN", "h4x0r7")]);
-    assert_eq!(rules(&short, &ks_only(), b"pin=h4x0r7&x"), vec!["known-secret:PIN"]);
+    assert_eq!(
+        rules(&short, &ks_only(), b"pin=h4x0r7&x"),
+        vec!["known-secret:PIN"]
+    );
     assert!(rules(&short, &ks_only(), b"xh4x0r7y").is_empty());
     assert!(rules(&short, &ks_only(), hex(b"h4x0r7", false).as_bytes()).is_empty());
     // Minimum length boundary: 8 characters get encodings.
     let eight = Engine::new(vec![KnownSecret::new("E", "Ab3dEf7h")]);
-    assert_eq!(rules(&eight, &ks_only(), hex(b"Ab3dEf7h", false).as_bytes()), vec![
-        "known-secret:E/hex"
-    ]);
+    assert_eq!(
+        rules(&eight, &ks_only(), hex(b"Ab3dEf7h", false).as_bytes()),
+        vec!["known-secret:E/hex"]
+    );
 }
 
 #[test]
@@ -186,30 +268,55 @@ fn canary() {
     assert_ne!(c, mint_canary());
     let e = Engine::new(vec![KnownSecret::new(CANARY_NAME, c.clone())]);
     assert_eq!(rules(&e, &ks_only(), c.as_bytes()), vec!["canary"]);
-    assert_eq!(rules(&e, &ks_only(), hex(c.as_bytes(), false).as_bytes()), vec!["canary/hex"]);
-    assert_eq!(rules(&e, &ks_only(), b64(c.as_bytes()).as_bytes()), vec!["canary/base64"]);
+    assert_eq!(
+        rules(&e, &ks_only(), hex(c.as_bytes(), false).as_bytes()),
+        vec!["canary/hex"]
+    );
+    assert_eq!(
+        rules(&e, &ks_only(), b64(c.as_bytes()).as_bytes()),
+        vec!["canary/base64"]
+    );
 }
 
 #[test]
 fn token_patterns_inside_encodings() {
     let e = Engine::default();
-    let tp = OutboundConfig { token_patterns: true, ..Default::default() };
+    let tp = OutboundConfig {
+        token_patterns: true,
+        ..Default::default()
+    };
     let key = b"AKIAIOSFODNN7EXAMPLE";
-    assert_eq!(rules(&e, &tp, format!("/sync?data={}", b64(key)).as_bytes()), vec![
-        "aws-access-key-id/base64"
-    ]);
-    assert_eq!(rules(&e, &tp, format!("/sync/{}", b64(key)).as_bytes()), vec![
-        "aws-access-key-id/base64"
-    ]);
-    assert_eq!(rules(&e, &tp, hex(key, false).as_bytes()), vec!["aws-access-key-id/hex"]);
-    assert_eq!(rules(&e, &tp, format!("?s={}", pct(key, true, false)).as_bytes()), vec![
-        "aws-access-key-id/url"
-    ]);
+    assert_eq!(
+        rules(&e, &tp, format!("/sync?data={}", b64(key)).as_bytes()),
+        vec!["aws-access-key-id/base64"]
+    );
+    assert_eq!(
+        rules(&e, &tp, format!("/sync/{}", b64(key)).as_bytes()),
+        vec!["aws-access-key-id/base64"]
+    );
+    assert_eq!(
+        rules(&e, &tp, hex(key, false).as_bytes()),
+        vec!["aws-access-key-id/hex"]
+    );
+    assert_eq!(
+        rules(&e, &tp, format!("?s={}", pct(key, true, false)).as_bytes()),
+        vec!["aws-access-key-id/url"]
+    );
     let env = b"HOME=/root\nGITHUB_TOKEN=ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123\n";
     let found = e.scan(&tp, b64(env).as_bytes());
-    assert!(found.iter().any(|f| f.rule == "github-pat/base64"), "{found:?}");
+    assert!(
+        found.iter().any(|f| f.rule == "github-pat/base64"),
+        "{found:?}"
+    );
     // Encoded but harmless.
-    assert!(rules(&e, &tp, b64(b"{\"name\": \"Jane Smith\", \"theme\": \"dark\"}").as_bytes()).is_empty());
+    assert!(
+        rules(
+            &e,
+            &tp,
+            b64(b"{\"name\": \"Jane Smith\", \"theme\": \"dark\"}").as_bytes()
+        )
+        .is_empty()
+    );
     assert!(rules(&e, &tp, b"q=how+to+fix+%22permission+denied%22+error").is_empty());
 }
 
@@ -258,7 +365,11 @@ fn stream_scan(e: &Engine, cfg: OutboundConfig, data: &[u8], cuts: &[usize]) -> 
 fn mixed_doc_expected_findings() {
     let e = engine();
     let doc = mixed_doc();
-    let got: Vec<String> = e.scan(&OutboundConfig::ALL, &doc).into_iter().map(|f| f.rule).collect();
+    let got: Vec<String> = e
+        .scan(&OutboundConfig::ALL, &doc)
+        .into_iter()
+        .map(|f| f.rule)
+        .collect();
     for want in [
         "known-secret:EGRESS_TOKEN_1",
         "known-secret:OTHER/base64",
@@ -313,7 +424,9 @@ fn random_chunkings_match_one_shot() {
             let mut cuts = Vec::new();
             let mut at = 0;
             loop {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 at += 1 + (seed >> 33) as usize % max;
                 if at >= doc.len() {
                     break;
@@ -333,9 +446,15 @@ fn long_runs_stream_with_bounded_memory() {
     let tok = b64(b"xx ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123 xx");
     body[700_000..700_000 + tok.len()].copy_from_slice(tok.as_bytes());
     let whole = e.scan(&OutboundConfig::ALL, &body);
-    assert!(whole.iter().any(|f| f.rule == "github-pat/base64"), "{whole:?}");
+    assert!(
+        whole.iter().any(|f| f.rule == "github-pat/base64"),
+        "{whole:?}"
+    );
     let cuts: Vec<usize> = (1..body.len()).step_by(8192).collect();
-    assert_eq!(stream_scan(&e, OutboundConfig::ALL, &body, &cuts), sorted(whole));
+    assert_eq!(
+        stream_scan(&e, OutboundConfig::ALL, &body, &cuts),
+        sorted(whole)
+    );
 }
 
 #[test]
@@ -370,9 +489,17 @@ fn redact_spans_and_rescan() {
     assert!(
         again.is_empty(),
         "{again:?} {:?}",
-        again.iter().map(|f| String::from_utf8_lossy(&red[f.start.saturating_sub(20)..f.end])).collect::<Vec<_>>()
+        again
+            .iter()
+            .map(|f| String::from_utf8_lossy(&red[f.start.saturating_sub(20)..f.end]))
+            .collect::<Vec<_>>()
     );
-    let f = |rule: &str, start, end| Finding { detector: Detector::TokenPatterns, rule: rule.into(), start, end };
+    let f = |rule: &str, start, end| Finding {
+        detector: Detector::TokenPatterns,
+        rule: rule.into(),
+        start,
+        end,
+    };
     let out = redact(b"0123456789", &[f("a", 2, 5), f("b", 4, 7), f("c", 8, 20)]);
     assert_eq!(out, b"01[REDACTED:a,b]7[REDACTED:c]");
     assert_eq!(redact(b"abc", &[]), b"abc");
@@ -384,11 +511,23 @@ fn config_switches_detectors() {
     let doc = mixed_doc();
     let none = e.scan(&OutboundConfig::default(), &doc);
     assert!(none.is_empty());
-    let tp = e.scan(&OutboundConfig { token_patterns: true, ..Default::default() }, &doc);
+    let tp = e.scan(
+        &OutboundConfig {
+            token_patterns: true,
+            ..Default::default()
+        },
+        &doc,
+    );
     assert!(tp.iter().all(|f| f.detector == Detector::TokenPatterns));
     let ks = e.scan(&ks_only(), &doc);
     assert!(!ks.is_empty() && ks.iter().all(|f| f.detector == Detector::KnownSecrets));
-    let en = e.scan(&OutboundConfig { entropy: true, ..Default::default() }, &doc);
+    let en = e.scan(
+        &OutboundConfig {
+            entropy: true,
+            ..Default::default()
+        },
+        &doc,
+    );
     assert!(!en.is_empty() && en.iter().all(|f| f.detector == Detector::Entropy));
     assert_eq!(Detector::Injection.as_str(), "injection");
     assert_eq!(Detector::KnownSecrets.to_string(), "known_secrets");

@@ -11,8 +11,11 @@ use serde_json::Value;
 /// Outside this crate's detectors: PII (card numbers), DNS-label exfiltration with labels
 /// shorter than an entropy token, an unlabelled AWS secret key inside a hex blob (entropy
 /// warns on the blob, nothing blocks).
-const NOT_COVERED: &[&str] =
-    &["body-dlp-csv-pii-006", "url-entropy-subdomain-007", "body-dlp-hex-encoded-007"];
+const NOT_COVERED: &[&str] = &[
+    "body-dlp-csv-pii-006",
+    "url-entropy-subdomain-007",
+    "body-dlp-hex-encoded-007",
+];
 
 fn cases() -> Option<Vec<Value>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/egress-bench/cases");
@@ -39,10 +42,16 @@ fn egress_bench_cases() {
     let mut checked = 0;
     for c in &cases {
         let id = c["id"].as_str().unwrap();
-        let tags: Vec<&str> =
-            c["capability_tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let tags: Vec<&str> = c["capability_tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
         if NOT_COVERED.contains(&id)
-            || tags.iter().any(|t| matches!(*t, "ssrf" | "domain_blocklist"))
+            || tags
+                .iter()
+                .any(|t| matches!(*t, "ssrf" | "domain_blocklist"))
         {
             continue;
         }
@@ -56,7 +65,11 @@ fn egress_bench_cases() {
             continue;
         }
         let entropy_case = tags.contains(&"entropy");
-        let cfg = if entropy_case { OutboundConfig::ALL } else { OutboundConfig::DEFAULT_ON };
+        let cfg = if entropy_case {
+            OutboundConfig::ALL
+        } else {
+            OutboundConfig::DEFAULT_ON
+        };
         let mut parts: Vec<String> = vec![p["url"].as_str().unwrap_or_default().to_string()];
         if let Some(h) = p["headers"].as_object() {
             for (k, v) in h {
@@ -67,7 +80,10 @@ fn egress_bench_cases() {
         if let Some(b) = p["body"].as_str() {
             parts.push(b.to_string());
         }
-        let findings: Vec<_> = parts.iter().flat_map(|s| engine.scan(&cfg, s.as_bytes())).collect();
+        let findings: Vec<_> = parts
+            .iter()
+            .flat_map(|s| engine.scan(&cfg, s.as_bytes()))
+            .collect();
         let hit = if entropy_case {
             findings.iter().any(|f| f.detector == Detector::Entropy)
         } else {

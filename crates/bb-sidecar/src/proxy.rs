@@ -415,7 +415,6 @@ pub async fn pipeline(
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::HOST);
     let inspector = cfg.inspector.current();
     let mut notes = Notes::default();
@@ -440,6 +439,9 @@ pub async fn pipeline(
         body.boxed()
     };
 
+    // The agent's own Authorization was scanned with every header (a secret in it is still an
+    // attempt to exfiltrate); it never leaves, whether or not the route injects one.
+    parts.headers.remove(header::AUTHORIZATION);
     if let Some(v) = credential {
         parts.headers.insert(header::AUTHORIZATION, v);
     }

@@ -1,0 +1,240 @@
+//! The gate's configuration (`repos.json`) and the folders it works in.
+//!
+//! `repos.json` is the serde form of the plan's `git_gate` section ([`bb_core::plan::GitGatePlan`])
+//! plus two keys of the gate's own: `rules` (a gitleaks-format TOML file inside the container)
+//! and `key_dir` (where the repos' SSH keys are mounted, one file per repo name).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use bb_core::InputError;
+use bb_core::plan::{GitUser, RepoPlan};
+use serde::{Deserialize, Serialize};
+
+/// Default place of `repos.json` inside the sidecar.
+pub const DEFAULT_CONFIG: &str = "/etc/bot-bottle/git-gate/repos.json";
+/// Default state folder (mirrors, known_hosts files, hook wrappers).
+pub const DEFAULT_ROOT: &str = "/var/lib/bot-bottle/git-gate";
+/// Default folder of the SSH keys: the key of repo NAME is `<key_dir>/NAME`, mounted read-only.
+pub const DEFAULT_KEY_DIR: &str = "/etc/bot-bottle/git-gate/keys";
+
+fn default_key_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_KEY_DIR)
+}
+
+/// The content of `repos.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateConfig {
+    pub repos: Vec<RepoPlan>,
+    /// The agent's git identity (not used by the gate; kept so the file is the plan's section).
+    #[serde(default)]
+    pub user: GitUser,
+    /// A gitleaks-format rules file applied to every push, in addition to the shared detectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<PathBuf>,
+    /// Folder of the repos' SSH private keys (`<key_dir>/<repo name>`).
+    #[serde(default = "default_key_dir")]
+    pub key_dir: PathBuf,
+}
+
+impl GateConfig {
+    pub fn load(path: &Path) -> Result<GateConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputError::new(format!("cannot read the git gate config: {e}")).in_file(path)
+        })?;
+        let config: GateConfig = serde_json::from_str(&text).map_err(|e| {
+            InputError::new(format!("not a git gate config: {e}"))
+                .in_file(path)
+                .at_line(e.line())
+        })?;
+        config.validate().map_err(|e| e.in_file(path))?;
+        Ok(config)
+    }
+
+    /// Names safe as file names, no duplicates, one-line host keys, ssh URLs.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for repo in &self.repos {
+            if !valid_name(&repo.name) {
+                return Err(InputError::new(format!(
+                    "repo name `{}` must be letters, digits, `.`, `_` or `-`, not starting with `.` or `-`, not ending in `.git`",
+                    repo.name
+                ))
+                .key("repos"));
+            }
+            if !seen.insert(repo.name.as_str()) {
+                return Err(
+                    InputError::new(format!("repo `{}` is declared twice", repo.name)).key("repos"),
+                );
+            }
+            crate::ssh::known_hosts_line(&repo.host, repo.port, &repo.host_key).map_err(|e| {
+                InputError::new(format!("{e:#}")).key(format!("repos.{}", repo.name))
+            })?;
+            if !repo.url.starts_with("ssh://") {
+                return Err(InputError::new(format!(
+                    "upstream URL `{}` is not an ssh:// URL",
+                    repo.url
+                ))
+                .key(format!("repos.{}.url", repo.name)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn repo(&self, name: &str) -> Option<&RepoPlan> {
+        self.repos.iter().find(|r| r.name == name)
+    }
+
+    /// The SSH private key of a repo inside the container.
+    pub fn key_path(&self, repo: &RepoPlan) -> PathBuf {
+        self.key_dir.join(&repo.name)
+    }
+}
+
+/// A repo name usable as `<name>.git` under the mirrors folder and in a URL.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with(['.', '-'])
+        && !name.ends_with(".git")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The folders under the gate's root.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+}
+
+impl Paths {
+    /// The root, made absolute (hooks and git daemon get absolute paths).
+    pub fn new(root: &Path) -> Result<Paths> {
+        let root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .context("current directory")?
+                .join(root)
+        };
+        Ok(Paths { root })
+    }
+
+    pub fn mirrors(&self) -> PathBuf {
+        self.root.join("mirrors")
+    }
+    pub fn mirror(&self, name: &str) -> PathBuf {
+        self.mirrors().join(format!("{name}.git"))
+    }
+    pub fn ssh_dir(&self) -> PathBuf {
+        self.root.join("ssh")
+    }
+    pub fn known_hosts(&self, name: &str) -> PathBuf {
+        self.ssh_dir().join(format!("{name}.known_hosts"))
+    }
+    /// A private copy of a key whose mounted file has modes ssh refuses.
+    pub fn key_copy(&self, name: &str) -> PathBuf {
+        self.ssh_dir().join(format!("{name}.key"))
+    }
+    pub fn bin_dir(&self) -> PathBuf {
+        self.root.join("bin")
+    }
+    pub fn access_hook(&self) -> PathBuf {
+        self.bin_dir().join("access-hook")
+    }
+    pub fn lock(&self, name: &str) -> PathBuf {
+        self.root.join("locks").join(format!("{name}.lock"))
+    }
+    /// The datagram socket on which hooks send their log lines to `serve`.
+    pub fn events_socket(&self) -> PathBuf {
+        self.root.join("run").join("events.sock")
+    }
+
+    /// The repo name of a path git daemon hands to the access hook (`<mirrors>/<name>.git`).
+    pub fn repo_of(&self, path: &str) -> Option<String> {
+        let path = Path::new(path.trim_end_matches('/'));
+        let file = path.file_name()?.to_str()?;
+        let name = file.strip_suffix(".git").unwrap_or(file);
+        let parent = path.parent()?;
+        let same = |a: &Path, b: &Path| {
+            a == b
+                || matches!(
+                    (a.canonicalize(), b.canonicalize()),
+                    (Ok(x), Ok(y)) if x == y
+                )
+        };
+        (valid_name(name) && same(parent, &self.mirrors())).then(|| name.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(name: &str) -> RepoPlan {
+        RepoPlan {
+            name: name.into(),
+            url: "ssh://git@up:2222/srv/shop.git".into(),
+            url_as_written: "ssh://git@up:2222/srv/shop.git".into(),
+            ssh_user: "git".into(),
+            host: "up".into(),
+            port: 2222,
+            path: "/srv/shop.git".into(),
+            key_path: "/home/u/.ssh/k".into(),
+            host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq".into(),
+        }
+    }
+
+    #[test]
+    fn loads_the_plan_section_with_defaults() {
+        let json = serde_json::json!({
+            "user": {"name": {"value": "Bot", "from": "bottle:x"}},
+            "repos": [repo("shop")],
+        });
+        let cfg: GateConfig = serde_json::from_value(json).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.key_dir, PathBuf::from(DEFAULT_KEY_DIR));
+        assert_eq!(cfg.rules, None);
+        assert_eq!(
+            cfg.key_path(&cfg.repos[0]),
+            PathBuf::from("/etc/bot-bottle/git-gate/keys/shop")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_names_and_duplicates() {
+        for bad in ["", ".x", "-x", "a/b", "a b", "x.git", ".."] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+        assert!(valid_name("shop-2.web_x"));
+        let cfg = GateConfig {
+            repos: vec![repo("a"), repo("a")],
+            user: GitUser::default(),
+            rules: None,
+            key_dir: "/k".into(),
+        };
+        assert!(cfg.validate().unwrap_err().to_string().contains("twice"));
+        let mut r = repo("a");
+        r.host_key = "ssh-ed25519 AAAA\nevil.example ssh-ed25519 AAAA".into();
+        let cfg = GateConfig {
+            repos: vec![r],
+            ..cfg
+        };
+        assert!(cfg.validate().is_err());
+    }
+
+    #[test]
+    fn repo_of_maps_daemon_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path()).unwrap();
+        std::fs::create_dir_all(paths.mirror("shop")).unwrap();
+        let p = paths.mirror("shop");
+        assert_eq!(paths.repo_of(p.to_str().unwrap()).as_deref(), Some("shop"));
+        assert_eq!(
+            paths.repo_of(&format!("{}/", p.display())).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(paths.repo_of("/elsewhere/shop.git"), None);
+    }
+}

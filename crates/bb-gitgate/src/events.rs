@@ -1,0 +1,113 @@
+//! The gate's log: one JSON object per line on `serve`'s stdout, with the keys
+//! `time, service: "git-gate", event, ok, repo, message` (`repo` may be null).
+//!
+//! Hooks run under git daemon, whose children's stdout is the client's socket; they send their
+//! lines as datagrams to `serve` ([`Paths::events_socket`]), which prints them. Lines never hold
+//! a secret value: findings are logged with rule, file, line and commit only.
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Paths;
+
+pub const SERVICE: &str = "git-gate";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub time: String,
+    pub service: String,
+    pub event: String,
+    pub ok: bool,
+    pub repo: Option<String>,
+    pub message: String,
+}
+
+impl Event {
+    pub fn new(event: &str, ok: bool, repo: Option<&str>, message: impl Into<String>) -> Event {
+        Event {
+            time: now(),
+            service: SERVICE.into(),
+            event: event.into(),
+            ok,
+            repo: repo.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Prints the line on stdout (from `serve`).
+    pub fn print(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", self.line());
+        let _ = out.flush();
+    }
+
+    /// Sends the line to `serve` (from a hook); dropped when `serve` is not listening.
+    pub fn send(&self, paths: &Paths) {
+        send_to(&paths.events_socket(), self);
+    }
+}
+
+pub fn send_to(socket: &Path, event: &Event) {
+    if let Ok(sock) = UnixDatagram::unbound() {
+        let _ = sock.set_nonblocking(true);
+        let _ = sock.send_to(event.line().as_bytes(), socket);
+    }
+}
+
+pub fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Binds the events socket and prints every well-formed event it receives, from a thread.
+pub fn relay(paths: &Paths) -> anyhow::Result<()> {
+    let path = paths.events_socket();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&path);
+    let sock = UnixDatagram::bind(&path)?;
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    // Re-serialised: a stray datagram cannot break the one-line framing.
+                    if let Ok(event) = serde_json::from_slice::<Event>(&buf[..n])
+                        && event.service == SERVICE
+                    {
+                        event.print();
+                    }
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_with_the_keys() {
+        let e = Event::new("restart", false, None, "git daemon exited\nagain");
+        let line = e.line();
+        assert!(!line.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["event", "message", "ok", "repo", "service", "time"]);
+        assert_eq!(v["service"], "git-gate");
+    }
+}

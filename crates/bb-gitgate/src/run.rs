@@ -1,0 +1,249 @@
+//! Running git with a deadline: the child gets its own process group, its output is read
+//! while it runs (no pipe deadlock), and at the deadline the whole group (git and its ssh) is
+//! killed.
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// What a command left behind.
+#[derive(Debug)]
+pub struct Output {
+    /// `None` when the deadline killed it.
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+    pub fn timed_out(&self) -> bool {
+        self.status.is_none()
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// A git command line with its environment.
+pub struct Git {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    line: String,
+}
+
+impl Git {
+    /// `git` in `dir` (a bare repo: `--git-dir`), or in the current directory.
+    pub fn new(dir: Option<&Path>) -> Git {
+        let mut cmd = Command::new("git");
+        let mut line = String::from("git");
+        if let Some(dir) = dir {
+            cmd.arg("--git-dir").arg(dir);
+            line.push_str(&format!(" --git-dir {}", dir.display()));
+        }
+        Git {
+            cmd,
+            stdin: None,
+            line,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Git {
+        self.line.push(' ');
+        self.line.push_str(&arg.as_ref().to_string_lossy());
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Git
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    pub fn envs(mut self, vars: &[(String, String)]) -> Git {
+        for (k, v) in vars {
+            self.cmd.env(k, v);
+        }
+        self
+    }
+
+    pub fn env_remove(mut self, names: &[&str]) -> Git {
+        for n in names {
+            self.cmd.env_remove(n);
+        }
+        self
+    }
+
+    pub fn stdin(mut self, data: Vec<u8>) -> Git {
+        self.stdin = Some(data);
+        self
+    }
+
+    /// The command line, for error messages.
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+
+    /// Runs to the end, or until `timeout`.
+    pub fn run(mut self, timeout: Duration) -> Result<Output> {
+        let start = Instant::now();
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = self
+            .cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.line))?;
+        let writer = match (child.stdin.take(), self.stdin.take()) {
+            (Some(mut pipe), Some(data)) => Some(std::thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            })),
+            _ => None,
+        };
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let out_thread = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        });
+        let err_thread = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = err.read_to_end(&mut buf);
+            buf
+        });
+        let deadline = start + timeout;
+        let mut pause = Duration::from_millis(2);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                kill_group(child.id());
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        };
+        // A grandchild (ssh) may still hold the pipes after git exits: end the group.
+        if status.is_some() {
+            kill_group(child.id());
+        }
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        let stdout = out_thread.join().unwrap_or_default();
+        let stderr = err_thread.join().unwrap_or_default();
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    /// Runs and fails unless the command succeeds; returns stdout.
+    pub fn ok(self, timeout: Duration) -> Result<Vec<u8>> {
+        let line = self.line.clone();
+        let out = self.run(timeout)?;
+        if out.timed_out() {
+            anyhow::bail!("{line} timed out after {} s", timeout.as_secs());
+        }
+        if !out.success() {
+            anyhow::bail!(
+                "{line} failed ({}): {}",
+                out.status.map(|s| s.to_string()).unwrap_or_default(),
+                out.stderr_str().trim()
+            );
+        }
+        Ok(out.stdout)
+    }
+
+    /// Spawns with piped stdin and stdout (for the streaming readers), stderr inherited.
+    pub fn spawn_piped(mut self) -> Result<std::process::Child> {
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        self.cmd
+            .spawn()
+            .with_context(|| format!("starting {}", self.line))
+    }
+}
+
+/// SIGKILL to the process group led by `pid` (ignored when it is gone).
+pub fn kill_group(pid: u32) {
+    signal_group(pid, rustix::process::Signal::KILL);
+}
+
+/// Sends `signal` to the process group led by `pid`.
+pub fn signal_group(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
+/// A timeout from an environment variable in seconds, else `default`.
+pub fn timeout_from_env(name: &str, default: Duration) -> Duration {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_status() {
+        let out = Git::new(None)
+            .arg("--version")
+            .run(Duration::from_secs(30))
+            .unwrap();
+        assert!(out.success());
+        assert!(out.stdout_str().starts_with("git version"));
+    }
+
+    #[test]
+    fn deadline_kills_the_group() {
+        // `git -c alias.x='!sleep 30' x` runs a shell child of git.
+        let out = Git::new(None)
+            .args(["-c", "alias.nap=!sleep 30; echo never", "nap"])
+            .run(Duration::from_millis(300))
+            .unwrap();
+        assert!(out.timed_out());
+        assert!(out.elapsed < Duration::from_secs(10), "{:?}", out.elapsed);
+        assert!(!out.stdout_str().contains("never"));
+    }
+}

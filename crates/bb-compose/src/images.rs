@@ -48,11 +48,14 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
     if docker::image_exists(image) {
         return Ok(());
     }
-    let binary = sidecar_binary()?;
+    let binaries = [sidecar_binary("bb-sidecar")?, sidecar_binary("bb-gitgate")?];
     let dir = tempfile_dir("sidecar-image")?;
     let result = (|| {
-        std::fs::copy(&binary, dir.join("bb-sidecar"))
-            .with_context(|| format!("copying {}", binary.display()))?;
+        for binary in &binaries {
+            let name = binary.file_name().context("a binary has a name")?;
+            std::fs::copy(binary, dir.join(name))
+                .with_context(|| format!("copying {}", binary.display()))?;
+        }
         std::fs::write(dir.join("Dockerfile"), SIDECAR_DOCKERFILE)?;
         let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE")
             .unwrap_or_else(|_| "debian:bookworm-slim".into());
@@ -67,13 +70,14 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
     result
 }
 
-fn sidecar_binary() -> Result<PathBuf> {
+/// An installed program of the sidecar image (`bb-sidecar`, `bb-gitgate`).
+fn sidecar_binary(name: &str) -> Result<PathBuf> {
     let beside = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join("bb-sidecar")))
+        .and_then(|exe| exe.parent().map(|d| d.join(name)))
         .filter(|p| p.is_file());
     beside
-        .or_else(|| which::which("bb-sidecar").ok())
+        .or_else(|| which::which(name).ok())
         .context("the sidecar image is missing and no bb-sidecar binary was found to build it (run scripts/install or scripts/images sidecar)")
 }
 

@@ -41,8 +41,9 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
         tool.name()
     );
     let args = tool.args(&compose.project, &compose.file, &["up", "-d", "--no-build"]);
+    let gate = !plan.git_gate.repos.is_empty();
     let result = run_with_secrets(&tool, &args, secrets)
-        .and_then(|()| wait_healthy(&compose.sidecar_container));
+        .and_then(|()| wait_healthy(&compose.sidecar_container, gate));
     if let Err(err) = result {
         let _ = down(plan);
         return Err(err);
@@ -74,10 +75,14 @@ fn run_with_secrets(
 
 /// Waits until the sidecar answers its own health check. Polled with `docker exec` rather than
 /// through the engine's health status, whose first check only runs one interval after start.
-fn wait_healthy(container: &str) -> Result<()> {
+fn wait_healthy(container: &str, gate: bool) -> Result<()> {
     let start = Instant::now();
     loop {
-        if docker::succeeds(["exec", container, "/usr/local/bin/bb-sidecar", "health"]) {
+        let proxy = docker::succeeds(["exec", container, "/usr/local/bin/bb-sidecar", "health"]);
+        if proxy
+            && (!gate
+                || docker::succeeds(["exec", container, "/usr/local/bin/bb-gitgate", "health"]))
+        {
             return Ok(());
         }
         let state = docker::output(["inspect", "--format", "{{.State.Status}}", container])?;
@@ -133,8 +138,11 @@ pub fn down(plan: &Plan) -> Result<()> {
         .unwrap_or_else(|| render::compose_file(plan));
     let mut failures = Vec::new();
     if file.is_file() {
-        let (tool, args, out) =
-            compose(plan, &file, &["down", "--remove-orphans", "--timeout", "5"])?;
+        let (tool, args, out) = compose(
+            plan,
+            &file,
+            &["down", "--remove-orphans", "--volumes", "--timeout", "5"],
+        )?;
         if !out.status.success() {
             failures.push(docker::failure(&tool.name(), &args, &out));
         }

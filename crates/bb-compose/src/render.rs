@@ -41,6 +41,56 @@ fn copy_extra_roots(plan: &Plan) -> Result<Option<PathBuf>> {
     Ok(Some(dest))
 }
 
+/// Where the sidecar finds the git gate's configuration, keys and rules.
+pub const SIDECAR_GATE_DIR: &str = "/etc/bot-bottle/git-gate";
+
+/// The gate's configuration (`bb-gitgate serve --config`): the repos, the identity, and the
+/// rules file as the sidecar sees it. Written only when the bottle declares repos.
+fn write_gate_config(plan: &Plan) -> Result<()> {
+    if plan.git_gate.repos.is_empty() {
+        return Ok(());
+    }
+    let config = json!({
+        "repos": plan.git_gate.repos,
+        "user": plan.git_gate.user,
+        "rules": plan.git_gate.rules.as_ref().map(|_| format!("{SIDECAR_GATE_DIR}/rules.toml")),
+        "key_dir": format!("{SIDECAR_GATE_DIR}/keys"),
+    });
+    let path = plan.state_dir.join("git-gate/repos.json");
+    fsx::write_file(
+        &path,
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+        0o644,
+    )
+}
+
+/// The sidecar's mounts for the gate: its config, each repo's key and the rules, read-only.
+fn gate_volumes(plan: &Plan) -> Vec<String> {
+    if plan.git_gate.repos.is_empty() {
+        return Vec::new();
+    }
+    let mut volumes = vec![format!(
+        "{}:{SIDECAR_GATE_DIR}/repos.json:ro",
+        plan.state_dir.join("git-gate/repos.json").display()
+    )];
+    for repo in &plan.git_gate.repos {
+        volumes.push(format!(
+            "{}:{SIDECAR_GATE_DIR}/keys/{}:ro",
+            repo.key_path.display(),
+            repo.name
+        ));
+    }
+    if let Some(rules) = &plan.git_gate.rules {
+        volumes.push(format!(
+            "{}:{SIDECAR_GATE_DIR}/rules.toml:ro",
+            rules.display()
+        ));
+    }
+    // The mirrors: an anonymous volume, removed by `down --volumes`.
+    volumes.push("/var/lib/bot-bottle/git-gate".into());
+    volumes
+}
+
 /// `BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE`: for tests and the conformance harness only, every
 /// upstream name resolves to this address (the sidecar's address guard still applies).
 fn resolve_override() -> Option<String> {
@@ -84,6 +134,7 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
     let routes = serde_json::to_vec_pretty(&plan.egress)?;
     fsx::write_file(&plan.state_dir.join("egress/routes.json"), &routes, 0o644)?;
     let extra_roots = copy_extra_roots(plan)?;
+    write_gate_config(plan)?;
     let mut doc = document(plan, &compose, network, extra_roots.as_deref());
     escape_dollars(&mut doc);
     fsx::write_file(
@@ -181,7 +232,7 @@ fn document(
         "init": true,
         "restart": "on-failure",
         "environment": sidecar_env,
-        "volumes": [format!("{}:{SIDECAR_EGRESS_DIR}:ro", plan.state_dir.join("egress").display())],
+        "volumes": sidecar_volumes(plan),
         "networks": {
             "internal": {"ipv4_address": sidecar_ip, "aliases": ["egress", "git-gate", "supervise"]},
             "egress": {},
@@ -206,6 +257,15 @@ fn document(
             "egress": {"external": true, "name": egress},
         },
     })
+}
+
+fn sidecar_volumes(plan: &Plan) -> Vec<String> {
+    let mut volumes = vec![format!(
+        "{}:{SIDECAR_EGRESS_DIR}:ro",
+        plan.state_dir.join("egress").display()
+    )];
+    volumes.extend(gate_volumes(plan));
+    volumes
 }
 
 /// Compose interpolates `$` in every string; a literal `$` is written `$$`.

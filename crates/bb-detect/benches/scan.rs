@@ -241,7 +241,7 @@ fn main() {
 
     let mbps = |s: f64| size / s;
     println!(
-        "input: {size:.1} MB, {nl} lines, {planted} planted secrets; engine built in {build:.2?}"
+        "input: {size:.1} MB, {nl} lines, {planted} planted secrets, chunks of {chunk_size} B; engine built in {build:.2?}"
     );
     println!(
         "baseline memchr('\\n')           {:>9.0} MB/s",

@@ -198,6 +198,7 @@ mod tests {
     fn benign_tokens_fail() {
         for t in [
             "getUserAccountSettingsHandler2",
+            "EcPrivateKeyRfc5915DerEncoding",
             "com/api/v1/users/12345/profile",
             "test_user_account_2024_v2_final",
             "node_modules/typescript/lib/lib",

@@ -87,6 +87,12 @@ struct Rule {
     assigned: bool,
 }
 
+enum KeyEnd {
+    At(usize),
+    NoBody,
+    NeedMore,
+}
+
 enum Action {
     Rule(usize),
     Short(usize),
@@ -241,7 +247,11 @@ fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
         return None;
     }
     let (s, e) = span(c, 2);
-    looks_random_value(&d[s..e]).then_some((s, e))
+    let v = &d[s..e];
+    // Code, not a value: a call, a generic, an index or a path (`token = Token::new()`).
+    let code = matches!(d.get(e), Some(b'(' | b'<' | b'[' | b'{'))
+        || v.windows(2).any(|w| w == b"::" || w == b"->");
+    (!code && looks_random_value(v)).then_some((s, e))
 }
 
 /// The `generic-credential` value test: long, not a placeholder or a reference, not made of
@@ -275,7 +285,11 @@ pub(crate) fn looks_random_value(v: &[u8]) -> bool {
     {
         return false;
     }
-    if words_and_numbers(v) {
+    // Words and numbers, or a SCREAMING_SNAKE constant name.
+    let constant = v.contains(&b'_')
+        && v.iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_');
+    if constant || words_and_numbers(v) {
         return false;
     }
     let lo = v.iter().any(u8::is_ascii_lowercase) as u8;
@@ -287,21 +301,43 @@ pub(crate) fn looks_random_value(v: &[u8]) -> bool {
     (classes >= 3 && h >= 3.0) || (classes == 2 && dg && h >= 3.5)
 }
 
-/// Whether every part of `v` between `- _ . / : +` is a word (lower, UPPER or Capitalised)
-/// optionally followed by digits (`v2`, `base64`), or a number: paths, identifiers, versions.
+/// Whether every part of `v` between `- _ . / : +` reads like a word or an identifier: letters
+/// then digits (`v2`, `base64`, `2026`), at most 3 letters and digits, or camelCase humps of 3
+/// bytes or more on average (`CancellationToken`, `EcPrivateKeyRfc5915Der`). Random strings
+/// change case or class every byte or two and fail. Paths, identifiers and versions pass.
 pub(crate) fn words_and_numbers(v: &[u8]) -> bool {
-    let word_like = |p: &[u8]| {
-        let letters = p.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-        let (w, digits) = p.split_at(letters);
-        digits.iter().all(u8::is_ascii_digit)
-            && (w.is_empty()
-                || w.iter().all(u8::is_ascii_lowercase)
-                || w.iter().all(u8::is_ascii_uppercase)
-                || (w[0].is_ascii_uppercase() && w[1..].iter().all(u8::is_ascii_lowercase)))
-    };
     v.split(|b| matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'+'))
         .filter(|p| !p.is_empty())
         .all(word_like)
+}
+
+fn word_like(p: &[u8]) -> bool {
+    if !p.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let letters = p.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    if p.len() <= 3 || p[letters..].iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    // 0 digit, 1 lower, 2 upper
+    let class = |b: u8| {
+        if b.is_ascii_digit() {
+            0
+        } else if b.is_ascii_lowercase() {
+            1
+        } else {
+            2
+        }
+    };
+    let mut humps = 1;
+    for i in 1..p.len() {
+        let (a, b) = (class(p[i - 1]), class(p[i]));
+        let next_lower = p.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        if (a == 0) != (b == 0) || (b == 2 && a == 1) || (b == 2 && a == 2 && next_lower) {
+            humps += 1;
+        }
+    }
+    p.len() >= 3 * humps
 }
 
 const KEYWORDS: &[&str] = &[
@@ -700,8 +736,9 @@ impl Tokens {
             {
                 if rule.private_key {
                     match self.private_key_end(data, e, at_end) {
-                        Some(end) => sink(Detector::TokenPatterns, rule.name, s, end),
-                        None => return false,
+                        KeyEnd::At(end) => sink(Detector::TokenPatterns, rule.name, s, end),
+                        KeyEnd::NoBody => {}
+                        KeyEnd::NeedMore => return false,
                     }
                 } else {
                     sink(Detector::TokenPatterns, rule.name, s, e);
@@ -717,29 +754,54 @@ impl Tokens {
     }
 
     /// The end of a private key block whose header ends at `h`: through the `-----END ...`
-    /// line when it comes within 16 KiB, else through the base64 body. None: need more data.
-    fn private_key_end(&self, data: &[u8], h: usize, at_end: bool) -> Option<usize> {
+    /// line when it comes within 16 KiB, else through the base64 body. A header without a
+    /// body (40 base64 bytes within the next 300, as in code that only names the format) is
+    /// no key.
+    fn private_key_end(&self, data: &[u8], h: usize, at_end: bool) -> KeyEnd {
         const MAX_BODY: usize = 16 * 1024;
+        const BODY_WITHIN: usize = 300;
+        let mut near = &data[h..data.len().min(h + BODY_WITHIN)];
+        let mut ended = false;
+        if let Some(q) = memchr::memmem::find(near, b"-----") {
+            near = &near[..q];
+            ended = true;
+        }
+        let mut run = 0;
+        let has_body = near.iter().any(|&b| {
+            run = if b.is_ascii_alphanumeric() || b"+/=".contains(&b) {
+                run + 1
+            } else {
+                0
+            };
+            run >= 40
+        });
+        if !has_body {
+            return if !ended && near.len() < BODY_WITHIN && !at_end {
+                KeyEnd::NeedMore
+            } else {
+                KeyEnd::NoBody
+            };
+        }
         let limit = data.len().min(h + MAX_BODY);
         if let Some(q) = memchr::memmem::find(&data[h..limit], b"-----END") {
             let at = h + q;
             let tail = &data[at..data.len().min(at + 80)];
             if let Some(m) = self.end_re.find(tail) {
-                return Some(at + m.end());
+                return KeyEnd::At(at + m.end());
             }
             if tail.len() < 80 && !at_end {
-                return None;
+                return KeyEnd::NeedMore;
             }
-            return Some(at);
+            return KeyEnd::At(at);
         }
         if h + MAX_BODY > data.len() && !at_end {
-            return None;
+            return KeyEnd::NeedMore;
         }
         let body = data[h..limit]
             .iter()
             .position(|&b| !(b.is_ascii_alphanumeric() || b"+/=\r\n\t \\".contains(&b)))
             .unwrap_or(limit - h);
-        Some(h + body)
+        KeyEnd::At(h + body)
     }
 }
 
@@ -943,6 +1005,10 @@ mod tests {
             "private-key",
             "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
         );
+        neg(
+            "private-key",
+            "expects \"-----BEGIN PRIVATE KEY-----\" and \"-----END PRIVATE KEY-----\"",
+        );
     }
 
     #[test]
@@ -985,6 +1051,10 @@ mod tests {
 
     #[test]
     fn generic_credential() {
+        neg(
+            "generic-credential",
+            "pub PresentHistoryToken: D3DKMT_PRESENTHISTORYTOKEN,",
+        );
         pos(
             "generic-credential",
             "  password: SuperSecretDBPass!2026\n",
@@ -1041,6 +1111,30 @@ mod tests {
             "token_url = https://oauth2.example.com/token?x=1",
         );
         neg("generic-credential", "password: short1!");
+        neg(
+            "generic-credential",
+            "    let token = CancellationToken::new();",
+        );
+        neg(
+            "generic-credential",
+            "    let mut tokens = TokenStream::from_iter([x]);",
+        );
+        neg(
+            "generic-credential",
+            "pub token_stream: __IncompleteArrayField<__u8>,",
+        );
+        neg(
+            "generic-credential",
+            "let der_private_key_buffer: EcPrivateKeyRfc5915Der = x;",
+        );
+        neg(
+            "generic-credential",
+            "pub LmOwfPassword: super::super::System::PasswordManagement::LM,",
+        );
+        neg(
+            "generic-credential",
+            "const SECRET_KEY: MyCompanyProdApiKey2024 = 1;",
+        );
     }
 
     #[test]

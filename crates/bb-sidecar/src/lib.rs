@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod dns;
+pub mod gate;
 pub mod guard;
 pub mod health;
 pub mod inspect;
@@ -92,6 +93,8 @@ pub struct RunOptions {
     pub extra_roots: Option<PathBuf>,
     /// The bottle's own subnets: never an upstream.
     pub deny_nets: Vec<IpNet>,
+    /// The git gate to supervise, when the bottle declares repos.
+    pub git_gate: Option<gate::GateOptions>,
     /// Every upstream name resolves to this address (tests, conformance harness).
     pub resolve_override: Option<IpAddr>,
     /// The body cap for scanned bodies.
@@ -109,6 +112,7 @@ impl RunOptions {
             ca_key: tls::DEFAULT_CA_KEY.into(),
             extra_roots: None,
             deny_nets: Vec::new(),
+            git_gate: None,
             resolve_override: None,
             max_body: proxy::DEFAULT_MAX_BODY,
         }
@@ -168,7 +172,23 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
             log.clone(),
             shutdown.clone(),
         )));
-        tasks.push(tokio::spawn(dns::serve_tcp(tcp, log.clone(), shutdown)));
+        tasks.push(tokio::spawn(dns::serve_tcp(
+            tcp,
+            log.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(gate) = opts.git_gate.clone() {
+        log.event(
+            "git-gate",
+            true,
+            &format!(
+                "supervising {} with {}",
+                gate.program.display(),
+                gate.config.display()
+            ),
+        );
+        tasks.push(tokio::spawn(gate::supervise(gate, log.clone(), shutdown)));
     }
     let dns_text = opts
         .dns

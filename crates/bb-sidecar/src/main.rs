@@ -76,6 +76,15 @@ struct RunArgs {
     /// GiB suffix); larger scanned bodies are refused
     #[arg(long, value_name = "SIZE", env = "BB_SIDECAR_MAX_BODY", default_value = "64MiB", value_parser = parse_size)]
     max_body: u64,
+    /// The git gate's configuration: when the file exists, `bb-gitgate serve` (installed next to
+    /// this program) runs as a supervised child
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "BB_SIDECAR_GIT_GATE",
+        default_value = "/etc/bot-bottle/git-gate/repos.json"
+    )]
+    git_gate: PathBuf,
 }
 
 /// `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`, all binary).
@@ -140,6 +149,16 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
         ca_key: args.ca_key,
         extra_roots: args.extra_roots,
         deny_nets: args.deny_nets,
+        git_gate: args
+            .git_gate
+            .is_file()
+            .then(|| bb_sidecar::gate::GateOptions {
+                program: std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| exe.parent().map(|dir| dir.join("bb-gitgate")))
+                    .unwrap_or_else(|| PathBuf::from("bb-gitgate")),
+                config: args.git_gate.clone(),
+            }),
         resolve_override: args.resolve_override,
         max_body: args.max_body,
     })

@@ -331,7 +331,7 @@ fn is_imperative(norm: &[u8], s: usize) -> bool {
         let before = &pre[..pre.len() - 1];
         let line = before.rsplit(|&b| b == b'\n').next().unwrap_or_default();
         let line = trim_end(line);
-        if (from == 0 && !before.contains(&b'\n') && before.is_empty())
+        if before.is_empty()
             || before.last() == Some(&b'\n')
             || line.is_empty()
             || matches!(line[0], b'#' | b'-' | b'*' | b'>' | b'|' | b'<')

@@ -319,23 +319,17 @@ fn word_like(p: &[u8]) -> bool {
     if p.len() <= 3 || p[letters..].iter().all(u8::is_ascii_digit) {
         return true;
     }
-    // 0 digit, 1 lower, 2 upper
-    let class = |b: u8| {
-        if b.is_ascii_digit() {
-            0
-        } else if b.is_ascii_lowercase() {
-            1
-        } else {
-            2
-        }
-    };
+    // A hump starts where digits and letters alternate, where an upper-case letter follows a
+    // lower-case one, and at the last capital of an acronym before a lower-case letter
+    // (`DBPass`). Branch-free, as random tokens would defeat the branch predictor.
+    let digit = |b: u8| (b.wrapping_sub(b'0') < 10) as usize;
+    let upper = |b: u8| (b.wrapping_sub(b'A') < 26) as usize;
+    let lower = |b: u8| (b.wrapping_sub(b'a') < 26) as usize;
     let mut humps = 1;
-    for i in 1..p.len() {
-        let (a, b) = (class(p[i - 1]), class(p[i]));
-        let next_lower = p.get(i + 1).is_some_and(u8::is_ascii_lowercase);
-        if (a == 0) != (b == 0) || (b == 2 && a == 1) || (b == 2 && a == 2 && next_lower) {
-            humps += 1;
-        }
+    for (i, w) in p.windows(2).enumerate() {
+        let (a, b) = (w[0], w[1]);
+        let next_lower = p.get(i + 2).map_or(0, |&c| lower(c));
+        humps += (digit(a) ^ digit(b)) | (upper(b) & lower(a)) | (upper(b) & upper(a) & next_lower);
     }
     p.len() >= 3 * humps
 }

@@ -291,3 +291,53 @@ pub fn simple_bottle(f: &Fixture, name: &str, bottle_front: &str) -> Vec<(String
 /// 8080. It reads each request's head before answering (a server that answers first makes
 /// well-behaved clients drop the connection), and logs each request line to /tmp/requests.
 pub const HTTP_UPSTREAM_SCRIPT: &str = r#"mkfifo /tmp/f; while true; do nc -N -l 8080 </tmp/f | { IFS= read -r line; echo "$line" >>/tmp/requests; while IFS= read -r h && [ "$h" != "$(printf '\r')" ]; do :; done; printf 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nupstream'; } >/tmp/f; done"#;
+
+/// The setup of an sshd-based git upstream in `bot-bottle-base:local`: host keys made at start,
+/// user `git` (git-shell) with `/authorized_keys` (mount it), a bare repo
+/// `/srv/git/shop.git` with one commit on `main`, sshd on port 2222.
+pub const SSH_UPSTREAM_SETUP: &str = r#"set -e
+ssh-keygen -A >/dev/null
+useradd -m -s /usr/bin/git-shell git
+usermod -p '*' git
+install -d -o git -g git -m 700 /home/git/.ssh
+install -o git -g git -m 600 /authorized_keys /home/git/.ssh/authorized_keys
+mkdir -p /srv/git
+git init -q --bare -b main /srv/git/shop.git
+t=$(mktemp -d)
+git -C "$t" init -q -b main
+echo hello > "$t/README"
+git -C "$t" add README
+git -C "$t" -c user.name=up -c user.email=up@example.org commit -q -m init
+git -C "$t" push -q /srv/git/shop.git main
+chown -R git:git /srv/git
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -D -e -p 2222
+"#;
+
+/// Makes an ed25519 key pair at `path` (and `path.pub`) with the host's ssh-keygen; returns the
+/// public key line.
+pub fn ssh_keygen(path: &Path) -> String {
+    let out = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "bot-bottle-test",
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .expect("running ssh-keygen (openssh-client) on the host");
+    assert!(
+        out.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}

@@ -705,3 +705,160 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
     assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
     b.assert_nothing_left();
 }
+
+#[test]
+fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
+    require_images();
+    let f = Fixture::new();
+    let name = unique_name("gate");
+    let cleanup = DockerCleanup::new(&name);
+    let upstream = format!("bot-bottle-{name}-upstream");
+    let upstream_net = format!("bot-bottle-{name}-upstreamnet");
+    let key = f.path("user/.ssh/deploy");
+    let public = bb_testkit::ssh_keygen(&key);
+    f.write("authorized_keys", &format!("{public}\n"));
+    docker(&["network", "create", &upstream_net]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &upstream,
+        "--network",
+        &upstream_net,
+        "-v",
+        &format!(
+            "{}:/authorized_keys:ro",
+            f.path("authorized_keys").display()
+        ),
+        "bot-bottle-base:local",
+        "sh",
+        "-c",
+        bb_testkit::SSH_UPSTREAM_SETUP,
+    ]);
+    let mut host_key = String::new();
+    for _ in 0..100 {
+        let out = Command::new("docker")
+            .args([
+                "exec",
+                &upstream,
+                "cat",
+                "/etc/ssh/ssh_host_ed25519_key.pub",
+            ])
+            .output()
+            .unwrap();
+        if out.status.success()
+            && exec(&upstream, "root", "nc -z 127.0.0.1 2222")
+                .status
+                .success()
+        {
+            host_key = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!host_key.is_empty(), "the upstream's sshd started");
+    let env = simple_bottle(
+        &f,
+        &name,
+        &format!(
+            "git-gate:\n  user: {{name: Gate Bot, email: gate@example.org}}\n  repos:\n    shop:\n      url: ssh://git@upstream.test:2222/srv/git/shop.git\n      key: {{provider: static, path: ~/.ssh/deploy}}\n      host_key: \"{host_key}\"\n"
+        ),
+    );
+    let b = Bottle {
+        f,
+        name,
+        env,
+        cleanup,
+    };
+    let plan = b.pipeline(&[]);
+    docker(&[
+        "network",
+        "connect",
+        "--alias",
+        "upstream.test",
+        plan["network"]["egress"].as_str().unwrap(),
+        &upstream,
+    ]);
+    let agent = plan["compose"]["agent_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let upstream_log = || {
+        text(&exec(
+            &upstream,
+            "git",
+            "git -C /srv/git/shop.git log --all --format=%s",
+        ))
+        .0
+    };
+
+    let clone = exec(
+        &agent,
+        "node",
+        "cd ~ && git clone -q ssh://git@upstream.test:2222/srv/git/shop.git shop && cat shop/README",
+    );
+    assert_eq!(
+        text(&clone).0,
+        "hello\n",
+        "clone through the gate: {}",
+        text(&clone).1
+    );
+
+    let clean = exec(
+        &agent,
+        "node",
+        "cd ~/shop && echo ok > notes.txt && git add notes.txt && git commit -q -m clean-change && git push -q origin main",
+    );
+    assert!(
+        clean.status.success(),
+        "a clean push lands: {}",
+        text(&clean).1
+    );
+    assert!(
+        upstream_log().contains("clean-change"),
+        "upstream received the clean commit"
+    );
+
+    let dirty = exec(
+        &agent,
+        "node",
+        "cd ~/shop && echo 'aws_key = AKIAQ7XBV2MNR4TWZ5YD' > creds.txt && git add creds.txt && git commit -q -m leak && git push origin main",
+    );
+    let (_, stderr) = text(&dirty);
+    assert!(!dirty.status.success(), "a push with a secret is rejected");
+    assert!(
+        stderr.contains("creds.txt:1") && stderr.contains("aws-access-key-id"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("AKIAQ7XBV2MNR4TWZ5YD"),
+        "the secret is redacted: {stderr}"
+    );
+    assert!(
+        !upstream_log().contains("leak"),
+        "upstream received nothing"
+    );
+
+    let private_key = std::fs::read_to_string(&key).unwrap();
+    let marker = private_key.lines().nth(1).unwrap();
+    let search = exec(
+        &agent,
+        "root",
+        &format!("grep -rlF '{marker}' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; true"),
+    );
+    assert_eq!(
+        text(&search).0,
+        "",
+        "the deploy key is nowhere in the agent"
+    );
+
+    docker(&["rm", "-f", &upstream]);
+    docker(&["network", "rm", &upstream_net]);
+    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
+    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
+    b.assert_nothing_left();
+}

@@ -35,6 +35,7 @@ pub(crate) struct State {
     ks_done: usize,
     pct_done: usize,
     run_done: usize,
+    card_done: usize,
     seg_open: Option<OpenRun>,
     hex_open: Option<OpenRun>,
     emitted: HashSet<Finding>,
@@ -112,6 +113,18 @@ pub(crate) fn round(
     }
     if cfg.token_patterns {
         keep = keep.min(pct_pass(eng, st, data, at_end, &mut found));
+        let from = st.card_done.max(base) - base;
+        let held = crate::cards::pass(data, from, at_end, &mut |s, e| {
+            found.push(Finding {
+                detector: Detector::TokenPatterns,
+                rule: "payment-card-number".to_string(),
+                start: base + s,
+                end: base + e,
+            })
+        });
+        let next = held.unwrap_or(n);
+        st.card_done = base + next;
+        keep = keep.min(base + next);
     }
     // Our own redaction markers (`[REDACTED:known-secret:NAME/hex]`) are not findings.
     found.retain(|f| !in_marker(data, f.start.saturating_sub(base)));
@@ -450,7 +463,41 @@ fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
                 .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
                     sink(rule, "/hex", off + 2 * ds, off + 2 * de)
                 });
+            random_tokens(&buf, &mut |ds, de| {
+                sink(
+                    "encoded-high-entropy-secret",
+                    "/hex",
+                    off + 2 * ds,
+                    off + 2 * de,
+                )
+            });
         }
+    }
+}
+
+/// In decoded base64/hex text, a credential-shaped token (32–64 bytes of `[A-Za-z0-9+/]` with
+/// upper and lower case and digits) that looks random: encoding a random secret inside another
+/// encoding is how exfiltration hides one, so this is a finding, not an entropy warning.
+fn random_tokens(text: &[u8], sink: &mut dyn FnMut(usize, usize)) {
+    let token_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    let mut i = 0;
+    while i < text.len() {
+        if !token_byte(text[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < text.len() && token_byte(text[j]) {
+            j += 1;
+        }
+        let tok = &text[i..j];
+        let classes = tok.iter().any(u8::is_ascii_uppercase)
+            && tok.iter().any(u8::is_ascii_lowercase)
+            && tok.iter().any(u8::is_ascii_digit);
+        if (32..=64).contains(&tok.len()) && classes && crate::entropy::is_random_token(tok) {
+            sink(i, j);
+        }
+        i = j;
     }
 }
 

@@ -25,6 +25,7 @@
 //!
 //! No [`Finding`] ever carries a secret value: rules name secrets by their name only.
 
+mod cards;
 mod core;
 mod decode;
 pub mod entropy;

@@ -1,0 +1,132 @@
+//! Payment card numbers: 13–19 digits (single spaces or dashes allowed between digits), with a
+//! known issuer prefix, Luhn-valid, and not part of a longer run of digits or letters.
+
+/// The issuer prefixes checked (Visa, Mastercard, American Express, Discover, JCB, Diners).
+fn known_issuer(digits: &[u8]) -> bool {
+    let prefix = |n: usize| -> u32 {
+        digits[..n]
+            .iter()
+            .fold(0, |acc, d| acc * 10 + u32::from(d - b'0'))
+    };
+    let len = digits.len();
+    match digits[0] {
+        b'4' => matches!(len, 13 | 16 | 19),
+        b'5' => (51..=55).contains(&prefix(2)) && len == 16,
+        b'2' => (2221..=2720).contains(&prefix(4)) && len == 16,
+        b'3' => {
+            (matches!(prefix(2), 34 | 37) && len == 15)
+                || ((3528..=3589).contains(&prefix(4)) && (16..=19).contains(&len))
+                || ((matches!(prefix(2), 36 | 38) || (300..=305).contains(&prefix(3)))
+                    && (14..=19).contains(&len))
+        }
+        b'6' => (prefix(4) == 6011 || prefix(2) == 65) && (16..=19).contains(&len),
+        _ => false,
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let d = u32::from(d - b'0');
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// The longest text a card number can take (19 digits and 18 separators).
+pub(crate) const MAX_LEN: usize = 37;
+
+/// Calls `sink(start, end)` for each card number in `data[from..]`. Returns the offset from which
+/// the data must be seen again (a candidate touching the end when more data may follow).
+pub(crate) fn pass(
+    data: &[u8],
+    from: usize,
+    at_end: bool,
+    sink: &mut dyn FnMut(usize, usize),
+) -> Option<usize> {
+    let mut i = from;
+    while i < data.len() {
+        let b = data[i];
+        if !b.is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let mut digits = Vec::with_capacity(19);
+        let mut j = i;
+        let mut end = i;
+        while j < data.len() && j - i < MAX_LEN {
+            let c = data[j];
+            if c.is_ascii_digit() {
+                digits.push(c);
+                end = j + 1;
+                j += 1;
+            } else if (c == b' ' || c == b'-')
+                && j + 1 < data.len()
+                && data[j + 1].is_ascii_digit()
+                && j > i
+                && data[j - 1].is_ascii_digit()
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if end == data.len() && !at_end {
+            return Some(i);
+        }
+        let bounded = end == data.len() || !data[end].is_ascii_alphanumeric();
+        if bounded && (13..=19).contains(&digits.len()) && known_issuer(&digits) && luhn(&digits) {
+            sink(i, end);
+        }
+        i = end.max(i + 1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        pass(text.as_bytes(), 0, true, &mut |s, e| out.push(&text[s..e]));
+        out
+    }
+
+    #[test]
+    fn finds_test_card_numbers_in_their_usual_forms() {
+        assert_eq!(find("card 4111111111111111 ok"), ["4111111111111111"]);
+        assert_eq!(find("5500 0000 0000 0004"), ["5500 0000 0000 0004"]);
+        assert_eq!(find("amex,378282246310005,09/29"), ["378282246310005"]);
+        assert_eq!(find("6011-1111-1111-1117"), ["6011-1111-1111-1117"]);
+    }
+
+    #[test]
+    fn ignores_numbers_that_are_not_cards() {
+        assert!(find("4111111111111112").is_empty(), "Luhn fails");
+        assert!(find("1234567812345670").is_empty(), "no issuer");
+        assert!(find("order 41111111111111110").is_empty(), "a longer run");
+        assert!(find("id=a4111111111111111").is_empty(), "glued to letters");
+        assert!(find("timestamp 1700000000123").is_empty());
+        assert!(find("tel +1 415 555 0100").is_empty());
+    }
+
+    #[test]
+    fn a_candidate_at_the_end_is_held_until_more_data_comes() {
+        let mut seen = 0;
+        assert_eq!(
+            pass(b"x 41111111", 0, false, &mut |_, _| seen += 1),
+            Some(2)
+        );
+        assert_eq!(seen, 0);
+    }
+}

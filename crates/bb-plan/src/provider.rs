@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use bb_core::plan::{
-    AuthScheme, BuildArg, OnMatch, ProviderPlan, Route, RouteAuth, Template, TokenSource,
+    AuthScheme, BuildArg, Dlp, OnMatch, ProviderPlan, Route, RouteAuth, Template, TokenSource,
 };
 
 use crate::manifest::bottle::{DlpSpec, ProviderSpec};
@@ -114,7 +114,12 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
                 slot: String::new(),
             }),
             matches: Vec::new(),
-            dlp: DlpSpec::resolve(None, OnMatch::Redact),
+            // The model's own answers are not fetched content: no injection scan (it would also
+            // hold back streamed answers until they are complete).
+            dlp: Dlp {
+                inbound: Vec::new(),
+                ..DlpSpec::resolve(None, OnMatch::Redact)
+            },
             tls_passthrough: false,
             private: false,
             added_by: Some("provider".into()),

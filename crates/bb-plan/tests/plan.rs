@@ -86,6 +86,11 @@ fn spec_example_plan_matches_the_schema_and_the_manifest() {
         serde_json::json!(["GET", "POST"])
     );
     assert_eq!(plan["egress"]["routes"][3]["dlp"]["on_match"], "redact");
+    assert_eq!(
+        plan["egress"]["routes"][3]["dlp"]["inbound"],
+        serde_json::json!([]),
+        "model answers are streamed, not scanned"
+    );
     let slots = plan["egress"]["token_slots"].as_array().unwrap();
     assert_eq!(slots[0]["slot"], git_route["auth"]["slot"]);
     assert_eq!(slots[0]["source"]["name"], "GITEA_TOKEN");

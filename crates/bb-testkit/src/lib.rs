@@ -183,13 +183,13 @@ pub fn require_docker() {
 
 static IMAGES: std::sync::Once = std::sync::Once::new();
 
-/// The local base, test agent and sidecar images (built once per test process; scripts/images
+/// The local base, test agent, sidecar and fixture images (built once per test process; scripts/images
 /// caches by content and serialises concurrent builds).
 pub fn require_images() {
     require_docker();
     IMAGES.call_once(|| {
         let status = std::process::Command::new(repo_root().join("scripts/images"))
-            .args(["test-agent", "sidecar"])
+            .args(["test-agent", "sidecar", "fixture"])
             .status()
             .expect("running scripts/images");
         assert!(status.success(), "scripts/images test-agent sidecar failed");

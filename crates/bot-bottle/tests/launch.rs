@@ -862,3 +862,293 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
     assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
     b.assert_nothing_left();
 }
+
+/// Makes a test CA and a leaf for `hosts` with the host's openssl; returns (ca.pem, leaf, key).
+fn test_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl on the host");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=bot-bottle test upstream CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=upstream",
+    ]);
+    let sans: Vec<String> = hosts.iter().map(|h| format!("DNS:{h}")).collect();
+    std::fs::write(
+        dir.join("ext"),
+        format!("subjectAltName={}\n", sans.join(",")),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+    ]);
+    for file in ["ca.pem", "leaf.pem", "leaf.key"] {
+        let mut perms = std::fs::metadata(dir.join(file)).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+        std::fs::set_permissions(dir.join(file), perms).unwrap();
+    }
+    (
+        dir.join("ca.pem"),
+        dir.join("leaf.pem"),
+        dir.join("leaf.key"),
+    )
+}
+
+const API_TOKEN: &str = "planted-api-token-Rt83xQ2vWm";
+
+#[test]
+fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_container() {
+    let b = Bottle::new(
+        "egress",
+        "egress:\n  routes:\n    - host: api.test\n      private: true\n      auth: {scheme: Bearer, token_ref: BB_TEST_API_TOKEN}\n    - host: pass.test\n      private: true\n      tls_passthrough: true\n",
+    );
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, leaf, key) = test_certs(certs.path(), &["api.test", "pass.test", "new.test"]);
+    let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
+    let run = |line: &str, extra: &[(&str, &str)]| {
+        let out =
+            b.f.shell(line)
+                .env("PATH", &path)
+                .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .envs(extra.iter().copied())
+                .output()
+                .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let first: Value = serde_json::from_slice(&run(
+        &format!("bb-plan {} --runtime runc | bb-net", b.name),
+        &[],
+    ))
+    .unwrap();
+    let fixture = format!("bot-bottle-{}-fixture", b.name);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &fixture,
+        "--network",
+        first["network"]["egress"].as_str().unwrap(),
+        "-e",
+        "FIXTURE_TLS_CERT=/certs/leaf.pem",
+        "-e",
+        "FIXTURE_TLS_KEY=/certs/leaf.key",
+        "-v",
+        &format!("{}:/certs:ro", certs.path().display()),
+        "bot-bottle-fixture:latest",
+    ]);
+    let _ = (&leaf, &key);
+    let fixture_ip = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &fixture,
+    ]);
+    let plan_file = b.f.path("plan1.json");
+    std::fs::write(&plan_file, first.to_string()).unwrap();
+    let plan: Value = serde_json::from_slice(&run(
+        &format!(
+            "bb-ca --plan {} | bb-compose up | bb-provision",
+            plan_file.display()
+        ),
+        &[
+            ("BOT_BOTTLE_EXTRA_ROOTS", ca.to_str().unwrap()),
+            ("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE", &fixture_ip),
+            ("BB_TEST_API_TOKEN", API_TOKEN),
+        ],
+    ))
+    .unwrap();
+    let agent = plan["compose"]["agent_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sidecar = plan["compose"]["sidecar_container"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let requests = || {
+        text(&exec(
+            &fixture,
+            "root",
+            "cat /tmp/requests.jsonl 2>/dev/null",
+        ))
+        .0
+    };
+
+    // Interception and injection: the agent's own credential is replaced by the route's.
+    let got = exec(
+        &agent,
+        "node",
+        "for i in $(seq 50); do curl -fsS -m 5 -H 'Authorization: Bearer agent-made-this-up' https://api.test/whoami && exit 0; sleep 0.2; done; exit 1",
+    );
+    assert_eq!(
+        text(&got).0,
+        "ok",
+        "intercepted request answered: {}",
+        text(&got).1
+    );
+    let seen: Vec<Value> = requests()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let whoami = seen
+        .iter()
+        .find(|r| r["path"] == "/whoami")
+        .expect("the fixture saw the request");
+    assert_eq!(
+        whoami["authorization"],
+        format!("Bearer {API_TOKEN}"),
+        "the upstream sees the real token"
+    );
+    assert!(
+        !text(&exec(
+            &agent,
+            "node",
+            "env; cat ~/.bot-bottle-prompt.txt ~/.gitconfig"
+        ))
+        .0
+        .contains(API_TOKEN),
+        "the agent never had it"
+    );
+
+    // Passthrough: the agent sees the upstream's own certificate, not one from the bottle CA.
+    docker(&[
+        "cp",
+        ca.to_str().unwrap(),
+        &format!("{agent}:/tmp/test-ca.pem"),
+    ]);
+    let through = exec(
+        &agent,
+        "node",
+        "curl -sS -m 5 --cacert /tmp/test-ca.pem https://pass.test/",
+    );
+    assert_eq!(text(&through).0, "ok", "passthrough: {}", text(&through).1);
+    let intercepted_cert = exec(
+        &agent,
+        "node",
+        "curl -sS -m 5 --cacert /tmp/test-ca.pem https://api.test/",
+    );
+    assert!(
+        !intercepted_cert.status.success(),
+        "api.test is intercepted: its certificate comes from the bottle CA"
+    );
+
+    // Blocks, each with its reason; the fixture never sees the request.
+    let blocked = |cmd: &str| {
+        let out = exec(
+            &agent,
+            "node",
+            &format!("{cmd} -sS -m 5 -w ' %{{http_code}}'"),
+        );
+        text(&out).0
+    };
+    let dlp = blocked("curl --data-binary 'aws=AKIAQ7XBV2MNR4TWZ5YD' https://api.test/upload");
+    assert!(
+        dlp.starts_with("blocked:") && dlp.contains("token_patterns") && dlp.ends_with(" 403"),
+        "{dlp}"
+    );
+    let token = blocked(&format!(
+        "curl --data-binary 'x={API_TOKEN}' https://api.test/echo"
+    ));
+    assert!(
+        token.starts_with("blocked:") && token.ends_with(" 403"),
+        "the injected token is refused even on its own route: {token}"
+    );
+    let host = blocked("curl https://new.test/");
+    assert!(host.ends_with(" 403") || host.contains("403"), "{host}");
+    let spoof = blocked("curl -H 'Host: pass.test' https://api.test/spoof");
+    assert!(
+        spoof.starts_with("blocked:") && spoof.ends_with(" 403"),
+        "Host must agree with the CONNECT target: {spoof}"
+    );
+    let log = requests();
+    for path in ["/upload", "/echo", "/spoof"] {
+        assert!(
+            !log.contains(&format!("\"path\": \"{path}\"")),
+            "{path} reached the upstream: {log}"
+        );
+    }
+
+    // Reload: a route added to the routes file works after SIGHUP.
+    let routes_file = Path::new(plan["state_dir"].as_str().unwrap()).join("egress/routes.json");
+    let mut routes: Value =
+        serde_json::from_str(&std::fs::read_to_string(&routes_file).unwrap()).unwrap();
+    let mut new_route = routes["routes"][1].clone();
+    new_route["host"] = "new.test".into();
+    new_route["tls_passthrough"] = false.into();
+    routes["routes"].as_array_mut().unwrap().push(new_route);
+    let tmp = routes_file.with_extension("json.new");
+    std::fs::write(&tmp, routes.to_string()).unwrap();
+    std::fs::rename(&tmp, &routes_file).unwrap();
+    docker(&["kill", "-s", "HUP", &sidecar]);
+    let reloaded = exec(
+        &agent,
+        "node",
+        "for i in $(seq 50); do curl -fsS -m 5 https://new.test/ && exit 0; sleep 0.1; done; exit 1",
+    );
+    assert_eq!(
+        text(&reloaded).0,
+        "ok",
+        "the reloaded route works: {}",
+        text(&reloaded).1
+    );
+
+    docker(&["rm", "-f", &fixture]);
+    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
+    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
+    b.assert_nothing_left();
+}

@@ -121,8 +121,8 @@ pub fn default_inspector(secrets: &Secrets) -> Arc<dyn Inspector> {
 ///
 /// - Outbound: the route's detectors (`token_patterns`, `known_secrets`, `entropy`) over the
 ///   part; `entropy` findings only warn. The known secrets are every token slot value and the
-///   canary; a route's own token (its `auth.slot`) is not a finding on that route (it is
-///   allowed there and nowhere else). A blocking finding comes with the part redacted
+///   canary, blocked on every route, its own included: the agent never holds a token, so one in
+///   its request is a leak (the injected header is added after the scan). A blocking finding comes with the part redacted
 ///   (`[REDACTED:<rule>]`) for routes that say `on_match: redact`.
 /// - Inbound: prompt-injection phrasing; `High` confidence blocks, `Low` warns.
 pub struct DetectInspector {
@@ -160,40 +160,15 @@ fn outbound_config(route: &Route) -> bb_detect::OutboundConfig {
     }
 }
 
-/// Whether `f` is the route's own injected token (`known-secret:<slot>`, any encoding).
-fn own_token(route: &Route, f: &bb_detect::Finding) -> bool {
-    let Some(auth) = &route.auth else {
-        return false;
-    };
-    if f.detector != bb_detect::Detector::KnownSecrets {
-        return false;
-    }
-    let own = format!("known-secret:{}", auth.slot);
-    f.rule == own
-        || f.rule
-            .strip_prefix(&own)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
 fn finding_of(f: &bb_detect::Finding) -> Finding {
     Finding::new(f.detector.as_str(), f.rule.clone())
 }
 
 impl Inspector for DetectInspector {
     fn outbound(&self, route: &Route, _part: Part<'_>, data: &[u8]) -> Verdict {
-        let (own, findings): (Vec<_>, Vec<_>) = self
-            .engine
-            .scan(&outbound_config(route), data)
-            .into_iter()
-            .partition(|f| own_token(route, f));
-        // The route's own token is not random noise either.
-        let findings: Vec<bb_detect::Finding> = findings
-            .into_iter()
-            .filter(|f| {
-                f.detector != bb_detect::Detector::Entropy
-                    || !own.iter().any(|o| o.start < f.end && f.start < o.end)
-            })
-            .collect();
+        // The agent's request is scanned before the route's credential is injected, so a token
+        // value in it, even on its own route, means the agent got hold of a secret: a block.
+        let findings = self.engine.scan(&outbound_config(route), data);
         let (warnings, blocking): (Vec<_>, Vec<_>) = findings
             .into_iter()
             .partition(|f| f.detector == bb_detect::Detector::Entropy);
@@ -333,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn the_detect_engine_finds_tokens_off_their_route_and_the_canary() {
+    fn the_detect_engine_finds_tokens_on_every_route_and_the_canary() {
         let secrets = Secrets::from_values(
             [(
                 "EGRESS_TOKEN_1".to_owned(),
@@ -346,7 +321,10 @@ mod tests {
         let own = detect_route("api.test", Some("EGRESS_TOKEN_1"), OnMatch::Block);
         let other = detect_route("other.test", None, OnMatch::Redact);
         let body = b"x=tok-Zq8mW2vLx9Pn4Rt7&y=1";
-        assert_eq!(d.outbound(&own, Part::Body, body), Verdict::Clean);
+        assert!(
+            matches!(d.outbound(&own, Part::Body, body), Verdict::Found { .. }),
+            "the agent sending its route's token is a leak too"
+        );
         match d.outbound(&other, Part::Body, body) {
             Verdict::Found { finding, redacted } => {
                 assert_eq!(finding.detector, "known_secrets");

@@ -972,7 +972,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     };
     let first: Value = serde_json::from_slice(&run(
         &format!("bb-plan {} --runtime runc | bb-net", b.name),
-        &[],
+        &[("BB_TEST_API_TOKEN", API_TOKEN)],
     ))
     .unwrap();
     let fixture = format!("bot-bottle-{}-fixture", b.name);
@@ -1077,14 +1077,26 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         "curl -sS -m 5 --cacert /tmp/test-ca.pem https://pass.test/",
     );
     assert_eq!(text(&through).0, "ok", "passthrough: {}", text(&through).1);
-    let intercepted_cert = exec(
-        &agent,
-        "node",
-        "curl -sS -m 5 --cacert /tmp/test-ca.pem https://api.test/",
-    );
+    let issuer = |host: &str| {
+        let out = exec(
+            &agent,
+            "node",
+            &format!(
+                "openssl s_client -proxy egress:9099 -connect {host}:443 -servername {host} </dev/null 2>/dev/null | openssl x509 -noout -issuer"
+            ),
+        );
+        text(&out).0
+    };
     assert!(
-        !intercepted_cert.status.success(),
-        "api.test is intercepted: its certificate comes from the bottle CA"
+        issuer("pass.test").contains("bot-bottle test upstream CA"),
+        "passthrough is not intercepted: {}",
+        issuer("pass.test")
+    );
+    let bottle_ca = format!("bot-bottle {} CA", plan["identity"].as_str().unwrap());
+    assert!(
+        issuer("api.test").contains(&bottle_ca),
+        "api.test is intercepted: {}",
+        issuer("api.test")
     );
 
     // Blocks, each with its reason; the fixture never sees the request.
@@ -1108,8 +1120,14 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         token.starts_with("blocked:") && token.ends_with(" 403"),
         "the injected token is refused even on its own route: {token}"
     );
-    let host = blocked("curl https://new.test/");
-    assert!(host.ends_with(" 403") || host.contains("403"), "{host}");
+    let host = exec(&agent, "node", "curl -sS -m 5 https://new.test/");
+    assert!(
+        text(&host)
+            .1
+            .contains("CONNECT tunnel failed, response 403"),
+        "a host without a route is refused at CONNECT: {}",
+        text(&host).1
+    );
     let spoof = blocked("curl -H 'Host: pass.test' https://api.test/spoof");
     assert!(
         spoof.starts_with("blocked:") && spoof.ends_with(" 403"),

@@ -108,54 +108,18 @@ fn unique() -> String {
     format!("{:x}{:x}", std::process::id(), nanos & 0xffffff)
 }
 
-fn keygen(path: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "gitgate-test", "-f"])
-        .arg(path)
-        .output()
-        .expect("running ssh-keygen (openssh-client) on the host");
-    assert!(
-        out.status.success(),
-        "ssh-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(path.with_extension("pub"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-const UPSTREAM_SETUP: &str = r#"set -e
-ssh-keygen -A >/dev/null
-useradd -m -s /usr/bin/git-shell git
-usermod -p '*' git
-install -d -o git -g git -m 700 /home/git/.ssh
-install -o git -g git -m 600 /authorized_keys /home/git/.ssh/authorized_keys
-mkdir -p /srv/git
-git init -q --bare -b main /srv/git/shop.git
-t=$(mktemp -d)
-git -C "$t" init -q -b main
-echo hello > "$t/README"
-git -C "$t" add README
-git -C "$t" -c user.name=up -c user.email=up@example.org commit -q -m init
-git -C "$t" push -q /srv/git/shop.git main
-chown -R git:git /srv/git
-mkdir -p /run/sshd
-exec /usr/sbin/sshd -D -e -p 2222
-"#;
-
 impl Env {
     fn new() -> Env {
         bb_testkit::require_images();
         let run = unique();
         let tmp = tempfile::tempdir().unwrap();
-        let client_pub = keygen(&tmp.path().join("key"));
+        let client_pub = bb_testkit::ssh_keygen(&tmp.path().join("key"));
         std::fs::write(
             tmp.path().join("authorized_keys"),
             format!("{client_pub}\n"),
         )
         .unwrap();
-        let wrong_pub = keygen(&tmp.path().join("wrong"));
+        let wrong_pub = bb_testkit::ssh_keygen(&tmp.path().join("wrong"));
         std::fs::write(tmp.path().join("rules.toml"), RULES).unwrap();
         let name = |what: &str| format!("bot-bottle-gitgate-test-{run}-{what}");
         let env = Env {
@@ -194,7 +158,7 @@ impl Env {
             BASE_IMAGE,
             "sh",
             "-c",
-            UPSTREAM_SETUP,
+            bb_testkit::SSH_UPSTREAM_SETUP,
         ]);
         env.wait_for("upstream sshd", || {
             docker(&["exec", &env.upstream, "nc", "-z", "127.0.0.1", "2222"])

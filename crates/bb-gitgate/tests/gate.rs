@@ -1,7 +1,6 @@
 //! The git gate against the real engine: an sshd upstream, the gate from the sidecar image and
 //! a client from the test agent image on one Docker network. Needs Docker (fails without it).
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 

@@ -60,13 +60,15 @@ pub(crate) fn pass(
             i += 1;
             continue;
         }
-        let mut digits = Vec::with_capacity(19);
+        let mut digits = [0u8; 20];
+        let mut count = 0;
         let mut j = i;
         let mut end = i;
-        while j < data.len() && j - i < MAX_LEN {
+        while j < data.len() && j - i < MAX_LEN && count < digits.len() {
             let c = data[j];
             if c.is_ascii_digit() {
-                digits.push(c);
+                digits[count] = c;
+                count += 1;
                 end = j + 1;
                 j += 1;
             } else if (c == b' ' || c == b'-')
@@ -84,7 +86,8 @@ pub(crate) fn pass(
             return Some(i);
         }
         let bounded = end == data.len() || !data[end].is_ascii_alphanumeric();
-        if bounded && (13..=19).contains(&digits.len()) && known_issuer(&digits) && luhn(&digits) {
+        let digits = &digits[..count];
+        if bounded && (13..=19).contains(&count) && known_issuer(digits) && luhn(digits) {
             sink(i, end);
         }
         i = end.max(i + 1);

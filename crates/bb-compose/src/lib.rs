@@ -151,7 +151,7 @@ pub fn down(plan: &Plan) -> Result<()> {
     let left = docker::output(["ps", "-aq", "--filter", &filter])?;
     let left: Vec<&str> = left.split_whitespace().collect();
     if !left.is_empty() {
-        let mut args = vec!["rm", "-f"];
+        let mut args = vec!["rm", "-f", "-v"];
         args.extend(&left);
         if let Err(err) = docker::output(&args) {
             failures.push(format!("{err:#}"));

@@ -91,7 +91,7 @@ impl Drop for Env {
             .map(str::to_string)
             .collect();
         if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
+            let mut args = vec!["rm", "-f", "-v"];
             args.extend(ids.iter().map(String::as_str));
             let _ = docker(&args);
         }

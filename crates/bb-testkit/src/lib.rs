@@ -256,9 +256,9 @@ impl Drop for DockerCleanup {
     fn drop(&mut self) {
         let containers = self.containers();
         if !containers.is_empty() {
+            // `-v`: also the anonymous volumes (the git gate's mirrors).
             let _ = std::process::Command::new("docker")
-                .arg("rm")
-                .arg("-f")
+                .args(["rm", "-f", "-v"])
                 .args(&containers)
                 .output();
         }

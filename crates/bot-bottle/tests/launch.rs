@@ -700,7 +700,7 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
         "0",
         "the fake resolver records what reaches it"
     );
-    docker(&["rm", "-f", &resolver]);
+    docker(&["rm", "-f", "-v", &resolver]);
     assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
     assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
     b.assert_nothing_left();
@@ -856,7 +856,7 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         "the deploy key is nowhere in the agent"
     );
 
-    docker(&["rm", "-f", &upstream]);
+    docker(&["rm", "-f", "-v", &upstream]);
     docker(&["network", "rm", &upstream_net]);
     assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
     assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
@@ -1165,7 +1165,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         text(&reloaded).1
     );
 
-    docker(&["rm", "-f", &fixture]);
+    docker(&["rm", "-f", "-v", &fixture]);
     assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
     assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
     b.assert_nothing_left();

@@ -54,45 +54,78 @@ pub(crate) fn pass(
     sink: &mut dyn FnMut(usize, usize),
 ) -> Option<usize> {
     let mut i = from;
-    while i < data.len() {
-        let b = data[i];
-        if !b.is_ascii_digit() || (i > 0 && data[i - 1].is_ascii_alphanumeric()) {
-            i += 1;
+    while let Some(d) = next_digit(data, i) {
+        i = d;
+        if i > 0 && data[i - 1].is_ascii_alphanumeric() {
+            // Glued to a word or a longer number: no card starts in this run of digits.
+            while i < data.len() && data[i].is_ascii_digit() {
+                i += 1;
+            }
             continue;
         }
-        let mut digits = [0u8; 20];
-        let mut count = 0;
-        let mut j = i;
-        let mut end = i;
-        while j < data.len() && j - i < MAX_LEN && count < digits.len() {
-            let c = data[j];
-            if c.is_ascii_digit() {
-                digits[count] = c;
-                count += 1;
-                end = j + 1;
-                j += 1;
-            } else if (c == b' ' || c == b'-')
-                && j + 1 < data.len()
-                && data[j + 1].is_ascii_digit()
-                && j > i
-                && data[j - 1].is_ascii_digit()
-            {
-                j += 1;
-            } else {
-                break;
-            }
+        match candidate(data, i, at_end, sink) {
+            Some(next) => i = next,
+            None => return Some(i),
         }
-        if end == data.len() && !at_end {
-            return Some(i);
-        }
-        let bounded = end == data.len() || !data[end].is_ascii_alphanumeric();
-        let digits = &digits[..count];
-        if bounded && (13..=19).contains(&count) && known_issuer(digits) && luhn(digits) {
-            sink(i, end);
-        }
-        i = end.max(i + 1);
     }
     None
+}
+
+/// The first ASCII digit at or after `from`, 32 bytes at a time (the comparison and the mask
+/// compile to vector instructions, so text without digits is skipped quickly).
+fn next_digit(data: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 32 <= data.len() {
+        let mut mask: u32 = 0;
+        for (k, &b) in data[i..i + 32].iter().enumerate() {
+            mask |= u32::from(b.wrapping_sub(b'0') < 10) << k;
+        }
+        if mask != 0 {
+            return Some(i + mask.trailing_zeros() as usize);
+        }
+        i += 32;
+    }
+    data[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// Reads the number starting at digit `i`, reports it when it is a card number, and returns
+/// where to look next; `None` when it touches the end of the data and more may follow.
+fn candidate(
+    data: &[u8],
+    i: usize,
+    at_end: bool,
+    sink: &mut dyn FnMut(usize, usize),
+) -> Option<usize> {
+    let mut digits = [0u8; 20];
+    let mut count = 0;
+    let mut j = i;
+    let mut end = i;
+    while j < data.len() && j - i < MAX_LEN && count < digits.len() {
+        let c = data[j];
+        if c.is_ascii_digit() {
+            digits[count] = c;
+            count += 1;
+            end = j + 1;
+            j += 1;
+        } else if (c == b' ' || c == b'-')
+            && j + 1 < data.len()
+            && data[j + 1].is_ascii_digit()
+            && data[j - 1].is_ascii_digit()
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    if end == data.len() && !at_end {
+        return None;
+    }
+    let bounded = end == data.len() || !data[end].is_ascii_alphanumeric();
+    let digits = &digits[..count];
+    if bounded && (13..=19).contains(&count) && known_issuer(digits) && luhn(digits) {
+        sink(i, end);
+    }
+    Some(end.max(i + 1))
 }
 
 #[cfg(test)]

@@ -115,6 +115,15 @@ impl Bottle {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The inverse stages (`bb-compose down`, `bb-net rm`) succeed and leave nothing behind.
+    fn take_down(&self, plan: &Value) {
+        for stage in [&["bb-compose", "down"][..], &["bb-net", "rm"][..]] {
+            let out = self.stage(plan, stage);
+            assert!(out.status.success(), "{stage:?}: {}", text(&out).1);
+        }
+        self.assert_nothing_left();
+    }
+
     fn stage(&self, plan: &Value, args: &[&str]) -> Output {
         self.f
             .cmd(args[0])
@@ -123,6 +132,11 @@ impl Bottle {
             .output()
             .unwrap()
     }
+}
+
+/// A string field of the plan, owned.
+fn string(value: &Value) -> String {
+    value.as_str().expect("a string in the plan").to_string()
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -137,6 +151,16 @@ fn exec(container: &str, user: &str, script: &str) -> Output {
         .args(["exec", "-u", user, container, "sh", "-c", script])
         .output()
         .unwrap()
+}
+
+/// The address of a container on its (single) network.
+fn container_ip(name: &str) -> String {
+    docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        name,
+    ])
 }
 
 fn docker(args: &[&str]) -> String {
@@ -222,10 +246,7 @@ fn a_failed_stage_tears_down_what_was_made() {
 fn pipeline_by_hand_isolates_the_agent() {
     let b = Bottle::new("pipe", BOTTLE);
     let plan = b.pipeline(&[]);
-    let agent = plan["compose"]["agent_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent = string(&plan["compose"]["agent_container"]);
     let net = plan["network"].clone();
     let slug = &b.name;
 
@@ -320,12 +341,7 @@ fn pipeline_by_hand_isolates_the_agent() {
         body.starts_with("blocked:") && body.ends_with(" 403"),
         "{body}"
     );
-    let upstream_ip = docker(&[
-        "inspect",
-        "-f",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &format!("bot-bottle-{slug}-upstream"),
-    ]);
+    let upstream_ip = container_ip(&format!("bot-bottle-{slug}-upstream"));
     let direct = exec(
         &agent,
         "node",
@@ -414,11 +430,7 @@ fn pipeline_by_hand_isolates_the_agent() {
         &format!("bot-bottle-{slug}-tls"),
         &format!("bot-bottle-{slug}-upstream"),
     ]);
-    let down = b.stage(&plan, &["bb-compose", "down"]);
-    assert!(down.status.success(), "{}", text(&down).1);
-    let rm = b.stage(&plan, &["bb-net", "rm"]);
-    assert!(rm.status.success(), "{}", text(&rm).1);
-    b.assert_nothing_left();
+    b.take_down(&plan);
 }
 
 const SECRETS_BOTTLE: &str = r#"env:
@@ -476,14 +488,8 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
         std::fs::read_to_string(&log_file).unwrap_or_default()
     );
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let agent = plan["compose"]["agent_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sidecar = plan["compose"]["sidecar_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent = string(&plan["compose"]["agent_container"]);
+    let sidecar = string(&plan["compose"]["sidecar_container"]);
 
     let env = text(&exec(&agent, "node", "env")).0;
     assert!(
@@ -546,9 +552,7 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
             assert!(!text.contains(secret), "a planted value is in {name}");
         }
     }
-    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
-    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
-    b.assert_nothing_left();
+    b.take_down(&plan);
 }
 
 fn shell_quote(s: &str) -> String {
@@ -605,14 +609,8 @@ fn sigterm_while_the_agent_runs_tears_down() {
 fn dns_queries_for_outside_names_reach_only_the_sink() {
     let b = Bottle::new("dns", BOTTLE);
     let plan = b.pipeline(&[]);
-    let agent = plan["compose"]["agent_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sidecar = plan["compose"]["sidecar_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent = string(&plan["compose"]["agent_container"]);
+    let sidecar = string(&plan["compose"]["sidecar_container"]);
     let sidecar_ip = plan["network"]["sidecar_ip"].as_str().unwrap().to_string();
     let resolver = format!("bot-bottle-{}-resolver", b.name);
     // A fake resolver on the egress network records every packet it receives, UDP and TCP.
@@ -628,12 +626,7 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
         "-c",
         "touch /tmp/udp /tmp/tcp; (nc -k -u -l 53 >>/tmp/udp &); exec nc -k -l 53 >>/tmp/tcp",
     ]);
-    let resolver_ip = docker(&[
-        "inspect",
-        "-f",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &resolver,
-    ]);
+    let resolver_ip = container_ip(&resolver);
     let ask = |args: &str| {
         text(&exec(
             &agent,
@@ -701,9 +694,7 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
         "the fake resolver records what reaches it"
     );
     docker(&["rm", "-f", "-v", &resolver]);
-    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
-    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
-    b.assert_nothing_left();
+    b.take_down(&plan);
 }
 
 #[test]
@@ -783,10 +774,7 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         plan["network"]["egress"].as_str().unwrap(),
         &upstream,
     ]);
-    let agent = plan["compose"]["agent_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent = string(&plan["compose"]["agent_container"]);
     let upstream_log = || {
         text(&exec(
             &upstream,
@@ -858,13 +846,12 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
 
     docker(&["rm", "-f", "-v", &upstream]);
     docker(&["network", "rm", &upstream_net]);
-    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
-    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
-    b.assert_nothing_left();
+    b.take_down(&plan);
 }
 
-/// Makes a test CA and a leaf for `hosts` with the host's openssl; returns (ca.pem, leaf, key).
-fn test_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+/// Makes a test CA and a leaf for `hosts` (`leaf.pem`, `leaf.key`) in `dir` with the host's
+/// openssl; returns the CA certificate's path.
+fn test_certs(dir: &Path, hosts: &[&str]) -> PathBuf {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -936,11 +923,7 @@ fn test_certs(dir: &Path, hosts: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
         std::fs::set_permissions(dir.join(file), perms).unwrap();
     }
-    (
-        dir.join("ca.pem"),
-        dir.join("leaf.pem"),
-        dir.join("leaf.key"),
-    )
+    dir.join("ca.pem")
 }
 
 const API_TOKEN: &str = "planted-api-token-Rt83xQ2vWm";
@@ -952,7 +935,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         "egress:\n  routes:\n    - host: api.test\n      private: true\n      auth: {scheme: Bearer, token_ref: BB_TEST_API_TOKEN}\n    - host: pass.test\n      private: true\n      tls_passthrough: true\n",
     );
     let certs = tempfile::tempdir().unwrap();
-    let (ca, leaf, key) = test_certs(certs.path(), &["api.test", "pass.test", "new.test"]);
+    let ca = test_certs(certs.path(), &["api.test", "pass.test", "new.test"]);
     let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
     let run = |line: &str, extra: &[(&str, &str)]| {
@@ -991,13 +974,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         &format!("{}:/certs:ro", certs.path().display()),
         "bot-bottle-fixture:latest",
     ]);
-    let _ = (&leaf, &key);
-    let fixture_ip = docker(&[
-        "inspect",
-        "-f",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &fixture,
-    ]);
+    let fixture_ip = container_ip(&fixture);
     let plan_file = b.f.path("plan1.json");
     std::fs::write(&plan_file, first.to_string()).unwrap();
     let plan: Value = serde_json::from_slice(&run(
@@ -1012,14 +989,8 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         ],
     ))
     .unwrap();
-    let agent = plan["compose"]["agent_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sidecar = plan["compose"]["sidecar_container"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let agent = string(&plan["compose"]["agent_container"]);
+    let sidecar = string(&plan["compose"]["sidecar_container"]);
     let requests = || {
         text(&exec(
             &fixture,
@@ -1166,7 +1137,5 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     );
 
     docker(&["rm", "-f", "-v", &fixture]);
-    assert!(b.stage(&plan, &["bb-compose", "down"]).status.success());
-    assert!(b.stage(&plan, &["bb-net", "rm"]).status.success());
-    b.assert_nothing_left();
+    b.take_down(&plan);
 }

@@ -389,27 +389,34 @@ fn hex_text_run(hex: &[u8]) -> bool {
     false
 }
 
+/// Calls `f(start, end)` for every maximal run of bytes in `class` at least `min` long.
+fn for_runs(data: &[u8], class: impl Fn(u8) -> bool, min: usize, mut f: impl FnMut(usize, usize)) {
+    let mut i = 0;
+    while i < data.len() {
+        if !class(data[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < data.len() && class(data[j]) {
+            j += 1;
+        }
+        if j - i >= min {
+            f(i, j);
+        }
+        i = j;
+    }
+}
+
 type DecodeSink<'a> = dyn FnMut(&str, &str, usize, usize) + 'a;
 
 /// Decodes a base64/hex segment and looks for credential formats in what comes out. Calls
 /// `sink(rule, "/base64" | "/hex", start, end)` with offsets in `seg`.
 fn decode_segment(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
     decode_b64(eng, seg, sink);
-    let mut i = 0;
-    while i < seg.len() {
-        if !is_hex(seg[i]) {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < seg.len() && is_hex(seg[j]) {
-            j += 1;
-        }
-        if j - i >= MIN_TOKEN_LEN {
-            decode_hex(eng, &seg[i..j], &mut |r, x, s, e| sink(r, x, i + s, i + e));
-        }
-        i = j;
-    }
+    for_runs(seg, is_hex, MIN_TOKEN_LEN, |i, j| {
+        decode_hex(eng, &seg[i..j], &mut |r, x, s, e| sink(r, x, i + s, i + e));
+    });
 }
 
 fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
@@ -480,25 +487,15 @@ fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
 /// encoding is how exfiltration hides one, so this is a finding, not an entropy warning.
 fn random_tokens(text: &[u8], sink: &mut dyn FnMut(usize, usize)) {
     let token_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    let mut i = 0;
-    while i < text.len() {
-        if !token_byte(text[i]) {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < text.len() && token_byte(text[j]) {
-            j += 1;
-        }
+    for_runs(text, token_byte, 32, |i, j| {
         let tok = &text[i..j];
         let classes = tok.iter().any(u8::is_ascii_uppercase)
             && tok.iter().any(u8::is_ascii_lowercase)
             && tok.iter().any(u8::is_ascii_digit);
-        if (32..=64).contains(&tok.len()) && classes && crate::entropy::is_random_token(tok) {
+        if tok.len() <= 64 && classes && crate::entropy::is_random_token(tok) {
             sink(i, j);
         }
-        i = j;
-    }
+    });
 }
 
 /// Percent-encoded regions: decoded (twice if needed) and scanned for credential formats,
@@ -583,23 +580,11 @@ fn pct_region(
         .pass(&dec, 0, true, true, true, false, &mut |_, rule, s, e| {
             report(rule, "", s, e)
         });
-    let mut i = 0;
-    while i < dec.len() {
-        if !is_b64(dec[i]) {
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while j < dec.len() && is_b64(dec[j]) {
-            j += 1;
-        }
-        if j - i >= MIN_TOKEN_LEN {
-            decode_segment(eng, &dec[i..j], &mut |rule, suffix, s, e| {
-                report(rule, suffix, i + s, i + e)
-            });
-        }
-        i = j;
-    }
+    for_runs(&dec, is_b64, MIN_TOKEN_LEN, |i, j| {
+        decode_segment(eng, &dec[i..j], &mut |rule, suffix, s, e| {
+            report(rule, suffix, i + s, i + e)
+        });
+    });
 }
 
 #[cfg(test)]

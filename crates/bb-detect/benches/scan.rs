@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use aho_corasick::AhoCorasick;
 use bb_detect::{Engine, KnownSecret, OutboundConfig};
+use bb_testkit::corpus::{Rng, line};
 
 /// CPU time of this thread in seconds (Linux schedstat), or wall time elsewhere: on a shared
 /// machine it is far steadier than the wall clock.
@@ -35,99 +36,6 @@ impl Clock {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.next() as usize % v.len()]
-    }
-    fn alnum(&mut self, n: usize) -> String {
-        const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        (0..n)
-            .map(|_| A[self.next() as usize % A.len()] as char)
-            .collect()
-    }
-    fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| b"0123456789abcdef"[self.next() as usize % 16] as char)
-            .collect()
-    }
-}
-
-const WORDS: &[&str] = &[
-    "the", "request", "user", "value", "config", "build", "error", "return", "data", "file",
-    "module", "server", "client", "update", "token", "session", "create", "delete", "items",
-    "result", "response", "handler", "async", "await", "string", "number", "index", "cache",
-    "proxy", "route", "secret", "password", "key", "status", "message", "format", "parse",
-    "stream", "buffer", "length", "version", "package", "import", "export", "default",
-];
-
-fn words(r: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| r.pick(WORDS)).collect::<Vec<_>>().join(" ")
-}
-
-fn line(r: &mut Rng, out: &mut String) {
-    match r.next() % 16 {
-        0..=3 => out.push_str(&format!(
-            "{{\"id\": {}, \"name\": \"{}\", \"email\": \"{}@example.com\", \"created_at\": \"2026-03-{:02}T09:{:02}:00Z\", \"tags\": [\"{}\", \"{}\"], \"score\": 0.{}, \"max_tokens\": 1024}},\n",
-            r.next() % 100000,
-            words(r, 2),
-            r.pick(WORDS),
-            r.next() % 28 + 1,
-            r.next() % 60,
-            r.pick(WORDS),
-            r.pick(WORDS),
-            r.next() % 1000,
-        )),
-        4..=7 => out.push_str(&format!(
-            "    let {}_{} = {}::{}(&{}, \"{}\")?; // {}\n",
-            r.pick(WORDS),
-            r.pick(WORDS),
-            r.pick(WORDS),
-            r.pick(WORDS),
-            r.pick(WORDS),
-            words(r, 3),
-            words(r, 6),
-        )),
-        8..=10 => out.push_str(&format!(
-            "2026-03-10 12:{:02}:{:02} INFO request_id={}-{}-{}-{}-{} path=/api/v1/{}/{} status=200 duration_ms={}\n",
-            r.next() % 60,
-            r.next() % 60,
-            r.hex(8),
-            r.hex(4),
-            r.hex(4),
-            r.hex(4),
-            r.hex(12),
-            r.pick(WORDS),
-            r.next() % 10000,
-            r.next() % 500,
-        )),
-        11..=13 => out.push_str(&format!("{}.\n", words(r, 14))),
-        14 => out.push_str(&format!(
-            "commit {} Merge pull request #{} from {}/{}\n",
-            r.hex(40),
-            r.next() % 9000,
-            r.pick(WORDS),
-            r.pick(WORDS)
-        )),
-        _ => out.push_str(&format!(
-            "  \"integrity\": \"sha512-{}==\", \"resolved\": \"https://registry.example.org/{}/-/{}-1.{}.{}.tgz\"\n",
-            r.alnum(86),
-            r.pick(WORDS),
-            r.pick(WORDS),
-            r.next() % 20,
-            r.next() % 10,
-        )),
-    }
-}
-
 fn main() {
     let chunk_size: usize = std::env::var("BB_DETECT_BENCH_CHUNK")
         .ok()
@@ -145,7 +53,7 @@ fn main() {
     let mut planted = 0;
     while text.len() < mb << 20 {
         line(&mut r, &mut text);
-        if r.next().is_multiple_of(50_000) {
+        if r.next_u64().is_multiple_of(50_000) {
             text.push_str(&format!("leak: {}\n", secrets[planted % 5].value));
             planted += 1;
         }

@@ -1,6 +1,8 @@
 //! Fixtures for bot-bottle tests: a throwaway bot-bottle home, user home and working directory,
 //! the spec's example manifest, and planted secret values that must never be written anywhere.
 
+pub mod corpus;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

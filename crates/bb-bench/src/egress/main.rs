@@ -11,7 +11,6 @@
 
 mod certs;
 mod client;
-mod corpus;
 mod fixture;
 mod procs;
 mod run;

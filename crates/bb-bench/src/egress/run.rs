@@ -14,9 +14,9 @@ use bytes::Bytes;
 
 use crate::certs;
 use crate::client::{self, Target, Via};
-use crate::corpus::{self, Rng};
 use crate::fixture::SMALL_BODY;
 use crate::procs::{self, Proc, Sampler};
+use bb_testkit::corpus::{self, Rng};
 
 pub const DEFAULT_HOST: &str = "bench.test";
 

@@ -1,10 +1,10 @@
-//! The upload body: JSON, code, log and prose lines (the mix of `bb-detect`'s scan benchmark),
-//! with no secret in it, so the sidecar's DLP scans all of it and lets it through.
+//! Benchmark text: JSON, code, log and prose lines with no secret in them, the same bytes for
+//! every scanner benchmark (`cargo bench -p bb-detect`, `scripts/bench egress`).
 
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -12,14 +12,14 @@ impl Rng {
         self.0 >> 33
     }
 
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.next() as usize % v.len()]
+    pub fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.next_u64() as usize % v.len()]
     }
 
     pub fn alnum(&mut self, n: usize) -> String {
         const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
         (0..n)
-            .map(|_| A[self.next() as usize % A.len()] as char)
+            .map(|_| A[self.next_u64() as usize % A.len()] as char)
             .collect()
     }
 
@@ -29,11 +29,11 @@ impl Rng {
         let mut digits = 0;
         (0..n)
             .map(|_| {
-                let mut c = b"0123456789abcdef"[self.next() as usize % 16];
+                let mut c = b"0123456789abcdef"[self.next_u64() as usize % 16];
                 if c.is_ascii_digit() {
                     digits += 1;
                     if digits > 6 {
-                        c = b"abcdef"[self.next() as usize % 6];
+                        c = b"abcdef"[self.next_u64() as usize % 6];
                     }
                 }
                 if !c.is_ascii_digit() {
@@ -57,20 +57,21 @@ fn words(r: &mut Rng, n: usize) -> String {
     (0..n).map(|_| r.pick(WORDS)).collect::<Vec<_>>().join(" ")
 }
 
-fn line(r: &mut Rng, out: &mut String) {
+/// Appends one line of text.
+pub fn line(r: &mut Rng, out: &mut String) {
     use std::fmt::Write;
-    let _ = match r.next() % 16 {
+    let _ = match r.next_u64() % 16 {
         0..=3 => writeln!(
             out,
             "{{\"id\": {}, \"name\": \"{}\", \"email\": \"{}@example.com\", \"created_at\": \"2026-03-{:02}T09:{:02}:00Z\", \"tags\": [\"{}\", \"{}\"], \"score\": 0.{}, \"max_tokens\": 1024}},",
-            r.next() % 100000,
+            r.next_u64() % 100000,
             words(r, 2),
             r.pick(WORDS),
-            r.next() % 28 + 1,
-            r.next() % 60,
+            r.next_u64() % 28 + 1,
+            r.next_u64() % 60,
             r.pick(WORDS),
             r.pick(WORDS),
-            r.next() % 1000,
+            r.next_u64() % 1000,
         ),
         4..=7 => writeln!(
             out,
@@ -86,23 +87,23 @@ fn line(r: &mut Rng, out: &mut String) {
         8..=10 => writeln!(
             out,
             "2026-03-10 12:{:02}:{:02} INFO request_id={}-{}-{}-{}-{} path=/api/v1/{}/{} status=200 duration_ms={}",
-            r.next() % 60,
-            r.next() % 60,
+            r.next_u64() % 60,
+            r.next_u64() % 60,
             r.hex(8),
             r.hex(4),
             r.hex(4),
             r.hex(4),
             r.hex(12),
             r.pick(WORDS),
-            r.next() % 10000,
-            r.next() % 500,
+            r.next_u64() % 10000,
+            r.next_u64() % 500,
         ),
         11..=13 => writeln!(out, "{}.", words(r, 14)),
         14 => writeln!(
             out,
             "commit {} Merge pull request #{} from {}/{}",
             r.hex(40),
-            r.next() % 9000,
+            r.next_u64() % 9000,
             r.pick(WORDS),
             r.pick(WORDS)
         ),
@@ -112,8 +113,8 @@ fn line(r: &mut Rng, out: &mut String) {
             r.alnum(86),
             r.pick(WORDS),
             r.pick(WORDS),
-            r.next() % 20,
-            r.next() % 10,
+            r.next_u64() % 20,
+            r.next_u64() % 10,
         ),
     };
 }

@@ -55,6 +55,18 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// Waits for a stdout line containing `needle`.
+/// The child's stdout, line by line, read on a thread.
+fn stdout_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    lines
+}
+
 fn wait_line(lines: &mpsc::Receiver<String>, needle: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -108,13 +120,7 @@ fn runs_serves_reloads_and_stops() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let lines = stdout_lines(&mut child);
     let start = wait_line(&lines, "\"start\"");
     assert_eq!(start["ok"], true);
     let message = start["message"].as_str().unwrap();
@@ -250,13 +256,7 @@ fn resolve_override_is_announced() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let lines = stdout_lines(&mut child);
     let start = wait_line(&lines, "\"start\"");
     assert!(
         start["message"]

@@ -28,16 +28,14 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
             build(image, dockerfile, context, &base)
         }
         None => {
-            let dir = tempfile_dir("agent-image")?;
+            let dir = build_context()?;
             let text = match plan.provider.template {
                 Template::Claude => CLAUDE_DOCKERFILE,
                 Template::Codex => CODEX_DOCKERFILE,
             };
-            let dockerfile = dir.join("Dockerfile");
+            let dockerfile = dir.path().join("Dockerfile");
             std::fs::write(&dockerfile, text)?;
-            let result = build(image, &dockerfile, &dir, &base);
-            let _ = std::fs::remove_dir_all(&dir);
-            result
+            build(image, &dockerfile, dir.path(), &base)
         }
     }
 }
@@ -49,25 +47,22 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
         return Ok(());
     }
     let binaries = [sidecar_binary("bb-sidecar")?, sidecar_binary("bb-gitgate")?];
-    let dir = tempfile_dir("sidecar-image")?;
-    let result = (|| {
-        for binary in &binaries {
-            let name = binary.file_name().context("a binary has a name")?;
-            std::fs::copy(binary, dir.join(name))
-                .with_context(|| format!("copying {}", binary.display()))?;
-        }
-        std::fs::write(dir.join("Dockerfile"), SIDECAR_DOCKERFILE)?;
-        let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE")
-            .unwrap_or_else(|_| "debian:bookworm-slim".into());
-        build(
-            image,
-            &dir.join("Dockerfile"),
-            &dir,
-            &format!("BASE_IMAGE={base}"),
-        )
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = build_context()?;
+    for binary in &binaries {
+        let name = binary.file_name().context("a binary has a name")?;
+        std::fs::copy(binary, dir.path().join(name))
+            .with_context(|| format!("copying {}", binary.display()))?;
+    }
+    let dockerfile = dir.path().join("Dockerfile");
+    std::fs::write(&dockerfile, SIDECAR_DOCKERFILE)?;
+    let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE")
+        .unwrap_or_else(|_| "debian:bookworm-slim".into());
+    build(
+        image,
+        &dockerfile,
+        dir.path(),
+        &format!("BASE_IMAGE={base}"),
+    )
 }
 
 /// An installed program of the sidecar image (`bb-sidecar`, `bb-gitgate`).
@@ -81,10 +76,12 @@ fn sidecar_binary(name: &str) -> Result<PathBuf> {
         .context("the sidecar image is missing and no bb-sidecar binary was found to build it (run scripts/install or scripts/images sidecar)")
 }
 
-fn tempfile_dir(what: &str) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("bot-bottle-{what}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A private temporary build context, removed when dropped (also on error).
+fn build_context() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("bot-bottle-build-")
+        .tempdir()
+        .context("creating a build context")
 }
 
 fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Result<()> {

@@ -112,6 +112,7 @@ fn main() {
                 known_secrets: true,
                 ..Default::default()
             },
+            "default" => OutboundConfig::DEFAULT_ON,
             _ => OutboundConfig::ALL,
         };
         let (t, n) = run(cfg);

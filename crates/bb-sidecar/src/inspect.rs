@@ -93,6 +93,24 @@ pub trait Inspector: Send + Sync {
 
     /// Scans a response body.
     fn inbound(&self, route: &Route, data: &[u8]) -> Verdict;
+
+    /// A scanner fed the request body chunk by chunk as it arrives, when the inspector has
+    /// one: the proxy then neither joins the chunks nor waits for the end to refuse. `None`:
+    /// the body is joined and given to [`Inspector::outbound`].
+    fn body_scanner(&self, _route: &Route) -> Option<Box<dyn BodyScanner + '_>> {
+        None
+    }
+}
+
+/// Scans a body as it arrives; its findings are those [`Inspector::outbound`] would make on
+/// the whole body.
+pub trait BodyScanner: Send {
+    /// Scans the next chunk; returns a blocking finding as soon as there is one.
+    fn feed(&mut self, chunk: &[u8]) -> Option<Finding>;
+
+    /// The end of the body: a blocking finding that needed the end to be decided, else
+    /// `Warn` or `Clean` for the body as a whole.
+    fn finish(&mut self) -> Verdict;
 }
 
 /// Finds nothing.
@@ -164,7 +182,50 @@ fn finding_of(f: &bb_detect::Finding) -> Finding {
     Finding::new(f.detector.as_str(), f.rule.clone())
 }
 
+/// [`DetectInspector`]'s body scanner: a `bb-detect` stream.
+struct DetectBodyScanner<'a> {
+    stream: bb_detect::Stream<'a>,
+    warning: Option<Finding>,
+}
+
+impl DetectBodyScanner<'_> {
+    fn judge(&mut self, findings: Vec<bb_detect::Finding>) -> Option<Finding> {
+        let (warnings, blocking): (Vec<_>, Vec<_>) = findings
+            .into_iter()
+            .partition(|f| f.detector == bb_detect::Detector::Entropy);
+        if self.warning.is_none() {
+            self.warning = warnings.first().map(finding_of);
+        }
+        blocking.first().map(finding_of)
+    }
+}
+
+impl BodyScanner for DetectBodyScanner<'_> {
+    fn feed(&mut self, chunk: &[u8]) -> Option<Finding> {
+        let findings = self.stream.feed(chunk);
+        self.judge(findings)
+    }
+
+    fn finish(&mut self) -> Verdict {
+        let findings = self.stream.finish();
+        match self.judge(findings) {
+            Some(finding) => Verdict::Found {
+                finding,
+                redacted: None,
+            },
+            None => self.warning.take().map_or(Verdict::Clean, Verdict::Warn),
+        }
+    }
+}
+
 impl Inspector for DetectInspector {
+    fn body_scanner(&self, route: &Route) -> Option<Box<dyn BodyScanner + '_>> {
+        Some(Box::new(DetectBodyScanner {
+            stream: self.engine.stream(outbound_config(route)),
+            warning: None,
+        }))
+    }
+
     fn outbound(&self, route: &Route, _part: Part<'_>, data: &[u8]) -> Verdict {
         // The agent's request is scanned before the route's credential is injected, so a token
         // value in it, even on its own route, means the agent got hold of a secret: a block.

@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bb_core::plan::Route;
+use bb_core::plan::{OnMatch, Route};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
@@ -39,7 +39,9 @@ use tokio::net::TcpListener;
 use crate::Shutdown;
 use crate::config::{INTROSPECTION_HOST, Live, SharedRoutes, normalize_host};
 use crate::guard::{HostKind, classify_host};
-use crate::inspect::{Finding, Inspector, NoopInspector, Outcome, Part, Verdict, judge_outbound};
+use crate::inspect::{
+    BodyScanner, Finding, Inspector, NoopInspector, Outcome, Part, Verdict, judge_outbound,
+};
 use crate::log::{Log, Service, Verdict as LogVerdict};
 use crate::secrets::Secrets;
 use crate::tls::Authority as BottleCa;
@@ -592,9 +594,13 @@ async fn scan_request(
         }
     }
 
-    // The body, whole, before anything is sent.
-    let bytes = match collect_capped(body, cfg.max_body).await {
-        Ok(bytes) => bytes,
+    // The body, before anything is sent: scanned chunk by chunk as it arrives when the
+    // inspector can (a blocking finding refuses at once), else joined and scanned whole.
+    let redact = route.dlp.on_match == OnMatch::Redact;
+    let scanner = inspector.body_scanner(route);
+    let (chunks, verdict) = match read_body(body, cfg.max_body, scanner, !redact).await {
+        Ok(Read::Blocked(f)) => return Err(d.found(&f, Part::Body)),
+        Ok(Read::Done(chunks, verdict)) => (chunks, verdict),
         Err(Collect::TooLarge) => return Err(d.too_large(Part::Body)),
         Err(Collect::Failed(why)) => {
             d.log(
@@ -611,6 +617,18 @@ async fn scan_request(
             ));
         }
     };
+    match verdict {
+        Some(Verdict::Clean) => return Ok(chunks_body(chunks)),
+        Some(Verdict::Warn(f)) => {
+            notes.warn(&f, Part::Body);
+            return Ok(chunks_body(chunks));
+        }
+        Some(Verdict::Found { finding, .. }) if !redact => {
+            return Err(d.found(&finding, Part::Body));
+        }
+        Some(Verdict::Found { .. }) | None => {}
+    }
+    let bytes = join(chunks);
     if bytes.is_empty() {
         return Ok(full(bytes));
     }
@@ -630,6 +648,88 @@ async fn scan_request(
             Ok(full(Bytes::from(new)))
         }
         Outcome::Block(f) => Err(d.found(&f, Part::Body)),
+    }
+}
+
+enum Read {
+    /// The whole body, and the scanner's verdict on it when there was a scanner.
+    Done(Vec<Bytes>, Option<Verdict>),
+    /// The scanner found this, and reading stopped there.
+    Blocked(Finding),
+}
+
+/// Reads a request body up to `cap`, feeding each chunk to `scanner` as it arrives; stops at
+/// the first blocking finding when `stop_on_finding`.
+async fn read_body(
+    mut body: Incoming,
+    cap: u64,
+    mut scanner: Option<Box<dyn BodyScanner + '_>>,
+    stop_on_finding: bool,
+) -> Result<Read, Collect> {
+    if hyper::body::Body::size_hint(&body).lower() > cap {
+        return Err(Collect::TooLarge);
+    }
+    let mut chunks = Vec::new();
+    let mut total = 0u64;
+    let mut found = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| Collect::Failed(err.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers are not forwarded
+        };
+        total += data.len() as u64;
+        if total > cap {
+            return Err(Collect::TooLarge);
+        }
+        if let (None, Some(s)) = (&found, scanner.as_mut()) {
+            found = s.feed(&data);
+            if stop_on_finding && let Some(f) = found.take() {
+                return Ok(Read::Blocked(f));
+            }
+        }
+        chunks.push(data);
+    }
+    let verdict = scanner.map(|mut s| match found {
+        Some(finding) => Verdict::Found {
+            finding,
+            redacted: None,
+        },
+        None => s.finish(),
+    });
+    Ok(Read::Done(chunks, verdict))
+}
+
+fn join(chunks: Vec<Bytes>) -> Bytes {
+    match <[Bytes; 1]>::try_from(chunks) {
+        Ok([one]) => one,
+        Err(chunks) => Bytes::from(chunks.concat()),
+    }
+}
+
+/// A body of chunks already read, sent as they came (no copy into one buffer).
+fn chunks_body(chunks: Vec<Bytes>) -> Body {
+    Chunks(chunks.into()).boxed()
+}
+
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
     }
 }
 

@@ -662,3 +662,68 @@ async fn the_detect_engine_behind_the_hook() {
         "a secret was logged"
     );
 }
+
+/// A chunked request body on a plain-HTTP scanned route.
+fn chunked_post(host: &str, port: u16, pieces: &[&str]) -> String {
+    let mut raw = format!(
+        "POST http://{host}:{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for p in pieces {
+        raw.push_str(&format!("{:x}\r\n{p}\r\n", p.len()));
+    }
+    raw.push_str("0\r\n\r\n");
+    raw
+}
+
+#[tokio::test]
+async fn a_body_is_scanned_as_it_arrives_and_forwarded_whole() {
+    let (port, hits) = start_upstream().await;
+    let secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
+    let mut s = setup();
+    s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
+        &secrets,
+    )));
+    s.secrets = secrets;
+    let p = start(s).await;
+
+    // The token split over three chunks.
+    let (a, rest) = TOKEN.split_at(5);
+    let (b, c) = rest.split_at(6);
+    let r = send(
+        p.addr,
+        &chunked_post("scan.test", port, &["k=", a, b, c, "&x=1"]),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        r.body,
+        "blocked: known_secrets found known-secret:EGRESS_TOKEN_1 in body\n"
+    );
+    // The same on a redact route: the joined body is redacted.
+    let r = send(
+        p.addr,
+        &chunked_post("redact.test", port, &["k=", a, b, c, "&x=1"]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("body: k=[REDACTED:known-secret:EGRESS_TOKEN_1]&x=1\n"),
+        "{}",
+        r.body
+    );
+    // A clean body of many chunks reaches the upstream whole and in order.
+    let lines: Vec<String> = (0..300)
+        .map(|i| format!("line {i} of a clean body\n"))
+        .collect();
+    let pieces: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let r = send(p.addr, &chunked_post("scan.test", port, &pieces)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!("body: {}", lines.concat())),
+        "{}",
+        r.body
+    );
+    assert_eq!(hits.requests(), 2);
+}

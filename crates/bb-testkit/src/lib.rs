@@ -70,9 +70,20 @@ impl Fixture {
 
     /// `sh -c LINE` with the same environment as [`Fixture::cmd`].
     pub fn shell(&self, line: &str) -> std::process::Command {
-        let mut cmd = std::process::Command::new("sh");
-        cmd.args(["-c", line])
-            .env_clear()
+        let mut cmd = self.process(Path::new("sh"));
+        cmd.args(["-c", line]);
+        cmd
+    }
+
+    /// A workspace binary as a `std::process::Command` (to spawn it in the background), with
+    /// the same environment as [`Fixture::cmd`].
+    pub fn spawnable(&self, bin: &str) -> std::process::Command {
+        self.process(&bin_path(bin))
+    }
+
+    fn process(&self, program: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path("user"))
             .env("BOT_BOTTLE_HOME", self.home())
@@ -342,4 +353,81 @@ pub fn ssh_keygen(path: &Path) -> String {
         .unwrap()
         .trim()
         .to_string()
+}
+
+/// Makes a test CA and a leaf for `hosts` (`leaf.pem`, `leaf.key`) in `dir` with the host's
+/// openssl; returns the CA certificate's path.
+pub fn test_certs(dir: &Path, hosts: &[&str]) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl on the host");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=bot-bottle test upstream CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=upstream",
+    ]);
+    let sans: Vec<String> = hosts.iter().map(|h| format!("DNS:{h}")).collect();
+    std::fs::write(
+        dir.join("ext"),
+        format!("subjectAltName={}\n", sans.join(",")),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+    ]);
+    for file in ["ca.pem", "leaf.pem", "leaf.key"] {
+        let mut perms = std::fs::metadata(dir.join(file)).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+        std::fs::set_permissions(dir.join(file), perms).unwrap();
+    }
+    dir.join("ca.pem")
 }

@@ -849,83 +849,6 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
     b.take_down(&plan);
 }
 
-/// Makes a test CA and a leaf for `hosts` (`leaf.pem`, `leaf.key`) in `dir` with the host's
-/// openssl; returns the CA certificate's path.
-fn test_certs(dir: &Path, hosts: &[&str]) -> PathBuf {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl on the host");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=bot-bottle test upstream CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=upstream",
-    ]);
-    let sans: Vec<String> = hosts.iter().map(|h| format!("DNS:{h}")).collect();
-    std::fs::write(
-        dir.join("ext"),
-        format!("subjectAltName={}\n", sans.join(",")),
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.pem",
-        "-days",
-        "1",
-        "-extfile",
-        "ext",
-    ]);
-    for file in ["ca.pem", "leaf.pem", "leaf.key"] {
-        let mut perms = std::fs::metadata(dir.join(file)).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
-        std::fs::set_permissions(dir.join(file), perms).unwrap();
-    }
-    dir.join("ca.pem")
-}
-
 const API_TOKEN: &str = "planted-api-token-Rt83xQ2vWm";
 
 #[test]
@@ -935,7 +858,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         "egress:\n  routes:\n    - host: api.test\n      private: true\n      auth: {scheme: Bearer, token_ref: BB_TEST_API_TOKEN}\n    - host: pass.test\n      private: true\n      tls_passthrough: true\n",
     );
     let certs = tempfile::tempdir().unwrap();
-    let ca = test_certs(certs.path(), &["api.test", "pass.test", "new.test"]);
+    let ca = bb_testkit::test_certs(certs.path(), &["api.test", "pass.test", "new.test"]);
     let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
     let path = format!("{}:{}", bins.display(), std::env::var("PATH").unwrap());
     let run = |line: &str, extra: &[(&str, &str)]| {

@@ -102,6 +102,75 @@ pub fn runtimes() -> Result<Vec<String>> {
     Ok(map.keys().cloned().collect())
 }
 
+/// What trying a runtime found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeProbe {
+    /// A container started and exited 0 under it.
+    Starts,
+    /// It did not start: the engine's message.
+    Fails(String),
+    /// None of the images to try it with exists locally yet.
+    NoImage,
+}
+
+/// Runs `true` under `runtime` in the first of `images` present locally (on the default
+/// network, so that a runtime that cannot set up networking fails here), at most 60 s.
+pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
+    let Some(image) = images.iter().find(|i| image_exists(i)) else {
+        return RuntimeProbe::NoImage;
+    };
+    let name = format!("bot-bottle-probe-{runtime}-{}", std::process::id());
+    let bin = match docker_bin() {
+        Ok(bin) => bin,
+        Err(err) => return RuntimeProbe::Fails(format!("{err:#}")),
+    };
+    let args = [
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--label",
+        "bot-bottle.probe=1",
+        "--runtime",
+        runtime,
+        "--entrypoint",
+        "true",
+        image,
+    ];
+    let handle = match duct::cmd(&bin, args)
+        .stdin_null()
+        .stdout_null()
+        .stderr_capture()
+        .unchecked()
+        .start()
+    {
+        Ok(handle) => handle,
+        Err(err) => return RuntimeProbe::Fails(format!("running {}: {err}", bin.display())),
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match handle.try_wait() {
+            Ok(Some(out)) if out.status.success() => return RuntimeProbe::Starts,
+            Ok(Some(out)) => {
+                return RuntimeProbe::Fails(one_line(&String::from_utf8_lossy(&out.stderr)));
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Ok(None) => {
+                let _ = handle.kill();
+                let _ = raw(["rm", "-f", name.as_str()]);
+                return RuntimeProbe::Fails("no container had started after 60 s".into());
+            }
+            Err(err) => return RuntimeProbe::Fails(err.to_string()),
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// The image exists locally.
 pub fn image_exists(image: &str) -> bool {
     succeeds(["image", "inspect", "--format", "{{.Id}}", image])

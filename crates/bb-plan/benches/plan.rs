@@ -51,6 +51,7 @@ fn host(home: &Path) -> Host {
         user_home: home.to_path_buf(),
         env: Box::new(|_| None),
         runtimes: Box::new(|| Ok(Vec::new())),
+        probe_runtime: Box::new(|_, _| bb_core::docker::RuntimeProbe::NoImage),
         warn: Box::new(|_| {}),
     }
 }

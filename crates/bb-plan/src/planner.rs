@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bb_core::InputError;
+use bb_core::docker::RuntimeProbe;
 use bb_core::plan::{
     self, AgentPlan, BottleRef, EgressPlan, EnvPlan, GitGatePlan, HostEnv, Metadata, OnMatch,
     Origin, Plan, PromptedEnv, ProviderPlan, RepoPlan, Route, RouteAuth, RuntimeChoice,
@@ -39,6 +40,9 @@ pub struct Request {
 /// Reads one host environment variable.
 pub type EnvReader = dyn Fn(&str) -> Option<String>;
 
+/// Tries runtime NAME with the first of IMAGES present locally.
+pub type RuntimeProber = dyn Fn(&str, &[&str]) -> RuntimeProbe;
+
 /// The host as the planner sees it. Tests build one by hand.
 pub struct Host {
     /// bot-bottle's home (`$BOT_BOTTLE_HOME` or `~/.bot-bottle`).
@@ -50,6 +54,8 @@ pub struct Host {
     pub env: Box<EnvReader>,
     /// Lists the engine's runtimes (`docker info`).
     pub runtimes: Box<dyn Fn() -> anyhow::Result<Vec<String>>>,
+    /// Tries a runtime with the first of these images present locally.
+    pub probe_runtime: Box<RuntimeProber>,
     /// Receives warnings (skipped files, ignored folders) as soon as they are found.
     pub warn: Box<dyn Fn(&str)>,
 }
@@ -70,6 +76,7 @@ impl Host {
             user_home,
             env: Box::new(|name| std::env::var(name).ok()),
             runtimes: Box::new(bb_core::docker::runtimes),
+            probe_runtime: Box::new(bb_core::docker::probe_runtime),
             warn: Box::new(move |text| eprintln!("{program}: warning: {text}")),
         })
     }
@@ -309,7 +316,7 @@ pub fn plan(host: &Host, request: &Request) -> anyhow::Result<Planned> {
         Some(id) => check_identity(id)?,
         None => mint_identity(&resolution.agent_name),
     };
-    let runtime = runtime(host, request.runtime);
+    let runtime = runtime(host, request.runtime, &resolution.provider.image);
     let state_dir = bb_core::paths::state_dir(&host.home, &identity);
     let created_at = now_rfc3339();
     let plan = Plan {
@@ -561,7 +568,12 @@ pub fn mint_identity(agent: &str) -> String {
     format!("{slug}-{suffix}")
 }
 
-fn runtime(host: &Host, flag: Option<RuntimeName>) -> RuntimePlan {
+/// The sidecar image a runsc probe can fall back to (built from the base, has `true`).
+const PROBE_FALLBACK_IMAGE: &str = "bot-bottle-sidecar:latest";
+
+/// runsc when the engine has it registered and a container actually starts under it (on some
+/// kernels it needs runtime arguments to start at all); runc otherwise, with the reason.
+fn runtime(host: &Host, flag: Option<RuntimeName>, agent_image: &str) -> RuntimePlan {
     if let Some(name) = flag {
         return RuntimePlan {
             name,
@@ -569,22 +581,29 @@ fn runtime(host: &Host, flag: Option<RuntimeName>) -> RuntimePlan {
             note: None,
         };
     }
+    let runc = |note: String| RuntimePlan {
+        name: RuntimeName::Runc,
+        chosen_by: RuntimeChoice::Probe,
+        note: Some(note),
+    };
     match (host.runtimes)() {
-        Ok(list) if list.iter().any(|r| r == "runsc") => RuntimePlan {
-            name: RuntimeName::Runsc,
-            chosen_by: RuntimeChoice::Probe,
-            note: None,
-        },
-        Ok(_) => RuntimePlan {
-            name: RuntimeName::Runc,
-            chosen_by: RuntimeChoice::Probe,
-            note: Some("the engine has no runsc (gVisor) runtime registered".into()),
-        },
-        Err(err) => RuntimePlan {
-            name: RuntimeName::Runc,
-            chosen_by: RuntimeChoice::Probe,
-            note: Some(format!("could not ask the engine for runtimes: {err:#}")),
-        },
+        Ok(list) if list.iter().any(|r| r == "runsc") => {
+            match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
+                RuntimeProbe::Starts => RuntimePlan {
+                    name: RuntimeName::Runsc,
+                    chosen_by: RuntimeChoice::Probe,
+                    note: None,
+                },
+                RuntimeProbe::Fails(why) => runc(format!(
+                    "runsc (gVisor) is registered but a container does not start under it ({why}); using runc"
+                )),
+                RuntimeProbe::NoImage => runc(format!(
+                    "runsc (gVisor) is registered but could not be tried yet (neither {agent_image} nor {PROBE_FALLBACK_IMAGE} is built); using runc, pass --runtime runsc to force it"
+                )),
+            }
+        }
+        Ok(_) => runc("the engine has no runsc (gVisor) runtime registered".into()),
+        Err(err) => runc(format!("could not ask the engine for runtimes: {err:#}")),
     }
 }
 
@@ -600,4 +619,71 @@ pub fn bottle_chain(plan: &[BottleRef]) -> String {
         .map(|b| b.name.as_str())
         .collect::<Vec<_>>()
         .join(" -> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(registered: &[&str], probe: RuntimeProbe) -> Host {
+        let registered: Vec<String> = registered.iter().map(|s| s.to_string()).collect();
+        Host {
+            home: PathBuf::from("/nonexistent"),
+            cwd: PathBuf::from("/nonexistent"),
+            user_home: PathBuf::from("/nonexistent"),
+            env: Box::new(|_| None),
+            runtimes: Box::new(move || Ok(registered.clone())),
+            probe_runtime: Box::new(move |runtime, images| {
+                assert_eq!(runtime, "runsc");
+                assert_eq!(images, ["agent:img", PROBE_FALLBACK_IMAGE]);
+                probe.clone()
+            }),
+            warn: Box::new(|_| {}),
+        }
+    }
+
+    #[test]
+    fn runsc_is_chosen_only_when_a_container_starts_under_it() {
+        let plan = runtime(
+            &host(&["runc", "runsc"], RuntimeProbe::Starts),
+            None,
+            "agent:img",
+        );
+        assert_eq!((plan.name, plan.note), (RuntimeName::Runsc, None));
+
+        let failing = RuntimeProbe::Fails("cannot run with network enabled".into());
+        let plan = runtime(&host(&["runc", "runsc"], failing), None, "agent:img");
+        assert_eq!(plan.name, RuntimeName::Runc);
+        let note = plan.note.unwrap();
+        assert!(
+            note.contains("does not start under it (cannot run with network enabled); using runc"),
+            "{note}"
+        );
+
+        let plan = runtime(
+            &host(&["runc", "runsc"], RuntimeProbe::NoImage),
+            None,
+            "agent:img",
+        );
+        assert_eq!(plan.name, RuntimeName::Runc);
+        assert!(
+            plan.note
+                .unwrap()
+                .contains("pass --runtime runsc to force it")
+        );
+
+        let plan = runtime(&host(&["runc"], RuntimeProbe::Starts), None, "agent:img");
+        assert_eq!(plan.name, RuntimeName::Runc);
+        assert!(plan.note.unwrap().contains("no runsc"));
+
+        let plan = runtime(
+            &host(&["runc"], RuntimeProbe::Starts),
+            Some(RuntimeName::Runsc),
+            "agent:img",
+        );
+        assert_eq!(
+            (plan.name, plan.chosen_by),
+            (RuntimeName::Runsc, RuntimeChoice::Flag)
+        );
+    }
 }

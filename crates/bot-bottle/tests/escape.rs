@@ -126,7 +126,7 @@ fn suite(runtime: &str) -> Tally {
         "escape ({runtime}): bottles {} and {} up",
         world.a.identity, world.b.identity
     );
-    attacks(&mut run, &world);
+    attacks(&mut run, &world, runtime);
     positives(&mut run, &world);
     self_check(&mut run, &world);
     let teardown = world.finish();
@@ -569,7 +569,7 @@ fn launch(
 
 // ---- the attacks ----
 
-fn attacks(run: &mut Runner, w: &World) {
+fn attacks(run: &mut Runner, w: &World, runtime: &str) {
     let a = &w.a;
     run.case(
         "1 a host without a route: 403 blocked at CONNECT and in plain HTTP",
@@ -673,14 +673,26 @@ fn attacks(run: &mut Runner, w: &World) {
         },
     );
     run.case("5 the injected token is nowhere in the agent (env, files, processes)", || {
-        let out = exec(
-            &a.agent,
-            "root",
-            &format!(
-                "grep -rlF '{API_TOKEN}' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -F '{API_TOKEN}'; true"
-            ),
-        );
-        expect(stdout(&out).is_empty(), || format!("found: {}", stdout(&out)))
+        // The same search finds the planted AWS key in ~/.env.leaked: proof that it reads files.
+        let search = |needle: &str| {
+            stdout(&exec(
+                &a.agent,
+                "root",
+                &format!(
+                    "grep -rlF '{needle}' / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -F '{needle}'; true"
+                ),
+            ))
+        };
+        let control = search(PLANTED[0].2);
+        expect(control.contains("/home/node/.env.leaked"), || {
+            format!("the search does not work here (control found: {control:?})")
+        })?;
+        let found = search(API_TOKEN);
+        expect(found.is_empty(), || format!("found: {found}"))
+    });
+    run.case(&format!("the agent runs under {runtime}"), || {
+        let used = docker(&["inspect", "-f", "{{.HostConfig.Runtime}}", &a.agent])?;
+        expect(used == runtime, || format!("the agent runs under {used}"))
     });
     run.case(
         "6 DNS exfiltration: refused by the sink, received by no other resolver",
@@ -706,16 +718,14 @@ fn attacks(run: &mut Runner, w: &World) {
         },
     );
     run.case("8 no Docker socket in the agent", || {
+        // `test -e`, not `ls`: Debian's runsc fails bookworm's statx flags with EINVAL.
         let out = exec(
             &a.agent,
             "root",
-            "ls -la /var/run/docker.sock /run/docker.sock /var/run/docker /run/containerd 2>&1; true",
+            "for p in /var/run/docker.sock /run/docker.sock /var/run/docker /run/containerd; do test -e $p && echo $p; done; true",
         );
-        let text = stdout(&out);
-        expect(
-            text.lines().all(|l| l.contains("No such file")),
-            || text.clone(),
-        )
+        let found = stdout(&out);
+        expect(found.is_empty(), || format!("present: {found}"))
     });
     run.case(
         "8 the sidecar offers only its proxy, sink and gate ports",

@@ -14,7 +14,7 @@ use bb_plan::cli::PlanArgs;
 #[command(
     name = "bot-bottle",
     version,
-    after_help = "Examples:\n  bot-bottle list\n  bot-bottle info fixer\n  bot-bottle start fixer --dry-run\n\nExit status: 2 for usage and manifest errors, 1 for runtime failures."
+    after_help = "Examples:\n  bot-bottle init\n  bot-bottle list\n  bot-bottle info fixer\n  bot-bottle start fixer --dry-run\n  bot-bottle list active\n  bot-bottle logs fixer-a1b2c -f\n\nExit status: 2 for usage and manifest errors, 1 for runtime failures, the agent's own status\nfor start and resume once the agent ran."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,13 +37,83 @@ pub enum Command {
         #[arg(long = "bottle", value_name = "B")]
         bottles: Vec<String>,
     },
-    /// List the available agents (name, source file, bottle)
-    #[command(after_help = "Example:\n  bot-bottle list --json")]
+    /// Continue a kept bottle: same agent, bottles, workspace, label and identity
+    #[command(
+        after_help = "Example:\n  bot-bottle resume fixer-a1b2c\n\nThe state folder is kept after a non-zero exit, a crash or an interrupt (or with .preserve)."
+    )]
+    Resume {
+        /// The bottle's identity (printed at launch; `ls ~/.bot-bottle/state`)
+        identity: String,
+        /// Do not ask `launch this agent? [y/N]`
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Run one non-interactive turn instead of attaching; implies --yes
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+    },
+    /// List the available agents (name, source file, bottle), or the running bottles
+    #[command(after_help = "Examples:\n  bot-bottle list --json\n  bot-bottle list active")]
     List {
+        /// `active`: the running bottles (identity, label, agent, uptime, runtime, sidecar health)
+        #[arg(value_parser = ["active"])]
+        what: Option<String>,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
     },
+    /// Tear a running bottle down from another terminal (logs dumped, state kept)
+    #[command(after_help = "Example:\n  bot-bottle stop fixer-a1b2c")]
+    Stop {
+        /// The bottle's identity (see `bot-bottle list active`)
+        identity: String,
+    },
+    /// The sidecar's decision log of a bottle, one readable line per decision
+    #[command(
+        after_help = "Examples:\n  bot-bottle logs fixer-a1b2c -f\n  bot-bottle logs fixer-a1b2c --json | jq 'select(.verdict == \"block\")'"
+    )]
+    Logs {
+        /// The bottle's identity (see `bot-bottle list active`)
+        identity: String,
+        /// Keep printing new decisions
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// The raw JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every container and network of any bottle and state folders without .preserve
+    #[command(
+        after_help = "Example:\n  bot-bottle cleanup\n\nLists what it found and asks once; --yes removes without asking."
+    )]
+    Cleanup {
+        /// Do not ask
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Write a commented starter bottle and agent to ~/.bot-bottle/ (never overwrites)
+    #[command(after_help = "Example:\n  bot-bottle init && bot-bottle start starter")]
+    Init,
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  bot-bottle completions bash > ~/.local/share/bash-completion/completions/bot-bottle\n  bot-bottle completions zsh > ~/.zfunc/_bot-bottle\n  bot-bottle completions fish > ~/.config/fish/completions/bot-bottle.fish"
+    )]
+    Completions {
+        /// bash, zsh or fish
+        shell: Shell,
+    },
+    /// Write man pages (bot-bottle.1 and one per command) into a folder
+    #[command(after_help = "Example:\n  bot-bottle man-pages ~/.local/share/man/man1")]
+    ManPages {
+        /// The folder to write into (created if missing)
+        dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -1,7 +1,15 @@
 //! `bot-bottle`: the thin wrapper that composes the bb-* stages through their libraries, so that
 //! a hand-written pipeline and `bot-bottle start` behave the same.
 
+pub mod active;
+pub mod bottles;
+pub mod cleanup;
 pub mod cli;
+pub mod docs;
 pub mod info;
+pub mod init;
 pub mod list;
+pub mod logs;
+pub mod resume;
 pub mod start;
+pub mod stop;

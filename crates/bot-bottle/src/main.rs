@@ -12,8 +12,35 @@ fn main() -> ExitCode {
             status = bot_bottle::start::run(args)?;
             Ok(())
         }
+        Command::Resume {
+            identity,
+            yes,
+            prompt,
+        } => {
+            let args = bot_bottle::resume::ResumeArgs {
+                identity: identity.clone(),
+                yes: *yes,
+                prompt: prompt.clone(),
+            };
+            status = bot_bottle::resume::run(&args)?;
+            Ok(())
+        }
         Command::Info { agent, bottles } => bot_bottle::info::run(agent, bottles),
-        Command::List { json } => bot_bottle::list::run(*json),
+        Command::List { what: None, json } => bot_bottle::list::run(*json),
+        Command::List {
+            what: Some(_),
+            json,
+        } => bot_bottle::active::run(*json),
+        Command::Stop { identity } => bot_bottle::stop::run(identity),
+        Command::Logs {
+            identity,
+            follow,
+            json,
+        } => bot_bottle::logs::run(identity, *follow, *json),
+        Command::Cleanup { yes } => bot_bottle::cleanup::run(*yes),
+        Command::Init => bot_bottle::init::run(),
+        Command::Completions { shell } => bot_bottle::docs::completions(*shell),
+        Command::ManPages { dir } => bot_bottle::docs::man_pages(dir),
     });
     if code == ExitCode::SUCCESS {
         ExitCode::from(status.clamp(0, 255) as u8)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bb_core::{InputError, Plan};
-use bb_plan::{Host, planner, report, state};
+use bb_plan::{Host, Planned, planner, report, state};
 
 use crate::cli::{Format, StartArgs};
 
@@ -24,8 +24,25 @@ pub fn run(args: &StartArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    eprint!("{}", report::preflight(&planned));
-    let confirmed = args.yes || args.headless || confirm()?;
+    let turn = Turn {
+        prompt: args.prompt.clone(),
+        resume: false,
+    };
+    launch(&planned, args.yes || args.headless, &turn)
+}
+
+/// What the agent does once the bottle is up.
+pub struct Turn {
+    /// One headless turn with this prompt, else interactive.
+    pub prompt: Option<String>,
+    /// Continue the previous conversation (the provider's resume flag).
+    pub resume: bool,
+}
+
+/// Preflight, confirmation, the stages, the agent, and teardown: `start` and `resume`.
+pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
+    eprint!("{}", report::preflight(planned));
+    let confirmed = yes || confirm()?;
     if !confirmed {
         eprintln!("bot-bottle: not launched");
         return Ok(1);
@@ -36,9 +53,14 @@ pub fn run(args: &StartArgs) -> Result<i32> {
         done: Vec::new(),
         signals,
     };
-    state::write(&planned)?;
+    state::write(planned)?;
+    bb_core::fsx::write_file(
+        &planned.plan.state_dir.join(crate::bottles::WRAPPER_PID),
+        std::process::id().to_string().as_bytes(),
+        0o600,
+    )?;
     launch.done.push(Step::State);
-    let outcome = launch.run(args);
+    let outcome = launch.run(turn);
     launch.teardown(&outcome)
 }
 
@@ -87,8 +109,8 @@ enum Outcome {
 }
 
 impl Launch {
-    fn run(&mut self, args: &StartArgs) -> Outcome {
-        match self.stages(args) {
+    fn run(&mut self, turn: &Turn) -> Outcome {
+        match self.stages(turn) {
             Ok(outcome) => outcome,
             Err(err) => match self.signals.received() {
                 Some(sig) => {
@@ -109,7 +131,7 @@ impl Launch {
         self.signals.received().map(Outcome::Interrupted)
     }
 
-    fn stages(&mut self, args: &StartArgs) -> Result<Outcome> {
+    fn stages(&mut self, turn: &Turn) -> Result<Outcome> {
         self.done.push(Step::Networks);
         self.plan.network = Some(timed("networks", || bb_net::create(&self.plan))?);
         if let Some(stop) = self.interrupted("net") {
@@ -141,15 +163,15 @@ impl Launch {
             "bot-bottle: {} is up; starting the agent",
             self.plan.compose_project()
         );
-        self.exec(args)
+        self.exec(turn)
     }
 
-    fn exec(&self, args: &StartArgs) -> Result<Outcome> {
-        let interactive = args.prompt.is_none();
+    fn exec(&self, turn: &Turn) -> Result<Outcome> {
+        let interactive = turn.prompt.is_none();
         let stdin_is_tty = std::io::stdin().is_terminal();
         let options = bb_exec::Options {
-            headless: args.prompt.clone(),
-            resume: false,
+            headless: turn.prompt.clone(),
+            resume: turn.resume,
             tty: interactive && stdin_is_tty,
             stdin_from_tty: false,
         };
@@ -188,9 +210,14 @@ impl Launch {
             Outcome::Failed(_) => 1,
         };
         let state = &self.plan.state_dir;
+        let _ = std::fs::remove_file(state.join(crate::bottles::WRAPPER_PID));
         let keep = status != 0 || !failures.is_empty() || state.join(".preserve").exists();
         if keep {
             eprintln!("bot-bottle: state kept in {}", state.display());
+            eprintln!(
+                "bot-bottle: continue with: bot-bottle resume {}",
+                self.plan.identity
+            );
         } else if let Err(err) = std::fs::remove_dir_all(state) {
             failures.push(format!("removing {}: {err}", state.display()));
         }

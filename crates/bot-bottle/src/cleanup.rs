@@ -1,0 +1,89 @@
+//! `bot-bottle cleanup [--yes]`: every container and network of any bottle (by the identity
+//! label or the `bot-bottle-` name prefix) and every state folder without a `.preserve` marker
+//! whose bottle is not left running; listed, one question, then each removed. A failure is
+//! reported and the rest still removed; the exit status is 1 when anything failed.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use bb_core::InputError;
+
+use crate::bottles;
+
+pub fn run(yes: bool) -> Result<()> {
+    let containers: Vec<String> = bottles::containers()?.into_iter().map(|c| c.name).collect();
+    let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
+    let (states, preserved) = state_dirs()?;
+    for dir in &preserved {
+        eprintln!("bot-bottle: keeping {} (.preserve)", dir.display());
+    }
+    if containers.is_empty() && networks.is_empty() && states.is_empty() {
+        eprintln!("bot-bottle: nothing to clean up");
+        return Ok(());
+    }
+    for c in &containers {
+        println!("container  {c}");
+    }
+    for n in &networks {
+        println!("network    {n}");
+    }
+    for s in &states {
+        println!("state      {}", s.display());
+    }
+    let count = containers.len() + networks.len() + states.len();
+    if !yes && !ask(&format!("remove these {count} items? [y/N] "))? {
+        eprintln!("bot-bottle: nothing removed");
+        return Ok(());
+    }
+    let mut failures = bottles::remove(&containers, &networks);
+    for dir in &states {
+        if let Err(err) = std::fs::remove_dir_all(dir) {
+            failures.push(format!("state {}: {err}", dir.display()));
+        }
+    }
+    for failure in &failures {
+        eprintln!("bot-bottle: cleanup: {failure}");
+    }
+    if !failures.is_empty() {
+        bail!("{} of {count} items could not be removed", failures.len());
+    }
+    eprintln!("bot-bottle: removed {count} items");
+    Ok(())
+}
+
+/// State folders to remove, and those kept for their `.preserve` marker.
+fn state_dirs() -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let root = bb_core::paths::state_root(&bb_core::paths::home()?);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs
+        .into_iter()
+        .partition(|d| !d.join(".preserve").exists()))
+}
+
+fn ask(question: &str) -> Result<bool> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|_| {
+            InputError::new("no terminal to ask on").fix("pass --yes to remove without asking")
+        })?;
+    let mut writer = tty.try_clone()?;
+    write!(writer, "{question}")?;
+    writer.flush()?;
+    let mut answer = String::new();
+    std::io::BufReader::new(tty).read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

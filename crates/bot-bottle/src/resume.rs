@@ -1,0 +1,78 @@
+//! `bot-bottle resume IDENTITY`: the same agent, bottles, workspace, label and runtime as the
+//! launch recorded in `state/<identity>/metadata.json`, under the same identity, with the
+//! provider's resume flag.
+
+use anyhow::Result;
+use bb_core::InputError;
+use bb_core::plan::{Metadata, SCHEMA};
+use bb_plan::{Host, Request, planner};
+
+use crate::bottles;
+use crate::start::{Turn, launch};
+
+pub struct ResumeArgs {
+    pub identity: String,
+    pub yes: bool,
+    pub prompt: Option<String>,
+}
+
+pub fn run(args: &ResumeArgs) -> Result<i32> {
+    let meta = read_metadata(&args.identity)?;
+    if !bottles::of_identity(&args.identity)?.is_empty() {
+        return Err(
+            InputError::new(format!("bottle {} is still running", args.identity))
+                .fix(format!(
+                    "stop it first: bot-bottle stop {} (or bot-bottle cleanup)",
+                    args.identity
+                ))
+                .into(),
+        );
+    }
+    let mut host = Host::from_process("bot-bottle")?;
+    host.cwd = meta.cwd.clone();
+    let request = Request {
+        agent: Some(meta.agent.clone()),
+        bottles: meta.bottles.clone(),
+        workspace: meta.workspace.is_some(),
+        identity: Some(meta.identity.clone()),
+        label: meta.label.clone(),
+        runtime: Some(meta.runtime),
+    };
+    let planned = planner::plan(&host, &request)?;
+    let turn = Turn {
+        prompt: args.prompt.clone(),
+        resume: true,
+    };
+    launch(&planned, args.yes || args.prompt.is_some(), &turn)
+}
+
+/// The metadata of a kept launch; a clear input error when it is gone or from another schema.
+pub fn read_metadata(identity: &str) -> Result<Metadata> {
+    let dir = bottles::state_dir(identity)?;
+    let path = dir.join("metadata.json");
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        InputError::new(format!("no saved state for {identity} ({} is missing)", path.display()))
+            .fix("state is removed after a clean exit and by cleanup; only a bottle that crashed, was interrupted or has .preserve can be resumed")
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
+        InputError::new(format!("{} is not valid JSON ({err})", path.display()))
+            .fix(format!("remove {} and start a new bottle", dir.display()))
+    })?;
+    let schema = value["schema"].as_str().unwrap_or("(none)");
+    if schema != SCHEMA {
+        return Err(InputError::new(format!(
+            "{} was written with plan schema {schema}; this bot-bottle reads {SCHEMA}",
+            path.display()
+        ))
+        .fix("start a new bottle with bot-bottle start AGENT")
+        .into());
+    }
+    serde_json::from_value(value).map_err(|err| {
+        InputError::new(format!(
+            "{} does not match {SCHEMA} ({err})",
+            path.display()
+        ))
+        .fix("start a new bottle with bot-bottle start AGENT")
+        .into()
+    })
+}

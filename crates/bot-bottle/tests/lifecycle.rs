@@ -57,7 +57,8 @@ impl Case {
     }
 
     /// `start` in the background with an agent that waits for /tmp/done; returns the child and
-    /// the identity once the agent is up.
+    /// the identity once the agent is up. The caller waits for the child.
+    #[allow(clippy::zombie_processes)]
     fn start_waiting(&self) -> (Child, String) {
         let mut child = self
             .f

@@ -1,6 +1,7 @@
 //! Building a missing image before `up` (compose v1 would try to pull it, and there may be no
 //! registry). The built-in Dockerfiles are compiled into the binary; each takes `BASE_IMAGE`.
 
+use bb_core::progress::Step;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -85,42 +86,58 @@ fn build_context() -> Result<tempfile::TempDir> {
 }
 
 fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Result<()> {
-    eprintln!("bb-compose: building image {image} ({build_arg}); this can take minutes");
+    let step = Step::start(
+        "bb-compose",
+        format!("building image {image} ({build_arg}); this can take minutes"),
+    );
     let bin = docker::docker_bin()?;
     let buildkit = if docker::succeeds(["buildx", "version"]) {
         "1"
     } else {
         "0"
     };
-    let out = duct::cmd(
-        &bin,
-        [
-            "build".as_ref(),
-            "--build-arg".as_ref(),
-            build_arg.as_ref(),
-            "--label".as_ref(),
-            "bot-bottle.image=agent".as_ref(),
-            "-t".as_ref(),
-            image.as_ref(),
-            "-f".as_ref(),
-            dockerfile.as_os_str(),
-            context.as_os_str(),
-        ],
-    )
-    .env("DOCKER_BUILDKIT", buildkit)
-    .stdin_null()
-    .stdout_to_stderr()
-    .stderr_capture()
-    .unchecked()
-    .run()?;
-    if !out.status.success() {
+    let args: [&std::ffi::OsStr; 10] = [
+        "build".as_ref(),
+        "--build-arg".as_ref(),
+        build_arg.as_ref(),
+        "--label".as_ref(),
+        "bot-bottle.image=agent".as_ref(),
+        "-t".as_ref(),
+        image.as_ref(),
+        "-f".as_ref(),
+        dockerfile.as_os_str(),
+        context.as_os_str(),
+    ];
+    let cmd = duct::cmd(&bin, args)
+        .env("DOCKER_BUILDKIT", buildkit)
+        .stdin_null()
+        .stderr_to_stdout()
+        .unchecked();
+    // Every output line goes to the spinner (terminal), to stderr (plain) or nowhere (quiet);
+    // the last ones make the error message.
+    let reader = cmd.reader().context("running docker build")?;
+    let mut tail = std::collections::VecDeque::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(&reader)) {
+        let line = line.context("reading docker build output")?;
+        if step.streams_output() {
+            eprintln!("{line}");
+        }
+        step.line(&line);
+        if tail.len() == 5 {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    let status = reader
+        .try_wait()
+        .context("waiting for docker build")?
+        .map(|out| out.status);
+    if !status.is_some_and(|s| s.success()) {
         bail!(
             "building {image} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("no message")
+            tail.into_iter().collect::<Vec<_>>().join(" | ")
         );
     }
+    step.finish(format!("built {image}"));
     Ok(())
 }

@@ -35,10 +35,9 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
     images::ensure_agent_image(plan)?;
     images::ensure_sidecar_image(&compose.sidecar_image)?;
     let tool = Compose::find()?;
-    eprintln!(
-        "bb-compose: starting {} with {}",
-        compose.project,
-        tool.name()
+    let step = bb_core::progress::Step::start(
+        "bb-compose",
+        format!("starting {} with {}", compose.project, tool.name()),
     );
     let args = tool.args(&compose.project, &compose.file, &["up", "-d", "--no-build"]);
     let gate = !plan.git_gate.repos.is_empty();
@@ -48,6 +47,7 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
         let _ = down(plan);
         return Err(err);
     }
+    step.finish(format!("{} is up (sidecar healthy)", compose.project));
     compose.up = true;
     Ok(compose)
 }
@@ -60,7 +60,7 @@ fn run_with_secrets(
     secrets: &secrets::Secrets,
 ) -> Result<()> {
     let mut cmd = duct::cmd(&tool.program, args)
-        .stdout_to_stderr()
+        .stdout_capture()
         .stdin_null()
         .unchecked();
     for (name, value) in secrets.iter() {

@@ -44,30 +44,36 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<()> {
+    use bb_core::progress::info;
     let mut plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
     match cli.command {
         Command::Render => {
             let compose = bb_compose::render(&plan)?;
-            eprintln!("bb-compose: wrote {}", compose.file.display());
+            info(
+                "bb-compose",
+                format_args!("wrote {}", compose.file.display()),
+            );
             plan.compose = Some(compose);
         }
         Command::Up => {
             let secrets =
                 bb_compose::secrets::collect(&plan, &mut bb_compose::secrets::ask_on_tty)?;
             let compose = bb_compose::up(&plan, &secrets)?;
-            eprintln!("bb-compose: {} is up (sidecar healthy)", compose.project);
             plan.compose = Some(compose);
         }
         Command::Down => {
             bb_compose::down(&plan)?;
-            eprintln!("bb-compose: {} is down", plan.compose_project());
+            info(
+                "bb-compose",
+                format_args!("{} is down", plan.compose_project()),
+            );
             if let Some(compose) = &mut plan.compose {
                 compose.up = false;
             }
         }
         Command::Logs => {
             let path = bb_compose::logs(&plan)?;
-            eprintln!("bb-compose: wrote {}", path.display());
+            info("bb-compose", format_args!("wrote {}", path.display()));
         }
     }
     bb_core::stage::write_plan(&plan)

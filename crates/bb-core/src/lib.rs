@@ -13,6 +13,7 @@ pub mod error;
 pub mod fsx;
 pub mod paths;
 pub mod plan;
+pub mod progress;
 pub mod stage;
 
 pub use error::InputError;

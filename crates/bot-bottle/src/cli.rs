@@ -17,6 +17,9 @@ use bb_plan::cli::PlanArgs;
     after_help = "Examples:\n  bot-bottle init\n  bot-bottle list\n  bot-bottle info fixer\n  bot-bottle start fixer --dry-run\n  bot-bottle list active\n  bot-bottle logs fixer-a1b2c -f\n\nExit status: 2 for usage and manifest errors, 1 for runtime failures, the agent's own status\nfor start and resume once the agent ran."
 )]
 pub struct Cli {
+    /// Print only errors (no preflight, no progress); `BOT_BOTTLE_QUIET=1` does the same
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -6,6 +6,7 @@ use bot_bottle::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    bb_core::progress::set_quiet(cli.quiet);
     let mut status = 0;
     let code = bb_core::error::run_main("bot-bottle", || match &cli.command {
         Command::Start(args) => {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use bb_core::progress::info;
 use bb_core::{InputError, Plan};
 use bb_plan::{Host, Planned, planner, report, state};
 
@@ -41,7 +42,9 @@ pub struct Turn {
 
 /// Preflight, confirmation, the stages, the agent, and teardown: `start` and `resume`.
 pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
-    eprint!("{}", report::preflight(planned));
+    if !bb_core::progress::quiet() {
+        eprint!("{}", report::preflight(planned));
+    }
     let confirmed = yes || confirm()?;
     if !confirmed {
         eprintln!("bot-bottle: not launched");
@@ -157,11 +160,14 @@ impl Launch {
             return Ok(stop);
         }
         if let Some(ca) = &self.plan.ca {
-            eprintln!("bot-bottle: CA SHA-256 {}", ca.fingerprint_sha256);
+            info(
+                "bot-bottle",
+                format_args!("CA SHA-256 {}", ca.fingerprint_sha256),
+            );
         }
-        eprintln!(
-            "bot-bottle: {} is up; starting the agent",
-            self.plan.compose_project()
+        info(
+            "bot-bottle",
+            format_args!("{} is up; starting the agent", self.plan.compose_project()),
         );
         self.exec(turn)
     }
@@ -242,9 +248,9 @@ impl Launch {
 fn timed<T>(stage: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
     let start = std::time::Instant::now();
     let value = run()?;
-    eprintln!(
-        "bot-bottle: {stage} ready in {:.3} s",
-        start.elapsed().as_secs_f64()
+    info(
+        "bot-bottle",
+        format_args!("{stage} ready in {:.3} s", start.elapsed().as_secs_f64()),
     );
     Ok(value)
 }

@@ -281,7 +281,7 @@ fn ten_parallel_launches_get_distinct_identities_and_leave_nothing() {
     let children: Vec<Child> = (0..10)
         .map(|_| {
             c.f.spawnable("bot-bottle")
-                .args(["start", &c.name, "--headless", "--prompt"])
+                .args(["--quiet", "start", &c.name, "--headless", "--prompt"])
                 .args(["run:echo \"id=$BOT_BOTTLE_IDENTITY\"", "--runtime", "runc"])
                 .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .stdin(Stdio::null())
@@ -296,6 +296,7 @@ fn ten_parallel_launches_get_distinct_identities_and_leave_nothing() {
         let out = child.wait_with_output().unwrap();
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{stderr}");
+        assert_eq!(stderr, "", "--quiet prints nothing but errors");
         identities.extend(
             stdout
                 .lines()
@@ -379,12 +380,17 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
     type_line(&format!(". {}", rc.display()));
     // Markers the shell computes, so the typed command line itself never matches.
     type_line("bot-bottle init && echo init-$((1+1))");
-    wait_for("init-2", 20);
+    wait_for("init-2", 60);
     type_line("bot-bottle start starter --runtime runc");
-    wait_for("launch this agent? [y/N]", 60);
+    wait_for("launch this agent? [y/N]", 180);
     type_line("y");
     // capture-pane drops trailing blanks: the prompt shows as `stub-agent>`.
     wait_for("stub-agent>", 180);
+    assert!(
+        screen().contains("(sidecar healthy) ("),
+        "compose up's progress line: {}",
+        screen()
+    );
     assert!(
         screen().contains("routes     github.com"),
         "the preflight: {}",
@@ -392,9 +398,12 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
     );
     type_line("exit");
     type_line("echo agent-exited-$?");
-    wait_for("agent-exited-0", 120);
-    type_line("bot-bottle list active; echo listed-$((2+2))");
-    wait_for("listed-4", 30);
-    assert!(screen().contains("no running bottles"), "{}", screen());
+    wait_for("agent-exited-0", 180);
+    // Other tests' bottles may be running meanwhile: none of this user's may be.
+    type_line(
+        "n=$(bot-bottle list active | grep -c ' starter '); echo \"starter-rows-$((n+100))\"",
+    );
+    wait_for("starter-rows-1", 120);
+    assert!(screen().contains("starter-rows-100"), "{}", screen());
     drop(cleanup);
 }

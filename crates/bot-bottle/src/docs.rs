@@ -39,6 +39,6 @@ fn write_page(dir: &Path, name: &str, cmd: clap::Command) -> Result<()> {
     clap_mangen::Man::new(cmd).render(&mut page)?;
     let path = dir.join(format!("{name}.1"));
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("bot-bottle: wrote {}", path.display());
+    bb_core::progress::info("bot-bottle", format_args!("wrote {}", path.display()));
     Ok(())
 }

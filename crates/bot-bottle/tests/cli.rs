@@ -129,3 +129,62 @@ fn list_shows_agents_and_survives_a_broken_one() {
     assert_eq!(fixer["bottle"], "shop");
     assert_eq!(fixer["origin"], "cwd");
 }
+
+#[test]
+fn init_writes_a_starter_that_plans_and_never_overwrites() {
+    let f = Fixture::new();
+    let (code, _, err) = run(&f, &["init"]);
+    assert_eq!(code, 0, "{err}");
+    let bottle = std::fs::read_to_string(f.home().join("bottles/starter.md")).unwrap();
+    assert!(
+        bottle.contains("# The hosts the agent may reach"),
+        "{bottle}"
+    );
+    // The starter plans with nothing but the OAuth token set.
+    let out = f
+        .cmd("bot-bottle")
+        .args(["start", "starter", "--dry-run", "--runtime", "runc"])
+        .env("CLAUDE_CODE_OAUTH_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, _, err) = run(&f, &["init"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("starter.md already exists; init does not overwrite"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    let f = Fixture::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(&f, &["completions", shell]);
+        assert_eq!(code, 0, "{err}");
+        for sub in ["resume", "cleanup", "logs"] {
+            assert!(out.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let dir = f.path("man");
+    let (code, _, err) = run(&f, &["man-pages", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let stop = std::fs::read_to_string(dir.join("bot-bottle-stop.1")).unwrap();
+    assert!(stop.contains(".TH bot-bottle-stop"), "{stop}");
+    assert!(dir.join("bot-bottle.1").is_file());
+}
+
+#[test]
+fn lifecycle_commands_explain_an_unknown_identity() {
+    let f = Fixture::new();
+    for args in [&["resume", "nope-abcde"][..], &["logs", "nope-abcde"]] {
+        let (code, _, err) = run(&f, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}

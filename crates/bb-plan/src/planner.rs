@@ -544,10 +544,9 @@ fn check_identity(id: &str) -> Result<String, InputError> {
     }
 }
 
-/// `<agent slug>-<5 random base36 characters>`.
-pub fn mint_identity(agent: &str) -> String {
-    use rand::RngExt;
-    const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// The identity prefix of an agent: lower-case alphanumerics, anything else a `-`, at most 40
+/// characters, `bottle` when nothing is left.
+pub fn identity_slug(agent: &str) -> String {
     let slug: String = agent
         .chars()
         .map(|c| {
@@ -560,7 +559,18 @@ pub fn mint_identity(agent: &str) -> String {
         .take(40)
         .collect();
     let slug = slug.trim_matches('-');
-    let slug = if slug.is_empty() { "bottle" } else { slug };
+    if slug.is_empty() {
+        "bottle".into()
+    } else {
+        slug.into()
+    }
+}
+
+/// `<agent slug>-<5 random base36 characters>`.
+pub fn mint_identity(agent: &str) -> String {
+    use rand::RngExt;
+    const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let slug = identity_slug(agent);
     let mut rng = rand::rng();
     let suffix: String = (0..5)
         .map(|_| BASE36[rng.random_range(0..BASE36.len())] as char)

@@ -431,3 +431,61 @@ pub fn test_certs(dir: &Path, hosts: &[&str]) -> PathBuf {
     }
     dir.join("ca.pem")
 }
+
+/// Starts the sshd git upstream (`SSH_UPSTREAM_SETUP`) as container `name` on a new network
+/// `network`, accepting the public half of `key` (made here with [`ssh_keygen`]); returns the
+/// pinned host key line (`ssh-ed25519 AAAA...`) once sshd answers. Both are named so that
+/// [`DockerCleanup`] finds them; the test connects the container to a bottle's egress network.
+pub fn start_git_upstream(f: &Fixture, name: &str, network: &str, key: &Path) -> String {
+    let public = ssh_keygen(key);
+    let keys = f.write("authorized_keys", &format!("{public}\n"));
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    docker(&["network", "create", "--label", "bot-bottle.test=1", network]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        "bot-bottle.test=1",
+        "--network",
+        network,
+        "-v",
+        &format!("{}:/authorized_keys:ro", keys.display()),
+        "bot-bottle-base:local",
+        "sh",
+        "-c",
+        SSH_UPSTREAM_SETUP,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = std::process::Command::new("docker")
+            .args(["exec", name, "sh", "-c"])
+            .arg("nc -z 127.0.0.1 2222 && cat /etc/ssh/ssh_host_ed25519_key.pub")
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the git upstream's sshd did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -3,11 +3,9 @@
 //! whose bottle is not left running; listed, one question, then each removed. A failure is
 //! reported and the rest still removed; the exit status is 1 when anything failed.
 
-use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use bb_core::InputError;
 
 use crate::bottles;
 
@@ -32,7 +30,8 @@ pub fn run(yes: bool) -> Result<()> {
         println!("state      {}", s.display());
     }
     let count = containers.len() + networks.len() + states.len();
-    if !yes && !ask(&format!("remove these {count} items? [y/N] "))? {
+    let question = format!("remove these {count} items? [y/N] ");
+    if !yes && !crate::tty::ask(&question, "pass --yes to remove without asking")? {
         eprintln!("bot-bottle: nothing removed");
         return Ok(());
     }
@@ -67,23 +66,4 @@ fn state_dirs() -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     Ok(dirs
         .into_iter()
         .partition(|d| !d.join(".preserve").exists()))
-}
-
-fn ask(question: &str) -> Result<bool> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| {
-            InputError::new("no terminal to ask on").fix("pass --yes to remove without asking")
-        })?;
-    let mut writer = tty.try_clone()?;
-    write!(writer, "{question}")?;
-    writer.flush()?;
-    let mut answer = String::new();
-    std::io::BufReader::new(tty).read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

@@ -13,3 +13,4 @@ pub mod logs;
 pub mod resume;
 pub mod start;
 pub mod stop;
+pub mod tty;

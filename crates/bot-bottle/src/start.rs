@@ -2,14 +2,14 @@
 //! reverse on exit, error and SIGINT/SIGTERM/SIGHUP. Every stage is the same library call its
 //! `bb-*` binary makes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bb_core::progress::info;
-use bb_core::{InputError, Plan};
+use bb_core::Plan;
 use bb_plan::{Host, Planned, planner, report, state};
 
 use crate::cli::{Format, StartArgs};
@@ -45,7 +45,11 @@ pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
     if !bb_core::progress::quiet() {
         eprint!("{}", report::preflight(planned));
     }
-    let confirmed = yes || confirm()?;
+    let confirmed = yes
+        || crate::tty::ask(
+            "launch this agent? [y/N] ",
+            "pass --yes to launch without asking",
+        )?;
     if !confirmed {
         eprintln!("bot-bottle: not launched");
         return Ok(1);
@@ -65,27 +69,6 @@ pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
     launch.done.push(Step::State);
     let outcome = launch.run(turn);
     launch.teardown(&outcome)
-}
-
-/// Asks `launch this agent? [y/N]` on the terminal; only y/yes proceed.
-fn confirm() -> Result<bool> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| {
-            InputError::new("no terminal to ask `launch this agent? [y/N]` on")
-                .fix("pass --yes to launch without asking")
-        })?;
-    let mut writer = tty.try_clone()?;
-    write!(writer, "launch this agent? [y/N] ")?;
-    writer.flush()?;
-    let mut answer = String::new();
-    std::io::BufReader::new(tty).read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 /// What the launch created, in order; teardown undoes it in reverse.

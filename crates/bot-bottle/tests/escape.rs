@@ -265,49 +265,8 @@ impl World {
         // The git upstream first: its host key goes into the bottle.
         let git = format!("bot-bottle-{name}-git");
         let git_net = format!("bot-bottle-{name}-gitnet");
-        let public = bb_testkit::ssh_keygen(&f.path("user/.ssh/deploy"));
-        f.write("authorized_keys", &format!("{public}\n"));
-        docker(&[
-            "network",
-            "create",
-            "--label",
-            "bot-bottle.test=escape",
-            &git_net,
-        ])?;
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &git,
-            "--label",
-            "bot-bottle.test=escape",
-            "--network",
-            &git_net,
-            "-v",
-            &format!(
-                "{}:/authorized_keys:ro",
-                f.path("authorized_keys").display()
-            ),
-            "bot-bottle-base:local",
-            "sh",
-            "-c",
-            bb_testkit::SSH_UPSTREAM_SETUP,
-        ])?;
-        let host_key = wait_for(Duration::from_secs(30), || {
-            let key = exec(
-                &git,
-                "root",
-                "nc -z 127.0.0.1 2222 && cat /etc/ssh/ssh_host_ed25519_key.pub",
-            );
-            key.status.success().then(|| {
-                stdout(&key)
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        })
-        .ok_or("the git upstream's sshd did not start")?;
+        let host_key =
+            bb_testkit::start_git_upstream(&f, &git, &git_net, &f.path("user/.ssh/deploy"));
 
         write_manifest(&f, name, &host_key);
         let mut env: Vec<(String, String)> = vec![
@@ -513,16 +472,7 @@ fn launch(
         .stderr(err_file)
         .spawn()
         .map_err(|e| e.to_string())?;
-    let slug: String = agent
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let slug = bb_plan::planner::identity_slug(agent);
     let prefix = format!("bot-bottle-{slug}-");
     let found = wait_for(Duration::from_secs(240), || {
         if let Ok(Some(status)) = child.try_wait() {
@@ -649,8 +599,9 @@ fn attacks(run: &mut Runner, w: &World, runtime: &str) {
                 run.case(
                     &format!("4 {label} in the {part}, {enc}: blocked by DLP"),
                     || {
+                        let from = decision_lines(&w.a.sidecar).len();
                         exfiltrate(w, &label, &value, part, enc).and_then(|out| {
-                            dlp_blocked(w, out, &format!("/leak/{label}/{part}/{enc}"))
+                            dlp_blocked(w, from, out, &format!("/leak/{label}/{part}/{enc}"))
                         })
                     },
                 );
@@ -799,8 +750,9 @@ fn self_check(run: &mut Runner, w: &World) {
             std::fs::rename(&tmp, &routes_file).map_err(|e| e.to_string())?;
             docker(&["kill", "-s", "HUP", &a.sidecar])?;
             let caught = wait_for(Duration::from_secs(10), || {
+                let from = decision_lines(&a.sidecar).len();
                 let out = exfiltrate(w, "aws-key", PLANTED[0].2, "body", "plain").ok()?;
-                dlp_blocked(w, out, "/leak/aws-key/body/plain").err()
+                dlp_blocked(w, from, out, "/leak/aws-key/body/plain").err()
             });
             let why = caught.ok_or("the attack still reports success with DLP off")?;
             expect(
@@ -892,9 +844,9 @@ fn exfiltrate(
     Ok(curl(&w.a, &args))
 }
 
-/// A DLP refusal: 403 `blocked: <detector> found`, a block decision naming the detector, and
-/// nothing at the upstream.
-fn dlp_blocked(w: &World, out: Output, marker: &str) -> Result<(), String> {
+/// A DLP refusal: 403 `blocked: <detector> found`, a block decision for api.test naming the
+/// detector among the decision lines from index `from`, and nothing at the upstream.
+fn dlp_blocked(w: &World, from: usize, out: Output, marker: &str) -> Result<(), String> {
     let body = stdout(&out);
     expect(body.ends_with(" 403"), || {
         format!("not refused: {body} {}", stderr(&out))
@@ -903,12 +855,9 @@ fn dlp_blocked(w: &World, out: Output, marker: &str) -> Result<(), String> {
         .into_iter()
         .find(|d| body.starts_with(&format!("blocked: {d} found ")))
         .ok_or_else(|| format!("not a DLP refusal: {body}"))?;
-    let named = decision_lines(&w.a.sidecar)
+    let named = decisions_since(&w.a.sidecar, from)
         .iter()
-        .rev()
-        .take(20)
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .any(|d| d["verdict"] == "block" && d["detector"] == detector);
+        .any(|d| d["verdict"] == "block" && d["host"] == "api.test" && d["detector"] == detector);
     expect(named, || format!("no block decision naming {detector}"))?;
     expect(!w.upstream_requests().contains(marker), || {
         "the upstream received it".into()

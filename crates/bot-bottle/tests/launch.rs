@@ -706,52 +706,7 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
     let upstream = format!("bot-bottle-{name}-upstream");
     let upstream_net = format!("bot-bottle-{name}-upstreamnet");
     let key = f.path("user/.ssh/deploy");
-    let public = bb_testkit::ssh_keygen(&key);
-    f.write("authorized_keys", &format!("{public}\n"));
-    docker(&["network", "create", &upstream_net]);
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        &upstream,
-        "--network",
-        &upstream_net,
-        "-v",
-        &format!(
-            "{}:/authorized_keys:ro",
-            f.path("authorized_keys").display()
-        ),
-        "bot-bottle-base:local",
-        "sh",
-        "-c",
-        bb_testkit::SSH_UPSTREAM_SETUP,
-    ]);
-    let mut host_key = String::new();
-    for _ in 0..100 {
-        let out = Command::new("docker")
-            .args([
-                "exec",
-                &upstream,
-                "cat",
-                "/etc/ssh/ssh_host_ed25519_key.pub",
-            ])
-            .output()
-            .unwrap();
-        if out.status.success()
-            && exec(&upstream, "root", "nc -z 127.0.0.1 2222")
-                .status
-                .success()
-        {
-            host_key = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!host_key.is_empty(), "the upstream's sshd started");
+    let host_key = bb_testkit::start_git_upstream(&f, &upstream, &upstream_net, &key);
     let env = simple_bottle(
         &f,
         &name,

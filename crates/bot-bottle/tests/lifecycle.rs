@@ -254,6 +254,36 @@ fn list_active_logs_and_stop_from_another_terminal() {
     }
     assert!(raw.contains("\"verdict\":\"block\""), "{raw}");
 
+    // -f keeps printing decisions made after it started.
+    let mut follow =
+        c.f.spawnable("bot-bottle")
+            .args(["logs", &identity, "-f"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = exec(&agent, "curl -sS -m 5 http://evil.test/followed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = line.contains("GET evil.test/followed");
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen, "logs -f printed the new decision");
+
     let out = c.bb(&["stop", &identity]);
     assert!(out.status.success(), "{}", text(&out).1);
     let status = wait(&mut child);

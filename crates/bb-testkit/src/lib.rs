@@ -330,25 +330,19 @@ exec /usr/sbin/sshd -D -e -p 2222
 /// Makes an ed25519 key pair at `path` (and `path.pub`) with the host's ssh-keygen; returns the
 /// public key line.
 pub fn ssh_keygen(path: &Path) -> String {
-    let out = std::process::Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "bot-bottle-test",
-            "-f",
-        ])
-        .arg(path)
-        .output()
-        .expect("running ssh-keygen (openssh-client) on the host");
-    assert!(
-        out.status.success(),
-        "ssh-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = std::process::Command::new("ssh-keygen");
+    cmd.args([
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "bot-bottle-test",
+        "-f",
+    ])
+    .arg(path);
+    succeed(cmd, "ssh-keygen (openssh-client on the host)");
     std::fs::read_to_string(path.with_extension("pub"))
         .unwrap()
         .trim()
@@ -359,16 +353,9 @@ pub fn ssh_keygen(path: &Path) -> String {
 /// openssl; returns the CA certificate's path.
 pub fn test_certs(dir: &Path, hosts: &[&str]) -> PathBuf {
     let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl on the host");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut cmd = std::process::Command::new("openssl");
+        cmd.args(args).current_dir(dir);
+        succeed(cmd, "openssl on the host");
     };
     run(&[
         "req",
@@ -440,16 +427,9 @@ pub fn start_git_upstream(f: &Fixture, name: &str, network: &str, key: &Path) ->
     let public = ssh_keygen(key);
     let keys = f.write("authorized_keys", &format!("{public}\n"));
     let docker = |args: &[&str]| {
-        let out = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let mut cmd = std::process::Command::new("docker");
+        cmd.args(args);
+        succeed(cmd, "docker")
     };
     docker(&["network", "create", "--label", "bot-bottle.test=1", network]);
     docker(&[
@@ -488,4 +468,17 @@ pub fn start_git_upstream(f: &Fixture, name: &str, network: &str, key: &Path) ->
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// Runs `cmd`, panicking with `what`, the command and its stderr unless it succeeds.
+pub fn succeed(mut cmd: std::process::Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what}: {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

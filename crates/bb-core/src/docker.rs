@@ -105,16 +105,18 @@ pub fn runtimes() -> Result<Vec<String>> {
 /// What trying a runtime found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeProbe {
-    /// A container started and exited 0 under it.
-    Starts,
-    /// It did not start: the engine's message.
+    /// A container started under it and could `stat /`.
+    Works,
+    /// It did not start, or could not stat a file: the message.
     Fails(String),
     /// None of the images to try it with exists locally yet.
     NoImage,
 }
 
-/// Runs `true` under `runtime` in the first of `images` present locally (on the default
-/// network, so that a runtime that cannot set up networking fails here), at most 60 s.
+/// Runs `stat /` under `runtime` in the first of `images` present locally (on the default
+/// network, so that a runtime that cannot set up networking fails here), at most 60 s. `stat`,
+/// not `true`: Debian's runsc (2022) starts but fails bookworm's `statx` calls, which leaves an
+/// agent unable to list files.
 pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
     let Some(image) = images.iter().find(|i| image_exists(i)) else {
         return RuntimeProbe::NoImage;
@@ -134,8 +136,9 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
         "--runtime",
         runtime,
         "--entrypoint",
-        "true",
+        "stat",
         image,
+        "/",
     ];
     let handle = match duct::cmd(&bin, args)
         .stdin_null()
@@ -150,7 +153,7 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         match handle.try_wait() {
-            Ok(Some(out)) if out.status.success() => return RuntimeProbe::Starts,
+            Ok(Some(out)) if out.status.success() => return RuntimeProbe::Works,
             Ok(Some(out)) => {
                 return RuntimeProbe::Fails(one_line(&String::from_utf8_lossy(&out.stderr)));
             }

@@ -581,8 +581,9 @@ pub fn mint_identity(agent: &str) -> String {
 /// The sidecar image a runsc probe can fall back to (built from the base, has `true`).
 const PROBE_FALLBACK_IMAGE: &str = "bot-bottle-sidecar:latest";
 
-/// runsc when the engine has it registered and a container actually starts under it (on some
-/// kernels it needs runtime arguments to start at all); runc otherwise, with the reason.
+/// runsc when the engine has it registered and a container actually works under it (on some
+/// kernels it needs runtime arguments to start at all, and old versions fail common syscalls);
+/// runc otherwise, with the reason.
 fn runtime(host: &Host, flag: Option<RuntimeName>, agent_image: &str) -> RuntimePlan {
     if let Some(name) = flag {
         return RuntimePlan {
@@ -599,13 +600,13 @@ fn runtime(host: &Host, flag: Option<RuntimeName>, agent_image: &str) -> Runtime
     match (host.runtimes)() {
         Ok(list) if list.iter().any(|r| r == "runsc") => {
             match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
-                RuntimeProbe::Starts => RuntimePlan {
+                RuntimeProbe::Works => RuntimePlan {
                     name: RuntimeName::Runsc,
                     chosen_by: RuntimeChoice::Probe,
                     note: None,
                 },
                 RuntimeProbe::Fails(why) => runc(format!(
-                    "runsc (gVisor) is registered but a container does not start under it ({why}); using runc"
+                    "runsc (gVisor) is registered but a test container (`stat /`) failed under it: {why}; using runc"
                 )),
                 RuntimeProbe::NoImage => runc(format!(
                     "runsc (gVisor) is registered but could not be tried yet (neither {agent_image} nor {PROBE_FALLBACK_IMAGE} is built); using runc, pass --runtime runsc to force it"
@@ -653,9 +654,9 @@ mod tests {
     }
 
     #[test]
-    fn runsc_is_chosen_only_when_a_container_starts_under_it() {
+    fn runsc_is_chosen_only_when_a_container_works_under_it() {
         let plan = runtime(
-            &host(&["runc", "runsc"], RuntimeProbe::Starts),
+            &host(&["runc", "runsc"], RuntimeProbe::Works),
             None,
             "agent:img",
         );
@@ -666,7 +667,7 @@ mod tests {
         assert_eq!(plan.name, RuntimeName::Runc);
         let note = plan.note.unwrap();
         assert!(
-            note.contains("does not start under it (cannot run with network enabled); using runc"),
+            note.contains("failed under it: cannot run with network enabled; using runc"),
             "{note}"
         );
 
@@ -682,12 +683,12 @@ mod tests {
                 .contains("pass --runtime runsc to force it")
         );
 
-        let plan = runtime(&host(&["runc"], RuntimeProbe::Starts), None, "agent:img");
+        let plan = runtime(&host(&["runc"], RuntimeProbe::Works), None, "agent:img");
         assert_eq!(plan.name, RuntimeName::Runc);
         assert!(plan.note.unwrap().contains("no runsc"));
 
         let plan = runtime(
-            &host(&["runc"], RuntimeProbe::Starts),
+            &host(&["runc"], RuntimeProbe::Works),
             Some(RuntimeName::Runsc),
             "agent:img",
         );

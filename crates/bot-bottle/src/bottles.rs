@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Result, bail};
 use bb_core::docker::{self, IDENTITY_LABEL};
 use serde_json::Value;
 
@@ -68,8 +68,14 @@ pub fn containers() -> Result<Vec<Container>> {
     }
     let mut args = vec!["inspect".to_string()];
     args.extend(ids);
-    let json = docker::output(&args)?;
-    let list: Vec<Value> = serde_json::from_str(&json).context("reading `docker inspect`")?;
+    // A container removed since `ps` makes inspect exit 1 ("No such object") while it still
+    // prints the others: keep those.
+    let out = docker::raw(&args)?;
+    let list: Vec<Value> = match serde_json::from_slice(&out.stdout) {
+        Ok(list) => list,
+        Err(_) if out.status.success() => bail!("reading `docker inspect`: not JSON"),
+        Err(_) => bail!("{}", docker::failure("docker", &os_args(&args), &out)),
+    };
     Ok(list.iter().map(Container::from_inspect).collect())
 }
 
@@ -90,6 +96,10 @@ pub fn networks() -> Result<Vec<(String, Option<String>)>> {
                 .then(|| (name.to_string(), identity))
         })
         .collect())
+}
+
+fn os_args(args: &[String]) -> Vec<std::ffi::OsString> {
+    args.iter().map(Into::into).collect()
 }
 
 fn lines(text: String) -> Vec<String> {

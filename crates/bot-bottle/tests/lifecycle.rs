@@ -427,6 +427,18 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
         screen()
     );
     type_line("exit");
+    wait_for("stub-agent: bye", 60);
+    // Keys typed while the launch tears down would go to the closing agent terminal: wait for
+    // the shell's prompt first.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while screen().lines().rfind(|l| !l.trim().is_empty()) != Some("$") {
+        assert!(
+            Instant::now() < deadline,
+            "no prompt after the agent: {}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     type_line("echo agent-exited-$?");
     wait_for("agent-exited-0", 180);
     // Other tests' bottles may be running meanwhile: none of this user's may be.

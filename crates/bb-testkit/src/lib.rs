@@ -482,3 +482,47 @@ pub fn succeed(mut cmd: std::process::Command, what: &str) -> std::process::Outp
     );
     out
 }
+
+/// `docker exec -u USER CONTAINER sh -c SCRIPT`, whatever its status.
+pub fn docker_exec(container: &str, user: &str, script: &str) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(["exec", "-u", user, container, "sh", "-c", script])
+        .output()
+        .expect("running docker exec")
+}
+
+/// Both streams of `out`, lossily decoded.
+pub fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `docker ARGS`: its trimmed stdout, or the command and docker's message.
+pub fn docker_try(args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running docker: {e}"))?;
+    let (stdout, stderr) = text(&out);
+    if out.status.success() {
+        Ok(stdout.trim().to_string())
+    } else {
+        Err(format!("docker {}: {}", args.join(" "), stderr.trim()))
+    }
+}
+
+/// Calls `probe` every 200 ms until it returns something or `limit` has passed.
+pub fn wait_for<T>(limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

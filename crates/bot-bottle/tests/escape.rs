@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bb_testkit::{DockerCleanup, Fixture, require_images, unique_name};
+use bb_testkit::{DockerCleanup, Fixture, docker_try, require_images, unique_name, wait_for};
 use serde_json::Value;
 
 /// The token the sidecar injects for `api.test`: the agent must never hold it.
@@ -97,7 +97,7 @@ fn default_runtimes() -> Vec<String> {
 }
 
 fn runsc_registered() -> bool {
-    docker_out(&["info", "--format", "{{json .Runtimes}}"])
+    docker_try(&["info", "--format", "{{json .Runtimes}}"])
         .map(|o| o.contains("\"runsc\""))
         .unwrap_or(false)
 }
@@ -213,7 +213,7 @@ struct Launch {
 
 impl Launch {
     fn ip_on(&self, container: &str, network: &str) -> String {
-        docker_out(&[
+        docker_try(&[
             "inspect",
             "-f",
             &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
@@ -290,7 +290,7 @@ impl World {
         let b = launch(&f, &format!("{name}-twin"), runtime, &env)?;
 
         let upstream = format!("bot-bottle-{name}-upstream");
-        docker(&[
+        docker_try(&[
             "run",
             "-d",
             "--name",
@@ -309,7 +309,7 @@ impl World {
             &format!("{}:/certs:ro", certs.display()),
             "bot-bottle-fixture:latest",
         ])?;
-        docker(&[
+        docker_try(&[
             "network",
             "connect",
             "--alias",
@@ -318,7 +318,7 @@ impl World {
             &git,
         ])?;
         let resolver = format!("bot-bottle-{name}-resolver");
-        docker(&[
+        docker_try(&[
             "run",
             "-d",
             "--name",
@@ -395,7 +395,7 @@ impl World {
     fn finish(mut self) -> Result<(), String> {
         let mut problems = Vec::new();
         // The fixtures first: their endpoints on the egress network would keep it.
-        let _ = docker(&["rm", "-f", "-v", &self.upstream, &self.git, &self.resolver]);
+        let _ = docker_try(&["rm", "-f", "-v", &self.upstream, &self.git, &self.resolver]);
         for l in [&mut self.a, &mut self.b] {
             let _ = exec(&l.agent, "root", "touch /tmp/bb-escape-done");
             match wait_child(&mut l.child, Duration::from_secs(120)) {
@@ -406,11 +406,11 @@ impl World {
                     std::fs::read_to_string(&l.stderr).unwrap_or_default()
                 )),
             }
-            let left = docker_out(&["ps", "-a", "--format", "{{.Names}}"]).unwrap_or_default();
+            let left = docker_try(&["ps", "-a", "--format", "{{.Names}}"]).unwrap_or_default();
             if left.lines().any(|n| n.contains(&l.identity)) {
                 problems.push(format!("{}: containers left", l.identity));
             }
-            let nets = docker_out(&["network", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+            let nets = docker_try(&["network", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
             if nets.lines().any(|n| n.contains(&l.identity)) {
                 problems.push(format!("{}: networks left", l.identity));
             }
@@ -481,7 +481,7 @@ fn launch(
                 std::fs::read_to_string(&stderr_path).unwrap_or_default()
             )));
         }
-        let names = docker_out(&["ps", "--format", "{{.Names}}"]).ok()?;
+        let names = docker_try(&["ps", "--format", "{{.Names}}"]).ok()?;
         let agent_c = names.lines().find(|n| {
             n.strip_prefix(&prefix)
                 .and_then(|rest| rest.strip_suffix("-agent"))
@@ -642,7 +642,7 @@ fn attacks(run: &mut Runner, w: &World, runtime: &str) {
         expect(found.is_empty(), || format!("found: {found}"))
     });
     run.case(&format!("the agent runs under {runtime}"), || {
-        let used = docker(&["inspect", "-f", "{{.HostConfig.Runtime}}", &a.agent])?;
+        let used = docker_try(&["inspect", "-f", "{{.HostConfig.Runtime}}", &a.agent])?;
         expect(used == runtime, || format!("the agent runs under {used}"))
     });
     run.case(
@@ -748,7 +748,7 @@ fn self_check(run: &mut Runner, w: &World) {
             let tmp = routes_file.with_extension("json.sabotage");
             std::fs::write(&tmp, routes.to_string()).map_err(|e| e.to_string())?;
             std::fs::rename(&tmp, &routes_file).map_err(|e| e.to_string())?;
-            docker(&["kill", "-s", "HUP", &a.sidecar])?;
+            docker_try(&["kill", "-s", "HUP", &a.sidecar])?;
             let caught = wait_for(Duration::from_secs(10), || {
                 let from = decision_lines(&a.sidecar).len();
                 let out = exfiltrate(w, "aws-key", PLANTED[0].2, "body", "plain").ok()?;
@@ -764,7 +764,7 @@ fn self_check(run: &mut Runner, w: &World) {
     run.case(
         "self-check: with the sink bypassed the DNS attack reports it",
         || {
-            docker(&[
+            docker_try(&[
                 "exec",
                 "-u",
                 "root",
@@ -782,7 +782,7 @@ fn self_check(run: &mut Runner, w: &World) {
     run.case(
         "self-check: with the agent on the egress network the direct route is found",
         || {
-            docker(&["network", "connect", &a.egress_net, &a.agent])?;
+            docker_try(&["network", "connect", &a.egress_net, &a.agent])?;
             let out = exec(
                 &a.agent,
                 "node",
@@ -912,7 +912,7 @@ fn expect_no_route(err: &str) -> Result<(), String> {
 fn host_listener_unreachable(w: &World) -> Result<(), String> {
     let port = w.listener.local_addr().map_err(|e| e.to_string())?.port();
     let gateway = |net: &str| {
-        docker_out(&[
+        docker_try(&[
             "network",
             "inspect",
             "-f",
@@ -921,7 +921,7 @@ fn host_listener_unreachable(w: &World) -> Result<(), String> {
         ])
         .unwrap_or_default()
     };
-    let internal_subnet = docker_out(&[
+    let internal_subnet = docker_try(&[
         "network",
         "inspect",
         "-f",
@@ -1158,10 +1158,7 @@ fn base64(data: &[u8]) -> String {
 }
 
 fn exec(container: &str, user: &str, script: &str) -> Output {
-    Command::new("docker")
-        .args(["exec", "-u", user, container, "sh", "-c", script])
-        .output()
-        .expect("running docker exec")
+    bb_testkit::docker_exec(container, user, script)
 }
 
 fn stdout(out: &Output) -> String {
@@ -1170,35 +1167,6 @@ fn stdout(out: &Output) -> String {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim_end().to_string()
-}
-
-fn docker_out(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(stdout(&out))
-    } else {
-        Err(format!("docker {}: {}", args.join(" "), stderr(&out)))
-    }
-}
-
-fn docker(args: &[&str]) -> Result<String, String> {
-    docker_out(args)
-}
-
-fn wait_for<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = probe() {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bb_testkit::{
-    DockerCleanup, Fixture, HTTP_UPSTREAM_SCRIPT, bin_path, require_images, simple_bottle,
+    DockerCleanup, Fixture, HTTP_UPSTREAM_SCRIPT, bin_path, require_images, simple_bottle, text,
     unique_name,
 };
 use serde_json::Value;
@@ -139,18 +139,8 @@ fn string(value: &Value) -> String {
     value.as_str().expect("a string in the plan").to_string()
 }
 
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn exec(container: &str, user: &str, script: &str) -> Output {
-    Command::new("docker")
-        .args(["exec", "-u", user, container, "sh", "-c", script])
-        .output()
-        .unwrap()
+    bb_testkit::docker_exec(container, user, script)
 }
 
 /// The address of a container on its (single) network.
@@ -164,13 +154,7 @@ fn container_ip(name: &str) -> String {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    bb_testkit::docker_try(args).unwrap_or_else(|err| panic!("{err}"))
 }
 
 #[test]

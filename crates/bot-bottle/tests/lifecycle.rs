@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bb_testkit::{DockerCleanup, Fixture, require_images, simple_bottle, unique_name};
+use bb_testkit::{DockerCleanup, Fixture, require_images, simple_bottle, text, unique_name};
 use serde_json::Value;
 
 const BOTTLE: &str = "egress:\n  routes:\n    - host: allowed.test\n      private: true\n";
@@ -119,34 +119,17 @@ impl Case {
     }
 }
 
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    bb_testkit::docker_try(args).unwrap_or_default()
 }
 
 fn exec(container: &str, script: &str) -> Output {
-    Command::new("docker")
-        .args(["exec", "-u", "node", container, "sh", "-c", script])
-        .output()
-        .unwrap()
+    bb_testkit::docker_exec(container, "node", script)
 }
 
 fn wait(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the launch did not exit");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    bb_testkit::wait_for(Duration::from_secs(120), || child.try_wait().unwrap())
+        .expect("the launch did not exit")
 }
 
 #[test]

@@ -147,21 +147,28 @@ pub fn down(plan: &Plan) -> Result<()> {
             failures.push(docker::failure(&tool.name(), &args, &out));
         }
     }
-    let filter = format!("label={IDENTITY_LABEL}={}", plan.identity);
-    let left = docker::output(["ps", "-aq", "--filter", &filter])?;
-    let left: Vec<&str> = left.split_whitespace().collect();
-    if !left.is_empty() {
-        let mut args = vec!["rm", "-f", "-v"];
-        args.extend(&left);
-        if let Err(err) = docker::output(&args) {
-            failures.push(format!("{err:#}"));
-        }
+    if let Err(err) = remove_containers(&plan.identity) {
+        failures.push(format!("{err:#}"));
     }
     if failures.is_empty() {
         Ok(())
     } else {
         bail!("{}", failures.join("; "))
     }
+}
+
+/// Removes every container labelled with `identity`, with its anonymous volumes: what `down`
+/// leaves when the compose file is gone, and all of a bottle whose launcher was killed.
+pub fn remove_containers(identity: &str) -> Result<()> {
+    let filter = format!("label={IDENTITY_LABEL}={identity}");
+    let left = docker::output(["ps", "-aq", "--filter", &filter])?;
+    let left: Vec<&str> = left.split_whitespace().collect();
+    if !left.is_empty() {
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(&left);
+        docker::output(&args)?;
+    }
+    Ok(())
 }
 
 /// Writes the project's logs to `state/<id>/compose.log` (0600) and returns its path.

@@ -42,19 +42,25 @@ pub fn run(identity: &str) -> Result<()> {
     Ok(())
 }
 
-/// Dumps the logs and removes what is left of the bottle (its wrapper is gone).
+/// Dumps the logs and removes what is left of the bottle (its wrapper is gone), with the same
+/// calls teardown makes.
 fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> Result<()> {
     if state.is_dir() {
         let logs = bottles::dump_logs(bottle);
         bb_core::fsx::write_file(&state.join("compose.log"), &logs, 0o600)?;
     }
-    let names: Vec<String> = bottle.containers.iter().map(|c| c.name.clone()).collect();
-    let failures = bottles::remove(&names, &bottle.networks);
+    let failures: Vec<String> = [
+        bb_compose::remove_containers(identity),
+        bb_net::remove(identity),
+    ]
+    .into_iter()
+    .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+    .collect();
     for failure in &failures {
         eprintln!("bot-bottle: stop {identity}: {failure}");
     }
     if !failures.is_empty() {
-        bail!("{} of {identity} could not be removed", failures.len());
+        bail!("{identity} could not be removed completely");
     }
     Ok(())
 }

@@ -432,3 +432,21 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
     assert!(screen().contains("starter-rows-100"), "{}", screen());
     drop(cleanup);
 }
+
+#[test]
+fn stop_after_the_launch_was_killed_removes_the_bottle_itself() {
+    let c = Case::new("orphan");
+    let (mut child, identity) = c.start_waiting();
+    child.kill().unwrap(); // SIGKILL: no teardown ran
+    child.wait().unwrap();
+    assert_ne!(c.left(), "", "the bottle outlived its launch");
+    let out = c.bb(&["stop", &identity]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(c.left(), "", "stop removed containers and networks");
+    let log = std::fs::read_to_string(c.f.home().join("state").join(&identity).join("compose.log"))
+        .unwrap();
+    assert!(
+        log.contains(&format!("bot-bottle-{identity}-sidecar | ")),
+        "the sidecar's log was dumped: {log}"
+    );
+}

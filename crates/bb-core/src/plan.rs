@@ -532,6 +532,15 @@ pub fn compose_project(identity: &str) -> String {
     format!("bot-bottle-{identity}")
 }
 
+/// The major version of a plan schema name (`bot-bottle.plan/v1` -> 1); files written with the
+/// same major version as [`SCHEMA_MAJOR`] are readable.
+pub fn schema_major(schema: &str) -> Option<u64> {
+    schema
+        .strip_prefix(SCHEMA_PREFIX)
+        .and_then(|v| v.split('.').next())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 fn check_schema(value: &serde_json::Value) -> Result<(), InputError> {
     let schema = value
         .get("schema")
@@ -541,15 +550,11 @@ fn check_schema(value: &serde_json::Value) -> Result<(), InputError> {
                 .key("schema")
                 .fix("pipe the output of bb-plan or an earlier stage")
         })?;
-    let major = schema
-        .strip_prefix(SCHEMA_PREFIX)
-        .and_then(|v| v.split('.').next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| {
-            InputError::new(format!("unknown plan schema `{schema}`"))
-                .key("schema")
-                .fix(format!("this tool reads {SCHEMA}"))
-        })?;
+    let major = schema_major(schema).ok_or_else(|| {
+        InputError::new(format!("unknown plan schema `{schema}`"))
+            .key("schema")
+            .fix(format!("this tool reads {SCHEMA}"))
+    })?;
     if major > SCHEMA_MAJOR {
         return Err(InputError::new(format!(
             "the plan uses schema `{schema}`, newer than this tool's {SCHEMA}"

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use bb_core::InputError;
-use bb_core::plan::{Metadata, SCHEMA};
+use bb_core::plan::{Metadata, SCHEMA, SCHEMA_MAJOR};
 use bb_plan::{Host, Request, planner};
 
 use crate::bottles;
@@ -59,7 +59,7 @@ pub fn read_metadata(identity: &str) -> Result<Metadata> {
             .fix(format!("remove {} and start a new bottle", dir.display()))
     })?;
     let schema = value["schema"].as_str().unwrap_or("(none)");
-    if schema != SCHEMA {
+    if bb_core::plan::schema_major(schema) != Some(SCHEMA_MAJOR) {
         return Err(InputError::new(format!(
             "{} was written with plan schema {schema}; this bot-bottle reads {SCHEMA}",
             path.display()

@@ -75,13 +75,7 @@ pub fn failure(program: &str, args: &[std::ffi::OsString], out: &Output) -> Stri
         .take(3)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let message = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ");
+    let message = message(&out.stderr);
     format!(
         "`{program} {}` failed ({}): {}",
         shown.join(" "),
@@ -155,7 +149,7 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
         match handle.try_wait() {
             Ok(Some(out)) if out.status.success() => return RuntimeProbe::Works,
             Ok(Some(out)) => {
-                return RuntimeProbe::Fails(one_line(&String::from_utf8_lossy(&out.stderr)));
+                return RuntimeProbe::Fails(message(&out.stderr));
             }
             Ok(None) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -170,8 +164,14 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
     }
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// A tool's stderr on one line: its non-empty lines, trimmed, joined with ` | `.
+fn message(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// The image exists locally.

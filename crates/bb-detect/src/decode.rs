@@ -67,31 +67,6 @@ pub(crate) fn pack(f: &[u8; 64]) -> u64 {
     m
 }
 
-/// 1 for each byte to keep (not a separator), 0 for a separator.
-#[inline(always)]
-pub(crate) fn keep_flags(b: &[u8; 64]) -> [u8; 64] {
-    let mut f = [0u8; 64];
-    for (o, &x) in f.iter_mut().zip(b) {
-        let s = (x == b'-')
-            | (x == b'_')
-            | (x == b'.')
-            | (x == b':')
-            | (x == b'/')
-            | (x == b',')
-            | (x == b';')
-            | (x == b'|')
-            | (x == b'\\')
-            | (x == b'"')
-            | (x == b'\'')
-            | (x == b' ')
-            | (x == b'\t')
-            | (x == b'\r')
-            | (x == b'\n');
-        *o = (!s) as u8;
-    }
-    f
-}
-
 /// Bit masks of a 64-byte block: token / base64 segment bytes `[A-Za-z0-9+/_-]`; hex digits.
 #[inline(always)]
 pub(crate) fn run_masks(b: &[u8; 64]) -> (u64, u64) {
@@ -333,7 +308,6 @@ mod tests {
         let (q, h) = run_masks(&block64(b"ab=c dg"));
         assert_eq!(q, 0b1101011);
         assert_eq!(h, 0b0101011);
-        assert_eq!(pack(&keep_flags(&block64(b"a-b c"))), !0b01010);
         let mut f = [0u8; 64];
         for i in [0, 7, 8, 33, 63] {
             f[i] = 1;

@@ -9,12 +9,13 @@
 //! "core"); hex lower and upper; percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
-//! byte against the secret. The search itself is a sampled 4-gram filter ([`GramIndex`]).
+//! byte against the secret. The search itself is a sampled 4-gram filter ([`GramIndex`]) that
+//! reads the input in place, skipping separators, with no stripped copy.
 
 use std::collections::HashMap;
 
 use crate::decode::{
-    b64_core, block64, hex_encode, is_sep, keep_flags, pct_encode, strip_separators,
+    b64_core, hex_encode, is_sep, pct_encode, strip_separators,
     to_url_alphabet,
 };
 use crate::tokens::{ShortSecret, Sink};
@@ -119,9 +120,10 @@ impl Secrets {
             let ns = sv.len();
             let min_frag = (ns / 2).max(MIN_SECRET_LEN);
             if min_frag < ns {
-                // Seeds of MIN_SECRET_LEN bytes, spaced so that every piece of min_frag
-                // bytes holds one; a seed hit is extended against the secret.
-                let k = MIN_SECRET_LEN;
+                // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_frag bytes
+                // holds one; a seed hit is extended against the secret. Longer seeds let the
+                // search sample the input more sparsely (see GramIndex).
+                let k = min_frag.min(SEED_MAX);
                 let stride = min_frag - k + 1;
                 let mut off = 0;
                 while off + k <= ns {
@@ -188,17 +190,13 @@ impl Secrets {
     ) -> Option<usize> {
         let index = self.index.as_ref()?;
         let region = &data[from..];
-        strip(region, &mut scratch.sbuf, &mut scratch.cps);
-        index.find_all(&scratch.sbuf, &mut scratch.matches);
-        let (sbuf, cps) = (&scratch.sbuf, &scratch.cps);
-        let orig = |s: usize| from + orig_of(region, cps, s);
+        index.find_all(region, &mut scratch.matches);
         let mut held: Option<usize> = None;
-        for &(ss, se, pid) in &scratch.matches {
-            let oe = orig(se - 1) + 1;
+        for &(ms, me, pid) in &scratch.matches {
+            let (os, oe) = (from + ms, from + me);
             if oe <= done {
                 continue;
             }
-            let os = orig(ss);
             for label in &self.labels[pid] {
                 match *label {
                     Label::Exact { secret, enc } => {
@@ -208,29 +206,20 @@ impl Secrets {
                     }
                     Label::Seed { secret, off } => {
                         let info = &self.infos[secret];
-                        let sv = &info.stripped;
-                        let (mut a, mut j) = (ss, off);
-                        while a > 0 && j > 0 && sbuf[a - 1] == sv[j - 1] {
-                            a -= 1;
-                            j -= 1;
-                        }
-                        if a == 0 && j > 0 && !at_start {
+                        let seed_len = self.index_len(pid);
+                        let frag = extend(region, &info.stripped, ms, me, off, seed_len);
+                        if frag.at_region_start && !at_start {
                             continue; // its start was decided by an earlier call
                         }
-                        let (mut b, mut jj) = (se, off + (se - ss));
-                        while b < sbuf.len() && jj < sv.len() && sbuf[b] == sv[jj] {
-                            b += 1;
-                            jj += 1;
-                        }
-                        if b == sbuf.len() && jj < sv.len() && !at_end {
+                        if frag.at_region_end && !at_end {
                             held = Some(held.map_or(oe - 1, |h| h.min(oe - 1)));
                             continue;
                         }
-                        let (fs, fe) = (orig(a), orig(b - 1) + 1);
-                        if jj - j == sv.len() {
+                        let (fs, fe) = (from + frag.start, from + frag.end);
+                        if frag.len == info.stripped.len() {
                             let rule = rule_name(info, Enc::Plain, &data[fs..fe]);
                             sink(Detector::KnownSecrets, &rule, fs, fe);
-                        } else if jj - j >= info.min_frag {
+                        } else if frag.len >= info.min_frag {
                             sink(
                                 Detector::KnownSecrets,
                                 &format!("{}/fragment", info.prefix),
@@ -244,6 +233,75 @@ impl Secrets {
         }
         held
     }
+
+    fn index_len(&self, pid: usize) -> usize {
+        self.index.as_ref().map_or(0, |i| i.pats[pid].len())
+    }
+}
+
+/// A seed hit extended against its secret, separators skipped.
+struct Fragment {
+    /// Offsets in the region of its first byte and past its last byte.
+    start: usize,
+    end: usize,
+    /// How many bytes of the (separator-free) secret it covers.
+    len: usize,
+    /// It could extend further back / on, but the region stops there.
+    at_region_start: bool,
+    at_region_end: bool,
+}
+
+/// Extends the seed `sv[off..off + seed_len]`, found at `region[ms..me]`, backwards and
+/// forwards while the bytes around it (separators skipped) go on matching the secret `sv`.
+fn extend(
+    region: &[u8],
+    sv: &[u8],
+    ms: usize,
+    me: usize,
+    off: usize,
+    seed_len: usize,
+) -> Fragment {
+    let (mut a, mut j) = (ms, off);
+    let mut at_region_start = false;
+    while j > 0 {
+        match prev_nonsep(region, a) {
+            Some(q) if region[q] == sv[j - 1] => (a, j) = (q, j - 1),
+            Some(_) => break,
+            None => {
+                at_region_start = true;
+                break;
+            }
+        }
+    }
+    let (mut b, mut jj) = (me, off + seed_len);
+    let mut at_region_end = false;
+    while jj < sv.len() {
+        match next_nonsep(region, b) {
+            Some(q) if region[q] == sv[jj] => (b, jj) = (q + 1, jj + 1),
+            Some(_) => break,
+            None => {
+                at_region_end = true;
+                break;
+            }
+        }
+    }
+    Fragment {
+        start: a,
+        end: b,
+        len: jj - j,
+        at_region_start,
+        at_region_end,
+    }
+}
+
+/// The last non-separator byte before `i`.
+fn prev_nonsep(data: &[u8], i: usize) -> Option<usize> {
+    data[..i].iter().rposition(|&b| !is_sep(b))
+}
+
+/// The first non-separator byte at or after `i`.
+fn next_nonsep(data: &[u8], i: usize) -> Option<usize> {
+    data[i..].iter().position(|&b| !is_sep(b)).map(|p| i + p)
 }
 
 fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
@@ -262,26 +320,30 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
 /// Buffers reused from one round to the next.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    sbuf: Vec<u8>,
-    cps: Vec<usize>,
     matches: Vec<(usize, usize, usize)>,
 }
 
-/// Every pattern is at least [`MIN_SECRET_LEN`] bytes long, so every occurrence contains a
-/// 4-byte gram starting at a multiple of `STRIDE` (= 8 - 4 + 1) that lies wholly inside it.
-/// The search reads one gram every `STRIDE` bytes and tests it against a bitmap of all grams
-/// of all patterns (at every offset); a hit is checked against the patterns holding that gram.
-/// This finds every occurrence of every pattern (overlapping ones included) at a fraction of
-/// the cost of an automaton that reads every byte.
+/// The search for every pattern, separators in the input skipped (patterns hold none).
+///
+/// Every pattern is at least `min_len` bytes long. The search samples the input every `stride`
+/// (= `min_len` - 4 + 1) bytes: the gram of a sample point is the first 4 non-separator bytes
+/// at or after it. Every occurrence then holds the whole gram of some sample point: the first
+/// sample point at or after its start is at most `stride` - 1 bytes in, so at least
+/// `min_len` - (`stride` - 1) = 4 of its non-separator bytes follow it. A gram is tested
+/// against a bitmap of all grams of all patterns (at every offset); a hit is checked against
+/// the patterns holding that gram. This finds every occurrence of every pattern (overlapping
+/// ones included) at a fraction of the cost of an automaton that reads every byte.
 struct GramIndex {
     pats: Vec<Vec<u8>>,
     bits: Vec<u64>,
     grams: HashMap<u32, Vec<(u32, u32)>>,
+    stride: usize,
 }
 
 const GRAM: usize = 4;
-const STRIDE: usize = MIN_SECRET_LEN - GRAM + 1;
 const BITS_LOG2: u32 = 20;
+/// The longest fragment seed (see [`Secrets::new`]).
+const SEED_MAX: usize = 20;
 
 #[inline(always)]
 fn gram_hash(g: u32) -> usize {
@@ -293,7 +355,7 @@ impl GramIndex {
         let mut bits = vec![0u64; 1 << (BITS_LOG2 - 6)];
         let mut grams: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for (pid, p) in pats.iter().enumerate() {
-            debug_assert!(p.len() >= MIN_SECRET_LEN);
+            debug_assert!(p.len() >= MIN_SECRET_LEN && !p.iter().any(|&b| is_sep(b)));
             for (off, w) in p.windows(GRAM).enumerate() {
                 let g = u32::from_le_bytes(w.try_into().expect("gram"));
                 let h = gram_hash(g);
@@ -301,24 +363,28 @@ impl GramIndex {
                 grams.entry(g).or_default().push((pid as u32, off as u32));
             }
         }
-        GramIndex { pats, bits, grams }
+        let min_len = pats.iter().map(Vec::len).min().unwrap_or(MIN_SECRET_LEN);
+        GramIndex {
+            pats,
+            bits,
+            grams,
+            stride: min_len - GRAM + 1,
+        }
     }
 
-    /// All occurrences (start, end, pattern) in `hay`, each once, in no particular order.
+    /// All occurrences (start, end, pattern) in `hay`, separators skipped (`start` is the
+    /// pattern's first byte, `end` is past its last), each once, in no particular order.
     fn find_all(&self, hay: &[u8], out: &mut Vec<(usize, usize, usize)>) {
         out.clear();
-        if hay.len() < MIN_SECRET_LEN {
-            return;
-        }
-        let last = hay.len() - GRAM;
         let mut p = 0;
-        while p <= last {
-            let g = u32::from_le_bytes(hay[p..p + GRAM].try_into().expect("gram"));
+        while let Some((g, first)) = gram_at(hay, p) {
             let h = gram_hash(g);
             if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
-                self.verify(hay, p, g, out);
+                self.verify(hay, first, g, out);
             }
-            p += STRIDE;
+            // Points up to `first` have the same gram: skipping them keeps the argument above
+            // (no occurrence starts on a separator) and the separator runs read once.
+            p = (p + self.stride).max(first + 1);
         }
         if out.len() > 1 {
             out.sort_unstable();
@@ -327,63 +393,100 @@ impl GramIndex {
     }
 
     #[cold]
-    fn verify(&self, hay: &[u8], p: usize, g: u32, out: &mut Vec<(usize, usize, usize)>) {
+    fn verify(&self, hay: &[u8], first: usize, g: u32, out: &mut Vec<(usize, usize, usize)>) {
         let Some(list) = self.grams.get(&g) else {
             return;
         };
         for &(pid, off) in list {
             let pat = &self.pats[pid as usize];
-            let Some(s) = p.checked_sub(off as usize) else {
+            let Some(s) = back_nonsep_exact(hay, first, off as usize) else {
                 continue;
             };
-            let e = s + pat.len();
-            if e <= hay.len() && hay[s..e] == pat[..] {
+            if let Some(e) = match_skipping_separators(hay, s, pat) {
                 out.push((s, e, pid as usize));
             }
         }
     }
 }
 
-/// `region` without separators into `out`, and in `cps` the separator-free length before
-/// each 64-byte block.
-fn strip(region: &[u8], out: &mut Vec<u8>, cps: &mut Vec<usize>) {
-    out.clear();
-    cps.clear();
-    out.reserve(region.len());
-    cps.reserve(region.len() / 64 + 1);
-    for block in region.chunks(64) {
-        cps.push(out.len());
-        let b = block64(block);
-        let keep = keep_flags(&b);
-        let kept: usize = keep.iter().map(|&k| k as usize).sum();
-        if kept == 64 {
-            out.extend_from_slice(block);
-            continue;
+/// The gram of sample point `p` (its first [`GRAM`] non-separator bytes, little-endian) and
+/// where its first byte is; `None` when fewer than [`GRAM`] such bytes are left.
+#[inline(always)]
+fn gram_at(hay: &[u8], p: usize) -> Option<(u32, usize)> {
+    // Usually four non-separators are among the next eight bytes: their positions come from a
+    // table indexed by the separator pattern, without a branch per byte.
+    if let Some(w) = hay.get(p..p + 8) {
+        let mut m = 0usize;
+        for (i, &b) in w.iter().enumerate() {
+            m |= usize::from(!is_sep(b)) << i;
         }
-        let mut tmp = [0u8; 65];
-        let mut o = 0;
-        for (&x, &k) in b.iter().zip(&keep).take(block.len()) {
-            tmp[o] = x;
-            o += k as usize;
+        let at = FIRST_FOUR[m];
+        if at != NOT_FOUR {
+            let [i0, i1, i2, i3] = at.to_le_bytes().map(usize::from);
+            let g = u32::from_le_bytes([w[i0], w[i1], w[i2], w[i3]]);
+            return Some((g, p + i0));
         }
-        out.extend_from_slice(&tmp[..o]);
     }
+    gram_with_separators(hay, p)
 }
 
-/// The offset in `region` of separator-free byte `s`.
-fn orig_of(region: &[u8], cps: &[usize], s: usize) -> usize {
-    let k = cps.partition_point(|&c| c <= s) - 1;
-    let mut count = cps[k];
-    let mut i = k * 64;
-    loop {
-        if !is_sep(region[i]) {
-            if count == s {
-                return i;
+const NOT_FOUR: u32 = u32::MAX;
+
+/// For each 8-bit pattern of non-separator bytes, the positions of the first four, one per
+/// byte; [`NOT_FOUR`] when there are fewer.
+static FIRST_FOUR: [u32; 256] = first_four_table();
+
+const fn first_four_table() -> [u32; 256] {
+    let mut t = [NOT_FOUR; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut packed, mut found, mut i) = (0u32, 0, 0);
+        while i < 8 && found < 4 {
+            if m & (1 << i) != 0 {
+                packed |= (i as u32) << (8 * found);
+                found += 1;
             }
-            count += 1;
+            i += 1;
+        }
+        if found == 4 {
+            t[m] = packed;
+        }
+        m += 1;
+    }
+    t
+}
+
+#[inline(never)]
+fn gram_with_separators(hay: &[u8], p: usize) -> Option<(u32, usize)> {
+    let mut bytes = hay.get(p..)?.iter().enumerate().filter(|(_, b)| !is_sep(**b));
+    let (first, &b0) = bytes.next()?;
+    let mut g = u32::from(b0);
+    for k in 1..GRAM {
+        g |= u32::from(*bytes.next()?.1) << (8 * k);
+    }
+    Some((g, p + first))
+}
+
+/// The position of the non-separator byte `count` such bytes before `i`.
+fn back_nonsep_exact(hay: &[u8], mut i: usize, mut count: usize) -> Option<usize> {
+    while count > 0 {
+        i = prev_nonsep(hay, i)?;
+        count -= 1;
+    }
+    Some(i)
+}
+
+/// Where `pat` ends when `hay` from `s` (a non-separator byte) holds it, separators skipped.
+fn match_skipping_separators(hay: &[u8], s: usize, pat: &[u8]) -> Option<usize> {
+    let mut i = s;
+    for &c in pat {
+        i = next_nonsep(hay, i)?;
+        if hay[i] != c {
+            return None;
         }
         i += 1;
     }
+    Some(i)
 }
 
 /// The position from which `data[..end]` holds `count` separator-free bytes (at most 64 KiB
@@ -404,19 +507,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strip_and_map() {
-        let r = b"a-b c".repeat(40);
-        let (mut s, mut cps) = (Vec::new(), Vec::new());
-        strip(&r, &mut s, &mut cps);
-        assert_eq!(s.len(), 120);
-        for (k, &b) in s.iter().enumerate() {
-            assert_eq!(r[orig_of(&r, &cps, k)], b);
-        }
+    fn back_nonsep_counts_only_non_separators() {
         assert_eq!(back_nonsep(b"ab--cd", 6, 3), 1);
+        assert_eq!(back_nonsep_exact(b"ab--cd", 4, 2), Some(0));
+        assert_eq!(back_nonsep_exact(b"ab--cd", 4, 3), None);
+    }
+
+    /// Every occurrence of every pattern in the input with its separators removed, as spans
+    /// of the input (first pattern byte, past the last).
+    fn naive(pats: &[Vec<u8>], hay: &[u8]) -> Vec<(usize, usize, usize)> {
+        let pos: Vec<usize> = (0..hay.len()).filter(|&i| !is_sep(hay[i])).collect();
+        let stripped: Vec<u8> = pos.iter().map(|&i| hay[i]).collect();
+        let mut want = Vec::new();
+        for (pid, p) in pats.iter().enumerate() {
+            for s in 0..stripped.len().saturating_sub(p.len() - 1) {
+                if stripped[s..s + p.len()] == p[..] {
+                    want.push((pos[s], pos[s + p.len() - 1] + 1, pid));
+                }
+            }
+        }
+        want.sort_unstable();
+        want.dedup();
+        want
     }
 
     #[test]
-    fn gram_index_finds_every_occurrence() {
+    fn gram_index_finds_every_occurrence_separators_skipped() {
         let mut seed = 3u64;
         let mut rnd = |m: usize| {
             seed = seed
@@ -424,31 +540,43 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as usize % m
         };
-        for _ in 0..50 {
+        for round in 0..400 {
             // A small alphabet makes overlapping and repeated occurrences common.
             let pats: Vec<Vec<u8>> = (0..1 + rnd(6))
-                .map(|_| (0..8 + rnd(12)).map(|_| b"abc"[rnd(3)]).collect())
+                .map(|_| (0..8 + rnd(20)).map(|_| b"abc"[rnd(3)]).collect())
                 .collect();
             let index = GramIndex::new(pats.clone());
-            let mut hay: Vec<u8> = (0..rnd(400)).map(|_| b"abcd"[rnd(4)]).collect();
+            // Half the rounds with separators: single ones, runs, and between the bytes of
+            // planted occurrences.
+            let seps: &[u8] = if round % 2 == 0 { b"" } else { b" -\n:/" };
+            let byte = |r: &mut dyn FnMut(usize) -> usize| {
+                if !seps.is_empty() && r(4) == 0 {
+                    seps[r(seps.len())]
+                } else {
+                    b"abcd"[r(4)]
+                }
+            };
+            let mut hay: Vec<u8> = (0..rnd(400)).map(|_| byte(&mut rnd)).collect();
             for _ in 0..rnd(4) {
                 let p = &pats[rnd(pats.len())];
-                let at = rnd(hay.len() + 1);
-                hay.splice(at..at, p.iter().copied());
-            }
-            let mut want = Vec::new();
-            for (pid, p) in pats.iter().enumerate() {
-                for s in 0..hay.len().saturating_sub(p.len() - 1) {
-                    if hay[s..s + p.len()] == p[..] {
-                        want.push((s, s + p.len(), pid));
+                let mut planted = Vec::new();
+                for &c in p {
+                    planted.push(c);
+                    while !seps.is_empty() && rnd(5) == 0 {
+                        planted.push(seps[rnd(seps.len())]);
                     }
                 }
+                planted.pop_if(|b| is_sep(*b));
+                let at = rnd(hay.len() + 1);
+                hay.splice(at..at, planted);
             }
-            want.sort_unstable();
-            want.dedup();
+            if !seps.is_empty() && rnd(3) == 0 {
+                let at = rnd(hay.len() + 1);
+                hay.splice(at..at, std::iter::repeat_n(b' ', rnd(200)));
+            }
             let mut got = Vec::new();
             index.find_all(&hay, &mut got);
-            assert_eq!(got, want);
+            assert_eq!(got, naive(&pats, &hay), "{}", String::from_utf8_lossy(&hay));
         }
     }
 }

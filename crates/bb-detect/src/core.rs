@@ -9,9 +9,10 @@
 
 use std::collections::HashSet;
 
+use crate::cards;
 use crate::decode::{
-    b64_decode, block64, has_pct_escape, hex_decode, is_b64, is_hex, is_urlch, pct_decode,
-    run_masks,
+    b64_decode, block_masks, block64, has_pct_escape, hex_decode, is_b64, is_hex, is_urlch,
+    pct_decode,
 };
 use crate::entropy::{self, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 use crate::secrets::{Scratch, back_nonsep};
@@ -38,6 +39,7 @@ pub(crate) struct State {
     card_done: usize,
     seg_open: Option<OpenRun>,
     hex_open: Option<OpenRun>,
+    card_open: Option<usize>,
     emitted: HashSet<Finding>,
     scratch: Scratch,
 }
@@ -113,18 +115,6 @@ pub(crate) fn round(
     }
     if cfg.token_patterns {
         keep = keep.min(pct_pass(eng, st, data, at_end, &mut found));
-        let from = st.card_done.max(base) - base;
-        let held = crate::cards::pass(data, from, at_end, &mut |s, e| {
-            found.push(Finding {
-                detector: Detector::TokenPatterns,
-                rule: "payment-card-number".to_string(),
-                start: base + s,
-                end: base + e,
-            })
-        });
-        let next = held.unwrap_or(n);
-        st.card_done = base + next;
-        keep = keep.min(base + next);
     }
     // Our own redaction markers (`[REDACTED:known-secret:NAME/hex]`) are not findings.
     found.retain(|f| !in_marker(data, f.start.saturating_sub(base)));
@@ -149,15 +139,22 @@ fn in_marker(data: &[u8], s: usize) -> bool {
     !data[from + at..s].contains(&b']')
 }
 
-/// Finds maximal runs of a byte class of at least MIN_TOKEN_LEN bytes, 64 bytes at a time.
-struct Finder {
+/// Finds maximal runs of a byte class of at least MIN bytes (at most 64), 64 bytes at a time.
+struct Finder<const MIN: usize> {
     open: Option<usize>,
     runs: Vec<(usize, usize)>,
 }
 
-impl Finder {
+impl<const MIN: usize> Finder<MIN> {
+    fn new(open: Option<usize>) -> Self {
+        Finder {
+            open,
+            runs: Vec::new(),
+        }
+    }
+
     fn close(&mut self, s: usize, e: usize) {
-        if e - s >= MIN_TOKEN_LEN {
+        if e - s >= MIN {
             self.runs.push((s, e));
         }
     }
@@ -193,12 +190,14 @@ impl Finder {
             self.open = Some(at + start as usize);
             m &= if start == 0 { 0 } else { (1u64 << start) - 1 };
         }
-        // Runs inside the block: bit i of `a` is set when bits i..i+20 are all set.
-        let a2 = m & (m >> 1);
-        let a4 = a2 & (a2 >> 2);
-        let a8 = a4 & (a4 >> 4);
-        let a16 = a8 & (a8 >> 8);
-        let mut a = a16 & (a4 >> 16);
+        // Runs inside the block: bit i of `a` is set when bits i..i+MIN are all set.
+        let mut a = m;
+        let mut covered = 1;
+        while covered < MIN {
+            let shift = covered.min(MIN - covered);
+            a &= a >> shift;
+            covered += shift;
+        }
         while a != 0 {
             let p = a.trailing_zeros();
             let e = p + (!(m >> p)).trailing_zeros();
@@ -222,26 +221,25 @@ fn run_pass(
     let n = data.len();
     let end = base + n;
     let mut keep = end;
-    let mut seg = Finder {
-        open: st.seg_open.map(|o| o.start),
-        runs: Vec::new(),
-    };
-    let mut hex = Finder {
-        open: st.hex_open.map(|o| o.start),
-        runs: Vec::new(),
-    };
+    let mut seg = Finder::<MIN_TOKEN_LEN>::new(st.seg_open.map(|o| o.start));
+    let mut hex = Finder::<MIN_TOKEN_LEN>::new(st.hex_open.map(|o| o.start));
+    let mut card = Finder::<{ cards::MIN_LEN }>::new(st.card_open);
     let decode = cfg.token_patterns;
     let mut i = st.run_done.max(base) - base;
     while i < n {
         let w = (n - i).min(64);
-        let (q, h) = if w == 64 {
-            run_masks(data[i..i + 64].try_into().expect("64 bytes"))
+        let m = if w == 64 {
+            block_masks(data[i..i + 64].try_into().expect("64 bytes"))
         } else {
-            run_masks(&block64(&data[i..i + w]))
+            block_masks(&block64(&data[i..i + w]))
         };
-        seg.block(q, base + i, w as u32);
+        seg.block(m.seg, base + i, w as u32);
         if decode {
-            hex.block(h, base + i, w as u32);
+            hex.block(m.hex, base + i, w as u32);
+            // A space or dash at the end of the data may yet be followed by a digit.
+            let next_digit = data.get(i + w).map_or(!at_end, u8::is_ascii_digit);
+            let c = cards::card_bytes(m.digit, m.space_dash, next_digit, w as u32);
+            card.block(c, base + i, w as u32);
         }
         i += w;
     }
@@ -252,6 +250,12 @@ fn run_pass(
                 f.close(s, end);
             }
         }
+        if let Some(s) = card.open.take() {
+            card.close(s, end);
+        }
+    }
+    if decode {
+        keep = keep.min(card_runs(st, data, &card, found));
     }
     let local = |a: usize, b: usize| &data[a - base..b - base];
 
@@ -324,10 +328,47 @@ fn run_pass(
     keep
 }
 
+/// Checks the runs of card bytes for card numbers; for the run still open, the candidates
+/// that cannot reach the end of the data. Returns the stream offset from which to keep the data.
+fn card_runs(
+    st: &mut State,
+    data: &[u8],
+    card: &Finder<{ cards::MIN_LEN }>,
+    found: &mut Vec<Finding>,
+) -> usize {
+    let base = st.base;
+    let mut sink = |s: usize, e: usize| {
+        found.push(Finding {
+            detector: Detector::TokenPatterns,
+            rule: "payment-card-number".to_string(),
+            start: base + s,
+            end: base + e,
+        })
+    };
+    let from = |s: usize| s.max(st.card_done).max(base) - base;
+    for &(s, e) in &card.runs {
+        // A closed run ends before the end of the data, or at the end of the input: no
+        // candidate in it waits for more.
+        let _ = cards::scan(data, from(s), e - base, true, &mut sink);
+    }
+    st.card_open = card.open;
+    let Some(s) = card.open else {
+        st.card_done = base + data.len();
+        return base + data.len();
+    };
+    let limit = data.len().saturating_sub(cards::MAX_LEN + 1);
+    let next = match cards::scan(data, from(s), limit, false, &mut sink) {
+        Err(next) | Ok(next) => next,
+    };
+    st.card_done = base + next;
+    // One byte more: the scan must see whether its first candidate is glued to a number.
+    (base + next).saturating_sub(1)
+}
+
 /// Calls `piece(start, end)` for the pieces of each run found and for the complete pieces of
 /// the run still open; returns the open run's state.
 fn pieces(
-    f: &Finder,
+    f: &Finder<MIN_TOKEN_LEN>,
     prev: Option<OpenRun>,
     base: usize,
     end: usize,
@@ -592,14 +633,11 @@ mod tests {
     use super::*;
 
     fn runs(data: &[u8], chunk: usize) -> Vec<(usize, usize)> {
-        let mut f = Finder {
-            open: None,
-            runs: Vec::new(),
-        };
+        let mut f = Finder::<MIN_TOKEN_LEN>::new(None);
         let mut i = 0;
         while i < data.len() {
             let w = (data.len() - i).min(chunk).min(64);
-            f.block(run_masks(&block64(&data[i..i + w])).0, i, w as u32);
+            f.block(block_masks(&block64(&data[i..i + w])).seg, i, w as u32);
             i += w;
         }
         if let Some(s) = f.open {
@@ -641,5 +679,65 @@ mod tests {
                 assert_eq!(runs(&data, chunk), naive, "chunk {chunk}");
             }
         }
+    }
+
+    #[test]
+    fn card_runs_find_what_a_byte_by_byte_scan_finds_in_any_chunking() {
+        let engine = Engine::default();
+        let cfg = OutboundConfig {
+            token_patterns: true,
+            ..Default::default()
+        };
+        let cards_of = |found: Vec<Finding>| -> Vec<(usize, usize)> {
+            let mut v: Vec<_> = found
+                .into_iter()
+                .filter(|f| f.rule == "payment-card-number")
+                .map(|f| (f.start, f.end))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let numbers = [
+            "4111111111111111",
+            "5500 0000 0000 0004",
+            "6011-1111-1111-1117",
+        ];
+        let mut seed = 7u64;
+        let mut rand = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut seen = 0;
+        for _ in 0..300 {
+            let mut text = Vec::new();
+            while text.len() < 400 {
+                match rand(6) {
+                    0 => text.extend_from_slice(numbers[rand(3) as usize].as_bytes()),
+                    1 => text.push(b' '),
+                    2 => text.push(b'-'),
+                    3 => text.push(b'x'),
+                    _ => text.push(b'0' + rand(10) as u8),
+                }
+            }
+            let mut want = Vec::new();
+            let naive = cards::scan(&text, 0, text.len(), true, &mut |s, e| want.push((s, e)));
+            assert!(naive.is_err());
+            seen += want.len();
+            let shown = String::from_utf8_lossy(&text).into_owned();
+            assert_eq!(cards_of(engine.scan(&cfg, &text)), want, "{shown}");
+            let mut stream = engine.stream(cfg);
+            let mut found = Vec::new();
+            let mut at = 0;
+            while at < text.len() {
+                let next = (at + 1 + rand(60) as usize).min(text.len());
+                found.extend(stream.feed(&text[at..next]));
+                at = next;
+            }
+            found.extend(stream.finish());
+            assert_eq!(cards_of(found), want, "{shown}");
+        }
+        assert!(seen > 100, "the texts hold card numbers: {seen}");
     }
 }

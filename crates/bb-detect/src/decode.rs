@@ -67,22 +67,42 @@ pub(crate) fn pack(f: &[u8; 64]) -> u64 {
     m
 }
 
-/// Bit masks of a 64-byte block: token / base64 segment bytes `[A-Za-z0-9+/_-]`; hex digits.
+/// Bit masks of a 64-byte block (bit i for byte i).
+pub(crate) struct Masks {
+    /// Token / base64 segment bytes `[A-Za-z0-9+/_-]`.
+    pub seg: u64,
+    pub hex: u64,
+    pub digit: u64,
+    /// Spaces and dashes (card number separators).
+    pub space_dash: u64,
+}
+
+/// Classifies each byte of a block once, for every run-based detector.
 #[inline(always)]
-pub(crate) fn run_masks(b: &[u8; 64]) -> (u64, u64) {
+pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
     let mut q = [0u8; 64];
     let mut h = [0u8; 64];
+    let mut d = [0u8; 64];
+    let mut sd = [0u8; 64];
     for i in 0..64 {
         let x = b[i];
         let digit = x.wrapping_sub(b'0') < 10;
         let lower = x | 0x20;
         let alpha = lower.wrapping_sub(b'a') < 26;
         let hexa = lower.wrapping_sub(b'a') < 6;
-        let seg = digit | alpha | (x == b'+') | (x == b'/') | (x == b'_') | (x == b'-');
+        let dash = x == b'-';
+        let seg = digit | alpha | (x == b'+') | (x == b'/') | (x == b'_') | dash;
         q[i] = seg as u8;
         h[i] = (digit | hexa) as u8;
+        d[i] = digit as u8;
+        sd[i] = (dash | (x == b' ')) as u8;
     }
-    (pack(&q), pack(&h))
+    Masks {
+        seg: pack(&q),
+        hex: pack(&h),
+        digit: pack(&d),
+        space_dash: pack(&sd),
+    }
 }
 
 pub(crate) fn strip_separators(v: &[u8]) -> Vec<u8> {
@@ -305,9 +325,11 @@ mod tests {
 
     #[test]
     fn masks() {
-        let (q, h) = run_masks(&block64(b"ab=c dg"));
-        assert_eq!(q, 0b1101011);
-        assert_eq!(h, 0b0101011);
+        let m = block_masks(&block64(b"ab=c d-4 "));
+        assert_eq!(m.seg, 0b011101011);
+        assert_eq!(m.hex, 0b010101011);
+        assert_eq!(m.digit, 0b010000000);
+        assert_eq!(m.space_dash, 0b101010000);
         let mut f = [0u8; 64];
         for i in [0, 7, 8, 33, 63] {
             f[i] = 1;

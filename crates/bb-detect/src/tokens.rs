@@ -1,9 +1,9 @@
 //! `token_patterns`: well-known credential formats.
 //!
-//! One Aho-Corasick automaton holds the distinctive literal of every rule (`AKIA`, `ghp_`,
-//! `sk-`, `eyJ`, `-----BEGIN`, ...) and the key words of the labelled rules (`assword`,
-//! `ecret`, `oken`, `key`, ...: case variants are listed, the automaton is case-sensitive so
-//! that it stays a SIMD (Teddy) search). A rule's regex (`(?-u)`, over bytes) then runs only
+//! One literal search holds the distinctive literal of every rule (`AKIA`, `ghp_`, `sk-`,
+//! `eyJ`, `-----BEGIN`, ...) and the key words of the labelled rules (`assword`, `ecret`,
+//! `oken`, `key`, ...: case variants are listed, the search is case-sensitive so that it stays
+//! a SIMD (Teddy) search, with an Aho-Corasick automaton where Teddy is not available). A rule's regex (`(?-u)`, over bytes) then runs only
 //! in a window of at most `back + fwd` bytes around each literal hit. Known secrets shorter
 //! than [`crate::MIN_SECRET_LEN`] ride in the same automaton.
 //!
@@ -23,7 +23,7 @@
 //! SuperSecretDBPass!2026` or `"api_key": "a8Fj3kL9..."` block. There is no rule for bare
 //! `Authorization: Bearer <opaque>` values: the proxy strips and injects that header itself.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind, Span, packed};
 use regex::bytes::{Captures, Regex};
 
 use crate::Detector;
@@ -103,8 +103,45 @@ pub(crate) struct ShortSecret {
     pub value: Vec<u8>,
 }
 
+/// The literal search: Teddy alone when the CPU and the literal count allow it (it reports
+/// matches itself, with no automaton behind it), else a full Aho-Corasick automaton.
+enum Literals {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Literals {
+    fn new(lits: &[Vec<u8>]) -> Literals {
+        let packed = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostLongest)
+            .builder()
+            .extend(lits)
+            .build();
+        match packed {
+            Some(searcher) => Literals::Packed(searcher),
+            None => Literals::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(lits)
+                    .expect("token prefilter"),
+            ),
+        }
+    }
+
+    /// The leftmost-longest literal in `data[from..]`: (start, end, literal).
+    #[inline]
+    fn find(&self, data: &[u8], from: usize) -> Option<(usize, usize, usize)> {
+        let m = match self {
+            Literals::Packed(s) => s.find_in(data, Span::from(from..data.len()))?,
+            Literals::Automaton(ac) => ac.find(aho_corasick::Input::new(data).range(from..))?,
+        };
+        Some((m.start(), m.end(), m.pattern().as_usize()))
+    }
+}
+
 pub(crate) struct Tokens {
-    ac: AhoCorasick,
+    literals: Literals,
     actions: Vec<Vec<Action>>,
     rules: Vec<Rule>,
     short: Vec<ShortSecret>,
@@ -605,15 +642,11 @@ impl Tokens {
         }
         let lit_max = lits.iter().map(Vec::len).max().unwrap_or(1);
         let back_max = rules.iter().map(|r| r.back).max().unwrap_or(0);
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&lits)
-            .expect("token prefilter");
+        let literals = Literals::new(&lits);
         let end_re = Regex::new(r"(?-u)\A-----END[ A-Z0-9_-]{0,40}PRIVATE KEY(?: BLOCK)?-----")
             .expect("end regex");
         Tokens {
-            ac,
+            literals,
             actions,
             rules,
             short,
@@ -645,19 +678,19 @@ impl Tokens {
         if from >= data.len() {
             return None;
         }
-        let input = aho_corasick::Input::new(data).range(from..);
-        for m in self.ac.find_iter(input) {
-            let p = m.start();
-            for a in &self.actions[m.pattern().as_usize()] {
+        let mut at = from;
+        while let Some((p, end, lit)) = self.literals.find(data, at) {
+            for a in &self.actions[lit] {
                 let done = match *a {
                     Action::Rule(r) if rules_on => self.rule(r, data, p, at_start, at_end, sink),
-                    Action::Short(i) if short_on => self.short(i, data, p, m.end(), at_end, sink),
+                    Action::Short(i) if short_on => self.short(i, data, p, end, at_end, sink),
                     _ => true,
                 };
                 if !done {
                     return Some(p);
                 }
             }
+            at = end;
         }
         None
     }
@@ -844,8 +877,9 @@ mod tests {
 
     #[test]
     fn literal_count_keeps_teddy() {
+        // One action list per literal; Teddy takes at most 64 literals.
         let t = Tokens::new(Vec::new());
-        assert!(t.ac.patterns_len() <= 64, "{}", t.ac.patterns_len());
+        assert!(t.actions.len() <= 64, "{}", t.actions.len());
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Payment card numbers: 13–19 digits (single spaces or dashes allowed between digits), with a
 //! known issuer prefix, Luhn-valid, and not part of a longer run of digits or letters.
 
-
 /// The issuer prefixes checked (Visa, Mastercard, American Express, Discover, JCB, Diners).
 fn known_issuer(digits: &[u8]) -> bool {
     let prefix = |n: usize| -> u32 {
@@ -165,7 +164,10 @@ mod tests {
     #[test]
     fn a_candidate_at_the_end_is_held_until_more_data_comes() {
         let mut seen = 0;
-        assert_eq!(scan(b"x 41111111", 0, 10, false, &mut |_, _| seen += 1), Ok(2));
+        assert_eq!(
+            scan(b"x 41111111", 0, 10, false, &mut |_, _| seen += 1),
+            Ok(2)
+        );
         assert_eq!(seen, 0);
     }
 }

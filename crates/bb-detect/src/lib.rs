@@ -315,6 +315,14 @@ impl Stream<'_> {
     pub fn offset(&self) -> usize {
         self.st.consumed
     }
+
+    /// The stream offset before which every byte is decided: no later `feed` or `finish`
+    /// returns a finding of the token pattern or known secret detectors that starts before it
+    /// (an entropy warning may: it is reported when its run ends). A proxy may send these
+    /// bytes on while it scans the rest.
+    pub fn decided(&self) -> usize {
+        self.st.base
+    }
 }
 
 /// Replaces each finding's span by `[REDACTED:<rule>]`. Overlapping spans are merged into one

@@ -14,10 +14,7 @@
 
 use std::collections::HashMap;
 
-use crate::decode::{
-    b64_core, hex_encode, is_sep, pct_encode, strip_separators,
-    to_url_alphabet,
-};
+use crate::decode::{b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet};
 use crate::tokens::{ShortSecret, Sink};
 use crate::{CANARY_NAME, Detector, KnownSecret, MIN_SECRET_LEN};
 
@@ -253,14 +250,7 @@ struct Fragment {
 
 /// Extends the seed `sv[off..off + seed_len]`, found at `region[ms..me]`, backwards and
 /// forwards while the bytes around it (separators skipped) go on matching the secret `sv`.
-fn extend(
-    region: &[u8],
-    sv: &[u8],
-    ms: usize,
-    me: usize,
-    off: usize,
-    seed_len: usize,
-) -> Fragment {
+fn extend(region: &[u8], sv: &[u8], ms: usize, me: usize, off: usize, seed_len: usize) -> Fragment {
     let (mut a, mut j) = (ms, off);
     let mut at_region_start = false;
     while j > 0 {
@@ -458,7 +448,11 @@ const fn first_four_table() -> [u32; 256] {
 
 #[inline(never)]
 fn gram_with_separators(hay: &[u8], p: usize) -> Option<(u32, usize)> {
-    let mut bytes = hay.get(p..)?.iter().enumerate().filter(|(_, b)| !is_sep(**b));
+    let mut bytes = hay
+        .get(p..)?
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !is_sep(**b));
     let (first, &b0) = bytes.next()?;
     let mut g = u32::from(b0);
     for k in 1..GRAM {

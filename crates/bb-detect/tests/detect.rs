@@ -439,6 +439,44 @@ fn random_chunkings_match_one_shot() {
 }
 
 #[test]
+fn no_blocking_finding_starts_before_what_was_decided() {
+    // What a proxy forwards while it scans: a finding reported later must not reach back
+    // into bytes already declared decided.
+    let e = engine();
+    let mut doc = mixed_doc();
+    doc.extend_from_slice(b"card 4111 1111 1111 1111 and 5500-0000-0000-0004\n");
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let mut checked = 0;
+    for round in 0..60 {
+        let max = [1usize, 7, 64, 300, 2000][round % 5];
+        let mut s = e.stream(OutboundConfig::DEFAULT_ON);
+        let mut at = 0;
+        let mut decided = 0;
+        while at < doc.len() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let next = (at + 1 + (seed >> 33) as usize % max).min(doc.len());
+            for f in s.feed(&doc[at..next]) {
+                assert!(
+                    f.start >= decided,
+                    "{f:?} before {decided} (max chunk {max})"
+                );
+                checked += 1;
+            }
+            assert!(s.decided() >= decided && s.decided() <= next);
+            decided = s.decided();
+            at = next;
+        }
+        for f in s.finish() {
+            assert!(f.start >= decided, "{f:?} before {decided} at the end");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
 fn long_runs_stream_with_bounded_memory() {
     // A 1 MiB base64 body with a token inside: found once, offsets absolute.
     let e = Engine::default();

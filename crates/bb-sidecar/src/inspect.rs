@@ -111,6 +111,12 @@ pub trait BodyScanner: Send {
     /// The end of the body: a blocking finding that needed the end to be decided, else
     /// `Warn` or `Clean` for the body as a whole.
     fn finish(&mut self) -> Verdict;
+
+    /// The body offset before which no blocking finding can come any more: those bytes may
+    /// be sent on. By default nothing is decided before [`BodyScanner::finish`].
+    fn decided(&self) -> u64 {
+        0
+    }
 }
 
 /// Finds nothing.
@@ -204,6 +210,10 @@ impl BodyScanner for DetectBodyScanner<'_> {
     fn feed(&mut self, chunk: &[u8]) -> Option<Finding> {
         let findings = self.stream.feed(chunk);
         self.judge(findings)
+    }
+
+    fn decided(&self) -> u64 {
+        self.stream.decided() as u64
     }
 
     fn finish(&mut self) -> Verdict {

@@ -12,10 +12,12 @@
 //! - Everything else: 403 with a one-line `blocked: <reason>` body.
 //!
 //! [`pipeline`] is the one request path: route lookup and `matches`, DNS-over-HTTPS refusal,
-//! credential stripping and injection, outbound scanning of URL, headers and the (capped,
-//! buffered) body before anything is sent, the upstream request over a pooled connection to an
-//! address the SSRF guard checked ([`crate::upstream`]), and inbound scanning of the (capped,
-//! buffered) response body before it is returned. Every request except health checks writes
+//! credential stripping and injection, outbound scanning of URL, headers and the (capped) body
+//! (a body up to [`STREAM_AFTER`] is scanned whole before the upstream is contacted; past that,
+//! the bytes the scan has cleared are sent on while it goes on, and a finding cuts the upstream
+//! request), the upstream request over a pooled connection to an address the SSRF guard checked
+//! ([`crate::upstream`]), and inbound scanning of the (capped, buffered) response body before
+//! it is returned. Every request except health checks writes
 //! exactly one decision line ([`crate::log`]).
 
 use std::convert::Infallible;
@@ -52,11 +54,20 @@ pub use crate::guard::{AddressPolicy, ResolveFuture, Resolver};
 /// The port the compose file publishes to the internal network.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9099";
 
-/// The default body cap (`--max-body`): bodies are buffered up to this for scanning.
+/// The default body cap (`--max-body`): larger bodies are refused where they must be scanned.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 
+/// A scanned request body up to this size is held until the whole of it is scanned, so the
+/// upstream sees nothing of a refused request. Past it, what the scan has cleared is sent on
+/// while the rest is scanned (memory stays bounded); a later finding cuts the upstream request
+/// before the bytes that hold it.
+pub const STREAM_AFTER: u64 = 1024 * 1024;
+
+/// The error type of [`Body`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Request and response bodies: streamed, buffered, or the proxy's own short answers.
-pub type Body = BoxBody<Bytes, hyper::Error>;
+pub type Body = BoxBody<Bytes, BoxError>;
 
 /// Everything a proxy connection needs. [`ProxyConfig::new`] gives the production defaults;
 /// tests replace fields.
@@ -421,7 +432,7 @@ pub async fn pipeline(
     let inspector = cfg.inspector.current();
     let mut notes = Notes::default();
 
-    let body: Body = if inspector.scans_outbound(route) {
+    let (body, pump): (Body, Option<Pump<'_>>) = if inspector.scans_outbound(route) {
         match scan_request(
             cfg,
             &d,
@@ -434,11 +445,15 @@ pub async fn pipeline(
         )
         .await
         {
-            Ok(body) => body,
+            Ok(Outbound::Ready(body)) => (body, None),
+            Ok(Outbound::Streaming(pump)) => {
+                let (tx, body) = Outflow::channel(pump.size_hint());
+                (body, Some(pump.with_sender(tx)))
+            }
             Err(refusal) => return refusal,
         }
     } else {
-        body.boxed()
+        (body.map_err(BoxError::from).boxed(), None)
     };
 
     // The agent's own Authorization was scanned with every header (a secret in it is still an
@@ -467,7 +482,22 @@ pub async fn pipeline(
     parts.version = Version::HTTP_11;
 
     let client = cfg.upstreams().client(route.private);
-    let response = match client.request(Request::from_parts(parts, body)).await {
+    let request = client.request(Request::from_parts(parts, body));
+    // A streamed body is pumped while the request waits for its answer; the answer is used
+    // only when the whole body was clean.
+    let response = match pump {
+        None => request.await,
+        Some(pump) => match tokio::join!(pump.run(), request) {
+            (Ok(warning), response) => {
+                if let Some(f) = warning {
+                    notes.warn(&f, Part::Body);
+                }
+                response
+            }
+            (Err(cut), _) => return cut.refuse(&d),
+        },
+    };
+    let response = match response {
         Ok(response) => response,
         Err(err) => {
             return match connect_error(&err) {
@@ -494,7 +524,7 @@ pub async fn pipeline(
         }
         full(bytes)
     } else {
-        rbody.boxed()
+        rbody.map_err(BoxError::from).boxed()
     };
     d.log(
         LogVerdict::Allow,
@@ -504,19 +534,27 @@ pub async fn pipeline(
     Response::from_parts(rparts, rbody)
 }
 
-/// Scans URL, headers and body (buffered up to the cap) of an outbound request, applying
-/// redactions in place. Returns the body to send, or the refusal.
+/// A request body cleared for sending.
+enum Outbound<'s> {
+    /// Scanned whole (or not scanned).
+    Ready(Body),
+    /// Longer than [`STREAM_AFTER`]: its start is scanned, the rest is to be pumped.
+    Streaming(Pump<'s>),
+}
+
+/// Scans URL, headers and body of an outbound request, applying redactions in place. Returns
+/// the body to send, or the refusal.
 #[allow(clippy::too_many_arguments)]
-async fn scan_request(
+async fn scan_request<'s>(
     cfg: &ProxyConfig,
     d: &Decide<'_>,
-    inspector: &dyn Inspector,
+    inspector: &'s dyn Inspector,
     route: &Route,
     target: &Target,
     parts: &mut hyper::http::request::Parts,
     body: Incoming,
     notes: &mut Notes,
-) -> Result<Body, Response<Body>> {
+) -> Result<Outbound<'s>, Response<Body>> {
     let encoded = parts
         .headers
         .get_all(header::CONTENT_ENCODING)
@@ -594,12 +632,15 @@ async fn scan_request(
         }
     }
 
-    // The body, before anything is sent: scanned chunk by chunk as it arrives when the
-    // inspector can (a blocking finding refuses at once), else joined and scanned whole.
+    // The body: scanned chunk by chunk as it arrives when the inspector can (a blocking
+    // finding refuses at once), else joined and scanned whole. Redaction needs it whole.
     let redact = route.dlp.on_match == OnMatch::Redact;
     let scanner = inspector.body_scanner(route);
-    let (chunks, verdict) = match read_body(body, cfg.max_body, scanner, !redact).await {
+    let stream_after = (!redact).then_some(STREAM_AFTER);
+    let read = read_body(body, cfg.max_body, scanner, !redact, stream_after).await;
+    let (chunks, verdict) = match read {
         Ok(Read::Blocked(f)) => return Err(d.found(&f, Part::Body)),
+        Ok(Read::Streaming(pump)) => return Ok(Outbound::Streaming(pump)),
         Ok(Read::Done(chunks, verdict)) => (chunks, verdict),
         Err(Collect::TooLarge) => return Err(d.too_large(Part::Body)),
         Err(Collect::Failed(why)) => {
@@ -618,10 +659,10 @@ async fn scan_request(
         }
     };
     match verdict {
-        Some(Verdict::Clean) => return Ok(chunks_body(chunks)),
+        Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),
         Some(Verdict::Warn(f)) => {
             notes.warn(&f, Part::Body);
-            return Ok(chunks_body(chunks));
+            return Ok(Outbound::Ready(chunks_body(chunks)));
         }
         Some(Verdict::Found { finding, .. }) if !redact => {
             return Err(d.found(&finding, Part::Body));
@@ -630,14 +671,14 @@ async fn scan_request(
     }
     let bytes = join(chunks);
     if bytes.is_empty() {
-        return Ok(full(bytes));
+        return Ok(Outbound::Ready(full(bytes)));
     }
     match judge_outbound(inspector, route, Part::Body, &bytes) {
         Outcome::Pass(warn) => {
             if let Some(f) = warn {
                 notes.warn(&f, Part::Body);
             }
-            Ok(full(bytes))
+            Ok(Outbound::Ready(full(bytes)))
         }
         Outcome::Replace(new, f) => {
             notes.redacted(&f, Part::Body);
@@ -645,28 +686,33 @@ async fn scan_request(
             parts
                 .headers
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-            Ok(full(Bytes::from(new)))
+            Ok(Outbound::Ready(full(Bytes::from(new))))
         }
         Outcome::Block(f) => Err(d.found(&f, Part::Body)),
     }
 }
 
-enum Read {
+enum Read<'s> {
     /// The whole body, and the scanner's verdict on it when there was a scanner.
     Done(Vec<Bytes>, Option<Verdict>),
     /// The scanner found this, and reading stopped there.
     Blocked(Finding),
+    /// More than the hold limit came, none of it refused yet: the rest is to be streamed.
+    Streaming(Pump<'s>),
 }
 
 /// Reads a request body up to `cap`, feeding each chunk to `scanner` as it arrives; stops at
-/// the first blocking finding when `stop_on_finding`.
-async fn read_body(
+/// the first blocking finding when `stop_on_finding`, and once `stream_after` bytes are read
+/// (when there is a scanner), leaving the rest to a [`Pump`].
+async fn read_body<'s>(
     mut body: Incoming,
     cap: u64,
-    mut scanner: Option<Box<dyn BodyScanner + '_>>,
+    mut scanner: Option<Box<dyn BodyScanner + 's>>,
     stop_on_finding: bool,
-) -> Result<Read, Collect> {
-    if hyper::body::Body::size_hint(&body).lower() > cap {
+    stream_after: Option<u64>,
+) -> Result<Read<'s>, Collect> {
+    let size_hint = hyper::body::Body::size_hint(&body);
+    if size_hint.lower() > cap {
         return Err(Collect::TooLarge);
     }
     let mut chunks = Vec::new();
@@ -688,6 +734,16 @@ async fn read_body(
             }
         }
         chunks.push(data);
+        if let (Some(limit), Some(_)) = (stream_after, &scanner)
+            && total > limit
+            && found.is_none()
+            && !hyper::body::Body::is_end_stream(&body)
+        {
+            let scanner = scanner.take().expect("checked above");
+            return Ok(Read::Streaming(Pump::new(
+                body, scanner, chunks, total, cap, size_hint,
+            )));
+        }
     }
     let verdict = scanner.map(|mut s| match found {
         Some(finding) => Verdict::Found {
@@ -697,6 +753,213 @@ async fn read_body(
         None => s.finish(),
     });
     Ok(Read::Done(chunks, verdict))
+}
+
+/// Reads the rest of a long request body, scanning it, and sends on what the scan has cleared
+/// (bytes before [`BodyScanner::decided`]) through an [`Outflow`]; the rest only when the
+/// scan of the whole body is clean.
+struct Pump<'s> {
+    body: Incoming,
+    scanner: Box<dyn BodyScanner + 's>,
+    /// Read, not yet sent, in order.
+    pending: std::collections::VecDeque<Bytes>,
+    /// Body offset of the first pending byte.
+    sent: u64,
+    total: u64,
+    cap: u64,
+    size_hint: hyper::body::SizeHint,
+    tx: Option<OutflowSender>,
+}
+
+/// Why a pumped body was refused after its start had been sent.
+enum Cut {
+    Found(Finding, u64),
+    TooLarge(u64),
+    Failed(String, u64),
+}
+
+impl Cut {
+    fn refuse(&self, d: &Decide<'_>) -> Response<Body> {
+        let cut = |n: &u64| format!("; the upstream request was cut after {n} clean bytes");
+        match self {
+            Cut::Found(f, n) => {
+                let reason = format!("{} found {} in body{}", f.detector, f.rule, cut(n));
+                d.block_by(&reason, Some(&f.detector))
+            }
+            Cut::TooLarge(n) => {
+                let reason = format!("body larger than the scanning limit{}", cut(n));
+                d.log(LogVerdict::Block, &reason, None);
+                text(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &format!("blocked: {reason}\n"),
+                )
+            }
+            Cut::Failed(why, n) => {
+                let reason = format!("cannot read the request body: {}{}", one_line(why), cut(n));
+                d.log(LogVerdict::Block, &reason, None);
+                text(StatusCode::BAD_REQUEST, &format!("bad request: {reason}\n"))
+            }
+        }
+    }
+}
+
+impl<'s> Pump<'s> {
+    fn new(
+        body: Incoming,
+        scanner: Box<dyn BodyScanner + 's>,
+        read: Vec<Bytes>,
+        total: u64,
+        cap: u64,
+        size_hint: hyper::body::SizeHint,
+    ) -> Pump<'s> {
+        Pump {
+            body,
+            scanner,
+            pending: read.into(),
+            sent: 0,
+            total,
+            cap,
+            size_hint,
+            tx: None,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.size_hint.clone()
+    }
+
+    fn with_sender(mut self, tx: OutflowSender) -> Pump<'s> {
+        self.tx = Some(tx);
+        self
+    }
+
+    /// Runs to the end of the body. `Ok`: all of it was sent (or the upstream stopped
+    /// reading), with the scanner's warning if any. `Err`: the upstream body was cut.
+    async fn run(mut self) -> Result<Option<Finding>, Cut> {
+        let Some(tx) = self.tx.take() else {
+            return Err(Cut::Failed("no upstream body".into(), 0));
+        };
+        loop {
+            if !self.send_until(&tx, self.scanner.decided()).await {
+                return Ok(None); // the upstream is not reading any more: nothing more leaves
+            }
+            let Some(frame) = self.body.frame().await else {
+                break;
+            };
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue, // trailers are not forwarded
+                },
+                Err(err) => return Err(Cut::Failed(err.to_string(), self.sent)),
+            };
+            self.total += data.len() as u64;
+            if self.total > self.cap {
+                return Err(Cut::TooLarge(self.sent));
+            }
+            if let Some(f) = self.scanner.feed(&data) {
+                return Err(Cut::Found(f, self.sent));
+            }
+            self.pending.push_back(data);
+        }
+        let warning = match self.scanner.finish() {
+            Verdict::Found { finding, .. } => return Err(Cut::Found(finding, self.sent)),
+            Verdict::Warn(f) => Some(f),
+            Verdict::Clean => None,
+        };
+        if self.send_until(&tx, u64::MAX).await {
+            tx.complete();
+        }
+        Ok(warning)
+    }
+
+    /// Sends the pending bytes before body offset `upto`; false when the upstream side is gone.
+    async fn send_until(&mut self, tx: &OutflowSender, upto: u64) -> bool {
+        while self.sent < upto {
+            let Some(front) = self.pending.front_mut() else {
+                break;
+            };
+            let room = upto - self.sent;
+            let chunk = if front.len() as u64 <= room {
+                self.pending.pop_front().expect("a front chunk")
+            } else {
+                front.split_to(room as usize)
+            };
+            self.sent += chunk.len() as u64;
+            if !tx.send(chunk).await {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The upstream end of a pumped body. It ends cleanly only after [`OutflowSender::complete`];
+/// if the sender is dropped before that (a refusal), the body fails, so the upstream request
+/// is aborted instead of ending as a shorter, well-formed request.
+struct Outflow {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    complete: Arc<std::sync::atomic::AtomicBool>,
+    size_hint: hyper::body::SizeHint,
+}
+
+struct OutflowSender {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    complete: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl OutflowSender {
+    async fn send(&self, chunk: Bytes) -> bool {
+        self.tx.send(chunk).await.is_ok()
+    }
+
+    fn complete(self) {
+        self.complete
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Outflow {
+    fn channel(size_hint: hyper::body::SizeHint) -> (OutflowSender, Body) {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let complete = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = OutflowSender {
+            tx,
+            complete: complete.clone(),
+        };
+        let body = Outflow {
+            rx,
+            complete,
+            size_hint,
+        };
+        (sender, body.boxed())
+    }
+}
+
+impl hyper::body::Body for Outflow {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
+        match self.rx.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk)))),
+            Poll::Ready(None) if self.complete.load(std::sync::atomic::Ordering::Acquire) => {
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                Poll::Ready(Some(Err("the proxy refused the rest of the body".into())))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.size_hint.clone()
+    }
 }
 
 fn join(chunks: Vec<Bytes>) -> Bytes {
@@ -715,12 +978,12 @@ struct Chunks(std::collections::VecDeque<Bytes>);
 
 impl hyper::body::Body for Chunks {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
         std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
     }
 
@@ -766,7 +1029,9 @@ where
 }
 
 fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
+    Full::new(bytes)
+        .map_err(|never| -> BoxError { match never {} })
+        .boxed()
 }
 
 async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body> {
@@ -840,7 +1105,11 @@ async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body
             ),
         }
     });
-    Response::new(Empty::new().map_err(|never| match never {}).boxed())
+    Response::new(
+        Empty::new()
+            .map_err(|never| -> BoxError { match never {} })
+            .boxed(),
+    )
 }
 
 /// A `tls_passthrough` route: connect (SSRF guard), answer 200, copy bytes both ways.
@@ -904,7 +1173,11 @@ async fn passthrough(
             ),
         }
     });
-    Response::new(Empty::new().map_err(|never| match never {}).boxed())
+    Response::new(
+        Empty::new()
+            .map_err(|never| -> BoxError { match never {} })
+            .boxed(),
+    )
 }
 
 /// A `Host` header that names another host than `host` (the port aside; case and one trailing

@@ -727,3 +727,109 @@ async fn a_body_is_scanned_as_it_arrives_and_forwarded_whole() {
     );
     assert_eq!(hits.requests(), 2);
 }
+
+/// A raw POST with a Content-Length body on a plain-HTTP route.
+fn long_post(host: &str, port: u16, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "POST http://{host}:{port}/upload HTTP/1.1\r\nHost: {host}:{port}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+fn long_clean_body(size: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size);
+    let mut i = 0;
+    while body.len() < size {
+        body.extend_from_slice(format!("line {i} of a long clean upload\n").as_bytes());
+        i += 1;
+    }
+    body.truncate(size);
+    body
+}
+
+/// An upstream that never answers: it keeps every byte that reached it until the proxy
+/// closes the connection.
+async fn start_recorder() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got).await;
+        got
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
+    use bb_sidecar::proxy::STREAM_AFTER;
+    let secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
+    let mut s = setup();
+    s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
+        &secrets,
+    )));
+    s.secrets = secrets;
+    let p = start(s).await;
+    let size = 3 * STREAM_AFTER as usize;
+
+    // Clean: the upstream gets all of it, in order.
+    let (port, hits) = start_upstream().await;
+    let clean = long_clean_body(size);
+    let r = send_bytes(p.addr, &long_post("scan.test", port, &clean)).await;
+    assert_eq!(r.status, 200, "{}", &r.body[..r.body.len().min(300)]);
+    let echoed = format!("body: {}\n", String::from_utf8_lossy(&clean));
+    assert!(r.body.contains(&echoed), "the upstream saw another body");
+    assert_eq!(hits.requests(), 1);
+
+    // A secret well past the hold limit: the upstream has had the clean start, never the
+    // secret, and its request is cut, not ended as a shorter well-formed one.
+    let (port, received) = start_recorder().await;
+    let mut dirty = long_clean_body(size);
+    let at = 2 * STREAM_AFTER as usize + 12_345;
+    dirty[at..at + TOKEN.len()].copy_from_slice(TOKEN.as_bytes());
+    let r = send_bytes(p.addr, &long_post("scan.test", port, &dirty)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.starts_with(
+            "blocked: known_secrets found known-secret:EGRESS_TOKEN_1 in body; \
+             the upstream request was cut after "
+        ),
+        "{}",
+        r.body
+    );
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .expect("the proxy closes the upstream connection")
+        .unwrap();
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the request head reached the upstream")
+        + 4;
+    let sent = &got[head_end..];
+    assert!(
+        sent.len() > STREAM_AFTER as usize && sent.len() < at,
+        "{} bytes of the body were sent",
+        sent.len()
+    );
+    assert_eq!(
+        sent,
+        &dirty[..sent.len()],
+        "what was sent is the body's start"
+    );
+    let log = p.lines.all().concat();
+    assert!(
+        log.contains(&format!(
+            "the upstream request was cut after {} clean bytes",
+            sent.len()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains(TOKEN), "a secret was logged");
+}

@@ -88,6 +88,13 @@ impl Proc {
         cpu_secs(self.pid()).unwrap_or(f64::NAN)
     }
 
+    /// System CPU seconds and minor page faults of the whole process so far.
+    pub fn kernel_side(&self) -> (f64, u64) {
+        stat_fields(self.pid())
+            .map(|f| (f.stime as f64 / 100.0, f.minflt))
+            .unwrap_or((f64::NAN, 0))
+    }
+
     fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
@@ -118,15 +125,30 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
     line[field.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// utime + stime from `/proc/<pid>/stat` (clock ticks of 1/100 s, the Linux user ABI).
-fn cpu_secs(pid: u32) -> Option<f64> {
+struct StatFields {
+    minflt: u64,
+    utime: u64,
+    stime: u64,
+}
+
+/// From `/proc/<pid>/stat`: minor faults, utime and stime (clock ticks of 1/100 s, the Linux
+/// user ABI).
+fn stat_fields(pid: u32) -> Option<StatFields> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command may hold spaces and parentheses: fields count from the last `)`.
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / 100.0)
+    let field = |i: usize| fields.get(i)?.parse().ok();
+    Some(StatFields {
+        minflt: field(7)?,
+        utime: field(11)?,
+        stime: field(12)?,
+    })
+}
+
+/// utime + stime in seconds.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    stat_fields(pid).map(|f| (f.utime + f.stime) as f64 / 100.0)
 }
 
 /// Samples the RSS of some pids every 50 ms and keeps the peak of each since the last reset.

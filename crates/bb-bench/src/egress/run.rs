@@ -350,20 +350,24 @@ pub fn run(a: Args) -> Result<()> {
             };
             sampler.reset();
             let cpu0 = proc.map_or(f64::NAN, Proc::cpu_secs);
+            let (sys0, faults0) = proc.map_or((f64::NAN, 0), Proc::kernel_side);
             let secs = rt.block_on(client::upload(via, target, body.clone()))?;
             let cpu = proc.map_or(f64::NAN, Proc::cpu_secs) - cpu0;
+            let (sys1, faults1) = proc.map_or((f64::NAN, 0), Proc::kernel_side);
             if let Some(p) = proc {
                 peak_up[vi] = peak_up[vi].max(sampler.peak(p.pid()));
             }
             eprintln!(
-                "[bench] POST {mb:.0} MB {:<10} run {rep}: {:>6.1} MB/s  (proxy CPU {:.2} s)",
+                "[bench] POST {mb:.0} MB {:<10} run {rep}: {:>6.1} MB/s  (proxy CPU {:.2} s, of which kernel {:.2} s; {} page faults)",
                 if vi == 3 {
                     "bb-sidecar, DLP off"
                 } else {
                     via.name
                 },
                 mb / secs,
-                cpu
+                cpu,
+                sys1 - sys0,
+                faults1 - faults0
             );
             up_wall[vi].push(mb / secs);
             up_cpu[vi].push(mb / cpu);

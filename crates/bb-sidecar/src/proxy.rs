@@ -825,7 +825,7 @@ impl<'s> Pump<'s> {
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.size_hint.clone()
+        self.size_hint
     }
 
     fn with_sender(mut self, tx: OutflowSender) -> Pump<'s> {
@@ -958,7 +958,7 @@ impl hyper::body::Body for Outflow {
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.size_hint.clone()
+        self.size_hint
     }
 }
 

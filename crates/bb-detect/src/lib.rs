@@ -258,6 +258,9 @@ impl Engine {
     }
 }
 
+/// Bytes of a new chunk scanned together with the kept tail of the previous ones.
+const BRIDGE: usize = 4096;
+
 /// An outbound scan over a body that arrives in chunks. A match split across chunks is found
 /// once, with offsets from the first byte of the stream. Only a small tail of the data is
 /// kept between chunks (a few hundred bytes, more only while a candidate is undecided).
@@ -272,24 +275,42 @@ impl Stream<'_> {
     /// Scans the next chunk; returns the findings decided so far that were not returned yet.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
+        self.st.consumed += chunk.len();
         if chunk.is_empty() || !self.cfg.any() {
-            self.st.consumed += chunk.len();
             return out;
         }
-        self.buf.extend_from_slice(chunk);
-        self.st.consumed += chunk.len();
-        let keep = core::round(
-            self.engine,
-            &self.cfg,
-            &mut self.st,
-            &self.buf,
-            false,
-            &mut out,
-        );
-        let drop = keep - self.st.base;
-        self.buf.drain(..drop);
+        // The chunk is scanned where it lies; only the kept tail and the start of the chunk
+        // (a bridge long enough for the tail's candidates to be decided) are copied.
+        let chunk_at = self.st.base + self.buf.len();
+        let mut rest = chunk;
+        if !self.buf.is_empty() {
+            let bridge = chunk.len().min((2 * self.buf.len()).max(BRIDGE));
+            self.buf.extend_from_slice(&chunk[..bridge]);
+            self.round(&mut out);
+            rest = &chunk[bridge..];
+            if rest.is_empty() {
+                return out;
+            }
+            if self.st.base < chunk_at {
+                // The tail is still needed: go on in the buffer.
+                self.buf.extend_from_slice(rest);
+                self.round(&mut out);
+                return out;
+            }
+            rest = &chunk[self.st.base - chunk_at..];
+            self.buf.clear();
+        }
+        let keep = core::round(self.engine, &self.cfg, &mut self.st, rest, false, &mut out);
+        self.buf.extend_from_slice(&rest[keep - self.st.base..]);
         self.st.base = keep;
         out
+    }
+
+    /// One round over the buffer; drops what it no longer needs.
+    fn round(&mut self, out: &mut Vec<Finding>) {
+        let keep = core::round(self.engine, &self.cfg, &mut self.st, &self.buf, false, out);
+        self.buf.drain(..keep - self.st.base);
+        self.st.base = keep;
     }
 
     /// Ends the stream: returns the findings that needed the end of the data to be decided.

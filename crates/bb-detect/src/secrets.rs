@@ -373,8 +373,15 @@ impl GramIndex {
                 self.verify(hay, first, g, out);
             }
             // Points up to `first` have the same gram: skipping them keeps the argument above
-            // (no occurrence starts on a separator) and the separator runs read once.
-            p = (p + self.stride).max(first + 1);
+            // (no occurrence starts on a separator) and the separator runs read once. Usually
+            // `first` is close and the step is the stride: a branch rather than a `max` lets
+            // the next sample's loads start before this one's gram is known.
+            let skip = first - p;
+            p += if skip < self.stride {
+                self.stride
+            } else {
+                skip + 1
+            };
         }
         if out.len() > 1 {
             out.sort_unstable();
@@ -406,15 +413,17 @@ fn gram_at(hay: &[u8], p: usize) -> Option<(u32, usize)> {
     // Usually four non-separators are among the next eight bytes: their positions come from a
     // table indexed by the separator pattern, without a branch per byte.
     if let Some(w) = hay.get(p..p + 8) {
+        let w: [u8; 8] = w.try_into().expect("8 bytes");
         let mut m = 0usize;
         for (i, &b) in w.iter().enumerate() {
             m |= usize::from(!is_sep(b)) << i;
         }
         let at = FIRST_FOUR[m];
         if at != NOT_FOUR {
-            let [i0, i1, i2, i3] = at.to_le_bytes().map(usize::from);
-            let g = u32::from_le_bytes([w[i0], w[i1], w[i2], w[i3]]);
-            return Some((g, p + i0));
+            let x = u64::from_le_bytes(w);
+            let byte = |k: u32| ((x >> (8 * ((at >> (8 * k)) & 7))) & 0xff) as u32;
+            let g = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
+            return Some((g, p + (at & 7) as usize));
         }
     }
     gram_with_separators(hay, p)

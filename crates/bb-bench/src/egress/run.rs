@@ -156,7 +156,11 @@ fn sidecar_command(a: &Args, work: &Path, listen: SocketAddr, rng: &mut Rng) -> 
             format!("bbbench{i}_{}", rng.alnum(32)),
         );
     }
-    cmd.env("BB_SIDECAR_CANARY", format!("bbcanary_{}", rng.alnum(24)));
+    // The shape bb-plan mints (bb_detect::mint_canary), from the seeded generator.
+    cmd.env(
+        "BB_SIDECAR_CANARY",
+        format!("{}{}", bb_detect::CANARY_PREFIX, rng.alnum(32)),
+    );
     cmd
 }
 

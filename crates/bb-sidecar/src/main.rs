@@ -74,8 +74,9 @@ struct RunArgs {
     /// TESTS ONLY: every upstream name resolves to IP (the address checks still apply)
     #[arg(long, value_name = "IP", env = "BB_SIDECAR_RESOLVE_OVERRIDE")]
     resolve_override: Option<IpAddr>,
-    /// Largest request or response body buffered for scanning (bytes, or with a KiB, MiB or
-    /// GiB suffix); larger scanned bodies are refused
+    /// Largest request or response body scanned (bytes, or with a KiB, MiB or GiB suffix);
+    /// larger scanned bodies are refused (a request body past 1 MiB is already being sent on:
+    /// its upstream request is cut)
     #[arg(long, value_name = "SIZE", env = "BB_SIDECAR_MAX_BODY", default_value = "64MiB", value_parser = parse_size)]
     max_body: u64,
     /// The git gate's configuration: when the file exists, `bb-gitgate serve` (installed next to

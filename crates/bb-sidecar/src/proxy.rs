@@ -432,7 +432,8 @@ pub async fn pipeline(
     let inspector = cfg.inspector.current();
     let mut notes = Notes::default();
 
-    let (body, pump): (Body, Option<Pump<'_>>) = if inspector.scans_outbound(route) {
+    let (body, pump): (Body, Option<(Pump<'_>, OutflowSender)>) = if inspector.scans_outbound(route)
+    {
         match scan_request(
             cfg,
             &d,
@@ -448,7 +449,7 @@ pub async fn pipeline(
             Ok(Outbound::Ready(body)) => (body, None),
             Ok(Outbound::Streaming(pump)) => {
                 let (tx, body) = Outflow::channel(pump.size_hint());
-                (body, Some(pump.with_sender(tx)))
+                (body, Some((pump, tx)))
             }
             Err(refusal) => return refusal,
         }
@@ -487,7 +488,7 @@ pub async fn pipeline(
     // only when the whole body was clean.
     let response = match pump {
         None => request.await,
-        Some(pump) => match tokio::join!(pump.run(), request) {
+        Some((pump, tx)) => match tokio::join!(pump.run(tx), request) {
             (Ok(warning), response) => {
                 if let Some(f) = warning {
                     notes.warn(&f, Part::Body);
@@ -768,7 +769,6 @@ struct Pump<'s> {
     total: u64,
     cap: u64,
     size_hint: hyper::body::SizeHint,
-    tx: Option<OutflowSender>,
 }
 
 /// Why a pumped body was refused after its start had been sent.
@@ -820,7 +820,6 @@ impl<'s> Pump<'s> {
             total,
             cap,
             size_hint,
-            tx: None,
         }
     }
 
@@ -828,17 +827,9 @@ impl<'s> Pump<'s> {
         self.size_hint
     }
 
-    fn with_sender(mut self, tx: OutflowSender) -> Pump<'s> {
-        self.tx = Some(tx);
-        self
-    }
-
     /// Runs to the end of the body. `Ok`: all of it was sent (or the upstream stopped
     /// reading), with the scanner's warning if any. `Err`: the upstream body was cut.
-    async fn run(mut self) -> Result<Option<Finding>, Cut> {
-        let Some(tx) = self.tx.take() else {
-            return Err(Cut::Failed("no upstream body".into(), 0));
-        };
+    async fn run(mut self, tx: OutflowSender) -> Result<Option<Finding>, Cut> {
         loop {
             if !self.send_until(&tx, self.scanner.decided()).await {
                 return Ok(None); // the upstream is not reading any more: nothing more leaves

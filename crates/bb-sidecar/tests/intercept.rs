@@ -676,16 +676,21 @@ fn chunked_post(host: &str, port: u16, pieces: &[&str]) -> String {
     raw
 }
 
-#[tokio::test]
-async fn a_body_is_scanned_as_it_arrives_and_forwarded_whole() {
-    let (port, hits) = start_upstream().await;
+/// The detect engine with TOKEN as the one token slot.
+fn detecting_token() -> Setup {
     let secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
     let mut s = setup();
     s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
         &secrets,
     )));
     s.secrets = secrets;
-    let p = start(s).await;
+    s
+}
+
+#[tokio::test]
+async fn a_body_is_scanned_as_it_arrives_and_forwarded_whole() {
+    let (port, hits) = start_upstream().await;
+    let p = start(detecting_token()).await;
 
     // The token split over three chunks.
     let (a, rest) = TOKEN.split_at(5);
@@ -769,13 +774,7 @@ async fn start_recorder() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
 #[tokio::test]
 async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
     use bb_sidecar::proxy::STREAM_AFTER;
-    let secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
-    let mut s = setup();
-    s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
-        &secrets,
-    )));
-    s.secrets = secrets;
-    let p = start(s).await;
+    let p = start(detecting_token()).await;
     let size = 3 * STREAM_AFTER as usize;
 
     // Clean: the upstream gets all of it, in order.
@@ -832,4 +831,62 @@ async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
         "{log}"
     );
     assert!(!log.contains(TOKEN), "a secret was logged");
+}
+
+#[tokio::test]
+async fn a_long_body_past_the_cap_is_cut_with_413() {
+    use bb_sidecar::proxy::STREAM_AFTER;
+    let mut s = detecting_token();
+    s.max_body = Some(2 * STREAM_AFTER);
+    let p = start(s).await;
+    let (port, received) = start_recorder().await;
+    // A declared length over the cap is refused before anything is read.
+    let body = long_clean_body(3 * STREAM_AFTER as usize);
+    let r = send_bytes(p.addr, &long_post("scan.test", port, &body)).await;
+    assert_eq!(r.body, "blocked: body larger than the scanning limit\n");
+    // Without one, the body streams until it passes the cap.
+    let text = String::from_utf8(body).unwrap();
+    let pieces: Vec<&str> = text
+        .as_bytes()
+        .chunks(64 * 1024)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let r = send(p.addr, &chunked_post("scan.test", port, &pieces)).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(
+        r.body.starts_with(
+            "blocked: body larger than the scanning limit; the upstream request was cut after "
+        ),
+        "{}",
+        r.body
+    );
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .expect("the proxy closes the upstream connection")
+        .unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let sent = dechunk(&got[head_end..]);
+    assert!(
+        sent.len() > STREAM_AFTER as usize && sent.len() <= 2 * STREAM_AFTER as usize,
+        "{} bytes were sent",
+        sent.len()
+    );
+    assert_eq!(sent, text.as_bytes()[..sent.len()]);
+}
+
+/// The data of a chunked body, as far as it goes (a cut body has no last chunk).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..eol]).unwrap(), 16).unwrap();
+        let chunk = &raw[eol + 2..];
+        if size == 0 || chunk.len() < size {
+            data.extend_from_slice(&chunk[..size.min(chunk.len())]);
+            break;
+        }
+        data.extend_from_slice(&chunk[..size]);
+        raw = &chunk[size..];
+        raw = raw.strip_prefix(b"\r\n").unwrap_or(raw);
+    }
+    data
 }

@@ -116,8 +116,6 @@ pub(crate) fn round(
     if cfg.token_patterns {
         keep = keep.min(pct_pass(eng, st, data, at_end, &mut found));
     }
-    // Our own redaction markers (`[REDACTED:known-secret:NAME/hex]`) are not findings.
-    found.retain(|f| !in_marker(data, f.start.saturating_sub(base)));
     sort_findings(&mut found);
     for f in found {
         if st.emitted.insert(f.clone()) {
@@ -127,16 +125,6 @@ pub(crate) fn round(
     let keep = keep.max(base);
     st.emitted.retain(|f| f.start >= keep);
     keep
-}
-
-/// Whether offset `s` of `data` lies inside a `[REDACTED:...]` marker.
-fn in_marker(data: &[u8], s: usize) -> bool {
-    const MARK: &[u8] = b"[REDACTED:";
-    let from = s.saturating_sub(200);
-    let Some(at) = memchr::memmem::rfind(&data[from..s.min(data.len())], MARK) else {
-        return false;
-    };
-    !data[from + at..s].contains(&b']')
 }
 
 /// Finds maximal runs of a byte class of at least MIN bytes (at most 64), 64 bytes at a time.

@@ -544,6 +544,22 @@ fn redact_spans_and_rescan() {
 }
 
 #[test]
+fn text_that_looks_like_a_redaction_marker_hides_nothing() {
+    // Markers are not exempt: an agent could otherwise write one in front of a secret.
+    let e = engine();
+    for doc in [
+        format!("[REDACTED:{VALUE}]"),
+        format!("[REDACTED: see {VALUE}"),
+        "[REDACTED:x] ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123".to_string(),
+    ] {
+        assert!(
+            !e.scan(&OutboundConfig::DEFAULT_ON, doc.as_bytes()).is_empty(),
+            "{doc}"
+        );
+    }
+}
+
+#[test]
 fn config_switches_detectors() {
     let e = engine();
     let doc = mixed_doc();

@@ -354,6 +354,10 @@ impl GramIndex {
             }
         }
         let min_len = pats.iter().map(Vec::len).min().unwrap_or(MIN_SECRET_LEN);
+        assert!(
+            min_len >= MIN_SECRET_LEN,
+            "known-secret patterns are never that short"
+        );
         GramIndex {
             pats,
             bits,
@@ -396,10 +400,13 @@ impl GramIndex {
         };
         for &(pid, off) in list {
             let pat = &self.pats[pid as usize];
-            let Some(s) = back_nonsep_exact(hay, first, off as usize) else {
+            let (before, from_gram) = pat.split_at(off as usize);
+            // Both walks stop at the first byte that differs: a gram shared by many patterns
+            // (`%25` in the percent-encoded ones) costs little per pattern.
+            let Some(s) = match_backwards(hay, first, before) else {
                 continue;
             };
-            if let Some(e) = match_skipping_separators(hay, s, pat) {
+            if let Some(e) = match_forwards(hay, first, from_gram) {
                 out.push((s, e, pid as usize));
             }
         }
@@ -470,17 +477,20 @@ fn gram_with_separators(hay: &[u8], p: usize) -> Option<(u32, usize)> {
     Some((g, p + first))
 }
 
-/// The position of the non-separator byte `count` such bytes before `i`.
-fn back_nonsep_exact(hay: &[u8], mut i: usize, mut count: usize) -> Option<usize> {
-    while count > 0 {
+/// Where `hay` before `i` ends with `pat` (separators skipped): the position of its first
+/// byte (`i` for an empty `pat`).
+fn match_backwards(hay: &[u8], mut i: usize, pat: &[u8]) -> Option<usize> {
+    for &c in pat.iter().rev() {
         i = prev_nonsep(hay, i)?;
-        count -= 1;
+        if hay[i] != c {
+            return None;
+        }
     }
     Some(i)
 }
 
-/// Where `pat` ends when `hay` from `s` (a non-separator byte) holds it, separators skipped.
-fn match_skipping_separators(hay: &[u8], s: usize, pat: &[u8]) -> Option<usize> {
+/// Where `pat` ends when `hay` from `s` holds it, separators skipped.
+fn match_forwards(hay: &[u8], s: usize, pat: &[u8]) -> Option<usize> {
     let mut i = s;
     for &c in pat {
         i = next_nonsep(hay, i)?;
@@ -512,8 +522,10 @@ mod tests {
     #[test]
     fn back_nonsep_counts_only_non_separators() {
         assert_eq!(back_nonsep(b"ab--cd", 6, 3), 1);
-        assert_eq!(back_nonsep_exact(b"ab--cd", 4, 2), Some(0));
-        assert_eq!(back_nonsep_exact(b"ab--cd", 4, 3), None);
+        assert_eq!(match_backwards(b"ab--cd", 4, b"ab"), Some(0));
+        assert_eq!(match_backwards(b"ab--cd", 4, b"xb"), None);
+        assert_eq!(match_backwards(b"ab--cd", 4, b"zab"), None);
+        assert_eq!(match_forwards(b"ab--cd", 1, b"bc"), Some(5));
     }
 
     /// Every occurrence of every pattern in the input with its separators removed, as spans

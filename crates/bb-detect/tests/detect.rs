@@ -553,7 +553,8 @@ fn text_that_looks_like_a_redaction_marker_hides_nothing() {
         "[REDACTED:x] ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123".to_string(),
     ] {
         assert!(
-            !e.scan(&OutboundConfig::DEFAULT_ON, doc.as_bytes()).is_empty(),
+            !e.scan(&OutboundConfig::DEFAULT_ON, doc.as_bytes())
+                .is_empty(),
             "{doc}"
         );
     }

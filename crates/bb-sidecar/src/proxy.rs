@@ -484,19 +484,27 @@ pub async fn pipeline(
 
     let client = cfg.upstreams().client(route.private);
     let request = client.request(Request::from_parts(parts, body));
-    // A streamed body is pumped while the request waits for its answer; the answer is used
-    // only when the whole body was clean.
+    // A streamed body is pumped while the request waits for its answer. A refusal answers the
+    // agent at once: the request is dropped, and the body it holds can only fail. An upstream
+    // that answers (or fails) before the whole body was sent gets no more of it.
     let response = match pump {
         None => request.await,
-        Some((pump, tx)) => match tokio::join!(pump.run(tx), request) {
-            (Ok(warning), response) => {
-                if let Some(f) = warning {
-                    notes.warn(&f, Part::Body);
-                }
-                response
+        Some((pump, tx)) => {
+            let pumped = pump.run(tx);
+            tokio::pin!(pumped, request);
+            tokio::select! {
+                outcome = &mut pumped => match outcome {
+                    Ok(warning) => {
+                        if let Some(f) = warning {
+                            notes.warn(&f, Part::Body);
+                        }
+                        request.await
+                    }
+                    Err(cut) => return cut.refuse(&d),
+                },
+                response = &mut request => response,
             }
-            (Err(cut), _) => return cut.refuse(&d),
-        },
+        }
     };
     let response = match response {
         Ok(response) => response,
@@ -780,7 +788,8 @@ enum Cut {
 
 impl Cut {
     fn refuse(&self, d: &Decide<'_>) -> Response<Body> {
-        let cut = |n: &u64| format!("; the upstream request was cut after {n} clean bytes");
+        let cut =
+            |n: &u64| format!("; the upstream request was cut (at most {n} clean bytes sent)");
         match self {
             Cut::Found(f, n) => {
                 let reason = format!("{} found {} in body{}", f.detector, f.rule, cut(n));
@@ -828,7 +837,8 @@ impl<'s> Pump<'s> {
     }
 
     /// Runs to the end of the body. `Ok`: all of it was sent (or the upstream stopped
-    /// reading), with the scanner's warning if any. `Err`: the upstream body was cut.
+    /// reading, and nothing more leaves), with the scanner's warning if any. `Err`: the
+    /// upstream body was cut.
     async fn run(mut self, tx: OutflowSender) -> Result<Option<Finding>, Cut> {
         loop {
             if !self.send_until(&tx, self.scanner.decided()).await {

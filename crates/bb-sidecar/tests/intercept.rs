@@ -897,3 +897,45 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
     data
 }
+
+/// An upstream that answers as soon as it has the request head, then keeps every byte that
+/// still reaches it until the proxy closes the connection.
+async fn start_early_answer() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the head comes before the connection ends");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly";
+        stream.write_all(answer).await.unwrap();
+        let _ = stream.read_to_end(&mut got).await;
+        got
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn an_upstream_that_answers_early_gets_no_more_of_a_streamed_body() {
+    use bb_sidecar::proxy::STREAM_AFTER;
+    let p = start(detecting_token()).await;
+    let (port, received) = start_early_answer().await;
+    let size = 8 * STREAM_AFTER as usize;
+    let body = long_clean_body(size);
+    let r = send_bytes(p.addr, &long_post("scan.test", port, &body)).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "early"));
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .expect("the proxy closes the upstream connection")
+        .unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let sent = &got[head_end..];
+    assert!(sent.len() < size, "the whole body was sent");
+    assert_eq!(sent, &body[..sent.len()]);
+}

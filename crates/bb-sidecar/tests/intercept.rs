@@ -756,19 +756,42 @@ fn long_clean_body(size: usize) -> Vec<u8> {
     body
 }
 
-/// An upstream that never answers: it keeps every byte that reached it until the proxy
-/// closes the connection.
-async fn start_recorder() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
-    use tokio::io::AsyncReadExt;
+/// An upstream that keeps every byte that reaches it until the proxy closes the connection;
+/// with `answer`, it sends that as soon as it has the request head.
+async fn start_recorder(answer: Option<&'static [u8]>) -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => return got,
+            }
+        }
+        if let Some(answer) = answer {
+            stream.write_all(answer).await.unwrap();
+        }
         let _ = stream.read_to_end(&mut got).await;
         got
     });
     (port, task)
+}
+
+/// The body bytes a recorder got, once the proxy has closed its connection.
+async fn body_sent(recorder: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
+    let got = tokio::time::timeout(std::time::Duration::from_secs(10), recorder)
+        .await
+        .expect("the proxy closes the upstream connection")
+        .unwrap();
+    let head_end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the request head reached the upstream");
+    got[head_end + 4..].to_vec()
 }
 
 #[tokio::test]
@@ -788,7 +811,7 @@ async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
 
     // A secret well past the hold limit: the upstream has had the clean start, never the
     // secret, and its request is cut, not ended as a shorter well-formed one.
-    let (port, received) = start_recorder().await;
+    let (port, received) = start_recorder(None).await;
     let mut dirty = long_clean_body(size);
     let at = 2 * STREAM_AFTER as usize + 12_345;
     dirty[at..at + TOKEN.len()].copy_from_slice(TOKEN.as_bytes());
@@ -802,16 +825,7 @@ async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
         "{}",
         r.body
     );
-    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
-        .await
-        .expect("the proxy closes the upstream connection")
-        .unwrap();
-    let head_end = got
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("the request head reached the upstream")
-        + 4;
-    let sent = &got[head_end..];
+    let sent = body_sent(received).await;
     assert!(
         sent.len() > STREAM_AFTER as usize && sent.len() < at,
         "{} bytes of the body were sent",
@@ -819,7 +833,7 @@ async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
     );
     assert_eq!(
         sent,
-        &dirty[..sent.len()],
+        dirty[..sent.len()],
         "what was sent is the body's start"
     );
     let released: usize = r.body
@@ -846,7 +860,7 @@ async fn a_long_body_past_the_cap_is_cut_with_413() {
     let mut s = detecting_token();
     s.max_body = Some(2 * STREAM_AFTER);
     let p = start(s).await;
-    let (port, received) = start_recorder().await;
+    let (port, received) = start_recorder(None).await;
     // A declared length over the cap is refused before anything is read.
     let body = long_clean_body(3 * STREAM_AFTER as usize);
     let r = send_bytes(p.addr, &long_post("scan.test", port, &body)).await;
@@ -867,12 +881,7 @@ async fn a_long_body_past_the_cap_is_cut_with_413() {
         "{}",
         r.body
     );
-    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
-        .await
-        .expect("the proxy closes the upstream connection")
-        .unwrap();
-    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let sent = dechunk(&got[head_end..]);
+    let sent = dechunk(&body_sent(received).await);
     assert!(
         sent.len() > STREAM_AFTER as usize && sent.len() <= 2 * STREAM_AFTER as usize,
         "{} bytes were sent",
@@ -898,44 +907,17 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     data
 }
 
-/// An upstream that answers as soon as it has the request head, then keeps every byte that
-/// still reaches it until the proxy closes the connection.
-async fn start_early_answer() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 65536];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the head comes before the connection ends");
-            got.extend_from_slice(&buf[..n]);
-        }
-        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly";
-        stream.write_all(answer).await.unwrap();
-        let _ = stream.read_to_end(&mut got).await;
-        got
-    });
-    (port, task)
-}
-
 #[tokio::test]
 async fn an_upstream_that_answers_early_gets_no_more_of_a_streamed_body() {
     use bb_sidecar::proxy::STREAM_AFTER;
     let p = start(detecting_token()).await;
-    let (port, received) = start_early_answer().await;
+    let (port, received) =
+        start_recorder(Some(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly")).await;
     let size = 8 * STREAM_AFTER as usize;
     let body = long_clean_body(size);
     let r = send_bytes(p.addr, &long_post("scan.test", port, &body)).await;
     assert_eq!((r.status, r.body.as_str()), (200, "early"));
-    let got = tokio::time::timeout(std::time::Duration::from_secs(10), received)
-        .await
-        .expect("the proxy closes the upstream connection")
-        .unwrap();
-    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let sent = &got[head_end..];
+    let sent = body_sent(received).await;
     assert!(sent.len() < size, "the whole body was sent");
-    assert_eq!(sent, &body[..sent.len()]);
+    assert_eq!(sent, body[..sent.len()]);
 }

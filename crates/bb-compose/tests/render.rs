@@ -15,13 +15,10 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
         .cmd("bb-plan")
         .args(["fixer", "--runtime", runtime])
         .envs(PLANTED.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let mut plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = plan["identity"].as_str().unwrap().to_string();
     plan["network"] = json!({
@@ -33,13 +30,10 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
         .cmd("bb-compose")
         .arg("render")
         .write_stdin(plan.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     let file = plan["compose"]["file"].as_str().unwrap().to_string();
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();

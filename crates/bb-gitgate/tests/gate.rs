@@ -4,6 +4,8 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use bb_testkit::docker_ok;
+
 const LABEL: &str = "bot-bottle.test=gitgate";
 const BASE_IMAGE: &str = "bot-bottle-base:local";
 const SIDECAR_IMAGE: &str = "bot-bottle-sidecar:latest";
@@ -32,16 +34,6 @@ fn docker(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running docker")
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 struct Run {

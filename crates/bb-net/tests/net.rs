@@ -31,13 +31,10 @@ fn creates_isolated_networks_idempotently_and_removes_them() {
     let out = f
         .cmd("bb-net")
         .write_stdin(plan.stdout.clone())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let planned: Value = serde_json::from_slice(&out.stdout).unwrap();
     let net = &planned["network"];
     let internal = inspect(net["internal"].as_str().unwrap());

@@ -513,6 +513,11 @@ pub fn docker_try(args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// `docker ARGS`: its trimmed stdout; panics with the command and docker's message.
+pub fn docker_ok(args: &[&str]) -> String {
+    docker_try(args).unwrap_or_else(|err| panic!("{err}"))
+}
+
 /// Calls `probe` every 200 ms until it returns something or `limit` has passed.
 pub fn wait_for<T>(limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = std::time::Instant::now() + limit;

@@ -91,13 +91,10 @@ fn info_shows_the_resolved_agent_without_needing_host_values() {
     let out = f
         .cmd("bot-bottle")
         .args(["info", "fixer"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("bottles    claude -> shop"), "{text}");
     assert!(text.contains("git user   Shop Bot"), "{text}");
@@ -141,17 +138,11 @@ fn init_writes_a_starter_that_plans_and_never_overwrites() {
         "{bottle}"
     );
     // The starter plans with nothing but the OAuth token set.
-    let out = f
-        .cmd("bot-bottle")
+    f.cmd("bot-bottle")
         .args(["start", "starter", "--dry-run", "--runtime", "runc"])
         .env("CLAUDE_CODE_OAUTH_TOKEN", "x")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .assert()
+        .success();
     let (code, _, err) = run(&f, &["init"]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use bb_testkit::{
-    DockerCleanup, Fixture, HTTP_UPSTREAM_SCRIPT, bin_path, require_images, simple_bottle, text,
-    unique_name,
+    DockerCleanup, Fixture, HTTP_UPSTREAM_SCRIPT, bin_path, docker_ok, require_images,
+    simple_bottle, text, unique_name,
 };
 use serde_json::Value;
 
@@ -145,16 +145,12 @@ fn exec(container: &str, user: &str, script: &str) -> Output {
 
 /// The address of a container on its (single) network.
 fn container_ip(name: &str) -> String {
-    docker(&[
+    docker_ok(&[
         "inspect",
         "-f",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
         name,
     ])
-}
-
-fn docker(args: &[&str]) -> String {
-    bb_testkit::docker_try(args).unwrap_or_else(|err| panic!("{err}"))
 }
 
 #[test]
@@ -240,7 +236,7 @@ fn pipeline_by_hand_isolates_the_agent() {
         .unwrap()
         .display()
         .to_string();
-    docker(&[
+    docker_ok(&[
         "run",
         "-d",
         "--name",
@@ -288,7 +284,7 @@ fn pipeline_by_hand_isolates_the_agent() {
     );
 
     // An upstream on the egress network, reachable only through the proxy.
-    docker(&[
+    docker_ok(&[
         "run",
         "-d",
         "--name",
@@ -345,14 +341,14 @@ fn pipeline_by_hand_isolates_the_agent() {
             .as_str()
             .unwrap()
             .replace(".0/24", ".1"),
-        docker(&[
+        docker_ok(&[
             "network",
             "inspect",
             "-f",
             "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
             net["egress"].as_str().unwrap(),
         ]),
-        docker(&[
+        docker_ok(&[
             "network",
             "inspect",
             "-f",
@@ -408,7 +404,7 @@ fn pipeline_by_hand_isolates_the_agent() {
     );
 
     // The inverse stages remove everything.
-    docker(&[
+    docker_ok(&[
         "rm",
         "-f",
         &format!("bot-bottle-{slug}-tls"),
@@ -513,7 +509,7 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
         }
     }
     for container in [&agent, &sidecar] {
-        let command_line = docker(&[
+        let command_line = docker_ok(&[
             "inspect",
             "-f",
             "{{json .Path}} {{json .Args}} {{json .Config.Cmd}} {{json .Config.Entrypoint}}",
@@ -598,7 +594,7 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
     let sidecar_ip = plan["network"]["sidecar_ip"].as_str().unwrap().to_string();
     let resolver = format!("bot-bottle-{}-resolver", b.name);
     // A fake resolver on the egress network records every packet it receives, UDP and TCP.
-    docker(&[
+    docker_ok(&[
         "run",
         "-d",
         "--name",
@@ -677,7 +673,7 @@ fn dns_queries_for_outside_names_reach_only_the_sink() {
         "0",
         "the fake resolver records what reaches it"
     );
-    docker(&["rm", "-f", "-v", &resolver]);
+    docker_ok(&["rm", "-f", "-v", &resolver]);
     b.take_down(&plan);
 }
 
@@ -705,7 +701,7 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         cleanup,
     };
     let plan = b.pipeline(&[]);
-    docker(&[
+    docker_ok(&[
         "network",
         "connect",
         "--alias",
@@ -783,8 +779,8 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         "the deploy key is nowhere in the agent"
     );
 
-    docker(&["rm", "-f", "-v", &upstream]);
-    docker(&["network", "rm", &upstream_net]);
+    docker_ok(&["rm", "-f", "-v", &upstream]);
+    docker_ok(&["network", "rm", &upstream_net]);
     b.take_down(&plan);
 }
 
@@ -821,7 +817,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     ))
     .unwrap();
     let fixture = format!("bot-bottle-{}-fixture", b.name);
-    docker(&[
+    docker_ok(&[
         "run",
         "-d",
         "--name",
@@ -899,7 +895,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     );
 
     // Passthrough: the agent sees the upstream's own certificate, not one from the bottle CA.
-    docker(&[
+    docker_ok(&[
         "cp",
         ca.to_str().unwrap(),
         &format!("{agent}:/tmp/test-ca.pem"),
@@ -985,7 +981,7 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     let tmp = routes_file.with_extension("json.new");
     std::fs::write(&tmp, routes.to_string()).unwrap();
     std::fs::rename(&tmp, &routes_file).unwrap();
-    docker(&["kill", "-s", "HUP", &sidecar]);
+    docker_ok(&["kill", "-s", "HUP", &sidecar]);
     let reloaded = exec(
         &agent,
         "node",
@@ -998,6 +994,6 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
         text(&reloaded).1
     );
 
-    docker(&["rm", "-f", "-v", &fixture]);
+    docker_ok(&["rm", "-f", "-v", &fixture]);
     b.take_down(&plan);
 }

@@ -314,11 +314,20 @@ impl Decide<'_> {
     }
 
     fn found(&self, finding: &Finding, part: Part<'_>) -> Response<Body> {
-        let reason = format!("{} found {} in {part}", finding.detector, finding.rule);
+        self.found_noting(finding, part, "")
+    }
+
+    /// [`Decide::found`] with `note` after the reason.
+    fn found_noting(&self, finding: &Finding, part: Part<'_>, note: &str) -> Response<Body> {
+        let reason = format!(
+            "{} found {} in {part}{note}",
+            finding.detector, finding.rule
+        );
         self.block_by(&reason, Some(&finding.detector))
     }
 
-    fn too_large(&self, part: Part<'_>) -> Response<Body> {
+    /// 413 (403 for a response): larger than the cap; `note` follows the reason.
+    fn too_large(&self, part: Part<'_>, note: &str) -> Response<Body> {
         let (status, reason) = match part {
             Part::Response => (
                 StatusCode::FORBIDDEN,
@@ -329,8 +338,16 @@ impl Decide<'_> {
                 "body larger than the scanning limit",
             ),
         };
-        self.log(LogVerdict::Block, reason, None);
+        let reason = format!("{reason}{note}");
+        self.log(LogVerdict::Block, &reason, None);
         text(status, &format!("blocked: {reason}\n"))
+    }
+
+    /// 400: the agent's request body could not be read; `note` follows the reason.
+    fn unreadable(&self, why: &str, note: &str) -> Response<Body> {
+        let reason = format!("cannot read the request body: {}{note}", one_line(why));
+        self.log(LogVerdict::Block, &reason, None);
+        text(StatusCode::BAD_REQUEST, &format!("bad request: {reason}\n"))
     }
 
     fn log(&self, verdict: LogVerdict, reason: &str, detector: Option<&str>) {
@@ -521,7 +538,7 @@ pub async fn pipeline(
     let rbody: Body = if scan_inbound {
         let bytes = match collect_capped(rbody, cfg.max_body).await {
             Ok(bytes) => bytes,
-            Err(Collect::TooLarge) => return d.too_large(Part::Response),
+            Err(Collect::TooLarge) => return d.too_large(Part::Response, ""),
             Err(Collect::Failed(why)) => {
                 return upstream_failed(&d, route, target, &format!("reading the response: {why}"));
             }
@@ -651,21 +668,8 @@ async fn scan_request<'s>(
         Ok(Read::Blocked(f)) => return Err(d.found(&f, Part::Body)),
         Ok(Read::Streaming(pump)) => return Ok(Outbound::Streaming(pump)),
         Ok(Read::Done(chunks, verdict)) => (chunks, verdict),
-        Err(Collect::TooLarge) => return Err(d.too_large(Part::Body)),
-        Err(Collect::Failed(why)) => {
-            d.log(
-                LogVerdict::Block,
-                &format!("cannot read the request body: {why}"),
-                None,
-            );
-            return Err(text(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "bad request: cannot read the request body: {}\n",
-                    one_line(&why)
-                ),
-            ));
-        }
+        Err(Collect::TooLarge) => return Err(d.too_large(Part::Body, "")),
+        Err(Collect::Failed(why)) => return Err(d.unreadable(&why, "")),
     };
     match verdict {
         Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),
@@ -779,35 +783,28 @@ struct Pump<'s> {
     size_hint: hyper::body::SizeHint,
 }
 
-/// Why a pumped body was refused after its start had been sent.
-enum Cut {
-    Found(Finding, u64),
-    TooLarge(u64),
-    Failed(String, u64),
+/// Why a pumped body was refused after its start had been sent, and how much had been.
+struct Cut {
+    refusal: Refusal,
+    sent: u64,
+}
+
+enum Refusal {
+    Found(Finding),
+    TooLarge,
+    Unreadable(String),
 }
 
 impl Cut {
     fn refuse(&self, d: &Decide<'_>) -> Response<Body> {
-        let cut =
-            |n: &u64| format!("; the upstream request was cut (at most {n} clean bytes sent)");
-        match self {
-            Cut::Found(f, n) => {
-                let reason = format!("{} found {} in body{}", f.detector, f.rule, cut(n));
-                d.block_by(&reason, Some(&f.detector))
-            }
-            Cut::TooLarge(n) => {
-                let reason = format!("body larger than the scanning limit{}", cut(n));
-                d.log(LogVerdict::Block, &reason, None);
-                text(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!("blocked: {reason}\n"),
-                )
-            }
-            Cut::Failed(why, n) => {
-                let reason = format!("cannot read the request body: {}{}", one_line(why), cut(n));
-                d.log(LogVerdict::Block, &reason, None);
-                text(StatusCode::BAD_REQUEST, &format!("bad request: {reason}\n"))
-            }
+        let note = format!(
+            "; the upstream request was cut (at most {} clean bytes sent)",
+            self.sent
+        );
+        match &self.refusal {
+            Refusal::Found(f) => d.found_noting(f, Part::Body, &note),
+            Refusal::TooLarge => d.too_large(Part::Body, &note),
+            Refusal::Unreadable(why) => d.unreadable(why, &note),
         }
     }
 }
@@ -836,6 +833,13 @@ impl<'s> Pump<'s> {
         self.size_hint
     }
 
+    fn cut(&self, refusal: Refusal) -> Cut {
+        Cut {
+            refusal,
+            sent: self.sent,
+        }
+    }
+
     /// Runs to the end of the body. `Ok`: all of it was sent (or the upstream stopped
     /// reading, and nothing more leaves), with the scanner's warning if any. `Err`: the
     /// upstream body was cut.
@@ -852,19 +856,19 @@ impl<'s> Pump<'s> {
                     Ok(data) => data,
                     Err(_) => continue, // trailers are not forwarded
                 },
-                Err(err) => return Err(Cut::Failed(err.to_string(), self.sent)),
+                Err(err) => return Err(self.cut(Refusal::Unreadable(err.to_string()))),
             };
             self.total += data.len() as u64;
             if self.total > self.cap {
-                return Err(Cut::TooLarge(self.sent));
+                return Err(self.cut(Refusal::TooLarge));
             }
             if let Some(f) = self.scanner.feed(&data) {
-                return Err(Cut::Found(f, self.sent));
+                return Err(self.cut(Refusal::Found(f)));
             }
             self.pending.push_back(data);
         }
         let warning = match self.scanner.finish() {
-            Verdict::Found { finding, .. } => return Err(Cut::Found(finding, self.sent)),
+            Verdict::Found { finding, .. } => return Err(self.cut(Refusal::Found(finding))),
             Verdict::Warn(f) => Some(f),
             Verdict::Clean => None,
         };

@@ -6,38 +6,110 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bb_core::Plan;
+use bb_core::agent_cli;
 use bb_core::docker;
-use bb_core::plan::Template;
 
-const CLAUDE_DOCKERFILE: &str = include_str!("../../../images/claude/Dockerfile");
-const CODEX_DOCKERFILE: &str = include_str!("../../../images/codex/Dockerfile");
+use crate::wheels;
+
 const SIDECAR_DOCKERFILE: &str = include_str!("../../../images/sidecar/Dockerfile");
 
-/// Builds the agent image from its Dockerfile when it does not exist yet.
+/// The label holding the ID of the base image an agent image was built on.
+const BASE_ID_LABEL: &str = "bot-bottle.base-id";
+
+/// Builds the agent image when it is missing, when `--rebuild` asks for it, or when the base
+/// image it was built on has changed since (a rebuilt local base). The built-in Dockerfile gets
+/// the CLI from its pinned wheel; an older build of the same image is removed when unused.
 pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
     let image = &plan.provider.image;
-    if docker::image_exists(image) {
+    let base = &plan.provider.base_image.value;
+    let base_id = image_id(base);
+    let why = if plan.provider.rebuild {
+        "--rebuild"
+    } else if !docker::image_exists(image) {
+        "not built yet"
+    } else if base_changed(image, base_id.as_deref()) {
+        "its base image changed"
+    } else {
         return Ok(());
+    };
+    let mut labels = vec![("bot-bottle.image".to_string(), "agent".to_string())];
+    if let Some(id) = &base_id {
+        labels.push((BASE_ID_LABEL.into(), id.clone()));
     }
-    let base = format!(
-        "{}={}",
-        plan.provider.base_image.name, plan.provider.base_image.value
-    );
+    let build_arg = format!("{}={base}", plan.provider.base_image.name);
     match &plan.provider.dockerfile {
         Some(dockerfile) => {
             let context = dockerfile.parent().unwrap_or(Path::new("."));
-            build(image, dockerfile, context, &base)
+            build(image, dockerfile, context, &build_arg, &labels, why)
         }
         None => {
             let dir = build_context()?;
-            let text = match plan.provider.template {
-                Template::Claude => CLAUDE_DOCKERFILE,
-                Template::Codex => CODEX_DOCKERFILE,
-            };
+            if let Some(wheel) = &plan.provider.cli {
+                let path = wheels::fetch(wheel)?;
+                wheels::extract(&path, wheel, dir.path())?;
+            } else {
+                let pin = bb_core::agent_cli::pin(plan.provider.template);
+                bail!(
+                    "no {} wheel is pinned for this machine ({}; pinned: {}): give agent_provider.dockerfile",
+                    pin.package,
+                    std::env::consts::ARCH,
+                    pin.arches()
+                );
+            }
             let dockerfile = dir.path().join("Dockerfile");
-            std::fs::write(&dockerfile, text)?;
-            build(image, &dockerfile, dir.path(), &base)
+            std::fs::write(&dockerfile, agent_cli::dockerfile(plan.provider.template))?;
+            build(image, &dockerfile, dir.path(), &build_arg, &labels, why)?;
+            remove_older_builds(image);
+            Ok(())
         }
+    }
+}
+
+/// The local image's ID, when it exists.
+fn image_id(image: &str) -> Option<String> {
+    docker::output(["image", "inspect", "--format", "{{.Id}}", image])
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The image records a base that is no longer the local base's ID. Images we did not build (no
+/// label) and bases that are not local (a registry image) count as unchanged.
+fn base_changed(image: &str, base_id: Option<&str>) -> bool {
+    let Some(base_id) = base_id else { return false };
+    let format = format!("{{{{index .Config.Labels \"{BASE_ID_LABEL}\"}}}}");
+    match docker::output(["image", "inspect", "--format", &format, image]) {
+        Ok(recorded) => {
+            let recorded = recorded.trim();
+            !recorded.is_empty() && recorded != "<no value>" && recorded != base_id
+        }
+        Err(_) => false,
+    }
+}
+
+/// Removes other tags of the same repository that bot-bottle built (older CLI pins or
+/// Dockerfiles); an image a container still uses stays (`docker image rm` refuses).
+fn remove_older_builds(image: &str) {
+    let Some((repo, _)) = image.rsplit_once(':') else {
+        return;
+    };
+    let Ok(list) = docker::output([
+        "image",
+        "ls",
+        "--filter",
+        "label=bot-bottle.image=agent",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        repo,
+    ]) else {
+        return;
+    };
+    for old in list
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != image)
+    {
+        let _ = docker::raw(["image", "rm", old]);
     }
 }
 
@@ -63,6 +135,8 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
         &dockerfile,
         dir.path(),
         &format!("BASE_IMAGE={base}"),
+        &[("bot-bottle.image".into(), "sidecar".into())],
+        "not built yet",
     )
 }
 
@@ -85,10 +159,17 @@ fn build_context() -> Result<tempfile::TempDir> {
         .context("creating a build context")
 }
 
-fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Result<()> {
+fn build(
+    image: &str,
+    dockerfile: &Path,
+    context: &Path,
+    build_arg: &str,
+    labels: &[(String, String)],
+    why: &str,
+) -> Result<()> {
     let step = Step::start(
         "bb-compose",
-        format!("building image {image} ({build_arg}); this can take minutes"),
+        format!("building image {image} ({why}; {build_arg}); this can take minutes"),
     );
     let bin = docker::docker_bin()?;
     let buildkit = if docker::succeeds(["buildx", "version"]) {
@@ -96,18 +177,19 @@ fn build(image: &str, dockerfile: &Path, context: &Path, build_arg: &str) -> Res
     } else {
         "0"
     };
-    let args: [&std::ffi::OsStr; 10] = [
-        "build".as_ref(),
-        "--build-arg".as_ref(),
-        build_arg.as_ref(),
-        "--label".as_ref(),
-        "bot-bottle.image=agent".as_ref(),
-        "-t".as_ref(),
-        image.as_ref(),
-        "-f".as_ref(),
-        dockerfile.as_os_str(),
-        context.as_os_str(),
-    ];
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["build".into(), "--build-arg".into(), build_arg.into()];
+    for (key, value) in labels {
+        args.push("--label".into());
+        args.push(format!("{key}={value}").into());
+    }
+    args.extend([
+        "-t".into(),
+        image.into(),
+        "-f".into(),
+        dockerfile.into(),
+        context.into(),
+    ]);
     let cmd = duct::cmd(&bin, args)
         .env("DOCKER_BUILDKIT", buildkit)
         .stdin_null()

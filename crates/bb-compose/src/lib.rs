@@ -11,6 +11,7 @@
 pub mod images;
 pub mod render;
 pub mod secrets;
+pub mod wheels;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

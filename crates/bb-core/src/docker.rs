@@ -165,7 +165,7 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
 }
 
 /// A tool's stderr on one line: its non-empty lines, trimmed, joined with ` | `.
-fn message(stderr: &[u8]) -> String {
+pub fn message(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr)
         .lines()
         .map(str::trim)

@@ -6,8 +6,11 @@
 //! - [`stage`]: reading a plan from stdin or `--plan FILE` and writing it to stdout;
 //! - [`paths`]: where bot-bottle keeps its files (`$BOT_BOTTLE_HOME`);
 //! - [`fsx`]: writing files and folders with the permissions the spec requires;
-//! - [`docker`]: locating and running the docker CLI.
+//! - [`docker`]: locating and running the docker CLI;
+//! - [`agent_cli`]: the pinned agent CLIs and the built-in Dockerfiles; [`digest`]: SHA-256.
 
+pub mod agent_cli;
+pub mod digest;
 pub mod docker;
 pub mod error;
 pub mod fsx;

@@ -18,6 +18,25 @@ pub fn home() -> Result<PathBuf, InputError> {
     }
 }
 
+/// The download cache shared by every bottle home (the pinned CLI wheels):
+/// `$BOT_BOTTLE_CACHE`, else `$XDG_CACHE_HOME/bot-bottle`, else `$HOME/.cache/bot-bottle`.
+pub fn cache_dir() -> Result<PathBuf, InputError> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("BOT_BOTTLE_CACHE") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(dir).join("bot-bottle"));
+    }
+    match var("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".cache/bot-bottle")),
+        None => Err(
+            InputError::new("none of BOT_BOTTLE_CACHE, XDG_CACHE_HOME, HOME is set")
+                .fix("set BOT_BOTTLE_CACHE to a folder for downloads"),
+        ),
+    }
+}
+
 /// The folder of all bottles' state.
 pub fn state_root(home: &Path) -> PathBuf {
     home.join("state")

@@ -132,6 +132,12 @@ pub struct ProviderPlan {
     pub auth_token: Option<String>,
     /// Read the host's `~/.codex/auth.json` (codex only).
     pub forward_host_credentials: bool,
+    /// The pinned wheel the built-in Dockerfile takes the CLI from (absent for a custom one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<crate::agent_cli::CliWheel>,
+    /// Build the agent image even when its tag exists (`--rebuild`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebuild: bool,
 }
 
 /// Agent provider template.

@@ -23,6 +23,9 @@ pub struct PlanArgs {
     /// Use this runtime instead of asking the engine whether gVisor (runsc) is registered
     #[arg(long, value_enum, value_name = "RUNTIME")]
     pub runtime: Option<RuntimeArg>,
+    /// Build the agent image again even when it exists (after editing a custom image's context)
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,6 +46,7 @@ impl PlanArgs {
                 RuntimeArg::Runc => RuntimeName::Runc,
                 RuntimeArg::Runsc => RuntimeName::Runsc,
             }),
+            rebuild: self.rebuild,
         }
     }
 }

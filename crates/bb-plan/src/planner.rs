@@ -35,6 +35,8 @@ pub struct Request {
     pub label: Option<String>,
     /// `--runtime`: skip the probe.
     pub runtime: Option<RuntimeName>,
+    /// `--rebuild`: build the agent image even when its tag exists.
+    pub rebuild: bool,
 }
 
 /// Reads one host environment variable.
@@ -135,7 +137,8 @@ pub fn resolve(host: &Host, request: &Request) -> anyhow::Result<Resolution> {
         &bottles,
         agent.as_ref().map(|a| (agent_name.as_str(), a)),
     )?;
-    let provider = provider::plan(&resolved.provider, resolved.template(), &*host.env);
+    let mut provider = provider::plan(&resolved.provider, resolved.template(), &*host.env);
+    provider.rebuild = request.rebuild;
     let (egress, replaced_routes) = egress(&resolved, &provider, &host.user_home);
     let mut env: Vec<(String, At<EnvValue>)> = resolved.env.clone().into_iter().collect();
     for (name, value) in provider::placeholder_env(&provider) {

@@ -2,14 +2,16 @@
 
 use std::path::Path;
 
+use bb_core::agent_cli;
 use bb_core::plan::{
     AuthScheme, BuildArg, Dlp, OnMatch, ProviderPlan, Route, RouteAuth, Template, TokenSource,
 };
 
 use crate::manifest::bottle::{DlpSpec, ProviderSpec};
 
-/// The public base image of the built-in Dockerfiles.
-pub const DEFAULT_BASE_IMAGE: &str = "node:22-slim";
+/// The public base image of the built-in Dockerfiles (they need no Node: the CLIs are standalone
+/// executables).
+pub const DEFAULT_BASE_IMAGE: &str = "debian:bookworm-slim";
 /// The literal the agent sees where a real credential would be.
 pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
 
@@ -54,13 +56,14 @@ pub fn plan(
     };
     let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     let dockerfile = spec.dockerfile.as_ref().map(|d| d.value.clone());
+    let base_image = env("BOT_BOTTLE_BASE_IMAGE").unwrap_or_else(|| DEFAULT_BASE_IMAGE.into());
+    let wheel = match dockerfile {
+        None => agent_cli::pin(template).wheel(std::env::consts::ARCH),
+        Some(_) => None,
+    };
     let default_image = match &dockerfile {
-        None => format!("bot-bottle-{}:latest", template.as_str()),
-        Some(path) => format!(
-            "bot-bottle-{}-custom:{}",
-            template.as_str(),
-            short_hash(path)
-        ),
+        None => agent_cli::builtin_image_tag(template, wheel.as_ref(), &base_image),
+        Some(path) => custom_image_tag(template, path, &base_image),
     };
     ProviderPlan {
         template,
@@ -78,24 +81,27 @@ pub fn plan(
         dockerfile,
         base_image: BuildArg {
             name: "BASE_IMAGE".into(),
-            value: env("BOT_BOTTLE_BASE_IMAGE").unwrap_or_else(|| DEFAULT_BASE_IMAGE.into()),
+            value: base_image,
         },
         auth_token: spec.auth_token.as_ref().map(|t| t.value.clone()),
         forward_host_credentials: spec
             .forward_host_credentials
             .as_ref()
             .is_some_and(|f| f.value),
+        cli: wheel,
+        rebuild: false,
     }
 }
 
-/// A stable 12-hex-digit tag for a custom Dockerfile path (FNV-1a).
-fn short_hash(path: &Path) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in path.as_os_str().as_encoded_bytes() {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{:012x}", hash >> 16)
+/// The tag of an image built from a custom Dockerfile: it follows the file's path and contents
+/// and the base image. Other files of its build context are not hashed (a context may be a whole
+/// repository): after changing them, `--rebuild`.
+fn custom_image_tag(template: Template, path: &Path, base_image: &str) -> String {
+    let mut hash = bb_core::digest::Hasher::new();
+    hash.part(path.as_os_str().as_encoded_bytes());
+    hash.part(&std::fs::read(path).unwrap_or_default());
+    hash.part(base_image.as_bytes());
+    format!("bot-bottle-{}-custom:{}", template.as_str(), hash.short())
 }
 
 /// A route the provider adds, and where its token comes from.
@@ -171,10 +177,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn custom_dockerfiles_get_distinct_stable_tags() {
-        let a = short_hash(Path::new("/a/Dockerfile"));
-        assert_eq!(a, short_hash(Path::new("/a/Dockerfile")));
-        assert_ne!(a, short_hash(Path::new("/b/Dockerfile")));
-        assert_eq!(a.len(), 12);
+    fn custom_dockerfiles_get_tags_that_follow_path_contents_and_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("Dockerfile");
+        std::fs::write(&file, "FROM a\n").unwrap();
+        let a = custom_image_tag(Template::Claude, &file, "base");
+        assert_eq!(a, custom_image_tag(Template::Claude, &file, "base"));
+        assert_ne!(
+            a,
+            custom_image_tag(Template::Claude, Path::new("/b/Dockerfile"), "base")
+        );
+        assert_ne!(a, custom_image_tag(Template::Claude, &file, "other"));
+        std::fs::write(&file, "FROM b\n").unwrap();
+        assert_ne!(a, custom_image_tag(Template::Claude, &file, "base"));
+        assert!(a.starts_with("bot-bottle-claude-custom:"));
     }
 }

@@ -104,6 +104,19 @@ fn common_rows(sheet: &mut Sheet, r: &Resolution, egress: &EgressPlan, gate: &Gi
             p.base_image.value
         ),
     );
+    if let Some(cli) = &p.cli {
+        sheet.row(
+            "cli",
+            format!(
+                "{} {} (from {}=={}, SHA-256 {}…)",
+                p.template.as_str(),
+                cli.cli_version,
+                cli.package,
+                cli.version,
+                &cli.sha256[..12]
+            ),
+        );
+    }
     sheet.row("env", env_rows(r));
     let skills: Vec<String> = r
         .skills

@@ -37,6 +37,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         identity: Some(meta.identity.clone()),
         label: meta.label.clone(),
         runtime: Some(meta.runtime),
+        rebuild: false,
     };
     let planned = planner::plan(&host, &request)?;
     let turn = Turn {

@@ -99,6 +99,15 @@ fn resolve_override() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// `BOT_BOTTLE_SIDECAR_EXTRA_NETWORK`: an existing network the sidecar joins besides its own two
+/// (never the agent): an operator's model gateway, or the scripted model API of the tests, at an
+/// address known before the launch. Routes to addresses there need `private: true`.
+fn extra_network() -> Option<String> {
+    std::env::var("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 pub fn compose_file(plan: &Plan) -> PathBuf {
     plan.state_dir.join("docker-compose.yml")
 }
@@ -249,14 +258,19 @@ fn document(
         "read_only": true,
         "tmpfs": ["/tmp"],
     });
-    json!({
+    let mut doc = json!({
         "version": "2.4",
         "services": {"agent": agent, "sidecar": sidecar},
         "networks": {
             "internal": {"external": true, "name": internal},
             "egress": {"external": true, "name": egress},
         },
-    })
+    });
+    if let Some(extra) = extra_network() {
+        doc["services"]["sidecar"]["networks"]["extra"] = json!({});
+        doc["networks"]["extra"] = json!({"external": true, "name": extra});
+    }
+    doc
 }
 
 fn sidecar_volumes(plan: &Plan) -> Vec<String> {

@@ -164,6 +164,71 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
     }
 }
 
+/// [`probe_runtime`] at most once per engine, runtime configuration and runtime version: a
+/// definite answer (works, fails) is kept in `cache_dir()/runtime-probes.json`, so planning does
+/// not start a container every time. "No image to try it with" is not kept.
+pub fn probe_runtime_cached(runtime: &str, images: &[&str]) -> RuntimeProbe {
+    let key = match engine_fingerprint(runtime) {
+        Ok(key) => key,
+        Err(_) => return probe_runtime(runtime, images),
+    };
+    let file = crate::paths::cache_dir()
+        .ok()
+        .map(|d| d.join("runtime-probes.json"));
+    let mut cache: serde_json::Map<String, serde_json::Value> = file
+        .as_ref()
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    match cache.get(&key) {
+        Some(serde_json::Value::Bool(true)) => return RuntimeProbe::Works,
+        Some(serde_json::Value::String(why)) => return RuntimeProbe::Fails(why.clone()),
+        _ => {}
+    }
+    let result = probe_runtime(runtime, images);
+    let value = match &result {
+        RuntimeProbe::Works => serde_json::Value::Bool(true),
+        RuntimeProbe::Fails(why) => serde_json::Value::String(why.clone()),
+        RuntimeProbe::NoImage => return result,
+    };
+    cache.insert(key, value);
+    // A cache that cannot be written only costs the next plan a probe.
+    if let (Some(file), Ok(bytes)) = (file, serde_json::to_vec_pretty(&cache)) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = crate::fsx::write_file(&file, &bytes, 0o644);
+    }
+    result
+}
+
+/// What a runtime probe's answer depends on: the engine, its runtime table (path and
+/// arguments) and, when the runtime's binary is on this host, its version.
+fn engine_fingerprint(runtime: &str) -> Result<String> {
+    let engine = output([
+        "info",
+        "--format",
+        "{{.ID}} {{.ServerVersion}} {{json .Runtimes}}",
+    ])?;
+    let version = which::which(runtime)
+        .ok()
+        .and_then(|bin| {
+            duct::cmd(bin, ["--version"])
+                .stdout_capture()
+                .stderr_null()
+                .unchecked()
+                .run()
+                .ok()
+        })
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut hash = crate::digest::Hasher::new();
+    hash.part(engine.trim().as_bytes());
+    hash.part(runtime.as_bytes());
+    hash.part(version.trim().as_bytes());
+    Ok(format!("{runtime}:{}", hash.short()))
+}
+
 /// A tool's stderr on one line: its non-empty lines, trimmed, joined with ` | `.
 pub fn message(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr)

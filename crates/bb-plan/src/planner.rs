@@ -78,7 +78,7 @@ impl Host {
             user_home,
             env: Box::new(|name| std::env::var(name).ok()),
             runtimes: Box::new(bb_core::docker::runtimes),
-            probe_runtime: Box::new(bb_core::docker::probe_runtime),
+            probe_runtime: Box::new(bb_core::docker::probe_runtime_cached),
             warn: Box::new(move |text| eprintln!("{program}: warning: {text}")),
         })
     }
@@ -217,8 +217,9 @@ fn bottle_names(
     Ok(vec![bottle.value.clone()])
 }
 
-/// Final routes (manual ones, then the provider's, which replace a manual route of the same host)
-/// and one token slot per distinct credential source.
+/// Final routes (manual ones, then the provider's, which replace a manual route of the same host
+/// but keep its `private: true`: an API gateway on a LAN address, or a test fixture) and one
+/// token slot per distinct credential source.
 fn egress(
     resolved: &Resolved,
     provider: &ProviderPlan,
@@ -239,9 +240,13 @@ fn egress(
     };
     let mut routes = Vec::new();
     let mut replaced = Vec::new();
+    let mut private_hosts = Vec::new();
     for spec in &resolved.routes {
         if provider_routes.iter().any(|p| p.route.host == spec.host) {
             replaced.push(spec.host.clone());
+            if spec.private {
+                private_hosts.push(spec.host.clone());
+            }
             continue;
         }
         routes.push(Route {
@@ -261,6 +266,7 @@ fn egress(
     }
     for p in provider_routes {
         let mut route = p.route;
+        route.private = private_hosts.contains(&route.host);
         if let Some(auth) = &mut route.auth {
             auth.slot = slot_for(p.token);
         }

@@ -214,3 +214,38 @@ fn schema_flag_prints_the_checked_in_schema() {
         serde_json::from_str(include_str!("../../../docs/plan.schema.json")).unwrap();
     assert_eq!(printed, checked_in);
 }
+
+#[test]
+fn a_provider_route_replaces_a_manual_one_but_keeps_its_private_flag() {
+    let f = Fixture::new();
+    f.bottle(
+        "gw",
+        "agent_provider: {template: claude, auth_token: BB_TEST_OAUTH}\negress:\n  routes:\n    - host: api.anthropic.com\n      private: true\n    - host: other.example.org\n",
+    );
+    f.agent("gw", "bottle: gw\n", "prompt");
+    let out = f
+        .cmd("bb-plan")
+        .args(["gw", "--runtime", "runc"])
+        .env("BB_TEST_OAUTH", "x")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let routes = plan["egress"]["routes"].as_array().unwrap();
+    let api = routes
+        .iter()
+        .find(|r| r["host"] == "api.anthropic.com")
+        .unwrap();
+    assert_eq!(api["added_by"], "provider");
+    assert_eq!(api["private"], true);
+    assert!(api["auth"].is_object());
+    let other = routes
+        .iter()
+        .find(|r| r["host"] == "other.example.org")
+        .unwrap();
+    assert_eq!(other["private"], false);
+}

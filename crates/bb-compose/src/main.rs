@@ -32,6 +32,9 @@ enum Command {
     Render,
     /// Render, build missing images, start, wait for the sidecar
     Up,
+    /// Build the plan's agent and sidecar images when missing (nothing is started; needs only
+    /// bb-plan first): `bb-plan fixer | bb-compose build`
+    Build,
     /// Remove the project's containers
     Down,
     /// Write the project's logs to state/<id>/compose.log
@@ -60,6 +63,15 @@ fn run(cli: &Cli) -> Result<()> {
                 bb_compose::secrets::collect(&plan, &mut bb_compose::secrets::ask_on_tty)?;
             let compose = bb_compose::up(&plan, &secrets)?;
             plan.compose = Some(compose);
+        }
+        Command::Build => {
+            bb_compose::images::ensure_agent_image(&plan)?;
+            let sidecar = bb_compose::render::sidecar_image();
+            bb_compose::images::ensure_sidecar_image(&sidecar)?;
+            info(
+                "bb-compose",
+                format_args!("images ready: {} and {sidecar}", plan.provider.image),
+            );
         }
         Command::Down => {
             bb_compose::down(&plan)?;

@@ -130,6 +130,9 @@ pub struct ProviderPlan {
     /// Host env var holding the Claude OAuth token (claude only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// Host env var holding the provider's API key (Anthropic or OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
     /// Read the host's `~/.codex/auth.json` (codex only).
     pub forward_host_credentials: bool,
     /// The pinned wheel the built-in Dockerfile takes the CLI from (absent for a custom one).
@@ -269,6 +272,9 @@ pub enum AuthScheme {
     #[serde(rename = "token")]
     Token,
     Basic,
+    /// The bare token in an `x-api-key` header (Anthropic's API keys).
+    #[serde(rename = "x-api-key")]
+    XApiKey,
 }
 
 impl AuthScheme {
@@ -277,6 +283,23 @@ impl AuthScheme {
             AuthScheme::Bearer => "Bearer",
             AuthScheme::Token => "token",
             AuthScheme::Basic => "Basic",
+            AuthScheme::XApiKey => "x-api-key",
+        }
+    }
+
+    /// The request header the credential goes in.
+    pub fn header(self) -> &'static str {
+        match self {
+            AuthScheme::XApiKey => "x-api-key",
+            _ => "authorization",
+        }
+    }
+
+    /// The header's value for `token`.
+    pub fn header_value(self, token: &str) -> String {
+        match self {
+            AuthScheme::XApiKey => token.to_string(),
+            scheme => format!("{} {token}", scheme.as_str()),
         }
     }
 }

@@ -84,6 +84,7 @@ pub fn plan(
             value: base_image,
         },
         auth_token: spec.auth_token.as_ref().map(|t| t.value.clone()),
+        api_key: spec.api_key.as_ref().map(|t| t.value.clone()),
         forward_host_credentials: spec
             .forward_host_credentials
             .as_ref()
@@ -112,11 +113,11 @@ pub struct ProviderRoute {
 
 /// The routes a provider needs for its own API, with the credential injected by the sidecar.
 pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
-    let route = |host: &str, token: TokenSource| ProviderRoute {
+    let route = |host: &str, scheme: AuthScheme, token: TokenSource| ProviderRoute {
         route: Route {
             host: host.to_string(),
             auth: Some(RouteAuth {
-                scheme: AuthScheme::Bearer,
+                scheme,
                 slot: String::new(),
             }),
             matches: Vec::new(),
@@ -132,25 +133,37 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
         },
         token,
     };
+    let host_env = |name: &String| TokenSource::HostEnv { name: name.clone() };
     match provider.template {
-        Template::Claude => provider
-            .auth_token
-            .iter()
-            .map(|var| {
-                route(
-                    "api.anthropic.com",
-                    TokenSource::HostEnv { name: var.clone() },
-                )
-            })
-            .collect(),
+        Template::Claude => {
+            let oauth = provider
+                .auth_token
+                .iter()
+                .map(|var| route("api.anthropic.com", AuthScheme::Bearer, host_env(var)));
+            let key = provider
+                .api_key
+                .iter()
+                .map(|var| route("api.anthropic.com", AuthScheme::XApiKey, host_env(var)));
+            oauth.chain(key).collect()
+        }
         Template::Codex if provider.forward_host_credentials => {
             let path = codex_auth_file(user_home);
             ["api.openai.com", "chatgpt.com"]
                 .into_iter()
-                .map(|host| route(host, TokenSource::CodexAuthFile { path: path.clone() }))
+                .map(|host| {
+                    route(
+                        host,
+                        AuthScheme::Bearer,
+                        TokenSource::CodexAuthFile { path: path.clone() },
+                    )
+                })
                 .collect()
         }
-        Template::Codex => Vec::new(),
+        Template::Codex => provider
+            .api_key
+            .iter()
+            .map(|var| route("api.openai.com", AuthScheme::Bearer, host_env(var)))
+            .collect(),
     }
 }
 
@@ -165,9 +178,13 @@ pub fn placeholder_env(provider: &ProviderPlan) -> Vec<(&'static str, &'static s
         Template::Claude if provider.auth_token.is_some() => {
             vec![("CLAUDE_CODE_OAUTH_TOKEN", PLACEHOLDER)]
         }
-        Template::Codex if provider.forward_host_credentials => {
+        Template::Claude if provider.api_key.is_some() => {
+            vec![("ANTHROPIC_API_KEY", PLACEHOLDER)]
+        }
+        Template::Codex if provider.api_key.is_some() => {
             vec![("OPENAI_API_KEY", PLACEHOLDER)]
         }
+        // ChatGPT login: the placeholder is the `auth.json` that bb-provision writes.
         _ => Vec::new(),
     }
 }

@@ -429,10 +429,9 @@ pub async fn pipeline(
         None => None,
         Some(auth) => {
             let value = cfg.secrets.current().token(&auth.slot).and_then(|token| {
-                let mut v =
-                    HeaderValue::from_str(&format!("{} {token}", auth.scheme.as_str())).ok()?;
+                let mut v = HeaderValue::from_str(&auth.scheme.header_value(token)).ok()?;
                 v.set_sensitive(true);
-                Some(v)
+                Some((auth.scheme.header(), v))
             });
             match value {
                 Some(v) => Some(v),
@@ -477,8 +476,9 @@ pub async fn pipeline(
     // The agent's own Authorization was scanned with every header (a secret in it is still an
     // attempt to exfiltrate); it never leaves, whether or not the route injects one.
     parts.headers.remove(header::AUTHORIZATION);
-    if let Some(v) = credential {
-        parts.headers.insert(header::AUTHORIZATION, v);
+    if let Some((name, v)) = credential {
+        // `insert` replaces whatever the agent sent under the same name (an `x-api-key`).
+        parts.headers.insert(name, v);
     }
     let scan_inbound = inspector.scans_inbound(route);
     if scan_inbound {

@@ -18,6 +18,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "template",
     "dockerfile",
     "auth_token",
+    "api_key",
     "forward_host_credentials",
     "startup_args",
 ];
@@ -92,6 +93,7 @@ pub struct ProviderSpec {
     pub template: Option<At<Template>>,
     pub dockerfile: Option<At<PathBuf>>,
     pub auth_token: Option<At<String>>,
+    pub api_key: Option<At<String>>,
     pub forward_host_credentials: Option<At<bool>>,
     pub startup_args: Option<At<Vec<String>>>,
 }
@@ -306,6 +308,11 @@ fn parse_provider(ctx: &Ctx, node: &Node) -> Result<ProviderSpec, InputError> {
         let path = join(base, "auth_token");
         let name = env_name(ctx, n, &path, "the host variable holding the OAuth token")?;
         spec.auth_token = Some(at(ctx, n, name));
+    }
+    if let Some(n) = get(entries, "api_key") {
+        let path = join(base, "api_key");
+        let name = env_name(ctx, n, &path, "the host variable holding the API key")?;
+        spec.api_key = Some(at(ctx, n, name));
     }
     if let Some(n) = get(entries, "forward_host_credentials") {
         let value = ctx.bool(n, &join(base, "forward_host_credentials"))?;
@@ -556,6 +563,7 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
         "Bearer" => AuthScheme::Bearer,
         "token" => AuthScheme::Token,
         "Basic" => AuthScheme::Basic,
+        "x-api-key" => AuthScheme::XApiKey,
         other => {
             return Err(ctx
                 .error(
@@ -563,7 +571,7 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
                     &scheme_path,
                     format!("unknown scheme `{other}`"),
                 )
-                .fix("use `Bearer`, `token` or `Basic`"));
+                .fix("use `Bearer`, `token`, `Basic` or `x-api-key`"));
         }
     };
     let token_ref = env_name(

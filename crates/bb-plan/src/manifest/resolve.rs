@@ -158,6 +158,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
     merge_field(&mut spec.provider.template, p.template);
     merge_field(&mut spec.provider.dockerfile, p.dockerfile);
     merge_field(&mut spec.provider.auth_token, p.auth_token);
+    merge_field(&mut spec.provider.api_key, p.api_key);
     merge_field(
         &mut spec.provider.forward_host_credentials,
         p.forward_host_credentials,
@@ -217,6 +218,21 @@ fn check_provider(resolved: &Resolved) -> Result<(), InputError> {
     };
     match resolved.template() {
         Template::Codex => {
+            if let (Some(key), Some(forward)) = (
+                &p.api_key,
+                p.forward_host_credentials.as_ref().filter(|f| f.value),
+            ) {
+                return Err(forward
+                    .loc
+                    .error(
+                        "agent_provider.forward_host_credentials",
+                        format!(
+                            "both api_key (`{}`) and forward_host_credentials are set: Codex logs in with one of them",
+                            key.value
+                        ),
+                    )
+                    .fix("keep `api_key` for an OpenAI API key or `forward_host_credentials: true` for your ChatGPT login"));
+            }
             if let Some(token) = &p.auth_token {
                 return Err(token
                     .loc
@@ -225,11 +241,23 @@ fn check_provider(resolved: &Resolved) -> Result<(), InputError> {
                         format!("auth_token is for claude, but this bottle uses {template_note}"),
                     )
                     .fix(
-                        "for codex use `forward_host_credentials: true`, or set `template: claude`",
+                        "for codex use `api_key: HOST_VAR` or `forward_host_credentials: true`, or set `template: claude`",
                     ));
             }
         }
         Template::Claude => {
+            if let (Some(token), Some(key)) = (&p.auth_token, &p.api_key) {
+                return Err(key
+                    .loc
+                    .error(
+                        "agent_provider.api_key",
+                        format!(
+                            "both auth_token (`{}`) and api_key are set: Claude Code logs in with one of them",
+                            token.value
+                        ),
+                    )
+                    .fix("keep `auth_token` for a Claude subscription (OAuth token) or `api_key` for an Anthropic API key"));
+            }
             if let Some(forward) = p.forward_host_credentials.as_ref().filter(|f| f.value) {
                 return Err(forward
                     .loc

@@ -40,7 +40,15 @@ impl ModelWorld {
         let ca = crate::test_certs(&certs, API_HOSTS);
         let network = format!("bot-bottle-{slug}-apinet");
         let git = format!("bot-bottle-{slug}-git");
-        let host_key = start_git_upstream(&f, &git, &network, &f.path("user/.ssh/deploy"));
+        let git_net = format!("bot-bottle-{slug}-gitnet");
+        let host_key = start_git_upstream(&f, &git, &git_net, &f.path("user/.ssh/deploy"));
+        docker_ok(&[
+            "network",
+            "create",
+            "--label",
+            "bot-bottle.test=1",
+            &network,
+        ]);
         docker_ok(&["network", "connect", "--alias", "git.test", &network, &git]);
         let script = f.write(
             "script/script.json",
@@ -73,7 +81,7 @@ impl ModelWorld {
         let model_ip = docker_ok(&[
             "inspect",
             "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
             &model,
         ]);
         let listening = wait_for(Duration::from_secs(30), || {
@@ -164,7 +172,7 @@ impl ModelWorld {
     pub fn upstream_log(&self) -> String {
         text(&docker_exec(
             &self.git,
-            "root",
+            "git",
             "git -C /srv/git/shop.git log --format='%s%n%b' main",
         ))
         .0
@@ -174,7 +182,7 @@ impl ModelWorld {
     pub fn upstream_contents(&self) -> String {
         text(&docker_exec(
             &self.git,
-            "root",
+            "git",
             "cd /srv/git/shop.git && for c in $(git rev-list --all); do git ls-tree -r --name-only $c | while read p; do git show $c:\"$p\"; done; done",
         ))
         .0

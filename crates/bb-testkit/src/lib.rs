@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod model_api;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 

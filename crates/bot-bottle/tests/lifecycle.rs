@@ -3,7 +3,7 @@
 //! test removes what it made, also when it fails (DockerCleanup). `cleanup` has its own test
 //! binary (tests/cleanup.rs): it removes every bottle on the engine.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use bb_testkit::{DockerCleanup, Fixture, require_images, simple_bottle, text, unique_name};
@@ -346,50 +346,10 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
             bb_testkit::TEST_AGENT_IMAGE
         ),
     );
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(["-L", &session])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let screen = || text(&tmux(&["capture-pane", "-p", "-t", &session, "-S", "-200"])).0;
-    let wait_for = |what: &str, secs: u64| {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while !screen().contains(what) {
-            assert!(
-                Instant::now() < deadline,
-                "waiting for {what:?}; the screen:\n{}",
-                screen()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let type_line = |line: &str| {
-        tmux(&["send-keys", "-t", &session, "-l", line]);
-        tmux(&["send-keys", "-t", &session, "Enter"]);
-    };
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "200",
-        "-y",
-        "50",
-        "sh",
-    ]);
-    assert!(started.status.success(), "{}", text(&started).1);
-    struct Kill(String);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
-    let _kill = Kill(session.clone());
+    let term = bb_testkit::tmux::Tmux::start(&session);
+    let type_line = |line: &str| term.type_line(line);
+    let wait_for = |what: &str, secs: u64| term.wait_for(what, secs);
+    let screen = || term.screen();
     type_line(&format!(". {}", rc.display()));
     // Markers the shell computes, so the typed command line itself never matches.
     type_line("bot-bottle init && echo init-$((1+1))");
@@ -413,15 +373,7 @@ fn a_new_user_in_a_terminal_inits_starts_answers_and_exits() {
     wait_for("stub-agent: bye", 60);
     // Keys typed while the launch tears down would go to the closing agent terminal: wait for
     // the shell's prompt first.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while screen().lines().rfind(|l| !l.trim().is_empty()) != Some("$") {
-        assert!(
-            Instant::now() < deadline,
-            "no prompt after the agent: {}",
-            screen()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    term.wait_for_prompt(120);
     type_line("echo agent-exited-$?");
     wait_for("agent-exited-0", 180);
     // Other tests' bottles may be running meanwhile: none of this user's may be.

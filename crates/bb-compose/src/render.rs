@@ -179,6 +179,9 @@ fn agent_environment(plan: &Plan) -> Vec<String> {
     env.push(format!("SSL_CERT_FILE={AGENT_CA_BUNDLE}"));
     env.push(format!("REQUESTS_CA_BUNDLE={AGENT_CA_BUNDLE}"));
     env.push(format!("BOT_BOTTLE_IDENTITY={}", plan.identity));
+    for (name, value) in bb_core::agent_cli::quiet_env(plan.provider.template) {
+        env.push(format!("{name}={value}"));
+    }
     env.push(CANARY_AGENT_VAR.to_string());
     for (name, value) in &plan.env.literal {
         env.push(format!("{name}={value}"));

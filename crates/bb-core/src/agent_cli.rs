@@ -64,6 +64,26 @@ pub const CODEX: CliPin = CliPin {
     ],
 };
 
+/// The literal the agent holds where a real credential would be; the sidecar replaces it.
+pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
+
+/// Environment that keeps a CLI unattended and quiet in a bottle: no telemetry, error reports,
+/// update checks, marketplace installs or other traffic besides its own API. Claude Code honours
+/// `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC` (which alone leaves only `api.anthropic.com`); the
+/// narrower switches stay for older versions that read only those.
+pub fn quiet_env(template: Template) -> &'static [(&'static str, &'static str)] {
+    match template {
+        Template::Claude => &[
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+            ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"),
+            ("DISABLE_TELEMETRY", "1"),
+            ("DISABLE_ERROR_REPORTING", "1"),
+            ("DISABLE_AUTOUPDATER", "1"),
+        ],
+        Template::Codex => &[],
+    }
+}
+
 /// The built-in Dockerfile of a template (its build context: this file and the CLI's executables).
 pub fn dockerfile(template: Template) -> &'static str {
     match template {

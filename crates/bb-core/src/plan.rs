@@ -491,6 +491,9 @@ pub struct ProvisionPlan {
     pub gitconfig: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<PathBuf>,
+    /// The agent CLI's own configuration files (no first-run dialogs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_config: Vec<PathBuf>,
 }
 
 /// What `bb-plan` records in `state/<id>/metadata.json` for `resume`, `list` and `cleanup`.

@@ -12,8 +12,7 @@ use crate::manifest::bottle::{DlpSpec, ProviderSpec};
 /// The public base image of the built-in Dockerfiles (they need no Node: the CLIs are standalone
 /// executables).
 pub const DEFAULT_BASE_IMAGE: &str = "debian:bookworm-slim";
-/// The literal the agent sees where a real credential would be.
-pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
+pub use bb_core::agent_cli::PLACEHOLDER;
 
 /// A provider CLI's command line; `{prompt_text}`, `{prompt_file}` and `{prompt}` are filled in by
 /// `bb-exec`.

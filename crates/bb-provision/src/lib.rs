@@ -7,10 +7,12 @@
 //! - each skill to `/home/node/.claude/skills/<name>/`;
 //! - `~/.gitconfig`: the identity and, per repo, `url."git://git-gate/<repo>.git".insteadOf` for
 //!   every form of the upstream URL the agent may know;
-//! - the workspace to `/home/node/workspace` when planned.
+//! - the workspace to `/home/node/workspace` when planned;
+//! - the agent CLI's own configuration ([`agent_config`]) so it starts with no dialog.
 //!
 //! Running it again rewrites the same files.
 
+pub mod agent_config;
 pub mod gitconfig;
 
 use std::path::{Path, PathBuf};
@@ -33,13 +35,19 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     let ca = std::fs::read(&plan.ca()?.cert).context("reading the bottle CA")?;
     let prompt = std::fs::read(&plan.agent.prompt_file).context("reading the prompt file")?;
     let gitconfig = gitconfig::render(&plan.git_gate);
+    let agent_config = agent_config::files(plan);
     let mut home = HomeFiles {
         files: vec![
-            (".bot-bottle-prompt.txt", prompt, 0o600),
-            (".gitconfig", gitconfig.into_bytes(), 0o644),
+            (".bot-bottle-prompt.txt".into(), prompt, 0o600),
+            (".gitconfig".into(), gitconfig.into_bytes(), 0o644),
         ],
         dirs: Vec::new(),
     };
+    let config_paths: Vec<PathBuf> = agent_config
+        .iter()
+        .map(|(path, _, _)| Path::new(HOME).join(path))
+        .collect();
+    home.files.extend(agent_config);
     for skill in &plan.agent.skills {
         home.dirs.push((
             format!(".claude/skills/{}", skill.name),
@@ -69,12 +77,13 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
             .workspace
             .as_ref()
             .map(|_| PathBuf::from(WORKSPACE_PATH)),
+        agent_config: config_paths,
     })
 }
 
 /// What goes under /home/node: files (path, contents, mode) and host folders to mirror.
 struct HomeFiles {
-    files: Vec<(&'static str, Vec<u8>, u32)>,
+    files: Vec<agent_config::HomeFile>,
     dirs: Vec<(String, PathBuf)>,
 }
 
@@ -83,7 +92,7 @@ struct HomeFiles {
 fn write_home(container: &str, home: &HomeFiles) -> Result<()> {
     let clear: Vec<String> = home.dirs.iter().map(|(d, _)| format!("'{d}'")).collect();
     let script = format!(
-        "set -e; cd {HOME}; rm -rf {}; mkdir -p .claude/skills; tar -x -p --no-same-owner -f -",
+        "set -e; cd {HOME}; rm -rf {}; mkdir -p .claude/skills .codex; tar -x -p --no-same-owner -f -",
         clear.join(" ")
     );
     let mut child = std::process::Command::new(docker::docker_bin()?)

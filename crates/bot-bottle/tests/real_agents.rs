@@ -79,6 +79,20 @@ impl Cli {
         }
     }
 
+    /// Every path the CLI may ask its API for: its conversation and what it cannot start
+    /// without. Anything else (telemetry, feature flags, update checks) must be switched off.
+    fn essential_paths(self) -> &'static [&'static str] {
+        match self {
+            Cli::ClaudeOauth | Cli::ClaudeApiKey => &[
+                "/v1/messages",
+                "/api/claude_code/settings",
+                "/api/claude_code/policy_limits",
+            ],
+            Cli::CodexApiKey => &["/v1/responses", "/v1/models"],
+            Cli::CodexChatgpt => &["/backend-api/codex/responses", "/backend-api/codex/models"],
+        }
+    }
+
     fn is_api_request(self, request: &Value) -> bool {
         let path = request["path"].as_str().unwrap_or_default();
         match self {
@@ -267,13 +281,21 @@ fn headless_edits_commits_and_pushes(cli: Cli) {
         stdout.contains(&final_text),
         "the CLI's final text: {stdout}\n{stderr}"
     );
-    let all: Vec<String> = run
+    let nonessential: Vec<String> = run
         .w
         .requests()
         .iter()
-        .map(|r| format!("{} {} {}", r["method"], r["host"], r["path"]))
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap_or_default();
+            let path = path.split('?').next().unwrap_or_default();
+            !cli.essential_paths().contains(&path)
+        })
+        .map(|r| format!("{} {}{}", r["method"], r["host"], r["path"]))
         .collect();
-    eprintln!("requests the model API saw: {all:#?}");
+    assert!(
+        nonessential.is_empty(),
+        "the CLI sent nonessential requests (telemetry, flags, updates): {nonessential:#?}"
+    );
     let api = run.api_requests();
     let bodies: String = api
         .iter()
@@ -348,13 +370,14 @@ fn hostile_turns_are_refused_and_the_cli_goes_on(cli: Cli) {
         .iter()
         .map(|r| r["body"].as_str().unwrap_or_default().to_string())
         .collect();
+    // curl shows a refused CONNECT by its status; the reason is in the decision log.
     assert!(
-        bodies.contains("blocked: host exfil.bb-test.invalid is not in the allowlist"),
-        "the proxy's reason reached the CLI: {bodies}"
+        bodies.contains("CONNECT tunnel failed, response 403") && bodies.contains("curl-exit=56"),
+        "the refusal reached the CLI: {bodies}"
     );
-    assert!(bodies.contains("curl-exit="), "{bodies}");
     assert!(
-        bodies.contains("push-exit=1") && bodies.contains("aws"),
+        bodies.contains("push-exit=1")
+            && bodies.contains("push rejected: 1 possible secret(s) in the pushed commits"),
         "the gate's refusal reached the CLI: {bodies}"
     );
     let refused = refusals(&decisions);

@@ -403,6 +403,97 @@ fn hostile_turns_are_refused_and_the_cli_goes_on(cli: Cli) {
     run.assert_nothing_left();
 }
 
+/// What the CLI's screen shows once it waits for the user's first prompt.
+fn ready_marker(cli: Cli) -> &'static str {
+    match cli {
+        Cli::ClaudeOauth | Cli::ClaudeApiKey => "bypass permissions on",
+        Cli::CodexApiKey | Cli::CodexChatgpt => "context left",
+    }
+}
+
+/// Texts of the dialogs a fresh launch must not show.
+const DIALOGS: &[&str] = &[
+    "Do you trust",
+    "trust this folder",
+    "Do you want to use this API key",
+    "Bypass Permissions mode",
+    "Select login method",
+    "Choose the text style",
+    "Sign in with ChatGPT",
+    "Update available",
+];
+
+/// A new user's session in a terminal: start, `y`, the CLI's own screen with no dialog, one
+/// prompt answered by the model API, exit, the shell again and nothing left.
+fn interactive_session(cli: Cli) {
+    let reply = format!("INTERACTIVE-{}-ANSWER", cli.slug().to_uppercase());
+    let run = Run::new(cli, &[json!({"text": reply})]);
+    let bins = bb_testkit::bin_path("bot-bottle")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut exports = format!(
+        "export PATH={}:$PATH BOT_BOTTLE_HOME={} HOME={} PS1='$ '",
+        bins.display(),
+        run.w.f.home().display(),
+        run.w.f.path("user").display()
+    );
+    for (name, value) in run.env() {
+        exports.push_str(&format!(" {name}='{value}'"));
+    }
+    let rc = run.w.f.write("rc.sh", &format!("{exports}\n"));
+    let term = bb_testkit::tmux::Tmux::start(&unique_name("tmux"));
+    term.type_line(&format!(". {}", rc.display()));
+    term.type_line(&format!("bot-bottle start {} --runtime runc", run.agent));
+    term.wait_for("launch this agent? [y/N]", 300);
+    term.type_line("y");
+    term.wait_for(ready_marker(cli), 300);
+    let screen = term.screen();
+    for dialog in DIALOGS {
+        assert!(
+            !screen.contains(dialog),
+            "a first-run dialog ({dialog}): {screen}"
+        );
+    }
+    term.type_line("Say the magic words.");
+    term.wait_for(&reply, 120);
+    match cli {
+        Cli::ClaudeOauth | Cli::ClaudeApiKey => term.type_text("/exit"),
+        Cli::CodexApiKey | Cli::CodexChatgpt => term.type_text("/quit"),
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    term.keys(&["Enter"]);
+    term.wait_for_prompt(180);
+    term.type_line("echo agent-exited-$?");
+    term.wait_for("agent-exited-0", 60);
+    let nonessential: Vec<String> = run
+        .w
+        .requests()
+        .iter()
+        .filter(|r| {
+            let path = r["path"].as_str().unwrap_or_default();
+            !cli.essential_paths()
+                .contains(&path.split('?').next().unwrap_or_default())
+        })
+        .map(|r| format!("{} {}", r["method"], r["path"]))
+        .collect();
+    assert!(
+        nonessential.is_empty(),
+        "nonessential requests: {nonessential:#?}"
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn claude_in_a_terminal_starts_with_no_dialog_and_answers() {
+    interactive_session(Cli::ClaudeOauth);
+}
+
+#[test]
+fn codex_in_a_terminal_starts_with_no_dialog_and_answers() {
+    interactive_session(Cli::CodexApiKey);
+}
+
 #[test]
 fn claude_headless_with_an_oauth_token_edits_commits_and_pushes() {
     headless_edits_commits_and_pushes(Cli::ClaudeOauth);

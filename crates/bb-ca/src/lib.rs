@@ -133,18 +133,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn plan_in(dir: &Path) -> Plan {
-        let mut plan: Plan = serde_json::from_value(serde_json::json!({
-            "schema": "bot-bottle.plan/v1", "identity": "t-abcde", "created_at": "x",
-            "agent": {"name": "t", "source": "/x", "origin": "home", "prompt_file": "/x", "skills": []},
-            "bottles": [], "provider": {"template": "claude", "command": [], "bypass_args": [], "resume_args": [],
-                "prompt_args": [], "headless_args": [], "startup_args": [], "image": "i",
-                "base_image": {"name": "BASE_IMAGE", "value": "b"}, "forward_host_credentials": false},
-            "runtime": {"name": "runc", "chosen_by": "flag"},
-            "env": {"literal": {}, "literal_file": "/x", "host": [], "prompted": []},
-            "egress": {"routes": [], "token_slots": []}, "git_gate": {"user": {}, "repos": []},
-            "state_dir": "/"
-        }))
-        .unwrap();
+        let mut plan: Plan = serde_json::from_value(bb_testkit::minimal_plan()).unwrap();
         plan.state_dir = dir.to_path_buf();
         plan
     }

@@ -65,8 +65,9 @@ fn download(wheel: &CliWheel, dir: &Path) -> Result<()> {
             "--only-binary=:all:",
             "--platform",
             platform,
+            // A current Python: the wheels are `py3-none` but say `Requires-Python >= 3.10`.
             "--python-version",
-            "3",
+            "3.12",
             "--disable-pip-version-check",
             "--quiet",
             "-d",

@@ -118,6 +118,9 @@ pub struct ProviderPlan {
     pub prompt_args: Vec<String>,
     /// Arguments for one non-interactive turn; `{prompt}` stands for the text.
     pub headless_args: Vec<String>,
+    /// Arguments for one non-interactive turn that continues the previous conversation.
+    #[serde(default)]
+    pub headless_resume_args: Vec<String>,
     /// `agent_provider.startup_args`, appended to the command.
     pub startup_args: Vec<String>,
     /// Image tag the agent container runs.

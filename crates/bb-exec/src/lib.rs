@@ -49,11 +49,11 @@ pub fn script(plan: &Plan, options: &Options, has_prompt: bool) -> String {
         push(&p.prompt_args);
     }
     push(&p.startup_args);
-    if options.resume {
-        push(&p.resume_args);
-    }
-    if options.headless.is_some() {
-        push(&p.headless_args);
+    match (options.resume, options.headless.is_some()) {
+        (true, true) => push(&p.headless_resume_args),
+        (true, false) => push(&p.resume_args),
+        (false, true) => push(&p.headless_args),
+        (false, false) => {}
     }
     format!("exec {}", words.join(" "))
 }
@@ -98,4 +98,67 @@ pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(template: &str) -> Plan {
+        let provider = match template {
+            "claude" => serde_json::json!({
+                "template": "claude", "command": ["claude"],
+                "bypass_args": ["--dangerously-skip-permissions"], "resume_args": ["--continue"],
+                "prompt_args": ["--append-system-prompt", "{prompt_text}"],
+                "headless_args": ["-p", "{prompt}"],
+                "headless_resume_args": ["--continue", "-p", "{prompt}"],
+            }),
+            _ => serde_json::json!({
+                "template": "codex", "command": ["codex"],
+                "bypass_args": ["--dangerously-bypass-approvals-and-sandbox"],
+                "resume_args": ["resume", "--last"], "prompt_args": [],
+                "headless_args": ["exec", "{prompt}"],
+                "headless_resume_args": ["exec", "resume", "--last", "{prompt}"],
+            }),
+        };
+        let mut provider = provider;
+        let fields = provider.as_object_mut().unwrap();
+        fields.insert("startup_args".into(), serde_json::json!(["--model", "m"]));
+        fields.insert("image".into(), serde_json::json!("i"));
+        fields.insert(
+            "base_image".into(),
+            serde_json::json!({"name": "B", "value": "b"}),
+        );
+        fields.insert("forward_host_credentials".into(), serde_json::json!(false));
+        let mut value = bb_testkit::minimal_plan();
+        value["provider"] = provider;
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn run(template: &str, headless: Option<&str>, resume: bool) -> String {
+        let options = Options {
+            headless: headless.map(str::to_string),
+            resume,
+            ..Options::default()
+        };
+        script(&plan(template), &options, true)
+    }
+
+    #[test]
+    fn claude_command_lines() {
+        assert_eq!(
+            run("claude", None, false),
+            "exec 'claude' '--dangerously-skip-permissions' '--append-system-prompt' \"$(cat /home/node/.bot-bottle-prompt.txt)\" '--model' 'm'"
+        );
+        assert!(run("claude", Some("it's"), false).ends_with("'-p' 'it'\\''s'"));
+        assert!(run("claude", None, true).ends_with("'--continue'"));
+        assert!(run("claude", Some("go"), true).ends_with("'--continue' '-p' 'go'"));
+    }
+
+    #[test]
+    fn codex_resumes_inside_exec_when_headless() {
+        assert!(run("codex", Some("go"), true).ends_with("'exec' 'resume' '--last' 'go'"));
+        assert!(run("codex", None, true).ends_with("'resume' '--last'"));
+        assert!(!run("codex", None, false).contains("--append"));
+    }
 }

@@ -22,6 +22,7 @@ struct ProviderCli {
     resume: &'static [&'static str],
     prompt: &'static [&'static str],
     headless: &'static [&'static str],
+    headless_resume: &'static [&'static str],
 }
 
 const CLAUDE: ProviderCli = ProviderCli {
@@ -30,14 +31,31 @@ const CLAUDE: ProviderCli = ProviderCli {
     resume: &["--continue"],
     prompt: &["--append-system-prompt", "{prompt_text}"],
     headless: &["-p", "{prompt}"],
+    headless_resume: &["--continue", "-p", "{prompt}"],
 };
 
+/// Codex's subcommands take their own flags, so the bypass flag is repeated after `exec`. The
+/// agent's prompt reaches Codex as `developer_instructions` in `~/.codex/config.toml`
+/// (bb-provision): Codex has no flag that appends to its own instructions.
 const CODEX: ProviderCli = ProviderCli {
     command: &["codex"],
     bypass: &["--dangerously-bypass-approvals-and-sandbox"],
-    resume: &["resume", "--last"],
-    prompt: &["-c", "experimental_instructions_file={prompt_file}"],
-    headless: &["exec", "{prompt}"],
+    resume: &["resume", "--last", "--include-non-interactive"],
+    prompt: &[],
+    headless: &[
+        "exec",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "{prompt}",
+    ],
+    headless_resume: &[
+        "exec",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--skip-git-repo-check",
+        "resume",
+        "--last",
+        "{prompt}",
+    ],
 };
 
 /// The provider section of the plan.
@@ -71,6 +89,7 @@ pub fn plan(
         resume_args: strings(cli.resume),
         prompt_args: strings(cli.prompt),
         headless_args: strings(cli.headless),
+        headless_resume_args: strings(cli.headless_resume),
         startup_args: spec
             .startup_args
             .as_ref()

@@ -21,11 +21,12 @@ fn trusted_folders(plan: &Plan) -> Vec<String> {
     folders
 }
 
-/// The CLI's configuration files for this plan.
-pub fn files(plan: &Plan) -> Vec<HomeFile> {
+/// The CLI's configuration files for this plan; `prompt` is the agent's prompt (Codex reads it
+/// from its configuration).
+pub fn files(plan: &Plan, prompt: &str) -> Vec<HomeFile> {
     match plan.provider.template {
         Template::Claude => claude(plan),
-        Template::Codex => Vec::new(),
+        Template::Codex => codex(plan, prompt),
     }
 }
 
@@ -57,6 +58,99 @@ fn claude(plan: &Plan) -> Vec<HomeFile> {
     ]
 }
 
+/// Codex: `~/.codex/config.toml` trusts the folders (else a git workspace asks), runs the TUI
+/// in-process (its daemon wants a full package layout), turns off update checks, analytics,
+/// feedback, OpenTelemetry, plugins, apps, model discovery and request compression (a compressed
+/// body could not be scanned), bounds connection retries, and carries the agent's prompt as
+/// `developer_instructions`. `~/.codex/auth.json` holds a placeholder credential: without a file
+/// the TUI shows its login screen, and Codex ignores `OPENAI_API_KEY` from the environment.
+fn codex(plan: &Plan, prompt: &str) -> Vec<HomeFile> {
+    let mut config =
+        String::from("# Written by bot-bottle at launch.\ncheck_for_update_on_startup = false\n");
+    if !prompt.trim().is_empty() {
+        // A JSON string is a valid TOML basic string (serde_json never writes `\/`).
+        let text = serde_json::to_string(prompt.trim()).expect("strings serialise");
+        config.push_str(&format!("developer_instructions = {text}\n"));
+    }
+    config.push_str(
+        "\n[analytics]\nenabled = false\n\n[feedback]\nenabled = false\n\n\
+         [otel]\nexporter = \"none\"\nmetrics_exporter = \"none\"\ntrace_exporter = \"none\"\n\n\
+         [features]\nplugins = false\napps = false\napi_key_model_discovery = false\n\
+         enable_request_compression = false\nunbounded_connection_retries = false\n\
+         daemon_auto_start = false\n",
+    );
+    for folder in trusted_folders(plan) {
+        let key = serde_json::to_string(&folder).expect("strings serialise");
+        config.push_str(&format!("\n[projects.{key}]\ntrust_level = \"trusted\"\n"));
+    }
+    vec![
+        (".codex/config.toml".into(), config.into_bytes(), 0o600),
+        (".codex/auth.json".into(), pretty(&codex_login(plan)), 0o600),
+    ]
+}
+
+/// The placeholder login. With the user's ChatGPT login the tokens are unsigned JWTs Codex can
+/// read (its access token expires in 2100, so Codex never tries to refresh it) and the real
+/// account ID (an identifier, not a credential: Codex sends it as `chatgpt-account-id`, which
+/// the service checks against the token the sidecar injects).
+fn codex_login(plan: &Plan) -> serde_json::Value {
+    if !plan.provider.forward_host_credentials {
+        return json!({"auth_mode": "apikey", "OPENAI_API_KEY": PLACEHOLDER});
+    }
+    let account_id = host_codex_login(plan)
+        .and_then(|login| login["tokens"]["account_id"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    json!({
+        "auth_mode": "chatgpt",
+        "OPENAI_API_KEY": null,
+        "tokens": {
+            "id_token": unsigned_jwt(&json!({})),
+            "access_token": unsigned_jwt(&json!({"exp": 4_102_444_800_u64, "bot_bottle": PLACEHOLDER})),
+            "refresh_token": "",
+            "account_id": account_id,
+        },
+        "last_refresh": "2026-01-01T00:00:00Z",
+    })
+}
+
+/// The host's Codex login, read only for its account ID.
+fn host_codex_login(plan: &Plan) -> Option<serde_json::Value> {
+    plan.egress
+        .token_slots
+        .iter()
+        .find_map(|slot| match &slot.source {
+            bb_core::plan::TokenSource::CodexAuthFile { path } => std::fs::read(path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
+            _ => None,
+        })
+}
+
+/// `{"alg":"none"}.<claims>.` in base64url: a JWT that parses and verifies nothing.
+fn unsigned_jwt(claims: &serde_json::Value) -> String {
+    let part = |value: &serde_json::Value| base64url(value.to_string().as_bytes());
+    format!(
+        "{}.{}.",
+        part(&json!({"alg": "none", "typ": "JWT"})),
+        part(claims)
+    )
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 fn pretty(value: &serde_json::Value) -> Vec<u8> {
     let mut text = serde_json::to_vec_pretty(value).expect("JSON values serialise");
     text.push(b'\n');
@@ -66,6 +160,20 @@ fn pretty(value: &serde_json::Value) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64url_has_no_padding_and_the_url_alphabet() {
+        assert_eq!(base64url(b"{}"), "e30");
+        assert_eq!(base64url(b"\xfb\xff"), "-_8");
+        assert_eq!(base64url(b"abc"), "YWJj");
+        assert_eq!(base64url(b""), "");
+    }
+
+    #[test]
+    fn an_unsigned_jwt_has_three_parts_and_no_signature() {
+        let jwt = unsigned_jwt(&json!({}));
+        assert_eq!(jwt, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.e30.");
+    }
 
     #[test]
     fn the_approved_key_suffix_is_the_placeholders_last_20_characters() {

@@ -35,7 +35,7 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     let ca = std::fs::read(&plan.ca()?.cert).context("reading the bottle CA")?;
     let prompt = std::fs::read(&plan.agent.prompt_file).context("reading the prompt file")?;
     let gitconfig = gitconfig::render(&plan.git_gate);
-    let agent_config = agent_config::files(plan);
+    let agent_config = agent_config::files(plan, &String::from_utf8_lossy(&prompt));
     let mut home = HomeFiles {
         files: vec![
             (".bot-bottle-prompt.txt".into(), prompt, 0o600),

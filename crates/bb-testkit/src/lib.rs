@@ -533,3 +533,19 @@ pub fn wait_for<T>(limit: std::time::Duration, mut probe: impl FnMut() -> Option
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// The smallest valid plan as JSON (a claude provider with empty command lines), for unit tests
+/// that need a `Plan` and set the parts they test.
+pub fn minimal_plan() -> serde_json::Value {
+    serde_json::json!({
+        "schema": "bot-bottle.plan/v1", "identity": "t-abcde", "created_at": "x",
+        "agent": {"name": "t", "source": "/x", "origin": "home", "prompt_file": "/x", "skills": []},
+        "bottles": [], "provider": {"template": "claude", "command": [], "bypass_args": [], "resume_args": [],
+            "prompt_args": [], "headless_args": [], "startup_args": [], "image": "i",
+            "base_image": {"name": "BASE_IMAGE", "value": "b"}, "forward_host_credentials": false},
+        "runtime": {"name": "runc", "chosen_by": "flag"},
+        "env": {"literal": {}, "literal_file": "/x", "host": [], "prompted": []},
+        "egress": {"routes": [], "token_slots": []}, "git_gate": {"user": {}, "repos": []},
+        "state_dir": "/"
+    })
+}

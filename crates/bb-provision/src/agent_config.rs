@@ -126,11 +126,12 @@ fn host_codex_login(plan: &Plan) -> Option<serde_json::Value> {
         })
 }
 
-/// `{"alg":"none"}.<claims>.` in base64url: a JWT that parses and verifies nothing.
+/// `{"alg":"none"}.<claims>.placeholder` in base64url: a JWT that parses and verifies nothing
+/// (Codex ignores a login whose tokens do not have three non-empty parts).
 fn unsigned_jwt(claims: &serde_json::Value) -> String {
     let part = |value: &serde_json::Value| base64url(value.to_string().as_bytes());
     format!(
-        "{}.{}.",
+        "{}.{}.placeholder",
         part(&json!({"alg": "none", "typ": "JWT"})),
         part(claims)
     )
@@ -172,7 +173,7 @@ mod tests {
     #[test]
     fn an_unsigned_jwt_has_three_parts_and_no_signature() {
         let jwt = unsigned_jwt(&json!({}));
-        assert_eq!(jwt, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.e30.");
+        assert_eq!(jwt, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.e30.placeholder");
     }
 
     #[test]

@@ -89,7 +89,16 @@ impl Cli {
                 "/api/claude_code/policy_limits",
             ],
             Cli::CodexApiKey => &["/v1/responses", "/v1/models"],
-            Cli::CodexChatgpt => &["/backend-api/codex/responses", "/backend-api/codex/models"],
+            // The account endpoints of a ChatGPT login (routing, settings, usage) are part of
+            // the conversation's service, not telemetry.
+            Cli::CodexChatgpt => &[
+                "/backend-api/codex/responses",
+                "/backend-api/codex/models",
+                "/backend-api/wham/accounts/check",
+                "/backend-api/wham/settings/user",
+                "/backend-api/wham/usage",
+                "/backend-api/wham/rate-limit-reset-credits",
+            ],
         }
     }
 
@@ -407,7 +416,7 @@ fn hostile_turns_are_refused_and_the_cli_goes_on(cli: Cli) {
 fn ready_marker(cli: Cli) -> &'static str {
     match cli {
         Cli::ClaudeOauth | Cli::ClaudeApiKey => "bypass permissions on",
-        Cli::CodexApiKey | Cli::CodexChatgpt => "context left",
+        Cli::CodexApiKey | Cli::CodexChatgpt => "Ask Codex to do anything",
     }
 }
 
@@ -455,7 +464,10 @@ fn interactive_session(cli: Cli) {
             "a first-run dialog ({dialog}): {screen}"
         );
     }
-    term.type_line("Say the magic words.");
+    // Typed keys arriving together read as a paste: Enter a moment later submits.
+    term.type_text("Say the magic words.");
+    std::thread::sleep(Duration::from_millis(500));
+    term.keys(&["Enter"]);
     term.wait_for(&reply, 120);
     match cli {
         Cli::ClaudeOauth | Cli::ClaudeApiKey => term.type_text("/exit"),

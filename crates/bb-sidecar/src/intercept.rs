@@ -98,7 +98,9 @@ pub async fn serve_tunnel(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(60));
-    let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+    let _ = builder
+        .serve_connection_with_upgrades(TokioIo::new(tls), service)
+        .await;
 }
 
 /// One request inside the tunnel.

@@ -29,6 +29,7 @@ pub mod proxy;
 pub mod secrets;
 pub mod tls;
 pub mod upstream;
+pub mod websocket;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -48,6 +48,7 @@ use crate::log::{Log, Service, Verdict as LogVerdict};
 use crate::secrets::Secrets;
 use crate::tls::Authority as BottleCa;
 use crate::upstream::{ConnectError, Upstreams, connect_checked, connect_error, describe};
+use crate::websocket;
 
 pub use crate::guard::{AddressPolicy, ResolveFuture, Resolver};
 
@@ -399,6 +400,7 @@ pub async fn pipeline(
     target: &Target,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    let mut req = req;
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let d = Decide {
@@ -406,6 +408,11 @@ pub async fn pipeline(
         host: &target.host,
         method: &method,
         path: &path,
+    };
+    let agent_upgrade = if websocket::is_upgrade(req.headers()) {
+        websocket::agent_side(&mut req)
+    } else {
+        None
     };
     let table = cfg.routes.current();
     let route = match table.check_http(&target.host, &method, &path, req.headers()) {
@@ -481,6 +488,16 @@ pub async fn pipeline(
         parts.headers.insert(name, v);
     }
     let scan_inbound = inspector.scans_inbound(route);
+    if let Some(agent_upgrade) = agent_upgrade {
+        if scan_inbound {
+            return d.block(&format!(
+                "WebSocket is refused on {}: the route scans answers, and a stream of them cannot be held back for the scan",
+                route.host
+            ));
+        }
+        drop(body);
+        return open_websocket(cfg, &d, route, target, parts, agent_upgrade, &notes).await;
+    }
     if scan_inbound {
         // Compressed answers could not be scanned.
         parts.headers.insert(
@@ -1002,6 +1019,99 @@ impl hyper::body::Body for Chunks {
 }
 
 /// The allow line of a request whose upstream failed, and 502.
+/// Sends an upgrade request on a connection of its own and, when the upstream switches
+/// protocols, joins the agent to it through [`websocket::relay`] (frames scanned on the way
+/// out). Any other answer goes back to the agent as usual.
+async fn open_websocket(
+    cfg: &ProxyConfig,
+    d: &Decide<'_>,
+    route: &Route,
+    target: &Target,
+    mut parts: hyper::http::request::Parts,
+    agent_upgrade: hyper::upgrade::OnUpgrade,
+    notes: &Notes,
+) -> Response<Body> {
+    websocket::restore_upgrade_headers(&mut parts.headers);
+    let io = match cfg
+        .upstreams()
+        .connect_http1(route.private, parts.uri.clone())
+        .await
+    {
+        Ok(io) => io,
+        Err(ConnectError::Refused(why)) => return d.block(&why),
+        Err(ConnectError::Failed(why)) => return upstream_failed(d, route, target, &why),
+    };
+    let (mut sender, connection) = match hyper::client::conn::http1::handshake::<_, Body>(io).await
+    {
+        Ok(pair) => pair,
+        Err(err) => return upstream_failed(d, route, target, &err.to_string()),
+    };
+    tokio::spawn(connection.with_upgrades());
+    let empty: Body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed();
+    let mut response = match sender.send_request(Request::from_parts(parts, empty)).await {
+        Ok(response) => response,
+        Err(err) => return upstream_failed(d, route, target, &err.to_string()),
+    };
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        let (mut rparts, rbody) = response.into_parts();
+        strip_hop_by_hop(&mut rparts.headers);
+        d.log(
+            LogVerdict::Allow,
+            &notes.reason(format!("route {}; WebSocket not accepted upstream", route.host)),
+            notes.detector.as_deref(),
+        );
+        return Response::from_parts(rparts, rbody.map_err(BoxError::from).boxed());
+    }
+    let answer = websocket::switching_response(response.headers());
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    d.log(
+        LogVerdict::Allow,
+        &notes.reason(format!("route {}; WebSocket opened", route.host)),
+        notes.detector.as_deref(),
+    );
+    let log = cfg.log.clone();
+    let inspector = cfg.inspector.current();
+    let route = route.clone();
+    let (host, method, path) = (d.host.to_owned(), d.method.to_owned(), d.path.to_owned());
+    tokio::spawn(async move {
+        let (Ok(agent), Ok(upstream)) = tokio::join!(agent_upgrade, upstream_upgrade) else {
+            return;
+        };
+        let scanner = if inspector.scans_outbound(&route) {
+            inspector.body_scanner(&route)
+        } else {
+            None
+        };
+        let (reason, detector) = match websocket::relay(agent, upstream, scanner).await {
+            websocket::Ended::Closed { .. } => return,
+            websocket::Ended::Found { finding, sent } => (
+                format!(
+                    "{} found {} in a WebSocket message; the connection was closed (at most {sent} clean bytes sent)",
+                    finding.detector, finding.rule
+                ),
+                Some(finding.detector),
+            ),
+            websocket::Ended::TooLarge { sent } => (
+                format!(
+                    "a WebSocket frame larger than {} bytes cannot be scanned; the connection was closed (at most {sent} clean bytes sent)",
+                    websocket::MAX_FRAME
+                ),
+                None,
+            ),
+        };
+        log.decision_by(
+            Service::Egress,
+            Some(&host),
+            Some(&method),
+            Some(&path),
+            LogVerdict::Block,
+            &reason,
+            detector.as_deref(),
+        );
+    });
+    answer
+}
+
 fn upstream_failed(d: &Decide<'_>, route: &Route, target: &Target, why: &str) -> Response<Body> {
     d.log(
         LogVerdict::Allow,

@@ -243,11 +243,14 @@ impl tower_service::Service<Uri> for Connector {
     }
 }
 
-/// The pooled clients.
+/// The pooled clients, and connectors for connections of their own that speak HTTP/1.1 only
+/// (a WebSocket upgrade cannot ride HTTP/2).
 #[derive(Clone)]
 pub struct Upstreams {
     public: Client<Connector, Body>,
     private: Client<Connector, Body>,
+    http1_public: Connector,
+    http1_private: Connector,
 }
 
 impl Upstreams {
@@ -258,14 +261,18 @@ impl Upstreams {
         tls: Arc<ClientConfig>,
     ) -> Upstreams {
         let policy = Arc::new(policy);
+        let mut http1_tls = (*tls).clone();
+        http1_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let http1_tls = Arc::new(http1_tls);
+        let connector = |private_route: bool, tls: &Arc<ClientConfig>| Connector {
+            resolver: resolver.clone(),
+            policy: policy.clone(),
+            private_route,
+            timeout,
+            tls: TlsConnector::from(tls.clone()),
+        };
         let client = |private_route: bool| {
-            let connector = Connector {
-                resolver: resolver.clone(),
-                policy: policy.clone(),
-                private_route,
-                timeout,
-                tls: TlsConnector::from(tls.clone()),
-            };
+            let connector = connector(private_route, &tls);
             Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .timer(TokioTimer::new())
@@ -276,7 +283,24 @@ impl Upstreams {
         Upstreams {
             public: client(false),
             private: client(true),
+            http1_public: connector(false, &http1_tls),
+            http1_private: connector(true, &http1_tls),
         }
+    }
+
+    /// A new connection to `uri`'s host (checked like every other) that speaks HTTP/1.1.
+    pub async fn connect_http1(
+        &self,
+        private_route: bool,
+        uri: Uri,
+    ) -> Result<TokioIo<UpstreamStream>, ConnectError> {
+        use tower_service::Service;
+        let mut connector = if private_route {
+            self.http1_private.clone()
+        } else {
+            self.http1_public.clone()
+        };
+        connector.call(uri).await
     }
 
     /// The client for routes with (`true`) or without `private: true`.

@@ -1,0 +1,300 @@
+//! WebSocket through the proxy (Codex talks to its API over one by default).
+//!
+//! An agent's upgrade request takes the same path as any request (route, `matches`, the address
+//! guard, DLP over the URL and headers, credential injection); then, instead of the pooled
+//! client, a connection of its own speaks HTTP/1.1 to the upstream (an upgrade cannot ride
+//! HTTP/2) and sends the request with its upgrade headers. Compression extensions are not
+//! offered, so every frame is plain. When the upstream switches protocols, the agent gets the
+//! 101 and the two connections are joined:
+//! - agent to upstream: each frame is read whole, its payload unmasked and fed to the route's
+//!   outbound scanner (one scanner for the whole connection, so a secret split across frames or
+//!   messages is still found), and only then forwarded unchanged. A blocking finding closes both
+//!   sides before that frame leaves and is logged as a block; no redaction (a frame in flight
+//!   cannot be rewritten into a message the agent meant), so `on_match: redact` blocks here.
+//! - upstream to agent: copied as is. A route that scans answers refuses WebSocket, since a
+//!   stream of answers cannot be held back for the scan.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::inspect::{BodyScanner, Finding};
+
+/// The largest frame the relay holds to scan (a frame is forwarded only once scanned whole).
+pub const MAX_FRAME: u64 = 16 << 20;
+
+/// The request asks to switch to WebSocket (`Connection: upgrade`, `Upgrade: websocket`).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, word: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(word))
+            })
+        })
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+/// Puts the upgrade back on a request whose hop-by-hop headers were stripped, without
+/// compression extensions (their frames could not be scanned).
+pub fn restore_upgrade_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+}
+
+/// The 101 for the agent: the upstream's handshake answer, hop-by-hop headers restored.
+pub fn switching_response(upstream: &HeaderMap) -> Response<crate::proxy::Body> {
+    let mut response = Response::new(
+        http_body_util::Empty::<Bytes>::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    for name in [
+        header::SEC_WEBSOCKET_ACCEPT,
+        header::SEC_WEBSOCKET_PROTOCOL,
+    ] {
+        if let Some(value) = upstream.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    response
+}
+
+/// Takes the agent's side of the upgrade out of its request.
+pub fn agent_side<B>(req: &mut Request<B>) -> Option<OnUpgrade> {
+    req.extensions_mut().remove::<OnUpgrade>()
+}
+
+/// How a relay ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// One side closed; the bytes scanned and sent upstream.
+    Closed { sent: u64 },
+    /// A blocking finding in a frame: nothing of that frame was sent.
+    Found { finding: Finding, sent: u64 },
+    /// A frame larger than [`MAX_FRAME`].
+    TooLarge { sent: u64 },
+}
+
+/// Joins the two upgraded connections until one closes or a finding cuts them.
+pub async fn relay(
+    agent: Upgraded,
+    upstream: Upgraded,
+    scanner: Option<Box<dyn BodyScanner + '_>>,
+) -> Ended {
+    let (agent_read, mut agent_write) = tokio::io::split(TokioIo::new(agent));
+    let (mut upstream_read, upstream_write) = tokio::io::split(TokioIo::new(upstream));
+    let outbound = forward_scanned(agent_read, upstream_write, scanner);
+    let inbound = async {
+        let _ = tokio::io::copy(&mut upstream_read, &mut agent_write).await;
+        let _ = agent_write.shutdown().await;
+    };
+    tokio::pin!(outbound, inbound);
+    tokio::select! {
+        ended = &mut outbound => ended,
+        () = &mut inbound => Ended::Closed { sent: 0 },
+    }
+}
+
+/// Reads whole frames from `from`, scans their unmasked payload, writes them to `to` unchanged.
+async fn forward_scanned(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut scanner: Option<Box<dyn BodyScanner + '_>>,
+) -> Ended {
+    let mut sent: u64 = 0;
+    loop {
+        let frame = match read_frame(&mut from).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) | Err(FrameError::Io) => {
+                let _ = to.shutdown().await;
+                return Ended::Closed { sent };
+            }
+            Err(FrameError::TooLarge) => return Ended::TooLarge { sent },
+        };
+        if let Some(scanner) = scanner.as_mut() {
+            if let Some(finding) = scanner.feed(&frame.payload) {
+                return Ended::Found { finding, sent };
+            }
+        }
+        if to.write_all(&frame.raw).await.is_err() || to.flush().await.is_err() {
+            return Ended::Closed { sent };
+        }
+        sent += frame.raw.len() as u64;
+    }
+}
+
+/// One frame: its bytes as received and its payload unmasked.
+struct Frame {
+    raw: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+enum FrameError {
+    Io,
+    TooLarge,
+}
+
+impl From<std::io::Error> for FrameError {
+    fn from(_: std::io::Error) -> Self {
+        FrameError::Io
+    }
+}
+
+/// Reads one frame (RFC 6455 §5.2); `None` at a clean end of stream between frames.
+async fn read_frame(from: &mut (impl AsyncRead + Unpin)) -> Result<Option<Frame>, FrameError> {
+    let mut head = [0u8; 2];
+    match from.read_exact(&mut head).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(err) => return Err(err.into()),
+    }
+    let mut raw = head.to_vec();
+    let masked = head[1] & 0x80 != 0;
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            from.read_exact(&mut ext).await?;
+            raw.extend_from_slice(&ext);
+            u64::from(u16::from_be_bytes(ext))
+        }
+        127 => {
+            let mut ext = [0u8; 8];
+            from.read_exact(&mut ext).await?;
+            raw.extend_from_slice(&ext);
+            u64::from_be_bytes(ext)
+        }
+        short => u64::from(short),
+    };
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge);
+    }
+    let mut key = [0u8; 4];
+    if masked {
+        from.read_exact(&mut key).await?;
+        raw.extend_from_slice(&key);
+    }
+    let start = raw.len();
+    raw.resize(start + len as usize, 0);
+    from.read_exact(&mut raw[start..]).await?;
+    let payload = raw[start..]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if masked { b ^ key[i % 4] } else { *b })
+        .collect();
+    Ok(Some(Frame { raw, payload }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame of `payload` (text, FIN).
+    fn client_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+        let mut out = vec![0x81];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        out
+    }
+
+    #[tokio::test]
+    async fn frames_of_every_length_form_are_read_and_unmasked() {
+        for len in [0usize, 5, 125, 126, 300, 70_000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let bytes = client_frame(&payload, [1, 2, 3, 4]);
+            let mut reader = &bytes[..];
+            let frame = match read_frame(&mut reader).await {
+                Ok(Some(frame)) => frame,
+                _ => panic!("frame of {len} bytes"),
+            };
+            assert_eq!(frame.payload, payload, "{len}");
+            assert_eq!(frame.raw, bytes, "{len}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_oversized_frame_is_refused_before_it_is_read() {
+        let mut bytes = vec![0x82, 127];
+        bytes.extend_from_slice(&(MAX_FRAME + 1).to_be_bytes());
+        let mut reader = &bytes[..];
+        assert!(matches!(
+            read_frame(&mut reader).await,
+            Err(FrameError::TooLarge)
+        ));
+    }
+
+    struct Needle(&'static [u8], Vec<u8>);
+
+    impl BodyScanner for Needle {
+        fn feed(&mut self, chunk: &[u8]) -> Option<Finding> {
+            self.1.extend_from_slice(chunk);
+            self.1
+                .windows(self.0.len())
+                .any(|w| w == self.0)
+                .then(|| Finding::new("known_secrets", "known-secret:TEST"))
+        }
+
+        fn finish(&mut self) -> crate::inspect::Verdict {
+            crate::inspect::Verdict::Clean
+        }
+    }
+
+    #[tokio::test]
+    async fn clean_frames_pass_unchanged_and_a_secret_split_across_frames_cuts_before_its_end() {
+        let mut input = client_frame(b"hello ", [9, 8, 7, 6]);
+        let first = input.len() as u64;
+        input.extend(client_frame(b"sec", [1, 1, 1, 1]));
+        let second = input.len() as u64 - first;
+        input.extend(client_frame(b"ret!", [2, 2, 2, 2]));
+        input.extend(client_frame(b"never", [3, 3, 3, 3]));
+        let mut out = Vec::new();
+        let scanner: Box<dyn BodyScanner> = Box::new(Needle(b"secret", Vec::new()));
+        let ended = forward_scanned(&input[..], &mut out, Some(scanner)).await;
+        match ended {
+            Ended::Found { finding, sent } => {
+                assert_eq!(finding.rule, "known-secret:TEST");
+                assert_eq!(sent, first + second);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(out, input[..(first + second) as usize], "sent unchanged, cut before");
+    }
+
+    #[test]
+    fn upgrade_requests_are_recognised_and_compression_is_not_offered() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(is_upgrade(&h));
+        h.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
+        assert!(!is_upgrade(&h));
+        h.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_static("permessage-deflate"),
+        );
+        restore_upgrade_headers(&mut h);
+        assert!(is_upgrade(&h));
+        assert!(h.get(header::SEC_WEBSOCKET_EXTENSIONS).is_none());
+    }
+}

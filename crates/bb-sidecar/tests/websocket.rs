@@ -1,0 +1,188 @@
+//! WebSocket through the proxy, in-process on loopback: the upgrade reaches the upstream with
+//! the route's credential and without compression extensions, frames flow both ways, and a
+//! secret in an agent's frame (split across two frames) closes the connection before the frame
+//! that completes it leaves. Names resolve to 127.0.0.1 through the injected resolver.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bb_sidecar::secrets::Secrets;
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const TOKEN: &str = "tok-REAL-SECRET-123";
+const CANARY: &str = "bbcanary_0123456789abcdefghijABCDEFGHIJ";
+
+fn ws_route(inbound: &[&str]) -> serde_json::Value {
+    let mut r = route("allowed.test");
+    r["auth"] = json!({"scheme": "Bearer", "slot": "EGRESS_TOKEN_1"});
+    r["dlp"] = json!({"outbound": ["known_secrets"], "inbound": inbound, "on_match": "redact"});
+    r
+}
+
+fn setup(inbound: &[&str]) -> Setup {
+    let secrets = Secrets::from_values(
+        [("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())],
+        Some(CANARY.to_owned()),
+    );
+    let mut s = Setup::new(plan(vec![ws_route(inbound)]));
+    s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
+        &secrets,
+    )));
+    s.secrets = secrets;
+    s
+}
+
+/// A WebSocket upstream: answers the handshake with 101, sends one text frame `hi`, then keeps
+/// every byte it gets until the proxy closes; returns (request head, bytes after it).
+async fn start_ws_upstream() -> (u16, tokio::task::JoinHandle<(String, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        let end = loop {
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request head never came");
+            got.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_string();
+        stream
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi")
+            .await
+            .unwrap();
+        let mut rest = got[end..].to_vec();
+        let _ = stream.read_to_end(&mut rest).await;
+        (head, rest)
+    });
+    (port, task)
+}
+
+fn upgrade_request(port: u16) -> String {
+    format!(
+        "GET http://allowed.test:{port}/v1/responses HTTP/1.1\r\nHost: allowed.test:{port}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\
+         Authorization: Bearer bot-bottle-placeholder\r\n\r\n"
+    )
+}
+
+/// A masked text frame, as a client sends it.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let key = [7u8, 1, 9, 3];
+    let mut out = vec![0x81, 0x80 | payload.len() as u8];
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+async fn read_head(agent: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            return (String::from_utf8_lossy(&got[..i]).to_string(), got[i + 4..].to_vec());
+        }
+        let n = agent.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the proxy closed before answering: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_it_leaves() {
+    let (port, upstream) = start_ws_upstream().await;
+    let p = start(setup(&[])).await;
+    let mut agent = TcpStream::connect(p.addr).await.unwrap();
+    agent
+        .write_all(upgrade_request(port).as_bytes())
+        .await
+        .unwrap();
+    let (head, mut after) = read_head(&mut agent).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("upgrade: websocket"), "{head}");
+    while after.len() < 4 {
+        let mut buf = [0u8; 64];
+        let n = agent.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        after.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&after[..4], b"\x81\x02hi", "the upstream's frame reached the agent");
+
+    let clean = frame(b"{\"type\":\"response.create\"}");
+    agent.write_all(&clean).await.unwrap();
+    let (a, b) = CANARY.split_at(15);
+    let first = frame(format!("x {a}").as_bytes());
+    agent.write_all(&first).await.unwrap();
+    agent.write_all(&frame(b.as_bytes())).await.unwrap();
+    agent.write_all(&frame(b"never")).await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the proxy closed the agent's side");
+
+    let (upstream_head, sent) = tokio::time::timeout(Duration::from_secs(10), upstream)
+        .await
+        .expect("the proxy closed the upstream side")
+        .unwrap();
+    let lower = upstream_head.to_ascii_lowercase();
+    assert!(lower.contains("upgrade: websocket"), "{upstream_head}");
+    assert!(lower.contains("connection: upgrade"), "{upstream_head}");
+    assert!(!lower.contains("sec-websocket-extensions"), "no compression: {upstream_head}");
+    assert!(
+        upstream_head.contains(&format!("authorization: Bearer {TOKEN}")),
+        "the route's credential replaced the agent's: {upstream_head}"
+    );
+    let mut expected = clean.clone();
+    expected.extend_from_slice(&first);
+    assert_eq!(sent, expected, "clean frames unchanged; cut before the secret completes");
+
+    let lines = p.lines.json();
+    let opened = lines
+        .iter()
+        .find(|l| l["reason"].as_str().is_some_and(|r| r.contains("WebSocket opened")))
+        .expect("the opening is logged");
+    assert_eq!(opened["verdict"], "allow");
+    let cut = lines
+        .iter()
+        .find(|l| l["verdict"] == "block")
+        .expect("the cut is logged");
+    assert!(
+        cut["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("known_secrets found canary in a WebSocket message; the connection was closed"),
+        "{cut}"
+    );
+    assert!(!p.lines.all().concat().contains(CANARY), "the secret is not logged");
+}
+
+#[tokio::test]
+async fn a_route_that_scans_answers_refuses_websocket_without_contacting_the_upstream() {
+    let p = start(setup(&["injection"])).await;
+    let mut agent = TcpStream::connect(p.addr).await.unwrap();
+    // Nothing listens there: a contact attempt would fail differently (502).
+    agent.write_all(upgrade_request(9).as_bytes()).await.unwrap();
+    let (head, _) = read_head(&mut agent).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let block = p
+        .lines
+        .json()
+        .into_iter()
+        .find(|l| l["verdict"] == "block")
+        .unwrap();
+    assert!(
+        block["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("WebSocket is refused on allowed.test: the route scans answers"),
+        "{block}"
+    );
+}

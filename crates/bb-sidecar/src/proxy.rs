@@ -488,15 +488,11 @@ pub async fn pipeline(
         parts.headers.insert(name, v);
     }
     let scan_inbound = inspector.scans_inbound(route);
-    if let Some(agent_upgrade) = agent_upgrade {
-        if scan_inbound {
-            return d.block(&format!(
-                "WebSocket is refused on {}: the route scans answers, and a stream of them cannot be held back for the scan",
-                route.host
-            ));
-        }
-        drop(body);
-        return open_websocket(cfg, &d, route, target, parts, agent_upgrade, &notes).await;
+    if agent_upgrade.is_some() && scan_inbound {
+        return d.block(&format!(
+            "WebSocket is refused on {}: the route scans answers, and a stream of them cannot be held back for the scan",
+            route.host
+        ));
     }
     if scan_inbound {
         // Compressed answers could not be scanned.
@@ -515,6 +511,10 @@ pub async fn pipeline(
         Err(err) => return d.block(&format!("cannot forward this request target: {err}")),
     };
     parts.version = Version::HTTP_11;
+    if let Some(agent_upgrade) = agent_upgrade {
+        drop(body);
+        return open_websocket(cfg, &d, route, target, parts, agent_upgrade, &notes).await;
+    }
 
     let client = cfg.upstreams().client(route.private);
     let request = client.request(Request::from_parts(parts, body));
@@ -1041,13 +1041,31 @@ async fn open_websocket(
         Err(ConnectError::Refused(why)) => return d.block(&why),
         Err(ConnectError::Failed(why)) => return upstream_failed(d, route, target, &why),
     };
+    // A connection of our own: the request goes in origin form, with the Host the pooled client
+    // would have written.
+    if let Some(authority) = parts.uri.authority() {
+        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
+    let origin_form = parts
+        .uri
+        .path_and_query()
+        .map_or("/", PathAndQuery::as_str)
+        .parse::<Uri>();
+    match origin_form {
+        Ok(uri) => parts.uri = uri,
+        Err(err) => return d.block(&format!("cannot forward this request target: {err}")),
+    }
     let (mut sender, connection) = match hyper::client::conn::http1::handshake::<_, Body>(io).await
     {
         Ok(pair) => pair,
         Err(err) => return upstream_failed(d, route, target, &err.to_string()),
     };
     tokio::spawn(connection.with_upgrades());
-    let empty: Body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed();
+    let empty: Body = Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed();
     let mut response = match sender.send_request(Request::from_parts(parts, empty)).await {
         Ok(response) => response,
         Err(err) => return upstream_failed(d, route, target, &err.to_string()),
@@ -1057,7 +1075,10 @@ async fn open_websocket(
         strip_hop_by_hop(&mut rparts.headers);
         d.log(
             LogVerdict::Allow,
-            &notes.reason(format!("route {}; WebSocket not accepted upstream", route.host)),
+            &notes.reason(format!(
+                "route {}; WebSocket not accepted upstream",
+                route.host
+            )),
             notes.detector.as_deref(),
         );
         return Response::from_parts(rparts, rbody.map_err(BoxError::from).boxed());

@@ -57,10 +57,7 @@ pub fn switching_response(upstream: &HeaderMap) -> Response<crate::proxy::Body> 
     );
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    for name in [
-        header::SEC_WEBSOCKET_ACCEPT,
-        header::SEC_WEBSOCKET_PROTOCOL,
-    ] {
+    for name in [header::SEC_WEBSOCKET_ACCEPT, header::SEC_WEBSOCKET_PROTOCOL] {
         if let Some(value) = upstream.get(&name) {
             headers.insert(name, value.clone());
         }
@@ -278,13 +275,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(out, input[..(first + second) as usize], "sent unchanged, cut before");
+        assert_eq!(
+            out,
+            input[..(first + second) as usize],
+            "sent unchanged, cut before"
+        );
     }
 
     #[test]
     fn upgrade_requests_are_recognised_and_compression_is_not_offered() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert!(is_upgrade(&h));
         h.insert(header::UPGRADE, HeaderValue::from_static("h2c"));

@@ -89,7 +89,10 @@ async fn read_head(agent: &mut TcpStream) -> (String, Vec<u8>) {
     let mut buf = [0u8; 4096];
     loop {
         if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            return (String::from_utf8_lossy(&got[..i]).to_string(), got[i + 4..].to_vec());
+            return (
+                String::from_utf8_lossy(&got[..i]).to_string(),
+                got[i + 4..].to_vec(),
+            );
         }
         let n = agent.read(&mut buf).await.unwrap();
         assert!(n > 0, "the proxy closed before answering: {got:?}");
@@ -108,14 +111,21 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
         .unwrap();
     let (head, mut after) = read_head(&mut agent).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("upgrade: websocket"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("upgrade: websocket"),
+        "{head}"
+    );
     while after.len() < 4 {
         let mut buf = [0u8; 64];
         let n = agent.read(&mut buf).await.unwrap();
         assert!(n > 0);
         after.extend_from_slice(&buf[..n]);
     }
-    assert_eq!(&after[..4], b"\x81\x02hi", "the upstream's frame reached the agent");
+    assert_eq!(
+        &after[..4],
+        b"\x81\x02hi",
+        "the upstream's frame reached the agent"
+    );
 
     let clean = frame(b"{\"type\":\"response.create\"}");
     agent.write_all(&clean).await.unwrap();
@@ -135,19 +145,29 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
     let lower = upstream_head.to_ascii_lowercase();
     assert!(lower.contains("upgrade: websocket"), "{upstream_head}");
     assert!(lower.contains("connection: upgrade"), "{upstream_head}");
-    assert!(!lower.contains("sec-websocket-extensions"), "no compression: {upstream_head}");
+    assert!(
+        !lower.contains("sec-websocket-extensions"),
+        "no compression: {upstream_head}"
+    );
     assert!(
         upstream_head.contains(&format!("authorization: Bearer {TOKEN}")),
         "the route's credential replaced the agent's: {upstream_head}"
     );
     let mut expected = clean.clone();
     expected.extend_from_slice(&first);
-    assert_eq!(sent, expected, "clean frames unchanged; cut before the secret completes");
+    assert_eq!(
+        sent, expected,
+        "clean frames unchanged; cut before the secret completes"
+    );
 
     let lines = p.lines.json();
     let opened = lines
         .iter()
-        .find(|l| l["reason"].as_str().is_some_and(|r| r.contains("WebSocket opened")))
+        .find(|l| {
+            l["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("WebSocket opened"))
+        })
         .expect("the opening is logged");
     assert_eq!(opened["verdict"], "allow");
     let cut = lines
@@ -155,13 +175,15 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
         .find(|l| l["verdict"] == "block")
         .expect("the cut is logged");
     assert!(
-        cut["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("known_secrets found canary in a WebSocket message; the connection was closed"),
+        cut["reason"].as_str().unwrap().starts_with(
+            "known_secrets found canary in a WebSocket message; the connection was closed"
+        ),
         "{cut}"
     );
-    assert!(!p.lines.all().concat().contains(CANARY), "the secret is not logged");
+    assert!(
+        !p.lines.all().concat().contains(CANARY),
+        "the secret is not logged"
+    );
 }
 
 #[tokio::test]
@@ -169,7 +191,10 @@ async fn a_route_that_scans_answers_refuses_websocket_without_contacting_the_ups
     let p = start(setup(&["injection"])).await;
     let mut agent = TcpStream::connect(p.addr).await.unwrap();
     // Nothing listens there: a contact attempt would fail differently (502).
-    agent.write_all(upgrade_request(9).as_bytes()).await.unwrap();
+    agent
+        .write_all(upgrade_request(9).as_bytes())
+        .await
+        .unwrap();
     let (head, _) = read_head(&mut agent).await;
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     let block = p

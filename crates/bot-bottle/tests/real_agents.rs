@@ -317,6 +317,12 @@ fn headless_edits_commits_and_pushes(cli: Cli) {
     );
 
     assert!(api.len() >= 2, "two scripted turns at least: {api:#?}");
+    if matches!(cli, Cli::CodexApiKey | Cli::CodexChatgpt) {
+        assert!(
+            api.iter().any(|r| r["method"] == "WS"),
+            "Codex talked to its API over a WebSocket through the proxy: {decisions:#?}"
+        );
+    }
     let (header, value) = cli.expected_credential();
     for request in &api {
         assert_eq!(

@@ -1043,10 +1043,12 @@ async fn open_websocket(
     };
     // A connection of our own: the request goes in origin form, with the Host the pooled client
     // would have written.
-    if let Some(authority) = parts.uri.authority() {
-        if let Ok(host) = HeaderValue::from_str(authority.as_str()) {
-            parts.headers.insert(header::HOST, host);
-        }
+    if let Some(host) = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(header::HOST, host);
     }
     let origin_form = parts
         .uri

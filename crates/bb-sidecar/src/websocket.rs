@@ -119,10 +119,8 @@ async fn forward_scanned(
             }
             Err(FrameError::TooLarge) => return Ended::TooLarge { sent },
         };
-        if let Some(scanner) = scanner.as_mut() {
-            if let Some(finding) = scanner.feed(&frame.payload) {
-                return Ended::Found { finding, sent };
-            }
+        if let Some(finding) = scanner.as_mut().and_then(|s| s.feed(&frame.payload)) {
+            return Ended::Found { finding, sent };
         }
         if to.write_all(&frame.raw).await.is_err() || to.flush().await.is_err() {
             return Ended::Closed { sent };

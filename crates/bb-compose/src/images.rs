@@ -46,7 +46,9 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
             let dir = build_context()?;
             if let Some(wheel) = &plan.provider.cli {
                 let path = wheels::fetch(wheel)?;
-                wheels::extract(&path, wheel, dir.path())?;
+                let bin = dir.path().join(agent_cli::CLI_BIN_DIR);
+                std::fs::create_dir(&bin)?;
+                wheels::extract(&path, wheel, &bin)?;
             } else {
                 let pin = bb_core::agent_cli::pin(plan.provider.template);
                 bail!(
@@ -57,7 +59,7 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
                 );
             }
             let dockerfile = dir.path().join("Dockerfile");
-            std::fs::write(&dockerfile, agent_cli::dockerfile(plan.provider.template))?;
+            std::fs::write(&dockerfile, agent_cli::DOCKERFILE)?;
             build(image, &dockerfile, dir.path(), &build_arg, &labels, why)?;
             remove_older_builds(image);
             Ok(())

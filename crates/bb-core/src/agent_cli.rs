@@ -84,19 +84,18 @@ pub fn quiet_env(template: Template) -> &'static [(&'static str, &'static str)] 
     }
 }
 
-/// The built-in Dockerfile of a template (its build context: this file and the CLI's executables).
-pub fn dockerfile(template: Template) -> &'static str {
-    match template {
-        Template::Claude => include_str!("../../../images/claude/Dockerfile"),
-        Template::Codex => include_str!("../../../images/codex/Dockerfile"),
-    }
-}
+/// The built-in Dockerfile of both templates; its build context holds it and, in `bin/`, the
+/// CLI's executables ([`CLI_BIN_DIR`]).
+pub const DOCKERFILE: &str = include_str!("../../../images/agent/Dockerfile");
+
+/// Where the built-in Dockerfile's build context holds the CLI's executables.
+pub const CLI_BIN_DIR: &str = "bin";
 
 /// The tag of a built-in image: it changes with the Dockerfile, the pinned wheel and the base
 /// image's name, so an edit or an upgrade builds a new image and nothing stale runs.
 pub fn builtin_image_tag(template: Template, wheel: Option<&CliWheel>, base_image: &str) -> String {
     let mut hash = crate::digest::Hasher::new();
-    hash.part(dockerfile(template).as_bytes());
+    hash.part(DOCKERFILE.as_bytes());
     if let Some(wheel) = wheel {
         hash.part(wheel.file.as_bytes());
         hash.part(wheel.sha256.as_bytes());

@@ -107,20 +107,32 @@ pub enum RuntimeProbe {
     NoImage,
 }
 
+/// The image a fresh host probes with: empty (imported from an empty tar, no registry), the
+/// host's own `/usr` (and `/lib*`, `/bin`) mounted read-only to run its `stat`.
+const EMPTY_PROBE_IMAGE: &str = "bot-bottle-probe:empty";
+
 /// Runs `stat /` under `runtime` in the first of `images` present locally (on the default
 /// network, so that a runtime that cannot set up networking fails here), at most 60 s. `stat`,
 /// not `true`: Debian's runsc (2022) starts but fails bookworm's `statx` calls, which leaves an
-/// agent unable to list files.
+/// agent unable to list files. On a fresh host with none of `images` yet, an empty image runs
+/// the host's own `stat` from read-only mounts, so the first launch can already use the runtime.
 pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
-    let Some(image) = images.iter().find(|i| image_exists(i)) else {
-        return RuntimeProbe::NoImage;
+    let (image, mut run_args) = match images.iter().find(|i| image_exists(i)) {
+        Some(image) => (
+            image.to_string(),
+            vec!["--entrypoint".to_string(), "stat".into()],
+        ),
+        None => match empty_probe_image() {
+            Some(args) => (EMPTY_PROBE_IMAGE.to_string(), args),
+            None => return RuntimeProbe::NoImage,
+        },
     };
     let name = format!("bot-bottle-probe-{runtime}-{}", std::process::id());
     let bin = match docker_bin() {
         Ok(bin) => bin,
         Err(err) => return RuntimeProbe::Fails(format!("{err:#}")),
     };
-    let args = [
+    let mut args: Vec<String> = [
         "run",
         "--rm",
         "--name",
@@ -129,11 +141,11 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
         "bot-bottle.probe=1",
         "--runtime",
         runtime,
-        "--entrypoint",
-        "stat",
-        image,
-        "/",
-    ];
+    ]
+    .map(String::from)
+    .to_vec();
+    args.append(&mut run_args);
+    args.extend([image, "/".to_string()]);
     let handle = match duct::cmd(&bin, args)
         .stdin_null()
         .stdout_null()
@@ -162,6 +174,45 @@ pub fn probe_runtime(runtime: &str, images: &[&str]) -> RuntimeProbe {
             Err(err) => return RuntimeProbe::Fails(err.to_string()),
         }
     }
+}
+
+/// The empty probe image (imported once) and the arguments that run the host's `stat` in it,
+/// or `None` when the host has no `/usr/bin/stat` or the import fails.
+fn empty_probe_image() -> Option<Vec<String>> {
+    if !std::path::Path::new("/usr/bin/stat").is_file() {
+        return None;
+    }
+    if !image_exists(EMPTY_PROBE_IMAGE) {
+        // An empty tar archive: two zero blocks.
+        let bin = docker_bin().ok()?;
+        let out = duct::cmd(
+            bin,
+            [
+                "import",
+                "--change",
+                "LABEL bot-bottle.probe=1",
+                "-",
+                EMPTY_PROBE_IMAGE,
+            ],
+        )
+        .stdin_bytes(vec![0u8; 1024])
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+    }
+    let mut args = Vec::new();
+    for dir in ["/usr", "/lib", "/lib64", "/lib32", "/bin"] {
+        if std::path::Path::new(dir).exists() {
+            args.extend(["-v".to_string(), format!("{dir}:{dir}:ro")]);
+        }
+    }
+    args.extend(["--entrypoint".to_string(), "/usr/bin/stat".to_string()]);
+    Some(args)
 }
 
 /// [`probe_runtime`] at most once per engine, runtime configuration and runtime version: a

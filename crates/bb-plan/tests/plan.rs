@@ -220,21 +220,10 @@ fn a_provider_route_replaces_a_manual_one_but_keeps_its_private_flag() {
     let f = Fixture::new();
     f.bottle(
         "gw",
-        "agent_provider: {template: claude, auth_token: BB_TEST_OAUTH}\negress:\n  routes:\n    - host: api.anthropic.com\n      private: true\n    - host: other.example.org\n",
+        "agent_provider: {template: claude, auth_token: CLAUDE_OAUTH}\negress:\n  routes:\n    - host: api.anthropic.com\n      private: true\n    - host: other.example.org\n",
     );
     f.agent("gw", "bottle: gw\n", "prompt");
-    let out = f
-        .cmd("bb-plan")
-        .args(["gw", "--runtime", "runc"])
-        .env("BB_TEST_OAUTH", "x")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (plan, _) = plan_ok(&f, &["gw"]);
     let routes = plan["egress"]["routes"].as_array().unwrap();
     let api = routes
         .iter()

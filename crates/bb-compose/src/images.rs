@@ -15,6 +15,8 @@ const SIDECAR_DOCKERFILE: &str = include_str!("../../../images/sidecar/Dockerfil
 
 /// The label holding the ID of the base image an agent image was built on.
 const BASE_ID_LABEL: &str = "bot-bottle.base-id";
+/// The label of every image built here (and only those are ever removed here).
+const BUILT_BY_LABEL: &str = "bot-bottle.built-by=bb-compose";
 
 /// Builds the agent image when it is missing, when `--rebuild` asks for it, or when the base
 /// image it was built on has changed since (a rebuilt local base). The built-in Dockerfile gets
@@ -89,8 +91,9 @@ fn base_changed(image: &str, base_id: Option<&str>) -> bool {
     }
 }
 
-/// Removes other tags of the same repository that bot-bottle built (older CLI pins or
-/// Dockerfiles); an image a container still uses stays (`docker image rm` refuses).
+/// Removes other tags of the same repository that this module built (older CLI pins,
+/// Dockerfiles or sidecar binaries); an image a container still uses stays (`docker image rm`
+/// refuses), and images built otherwise (`scripts/images`) are never touched.
 fn remove_older_builds(image: &str) {
     let Some((repo, _)) = image.rsplit_once(':') else {
         return;
@@ -99,7 +102,7 @@ fn remove_older_builds(image: &str) {
         "image",
         "ls",
         "--filter",
-        "label=bot-bottle.image=agent",
+        &format!("label={BUILT_BY_LABEL}"),
         "--format",
         "{{.Repository}}:{{.Tag}}",
         repo,
@@ -115,23 +118,86 @@ fn remove_older_builds(image: &str) {
     }
 }
 
+/// The sidecar image: `BOT_BOTTLE_SIDECAR_IMAGE`, else `bot-bottle-sidecar:<12 hex>` of the
+/// built-in Dockerfile, its base and the `bb-sidecar` and `bb-gitgate` binaries it is built
+/// from, so an upgraded bot-bottle never runs a stale sidecar.
+pub fn sidecar_image() -> Result<String> {
+    if let Some(image) = std::env::var("BOT_BOTTLE_SIDECAR_IMAGE")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        return Ok(image);
+    }
+    let mut hash = bb_core::digest::Hasher::new();
+    hash.part(SIDECAR_DOCKERFILE.as_bytes());
+    hash.part(sidecar_base().as_bytes());
+    for name in SIDECAR_BINARIES {
+        let cache = bb_core::paths::cache_dir()
+            .ok()
+            .map(|d| d.join("binary-digests.json"));
+        hash.part(binary_digest(cache.as_deref(), &sidecar_binary(name)?)?.as_bytes());
+    }
+    Ok(format!("bot-bottle-sidecar:{}", hash.short()))
+}
+
+/// The programs the sidecar image holds.
+const SIDECAR_BINARIES: [&str; 2] = ["bb-sidecar", "bb-gitgate"];
+
+/// `BOT_BOTTLE_SIDECAR_BASE_IMAGE`, else the agent's `BOT_BOTTLE_BASE_IMAGE` (one switch for a
+/// local base with no registry), else `debian:bookworm-slim`.
+fn sidecar_base() -> String {
+    ["BOT_BOTTLE_SIDECAR_BASE_IMAGE", "BOT_BOTTLE_BASE_IMAGE"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "debian:bookworm-slim".into())
+}
+
+/// A binary's SHA-256, remembered in the cache folder by path, size and modification time
+/// (hashing the installed binaries, ~80 MB, at every launch would cost a quarter second).
+fn binary_digest(cache: Option<&Path>, path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let key = format!("{}|{}|{mtime}", path.display(), meta.len());
+    let mut known: serde_json::Map<String, serde_json::Value> = cache
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some(digest) = known.get(&key).and_then(|v| v.as_str()) {
+        return Ok(digest.to_string());
+    }
+    let digest = bb_core::digest::sha256_file(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    known.retain(|k, _| !k.starts_with(&format!("{}|", path.display())));
+    known.insert(key, digest.clone().into());
+    if let (Some(file), Ok(bytes)) = (cache, serde_json::to_vec_pretty(&known)) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        // A cache that cannot be written only costs the next launch a hash.
+        let _ = bb_core::fsx::write_file(&file, &bytes, 0o644);
+    }
+    Ok(digest)
+}
+
 /// Builds the sidecar image from the built-in Dockerfile and the `bb-sidecar` binary installed
 /// next to this program (or on `PATH`), when the image does not exist yet.
 pub fn ensure_sidecar_image(image: &str) -> Result<()> {
     if docker::image_exists(image) {
         return Ok(());
     }
-    let binaries = [sidecar_binary("bb-sidecar")?, sidecar_binary("bb-gitgate")?];
     let dir = build_context()?;
-    for binary in &binaries {
-        let name = binary.file_name().context("a binary has a name")?;
-        std::fs::copy(binary, dir.path().join(name))
+    for name in SIDECAR_BINARIES {
+        let binary = sidecar_binary(name)?;
+        std::fs::copy(&binary, dir.path().join(name))
             .with_context(|| format!("copying {}", binary.display()))?;
     }
     let dockerfile = dir.path().join("Dockerfile");
     std::fs::write(&dockerfile, SIDECAR_DOCKERFILE)?;
-    let base = std::env::var("BOT_BOTTLE_SIDECAR_BASE_IMAGE")
-        .unwrap_or_else(|_| "debian:bookworm-slim".into());
+    let base = sidecar_base();
     build(
         image,
         &dockerfile,
@@ -139,7 +205,9 @@ pub fn ensure_sidecar_image(image: &str) -> Result<()> {
         &format!("BASE_IMAGE={base}"),
         &[("bot-bottle.image".into(), "sidecar".into())],
         "not built yet",
-    )
+    )?;
+    remove_older_builds(image);
+    Ok(())
 }
 
 /// An installed program of the sidecar image (`bb-sidecar`, `bb-gitgate`).
@@ -179,8 +247,13 @@ fn build(
     } else {
         "0"
     };
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["build".into(), "--build-arg".into(), build_arg.into()];
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "build".into(),
+        "--build-arg".into(),
+        build_arg.into(),
+        "--label".into(),
+        BUILT_BY_LABEL.into(),
+    ];
     for (key, value) in labels {
         args.push("--label".into());
         args.push(format!("{key}={value}").into());
@@ -224,4 +297,26 @@ fn build(
     }
     step.finish(format!("built {image}"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binarys_digest_follows_its_contents_and_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("digests.json");
+        let binary = dir.path().join("bb-sidecar");
+        std::fs::write(&binary, b"one").unwrap();
+        let first = binary_digest(Some(&cache), &binary).unwrap();
+        assert_eq!(first, bb_core::digest::sha256_hex(b"one"));
+        assert!(std::fs::read_to_string(&cache).unwrap().contains(&first));
+        std::fs::write(&binary, b"two, longer").unwrap();
+        let second = binary_digest(Some(&cache), &binary).unwrap();
+        assert_eq!(second, bb_core::digest::sha256_hex(b"two, longer"));
+        let known: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+        assert_eq!(known.len(), 1, "the old entry of the same path is dropped");
+    }
 }

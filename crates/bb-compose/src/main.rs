@@ -66,7 +66,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Build => {
             bb_compose::images::ensure_agent_image(&plan)?;
-            let sidecar = bb_compose::render::sidecar_image();
+            let sidecar = bb_compose::images::sidecar_image()?;
             bb_compose::images::ensure_sidecar_image(&sidecar)?;
             info(
                 "bb-compose",

@@ -120,14 +120,6 @@ pub fn sidecar_container(identity: &str) -> String {
     format!("bot-bottle-{identity}-sidecar")
 }
 
-/// The sidecar image: `BOT_BOTTLE_SIDECAR_IMAGE` or `bot-bottle-sidecar:latest`.
-pub fn sidecar_image() -> String {
-    std::env::var("BOT_BOTTLE_SIDECAR_IMAGE")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "bot-bottle-sidecar:latest".into())
-}
-
 /// Writes the compose file and the sidecar's routes file; returns the plan's `compose` section.
 pub fn render(plan: &Plan) -> Result<ComposePlan> {
     let network = plan.network()?;
@@ -137,7 +129,7 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
         file: compose_file(plan),
         agent_container: agent_container(&plan.identity),
         sidecar_container: sidecar_container(&plan.identity),
-        sidecar_image: sidecar_image(),
+        sidecar_image: crate::images::sidecar_image()?,
         up: false,
     };
     let routes = serde_json::to_vec_pretty(&plan.egress)?;

@@ -66,6 +66,7 @@ impl Fixture {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path("user"))
             .env("BOT_BOTTLE_HOME", self.home())
+            .env("BOT_BOTTLE_SIDECAR_IMAGE", SIDECAR_IMAGE)
             .current_dir(self.path("repo"));
         cmd
     }
@@ -89,6 +90,7 @@ impl Fixture {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.path("user"))
             .env("BOT_BOTTLE_HOME", self.home())
+            .env("BOT_BOTTLE_SIDECAR_IMAGE", SIDECAR_IMAGE)
             .current_dir(self.path("repo"));
         cmd
     }
@@ -210,6 +212,10 @@ pub fn require_images() {
         assert!(status.success(), "scripts/images test-agent sidecar failed");
     });
 }
+
+/// The sidecar image `scripts/images` builds from release binaries: what the fixture's
+/// commands launch (a test that proves the default, content-tagged image removes the variable).
+pub const SIDECAR_IMAGE: &str = "bot-bottle-sidecar:latest";
 
 /// The test agent image, run by plans as the provider image.
 pub const TEST_AGENT_IMAGE: &str = "bot-bottle-test-agent:latest";

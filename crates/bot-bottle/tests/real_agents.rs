@@ -165,6 +165,8 @@ impl Run {
                 "runc",
             ])
             .envs(self.env())
+            // The default: a sidecar image tagged by its binaries, built from these.
+            .env_remove("BOT_BOTTLE_SIDECAR_IMAGE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

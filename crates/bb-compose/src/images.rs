@@ -178,7 +178,7 @@ fn binary_digest(cache: Option<&Path>, path: &Path) -> Result<String> {
             let _ = std::fs::create_dir_all(dir);
         }
         // A cache that cannot be written only costs the next launch a hash.
-        let _ = bb_core::fsx::write_file(&file, &bytes, 0o644);
+        let _ = bb_core::fsx::write_file(file, &bytes, 0o644);
     }
     Ok(digest)
 }

@@ -37,11 +37,18 @@ pub const CLAUDE: CliPin = CliPin {
     package: "claude-agent-sdk",
     version: "0.2.184",
     cli_version: "2.1.327",
-    wheels: &[PinnedWheel {
-        arch: "x86_64",
-        file: "claude_agent_sdk-0.2.184-py3-none-manylinux_2_17_x86_64.whl",
-        sha256: "40509cadce72d62ded6c3ed831bbcffbff1a7fed8a19cfe1670b3a55418ed089",
-    }],
+    wheels: &[
+        PinnedWheel {
+            arch: "x86_64",
+            file: "claude_agent_sdk-0.2.184-py3-none-manylinux_2_17_x86_64.whl",
+            sha256: "40509cadce72d62ded6c3ed831bbcffbff1a7fed8a19cfe1670b3a55418ed089",
+        },
+        PinnedWheel {
+            arch: "aarch64",
+            file: "claude_agent_sdk-0.2.184-py3-none-manylinux_2_17_aarch64.whl",
+            sha256: "fdf8e7be4b65f30263724bd516b1147c609127ea3fec96b510c275d111a1686e",
+        },
+    ],
     files: &[("claude_agent_sdk/_bundled/claude", "claude")],
 };
 
@@ -50,11 +57,18 @@ pub const CODEX: CliPin = CliPin {
     package: "openai-codex-cli-bin",
     version: "0.163.0",
     cli_version: "0.163.0",
-    wheels: &[PinnedWheel {
-        arch: "x86_64",
-        file: "openai_codex_cli_bin-0.163.0-py3-none-manylinux_2_17_x86_64.whl",
-        sha256: "76db41fb07fdf9ddacbe892b48d21dfde270031ec0f5666b5e558114355f006d",
-    }],
+    wheels: &[
+        PinnedWheel {
+            arch: "x86_64",
+            file: "openai_codex_cli_bin-0.163.0-py3-none-manylinux_2_17_x86_64.whl",
+            sha256: "76db41fb07fdf9ddacbe892b48d21dfde270031ec0f5666b5e558114355f006d",
+        },
+        PinnedWheel {
+            arch: "aarch64",
+            file: "openai_codex_cli_bin-0.163.0-py3-none-manylinux_2_17_aarch64.whl",
+            sha256: "bb2b0d117eeb02608738cf2bcdf51f6a036343d0028272e11a94e72b0d23b141",
+        },
+    ],
     files: &[
         ("codex_cli_bin/bin/codex", "codex"),
         (

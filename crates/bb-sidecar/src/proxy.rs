@@ -1018,7 +1018,6 @@ impl hyper::body::Body for Chunks {
     }
 }
 
-/// The allow line of a request whose upstream failed, and 502.
 /// Sends an upgrade request on a connection of its own and, when the upstream switches
 /// protocols, joins the agent to it through [`websocket::relay`] (frames scanned on the way
 /// out). Any other answer goes back to the agent as usual.
@@ -1135,6 +1134,7 @@ async fn open_websocket(
     answer
 }
 
+/// The allow line of a request whose upstream failed, and 502.
 fn upstream_failed(d: &Decide<'_>, route: &Route, target: &Target, why: &str) -> Response<Body> {
     d.log(
         LogVerdict::Allow,

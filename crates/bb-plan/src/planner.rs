@@ -140,17 +140,17 @@ pub fn resolve(host: &Host, request: &Request) -> anyhow::Result<Resolution> {
     let mut provider = provider::plan(&resolved.provider, resolved.template(), &*host.env);
     provider.rebuild = request.rebuild;
     let (egress, replaced_routes) = egress(&resolved, &provider, &host.user_home);
+    check_env_holds_no_credential(&resolved, &egress, &provider)?;
     let mut env: Vec<(String, At<EnvValue>)> = resolved.env.clone().into_iter().collect();
+    // The bottle cannot set these itself (checked above).
     for (name, value) in provider::placeholder_env(&provider) {
-        if !resolved.env.contains_key(name) {
-            env.push((
-                name.to_string(),
-                At {
-                    value: EnvValue::Literal(value.to_string()),
-                    loc: Default::default(),
-                },
-            ));
-        }
+        env.push((
+            name.to_string(),
+            At {
+                value: EnvValue::Literal(value.to_string()),
+                loc: Default::default(),
+            },
+        ));
     }
     let skills = agent
         .as_ref()
@@ -215,6 +215,57 @@ fn bottle_names(
             .fix(e.fix.clone().unwrap_or_default())
     })?;
     Ok(vec![bottle.value.clone()])
+}
+
+/// A bottle may not hand the agent a credential the sidecar holds: neither `${VAR}` of a route's
+/// or the provider's token, nor its own value for the placeholder variable the provider sets
+/// (the real token would then sit in the agent, where injection exists to keep it out).
+fn check_env_holds_no_credential(
+    resolved: &Resolved,
+    egress: &EgressPlan,
+    provider: &ProviderPlan,
+) -> Result<(), InputError> {
+    let placeholders = provider::placeholder_env(provider);
+    for (name, value) in &resolved.env {
+        let key = format!("env.{name}");
+        if let EnvValue::Host(var) = &value.value {
+            let slot = egress
+                .token_slots
+                .iter()
+                .find(|s| matches!(&s.source, TokenSource::HostEnv { name } if name == var));
+            if let Some(slot) = slot {
+                let hosts: Vec<&str> = egress
+                    .routes
+                    .iter()
+                    .filter(|r| r.auth.as_ref().is_some_and(|a| a.slot == slot.slot))
+                    .map(|r| r.host.as_str())
+                    .collect();
+                return Err(value
+                    .loc
+                    .error(
+                        &key,
+                        format!(
+                            "copies ${var}, the credential the sidecar injects for {}: a route's token never enters the agent",
+                            hosts.join(", ")
+                        ),
+                    )
+                    .fix(format!("remove env.{name}; the agent gets a placeholder and the sidecar adds the real token on the way out")));
+            }
+        }
+        if placeholders
+            .iter()
+            .any(|(placeholder, _)| placeholder == name)
+        {
+            return Err(value
+                .loc
+                .error(
+                    &key,
+                    format!("{name} is the placeholder bot-bottle sets while the sidecar injects the provider's credential"),
+                )
+                .fix(format!("remove env.{name}")));
+        }
+    }
+    Ok(())
 }
 
 /// Final routes (manual ones, then the provider's, which replace a manual route of the same host

@@ -565,3 +565,54 @@ fn missing_gitleaks_rules_file() {
         ],
     );
 }
+
+#[test]
+fn env_cannot_copy_a_credential_the_sidecar_injects() {
+    let f = Fixture::new();
+    with_shop(&f, "extends: claude\nenv:\n  LEAK: \"${CLAUDE_OAUTH}\"\n");
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "shop.md:",
+            "env.LEAK",
+            "copies $CLAUDE_OAUTH, the credential the sidecar injects for api.anthropic.com",
+            "remove env.LEAK",
+        ],
+    );
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        "extends: claude\nenv:\n  GIT_TOKEN: \"${GITEA_TOKEN}\"\negress:\n  routes:\n    - host: git.example.org\n      auth: {scheme: token, token_ref: GITEA_TOKEN}\n",
+    );
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "env.GIT_TOKEN",
+            "copies $GITEA_TOKEN",
+            "for git.example.org",
+        ],
+    );
+}
+
+#[test]
+fn env_cannot_set_the_providers_placeholder_variable() {
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        "extends: claude\nenv:\n  CLAUDE_CODE_OAUTH_TOKEN: sk-ant-oat01-typed-in-by-hand\n",
+    );
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "env.CLAUDE_CODE_OAUTH_TOKEN",
+            "is the placeholder bot-bottle sets",
+            "remove env.CLAUDE_CODE_OAUTH_TOKEN",
+        ],
+    );
+}

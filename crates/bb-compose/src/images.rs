@@ -162,24 +162,15 @@ fn binary_digest(cache: Option<&Path>, path: &Path) -> Result<String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     let key = format!("{}|{}|{mtime}", path.display(), meta.len());
-    let mut known: serde_json::Map<String, serde_json::Value> = cache
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut known = bb_core::fsx::JsonCache::at(cache.map(Path::to_path_buf));
     if let Some(digest) = known.get(&key).and_then(|v| v.as_str()) {
         return Ok(digest.to_string());
     }
     let digest = bb_core::digest::sha256_file(path)
         .with_context(|| format!("reading {}", path.display()))?;
-    known.retain(|k, _| !k.starts_with(&format!("{}|", path.display())));
-    known.insert(key, digest.clone().into());
-    if let (Some(file), Ok(bytes)) = (cache, serde_json::to_vec_pretty(&known)) {
-        if let Some(dir) = file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        // A cache that cannot be written only costs the next launch a hash.
-        let _ = bb_core::fsx::write_file(file, &bytes, 0o644);
-    }
+    let same_path = format!("{}|", path.display());
+    known.retain(|k| !k.starts_with(&same_path));
+    known.set(key, digest.clone().into());
     Ok(digest)
 }
 

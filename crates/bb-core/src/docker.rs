@@ -223,14 +223,7 @@ pub fn probe_runtime_cached(runtime: &str, images: &[&str]) -> RuntimeProbe {
         Ok(key) => key,
         Err(_) => return probe_runtime(runtime, images),
     };
-    let file = crate::paths::cache_dir()
-        .ok()
-        .map(|d| d.join("runtime-probes.json"));
-    let mut cache: serde_json::Map<String, serde_json::Value> = file
-        .as_ref()
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut cache = crate::fsx::JsonCache::open("runtime-probes.json");
     match cache.get(&key) {
         Some(serde_json::Value::Bool(true)) => return RuntimeProbe::Works,
         Some(serde_json::Value::String(why)) => return RuntimeProbe::Fails(why.clone()),
@@ -242,14 +235,7 @@ pub fn probe_runtime_cached(runtime: &str, images: &[&str]) -> RuntimeProbe {
         RuntimeProbe::Fails(why) => serde_json::Value::String(why.clone()),
         RuntimeProbe::NoImage => return result,
     };
-    cache.insert(key, value);
-    // A cache that cannot be written only costs the next plan a probe.
-    if let (Some(file), Ok(bytes)) = (file, serde_json::to_vec_pretty(&cache)) {
-        if let Some(dir) = file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = crate::fsx::write_file(&file, &bytes, 0o644);
-    }
+    cache.set(key, value);
     result
 }
 

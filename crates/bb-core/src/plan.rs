@@ -431,6 +431,29 @@ pub struct RepoPlan {
     pub key_path: PathBuf,
     /// The pinned host key line used as known_hosts.
     pub host_key: String,
+    /// Pushes the gate refuses unless the bottle allows them (`git-gate.repos.<name>.allow`).
+    #[serde(default)]
+    pub allow: PushAllowance,
+}
+
+/// Kinds of push that are refused by default, each allowed per repo by the bottle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PushAllowance {
+    /// Deleting a branch or tag upstream.
+    #[serde(default)]
+    pub delete: bool,
+    /// Moving a branch or tag to a commit that does not contain its current one.
+    #[serde(default)]
+    pub force_push: bool,
+    /// Changing CI configuration (`.github/workflows/`, `.gitlab-ci.yml`, ...): code that runs
+    /// with the repository's own secrets and network.
+    #[serde(default)]
+    pub ci_config: bool,
+}
+
+impl PushAllowance {
+    /// The manifest keys under `git-gate.repos.<name>.allow`.
+    pub const KEYS: &'static [&'static str] = &["delete", "force_push", "ci_config"];
 }
 
 /// The host folder copied into the agent.

@@ -183,6 +183,7 @@ mod tests {
             path: "/srv/shop.git".into(),
             key_path: "/home/u/.ssh/k".into(),
             host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq".into(),
+            allow: Default::default(),
         }
     }
 

@@ -349,6 +349,7 @@ fn git_gate(resolved: &Resolved) -> GitGatePlan {
                 path: url.path,
                 key_path: spec.key_path.as_ref()?.value.clone(),
                 host_key: spec.host_key.as_ref()?.value.clone(),
+                allow: spec.allow.unwrap_or_default(),
             })
         })
         .collect();

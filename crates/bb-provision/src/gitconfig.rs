@@ -91,6 +91,7 @@ mod tests {
                 path: "team/shop.git".into(),
                 key_path: "/k".into(),
                 host_key: "ssh-ed25519 AAAA".into(),
+                allow: Default::default(),
             }],
             rules: None,
         };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bb_core::InputError;
 use bb_core::plan::{
-    AuthScheme, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
+    AuthScheme, PushAllowance, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
     PathMatchKind, RouteMatch, Template,
 };
 
@@ -24,7 +24,7 @@ const PROVIDER_KEYS: &[&str] = &[
 ];
 const GIT_GATE_KEYS: &[&str] = &["user", "repos", "rules"];
 const USER_KEYS: &[&str] = &["name", "email"];
-const REPO_KEYS: &[&str] = &["url", "key", "host_key"];
+const REPO_KEYS: &[&str] = &["url", "key", "host_key", "allow"];
 const KEY_KEYS: &[&str] = &["provider", "path"];
 const EGRESS_KEYS: &[&str] = &["routes"];
 const ROUTE_KEYS: &[&str] = &[
@@ -111,6 +111,7 @@ pub struct RepoSpec {
     pub url: Option<At<String>>,
     pub key_path: Option<At<PathBuf>>,
     pub host_key: Option<At<String>>,
+    pub allow: Option<PushAllowance>,
     /// Where the repo was last declared.
     pub loc: Loc,
 }
@@ -431,9 +432,26 @@ fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, Inp
             check_host_key(&line).map_err(|(m, f)| ctx.error(n.line, &path, m).fix(f))?;
             repo.host_key = Some(at(ctx, n, line.trim().to_string()));
         }
+        if let Some(n) = get(fields, "allow") {
+            repo.allow = Some(parse_allow(ctx, n, &join(&base, "allow"))?);
+        }
         repos.insert(name.to_string(), repo);
     }
     Ok(repos)
+}
+
+/// `git-gate.repos.<name>.allow: {delete, force_push, ci_config}`, each a bool.
+fn parse_allow(ctx: &Ctx, node: &Node, base: &str) -> Result<PushAllowance, InputError> {
+    let fields = ctx.map(node, base)?;
+    ctx.check_keys(fields, base, PushAllowance::KEYS)?;
+    let flag = |key: &str| -> Result<bool, InputError> {
+        get(fields, key).map_or(Ok(false), |n| ctx.bool(n, &join(base, key)))
+    };
+    Ok(PushAllowance {
+        delete: flag("delete")?,
+        force_push: flag("force_push")?,
+        ci_config: flag("ci_config")?,
+    })
 }
 
 /// A pinned host key line: `TYPE BASE64 [comment]`.

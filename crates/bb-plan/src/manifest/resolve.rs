@@ -177,6 +177,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
         merge_field(&mut entry.url, repo.url);
         merge_field(&mut entry.key_path, repo.key_path);
         merge_field(&mut entry.host_key, repo.host_key);
+        merge_field(&mut entry.allow, repo.allow);
         entry.loc = repo.loc;
     }
     merge_field(&mut spec.rules, top.rules);

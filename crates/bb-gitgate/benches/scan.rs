@@ -193,8 +193,9 @@ fn scan_case(dir: &Path, name: &str, tip: &str, detectors: &Detectors) {
     let (objects, floor) = floor_rev_list(dir, tip);
     let read = floor_read(dir, tip);
     let diff = floor_diff(dir, tip);
-    let ((findings, stats), t) =
+    let (scanned, t) =
         timed(|| scan::scan_push(Some(dir), &updates, &exclude, detectors).expect("scan"));
+    let (findings, stats) = (scanned.findings, scanned.stats);
     let secs = |d: Duration| d.as_secs_f64();
     println!("{name}:");
     println!(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Default place of `repos.json` inside the sidecar.
 pub const DEFAULT_CONFIG: &str = "/etc/bot-bottle/git-gate/repos.json";
-/// Default state folder (mirrors, known_hosts files, hook wrappers).
+/// Default state folder (mirrors, known_hosts files, locks, the events socket).
 pub const DEFAULT_ROOT: &str = "/var/lib/bot-bottle/git-gate";
 /// Default folder of the SSH keys: the key of repo NAME is `<key_dir>/NAME`, mounted read-only.
 pub const DEFAULT_KEY_DIR: &str = "/etc/bot-bottle/git-gate/keys";
@@ -109,7 +109,7 @@ pub struct Paths {
 }
 
 impl Paths {
-    /// The root, made absolute (hooks and git daemon get absolute paths).
+    /// The root, made absolute (the hooks get absolute paths).
     pub fn new(root: &Path) -> Result<Paths> {
         let root = if root.is_absolute() {
             root.to_path_buf()
@@ -137,34 +137,12 @@ impl Paths {
     pub fn key_copy(&self, name: &str) -> PathBuf {
         self.ssh_dir().join(format!("{name}.key"))
     }
-    pub fn bin_dir(&self) -> PathBuf {
-        self.root.join("bin")
-    }
-    pub fn access_hook(&self) -> PathBuf {
-        self.bin_dir().join("access-hook")
-    }
     pub fn lock(&self, name: &str) -> PathBuf {
         self.root.join("locks").join(format!("{name}.lock"))
     }
     /// The datagram socket on which hooks send their log lines to `serve`.
     pub fn events_socket(&self) -> PathBuf {
         self.root.join("run").join("events.sock")
-    }
-
-    /// The repo name of a path git daemon hands to the access hook (`<mirrors>/<name>.git`).
-    pub fn repo_of(&self, path: &str) -> Option<String> {
-        let path = Path::new(path.trim_end_matches('/'));
-        let file = path.file_name()?.to_str()?;
-        let name = file.strip_suffix(".git").unwrap_or(file);
-        let parent = path.parent()?;
-        let same = |a: &Path, b: &Path| {
-            a == b
-                || matches!(
-                    (a.canonicalize(), b.canonicalize()),
-                    (Ok(x), Ok(y)) if x == y
-                )
-        };
-        (valid_name(name) && same(parent, &self.mirrors())).then(|| name.to_string())
     }
 }
 
@@ -223,19 +201,5 @@ mod tests {
             ..cfg
         };
         assert!(cfg.validate().is_err());
-    }
-
-    #[test]
-    fn repo_of_maps_daemon_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::new(dir.path()).unwrap();
-        std::fs::create_dir_all(paths.mirror("shop")).unwrap();
-        let p = paths.mirror("shop");
-        assert_eq!(paths.repo_of(p.to_str().unwrap()).as_deref(), Some("shop"));
-        assert_eq!(
-            paths.repo_of(&format!("{}/", p.display())).as_deref(),
-            Some("shop")
-        );
-        assert_eq!(paths.repo_of("/elsewhere/shop.git"), None);
     }
 }

@@ -63,6 +63,25 @@ pub fn send_to(socket: &Path, event: &Event) {
     }
 }
 
+/// Agent-controlled bytes made fit for a log line or a message: printable ASCII kept, `\` as
+/// `\\`, every other byte as `\xNN`; cut after `max` characters (ending in `…`).
+pub fn sanitize(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        if out.len() >= max {
+            out.push('…');
+            break;
+        }
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b' ' => out.push(' '),
+            _ if b.is_ascii_graphic() => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
 pub fn now() -> String {
     OffsetDateTime::now_utc()
         .format(&Rfc3339)
@@ -109,5 +128,16 @@ mod tests {
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["event", "message", "ok", "repo", "service", "time"]);
         assert_eq!(v["service"], "git-gate");
+    }
+
+    #[test]
+    fn sanitize_escapes_and_cuts() {
+        assert_eq!(sanitize(b"refs/heads/a b", 100), "refs/heads/a b");
+        assert_eq!(
+            sanitize(b"a\nb\x1b[2J\\\xff", 100),
+            "a\\x0ab\\x1b[2J\\\\\\xff"
+        );
+        assert_eq!(sanitize("ä".as_bytes(), 100), "\\xc3\\xa4");
+        assert_eq!(sanitize(&[b'x'; 50], 10), format!("{}…", "x".repeat(10)));
     }
 }

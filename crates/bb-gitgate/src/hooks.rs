@@ -1,5 +1,7 @@
-//! The two programs git runs for the gate: git daemon's access hook (refresh before every
-//! fetch, fail closed) and each mirror's pre-receive hook (scan, then forward upstream).
+//! Each mirror's pre-receive hook (`bb-gitgate pre-receive`, run by `git receive-pack`): judge
+//! the push (the ref and CI policy of [`crate::policy`], the secret scan of [`crate::scan`])
+//! and, only when nothing is refused, forward it upstream. Nothing contacts upstream before
+//! the verdict: a refused push makes no connection at all.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,10 +11,11 @@ use anyhow::Result;
 use crate::config::{GateConfig, Paths};
 use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
-use crate::mirror::{self, Refreshed};
+use crate::mirror;
+use crate::policy::{self, UpdateKind};
 use crate::rules::Rules;
-use crate::run::Git;
-use crate::scan::{self, Update};
+use crate::run::{Git, RAW_OBJECTS_ENV};
+use crate::scan::{self, Finding, Update};
 use crate::ssh;
 
 /// Prefix of every line the gate shows the agent.
@@ -20,65 +23,6 @@ pub const PREFIX: &str = "bot-bottle git-gate";
 
 /// Findings shown in full; more are counted.
 const MAX_SHOWN: usize = 50;
-
-/// The access hook's verdict: allowed, or denied with the one line git daemon shows the client
-/// (`--informative-errors`: `fatal: remote error: <line>: <path>`).
-#[derive(Debug, PartialEq)]
-pub enum Access {
-    Allow,
-    Deny(String),
-}
-
-/// `bb-gitgate access-hook SERVICE PATH HOST CANON_HOST IP PORT`, as git daemon calls it.
-/// git daemon reads the hook's stdout and, when it exits non-zero, sends its first line to the
-/// client; stderr is discarded.
-pub fn access(config: &GateConfig, paths: &Paths, service: &str, path: &str) -> Access {
-    let Some(name) = paths.repo_of(path) else {
-        return Access::Deny(format!("{PREFIX}: no such repository behind this gate"));
-    };
-    let Some(repo) = config.repo(&name) else {
-        let e = Event::new("access", false, Some(&name), "unknown repo");
-        e.send(paths);
-        return Access::Deny(format!("{PREFIX}: no repository `{name}` behind this gate"));
-    };
-    match service {
-        // Allowed: the scan and the forward happen in pre-receive. The refresh first (nothing
-        // of the push has arrived yet) keeps "commits no existing ref reaches" relative to
-        // upstream's current refs, also after the gate's state was lost; when upstream is
-        // unreachable the forward will say so.
-        "receive-pack" => {
-            if let Err(e) = mirror::refresh(paths, config, repo) {
-                Event::new(
-                    "refresh",
-                    false,
-                    Some(&name),
-                    format!("before a push: upstream unreachable ({e})"),
-                )
-                .send(paths);
-            }
-            Access::Allow
-        }
-        "upload-pack" => match mirror::refresh(paths, config, repo) {
-            Ok(how) => {
-                let what = match how {
-                    Refreshed::UpToDate => "mirror up to date",
-                    Refreshed::Fetched => "mirror refreshed from upstream",
-                };
-                Event::new("fetch", true, Some(&name), what).send(paths);
-                Access::Allow
-            }
-            Err(e) => {
-                let line = format!(
-                    "{PREFIX}: upstream {}:{} is unreachable ({}); refusing to serve a stale mirror",
-                    repo.host, repo.port, e.reason
-                );
-                Event::new("fetch", false, Some(&name), &line).send(paths);
-                Access::Deny(line)
-            }
-        },
-        other => Access::Deny(format!("{PREFIX}: service {other} is not offered")),
-    }
-}
 
 /// Output of the pre-receive hook (everything goes to the client as `remote:` lines).
 pub struct HookOutput<'a> {
@@ -91,9 +35,111 @@ impl HookOutput<'_> {
     }
 }
 
-/// The pre-receive hook of mirror `repo`: scan exactly the pushed range; on any finding reject
-/// the whole push before upstream is contacted; else forward the updates upstream over SSH and
-/// let the gate's refs move only when upstream took them. Returns the exit status.
+/// The shared detectors plus the config's gitleaks rules, or the one-line reason they cannot
+/// be used (the push is then refused).
+pub fn load_detectors(config: &GateConfig) -> Result<Detectors, String> {
+    let rules = match &config.rules {
+        None => None,
+        Some(file) => Some(Rules::load(file).map_err(|e| {
+            format!("the gate's rules file cannot be used ({e:#}); nothing was sent upstream")
+        })?),
+    };
+    Ok(Detectors::new(known_secret_vars(), rules))
+}
+
+/// Whether commit `old` is contained in `new` (false when git cannot tell, e.g. for objects
+/// that are not commits: such an update counts as forced).
+fn is_ancestor(old: &str, new: &str) -> bool {
+    Git::raw_objects(None)
+        .args(["merge-base", "--is-ancestor", old, new])
+        .run(mirror::LOCAL_TIMEOUT)
+        .is_ok_and(|o| o.success())
+}
+
+/// Everything wrong with a push: the policy refusals and the secret findings.
+struct Verdict {
+    refusals: Vec<String>,
+    findings: Vec<Finding>,
+    commits: usize,
+}
+
+/// Judges the updates: ref policy, secret scan (content and names), CI policy.
+fn judge(
+    repo: &bb_core::plan::RepoPlan,
+    updates: &[Update],
+    kinds: &[UpdateKind],
+    detectors: &Detectors,
+) -> Result<Verdict> {
+    let ref_shown = |name: &str| scan::redacted_name(detectors, name.as_bytes(), "");
+    let mut refusals = policy::check_updates(repo, updates, kinds, ref_shown);
+    let scanned = scan::scan_push(None, updates, &["--all".into()], detectors)?;
+    let path_shown = |p: &[u8]| scan::redacted_name(detectors, p, &String::from_utf8_lossy(p));
+    refusals.extend(policy::ci_refusals(repo, &scanned.changes, path_shown));
+    Ok(Verdict {
+        refusals,
+        findings: scanned.findings.into_iter().collect(),
+        commits: scanned.stats.commits,
+    })
+}
+
+/// Tells the agent (and the log) why the push was refused.
+fn report(out: &mut HookOutput<'_>, paths: &Paths, repo_name: &str, verdict: &Verdict) {
+    let findings = &verdict.findings;
+    if !findings.is_empty() {
+        out.line(&format!(
+            "{PREFIX}: push rejected: {} possible secret(s) in the pushed commits; nothing was sent upstream",
+            findings.len()
+        ));
+        for f in findings.iter().take(MAX_SHOWN) {
+            out.line(&format!("{PREFIX}:   {}", f.render()));
+        }
+        if findings.len() > MAX_SHOWN {
+            out.line(&format!(
+                "{PREFIX}:   ... and {} more",
+                findings.len() - MAX_SHOWN
+            ));
+        }
+        out.line(&format!(
+            "{PREFIX}: remove them from the history (for example `git rebase -i`, or amend) and push again"
+        ));
+    }
+    for r in &verdict.refusals {
+        out.line(&format!("{PREFIX}: push rejected: {r}"));
+    }
+    if findings.is_empty() {
+        out.line(&format!("{PREFIX}: nothing was sent upstream"));
+    }
+    let summary: Vec<String> = findings
+        .iter()
+        .take(MAX_SHOWN)
+        .map(|f| {
+            let at = if f.line == 0 {
+                f.path.clone()
+            } else {
+                format!("{}:{}", f.path, f.line)
+            };
+            format!("{at} {} {}", f.rule, scan::short(&f.commit))
+        })
+        .chain(verdict.refusals.iter().take(MAX_SHOWN).cloned())
+        .collect();
+    Event::new(
+        "push",
+        false,
+        Some(repo_name),
+        format!(
+            "rejected: {} finding(s), {} refusal(s): {}",
+            findings.len(),
+            verdict.refusals.len(),
+            summary.join("; ")
+        ),
+    )
+    .send(paths);
+}
+
+/// The pre-receive hook of mirror `repo`: judge exactly the pushed updates; on any refusal or
+/// finding reject the whole push before upstream is contacted; else forward the updates
+/// upstream over SSH and let the gate's refs move only when upstream took them. Returns the
+/// exit status.
 pub fn pre_receive(
     config: &GateConfig,
     paths: &Paths,
@@ -117,100 +163,57 @@ pub fn pre_receive(
         Ok(_) => return 0,
         Err(e) => return reject(out, &format!("{e:#}")),
     };
-    let rules = match &config.rules {
-        None => None,
-        Some(file) => match Rules::load(file) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                return reject(
-                    out,
-                    &format!(
-                        "the gate's rules file cannot be used ({e:#}); nothing was sent upstream"
-                    ),
-                );
-            }
-        },
+    let detectors = match load_detectors(config) {
+        Ok(d) => d,
+        Err(msg) => return reject(out, &msg),
     };
-    let detectors = Detectors::new(known_secret_vars(), rules);
-    let (findings, stats) = match scan::scan_push(None, &updates, &["--all".into()], &detectors) {
-        Ok(r) => r,
+    let kinds: Vec<UpdateKind> = updates
+        .iter()
+        .map(|u| policy::classify(u, is_ancestor))
+        .collect();
+    let verdict = match judge(repo, &updates, &kinds, &detectors) {
+        Ok(v) => v,
         Err(e) => {
+            let msg = scan::redacted_name(&detectors, format!("{e:#}").as_bytes(), "");
             return reject(
                 out,
-                &format!("the secret scan failed ({e:#}); nothing was sent upstream"),
+                &format!("the secret scan failed ({msg}); nothing was sent upstream"),
             );
         }
     };
-    if !findings.is_empty() {
-        out.line(&format!(
-            "{PREFIX}: push rejected: {} possible secret(s) in the pushed commits; nothing was sent upstream",
-            findings.len()
-        ));
-        for f in findings.iter().take(MAX_SHOWN) {
-            out.line(&format!("{PREFIX}:   {}", f.render()));
-        }
-        if findings.len() > MAX_SHOWN {
-            out.line(&format!(
-                "{PREFIX}:   ... and {} more",
-                findings.len() - MAX_SHOWN
-            ));
-        }
-        out.line(&format!(
-            "{PREFIX}: remove them from the history (for example `git rebase -i`, or amend) and push again"
-        ));
-        let summary: Vec<String> = findings
-            .iter()
-            .take(MAX_SHOWN)
-            .map(|f| {
-                format!(
-                    "{}:{} {} {}",
-                    f.path,
-                    f.line,
-                    f.rule,
-                    scan::short(&f.commit)
-                )
-            })
-            .collect();
-        Event::new(
-            "push",
-            false,
-            Some(repo_name),
-            format!(
-                "rejected: {} finding(s): {}",
-                findings.len(),
-                summary.join("; ")
-            ),
-        )
-        .send(paths);
+    if !verdict.findings.is_empty() || !verdict.refusals.is_empty() {
+        report(out, paths, repo_name, &verdict);
         return 1;
     }
-    match forward(config, paths, repo, &updates) {
+    match forward(config, paths, repo, &updates, &kinds) {
+        Ok(fwd) if fwd.ok => {
+            for line in fwd.output.lines() {
+                out.line(line);
+            }
+            Event::new(
+                "push",
+                true,
+                Some(repo_name),
+                format!(
+                    "forwarded {} ref update(s), {} new commit(s) scanned",
+                    updates.len(),
+                    verdict.commits
+                ),
+            )
+            .send(paths);
+            0
+        }
         Ok(fwd) => {
             for line in fwd.output.lines() {
                 out.line(line);
             }
-            if fwd.ok {
-                Event::new(
-                    "push",
-                    true,
-                    Some(repo_name),
-                    format!(
-                        "forwarded {} ref update(s), {} new commit(s) scanned",
-                        updates.len(),
-                        stats.commits
-                    ),
-                )
-                .send(paths);
-                0
-            } else {
-                reject(
-                    out,
-                    &format!(
-                        "forwarding to upstream {}:{} failed ({}); the gate's refs were not moved",
-                        repo.host, repo.port, fwd.reason
-                    ),
-                )
-            }
+            reject(
+                out,
+                &format!(
+                    "forwarding to upstream {}:{} failed ({}); the gate's refs were not moved",
+                    repo.host, repo.port, fwd.reason
+                ),
+            )
         }
         Err(e) => reject(out, &format!("{e:#}; the gate's refs were not moved")),
     }
@@ -224,21 +227,28 @@ pub struct Forwarded {
     pub reason: String,
 }
 
-/// The `git push` arguments that replay `updates` upstream: `new:ref` for a fast-forward or a
-/// new ref, `+new:ref` otherwise, `:ref` for a deletion; a lease on the old value for every
-/// forced update and deletion, so a ref that moved upstream meanwhile is not overwritten.
-pub fn push_args(updates: &[Update], is_ff: impl Fn(&Update) -> bool) -> Vec<String> {
+/// The `git push` arguments that replay `updates` upstream: `new:ref` for a new ref or a
+/// fast-forward, `+new:ref` only for an update judged [`UpdateKind::Forced`] (which the policy
+/// let through only with `allow.force_push`), `:ref` for a deletion; a lease on the old value
+/// for every forced update and deletion, so a ref that moved upstream meanwhile is not
+/// overwritten. Every value is a ref name or object id after `=` or in a refspec, never a
+/// separate word that could read as an option.
+pub fn push_args(updates: &[Update], kinds: &[UpdateKind]) -> Vec<String> {
     let mut leases = Vec::new();
     let mut specs = Vec::new();
-    for u in updates {
-        if u.is_delete() {
-            leases.push(format!("--force-with-lease={}:{}", u.refname, u.old));
-            specs.push(format!(":{}", u.refname));
-        } else if u.is_create() || is_ff(u) {
-            specs.push(format!("{}:{}", u.new, u.refname));
-        } else {
-            leases.push(format!("--force-with-lease={}:{}", u.refname, u.old));
-            specs.push(format!("+{}:{}", u.new, u.refname));
+    for (u, kind) in updates.iter().zip(kinds) {
+        match kind {
+            UpdateKind::Delete => {
+                leases.push(format!("--force-with-lease={}:{}", u.refname, u.old));
+                specs.push(format!(":{}", u.refname));
+            }
+            UpdateKind::Create | UpdateKind::FastForward => {
+                specs.push(format!("{}:{}", u.new, u.refname));
+            }
+            UpdateKind::Forced => {
+                leases.push(format!("--force-with-lease={}:{}", u.refname, u.old));
+                specs.push(format!("+{}:{}", u.new, u.refname));
+            }
         }
     }
     let mut args = vec!["push".to_string(), "--no-verify".into()];
@@ -251,14 +261,6 @@ pub fn push_args(updates: &[Update], is_ff: impl Fn(&Update) -> bool) -> Vec<Str
     args
 }
 
-fn is_fast_forward(u: &Update) -> bool {
-    Git::new(None)
-        .args(["merge-base", "--is-ancestor", &u.old, &u.new])
-        .run(mirror::LOCAL_TIMEOUT)
-        .map(|o| o.success())
-        .unwrap_or(false)
-}
-
 /// Pushes the updates upstream (from inside the hook: the new objects are in the quarantine
 /// that the hook's environment points git at).
 pub fn forward(
@@ -266,11 +268,17 @@ pub fn forward(
     paths: &Paths,
     repo: &bb_core::plan::RepoPlan,
     updates: &[Update],
+    kinds: &[UpdateKind],
 ) -> Result<Forwarded> {
-    let env = ssh::upstream_env(paths, config, repo)?;
+    let mut env = ssh::upstream_env(paths, config, repo)?;
+    env.extend(
+        RAW_OBJECTS_ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let _guard = mirror::lock(paths, &repo.name)?;
     let timeout = mirror::upstream_timeout();
-    let args = push_args(updates, is_fast_forward);
+    let args = push_args(updates, kinds);
     let out = Git::new(None)
         .args(&args)
         .envs(&env)
@@ -324,7 +332,13 @@ mod tests {
             u("d", "e", "refs/heads/forced"),
             u("f", "0", "refs/heads/gone"),
         ];
-        let args = push_args(&updates, |x| x.refname == "refs/heads/ff");
+        let kinds = [
+            UpdateKind::Create,
+            UpdateKind::FastForward,
+            UpdateKind::Forced,
+            UpdateKind::Delete,
+        ];
+        let args = push_args(&updates, &kinds);
         let a40 = "a".repeat(40);
         let c40 = "c".repeat(40);
         let e40 = "e".repeat(40);
@@ -343,29 +357,7 @@ mod tests {
                 ":refs/heads/gone".into(),
             ]
         );
-        let one = push_args(&updates[..1], |_| true);
+        let one = push_args(&updates[..1], &kinds[..1]);
         assert!(!one.contains(&"--atomic".to_string()));
-    }
-
-    #[test]
-    fn access_denies_unknown_paths_and_services() {
-        let dir = tempfile::tempdir().unwrap();
-        let paths = Paths::new(dir.path()).unwrap();
-        let config = GateConfig {
-            repos: vec![],
-            user: Default::default(),
-            rules: None,
-            key_dir: dir.path().join("keys"),
-        };
-        std::fs::create_dir_all(paths.mirror("x")).unwrap();
-        let p = paths.mirror("x");
-        match access(&config, &paths, "upload-pack", p.to_str().unwrap()) {
-            Access::Deny(m) => assert!(m.contains("no repository `x`"), "{m}"),
-            Access::Allow => panic!("allowed"),
-        }
-        assert!(matches!(
-            access(&config, &paths, "upload-pack", "/etc/passwd"),
-            Access::Deny(_)
-        ));
     }
 }

@@ -7,14 +7,16 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use bb_gitgate::config::{DEFAULT_CONFIG, DEFAULT_ROOT, Paths};
-use bb_gitgate::hooks::{self, Access, HookOutput};
+use bb_gitgate::hooks::{self, HookOutput};
 
 /// The bottle's git gate (runs inside the sidecar container).
 ///
-/// `serve` runs git daemon on port 9418 in front of one bare mirror per repo of repos.json.
-/// Fetches refresh the mirror from upstream first and fail when upstream is unreachable;
-/// pushes are scanned for secrets and forwarded upstream over SSH only when clean. The other
-/// subcommands are what git daemon and git run (access-hook, pre-receive) and tools.
+/// `serve` runs a git:// front end on port 9418 in front of one bare mirror per repo of
+/// repos.json. Fetches refresh the mirror from upstream first and fail when upstream is
+/// unreachable; pushes are judged (only branches and tags; deletions, forced updates and CI
+/// changes only when the bottle allows them; no secret in content or names) and forwarded
+/// upstream over SSH only when nothing is refused. `pre-receive` is what git runs in each
+/// mirror; the others are tools.
 #[derive(Debug, Parser)]
 #[command(
     name = "bb-gitgate",
@@ -31,34 +33,22 @@ struct Where {
     /// The gate's config (repos, rules, key_dir)
     #[arg(long, value_name = "FILE", env = "BB_GITGATE_CONFIG", default_value = DEFAULT_CONFIG)]
     config: PathBuf,
-    /// The gate's state folder (mirrors, known_hosts files, hook wrappers)
+    /// The gate's state folder (mirrors, known_hosts files, locks)
     #[arg(long, value_name = "DIR", env = "BB_GITGATE_ROOT", default_value = DEFAULT_ROOT)]
     root: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Set up the mirrors and run git daemon, supervised, until SIGTERM
+    /// Set up the mirrors and serve git:// until SIGTERM
     Serve {
         #[command(flatten)]
         at: Where,
-        /// Address git daemon listens on
+        /// Address the git:// front end listens on
         #[arg(long, default_value = "0.0.0.0:9418")]
         listen: SocketAddr,
     },
-    /// git daemon's --access-hook: refresh the mirror before a fetch; deny when upstream is unreachable
-    AccessHook {
-        #[command(flatten)]
-        at: Where,
-        /// upload-pack, receive-pack or upload-archive
-        service: String,
-        /// The repository path git daemon resolved
-        path: String,
-        /// Host name, canonical host name, IP address and port of the client (ignored)
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
-    /// A mirror's pre-receive hook: scan the pushed range, then forward it upstream
+    /// A mirror's pre-receive hook: judge the pushed updates, then forward them upstream
     PreReceive {
         #[command(flatten)]
         at: Where,
@@ -78,26 +68,6 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::AccessHook {
-            at,
-            service,
-            path,
-            rest: _,
-        } => {
-            let verdict = match (hooks::load_for_hook(&at.config), Paths::new(&at.root)) {
-                (Ok(config), Ok(paths)) => hooks::access(&config, &paths, &service, &path),
-                (Err(msg), _) => Access::Deny(msg),
-                (_, Err(e)) => Access::Deny(format!("{}: {e:#}", hooks::PREFIX)),
-            };
-            match verdict {
-                Access::Allow => ExitCode::SUCCESS,
-                Access::Deny(line) => {
-                    // git daemon shows the first line of stdout to the client.
-                    println!("{line}");
-                    ExitCode::from(1)
-                }
-            }
-        }
         Cmd::PreReceive { at, repo } => {
             let mut input = String::new();
             let mut stderr = std::io::stderr();
@@ -145,6 +115,6 @@ fn run(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Health { addr } => bb_gitgate::serve::health(addr),
-        Cmd::AccessHook { .. } | Cmd::PreReceive { .. } => unreachable!("handled in main"),
+        Cmd::PreReceive { .. } => unreachable!("handled in main"),
     }
 }

@@ -1,4 +1,6 @@
-//! The bare mirrors: creation with the hooks, and the refresh from upstream before every fetch.
+//! The bare mirrors: creation with the pre-receive hook, and the refresh from upstream before
+//! every fetch (coalesced by the front end, [`crate::flight`]). A push does not refresh: it is
+//! judged against the mirror's refs as they are (stale refs only make the scanned range larger).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -35,23 +37,6 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// The access hook wrapper git daemon runs (`--access-hook`): `bb-gitgate access-hook` with
-/// this gate's config and root.
-pub fn install_access_hook(paths: &Paths, exe: &Path, config: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(paths.bin_dir())?;
-    let hook = paths.access_hook();
-    write_script(
-        &hook,
-        &format!(
-            "#!/bin/sh\n# Written by bb-gitgate serve.\nexec {} access-hook --config {} --root {} \"$@\"\n",
-            q(exe),
-            q(config),
-            q(&paths.root)
-        ),
-    )?;
-    Ok(hook)
-}
-
 /// Creates (idempotently) the bare mirror of `repo` with remote `origin` = the upstream URL and
 /// the pre-receive hook. `origin` has no fetch refspec: the refresh names its refspecs, and a
 /// push from inside the pre-receive hook (where ref updates are forbidden) must not try to
@@ -78,6 +63,7 @@ pub fn ensure(paths: &Paths, repo: &RepoPlan, exe: &Path, config: &Path) -> Resu
     set("receive.fsckObjects", "true")?;
     set("receive.denyNonFastForwards", "false")?;
     set("receive.denyDeletes", "false")?;
+    set("receive.shallowUpdate", "false")?;
     set("core.logAllRefUpdates", "false")?;
     set("gc.autoDetach", "false")?;
     set("uploadpack.allowTipSHA1InWant", "false")?;
@@ -86,7 +72,7 @@ pub fn ensure(paths: &Paths, repo: &RepoPlan, exe: &Path, config: &Path) -> Resu
     write_script(
         &dir.join("hooks/pre-receive"),
         &format!(
-            "#!/bin/sh\n# Written by bb-gitgate serve: scan the pushed range, then forward it upstream.\nexec {} pre-receive --config {} --root {} --repo {}\n",
+            "#!/bin/sh\n# Written by bb-gitgate serve: scan the pushed range, then forward it upstream.\nexec {} pre-receive --config={} --root={} --repo={}\n",
             q(exe),
             q(config),
             q(&paths.root),
@@ -114,7 +100,7 @@ pub fn lock(paths: &Paths, name: &str) -> Result<File> {
 }
 
 /// Upstream could not be reached (or refused us): the fetch must be denied.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Unreachable {
     pub reason: String,
 }
@@ -210,7 +196,7 @@ fn local_refs(dir: &Path) -> Result<BTreeMap<String, String>> {
 }
 
 /// What a refresh did.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Refreshed {
     /// Upstream had nothing new.
     UpToDate,

@@ -36,6 +36,12 @@ impl Output {
     }
 }
 
+/// Environment of [`Git::raw_objects`] (and of the forward's `git push`).
+pub const RAW_OBJECTS_ENV: &[(&str, &str)] = &[
+    ("GIT_NO_REPLACE_OBJECTS", "1"),
+    ("GIT_GRAFT_FILE", "/dev/null"),
+];
+
 /// A git command line with its environment.
 pub struct Git {
     cmd: Command,
@@ -57,6 +63,20 @@ impl Git {
             stdin: None,
             line,
         }
+    }
+
+    /// `git --no-replace-objects` in `dir`, for every command that reads pushed objects: what
+    /// is scanned and judged is the objects as stored, the same the forward sends, whatever
+    /// `refs/replace/*`, `info/grafts` or a `GIT_SHALLOW_FILE` would make git show instead.
+    pub fn raw_objects(dir: Option<&Path>) -> Git {
+        let mut git = Git::new(dir)
+            .arg("--no-replace-objects")
+            .args(["-c", "advice.graftFileDeprecated=false"]);
+        for (k, v) in RAW_OBJECTS_ENV {
+            git.cmd.env(k, v);
+        }
+        git.cmd.env_remove("GIT_SHALLOW_FILE");
+        git
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Git {

@@ -3,25 +3,37 @@
 //! The range is `git rev-list <new tips> --not --all` (run in the pre-receive hook, where the
 //! pushed objects are quarantined and no ref has moved yet): a new branch, the later commits of
 //! a range, a force push, all come down to the commits no existing ref reaches. For each of
-//! them the gate scans the raw commit object (message, author) and the lines its diff adds
-//! (`git diff-tree -p --text -M`, combined diff for merges: only lines that are new to every
-//! parent). Annotated tags are peeled (the tag object is scanned too); a ref to a tree or a
-//! blob scans that object whole.
+//! them the gate scans the raw commit object (headers such as author and committer, and the
+//! message), the lines its diff adds ([`crate::diff`]: `git diff-tree -p --text -M`, combined
+//! diff for merges: only lines that are new to every parent; a symlink's target and
+//! `.gitmodules` are file content like any other) and the names it adds: the path of every
+//! added, modified or renamed file, symlink and gitlink ([`crate::changes`]). The pushed ref
+//! names are scanned too. Annotated tags are peeled (the tag object is scanned too); a ref to a
+//! tree or a blob scans that object whole. Every git command here ignores replace refs and
+//! grafts ([`Git::raw_objects`]): what is scanned is what is forwarded.
+//!
+//! Names are content: a finding never shows a name with the secret in it; the matched part is
+//! redacted the same way as in file content ([`redacted_name`]).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+use crate::changes::{self, Change};
 use crate::detect::{Detectors, Hit};
+use crate::events::sanitize;
+use crate::objects::{CatFile, part_at};
 use crate::run::Git;
 
 /// A secret found in a push.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Finding {
     pub commit: String,
+    /// Where: a file path, `(commit author)`, `(tag message)`, `path <name>`, `ref name <name>`;
+    /// always printable, with any secret in a name redacted.
     pub path: String,
+    /// The line in the file or object; 0 for a name.
     pub line: usize,
     pub rule: String,
     /// The match redacted ([`redact`]).
@@ -31,10 +43,13 @@ pub struct Finding {
 impl Finding {
     /// The line shown to the agent.
     pub fn render(&self) -> String {
+        let at = if self.line == 0 {
+            self.path.clone()
+        } else {
+            format!("{}:{}", self.path, self.line)
+        };
         format!(
-            "{}:{}  rule {}  commit {}  match {}",
-            self.path,
-            self.line,
+            "{at}  rule {}  commit {}  match {}",
             self.rule,
             short(&self.commit),
             self.redacted
@@ -58,6 +73,35 @@ pub fn redact(matched: &[u8]) -> String {
     format!("{shown}…({} chars)", matched.len())
 }
 
+/// Longest name shown (longer names are cut).
+const MAX_NAME: usize = 300;
+
+/// A name (ref, path, log text) fit to print: every detector match replaced by its
+/// [`redact`]ed form, the rest [`sanitize`]d. `path` is what path-based rules see (the name
+/// itself for a file path).
+pub fn redacted_name(detectors: &Detectors, name: &[u8], path: &str) -> String {
+    let mut spans: Vec<(usize, usize)> = detectors
+        .scan(name, path, "")
+        .into_iter()
+        .map(|h| (h.start.min(name.len()), h.end.min(name.len())))
+        .filter(|(s, e)| e > s)
+        .collect();
+    spans.sort_unstable();
+    let mut out = String::new();
+    let mut at = 0;
+    for (start, end) in spans {
+        if end <= at {
+            continue;
+        }
+        let start = start.max(at);
+        out.push_str(&sanitize(&name[at..start], MAX_NAME));
+        out.push_str(&redact(&name[start..end]));
+        at = end;
+    }
+    out.push_str(&sanitize(&name[at..], MAX_NAME));
+    out
+}
+
 /// One ref update read by the pre-receive hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Update {
@@ -79,7 +123,7 @@ pub fn is_zero(oid: &str) -> bool {
     !oid.is_empty() && oid.bytes().all(|b| b == b'0')
 }
 
-fn is_oid(s: &str) -> bool {
+pub fn is_oid(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -87,13 +131,14 @@ fn is_oid(s: &str) -> bool {
 pub fn parse_updates(text: &str) -> Result<Vec<Update>> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let bad = || anyhow::anyhow!("bad pre-receive line `{}`", sanitize(line.as_bytes(), 200));
         let mut parts = line.splitn(3, ' ');
         let (Some(old), Some(new), Some(refname)) = (parts.next(), parts.next(), parts.next())
         else {
-            bail!("bad pre-receive line `{line}`");
+            return Err(bad());
         };
         if !is_oid(old) || !is_oid(new) || refname.is_empty() {
-            bail!("bad pre-receive line `{line}`");
+            return Err(bad());
         }
         out.push(Update {
             old: old.into(),
@@ -102,64 +147,6 @@ pub fn parse_updates(text: &str) -> Result<Vec<Update>> {
         });
     }
     Ok(out)
-}
-
-/// `git cat-file --batch`, one object at a time.
-pub struct CatFile {
-    child: std::process::Child,
-    input: std::process::ChildStdin,
-    output: BufReader<std::process::ChildStdout>,
-}
-
-/// An object read with [`CatFile`].
-pub struct Object {
-    pub kind: String,
-    pub data: Vec<u8>,
-}
-
-impl CatFile {
-    pub fn new(git_dir: Option<&Path>) -> Result<CatFile> {
-        let mut child = Git::new(git_dir)
-            .args(["cat-file", "--batch"])
-            .spawn_piped()?;
-        let input = child.stdin.take().context("cat-file stdin")?;
-        let output = BufReader::new(child.stdout.take().context("cat-file stdout")?);
-        Ok(CatFile {
-            child,
-            input,
-            output,
-        })
-    }
-
-    pub fn get(&mut self, oid: &str) -> Result<Option<Object>> {
-        writeln!(self.input, "{oid}")?;
-        self.input.flush()?;
-        let mut header = String::new();
-        self.output.read_line(&mut header)?;
-        let words: Vec<&str> = header.split_whitespace().collect();
-        if words.len() == 2 && words[1] == "missing" {
-            return Ok(None);
-        }
-        let [_, kind, size] = words[..] else {
-            bail!("git cat-file: unexpected answer `{}`", header.trim());
-        };
-        let size: usize = size.parse().context("git cat-file size")?;
-        let mut data = vec![0u8; size];
-        self.output.read_exact(&mut data)?;
-        let mut nl = [0u8; 1];
-        self.output.read_exact(&mut nl)?;
-        Ok(Some(Object {
-            kind: kind.to_string(),
-            data,
-        }))
-    }
-}
-
-impl Drop for CatFile {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The commits a push adds: reachable from `tips`, not from anything `exclude` names
@@ -172,7 +159,7 @@ pub fn commit_range(
     if tips.is_empty() {
         return Ok(Vec::new());
     }
-    let out = Git::new(git_dir)
+    let out = Git::raw_objects(git_dir)
         .arg("rev-list")
         .args(tips)
         .arg("--not")
@@ -203,21 +190,24 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// A whole object (blob, commit or tag): lines counted from 1.
+    /// A whole blob: lines counted from 1.
     pub fn scan_whole(&mut self, data: &[u8], path: &str, commit: &str) {
         self.scanned_bytes += data.len() as u64;
-        let hits = self.detectors.scan(data, path, commit);
-        if hits.is_empty() {
-            return;
+        for hit in self.detectors.scan(data, path, commit) {
+            let line = line_of(data, hit.start);
+            let shown = redacted_name(self.detectors, path.as_bytes(), path);
+            self.add(data, &hit, shown, line, commit);
         }
-        let newlines: Vec<usize> = data
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &b)| (b == b'\n').then_some(i))
-            .collect();
-        for hit in hits {
-            let line = newlines.partition_point(|&i| i < hit.start) + 1;
-            self.add(data, &hit, path, line, commit);
+    }
+
+    /// A commit or tag object (`kind`): each finding is placed in its part, `(commit author)`,
+    /// `(tag message)`, ..., with its line in the object.
+    pub fn scan_object(&mut self, kind: &str, data: &[u8], oid: &str) {
+        self.scanned_bytes += data.len() as u64;
+        let label = format!("({kind} object)");
+        for hit in self.detectors.scan(data, &label, oid) {
+            let place = format!("({kind} {})", part_at(data, hit.start));
+            self.add(data, &hit, place, line_of(data, hit.start), oid);
         }
     }
 
@@ -228,16 +218,27 @@ impl<'a> Collector<'a> {
         for hit in self.detectors.scan(data, path, commit) {
             let at = lines.partition_point(|&(off, _)| off <= hit.start);
             let line = if at == 0 { 1 } else { lines[at - 1].1 };
-            self.add(data, &hit, path, line, commit);
+            let shown = redacted_name(self.detectors, path.as_bytes(), path);
+            self.add(data, &hit, shown, line, commit);
         }
     }
 
-    fn add(&mut self, data: &[u8], hit: &Hit, path: &str, line: usize, commit: &str) {
+    /// A name (`what`: `path`, `ref name`) as content. `path` is what path-based rules see: the
+    /// file's own path for a path, empty for a ref name.
+    pub fn scan_name(&mut self, what: &str, name: &[u8], path: &str, commit: &str) {
+        self.scanned_bytes += name.len() as u64;
+        for hit in self.detectors.scan(name, path, commit) {
+            let place = format!("{what} {}", redacted_name(self.detectors, name, path));
+            self.add(name, &hit, place, 0, commit);
+        }
+    }
+
+    fn add(&mut self, data: &[u8], hit: &Hit, place: String, line: usize, commit: &str) {
         let end = hit.end.min(data.len());
         let start = hit.start.min(end);
         self.findings.insert(Finding {
             commit: commit.to_string(),
-            path: path.to_string(),
+            path: place,
             line,
             rule: hit.rule.clone(),
             redacted: if end > start {
@@ -249,287 +250,89 @@ impl<'a> Collector<'a> {
     }
 }
 
-/// Unquotes a path as git prints it (`"a/\303\244 b"` or `a/x`), dropping the `a/`/`b/` prefix.
-pub fn diff_path(raw: &str) -> String {
-    let raw = raw.trim_end_matches(['\n', '\r']);
-    let unquoted = if raw.len() >= 2 && raw.starts_with('"') && raw.ends_with('"') {
-        let inner = &raw.as_bytes()[1..raw.len() - 1];
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < inner.len() {
-            if inner[i] == b'\\' && i + 1 < inner.len() {
-                let c = inner[i + 1];
-                let octal = |j: usize| {
-                    inner
-                        .get(j)
-                        .filter(|b| (b'0'..=b'7').contains(b))
-                        .map(|b| b - b'0')
-                };
-                match c {
-                    b'n' => out.push(b'\n'),
-                    b't' => out.push(b'\t'),
-                    b'r' => out.push(b'\r'),
-                    b'a' => out.push(7),
-                    b'b' => out.push(8),
-                    b'f' => out.push(12),
-                    b'v' => out.push(11),
-                    b'0'..=b'7' => {
-                        if let (Some(a), Some(b), Some(d)) =
-                            (octal(i + 1), octal(i + 2), octal(i + 3))
-                        {
-                            out.push(a * 64 + b * 8 + d);
-                            i += 4;
-                            continue;
-                        }
-                        out.push(c);
-                    }
-                    other => out.push(other),
-                }
-                i += 2;
-            } else {
-                out.push(inner[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    } else {
-        raw.to_string()
-    };
-    unquoted
-        .strip_prefix("b/")
-        .or_else(|| unquoted.strip_prefix("a/"))
-        .unwrap_or(&unquoted)
-        .to_string()
-}
-
-/// The added lines of the file being read.
-struct FileAcc {
-    path: String,
-    data: Vec<u8>,
-    lines: Vec<(usize, usize)>,
-    /// Blob id of the new side (from `index`), for a file diff printed as binary.
-    new_blob: Option<String>,
-    binary: bool,
-}
-
-/// Reads `git diff-tree --stdin -p` output and scans each file's added lines.
-fn scan_diffs<R: BufRead>(
-    out: R,
-    collector: &mut Collector<'_>,
-    binaries: &mut Vec<(String, String, String)>,
-) -> Result<()> {
-    #[derive(PartialEq)]
-    enum State {
-        Top,
-        Header,
-        Hunk,
-    }
-    let mut state = State::Top;
-    let mut commit = String::new();
-    let mut file: Option<FileAcc> = None;
-    let mut cols = 1usize;
-    let mut new_line = 0usize;
-    let flush = |file: &mut Option<FileAcc>,
-                 commit: &str,
-                 collector: &mut Collector<'_>,
-                 binaries: &mut Vec<(String, String, String)>| {
-        if let Some(f) = file.take() {
-            if f.binary {
-                if let Some(blob) = f.new_blob.filter(|b| !is_zero(b)) {
-                    binaries.push((commit.to_string(), f.path, blob));
-                }
-            } else if !f.data.is_empty() {
-                collector.scan_added(&f.data, &f.lines, &f.path, commit);
-            }
-        }
-    };
-    let mut reader = out;
-    let mut raw = Vec::new();
-    loop {
-        raw.clear();
-        if reader.read_until(b'\n', &mut raw)? == 0 {
-            break;
-        }
-        let line = &raw[..];
-        if state == State::Hunk {
-            match line.first() {
-                Some(b' ') | Some(b'+') | Some(b'-') | Some(b'\n') | None => {
-                    let prefix = &line[..cols.min(line.len())];
-                    let body = &line[cols.min(line.len())..];
-                    if prefix.contains(&b'-') {
-                        // Removed from a parent: not in the new file.
-                    } else if prefix.len() == cols && prefix.iter().all(|&b| b == b'+') {
-                        if let Some(f) = file.as_mut() {
-                            f.lines.push((f.data.len(), new_line));
-                            f.data.extend_from_slice(body);
-                            if !body.ends_with(b"\n") {
-                                f.data.push(b'\n');
-                            }
-                        }
-                        new_line += 1;
-                    } else {
-                        new_line += 1;
-                    }
-                    continue;
-                }
-                Some(b'\\') => continue,
-                _ => {}
-            }
-        }
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches('\n');
-        if text.starts_with("@@") && file.is_some() {
-            let ats = text.bytes().take_while(|&b| b == b'@').count();
-            cols = ats.saturating_sub(1).max(1);
-            new_line = text
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix('+'))
-                .and_then(|w| w.split(',').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
-            state = State::Hunk;
-            continue;
-        }
-        if let Some(rest) = text
-            .strip_prefix("diff --cc ")
-            .or_else(|| text.strip_prefix("diff --combined "))
-        {
-            flush(&mut file, &commit, collector, binaries);
-            file = Some(FileAcc {
-                path: diff_path(rest),
-                data: Vec::new(),
-                lines: Vec::new(),
-                new_blob: None,
-                binary: false,
-            });
-            state = State::Header;
-            continue;
-        }
-        if let Some(rest) = text.strip_prefix("diff --git ") {
-            flush(&mut file, &commit, collector, binaries);
-            // The `+++` line names the path exactly; this guess covers files without hunks.
-            let guess = rest
-                .rsplit_once(" b/")
-                .map_or(rest.to_string(), |(_, b)| b.to_string());
-            file = Some(FileAcc {
-                path: guess,
-                data: Vec::new(),
-                lines: Vec::new(),
-                new_blob: None,
-                binary: false,
-            });
-            state = State::Header;
-            continue;
-        }
-        let first = text.split(' ').next().unwrap_or("");
-        if is_oid(first) && state != State::Header {
-            flush(&mut file, &commit, collector, binaries);
-            commit = first.to_string();
-            state = State::Top;
-            continue;
-        }
-        if state == State::Header
-            && let Some(f) = file.as_mut()
-        {
-            if let Some(p) = text.strip_prefix("+++ ") {
-                if p != "/dev/null" {
-                    f.path = diff_path(p);
-                }
-            } else if let Some(ids) = text.strip_prefix("index ") {
-                let ids = ids.split(' ').next().unwrap_or("");
-                f.new_blob = ids.rsplit_once("..").map(|(_, n)| n.to_string());
-            } else if text.starts_with("Binary files ") || text == "GIT binary patch" {
-                f.binary = true;
-            } else if is_oid(first) {
-                // A commit whose first file had no hunk (mode change, pure rename).
-                flush(&mut file, &commit, collector, binaries);
-                commit = first.to_string();
-                state = State::Top;
-            }
-        }
-    }
-    flush(&mut file, &commit, collector, binaries);
-    Ok(())
-}
-
-/// Scans the commits' objects and diffs.
-pub fn scan_commits(
-    git_dir: Option<&Path>,
-    commits: &[String],
-    collector: &mut Collector<'_>,
-) -> Result<()> {
-    if commits.is_empty() {
-        return Ok(());
-    }
-    let mut cat = CatFile::new(git_dir)?;
-    for c in commits {
-        if let Some(obj) = cat.get(c)? {
-            collector.scan_whole(&obj.data, "(commit message)", c);
-        }
-    }
-    let mut child = Git::new(git_dir)
-        .args([
-            "diff-tree",
-            "--stdin",
-            "-r",
-            "-p",
-            "--text",
-            "-M",
-            "-c",
-            "--root",
-            "--full-index",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            "--submodule=short",
-        ])
-        .spawn_piped()?;
-    let mut stdin = child.stdin.take().context("diff-tree stdin")?;
-    let list: Vec<u8> = commits
+/// The line (from 1) of byte `offset` in `data`.
+fn line_of(data: &[u8], offset: usize) -> usize {
+    data[..offset.min(data.len())]
         .iter()
-        .flat_map(|c| format!("{c}\n").into_bytes())
-        .collect();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&list);
-    });
-    let stdout = child.stdout.take().context("diff-tree stdout")?;
-    let mut binaries = Vec::new();
-    let result = scan_diffs(
-        BufReader::with_capacity(1 << 20, stdout),
-        collector,
-        &mut binaries,
-    );
-    let _ = writer.join();
-    let status = child.wait()?;
-    result?;
-    if !status.success() {
-        bail!("git diff-tree failed ({status})");
-    }
-    for (commit, path, blob) in binaries {
-        if let Some(obj) = cat.get(&blob)? {
-            collector.scan_whole(&obj.data, &path, &commit);
-        }
-    }
-    Ok(())
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
-/// Every blob of a tree, with its path.
-fn tree_blobs(git_dir: Option<&Path>, tree: &str) -> Result<Vec<(String, String)>> {
-    let out = Git::new(git_dir)
+/// Every blob of a tree, with its path (raw bytes).
+fn tree_blobs(git_dir: Option<&Path>, tree: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let out = Git::raw_objects(git_dir)
         .args(["ls-tree", "-r", "-z", "--full-tree", tree])
         .ok(std::time::Duration::from_secs(600))?;
     Ok(out
         .split(|&b| b == 0)
         .filter_map(|entry| {
-            let entry = String::from_utf8_lossy(entry);
-            let (meta, path) = entry.split_once('\t')?;
+            let tab = entry.iter().position(|&b| b == b'\t')?;
+            let meta = String::from_utf8_lossy(&entry[..tab]);
             let mut m = meta.split(' ');
             let (_, kind, oid) = (m.next()?, m.next()?, m.next()?);
-            (kind == "blob").then(|| (oid.to_string(), path.to_string()))
+            (kind == "blob").then(|| (oid.to_string(), entry[tab + 1..].to_vec()))
         })
         .collect())
+}
+
+/// What a push adds, scanned.
+pub struct Scanned {
+    pub findings: BTreeSet<Finding>,
+    pub stats: ScanStats,
+    /// The paths the new commits change (for the CI policy).
+    pub changes: Vec<Change>,
+}
+
+/// Peels a pushed object (tags, possibly chained, each scanned), scanning a tree or blob whole;
+/// returns the commit it leads to, if any.
+fn peel(
+    git_dir: Option<&Path>,
+    cat: &mut CatFile,
+    collector: &mut Collector<'_>,
+    u: &Update,
+) -> Result<Option<String>> {
+    let mut oid = u.new.clone();
+    for _ in 0..32 {
+        let Some(obj) = cat.get(&oid)? else {
+            bail!(
+                "object {oid} of {} is missing",
+                sanitize(u.refname.as_bytes(), 200)
+            );
+        };
+        match obj.kind.as_str() {
+            "tag" => {
+                collector.scan_object("tag", &obj.data, &oid);
+                oid = String::from_utf8_lossy(&obj.data)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("object ").map(str::to_string))
+                    .context("tag without an object line")?;
+            }
+            "commit" => return Ok(Some(oid)),
+            "tree" => {
+                for (blob, path) in tree_blobs(git_dir, &oid)? {
+                    let text = String::from_utf8_lossy(&path).into_owned();
+                    collector.scan_name("path", &path, &text, &oid);
+                    if let Some(b) = cat.get(&blob)? {
+                        collector.scan_whole(&b.data, &text, &oid);
+                    }
+                }
+                return Ok(None);
+            }
+            "blob" => {
+                collector.scan_whole(&obj.data, "(blob)", &oid);
+                return Ok(None);
+            }
+            other => bail!(
+                "object {oid} has unknown type {}",
+                sanitize(other.as_bytes(), 20)
+            ),
+        }
+    }
+    bail!(
+        "tag chain of {} is too long",
+        sanitize(u.refname.as_bytes(), 200)
+    )
 }
 
 /// Scans everything a push adds. `exclude` is what is already known (`["--all"]` in the hook).
@@ -538,54 +341,31 @@ pub fn scan_push(
     updates: &[Update],
     exclude: &[String],
     detectors: &Detectors,
-) -> Result<(BTreeSet<Finding>, ScanStats)> {
+) -> Result<Scanned> {
     let mut collector = Collector::new(detectors);
     let mut cat = CatFile::new(git_dir)?;
     let mut tips = Vec::new();
     for u in updates.iter().filter(|u| !u.is_delete()) {
-        let mut oid = u.new.clone();
-        // Peel tags (a chain is possible), scanning each tag object.
-        for _ in 0..32 {
-            let Some(obj) = cat.get(&oid)? else {
-                bail!("object {oid} of {} is missing", u.refname);
-            };
-            match obj.kind.as_str() {
-                "tag" => {
-                    collector.scan_whole(&obj.data, &format!("(tag {})", u.refname), &oid);
-                    let target = String::from_utf8_lossy(&obj.data)
-                        .lines()
-                        .find_map(|l| l.strip_prefix("object ").map(str::to_string))
-                        .context("tag without an object line")?;
-                    oid = target;
-                }
-                "commit" => {
-                    tips.push(oid.clone());
-                    break;
-                }
-                "tree" => {
-                    for (blob, path) in tree_blobs(git_dir, &oid)? {
-                        if let Some(b) = cat.get(&blob)? {
-                            collector.scan_whole(&b.data, &path, &oid);
-                        }
-                    }
-                    break;
-                }
-                "blob" => {
-                    collector.scan_whole(&obj.data, &format!("(blob at {})", u.refname), &oid);
-                    break;
-                }
-                other => bail!("object {oid} has unknown type {other}"),
-            }
-        }
+        collector.scan_name("ref name", u.refname.as_bytes(), "", &u.new);
+        tips.extend(peel(git_dir, &mut cat, &mut collector, u)?);
     }
     drop(cat);
     let commits = commit_range(git_dir, &tips, exclude)?;
-    scan_commits(git_dir, &commits, &mut collector)?;
+    crate::diff::scan_commits(git_dir, &commits, &mut collector)?;
+    let changes = changes::list(git_dir, &commits)?;
+    for c in changes.iter().filter(|c| !c.deleted) {
+        let text = String::from_utf8_lossy(&c.path).into_owned();
+        collector.scan_name("path", &c.path, &text, &c.commit);
+    }
     let stats = ScanStats {
         commits: commits.len(),
         bytes: collector.scanned_bytes,
     };
-    Ok((collector.findings, stats))
+    Ok(Scanned {
+        findings: collector.findings,
+        stats,
+        changes,
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -597,6 +377,7 @@ pub struct ScanStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::scan_commits;
     use std::process::Command;
 
     #[test]
@@ -620,12 +401,6 @@ mod tests {
         assert!(u[1].is_delete());
         assert_eq!(u[1].refname, "refs/heads/gone");
         assert!(parse_updates("x y refs/heads/a\n").is_err());
-    }
-
-    #[test]
-    fn unquotes_paths() {
-        assert_eq!(diff_path("b/src/a.rs"), "src/a.rs");
-        assert_eq!(diff_path("\"b/\\303\\244 x\\tq\""), "ä x\tq");
     }
 
     /// A scratch repo driven with the git CLI.
@@ -781,17 +556,20 @@ mod tests {
             new: tag.clone(),
             refname: "refs/tags/v1".into(),
         }];
-        let (f, stats) = scan_push(
+        let scanned = scan_push(
             Some(&r.git_dir()),
             &updates,
             &["refs/heads/known".into()],
             &d,
         )
         .unwrap();
-        let f: Vec<_> = f.into_iter().collect();
-        assert_eq!(stats.commits, 1);
+        let f: Vec<_> = scanned.findings.into_iter().collect();
+        assert_eq!(scanned.stats.commits, 1);
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(f.iter().any(|x| x.path == "(tag refs/tags/v1)"));
+        assert!(
+            f.iter()
+                .any(|x| x.path == "(tag message)" && x.commit == tag)
+        );
         assert!(f.iter().any(|x| x.path == "b.txt" && x.commit == c));
         // A ref to a blob.
         let blob = r.git(&["rev-parse", &format!("{c}:b.txt")]);
@@ -800,8 +578,130 @@ mod tests {
             new: blob,
             refname: "refs/blobs/x".into(),
         }];
-        let (f, _) = scan_push(Some(&r.git_dir()), &updates, &["--all".into()], &d).unwrap();
-        assert_eq!(f.len(), 1);
+        let scanned = scan_push(Some(&r.git_dir()), &updates, &["--all".into()], &d).unwrap();
+        assert_eq!(scanned.findings.len(), 1);
         let _ = base;
+    }
+
+    fn push(r: &Repo, refname: &str, tip: &str) -> Vec<Finding> {
+        let updates = vec![Update {
+            old: "0".repeat(40),
+            new: tip.to_string(),
+            refname: refname.into(),
+        }];
+        let d = detectors();
+        let scanned = scan_push(
+            Some(&r.git_dir()),
+            &updates,
+            &["refs/heads/known".into()],
+            &d,
+        );
+        scanned.unwrap().findings.into_iter().collect()
+    }
+
+    #[test]
+    fn names_are_content() {
+        let r = Repo::new();
+        r.commit("a.txt", "a\n", "base");
+        r.git(&["branch", "known"]);
+        // A key in a file's path (the content is clean), reported with the key redacted.
+        let c = r.commit(&format!("conf/{KEY}.txt"), "clean\n", "path");
+        let f = push(&r, "refs/heads/main", &c);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].path, "path conf/AKIA…(20 chars).txt");
+        assert_eq!(f[0].line, 0);
+        assert!(!f[0].render().contains(KEY), "{}", f[0].render());
+        // A key in the ref name.
+        r.git(&["reset", "-q", "--hard", "known"]);
+        let c = r.commit("b.txt", "clean\n", "clean");
+        let f = push(&r, &format!("refs/heads/{KEY}"), &c);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].path, "ref name refs/heads/AKIA…(20 chars)");
+        // A known secret as the author's name.
+        r.git(&["reset", "-q", "--hard", "known"]);
+        std::fs::write(r.dir.path().join("c.txt"), "clean\n").unwrap();
+        r.git(&["add", "-A"]);
+        r.git(&[
+            "commit",
+            "-q",
+            "-m",
+            "m",
+            "--author",
+            "s3cr3t-t0ken-value <a@b>",
+        ]);
+        let c = r.git(&["rev-parse", "HEAD"]);
+        let f = push(&r, "refs/heads/main", &c);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].path.as_str(), f[0].line), ("(commit author)", 3));
+    }
+
+    #[test]
+    fn symlinks_submodules_and_gitlinks() {
+        let r = Repo::new();
+        r.commit("a.txt", "a\n", "base");
+        r.git(&["branch", "known"]);
+        // A symlink whose target holds a key: the target is the blob's content.
+        std::os::unix::fs::symlink(format!("/tmp/{KEY}"), r.dir.path().join("link")).unwrap();
+        r.git(&["add", "-A"]);
+        r.git(&["commit", "-q", "-m", "link"]);
+        let c = r.git(&["rev-parse", "HEAD"]);
+        let f = push(&r, "refs/heads/main", &c);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].path.as_str(), f[0].line), ("link", 1));
+        // A submodule: its URL in .gitmodules and its gitlink's path.
+        r.git(&["reset", "-q", "--hard", "known"]);
+        let url = "https://s3cr3t-t0ken-value@example.org/x.git";
+        std::fs::write(
+            r.dir.path().join(".gitmodules"),
+            format!("[submodule \"m\"]\n\tpath = {KEY}\n\turl = {url}\n"),
+        )
+        .unwrap();
+        let base = r.git(&["rev-parse", "HEAD"]);
+        r.git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{base},{KEY}"),
+        ]);
+        r.git(&["add", ".gitmodules"]);
+        r.git(&["commit", "-q", "-m", "sub"]);
+        let c = r.git(&["rev-parse", "HEAD"]);
+        let f = push(&r, "refs/heads/main", &c);
+        let places: Vec<&str> = f.iter().map(|x| x.path.as_str()).collect();
+        assert!(places.contains(&"path AKIA…(20 chars)"), "{f:?}");
+        assert!(places.contains(&".gitmodules"), "{f:?}");
+        assert!(
+            f.iter().any(|x| x.rule.starts_with("known_secrets")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn replace_refs_and_grafts_do_not_change_what_is_scanned() {
+        let r = Repo::new();
+        r.commit("a.txt", "a\n", "base");
+        let clean = r.commit("a.txt", "a\nclean\n", "clean");
+        r.git(&["branch", "known"]);
+        let dirty = r.commit("b.txt", &format!("{KEY}\n"), "dirty");
+        // Git would show the clean (already known) commit in place of the dirty one.
+        r.git(&["replace", &dirty, &clean]);
+        std::fs::write(r.git_dir().join("info/grafts"), format!("{dirty}\n")).unwrap();
+        let f = push(&r, "refs/heads/main", &dirty);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].path.as_str(), f[0].commit.as_str()),
+            ("b.txt", dirty.as_str())
+        );
+    }
+
+    #[test]
+    fn redacted_names_keep_the_rest() {
+        let d = detectors();
+        let name = format!("a/{KEY}/b\ns3cr3t-t0ken-value");
+        assert_eq!(
+            redacted_name(&d, name.as_bytes(), ""),
+            "a/AKIA…(20 chars)/b\\x0as3cr…(18 chars)"
+        );
+        assert_eq!(redacted_name(&d, b"refs/heads/main", ""), "refs/heads/main");
     }
 }

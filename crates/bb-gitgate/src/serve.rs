@@ -1,22 +1,22 @@
-//! `bb-gitgate serve`: set up the mirrors and hooks, then run stock `git daemon` as a
-//! supervised child (restarted and logged when it dies) until SIGTERM or SIGINT. SIGHUP re-reads
-//! the config and sets up repos that were added (the hooks read the config on every call).
+//! `bb-gitgate serve`: set up the mirrors and hooks, then run the git:// front end
+//! ([`crate::daemon`]) until SIGTERM or SIGINT, which also end the services still running.
+//! SIGHUP re-reads the config and sets up repos that were added (the front end and the hooks
+//! read the config on every connection).
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use std::os::unix::process::CommandExt;
 
 use crate::config::{GateConfig, Paths};
+use crate::daemon::Daemon;
+use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
-use crate::mirror;
 use crate::rules::Rules;
-use crate::ssh;
+use crate::{hooks, mirror, ssh};
 
 pub struct ServeOptions {
     pub config: PathBuf,
@@ -39,7 +39,6 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
     let config = GateConfig::load(config_path)?;
     std::fs::create_dir_all(paths.mirrors())
         .with_context(|| format!("creating {}", paths.mirrors().display()))?;
-    mirror::install_access_hook(paths, exe, config_path)?;
     for repo in &config.repos {
         ssh::write_known_hosts(paths, repo)?;
         mirror::ensure(paths, repo, exe, config_path)
@@ -85,29 +84,9 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
     Ok(config)
 }
 
-fn spawn_daemon(paths: &Paths, listen: SocketAddr, config: &Path) -> Result<Child> {
-    let mut cmd = Command::new("git");
-    cmd.arg("daemon")
-        .arg("--reuseaddr")
-        .arg("--export-all")
-        .arg(format!("--base-path={}", paths.mirrors().display()))
-        .arg("--enable=receive-pack")
-        .arg("--informative-errors")
-        .arg(format!("--access-hook={}", paths.access_hook().display()))
-        .arg(format!("--listen={}", listen.ip()))
-        .arg(format!("--port={}", listen.port()))
-        .arg("--log-destination=stderr")
-        .arg("--init-timeout=30")
-        .arg("--timeout=600")
-        .arg("--max-connections=32")
-        .arg(paths.mirrors())
-        .env("BB_GITGATE_CONFIG", config)
-        .env("BB_GITGATE_ROOT", &paths.root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .process_group(0);
-    cmd.spawn().context("starting git daemon")
+/// Detectors for redacting secrets in the front end's logs: the config's rules when usable.
+fn log_detectors(config: &GateConfig) -> Detectors {
+    hooks::load_detectors(config).unwrap_or_else(|_| Detectors::new(known_secret_vars(), None))
 }
 
 /// Runs until SIGTERM/SIGINT.
@@ -121,6 +100,8 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     let paths = Paths::new(&opts.root.canonicalize()?)?;
     let config = setup(&config_path, &paths, &exe)?;
     crate::events::relay(&paths).context("binding the events socket")?;
+    let listener =
+        TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let reload = Arc::new(AtomicBool::new(false));
@@ -129,120 +110,39 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
 
+    let daemon = Daemon::new(config_path.clone(), paths.clone(), log_detectors(&config));
+    daemon.spawn_acceptor(listener)?;
     let names: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
     Event::new(
         "start",
         true,
         None,
         format!(
-            "git daemon on {} for repos [{}]",
+            "git:// front end on {} for repos [{}]",
             opts.listen,
             names.join(", ")
         ),
     )
     .print();
 
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let started = Instant::now();
-        let mut child = match spawn_daemon(&paths, opts.listen, &config_path) {
-            Ok(c) => c,
-            Err(e) => {
-                Event::new(
-                    "restart",
-                    false,
-                    None,
-                    format!("{e:#}; retrying in {} s", backoff.as_secs()),
-                )
-                .print();
-                if sleep_unless(&stop, backoff) {
-                    break;
+    while !stop.load(Ordering::Relaxed) {
+        if reload.swap(false, Ordering::Relaxed) {
+            match setup(&config_path, &paths, &exe) {
+                Ok(c) => {
+                    daemon.set_log_detectors(log_detectors(&c));
+                    Event::new("reload", true, None, format!("{} repo(s)", c.repos.len())).print();
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
+                Err(e) => Event::new("reload", false, None, format!("{e:#}")).print(),
             }
-        };
-        let status = loop {
-            if stop.load(Ordering::Relaxed) {
-                break None;
-            }
-            if reload.swap(false, Ordering::Relaxed) {
-                match setup(&config_path, &paths, &exe) {
-                    Ok(c) => Event::new("reload", true, None, format!("{} repo(s)", c.repos.len()))
-                        .print(),
-                    Err(e) => Event::new("reload", false, None, format!("{e:#}")).print(),
-                }
-            }
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-                Err(e) => {
-                    Event::new(
-                        "restart",
-                        false,
-                        None,
-                        format!("waiting for git daemon: {e}"),
-                    )
-                    .print();
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
-        };
-        let Some(status) = status else {
-            stop_daemon(&mut child);
-            break;
-        };
-        // Whatever the daemon left running (its connection handlers) goes with it.
-        crate::run::kill_group(child.id());
-        if started.elapsed() > Duration::from_secs(60) {
-            backoff = Duration::from_secs(1);
         }
-        Event::new(
-            "restart",
-            false,
-            None,
-            format!(
-                "git daemon exited ({status}); restarting in {} s",
-                backoff.as_secs()
-            ),
-        )
-        .print();
-        if sleep_unless(&stop, backoff) {
-            break;
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
     }
+    daemon.stop();
     Event::new("stop", true, None, "stopped").print();
     Ok(())
 }
 
-/// Sleeps, returning early (true) when `stop` is set.
-fn sleep_unless(stop: &AtomicBool, total: Duration) -> bool {
-    let end = Instant::now() + total;
-    while Instant::now() < end {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    stop.load(Ordering::Relaxed)
-}
-
-fn stop_daemon(child: &mut Child) {
-    crate::run::signal_group(child.id(), rustix::process::Signal::TERM);
-    let end = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < end {
-        if let Ok(Some(_)) = child.try_wait() {
-            crate::run::kill_group(child.id());
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    crate::run::kill_group(child.id());
-    let _ = child.wait();
-}
-
-/// `bb-gitgate health`: the daemon accepts connections.
+/// `bb-gitgate health`: the front end accepts connections.
 pub fn health(addr: SocketAddr) -> Result<()> {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("git gate not listening on {addr}"))?;

@@ -27,6 +27,7 @@ pub fn known_hosts_line(host: &str, port: u16, host_key: &str) -> Result<String>
         bail!("the pinned host key must be one line");
     }
     if host.is_empty()
+        || host.starts_with('-')
         || !host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
@@ -188,6 +189,7 @@ mod tests {
         assert!(known_hosts_line("h", 22, "ssh-ed25519").is_err());
         assert!(known_hosts_line("h", 22, &format!("ssh-ed25519 {KEY}\nx ssh-rsa {KEY}")).is_err());
         assert!(known_hosts_line("h h", 22, &format!("ssh-ed25519 {KEY}")).is_err());
+        assert!(known_hosts_line("-oProxyCommand", 22, &format!("ssh-ed25519 {KEY}")).is_err());
         assert!(known_hosts_line("h", 22, "ssh-ed25519 AAAA$(reboot)AAAAAAAAAAA").is_err());
     }
 

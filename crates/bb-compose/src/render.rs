@@ -7,7 +7,8 @@ use anyhow::Result;
 use bb_core::Plan;
 use bb_core::docker::IDENTITY_LABEL;
 use bb_core::fsx;
-use bb_core::plan::{ComposePlan, NetworkPlan, RuntimeName};
+use bb_core::layout::PROXY_PORT;
+use bb_core::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
 use serde_json::{Value, json};
 
 /// Where the agent finds the bottle CA once `bb-provision` installed it.
@@ -208,6 +209,7 @@ fn document(
     if plan.runtime.name == RuntimeName::Runsc {
         agent["runtime"] = json!("runsc");
     }
+    apply_limits(&mut agent, &plan.limits);
     let mut sidecar_env: Vec<String> = vec![
         format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"),
         format!("BB_SIDECAR_CA_CERT={SIDECAR_EGRESS_DIR}/ca.pem"),
@@ -221,6 +223,7 @@ fn document(
         // The canary's value comes from compose's environment, like every secret.
         CANARY_SIDECAR_VAR.to_string(),
     ];
+    sidecar_env.extend(listen_environment(sidecar_ip));
     if extra_roots.is_some() {
         sidecar_env.push(format!(
             "BB_SIDECAR_EXTRA_ROOTS={SIDECAR_EGRESS_DIR}/extra-roots.pem"
@@ -266,6 +269,34 @@ fn document(
         doc["networks"]["extra"] = json!({"external": true, "name": extra});
     }
     doc
+}
+
+/// Every service of the sidecar binds its address on the internal network only: the DNS sink
+/// and the git gate follow the proxy's address.
+fn listen_environment(sidecar_ip: &str) -> Vec<String> {
+    vec![
+        format!("BB_SIDECAR_LISTEN={sidecar_ip}:{PROXY_PORT}"),
+        format!("BB_SIDECAR_HEALTH_URL=http://{sidecar_ip}:{PROXY_PORT}/healthz"),
+    ]
+}
+
+/// Processes, memory (swap included) and CPUs; a zero (a plan from before limits) sets nothing.
+/// IPv6 is switched off: the bottle's networks are IPv4 only, and an address family nobody
+/// checks is a door nobody watches.
+fn apply_limits(agent: &mut Value, limits: &ResourceLimits) {
+    agent["pids_limit"] = json!(limits.processes);
+    if limits.memory_bytes > 0 {
+        agent["mem_limit"] = json!(limits.memory_bytes);
+        agent["memswap_limit"] = json!(limits.memory_bytes);
+    }
+    if limits.cpus > 0.0 {
+        agent["cpus"] = json!(limits.cpus);
+    }
+    agent["sysctls"] = json!({
+        "net.ipv6.conf.all.disable_ipv6": "1",
+        "net.ipv6.conf.default.disable_ipv6": "1",
+        "net.ipv6.conf.lo.disable_ipv6": "1",
+    });
 }
 
 fn sidecar_volumes(plan: &Plan) -> Vec<String> {

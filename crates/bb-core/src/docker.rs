@@ -90,10 +90,39 @@ pub fn failure(program: &str, args: &[std::ffi::OsString], out: &Output) -> Stri
 
 /// The OCI runtimes the engine has registered (`docker info`).
 pub fn runtimes() -> Result<Vec<String>> {
-    let json = output(["info", "--format", "{{json .Runtimes}}"])?;
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json.trim())
-        .with_context(|| format!("unexpected `docker info` output: {}", json.trim()))?;
-    Ok(map.keys().cloned().collect())
+    engine().map(|e| e.runtimes)
+}
+
+/// What the engine offers: its runtimes, CPUs and memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub runtimes: Vec<String>,
+    pub cpus: u32,
+    pub memory: u64,
+}
+
+/// One `docker info` for the runtimes, CPUs and memory.
+pub fn engine() -> Result<EngineInfo> {
+    let text = output([
+        "info",
+        "--format",
+        "{{.NCPU}} {{.MemTotal}} {{json .Runtimes}}",
+    ])?;
+    parse_engine_info(text.trim())
+        .with_context(|| format!("unexpected `docker info` output: {}", text.trim()))
+}
+
+fn parse_engine_info(text: &str) -> Result<EngineInfo> {
+    let mut parts = text.splitn(3, ' ');
+    let cpus = parts.next().unwrap_or_default().parse()?;
+    let memory = parts.next().unwrap_or_default().parse()?;
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(parts.next().unwrap_or_default())?;
+    Ok(EngineInfo {
+        runtimes: map.keys().cloned().collect(),
+        cpus,
+        memory,
+    })
 }
 
 /// What trying a runtime found.
@@ -347,4 +376,19 @@ impl Compose {
 /// The engine answers.
 pub fn available() -> bool {
     succeeds(["version", "--format", "{{.Server.Version}}"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_info_reads_cpus_memory_and_runtimes() {
+        let info =
+            parse_engine_info(r#"8 16777216000 {"runc":{"path":"runc"},"runsc":{}}"#).unwrap();
+        assert_eq!(info.cpus, 8);
+        assert_eq!(info.memory, 16_777_216_000);
+        assert_eq!(info.runtimes, ["runc", "runsc"]);
+        assert!(parse_engine_info("x y {}").is_err());
+    }
 }

@@ -6,7 +6,7 @@
 //! - [`stage`]: reading a plan from stdin or `--plan FILE` and writing it to stdout;
 //! - [`paths`]: where bot-bottle keeps its files (`$BOT_BOTTLE_HOME`);
 //! - [`fsx`]: writing files and folders with the permissions the spec requires;
-//! - [`docker`]: locating and running the docker CLI;
+//! - [`docker`]: locating and running the docker CLI; [`layout`]: the sidecar's ports;
 //! - [`agent_cli`]: the pinned agent CLIs and the built-in Dockerfiles; [`digest`]: SHA-256.
 
 pub mod agent_cli;
@@ -14,6 +14,7 @@ pub mod digest;
 pub mod docker;
 pub mod error;
 pub mod fsx;
+pub mod layout;
 pub mod paths;
 pub mod plan;
 pub mod progress;

@@ -50,7 +50,13 @@ fn host(home: &Path) -> Host {
         cwd: home.to_path_buf(),
         user_home: home.to_path_buf(),
         env: Box::new(|_| None),
-        runtimes: Box::new(|| Ok(Vec::new())),
+        engine: Box::new(|| {
+            Ok(bb_core::docker::EngineInfo {
+                runtimes: Vec::new(),
+                cpus: 4,
+                memory: 8 << 30,
+            })
+        }),
         probe_runtime: Box::new(|_, _| bb_core::docker::RuntimeProbe::NoImage),
         warn: Box::new(|_| {}),
     }

@@ -3,6 +3,7 @@
 //! bottle's state folder ([`state`]). [`report`] renders the preflight and `info` text.
 
 pub mod cli;
+pub mod limits;
 pub mod manifest;
 pub mod planner;
 pub mod provider;

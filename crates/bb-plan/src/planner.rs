@@ -54,8 +54,8 @@ pub struct Host {
     pub user_home: PathBuf,
     /// Reads a host environment variable. Used for presence checks and image overrides only.
     pub env: Box<EnvReader>,
-    /// Lists the engine's runtimes (`docker info`).
-    pub runtimes: Box<dyn Fn() -> anyhow::Result<Vec<String>>>,
+    /// The engine's runtimes, CPUs and memory (`docker info`).
+    pub engine: Box<dyn Fn() -> anyhow::Result<bb_core::docker::EngineInfo>>,
     /// Tries a runtime with the first of these images present locally.
     pub probe_runtime: Box<RuntimeProber>,
     /// Receives warnings (skipped files, ignored folders) as soon as they are found.
@@ -77,7 +77,7 @@ impl Host {
             cwd,
             user_home,
             env: Box::new(|name| std::env::var(name).ok()),
-            runtimes: Box::new(bb_core::docker::runtimes),
+            engine: Box::new(bb_core::docker::engine),
             probe_runtime: Box::new(bb_core::docker::probe_runtime_cached),
             warn: Box::new(move |text| eprintln!("{program}: warning: {text}")),
         })
@@ -307,6 +307,7 @@ fn egress(
                 slot: slot_for(TokenSource::HostEnv {
                     name: a.token_ref.clone(),
                 }),
+                port: a.port.unwrap_or(plan::HTTPS_PORT),
             }),
             matches: spec.matches.clone(),
             dlp: DlpSpec::resolve(spec.dlp.as_ref(), OnMatch::Block),
@@ -377,7 +378,9 @@ pub fn plan(host: &Host, request: &Request) -> anyhow::Result<Planned> {
         Some(id) => check_identity(id)?,
         None => mint_identity(&resolution.agent_name),
     };
-    let runtime = runtime(host, request.runtime, &resolution.provider.image);
+    let engine = (host.engine)();
+    let runtime = runtime(&engine, host, request.runtime, &resolution.provider.image);
+    let limits = crate::limits::resolve(&resolution.resolved.limits, engine.as_ref().ok());
     let state_dir = bb_core::paths::state_dir(&host.home, &identity);
     let created_at = now_rfc3339();
     let plan = Plan {
@@ -414,6 +417,7 @@ pub fn plan(host: &Host, request: &Request) -> anyhow::Result<Planned> {
         bottles: resolution.resolved.chain.clone(),
         provider: resolution.provider.clone(),
         runtime: runtime.clone(),
+        limits,
         env: env_plan(&resolution.env, &state_dir),
         egress: resolution.egress.clone(),
         git_gate: resolution.git_gate.clone(),
@@ -645,7 +649,12 @@ const PROBE_FALLBACK_IMAGE: &str = "bot-bottle-sidecar:latest";
 /// runsc when the engine has it registered and a container actually works under it (on some
 /// kernels it needs runtime arguments to start at all, and old versions fail common syscalls);
 /// runc otherwise, with the reason.
-fn runtime(host: &Host, flag: Option<RuntimeName>, agent_image: &str) -> RuntimePlan {
+fn runtime(
+    engine: &anyhow::Result<bb_core::docker::EngineInfo>,
+    host: &Host,
+    flag: Option<RuntimeName>,
+    agent_image: &str,
+) -> RuntimePlan {
     if let Some(name) = flag {
         return RuntimePlan {
             name,
@@ -658,7 +667,7 @@ fn runtime(host: &Host, flag: Option<RuntimeName>, agent_image: &str) -> Runtime
         chosen_by: RuntimeChoice::Probe,
         note: Some(note),
     };
-    match (host.runtimes)() {
+    match engine.as_ref().map(|e| &e.runtimes) {
         Ok(list) if list.iter().any(|r| r == "runsc") => {
             match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
                 RuntimeProbe::Works => RuntimePlan {
@@ -704,7 +713,13 @@ mod tests {
             cwd: PathBuf::from("/nonexistent"),
             user_home: PathBuf::from("/nonexistent"),
             env: Box::new(|_| None),
-            runtimes: Box::new(move || Ok(registered.clone())),
+            engine: Box::new(move || {
+                Ok(bb_core::docker::EngineInfo {
+                    runtimes: registered.clone(),
+                    cpus: 4,
+                    memory: 8 << 30,
+                })
+            }),
             probe_runtime: Box::new(move |runtime, images| {
                 assert_eq!(runtime, "runsc");
                 assert_eq!(images, ["agent:img", PROBE_FALLBACK_IMAGE]);
@@ -714,9 +729,13 @@ mod tests {
         }
     }
 
+    fn runtime_of(host: &Host, flag: Option<RuntimeName>, image: &str) -> RuntimePlan {
+        runtime(&(host.engine)(), host, flag, image)
+    }
+
     #[test]
     fn runsc_is_chosen_only_when_a_container_works_under_it() {
-        let plan = runtime(
+        let plan = runtime_of(
             &host(&["runc", "runsc"], RuntimeProbe::Works),
             None,
             "agent:img",
@@ -724,7 +743,7 @@ mod tests {
         assert_eq!((plan.name, plan.note), (RuntimeName::Runsc, None));
 
         let failing = RuntimeProbe::Fails("cannot run with network enabled".into());
-        let plan = runtime(&host(&["runc", "runsc"], failing), None, "agent:img");
+        let plan = runtime_of(&host(&["runc", "runsc"], failing), None, "agent:img");
         assert_eq!(plan.name, RuntimeName::Runc);
         let note = plan.note.unwrap();
         assert!(
@@ -732,7 +751,7 @@ mod tests {
             "{note}"
         );
 
-        let plan = runtime(
+        let plan = runtime_of(
             &host(&["runc", "runsc"], RuntimeProbe::NoImage),
             None,
             "agent:img",
@@ -744,11 +763,11 @@ mod tests {
                 .contains("pass --runtime runsc to force it")
         );
 
-        let plan = runtime(&host(&["runc"], RuntimeProbe::Works), None, "agent:img");
+        let plan = runtime_of(&host(&["runc"], RuntimeProbe::Works), None, "agent:img");
         assert_eq!(plan.name, RuntimeName::Runc);
         assert!(plan.note.unwrap().contains("no runsc"));
 
-        let plan = runtime(
+        let plan = runtime_of(
             &host(&["runc"], RuntimeProbe::Works),
             Some(RuntimeName::Runsc),
             "agent:img",

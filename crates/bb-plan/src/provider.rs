@@ -137,6 +137,7 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
             auth: Some(RouteAuth {
                 scheme,
                 slot: String::new(),
+                port: bb_core::plan::HTTPS_PORT,
             }),
             matches: Vec::new(),
             // The model's own answers are not fetched content: no injection scan (it would also

@@ -44,6 +44,7 @@ pub fn preflight(planned: &Planned) -> String {
     sheet.row("agent", agent_line(r));
     common_rows(&mut sheet, r, &plan.egress, &plan.git_gate);
     sheet.row("runtime", runtime_line(plan));
+    sheet.row("limits", limits_line(&plan.limits));
     sheet.row(
         "workspace",
         match &plan.workspace {
@@ -297,6 +298,21 @@ fn enum_name<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+fn limits_line(l: &bb_core::plan::ResourceLimits) -> String {
+    let mut line = format!(
+        "{} processes, {} memory, {} CPUs",
+        l.processes,
+        crate::limits::human_bytes(l.memory_bytes),
+        l.cpus
+    );
+    if l.set_by_bottle.is_empty() {
+        line.push_str("  (defaults; the bottle's `limits` changes them)");
+    } else {
+        let _ = write!(line, "  (bottle sets {})", l.set_by_bottle.join(", "));
+    }
+    line
 }
 
 fn runtime_line(plan: &Plan) -> String {

@@ -191,10 +191,20 @@ impl RouteTable {
         host: &str,
         method: &str,
         path: &str,
+        query: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<&Route, String> {
         let route = self.find(host).ok_or_else(|| not_allowed(host))?;
-        if route_allows(route, method, path, headers) {
+        if route.matches.is_empty() {
+            return Ok(route);
+        }
+        let refused =
+            |why: String| format!("{host} has `matches` and this request is ambiguous: {why}");
+        if let Some(why) = crate::request_form::method_ambiguity(method, query, headers) {
+            return Err(refused(why));
+        }
+        let canonical = crate::request_form::canonical_path(path).map_err(refused)?;
+        if route_allows(route, method, &canonical, headers) {
             Ok(route)
         } else {
             Err(format!(
@@ -407,8 +417,14 @@ mod tests {
         );
         assert!(t.find("example.com").is_none());
         let h = HeaderMap::new();
-        assert!(t.check_http("v1.api.example.com", "POST", "/", &h).is_err());
-        assert!(t.check_http("x.api.example.com", "POST", "/", &h).is_ok());
+        assert!(
+            t.check_http("v1.api.example.com", "POST", "/", None, &h)
+                .is_err()
+        );
+        assert!(
+            t.check_http("x.api.example.com", "POST", "/", None, &h)
+                .is_ok()
+        );
     }
 
     #[test]

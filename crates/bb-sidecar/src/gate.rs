@@ -15,6 +15,8 @@ use crate::log::Log;
 pub struct GateOptions {
     pub program: PathBuf,
     pub config: PathBuf,
+    /// The gate's address: the proxy's address on the internal network, port 9418.
+    pub listen: std::net::SocketAddr,
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -31,6 +33,8 @@ pub async fn supervise(opts: GateOptions, log: Log, mut shutdown: Shutdown) {
             .arg("serve")
             .arg("--config")
             .arg(&opts.config)
+            .arg("--listen")
+            .arg(opts.listen.to_string())
             .kill_on_drop(true)
             .spawn();
         match spawned {

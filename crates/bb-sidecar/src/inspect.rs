@@ -100,6 +100,12 @@ pub trait Inspector: Send + Sync {
     fn body_scanner(&self, _route: &Route) -> Option<Box<dyn BodyScanner + '_>> {
         None
     }
+
+    /// The rule of the first secret `text` carries, whatever a route's detectors: what the
+    /// decision log must not copy.
+    fn secret_in(&self, _text: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Scans a body as it arrives; its findings are those [`Inspector::outbound`] would make on
@@ -234,6 +240,16 @@ impl Inspector for DetectInspector {
             stream: self.engine.stream(outbound_config(route)),
             warning: None,
         }))
+    }
+
+    fn secret_in(&self, text: &str) -> Option<String> {
+        let all = bb_detect::OutboundConfig {
+            token_patterns: true,
+            known_secrets: true,
+            entropy: false,
+        };
+        let findings = self.engine.scan(&all, text.as_bytes());
+        findings.first().map(|f| f.rule.clone())
     }
 
     fn outbound(&self, route: &Route, _part: Part<'_>, data: &[u8]) -> Verdict {
@@ -374,6 +390,7 @@ mod tests {
         r.auth = slot.map(|s| bb_core::plan::RouteAuth {
             scheme: bb_core::plan::AuthScheme::Bearer,
             slot: s.into(),
+            port: bb_core::plan::HTTPS_PORT,
         });
         r
     }

@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod dns;
+pub mod echo;
 pub mod gate;
 pub mod guard;
 pub mod health;
@@ -26,6 +27,7 @@ pub mod inspect;
 pub mod intercept;
 pub mod log;
 pub mod proxy;
+pub mod request_form;
 pub mod secrets;
 pub mod tls;
 pub mod upstream;
@@ -159,6 +161,7 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     cfg.authority = Some(Arc::new(ca));
     cfg.upstream_tls = Arc::new(upstream_tls);
     cfg.inspector = Live::new(inspect::default_inspector(&secrets));
+    redact_log_with(&log, &cfg.inspector.current());
     cfg.secrets = Live::new(Arc::new(secrets));
     cfg.max_body = opts.max_body;
     let cfg = Arc::new(cfg);
@@ -248,8 +251,16 @@ fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
     let table = cfg.routes.current();
     let secrets = Secrets::from_env(&table);
     warn_missing(&cfg.log, &secrets.missing(&table));
-    cfg.inspector.replace(inspect::default_inspector(&secrets));
+    let inspector = inspect::default_inspector(&secrets);
+    redact_log_with(&cfg.log, &inspector);
+    cfg.inspector.replace(inspector);
     cfg.secrets.replace(Arc::new(secrets));
+}
+
+/// The decision log redacts what `inspector` finds in the fields the agent chose.
+fn redact_log_with(log: &Log, inspector: &Arc<dyn inspect::Inspector>) {
+    let inspector = Arc::clone(inspector);
+    log.set_redactor(Arc::new(move |text: &str| inspector.secret_in(text)));
 }
 
 /// One event naming the token slots without a value (their routes answer 403).

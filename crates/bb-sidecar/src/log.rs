@@ -8,10 +8,12 @@
 //!
 //! Lines never carry header values, query strings or bodies: callers pass the host, the method
 //! and the path only. Lines are serialised with serde_json, so a hostile host or path cannot
-//! break the one-line framing.
+//! break the one-line framing. A host, method or path that carries a secret (the agent chose
+//! all three) is written as `[redacted: <rule>]`, in the reason too: the log is read by people
+//! and kept, and must not become the copy of what DLP refused.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -55,10 +57,14 @@ struct Event<'a> {
     message: &'a str,
 }
 
+/// Names the secret a text carries (the rule that found it), if any.
+pub type Redactor = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Where lines go: stdout, or memory (tests).
 #[derive(Clone)]
 pub struct Log {
     sink: Sink,
+    redactor: Arc<RwLock<Option<Redactor>>>,
 }
 
 #[derive(Clone)]
@@ -87,7 +93,22 @@ impl Lines {
 
 impl Log {
     pub fn stdout() -> Log {
-        Log { sink: Sink::Stdout }
+        Log {
+            sink: Sink::Stdout,
+            redactor: Arc::default(),
+        }
+    }
+
+    /// Sets what finds secrets in the agent-chosen fields of a line (every clone shares it).
+    pub fn set_redactor(&self, redactor: Redactor) {
+        *self.redactor.write().unwrap_or_else(|e| e.into_inner()) = Some(redactor);
+    }
+
+    fn redactor(&self) -> Option<Redactor> {
+        self.redactor
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A log that keeps its lines in memory.
@@ -96,6 +117,7 @@ impl Log {
         (
             Log {
                 sink: Sink::Memory(lines.0.clone()),
+                redactor: Arc::default(),
             },
             lines,
         )
@@ -126,20 +148,53 @@ impl Log {
         reason: &str,
         detector: Option<&str>,
     ) {
+        let Some(redactor) = self.redactor() else {
+            return self.write(&Decision {
+                time: now(),
+                service,
+                host,
+                method,
+                path,
+                verdict,
+                reason,
+                detector,
+            });
+        };
+        let mut reason = reason.to_owned();
+        let mut clean = |field: Option<&str>| -> Option<String> {
+            let field = field?;
+            Some(match redactor(field) {
+                None => field.to_owned(),
+                Some(rule) => {
+                    let marker = format!("[redacted: {rule}]");
+                    reason = reason.replace(field, &marker);
+                    marker
+                }
+            })
+        };
+        let (host, method, path) = (clean(host), clean(method), clean(path));
+        if let Some(rule) = redactor(&reason) {
+            reason = format!("[redacted: the reason named a secret ({rule})]");
+        }
         self.write(&Decision {
             time: now(),
             service,
-            host,
-            method,
-            path,
+            host: host.as_deref(),
+            method: method.as_deref(),
+            path: path.as_deref(),
             verdict,
-            reason,
+            reason: &reason,
             detector,
         });
     }
 
     /// Writes one event line about the sidecar itself.
     pub fn event(&self, event: &str, ok: bool, message: &str) {
+        let redacted = self
+            .redactor()
+            .and_then(|r| r(message))
+            .map(|rule| format!("[redacted: the message named a secret ({rule})]"));
+        let message = redacted.as_deref().unwrap_or(message);
         self.write(&Event {
             time: now(),
             service: "sidecar",
@@ -175,6 +230,26 @@ pub fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_in_host_method_or_path_is_redacted_everywhere_in_the_line() {
+        let (log, lines) = Log::memory();
+        log.set_redactor(Arc::new(|t: &str| {
+            t.contains("SeCrEt").then(|| "known".into())
+        }));
+        log.decision(
+            Service::Egress,
+            Some("SeCrEt.evil.example"),
+            Some("SeCrEt"),
+            Some("/leak/SeCrEt"),
+            Verdict::Block,
+            "GET /leak/SeCrEt on SeCrEt.evil.example matches nothing",
+        );
+        log.event("warning", false, "upstream SeCrEt.evil.example failed");
+        let all = lines.all().join("\n");
+        assert!(!all.contains("SeCrEt"), "{all}");
+        assert_eq!(all.matches("[redacted: known]").count(), 5, "{all}");
+    }
 
     #[test]
     fn decision_line_has_exactly_the_spec_keys() {

@@ -44,14 +44,9 @@ struct RunArgs {
     /// Address of the HTTP proxy
     #[arg(long, value_name = "ADDR", env = "BB_SIDECAR_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
-    /// Address of the DNS sink (UDP and TCP), or `off`
-    #[arg(
-        long,
-        value_name = "ADDR|off",
-        env = "BB_SIDECAR_DNS",
-        default_value = "0.0.0.0:53"
-    )]
-    dns: String,
+    /// Address of the DNS sink (UDP and TCP), or `off`; default: the proxy's address, port 53
+    #[arg(long, value_name = "ADDR|off", env = "BB_SIDECAR_DNS")]
+    dns: Option<String>,
     /// The bottle CA certificate (PEM) that signs the intercepting leaf certificates
     #[arg(long, value_name = "FILE", env = "BB_SIDECAR_CA_CERT", default_value = tls::DEFAULT_CA_CERT)]
     ca_cert: PathBuf,
@@ -135,7 +130,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run_options(args: RunArgs) -> Result<RunOptions> {
-    let dns = match args.dns.as_str() {
+    let listen_ip = args.listen.ip();
+    let dns_default = SocketAddr::new(listen_ip, bb_core::layout::DNS_PORT).to_string();
+    let dns = match args.dns.as_deref().unwrap_or(&dns_default) {
         "off" | "none" | "" => None,
         addr => match addr.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
@@ -161,6 +158,7 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
                     .and_then(|exe| exe.parent().map(|dir| dir.join("bb-gitgate")))
                     .unwrap_or_else(|| PathBuf::from("bb-gitgate")),
                 config: args.git_gate.clone(),
+                listen: SocketAddr::new(listen_ip, bb_core::layout::GIT_GATE_PORT),
             }),
         resolve_override: args.resolve_override,
         max_body: args.max_body,

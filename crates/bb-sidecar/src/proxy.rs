@@ -47,6 +47,7 @@ use tokio::net::TcpListener;
 
 use crate::Shutdown;
 use crate::config::{INTROSPECTION_HOST, Live, SharedRoutes, normalize_host};
+use crate::echo::MaskedBody;
 use crate::guard::{HostKind, classify_host};
 use crate::inspect::{
     BodyScanner, Finding, Inspector, NoopInspector, Outcome, Part, Verdict, judge_outbound,
@@ -59,8 +60,9 @@ use crate::websocket;
 
 pub use crate::guard::{AddressPolicy, ResolveFuture, Resolver};
 
-/// The port the compose file publishes to the internal network.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:9099";
+/// The proxy's default address when run by hand; a bottle's compose file names the sidecar's
+/// address on the internal network (`BB_SIDECAR_LISTEN`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9099";
 
 /// The default body cap (`--max-body`): larger bodies are refused where they must be scanned.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
@@ -358,6 +360,30 @@ impl Decide<'_> {
         text(StatusCode::BAD_REQUEST, &format!("bad request: {reason}\n"))
     }
 
+    /// Writes a second line when a streamed response turns out to carry a credential.
+    fn later_masked(&self) -> crate::echo::OnFound {
+        let log = self.cfg.log.clone();
+        let (host, method, path) = (
+            self.host.to_owned(),
+            self.method.to_owned(),
+            self.path.to_owned(),
+        );
+        Box::new(move |slots| {
+            log.decision_by(
+                Service::Egress,
+                Some(&host),
+                Some(&method),
+                Some(&path),
+                LogVerdict::Allow,
+                &format!(
+                    "the response body carried the credential of {}; masked",
+                    slots.join(", ")
+                ),
+                Some("known_secrets"),
+            );
+        })
+    }
+
     fn log(&self, verdict: LogVerdict, reason: &str, detector: Option<&str>) {
         self.cfg.log.decision_by(
             Service::Egress,
@@ -368,6 +394,41 @@ impl Decide<'_> {
             reason,
             detector,
         );
+    }
+}
+
+/// TRACE (and Microsoft's TRACK) answer with the request as the upstream received it: with the
+/// injected credential in it.
+fn is_echo_method(method: &str) -> bool {
+    method.eq_ignore_ascii_case("TRACE") || method.eq_ignore_ascii_case("TRACK")
+}
+
+/// Why a route's credential must not go to `target`: only over TLS, only to the route's host
+/// (the table lookup made sure of that) on its declared port.
+fn credential_misdirected(route: &Route, target: &Target) -> Option<String> {
+    let auth = route.auth.as_ref()?;
+    if !target.https {
+        return Some(format!(
+            "{} injects a credential: only https:// is allowed, plain http:// would send it in the clear",
+            route.host
+        ));
+    }
+    (target.port != auth.port).then(|| {
+        format!(
+            "{} injects a credential for port {} only, not {}",
+            route.host, auth.port, target.port
+        )
+    })
+}
+
+/// A credential found in the response, masked: noted on the decision line.
+fn note_masked(notes: &mut Notes, part: &str, slots: Vec<String>) {
+    if !slots.is_empty() {
+        notes.detector.get_or_insert_with(|| "known_secrets".into());
+        notes.notes.push(format!(
+            "the response {part} carried the credential of {}; masked",
+            slots.join(", ")
+        ));
     }
 }
 
@@ -421,11 +482,26 @@ pub async fn pipeline(
     } else {
         None
     };
+    if is_echo_method(&method) {
+        return d.block(&format!(
+            "{method} is refused: it echoes the request, credentials included"
+        ));
+    }
     let table = cfg.routes.current();
-    let route = match table.check_http(&target.host, &method, &path, req.headers()) {
+    let query = req.uri().query().map(str::to_owned);
+    let route = match table.check_http(
+        &target.host,
+        &method,
+        &path,
+        query.as_deref(),
+        req.headers(),
+    ) {
         Ok(route) => route,
         Err(reason) => return d.block(&reason),
     };
+    if let Some(reason) = credential_misdirected(route, target) {
+        return d.block(&reason);
+    }
     let named = table.names_exactly(&target.host);
     if is_dns_over_https(req.uri(), req.headers()) && !named {
         return d.block(&format!(
@@ -559,6 +635,12 @@ pub async fn pipeline(
     };
     let (mut rparts, rbody) = response.into_parts();
     strip_hop_by_hop(&mut rparts.headers);
+    let echo = cfg.secrets.current().echo_guard();
+    note_masked(
+        &mut notes,
+        "headers",
+        echo.mask_headers(&mut rparts.headers),
+    );
     let rbody: Body = if scan_inbound {
         let bytes = match collect_capped(rbody, cfg.max_body).await {
             Ok(bytes) => bytes,
@@ -572,9 +654,13 @@ pub async fn pipeline(
             Verdict::Warn(f) => notes.warn(&f, Part::Response),
             Verdict::Found { finding, .. } => return d.found(&finding, Part::Response),
         }
-        full(bytes)
-    } else {
+        let mut bytes = bytes.to_vec();
+        note_masked(&mut notes, "body", echo.mask(&mut bytes));
+        full(Bytes::from(bytes))
+    } else if echo.is_empty() {
         rbody.map_err(BoxError::from).boxed()
+    } else {
+        MaskedBody::new(rbody, echo, d.later_masked()).boxed()
     };
     d.log(
         LogVerdict::Allow,
@@ -1089,9 +1175,17 @@ async fn open_websocket(
             )),
             notes.detector.as_deref(),
         );
-        return Response::from_parts(rparts, rbody.map_err(BoxError::from).boxed());
+        let echo = cfg.secrets.current().echo_guard();
+        echo.mask_headers(&mut rparts.headers);
+        return Response::from_parts(
+            rparts,
+            MaskedBody::new(rbody, echo, d.later_masked()).boxed(),
+        );
     }
+    let echo = cfg.secrets.current().echo_guard();
+    echo.mask_headers(response.headers_mut());
     let answer = websocket::switching_response(response.headers());
+    let on_masked = d.later_masked();
     let upstream_upgrade = hyper::upgrade::on(&mut response);
     d.log(
         LogVerdict::Allow,
@@ -1111,7 +1205,9 @@ async fn open_websocket(
         } else {
             None
         };
-        let (reason, detector) = match websocket::relay(agent, upstream, scanner).await {
+        let (reason, detector) = match websocket::relay(agent, upstream, scanner, echo, on_masked)
+            .await
+        {
             websocket::Ended::Closed { .. } => return,
             websocket::Ended::Found { finding, sent } => (
                 format!(

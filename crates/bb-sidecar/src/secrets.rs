@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use std::sync::Arc;
+
 use crate::config::RouteTable;
+use crate::echo::EchoGuard;
 
 /// The env variable holding the canary: a planted value that must never leave the bottle.
 pub const CANARY_ENV: &str = "BB_SIDECAR_CANARY";
@@ -18,6 +21,8 @@ pub const CANARY_NAME: &str = "canary";
 pub struct Secrets {
     tokens: BTreeMap<String, String>,
     canary: Option<String>,
+    /// Masks the token values in responses.
+    echo: Arc<EchoGuard>,
 }
 
 impl fmt::Debug for Secrets {
@@ -42,7 +47,23 @@ impl Secrets {
             })
             .collect();
         let canary = std::env::var(CANARY_ENV).ok().filter(|v| !v.is_empty());
-        Secrets { tokens, canary }
+        Secrets::new(tokens, canary)
+    }
+
+    fn new(tokens: BTreeMap<String, String>, canary: Option<String>) -> Secrets {
+        let echo = Arc::new(EchoGuard::new(
+            tokens.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
+        Secrets {
+            tokens,
+            canary,
+            echo,
+        }
+    }
+
+    /// What masks the token values in responses.
+    pub fn echo_guard(&self) -> Arc<EchoGuard> {
+        Arc::clone(&self.echo)
     }
 
     /// Given values (tests). Empty values are left out.
@@ -50,10 +71,10 @@ impl Secrets {
         tokens: impl IntoIterator<Item = (String, String)>,
         canary: Option<String>,
     ) -> Secrets {
-        Secrets {
-            tokens: tokens.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
-            canary: canary.filter(|c| !c.is_empty()),
-        }
+        Secrets::new(
+            tokens.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+            canary.filter(|c| !c.is_empty()),
+        )
     }
 
     /// The value of a slot, when it is set and not empty.

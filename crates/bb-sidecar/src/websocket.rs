@@ -11,8 +11,9 @@
 //!   messages is still found), and only then forwarded unchanged. A blocking finding closes both
 //!   sides before that frame leaves and is logged as a block; no redaction (a frame in flight
 //!   cannot be rewritten into a message the agent meant), so `on_match: redact` blocks here.
-//! - upstream to agent: copied as is. A route that scans answers refuses WebSocket, since a
-//!   stream of answers cannot be held back for the scan.
+//! - upstream to agent: frame by frame, each payload with the sidecar's credentials masked
+//!   ([`crate::echo`]; same length, so the frame header stands). A route that scans answers
+//!   refuses WebSocket, since a stream of answers cannot be held back for the injection scan.
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -22,6 +23,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use std::sync::Arc;
+
+use crate::echo::{EchoGuard, OnFound};
 use crate::inspect::{BodyScanner, Finding};
 
 /// The largest frame the relay holds to scan (a frame is forwarded only once scanned whole).
@@ -88,14 +92,13 @@ pub async fn relay(
     agent: Upgraded,
     upstream: Upgraded,
     scanner: Option<Box<dyn BodyScanner + '_>>,
+    echo: Arc<EchoGuard>,
+    on_masked: OnFound,
 ) -> Ended {
-    let (agent_read, mut agent_write) = tokio::io::split(TokioIo::new(agent));
-    let (mut upstream_read, upstream_write) = tokio::io::split(TokioIo::new(upstream));
+    let (agent_read, agent_write) = tokio::io::split(TokioIo::new(agent));
+    let (upstream_read, upstream_write) = tokio::io::split(TokioIo::new(upstream));
     let outbound = forward_scanned(agent_read, upstream_write, scanner);
-    let inbound = async {
-        let _ = tokio::io::copy(&mut upstream_read, &mut agent_write).await;
-        let _ = agent_write.shutdown().await;
-    };
+    let inbound = forward_masked(upstream_read, agent_write, echo, on_masked);
     tokio::pin!(outbound, inbound);
     tokio::select! {
         ended = &mut outbound => ended,
@@ -129,10 +132,38 @@ async fn forward_scanned(
     }
 }
 
+/// Copies the upstream's frames to the agent with every credential in their payload masked.
+async fn forward_masked(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    echo: Arc<EchoGuard>,
+    on_masked: OnFound,
+) {
+    let mut report = Some(on_masked);
+    while let Ok(Some(mut frame)) = read_frame(&mut from).await {
+        // A server never masks its frames (RFC 6455 §5.1): such a stream is not relayed.
+        if frame.masked {
+            break;
+        }
+        let start = frame.raw.len() - frame.payload.len();
+        let slots = echo.mask(&mut frame.raw[start..]);
+        if !slots.is_empty()
+            && let Some(report) = report.take()
+        {
+            report(slots);
+        }
+        if to.write_all(&frame.raw).await.is_err() || to.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
 /// One frame: its bytes as received and its payload unmasked.
 struct Frame {
     raw: Vec<u8>,
     payload: Vec<u8>,
+    masked: bool,
 }
 
 enum FrameError {
@@ -187,12 +218,43 @@ async fn read_frame(from: &mut (impl AsyncRead + Unpin)) -> Result<Option<Frame>
         .enumerate()
         .map(|(i, b)| if masked { b ^ key[i % 4] } else { *b })
         .collect();
-    Ok(Some(Frame { raw, payload }))
+    Ok(Some(Frame {
+        raw,
+        payload,
+        masked,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_upstreams_frames_reach_the_agent_with_credentials_masked() {
+        let token = "tok-Zq81Lm3Np5Rt";
+        let payload = format!("you sent Bearer {token}");
+        let mut frame = vec![0x81, payload.len() as u8];
+        frame.extend_from_slice(payload.as_bytes());
+        let mut stream = frame.clone();
+        stream.extend_from_slice(&[0x81, 2, b'o', b'k']);
+        let echo = Arc::new(EchoGuard::new([("EGRESS_TOKEN_1", token)]));
+        let found = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = found.clone();
+        let mut out = Vec::new();
+        forward_masked(
+            &stream[..],
+            &mut out,
+            echo,
+            Box::new(move |slots| sink.lock().unwrap().extend(slots)),
+        )
+        .await;
+        assert_eq!(out.len(), stream.len());
+        assert_eq!(&out[..2], &frame[..2]);
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains(token), "{text}");
+        assert!(text.ends_with("ok"), "{text}");
+        assert_eq!(*found.lock().unwrap(), ["EGRESS_TOKEN_1"]);
+    }
 
     /// A masked client frame of `payload` (text, FIN).
     fn client_frame(payload: &[u8], key: [u8; 4]) -> Vec<u8> {

@@ -26,12 +26,13 @@ fn scanned(host: &str, on_match: &str) -> serde_json::Value {
     r
 }
 
-fn routes() -> bb_sidecar::config::RouteTable {
+/// The routes; the credentials go to the test upstream's `port`.
+fn routes(port: u16) -> bb_sidecar::config::RouteTable {
     let mut api = route("api.test");
-    api["auth"] = json!({"scheme": "Bearer", "slot": "EGRESS_TOKEN_1"});
+    api["auth"] = json!({"scheme": "Bearer", "slot": "EGRESS_TOKEN_1", "port": port});
     api["matches"] = json!([{"paths": [{"type": "prefix", "value": "/v1/"}]}]);
     let mut other = route("other.test");
-    other["auth"] = json!({"scheme": "token", "slot": "EGRESS_TOKEN_2"});
+    other["auth"] = json!({"scheme": "token", "slot": "EGRESS_TOKEN_2", "port": port});
     let mut pass = route("pass.test");
     pass["tls_passthrough"] = json!(true);
     plan(vec![
@@ -45,8 +46,8 @@ fn routes() -> bb_sidecar::config::RouteTable {
     ])
 }
 
-fn setup() -> Setup {
-    let mut s = Setup::new(routes());
+fn setup(port: u16) -> Setup {
+    let mut s = Setup::new(routes(port));
     s.upstream_ca = Some(upstream_ca());
     s.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
     s
@@ -61,7 +62,7 @@ fn post(url: &str, body: &str) -> Request<Full<Bytes>> {
 #[tokio::test]
 async fn h1_agent_is_intercepted_and_gets_the_route_credential() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
     let mut agent = Agent::open(&p, "api.test", port, "api.test", false).await;
     let req = Request::get(format!("https://api.test:{port}/v1/models?q=1"))
         .header("authorization", "Bearer placeholder-from-agent")
@@ -76,8 +77,11 @@ async fn h1_agent_is_intercepted_and_gets_the_route_credential() {
         "{}",
         r.body
     );
+    // The upstream got the credential; its echo reaches the agent masked.
+    assert_eq!(hits.authorizations(), [format!("Bearer {TOKEN}")]);
+    assert!(!r.body.contains(TOKEN), "{}", r.body);
     assert!(
-        r.body.contains(&format!("authorization: Bearer {TOKEN}\n")),
+        r.body.contains("authorization: Bearer [bot-bottle:"),
         "{}",
         r.body
     );
@@ -129,7 +133,7 @@ async fn h1_agent_is_intercepted_and_gets_the_route_credential() {
 #[tokio::test]
 async fn h2_agent_and_h2_upstream() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"h2", b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
     let mut agent = Agent::open(&p, "api.test", port, "api.test", true).await;
     let req = Request::post(format!("https://api.test:{port}/v1/chat"))
         .header("authorization", "Bearer placeholder")
@@ -143,7 +147,8 @@ async fn h2_agent_and_h2_upstream() {
         "{}",
         r.body
     );
-    assert!(r.body.contains(&format!("authorization: Bearer {TOKEN}\n")));
+    assert_eq!(hits.authorizations(), [format!("Bearer {TOKEN}")]);
+    assert!(!r.body.contains(TOKEN), "{}", r.body);
     assert!(r.body.contains("body: hello h2\n"), "{}", r.body);
     // Several streams on the one agent connection.
     for i in 0..3 {
@@ -172,7 +177,7 @@ async fn h2_agent_and_h2_upstream() {
 #[tokio::test]
 async fn an_untrusted_upstream_certificate_is_a_bad_gateway() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let mut s = setup();
+    let mut s = setup(port);
     s.upstream_ca = None; // Mozilla's roots only.
     let p = start(s).await;
     let mut agent = Agent::open(&p, "allowed.test", port, "allowed.test", false).await;
@@ -196,7 +201,7 @@ async fn an_untrusted_upstream_certificate_is_a_bad_gateway() {
 #[tokio::test]
 async fn sni_host_and_authority_must_name_the_connect_host() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"h2", b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
 
     // SNI names another host: the leaf is for that name, every request is refused.
     let mut agent = Agent::open(&p, "allowed.test", port, "other.test", false).await;
@@ -240,7 +245,7 @@ async fn sni_host_and_authority_must_name_the_connect_host() {
 #[tokio::test]
 async fn route_matches_apply_inside_the_tunnel() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
     let mut agent = Agent::open(&p, "api.test", port, "api.test", false).await;
     assert_eq!(
         agent
@@ -265,7 +270,7 @@ async fn route_matches_apply_inside_the_tunnel() {
 #[tokio::test]
 async fn a_route_without_its_credential_is_refused() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
     let mut agent = Agent::open(&p, "other.test", port, "other.test", false).await;
     let r = agent.get(&format!("https://other.test:{port}/")).await;
     assert_eq!(r.status, 403);
@@ -279,7 +284,7 @@ async fn a_route_without_its_credential_is_refused() {
 #[tokio::test]
 async fn passthrough_routes_are_not_intercepted() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let p = start(setup()).await;
+    let p = start(setup(port)).await;
     // The agent talks TLS with the upstream itself: a client trusting only the upstream CA
     // succeeds, so the proxy presented nothing of its own.
     let (stream, a) = connect(p.addr, &format!("pass.test:{port}")).await;
@@ -323,7 +328,7 @@ async fn passthrough_routes_are_not_intercepted() {
 #[tokio::test]
 async fn the_private_guard_applies_to_intercepted_requests() {
     let (port, hits) = start_tls_upstream(upstream_ca(), &[b"http/1.1"]).await;
-    let mut s = setup();
+    let mut s = setup(port);
     s.addresses = AddressPolicy::unchecked().deny(["127.0.0.0/8".parse().unwrap()]);
     let p = start(s).await;
     let mut agent = Agent::open(&p, "allowed.test", port, "allowed.test", false).await;
@@ -368,7 +373,7 @@ impl Inspector for TestInspector {
 }
 
 fn inspected() -> Setup {
-    let mut s = setup();
+    let mut s = setup(443);
     s.inspector = Some(Arc::new(TestInspector));
     s
 }
@@ -570,7 +575,7 @@ async fn plain_http_bodies_above_the_cap_are_413_before_the_upstream_sees_anythi
 #[tokio::test]
 async fn connect_without_a_bottle_ca_is_refused() {
     let (log, _lines) = bb_sidecar::log::Log::memory();
-    let routes = bb_sidecar::config::SharedRoutes::new(routes());
+    let routes = bb_sidecar::config::SharedRoutes::new(routes(443));
     let cfg = bb_sidecar::proxy::ProxyConfig::new(routes, log);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -590,7 +595,7 @@ async fn the_detect_engine_behind_the_hook() {
         [("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())],
         Some(canary.to_owned()),
     );
-    let mut s = setup();
+    let mut s = setup(port);
     s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
         &secrets,
     )));
@@ -679,7 +684,7 @@ fn chunked_post(host: &str, port: u16, pieces: &[&str]) -> String {
 /// The detect engine with TOKEN as the one token slot.
 fn detecting_token() -> Setup {
     let secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
-    let mut s = setup();
+    let mut s = setup(443);
     s.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
         &secrets,
     )));

@@ -5,15 +5,22 @@ use std::path::{Path, PathBuf};
 
 use bb_core::InputError;
 use bb_core::plan::{
-    AuthScheme, PushAllowance, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
-    PathMatchKind, RouteMatch, Template,
+    AuthScheme, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
+    PathMatchKind, PushAllowance, RouteMatch, Template,
 };
 
 use super::walk::{Ctx, get, index, join, string_entries};
 use super::yaml::{Node, Value};
 use super::{Loc, is_env_name, repo_url};
 
-const BOTTLE_KEYS: &[&str] = &["extends", "env", "agent_provider", "git-gate", "egress"];
+const BOTTLE_KEYS: &[&str] = &[
+    "extends",
+    "env",
+    "agent_provider",
+    "git-gate",
+    "egress",
+    "limits",
+];
 const PROVIDER_KEYS: &[&str] = &[
     "template",
     "dockerfile",
@@ -35,7 +42,7 @@ const ROUTE_KEYS: &[&str] = &[
     "tls_passthrough",
     "private",
 ];
-const AUTH_KEYS: &[&str] = &["scheme", "token_ref"];
+const AUTH_KEYS: &[&str] = &["scheme", "token_ref", "port"];
 const MATCH_KEYS: &[&str] = &["paths", "methods", "headers"];
 const PATH_KEYS: &[&str] = &["type", "value"];
 const HEADER_KEYS: &[&str] = &["name", "value"];
@@ -135,6 +142,8 @@ pub struct RouteSpec {
 pub struct AuthSpec {
     pub scheme: AuthScheme,
     pub token_ref: String,
+    /// The TLS port the token goes to (443 when unset).
+    pub port: Option<u16>,
 }
 
 /// `dlp`, each field optional (an absent one takes the default).
@@ -176,6 +185,7 @@ pub struct BottleSpec {
     pub rules: Option<At<PathBuf>>,
     /// `None` when the file does not declare `egress` (the parent's stays).
     pub routes: Option<Vec<RouteSpec>>,
+    pub limits: super::limits::LimitsSpec,
 }
 
 /// Reads a bottle's front matter.
@@ -194,6 +204,9 @@ pub fn parse(ctx: &Ctx, doc: &Node) -> Result<BottleSpec, InputError> {
     }
     if let Some(node) = get(entries, "agent_provider") {
         spec.provider = parse_provider(ctx, node)?;
+    }
+    if let Some(node) = get(entries, "limits") {
+        spec.limits = super::limits::parse(ctx, node)?;
     }
     if let Some(node) = get(entries, "git-gate") {
         let gate = ctx.map(node, "git-gate")?;
@@ -598,7 +611,22 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
         &join(base, "token_ref"),
         "the host variable holding the token",
     )?;
-    Ok(AuthSpec { scheme, token_ref })
+    let port = match get(entries, "port") {
+        None => None,
+        Some(n) => match &n.value {
+            Value::Int(p) if (1..=65535).contains(p) => Some(*p as u16),
+            _ => {
+                return Err(ctx
+                    .error(n.line, &join(base, "port"), "not a port number")
+                    .fix("give the TLS port the token goes to, for example `port: 8443` (443 when unset)"));
+            }
+        },
+    };
+    Ok(AuthSpec {
+        scheme,
+        token_ref,
+        port,
+    })
 }
 
 fn parse_matches(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<RouteMatch>, InputError> {

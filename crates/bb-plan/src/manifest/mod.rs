@@ -11,6 +11,7 @@ pub mod agent;
 pub mod bottle;
 pub mod catalog;
 pub mod frontmatter;
+pub mod limits;
 pub mod repo_url;
 pub mod resolve;
 pub mod route_host;

@@ -24,6 +24,7 @@ pub struct Resolved {
     pub repos: BTreeMap<String, RepoSpec>,
     pub rules: Option<At<std::path::PathBuf>>,
     pub routes: Vec<RouteSpec>,
+    pub limits: super::limits::LimitsSpec,
 }
 
 impl Resolved {
@@ -78,6 +79,7 @@ pub fn resolve(
         repos: spec.repos,
         rules: spec.rules,
         routes: spec.routes.unwrap_or_default(),
+        limits: spec.limits,
     };
     check_provider(&resolved)?;
     check_repos(&resolved)?;
@@ -181,6 +183,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
         entry.loc = repo.loc;
     }
     merge_field(&mut spec.rules, top.rules);
+    spec.limits.overlay(top.limits);
     if top.routes.is_some() {
         spec.routes = top.routes;
     }

@@ -215,6 +215,8 @@ async fn echo(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes
 pub struct Hits {
     pub requests: Arc<AtomicUsize>,
     pub connections: Arc<AtomicUsize>,
+    /// The `authorization` header of each request, as the upstream received it.
+    pub authorizations: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Hits {
@@ -223,6 +225,16 @@ impl Hits {
     }
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations.lock().unwrap().clone()
+    }
+    fn record<B>(&self, req: &hyper::Request<B>) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if let Some(v) = req.headers().get("authorization") {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            self.authorizations.lock().unwrap().push(v);
+        }
     }
 }
 
@@ -241,7 +253,7 @@ pub async fn start_upstream() -> (u16, Hits) {
             let h = h.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
-                    h.requests.fetch_add(1, Ordering::SeqCst);
+                    h.record(&req);
                     echo(req)
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -282,7 +294,7 @@ pub async fn start_tls_upstream(ca: &TestCa, alpn: &[&[u8]]) -> (u16, Hits) {
                     return;
                 };
                 let service = hyper::service::service_fn(move |req| {
-                    h.requests.fetch_add(1, Ordering::SeqCst);
+                    h.record(&req);
                     echo(req)
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())

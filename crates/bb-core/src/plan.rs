@@ -141,6 +141,9 @@ pub struct ProviderPlan {
     pub api_key: Option<String>,
     /// Read the host's `~/.codex/auth.json` (codex only).
     pub forward_host_credentials: bool,
+    /// The provider may fetch URLs the agent names (`agent_provider.remote_fetch`).
+    #[serde(default)]
+    pub remote_fetch: bool,
     /// The pinned wheel the built-in Dockerfile takes the CLI from (absent for a custom one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cli: Option<crate::agent_cli::CliWheel>,
@@ -306,6 +309,20 @@ pub struct Route {
     /// `provider` when the provider template added this route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
+    /// A provider's API whose requests must not ask the provider to fetch a URL the agent names
+    /// (MCP connectors, web fetch tools, images and files by URL); `None`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_api: Option<ProviderApi>,
+}
+
+/// The request formats the sidecar reads to refuse provider-side fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderApi {
+    /// The Messages API (`mcp_servers`, `web_fetch` tools, `source: {type: url}`).
+    Anthropic,
+    /// The Responses API (`mcp` tools, `image_url`, `file_url`).
+    Openai,
 }
 
 /// Credential injected by the sidecar on this route.

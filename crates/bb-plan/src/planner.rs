@@ -314,6 +314,7 @@ fn egress(
             tls_passthrough: spec.tls_passthrough,
             private: spec.private,
             added_by: None,
+            provider_api: None,
         });
     }
     for p in provider_routes {

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use bb_core::agent_cli;
 use bb_core::plan::{
-    AuthScheme, BuildArg, Dlp, OnMatch, ProviderPlan, Route, RouteAuth, Template, TokenSource,
+    AuthScheme, BuildArg, Dlp, OnMatch, PathMatch, PathMatchKind, ProviderApi, ProviderPlan, Route,
+    RouteAuth, RouteMatch, Template, TokenSource,
 };
 
 use crate::manifest::bottle::{DlpSpec, ProviderSpec};
@@ -107,6 +108,7 @@ pub fn plan(
             .forward_host_credentials
             .as_ref()
             .is_some_and(|f| f.value),
+        remote_fetch: spec.remote_fetch.as_ref().is_some_and(|f| f.value),
         cli: wheel,
         rebuild: false,
     }
@@ -139,7 +141,7 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
                 slot: String::new(),
                 port: bb_core::plan::HTTPS_PORT,
             }),
-            matches: Vec::new(),
+            matches: api_matches(host),
             // The model's own answers are not fetched content: no injection scan (it would also
             // hold back streamed answers until they are complete).
             dlp: Dlp {
@@ -149,6 +151,7 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
             tls_passthrough: false,
             private: false,
             added_by: Some("provider".into()),
+            provider_api: (!provider.remote_fetch).then(|| api_format(provider.template)),
         },
         token,
     };
@@ -183,6 +186,69 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
             .iter()
             .map(|var| route("api.openai.com", AuthScheme::Bearer, host_env(var)))
             .collect(),
+    }
+}
+
+/// What each CLI asks of its provider's hosts (measured with the real CLIs): nothing else goes
+/// through, so a provider host is not a general-purpose relay.
+const API_PATHS: &[(&str, &[(PathMatchKind, &str)], &[&str])] = &[
+    (
+        "api.anthropic.com",
+        &[
+            (PathMatchKind::Prefix, "/v1/messages"),
+            (PathMatchKind::Prefix, "/v1/models"),
+            (PathMatchKind::Prefix, "/api/claude_code/"),
+            (PathMatchKind::Prefix, "/api/oauth/"),
+            (PathMatchKind::Exact, "/api/claude_cli_profile"),
+            (PathMatchKind::Prefix, "/api/eval/"),
+            (PathMatchKind::Exact, "/api/hello"),
+        ],
+        &["GET", "HEAD", "POST"],
+    ),
+    (
+        "api.openai.com",
+        &[
+            (PathMatchKind::Prefix, "/v1/responses"),
+            (PathMatchKind::Prefix, "/v1/models"),
+        ],
+        &["GET", "POST"],
+    ),
+    (
+        "chatgpt.com",
+        &[
+            (PathMatchKind::Prefix, "/backend-api/codex/"),
+            (PathMatchKind::Prefix, "/backend-api/wham/"),
+            (PathMatchKind::Prefix, "/backend-api/settings/"),
+            (PathMatchKind::Prefix, "/backend-api/accounts/"),
+            (PathMatchKind::Prefix, "/api/codex/"),
+        ],
+        &["GET", "POST"],
+    ),
+];
+
+/// The `matches` of a provider host's route.
+fn api_matches(host: &str) -> Vec<RouteMatch> {
+    API_PATHS
+        .iter()
+        .filter(|(h, _, _)| *h == host)
+        .map(|(_, paths, methods)| RouteMatch {
+            paths: paths
+                .iter()
+                .map(|(kind, value)| PathMatch {
+                    kind: *kind,
+                    value: (*value).into(),
+                })
+                .collect(),
+            methods: methods.iter().map(|m| (*m).into()).collect(),
+            headers: Vec::new(),
+        })
+        .collect()
+}
+
+fn api_format(template: Template) -> ProviderApi {
+    match template {
+        Template::Claude => ProviderApi::Anthropic,
+        Template::Codex => ProviderApi::Openai,
     }
 }
 

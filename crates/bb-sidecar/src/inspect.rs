@@ -375,6 +375,7 @@ mod tests {
             tls_passthrough: false,
             private: false,
             added_by: None,
+            provider_api: None,
         }
     }
 

@@ -26,6 +26,7 @@ pub mod health;
 pub mod inspect;
 pub mod intercept;
 pub mod log;
+pub mod provider_relay;
 pub mod proxy;
 pub mod request_form;
 pub mod secrets;

@@ -772,7 +772,8 @@ async fn scan_request<'s>(
     // finding refuses at once), else joined and scanned whole. Redaction needs it whole.
     let redact = route.dlp.on_match == OnMatch::Redact;
     let scanner = inspector.body_scanner(route);
-    let stream_after = (!redact).then_some(STREAM_AFTER);
+    // A provider API request is read whole: what it asks the provider to do is decided on all of it.
+    let stream_after = (!redact && route.provider_api.is_none()).then_some(STREAM_AFTER);
     let read = read_body(body, cfg.max_body, scanner, !redact, stream_after).await;
     let (chunks, verdict) = match read {
         Ok(Read::Blocked(f)) => return Err(d.found(&f, Part::Body)),
@@ -781,6 +782,11 @@ async fn scan_request<'s>(
         Err(Collect::TooLarge) => return Err(d.too_large(Part::Body, "")),
         Err(Collect::Failed(why)) => return Err(d.unreadable(&why, "")),
     };
+    if let Some(api) = route.provider_api
+        && let Some(why) = crate::provider_relay::refusal(api, &join(chunks.clone()))
+    {
+        return Err(d.block(&why));
+    }
     match verdict {
         Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),
         Some(Verdict::Warn(f)) => {

@@ -98,6 +98,7 @@ fn routes(host: &str) -> EgressPlan {
                 // The fixture is on a Docker network (a private address).
                 private: true,
                 added_by: None,
+                provider_api: None,
             },
             Route {
                 host: certs::nodlp_host(host),
@@ -111,6 +112,7 @@ fn routes(host: &str) -> EgressPlan {
                 tls_passthrough: false,
                 private: true,
                 added_by: None,
+                provider_api: None,
             },
         ],
         token_slots: (1..=SECRETS)

@@ -28,6 +28,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "api_key",
     "forward_host_credentials",
     "startup_args",
+    "remote_fetch",
 ];
 const GIT_GATE_KEYS: &[&str] = &["user", "repos", "rules"];
 const USER_KEYS: &[&str] = &["name", "email"];
@@ -103,6 +104,7 @@ pub struct ProviderSpec {
     pub api_key: Option<At<String>>,
     pub forward_host_credentials: Option<At<bool>>,
     pub startup_args: Option<At<Vec<String>>>,
+    pub remote_fetch: Option<At<bool>>,
 }
 
 /// `git-gate.user` (also the agent's).
@@ -327,6 +329,10 @@ fn parse_provider(ctx: &Ctx, node: &Node) -> Result<ProviderSpec, InputError> {
         let path = join(base, "api_key");
         let name = env_name(ctx, n, &path, "the host variable holding the API key")?;
         spec.api_key = Some(at(ctx, n, name));
+    }
+    if let Some(n) = get(entries, "remote_fetch") {
+        let value = ctx.bool(n, &join(base, "remote_fetch"))?;
+        spec.remote_fetch = Some(at(ctx, n, value));
     }
     if let Some(n) = get(entries, "forward_host_credentials") {
         let value = ctx.bool(n, &join(base, "forward_host_credentials"))?;

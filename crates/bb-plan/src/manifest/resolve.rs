@@ -159,6 +159,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
     let p = top.provider;
     merge_field(&mut spec.provider.template, p.template);
     merge_field(&mut spec.provider.dockerfile, p.dockerfile);
+    merge_field(&mut spec.provider.remote_fetch, p.remote_fetch);
     merge_field(&mut spec.provider.auth_token, p.auth_token);
     merge_field(&mut spec.provider.api_key, p.api_key);
     merge_field(

@@ -136,8 +136,11 @@ impl Daemon {
         let Ok(peer) = stream.peer_addr() else { return };
         if self.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             self.active.fetch_sub(1, Ordering::SeqCst);
+            // Answered from the accept thread: no waiting for the client here.
+            let msg = "too many connections; try again";
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            self.refuse(&mut stream, peer, None, "too many connections; try again");
+            let _ = pkt::send_err(&mut stream, &format!("{PREFIX}: {msg}"));
+            Event::new("request", false, None, format!("{peer}: {msg}")).print();
             return;
         }
         let slot = Slot(Arc::clone(self));
@@ -153,11 +156,12 @@ impl Daemon {
         }
     }
 
-    /// Sends `ERR <PREFIX>: <message>` and logs it.
+    /// Sends `ERR <PREFIX>: <message>`, logs it and closes the connection.
     fn refuse(&self, stream: &mut TcpStream, peer: SocketAddr, repo: Option<&str>, msg: &str) {
         let line = format!("{PREFIX}: {msg}");
         let _ = pkt::send_err(stream, &line);
         Event::new("request", false, repo, format!("{peer}: {msg}")).print();
+        drain_and_close(stream);
     }
 
     fn handle(&self, mut stream: TcpStream, peer: SocketAddr) {
@@ -302,6 +306,24 @@ impl Daemon {
         }
         for pid in pids {
             run::kill_group(pid);
+        }
+    }
+}
+
+/// Ends our side, then reads (for at most a second) what the client already sent: closing a
+/// socket with unread input resets the connection, which can make the client lose the `ERR`.
+fn drain_and_close(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut reader = DeadlineReader {
+        stream,
+        deadline: Instant::now() + Duration::from_secs(1),
+    };
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 64 * 1024;
+    while left > 0 {
+        match reader.read(&mut sink) {
+            Ok(n) if n > 0 => left = left.saturating_sub(n),
+            _ => return,
         }
     }
 }

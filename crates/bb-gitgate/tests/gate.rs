@@ -1,373 +1,16 @@
 //! The git gate against the real engine: an sshd upstream, the gate from the sidecar image and
-//! a client from the test agent image on one Docker network. Needs Docker (fails without it).
+//! a client from the test agent image on one Docker network ([`support::Env`]). Needs Docker
+//! (fails without it).
 
-use std::process::{Command, Output};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use bb_testkit::docker_ok;
-
-const LABEL: &str = "bot-bottle.test=gitgate";
-const BASE_IMAGE: &str = "bot-bottle-base:local";
-const SIDECAR_IMAGE: &str = "bot-bottle-sidecar:latest";
-const CLIENT_IMAGE: &str = "bot-bottle-test-agent:latest";
-/// A well-formed AWS access key id that is not a real key.
-const AWS_KEY: &str = "AKIAQ7XBV2MNR4TWZ5YD";
-/// The value of a token slot in the gate's environment (a known secret).
-const TOKEN: &str = "planted-egress-token-Vq93kLz";
-/// Matches the test rules file's custom rule.
-const CUSTOM: &str = "bbtest_k2j4h6g8f0d1s3a5";
-
-const RULES: &str = r#"
-title = "gate test rules"
-[[rules]]
-id = "test-internal-token"
-description = "internal token used by the gate test"
-regex = '''\b(bbtest_[a-z0-9]{16})\b'''
-keywords = ["bbtest_"]
-[[rules]]
-id = "broken-rule"
-regex = '''(unclosed'''
-"#;
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .expect("running docker")
-}
-
-struct Run {
-    ok: bool,
-    /// stdout then stderr.
-    out: String,
-    stdout: String,
-}
-
-impl Run {
-    /// The last line of stdout (a `git rev-parse` at the end of a script).
-    fn last_line(self, what: &str) -> String {
-        assert!(self.ok, "{what} failed:\n{}", self.out);
-        self.stdout
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    }
-    fn expect_ok(self, what: &str) -> String {
-        assert!(self.ok, "{what} failed:\n{}", self.out);
-        self.out
-    }
-    fn expect_fail(self, what: &str) -> String {
-        assert!(!self.ok, "{what} should have failed:\n{}", self.out);
-        self.out
-    }
-}
-
-/// One test's network and containers, removed on drop (also when the test fails).
-struct Env {
-    run: String,
-    net: String,
-    upstream: String,
-    gate: String,
-    client: String,
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let filter = format!("label=bot-bottle.test.run={}", self.run);
-        let ids = docker(&["ps", "-aq", "--filter", &filter]);
-        let ids: Vec<String> = String::from_utf8_lossy(&ids.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(ids.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
-        let _ = docker(&["network", "rm", &self.net]);
-    }
-}
-
-fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}{:x}", std::process::id(), nanos & 0xffffff)
-}
-
-impl Env {
-    fn new() -> Env {
-        bb_testkit::require_images();
-        let run = unique();
-        let tmp = tempfile::tempdir().unwrap();
-        let client_pub = bb_testkit::ssh_keygen(&tmp.path().join("key"));
-        std::fs::write(
-            tmp.path().join("authorized_keys"),
-            format!("{client_pub}\n"),
-        )
-        .unwrap();
-        let wrong_pub = bb_testkit::ssh_keygen(&tmp.path().join("wrong"));
-        std::fs::write(tmp.path().join("rules.toml"), RULES).unwrap();
-        let name = |what: &str| format!("bot-bottle-gitgate-test-{run}-{what}");
-        let env = Env {
-            net: name("net"),
-            upstream: name("upstream"),
-            gate: name("gate"),
-            client: name("client"),
-            run: run.clone(),
-            _tmp: tmp,
-        };
-        let run_label = format!("bot-bottle.test.run={run}");
-        let tmp = env._tmp.path();
-        docker_ok(&[
-            "network", "create", "--label", LABEL, "--label", &run_label, &env.net,
-        ]);
-
-        let authorized = format!(
-            "{}:/authorized_keys:ro",
-            tmp.join("authorized_keys").display()
-        );
-        docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            &env.upstream,
-            "--network",
-            &env.net,
-            "--network-alias",
-            "upstream",
-            "--label",
-            LABEL,
-            "--label",
-            &run_label,
-            "-v",
-            &authorized,
-            BASE_IMAGE,
-            "sh",
-            "-c",
-            bb_testkit::SSH_UPSTREAM_SETUP,
-        ]);
-        env.wait_for("upstream sshd", || {
-            docker(&["exec", &env.upstream, "nc", "-z", "127.0.0.1", "2222"])
-                .status
-                .success()
-        });
-        let host_key = docker_ok(&[
-            "exec",
-            &env.upstream,
-            "cat",
-            "/etc/ssh/ssh_host_ed25519_key.pub",
-        ]);
-        let host_key: String = host_key
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
-        let wrong_key: String = wrong_pub
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
-
-        let repo = |name: &str, key: &str| {
-            serde_json::json!({
-                "name": name,
-                "url": "ssh://git@upstream:2222/srv/git/shop.git",
-                "url_as_written": "ssh://git@upstream:2222/srv/git/shop.git",
-                "ssh_user": "git",
-                "host": "upstream",
-                "port": 2222,
-                "path": "/srv/git/shop.git",
-                "key_path": "/host/only/key",
-                "host_key": key,
-            })
-        };
-        let config = serde_json::json!({
-            "user": {"name": {"value": "Agent", "from": "bottle:test"}},
-            "repos": [repo("shop", &host_key), repo("wrongkey", &wrong_key)],
-            "rules": "/etc/bot-bottle/git-gate/rules.toml",
-        });
-        std::fs::write(
-            tmp.join("repos.json"),
-            serde_json::to_string_pretty(&config).unwrap(),
-        )
-        .unwrap();
-        let key = tmp.join("key").display().to_string();
-        let mounts = [
-            format!(
-                "{}:/etc/bot-bottle/git-gate/repos.json:ro",
-                tmp.join("repos.json").display()
-            ),
-            format!(
-                "{}:/etc/bot-bottle/git-gate/rules.toml:ro",
-                tmp.join("rules.toml").display()
-            ),
-            format!("{key}:/etc/bot-bottle/git-gate/keys/shop:ro"),
-            format!("{key}:/etc/bot-bottle/git-gate/keys/wrongkey:ro"),
-        ];
-        let token_env = format!("EGRESS_TOKEN_TEST={TOKEN}");
-        let mut args = vec![
-            "run",
-            "-d",
-            "--name",
-            &env.gate,
-            "--network",
-            &env.net,
-            "--network-alias",
-            "git-gate",
-            "--label",
-            LABEL,
-            "--label",
-            &run_label,
-            "-e",
-            &token_env,
-            "-e",
-            "BB_GITGATE_UPSTREAM_TIMEOUT=30",
-        ];
-        for m in &mounts {
-            args.extend(["-v", m.as_str()]);
-        }
-        args.extend([
-            "--entrypoint",
-            "bb-gitgate",
-            SIDECAR_IMAGE,
-            "serve",
-            "--config",
-            "/etc/bot-bottle/git-gate/repos.json",
-            "--root",
-            "/var/lib/bot-bottle/git-gate",
-        ]);
-        docker_ok(&args);
-        env.wait_for("the gate", || {
-            docker(&["exec", &env.gate, "bb-gitgate", "health"])
-                .status
-                .success()
-        });
-
-        docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            &env.client,
-            "--network",
-            &env.net,
-            "--label",
-            LABEL,
-            "--label",
-            &run_label,
-            "-e",
-            "GIT_AUTHOR_NAME=Agent",
-            "-e",
-            "GIT_AUTHOR_EMAIL=agent@example.org",
-            "-e",
-            "GIT_COMMITTER_NAME=Agent",
-            "-e",
-            "GIT_COMMITTER_EMAIL=agent@example.org",
-            CLIENT_IMAGE,
-            "sleep",
-            "infinity",
-        ]);
-        env
-    }
-
-    fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
-        let end = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < end {
-            if ready() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let logs = docker(&["logs", &self.gate]);
-        panic!(
-            "{what} not ready in 60 s; gate logs:\n{}{}",
-            String::from_utf8_lossy(&logs.stdout),
-            String::from_utf8_lossy(&logs.stderr)
-        );
-    }
-
-    fn exec(&self, container: &str, user: Option<&str>, script: &str) -> Run {
-        let mut args = vec!["exec"];
-        if let Some(u) = user {
-            args.extend(["-u", u]);
-        }
-        args.extend([container, "sh", "-c", script]);
-        let out = docker(&args);
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            out: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        }
-    }
-
-    /// A shell line in the client, in /home/node.
-    fn client(&self, script: &str) -> Run {
-        self.exec(
-            &self.client,
-            None,
-            &format!("set -e; cd /home/node; {script}"),
-        )
-    }
-
-    /// Upstream's refs, `name sha` per line.
-    fn upstream_refs(&self) -> String {
-        self.exec(
-            &self.upstream,
-            Some("git"),
-            "git --git-dir /srv/git/shop.git for-each-ref --format='%(refname) %(objectname)'",
-        )
-        .expect_ok("listing upstream refs")
-    }
-
-    /// A commit made directly upstream (out of band), on `branch`; returns its id.
-    fn upstream_commit(&self, branch: &str, file: &str, text: &str) -> String {
-        self.exec(
-            &self.upstream,
-            Some("git"),
-            &format!(
-                "set -e; t=$(mktemp -d); git clone -q -b {branch} /srv/git/shop.git $t/w; cd $t/w; \
-                 echo '{text}' > {file}; git add {file}; \
-                 git -c user.name=up -c user.email=up@example.org commit -q -m 'out of band'; \
-                 git push -q origin HEAD:{branch}; git rev-parse HEAD"
-            ),
-        )
-        .last_line("committing upstream")
-    }
-
-    fn gate_logs(&self) -> String {
-        let out = docker(&["logs", &self.gate]);
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-
-    /// The gate's log lines (stdout), parsed.
-    fn events(&self) -> Vec<serde_json::Value> {
-        let out = docker(&["logs", &self.gate]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
-fn upstream_ref(refs: &str, name: &str) -> Option<String> {
-    refs.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_string))
-}
+use support::{AWS_KEY, CUSTOM, Env, Options, TOKEN, unique, upstream_ref};
 
 #[test]
-fn clone_fetch_push_and_delete_through_the_gate() {
+fn clone_fetch_and_push_through_the_gate() {
     let env = Env::new();
     let readme = env
         .client("git clone -q git://git-gate/shop.git shop && cat shop/README")
@@ -394,28 +37,12 @@ fn clone_fetch_push_and_delete_through_the_gate() {
         Some(head.clone())
     );
 
-    // A new branch, then its deletion, are forwarded.
-    env.client("cd shop && git push -q origin HEAD:refs/heads/topic")
-        .expect_ok("push a new branch");
-    assert_eq!(
-        upstream_ref(&env.upstream_refs(), "refs/heads/topic"),
-        Some(head.clone())
-    );
-    env.client("cd shop && git push -q origin --delete topic")
-        .expect_ok("delete a branch");
-    assert_eq!(upstream_ref(&env.upstream_refs(), "refs/heads/topic"), None);
-
-    // A force push (not a fast-forward) is forwarded too.
-    let forced = env
-        .client(
-            "cd shop && git reset -q --hard HEAD~1 && echo other > g.txt && git add g.txt && \
-             git commit -q -m rewrite && git push -q -f origin HEAD:main && git rev-parse HEAD",
-        )
-        .last_line("force push");
-    assert_eq!(
-        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
-        Some(forced)
-    );
+    // A new branch and a new tag are forwarded.
+    env.client("cd shop && git tag v1 && git push -q origin HEAD:refs/heads/topic v1")
+        .expect_ok("push a new branch and a tag");
+    let refs = env.upstream_refs();
+    assert_eq!(upstream_ref(&refs, "refs/heads/topic"), Some(head.clone()));
+    assert_eq!(upstream_ref(&refs, "refs/tags/v1"), Some(head));
 
     // HEAD follows upstream's default branch.
     env.upstream_commit("main", "x.txt", "out of band");
@@ -430,17 +57,16 @@ fn clone_fetch_push_and_delete_through_the_gate() {
         .expect_ok("second clone");
     assert_eq!(branch.trim(), "trunk");
 
-    // git daemon is supervised: killed, it is restarted and the restart is logged.
-    env.exec(&env.gate, None, "kill $(pidof git-daemon)")
-        .expect_ok("killing git daemon");
-    env.wait_for("the restart", || {
-        env.events().iter().any(|e| e["event"] == "restart")
-            && docker(&["exec", &env.gate, "bb-gitgate", "health"])
-                .status
-                .success()
-    });
+    // Requests the gate does not serve get one line, and the gate goes on serving.
+    let out = env
+        .client("git ls-remote git://git-gate/nope.git 2>&1")
+        .expect_fail("an unknown repo");
+    assert!(
+        out.contains("remote error: bot-bottle git-gate: no repository `nope`"),
+        "{out}"
+    );
     env.client("git -C shop fetch -q origin")
-        .expect_ok("fetch after the restart");
+        .expect_ok("fetch after a refused request");
 
     let events = env.events();
     assert!(
@@ -466,6 +92,112 @@ fn clone_fetch_push_and_delete_through_the_gate() {
     );
 }
 
+/// A push through `free` (everything allowed), after a fetch that brings its mirror up to date.
+fn push_free(env: &Env, args: &str) -> String {
+    env.client(&format!(
+        "cd shop && git fetch -q git://git-gate/free.git && git push -q git://git-gate/free.git {args} 2>&1"
+    ))
+    .expect_ok(&format!("allowed push {args}"))
+}
+
+#[test]
+fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
+    let env = Env::new();
+    env.client("git clone -q git://git-gate/shop.git shop && cd shop && git push -q origin HEAD:refs/heads/topic")
+        .expect_ok("clone and push a branch");
+
+    // Deleting a branch.
+    let out = env
+        .client("cd shop && git push origin --delete topic 2>&1")
+        .expect_fail("delete a branch");
+    assert!(
+        out.contains("deleting refs/heads/topic is refused; set git-gate.repos.shop.allow.delete: true in the bottle"),
+        "{out}"
+    );
+    assert!(upstream_ref(&env.upstream_refs(), "refs/heads/topic").is_some());
+    push_free(&env, "--delete topic");
+    assert_eq!(upstream_ref(&env.upstream_refs(), "refs/heads/topic"), None);
+
+    // A push that is not a fast-forward.
+    let first = env
+        .client("cd shop && echo a > a.txt && git add a.txt && git commit -q -m a && git push -q origin HEAD:main && git rev-parse HEAD")
+        .last_line("fast-forward push");
+    let out = env
+        .client("cd shop && git reset -q --hard HEAD~1 && echo b > b.txt && git add b.txt && git commit -q -m b && git push -f origin HEAD:main 2>&1")
+        .expect_fail("force push");
+    assert!(out.contains("refs/heads/main: not a fast-forward"), "{out}");
+    assert!(
+        out.contains("set git-gate.repos.shop.allow.force_push: true in the bottle"),
+        "{out}"
+    );
+    assert_eq!(
+        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
+        Some(first)
+    );
+    push_free(&env, "-f HEAD:main");
+    let rewritten = env
+        .client("git -C shop rev-parse HEAD")
+        .last_line("rev-parse");
+    assert_eq!(
+        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
+        Some(rewritten.clone())
+    );
+
+    // A change of CI configuration (any case, at the root).
+    let out = env
+        .client("cd shop && git fetch -q origin && mkdir -p .GitHub/workflows && echo 'on: push' > .GitHub/workflows/ci.yml && git add -A && git commit -q -m ci && git push origin HEAD:main 2>&1")
+        .expect_fail("a workflow change");
+    assert!(
+        out.contains(".GitHub/workflows/ci.yml (commit ") && out.contains("is CI configuration"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set git-gate.repos.shop.allow.ci_config: true in the bottle"),
+        "{out}"
+    );
+    assert_eq!(
+        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
+        Some(rewritten)
+    );
+    push_free(&env, "HEAD:main");
+    let ci = env
+        .client("git -C shop rev-parse HEAD")
+        .last_line("rev-parse");
+    assert_eq!(
+        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
+        Some(ci)
+    );
+
+    // Refs other than branches and tags, whatever the bottle allows.
+    let before = env.upstream_refs();
+    for (what, push) in [
+        (
+            "a replace ref",
+            "git push URL HEAD:refs/replace/$(git rev-parse HEAD~1)",
+        ),
+        (
+            "a notes ref",
+            "git notes add -f -m note && git push URL refs/notes/commits",
+        ),
+        (
+            "a remote-tracking ref",
+            "git push URL HEAD:refs/remotes/origin/x",
+        ),
+    ] {
+        for repo in ["shop", "free"] {
+            let push = push.replace("URL", &format!("git://git-gate/{repo}.git"));
+            let out = env
+                .client(&format!("cd shop && {push} 2>&1"))
+                .expect_fail(what);
+            assert!(
+                out.contains(": only branches (refs/heads/*) and tags (refs/tags/*) can be pushed"),
+                "{what} through {repo}: {out}"
+            );
+        }
+    }
+    assert_eq!(env.upstream_refs(), before);
+}
+
 #[test]
 fn secrets_are_rejected_before_upstream_is_contacted() {
     let env = Env::new();
@@ -475,6 +207,7 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
     let gate_before = env
         .client("git ls-remote git://git-gate/shop.git")
         .expect_ok("ls-remote");
+    let connections = env.upstream_connections();
 
     // 1. A new file with an AWS-shaped key.
     let out = env
@@ -536,9 +269,73 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
     assert!(out.contains("gitleaks:test-internal-token"), "{out}");
     assert!(out.contains("t.txt:1"), "{out}");
 
-    // Upstream received nothing, and the gate's refs did not move.
+    // 6. Names are content: a key in a file's path, in a branch name, a token as the author.
+    let out = env
+        .client(&format!(
+            "cd shop && git reset -q --hard origin/main && mkdir -p conf && echo clean > conf/{AWS_KEY}.txt && \
+             git add -A && git commit -q -m path && git push origin HEAD:main 2>&1"
+        ))
+        .expect_fail("push with a key in a path");
+    assert!(out.contains("path conf/AKIA…(20 chars).txt"), "{out}");
+    let out = env
+        .client(&format!(
+            "cd shop && git reset -q --hard origin/main && echo clean > n.txt && git add n.txt && \
+             git commit -q -m clean && git push origin HEAD:refs/heads/leak-{AWS_KEY} 2>&1"
+        ))
+        .expect_fail("push with a key in the branch name");
+    assert!(
+        out.contains("ref name refs/heads/leak-AKIA…(20 chars)"),
+        "{out}"
+    );
+    let out = env
+        .client(&format!(
+            "cd shop && git reset -q --hard origin/main && \
+             GIT_AUTHOR_NAME='{TOKEN}' git commit -q --allow-empty -m author && git push origin HEAD:main 2>&1"
+        ))
+        .expect_fail("push with a token as the author");
+    assert!(out.contains("(commit author)"), "{out}");
+    assert!(!out.contains(TOKEN), "{out}");
+
+    // Upstream received nothing: no ref moved, not even a connection was made.
     assert_eq!(env.upstream_refs(), before);
     assert_eq!(
+        env.upstream_connections(),
+        connections,
+        "a refused push contacts nothing upstream"
+    );
+
+    // A replace ref in the gate's mirror that shows a clean, known commit in place of a dirty
+    // one does not hide the dirty one. The clean push is also the control: it does reach
+    // upstream.
+    let clean = env
+        .client(
+            "cd shop && git reset -q --hard origin/main && echo ok > ok.txt && git add ok.txt && \
+                 git commit -q -m ok && git push -q origin HEAD:main && git rev-parse HEAD",
+        )
+        .last_line("clean push");
+    assert!(
+        env.upstream_connections() > connections,
+        "a clean push is forwarded"
+    );
+    let dirty = env
+        .client(&format!(
+            "cd shop && echo 'k={AWS_KEY}' > d.txt && git add d.txt && git commit -q -m dirty && git rev-parse HEAD"
+        ))
+        .last_line("dirty commit");
+    env.gate_git(&format!("update-ref refs/replace/{dirty} {clean}"))
+        .expect_ok("planting a replace ref in the mirror");
+    let out = env
+        .client("cd shop && git push origin HEAD:main 2>&1")
+        .expect_fail("push of a commit the mirror's replace ref hides");
+    assert!(out.contains("d.txt:1"), "{out}");
+    env.gate_git(&format!("update-ref -d refs/replace/{dirty}"))
+        .expect_ok("removing the replace ref");
+
+    assert_eq!(
+        upstream_ref(&env.upstream_refs(), "refs/heads/main"),
+        Some(clean)
+    );
+    assert_ne!(
         env.client("git ls-remote git://git-gate/shop.git")
             .expect_ok("ls-remote"),
         gate_before
@@ -550,6 +347,78 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
     assert!(
         !logs.contains(AWS_KEY) && !logs.contains(TOKEN) && !logs.contains(CUSTOM),
         "{logs}"
+    );
+}
+
+#[test]
+fn the_host_parameter_is_never_resolved_nor_an_option() {
+    let env = Env::with(Options { resolver: true });
+    // Control: a lookup from inside the gate's container does reach the recording resolver.
+    let control = format!("ctl{}", unique());
+    env.exec(
+        &env.gate,
+        None,
+        &format!("timeout 3 getent hosts {control}.attacker.example; true"),
+    );
+    env.wait_for("the control query", || env.resolver_saw(&control));
+
+    // A request naming an attacker's host is served, and that host is never looked up.
+    let label = format!("exfil{}", unique());
+    let out = env.raw_request(
+        format!("git-upload-pack /shop.git\0host={label}.attacker.example\0").as_bytes(),
+    );
+    assert!(out.contains("refs/heads/main"), "served: {out}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!env.resolver_saw(&label), "the host= name was looked up");
+
+    // `host=--help` is not an option to anything: the fetch refreshes from upstream as usual.
+    let connections = env.upstream_connections();
+    let out = env.raw_request(b"git-upload-pack /shop.git\0host=--help\0");
+    assert!(out.contains("refs/heads/main"), "served: {out}");
+    assert!(
+        env.upstream_connections() > connections,
+        "the refresh contacted upstream"
+    );
+
+    // Malformed requests get one sanitized ERR line.
+    let out = env.raw_request(b"git-upload-pack /../etc.git\0host=x\0");
+    assert!(
+        out.contains("ERR bot-bottle git-gate: no such repository `/../etc.git`"),
+        "{out}"
+    );
+    let out = env.raw_request(b"git-upload-archive /shop.git\0host=x\0");
+    assert!(
+        out.contains("service `git-upload-archive` is not offered"),
+        "{out}"
+    );
+    let logs = env.gate_logs();
+    assert!(!logs.contains(&label) && !logs.contains("--help"), "{logs}");
+}
+
+#[test]
+fn concurrent_fetches_share_upstream_logins() {
+    let env = Env::new();
+    env.client("git clone -q git://git-gate/shop.git shop")
+        .expect_ok("clone");
+    let before = env.upstream_connections();
+    let out = env
+        .client(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do \
+             (git ls-remote git://git-gate/shop.git >/dev/null 2>&1 || echo failed) & done; wait",
+        )
+        .expect_ok("10 concurrent fetches");
+    assert!(!out.contains("failed"), "{out}");
+    let opened = env.upstream_connections() - before;
+    eprintln!("10 concurrent fetches opened {opened} upstream connection(s)");
+    assert!((1..10).contains(&opened), "{opened} connection(s)");
+    assert!(
+        env.events().iter().any(|e| e["event"] == "fetch"
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("shared refresh")),
+        "{}",
+        env.gate_logs()
     );
 }
 
@@ -581,7 +450,7 @@ fn a_wrong_pinned_host_key_fails_closed() {
         .expect_ok("gate refs");
     assert_eq!(gate_refs.trim(), "", "the gate's ref was not moved");
 
-    // SIGTERM stops git daemon and the gate, cleanly.
+    // SIGTERM stops the gate, cleanly.
     let start = Instant::now();
     docker_ok(&["stop", "-t", "20", &env.gate]);
     assert!(
@@ -624,11 +493,7 @@ fn upstream_down_fails_fetch_and_push_with_a_message() {
         "{out}"
     );
     let gate_main = env
-        .exec(
-            &env.gate,
-            None,
-            "git --git-dir /var/lib/bot-bottle/git-gate/mirrors/shop.git rev-parse refs/heads/main",
-        )
+        .gate_git("rev-parse refs/heads/main")
         .expect_ok("gate main");
     let local_origin = env
         .client("git -C shop rev-parse origin/main")

@@ -315,7 +315,9 @@ pub const HTTP_UPSTREAM_SCRIPT: &str = r#"mkfifo /tmp/f; while true; do nc -N -l
 
 /// The setup of an sshd-based git upstream in `bot-bottle-base:local`: host keys made at start,
 /// user `git` (git-shell) with `/authorized_keys` (mount it), a bare repo
-/// `/srv/git/shop.git` with one commit on `main`, sshd on port 2222.
+/// `/srv/git/shop.git` with one commit on `main`, sshd on port 2222. sshd logs at `VERBOSE` to
+/// stderr, so every connection (`Connection from ...`) and login (`Accepted publickey ...`) is
+/// in `docker logs`: tests count them to prove what did or did not reach the upstream.
 pub const SSH_UPSTREAM_SETUP: &str = r#"set -e
 ssh-keygen -A >/dev/null
 useradd -m -s /usr/bin/git-shell git
@@ -332,7 +334,7 @@ git -C "$t" -c user.name=up -c user.email=up@example.org commit -q -m init
 git -C "$t" push -q /srv/git/shop.git main
 chown -R git:git /srv/git
 mkdir -p /run/sshd
-exec /usr/sbin/sshd -D -e -p 2222
+exec /usr/sbin/sshd -D -e -p 2222 -o LogLevel=VERBOSE
 "#;
 
 /// Makes an ed25519 key pair at `path` (and `path.pub`) with the host's ssh-keygen; returns the

@@ -41,6 +41,24 @@ pub const MAX_CONNECTIONS: usize = 32;
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a connection may last; then its service and everything it started are killed.
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The front end's limits ([`Limits::default`]: the constants above).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub init_timeout: Duration,
+    pub connection_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            init_timeout: INIT_TIMEOUT,
+            connection_timeout: CONNECTION_TIMEOUT,
+        }
+    }
+}
 /// Lines of a service's stderr logged per connection.
 const MAX_STDERR_LINES: usize = 20;
 
@@ -48,6 +66,7 @@ const MAX_STDERR_LINES: usize = 20;
 pub struct Daemon {
     config_path: PathBuf,
     paths: Paths,
+    limits: Limits,
     refreshes: Flights<Result<Refreshed, Unreachable>>,
     active: AtomicUsize,
     /// Process groups of the running services (killed on stop).
@@ -83,10 +102,16 @@ impl Read for DeadlineReader<'_> {
 }
 
 impl Daemon {
-    pub fn new(config_path: PathBuf, paths: Paths, log_detectors: Detectors) -> Arc<Daemon> {
+    pub fn new(
+        config_path: PathBuf,
+        paths: Paths,
+        limits: Limits,
+        log_detectors: Detectors,
+    ) -> Arc<Daemon> {
         Arc::new(Daemon {
             config_path,
             paths,
+            limits,
             refreshes: Flights::default(),
             active: AtomicUsize::new(0),
             children: Mutex::new(HashSet::new()),
@@ -134,7 +159,7 @@ impl Daemon {
     /// Serves a connection from its own thread, or refuses it when all slots are taken.
     fn admit(self: &Arc<Self>, mut stream: TcpStream) {
         let Ok(peer) = stream.peer_addr() else { return };
-        if self.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        if self.active.fetch_add(1, Ordering::SeqCst) >= self.limits.max_connections {
             self.active.fetch_sub(1, Ordering::SeqCst);
             // Answered from the accept thread: no waiting for the client here.
             let msg = "too many connections; try again";
@@ -168,7 +193,7 @@ impl Daemon {
         let _ = stream.set_nonblocking(false);
         let request = pkt::read_request(&mut DeadlineReader {
             stream: &stream,
-            deadline: Instant::now() + INIT_TIMEOUT,
+            deadline: Instant::now() + self.limits.init_timeout,
         });
         let req = match request {
             Ok(r) => r,
@@ -238,8 +263,10 @@ impl Daemon {
         let mut cmd = Command::new("git");
         cmd.arg(req.service.subcommand());
         if req.service == Service::UploadPack {
-            cmd.arg("--strict")
-                .arg(format!("--timeout={}", CONNECTION_TIMEOUT.as_secs()));
+            cmd.arg("--strict").arg(format!(
+                "--timeout={}",
+                self.limits.connection_timeout.as_secs()
+            ));
         }
         cmd.arg("--").arg(self.paths.mirror(&repo.name));
         cmd.env_remove("GIT_PROTOCOL");
@@ -270,7 +297,8 @@ impl Daemon {
             let service = req.service.subcommand();
             std::thread::spawn(move || log_stderr(err, &detectors, &name, service))
         });
-        let status = wait_until(&mut child, Instant::now() + CONNECTION_TIMEOUT);
+        let timeout = self.limits.connection_timeout;
+        let status = wait_until(&mut child, Instant::now() + timeout);
         // Whatever the service left running (or all of it, at the deadline) goes with it.
         run::kill_group(pid);
         if status.is_none() {
@@ -279,7 +307,7 @@ impl Daemon {
             let msg = format!(
                 "{peer}: git {} killed after {} s",
                 req.service.subcommand(),
-                CONNECTION_TIMEOUT.as_secs()
+                timeout.as_secs()
             );
             Event::new("service", false, Some(&repo.name), msg).print();
         }
@@ -369,3 +397,6 @@ fn log_stderr(err: ChildStderr, detectors: &Detectors, repo: &str, service: &str
         .print();
     }
 }
+
+#[cfg(test)]
+mod tests;

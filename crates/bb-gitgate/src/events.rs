@@ -1,9 +1,10 @@
 //! The gate's log: one JSON object per line on `serve`'s stdout, with the keys
 //! `time, service: "git-gate", event, ok, repo, message` (`repo` may be null).
 //!
-//! Hooks run under git daemon, whose children's stdout is the client's socket; they send their
+//! Hooks run under `git receive-pack`, whose stdout is the client's socket; they send their
 //! lines as datagrams to `serve` ([`Paths::events_socket`]), which prints them. Lines never hold
-//! a secret value: findings are logged with rule, file, line and commit only.
+//! a secret value (findings are logged with rule, place, line and commit; a name with a secret
+//! in it is redacted) nor raw bytes the agent chose ([`sanitize`]).
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn one_line_with_the_keys() {
-        let e = Event::new("restart", false, None, "git daemon exited\nagain");
+        let e = Event::new("service", false, None, "git upload-pack said\nagain");
         let line = e.line();
         assert!(!line.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -46,7 +46,7 @@ pub fn ensure(paths: &Paths, repo: &RepoPlan, exe: &Path, config: &Path) -> Resu
     std::fs::create_dir_all(paths.mirrors())?;
     if !dir.join("HEAD").is_file() {
         Git::new(None)
-            .args(["init", "--quiet", "--bare"])
+            .args(["init", "--quiet", "--bare", "--"])
             .arg(&dir)
             .ok(LOCAL_TIMEOUT)?;
     }

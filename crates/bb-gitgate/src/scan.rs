@@ -306,7 +306,8 @@ fn peel(
                 oid = String::from_utf8_lossy(&obj.data)
                     .lines()
                     .find_map(|l| l.strip_prefix("object ").map(str::to_string))
-                    .context("tag without an object line")?;
+                    .filter(|id| is_oid(id))
+                    .context("tag without an object id")?;
             }
             "commit" => return Ok(Some(oid)),
             "tree" => {

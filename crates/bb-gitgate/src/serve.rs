@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::config::{GateConfig, Paths};
-use crate::daemon::Daemon;
+use crate::daemon::{Daemon, Limits};
 use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
 use crate::rules::Rules;
@@ -110,7 +110,12 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
 
-    let daemon = Daemon::new(config_path.clone(), paths.clone(), log_detectors(&config));
+    let daemon = Daemon::new(
+        config_path.clone(),
+        paths.clone(),
+        Limits::default(),
+        log_detectors(&config),
+    );
     daemon.spawn_acceptor(listener)?;
     let names: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
     Event::new(

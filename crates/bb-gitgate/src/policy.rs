@@ -95,7 +95,7 @@ pub fn check_updates(
 }
 
 /// Folders whose content is CI configuration (lower case, at the repository root).
-const CI_DIRS: &[&str] = &[
+pub const CI_DIRS: &[&str] = &[
     ".github/workflows",
     ".github/actions",
     ".gitlab-ci",
@@ -108,7 +108,7 @@ const CI_DIRS: &[&str] = &[
 ];
 
 /// Files that are CI configuration (lower case, at the repository root).
-const CI_FILES: &[&str] = &[
+pub const CI_FILES: &[&str] = &[
     ".gitlab-ci.yml",
     ".gitlab-ci.yaml",
     ".travis.yml",

@@ -301,7 +301,7 @@ fn symlinks_submodules_and_gitlinks() {
 }
 
 #[test]
-fn replace_refs_and_grafts_do_not_change_what_is_scanned() {
+fn replace_refs_do_not_change_what_is_scanned() {
     let r = Repo::new();
     r.commit("a.txt", "a\n", "base");
     let clean = r.commit("a.txt", "a\nclean\n", "clean");
@@ -309,13 +309,26 @@ fn replace_refs_and_grafts_do_not_change_what_is_scanned() {
     let dirty = r.commit("b.txt", &format!("{KEY}\n"), "dirty");
     // Git would show the clean (already known) commit in place of the dirty one.
     r.git(&["replace", &dirty, &clean]);
-    std::fs::write(r.git_dir().join("info/grafts"), format!("{dirty}\n")).unwrap();
     let f = push(&r, "refs/heads/main", &dirty);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(
         (f[0].path.as_str(), f[0].commit.as_str()),
         ("b.txt", dirty.as_str())
     );
+}
+
+#[test]
+fn grafts_do_not_hide_commits() {
+    let r = Repo::new();
+    let known = r.commit("a.txt", "a\n", "base");
+    r.git(&["branch", "known"]);
+    let dirty = r.commit("b.txt", &format!("{KEY}\n"), "dirty");
+    let tip = r.commit("c.txt", "clean\n", "clean");
+    // A graft making the tip's parent the known commit would skip the dirty one.
+    std::fs::write(r.git_dir().join("info/grafts"), format!("{tip} {known}\n")).unwrap();
+    let f = push(&r, "refs/heads/main", &tip);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].commit, dirty);
 }
 
 #[test]

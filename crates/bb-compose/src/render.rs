@@ -7,7 +7,7 @@ use anyhow::Result;
 use bb_core::Plan;
 use bb_core::docker::IDENTITY_LABEL;
 use bb_core::fsx;
-use bb_core::layout::PROXY_PORT;
+use bb_core::layout::{GIT_GATE_PORT, PROXY_PORT};
 use bb_core::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
 use serde_json::{Value, json};
 
@@ -105,6 +105,14 @@ fn resolve_override() -> Option<String> {
 /// address known before the launch. Routes to addresses there need `private: true`.
 fn extra_network() -> Option<String> {
     std::env::var("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// `BOT_BOTTLE_SIDECAR_DNS`: TESTS ONLY, the resolver the sidecar's own lookups go to (the
+/// escape suite records there every name a sidecar resolves).
+fn sidecar_dns() -> Option<String> {
+    std::env::var("BOT_BOTTLE_SIDECAR_DNS")
         .ok()
         .filter(|v| !v.is_empty())
 }
@@ -264,6 +272,9 @@ fn document(
             "egress": {"external": true, "name": egress},
         },
     });
+    if let Some(dns) = sidecar_dns() {
+        doc["services"]["sidecar"]["dns"] = json!([dns]);
+    }
     if let Some(extra) = extra_network() {
         doc["services"]["sidecar"]["networks"]["extra"] = json!({});
         doc["networks"]["extra"] = json!({"external": true, "name": extra});
@@ -277,6 +288,7 @@ fn listen_environment(sidecar_ip: &str) -> Vec<String> {
     vec![
         format!("BB_SIDECAR_LISTEN={sidecar_ip}:{PROXY_PORT}"),
         format!("BB_SIDECAR_HEALTH_URL=http://{sidecar_ip}:{PROXY_PORT}/healthz"),
+        format!("BB_GITGATE_HEALTH_ADDR={sidecar_ip}:{GIT_GATE_PORT}"),
     ]
 }
 

@@ -60,7 +60,9 @@ enum Cmd {
     CheckRules { file: PathBuf },
     /// Exit 0 when the gate accepts connections
     Health {
-        #[arg(long, default_value = "127.0.0.1:9418")]
+        /// The gate's address (a bottle's sidecar sets it: the gate listens on the internal
+        /// network's address only)
+        #[arg(long, env = "BB_GITGATE_HEALTH_ADDR", default_value = "127.0.0.1:9418")]
         addr: SocketAddr,
     },
 }

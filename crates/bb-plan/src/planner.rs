@@ -657,10 +657,20 @@ fn runtime(
     agent_image: &str,
 ) -> RuntimePlan {
     if let Some(name) = flag {
+        // Forced, but still tried: a runtime the agent cannot work under is said so up front.
+        let note = match name {
+            RuntimeName::Runsc => match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
+                RuntimeProbe::Fails(why) => Some(format!(
+                    "UNUSABLE here: a test container could not `stat /` under runsc ({why}); the agent will fail ordinary file operations"
+                )),
+                RuntimeProbe::Works | RuntimeProbe::NoImage => None,
+            },
+            RuntimeName::Runc => None,
+        };
         return RuntimePlan {
             name,
             chosen_by: RuntimeChoice::Flag,
-            note: None,
+            note,
         };
     }
     let runc = |note: String| RuntimePlan {
@@ -777,5 +787,15 @@ mod tests {
             (plan.name, plan.chosen_by),
             (RuntimeName::Runsc, RuntimeChoice::Flag)
         );
+        assert_eq!(plan.note, None);
+
+        let failing = RuntimeProbe::Fails("stat: Invalid argument".into());
+        let plan = runtime_of(
+            &host(&["runc", "runsc"], failing),
+            Some(RuntimeName::Runsc),
+            "agent:img",
+        );
+        assert_eq!(plan.name, RuntimeName::Runsc);
+        assert!(plan.note.unwrap().contains("UNUSABLE"));
     }
 }

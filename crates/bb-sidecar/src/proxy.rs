@@ -397,6 +397,18 @@ impl Decide<'_> {
     }
 }
 
+/// Most of a refused request's body read off and dropped while the refusal is answered: an
+/// HTTP/2 client still sending would otherwise see its stream reset instead of the 403.
+const DRAIN_CAP: u64 = 1 << 20;
+
+fn refuse_unread(d: &Decide<'_>, req: Request<Incoming>, reason: &str) -> Response<Body> {
+    let body = req.into_body();
+    tokio::spawn(async move {
+        let _ = collect_capped(body, DRAIN_CAP).await;
+    });
+    d.block(reason)
+}
+
 /// TRACE (and Microsoft's TRACK) answer with the request as the upstream received it: with the
 /// injected credential in it.
 fn is_echo_method(method: &str) -> bool {
@@ -483,7 +495,7 @@ pub async fn pipeline(
         None
     };
     if is_echo_method(&method) {
-        return d.block(&format!(
+        return refuse_unread(&d, req, &format!(
             "{method} is refused: it echoes the request, credentials included"
         ));
     }
@@ -497,20 +509,20 @@ pub async fn pipeline(
         req.headers(),
     ) {
         Ok(route) => route,
-        Err(reason) => return d.block(&reason),
+        Err(reason) => return refuse_unread(&d, req, &reason),
     };
     if let Some(reason) = credential_misdirected(route, target) {
-        return d.block(&reason);
+        return refuse_unread(&d, req, &reason);
     }
     let named = table.names_exactly(&target.host);
     if is_dns_over_https(req.uri(), req.headers()) && !named {
-        return d.block(&format!(
+        return refuse_unread(&d, req, &format!(
             "DNS over HTTPS to {} is refused unless a route names the host",
             target.host
         ));
     }
     if target.port == 853 && !named {
-        return d.block(&format!(
+        return refuse_unread(&d, req, &format!(
             "DNS over TLS (port 853) to {} is refused unless a route names the host",
             target.host
         ));
@@ -526,7 +538,7 @@ pub async fn pipeline(
             match value {
                 Some(v) => Some(v),
                 None => {
-                    return d.block(&format!("credential for {} is not configured", target.host));
+                    return refuse_unread(&d, req, &format!("credential for {} is not configured", target.host));
                 }
             }
         }

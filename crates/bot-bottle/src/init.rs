@@ -32,7 +32,12 @@ egress:
     - host: github.com
     - host: "*.githubusercontent.com"
     # - host: api.example.com
-    #   auth: {scheme: Bearer, token_ref: EXAMPLE_API_TOKEN}
+    #   auth: {scheme: Bearer, token_ref: EXAMPLE_API_TOKEN}   # sent over https to port 443 only
+    #                                                          # (`port: 8443` in auth to change)
+
+# What the agent container may use (defaults: 4096 processes, half the engine's memory, every
+# CPU but one). The preflight shows the values in force.
+# limits: {processes: 4096, memory: 8g, cpus: 4}
 
 # Repositories the agent may clone and push through the git gate: pushes are scanned for
 # secrets, then forwarded with a key the agent never holds.
@@ -43,6 +48,8 @@ egress:
 #       url: git@github.com:you/myrepo.git
 #       key: {provider: static, path: ~/.ssh/bot-bottle-deploy}
 #       host_key: ssh-ed25519 AAAA...   # from ssh-keyscan, checked before first use
+#       # Refused unless allowed: deleting a branch or tag, a forced update, CI configuration.
+#       # allow: {delete: false, force_push: false, ci_config: false}
 ---
 The starter bottle written by `bot-bottle init`. The text after the front matter is for you;
 bot-bottle ignores it.

@@ -14,6 +14,8 @@ use crate::{attacks, classes, selfcheck};
 pub struct Tally {
     pub passed: usize,
     pub failed: usize,
+    /// Runtimes that failed the controls of ordinary work: their cases are not counted.
+    pub unusable: Vec<String>,
 }
 
 /// One launch of both bottles, every attack, the positive checks and the self-check.
@@ -34,15 +36,39 @@ pub fn suite(runtime: &str) -> Tally {
         "escape ({runtime}): bottles {} and {} up",
         world.a.identity, world.b.identity
     );
-    attacks::attacks(&mut run, &world, runtime);
-    classes::classes(&mut run, &world, runtime);
-    attacks::positives(&mut run, &world);
-    selfcheck::self_check(&mut run, &world);
+    match ordinary_work(&world) {
+        Ok(()) => {
+            attacks::attacks(&mut run, &world, runtime);
+            classes::classes(&mut run, &world, runtime);
+            attacks::positives(&mut run, &world);
+            selfcheck::self_check(&mut run, &world);
+        }
+        Err(why) => {
+            println!("UNUSABLE  {runtime}: the agent cannot do ordinary work ({why}); no case of this runtime is counted");
+            run.tally.unusable.push(format!("{runtime}: {why}"));
+        }
+    }
     let teardown = world.finish();
     run.case("teardown: both launches exit 0 and leave nothing", || {
         teardown
     });
     run.tally
+}
+
+/// The controls every runtime must pass before its refusals mean anything: list, stat, read
+/// and write files, run git. (Debian's 2022 runsc fails `statx` with EINVAL on bookworm: under
+/// it an agent cannot even `ls`, and every attack would "fail" for that reason alone.)
+fn ordinary_work(w: &World) -> Result<(), String> {
+    let out = crate::util::exec(
+        &w.a.agent,
+        "node",
+        "set -e; ls /home/node >/dev/null; stat -c %s /etc/hostname >/dev/null; echo work > /tmp/bb-work; test \"$(cat /tmp/bb-work)\" = work; rm -rf /tmp/bb-g; git init -q /tmp/bb-g; git -C /tmp/bb-g -c user.name=n -c user.email=n@x commit -q --allow-empty -m w; echo ok",
+    );
+    if crate::util::stdout(&out) == "ok" {
+        Ok(())
+    } else {
+        Err(crate::util::stderr(&out).lines().next().unwrap_or("failed").to_string())
+    }
 }
 
 #[derive(Default)]

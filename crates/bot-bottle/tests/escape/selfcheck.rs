@@ -6,6 +6,7 @@ use bb_testkit::{docker_try, wait_for};
 use serde_json::Value;
 
 use crate::attacks::*;
+use crate::classes::{edit_routes, resolver_log, ssrf_refused};
 use crate::run::{Runner, decision_lines};
 use crate::util::*;
 use crate::world::*;
@@ -16,16 +17,11 @@ pub fn self_check(run: &mut Runner, w: &World) {
     run.case(
         "self-check: with DLP switched off the secret reaches the upstream",
         || {
-            let routes_file = a.state_dir.join("egress/routes.json");
-            let text = std::fs::read_to_string(&routes_file).map_err(|e| e.to_string())?;
-            let mut routes: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            for route in routes["routes"].as_array_mut().ok_or("no routes")? {
-                route["dlp"]["outbound"] = Value::Array(vec![]);
-            }
-            let tmp = routes_file.with_extension("json.sabotage");
-            std::fs::write(&tmp, routes.to_string()).map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, &routes_file).map_err(|e| e.to_string())?;
-            docker_try(&["kill", "-s", "HUP", &a.sidecar])?;
+            edit_routes(w, |routes| {
+                for route in routes["routes"].as_array_mut().into_iter().flatten() {
+                    route["dlp"]["outbound"] = Value::Array(vec![]);
+                }
+            })?;
             let caught = wait_for(Duration::from_secs(10), || {
                 let from = decision_lines(&a.sidecar).len();
                 let out = exfiltrate(w, "aws-key", PLANTED[0].2, "body", "plain").ok()?;
@@ -39,20 +35,39 @@ pub fn self_check(run: &mut Runner, w: &World) {
         },
     );
     run.case(
-        "self-check: with the sink bypassed the DNS attack reports it",
+        "self-check: with the address guard told the route is private, the request gets through",
+        || {
+            edit_routes(w, |routes| {
+                for route in routes["routes"].as_array_mut().into_iter().flatten() {
+                    if route["host"] == "ssrf.test" {
+                        route["private"] = Value::Bool(true);
+                    }
+                }
+            })?;
+            let caught = wait_for(Duration::from_secs(10), || ssrf_refused(w).err());
+            caught.ok_or("the guard case still passes with the guard opened")?;
+            expect(w.upstream_requests().contains("/guard"), || {
+                "the request failed for another reason".into()
+            })
+        },
+    );
+    run.case(
+        "self-check: with the gate's scan replaced by `exit 0` the dirty push gets in",
         || {
             docker_try(&[
                 "exec",
                 "-u",
                 "root",
-                &a.agent,
+                &a.sidecar,
                 "sh",
                 "-c",
-                &format!("echo 'nameserver {}' > /etc/resolv.conf", w.resolver_ip),
+                "for h in /var/lib/bot-bottle/git-gate/mirrors/*/hooks/pre-receive; do printf '#!/bin/sh\\nexit 0\\n' > \"$h\"; done",
             ])?;
-            match dns_exfiltration(w, a) {
-                Ok(()) => Err("the DNS attack still reports success with the sink bypassed".into()),
-                Err(_) => Ok(()),
+            match dirty_push(w) {
+                Ok(()) => Err("the dirty push still reports a refusal with the scan gone".into()),
+                Err(why) => expect(why.contains("accepted"), || {
+                    format!("the push failed for another reason: {why}")
+                }),
             }
         },
     );
@@ -73,6 +88,27 @@ pub fn self_check(run: &mut Runner, w: &World) {
             })?;
             expect(w.upstream_requests().contains("/sabotage-direct"), || {
                 "the upstream did not see it".into()
+            })
+        },
+    );
+    run.case(
+        "self-check: with the sink bypassed the DNS attack reports it, and the resolver got the query",
+        || {
+            // The agent is on the egress network now: the recording resolver is reachable.
+            docker_try(&[
+                "exec",
+                "-u",
+                "root",
+                &a.agent,
+                "sh",
+                "-c",
+                &format!("echo 'nameserver {}' > /etc/resolv.conf", w.resolver_ip),
+            ])?;
+            if dns_exfiltration(w, a).is_ok() {
+                return Err("the DNS attack still reports success with the sink bypassed".into());
+            }
+            expect(resolver_log(w).contains("-direct.attacker"), || {
+                "the attack failed for another reason: the resolver received nothing".into()
             })
         },
     );

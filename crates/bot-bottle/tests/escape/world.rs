@@ -33,6 +33,38 @@ pub const PLANTED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The provider's API key (`api.anthropic.com` is the upstream fixture here).
+pub const PROVIDER_TOKEN: &str = "bbesc-provider-Hq3Xw8Zr1Lm6Tn2Vb5";
+
+/// The names the HTTPS upstream answers to (its certificate covers them all).
+pub const UPSTREAM_NAMES: &[&str] = &["api.test", "narrow.test", "ssrf.test", "api.anthropic.com"];
+
+/// The bottles' limits (`limits:` of the escape bottle).
+pub const PROCESS_LIMIT: u32 = 512;
+pub const MEMORY_LIMIT_MIB: u64 = 1024;
+
+/// A DNS server that answers nothing and appends every query it receives (UDP and TCP, raw)
+/// to /tmp/udp and /tmp/tcp.
+pub const RECORDING_RESOLVER: &str = r#"
+import socket, threading
+open("/tmp/udp", "ab").close(); open("/tmp/tcp", "ab").close()
+def tcp():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 53)); s.listen(16)
+    while True:
+        c, _ = s.accept(); c.settimeout(2)
+        try:
+            data = c.recv(65536)
+        except OSError:
+            data = b""
+        open("/tmp/tcp", "ab").write(data + b"\n"); c.close()
+threading.Thread(target=tcp, daemon=True).start()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 53))
+while True:
+    data, _ = u.recvfrom(65536)
+    open("/tmp/udp", "ab").write(data + b"\n")
+"#;
+
 pub const WAIT_SCRIPT: &str =
     "run:touch /tmp/bb-escape-ready; while [ ! -e /tmp/bb-escape-done ]; do sleep 0.2; done";
 
@@ -62,13 +94,17 @@ impl Launch {
 
 pub struct World {
     /// Holds the temporary BOT_BOTTLE_HOME, certificates and keys.
-    pub _fixture: Fixture,
+    pub fixture: Fixture,
     pub a: Launch,
     pub b: Launch,
     pub upstream: String,
     pub upstream_ip: String,
     pub git: String,
     pub resolver: String,
+    /// The network the sidecars reach the recording resolver on.
+    pub dns_net: String,
+    /// Bottle B was used up by the resource cases (under gVisor a fork bomb stops its sandbox).
+    pub b_used_up: std::cell::Cell<bool>,
     pub resolver_ip: String,
     pub canary: String,
     pub listener: TcpListener,
@@ -80,7 +116,7 @@ impl World {
         let f = Fixture::new();
         let certs = f.path("certs");
         std::fs::create_dir_all(&certs).map_err(|e| e.to_string())?;
-        let ca = bb_testkit::test_certs(&certs, &["api.test"]);
+        let ca = bb_testkit::test_certs(&certs, UPSTREAM_NAMES);
         let loopback_dns = (
             UdpSocket::bind("127.0.0.1:53").map_err(|e| {
                 format!("cannot listen on the host's 127.0.0.1:53 (run as root): {e}")
@@ -104,6 +140,28 @@ impl World {
         let git_net = format!("bot-bottle-{name}-gitnet");
         let host_key =
             bb_testkit::start_git_upstream(&f, &git, &git_net, &f.path("user/.ssh/deploy"));
+        // The recording resolver, before the launch: both sidecars resolve through it (their
+        // engine's DNS forwards there), so any name a sidecar looks up is seen.
+        let resolver = format!("bot-bottle-{name}-resolver");
+        let dns_net = format!("bot-bottle-{name}-dnsnet");
+        docker_try(&["network", "create", "--label", "bot-bottle.test=escape", &dns_net])?;
+        docker_try(&[
+            "run",
+            "-d",
+            "--name",
+            &resolver,
+            "--label",
+            "bot-bottle.test=escape",
+            "--network",
+            &dns_net,
+            "--entrypoint",
+            "python3",
+            "bot-bottle-fixture:latest",
+            "-u",
+            "-c",
+            RECORDING_RESOLVER,
+        ])?;
+        let sidecar_dns = ip_of(&resolver, &dns_net);
 
         write_manifest(&f, name, &host_key);
         let mut env: Vec<(String, String)> = vec![
@@ -116,7 +174,10 @@ impl World {
                 "bot-bottle-base:local".into(),
             ),
             ("BOT_BOTTLE_EXTRA_ROOTS".into(), ca.display().to_string()),
+            ("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK".into(), dns_net.clone()),
+            ("BOT_BOTTLE_SIDECAR_DNS".into(), sidecar_dns),
             ("BB_ESCAPE_API".into(), API_TOKEN.into()),
+            ("BB_ESCAPE_PROVIDER".into(), PROVIDER_TOKEN.into()),
         ];
         env.extend(
             PLANTED
@@ -127,25 +188,29 @@ impl World {
         let b = launch(&f, &format!("{name}-twin"), runtime, &env)?;
 
         let upstream = format!("bot-bottle-{name}-upstream");
-        docker_try(&[
-            "run",
-            "-d",
-            "--name",
-            &upstream,
-            "--label",
-            "bot-bottle.test=escape",
-            "--network",
-            &a.egress_net,
-            "--network-alias",
-            "api.test",
-            "-e",
-            "FIXTURE_TLS_CERT=/certs/leaf.pem",
-            "-e",
-            "FIXTURE_TLS_KEY=/certs/leaf.key",
-            "-v",
-            &format!("{}:/certs:ro", certs.display()),
-            "bot-bottle-fixture:latest",
-        ])?;
+        let mut run = vec![
+            "run".to_string(),
+            "-d".into(),
+            "--name".into(),
+            upstream.clone(),
+            "--label".into(),
+            "bot-bottle.test=escape".into(),
+            "--network".into(),
+            a.egress_net.clone(),
+        ];
+        for alias in UPSTREAM_NAMES {
+            run.extend(["--network-alias".into(), alias.to_string()]);
+        }
+        run.extend([
+            "-e".into(),
+            "FIXTURE_TLS_CERT=/certs/leaf.pem".into(),
+            "-e".into(),
+            "FIXTURE_TLS_KEY=/certs/leaf.key".into(),
+            "-v".into(),
+            format!("{}:/certs:ro", certs.display()),
+            "bot-bottle-fixture:latest".into(),
+        ]);
+        docker_try(&run.iter().map(String::as_str).collect::<Vec<_>>())?;
         docker_try(&[
             "network",
             "connect",
@@ -154,21 +219,7 @@ impl World {
             &a.egress_net,
             &git,
         ])?;
-        let resolver = format!("bot-bottle-{name}-resolver");
-        docker_try(&[
-            "run",
-            "-d",
-            "--name",
-            &resolver,
-            "--label",
-            "bot-bottle.test=escape",
-            "--network",
-            &a.egress_net,
-            "bot-bottle-base:local",
-            "sh",
-            "-c",
-            "touch /tmp/udp /tmp/tcp; (nc -k -u -l 53 >>/tmp/udp &); exec nc -k -l 53 >>/tmp/tcp",
-        ])?;
+        docker_try(&["network", "connect", &a.egress_net, &resolver])?;
         let upstream_ip = a.ip_on(&upstream, &a.egress_net);
         let resolver_ip = a.ip_on(&resolver, &a.egress_net);
         let canary = stdout(&exec(&a.agent, "node", "printf %s \"$BOT_BOTTLE_CANARY\""));
@@ -199,13 +250,15 @@ impl World {
         })
         .ok_or("api.test never answered through the proxy")?;
         Ok(World {
-            _fixture: f,
+            fixture: f,
             a,
             b,
             upstream,
             upstream_ip,
             git,
             resolver,
+            dns_net,
+            b_used_up: std::cell::Cell::new(false),
             resolver_ip,
             canary,
             listener,
@@ -232,11 +285,21 @@ impl World {
     pub fn finish(mut self) -> Result<(), String> {
         let mut problems = Vec::new();
         // The fixtures first: their endpoints on the egress network would keep it.
-        let _ = docker_try(&["rm", "-f", "-v", &self.upstream, &self.git, &self.resolver]);
+        let _ = docker_try(&["rm", "-f", "-v", &self.upstream, &self.git]);
+        let _ = docker_try(&[
+            "network",
+            "disconnect",
+            "-f",
+            &self.a.egress_net,
+            &self.resolver,
+        ]);
+        let used_up_id = self.b_used_up.get().then(|| self.b.identity.clone());
         for l in [&mut self.a, &mut self.b] {
+            let used_up = used_up_id.as_deref() == Some(l.identity.as_str());
             let _ = exec(&l.agent, "root", "touch /tmp/bb-escape-done");
             match wait_child(&mut l.child, Duration::from_secs(120)) {
                 Some(status) if status.success() => {}
+                Some(_) if used_up => {}
                 other => problems.push(format!(
                     "{}: start exited {other:?}: {}",
                     l.identity,
@@ -251,10 +314,12 @@ impl World {
             if nets.lines().any(|n| n.contains(&l.identity)) {
                 problems.push(format!("{}: networks left", l.identity));
             }
-            if l.state_dir.exists() {
+            if l.state_dir.exists() && !used_up {
                 problems.push(format!("{}: state dir kept after a clean exit", l.identity));
             }
         }
+        let _ = docker_try(&["rm", "-f", "-v", &self.resolver]);
+        let _ = docker_try(&["network", "rm", &self.dns_net]);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -272,8 +337,14 @@ pub fn write_manifest(f: &Fixture, name: &str, host_key: &str) {
             "    - host: {label}.decoy.test\n      auth: {{scheme: Bearer, token_ref: {var}}}\n"
         ));
     }
+    // `matches` on a route: its ambiguous requests are refused.
+    routes.push_str("    - host: narrow.test\n      private: true\n      matches: [{paths: [{type: prefix, value: /public/}], methods: [GET]}]\n");
+    // Not `private`: it resolves to the upstream's private address, which the guard refuses.
+    routes.push_str("    - host: ssrf.test\n");
+    // The provider's host is the upstream here (`private` carries over to the provider route).
+    routes.push_str("    - host: api.anthropic.com\n      private: true\n");
     let front = format!(
-        "egress:\n  routes:\n{routes}git-gate:\n  user: {{name: Escape Bot, email: escape@example.org}}\n  repos:\n    shop:\n      url: ssh://git@git.test:2222/srv/git/shop.git\n      key: {{provider: static, path: ~/.ssh/deploy}}\n      host_key: \"{host_key}\"\n"
+        "agent_provider: {{template: claude, api_key: BB_ESCAPE_PROVIDER}}\nlimits: {{processes: {PROCESS_LIMIT}, memory: {MEMORY_LIMIT_MIB}m}}\negress:\n  routes:\n{routes}git-gate:\n  user: {{name: Escape Bot, email: escape@example.org}}\n  repos:\n    shop:\n      url: ssh://git@git.test:2222/srv/git/shop.git\n      key: {{provider: static, path: ~/.ssh/deploy}}\n      host_key: \"{host_key}\"\n"
     );
     f.bottle("escape", &front);
     for agent in [name.to_string(), format!("{name}-twin")] {
@@ -283,6 +354,17 @@ pub fn write_manifest(f: &Fixture, name: &str, host_key: &str) {
             "You are the escape suite's agent.",
         );
     }
+}
+
+/// The address of `container` on `network`.
+pub fn ip_of(container: &str, network: &str) -> String {
+    docker_try(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        container,
+    ])
+    .unwrap_or_default()
 }
 
 pub fn launch(

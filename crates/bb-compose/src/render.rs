@@ -109,6 +109,13 @@ fn extra_network() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// `BOT_BOTTLE_SIDECAR_LISTEN_ALL=1`: TESTS ONLY (the conformance harness drives the proxy from
+/// the host, through the egress network): the sidecar's services also answer there. Never set it
+/// for a real bottle: a container on the egress network could then use the injected tokens.
+fn listen_everywhere() -> bool {
+    std::env::var("BOT_BOTTLE_SIDECAR_LISTEN_ALL").is_ok_and(|v| v == "1")
+}
+
 /// `BOT_BOTTLE_SIDECAR_DNS`: TESTS ONLY, the resolver the sidecar's own lookups go to (the
 /// escape suite records there every name a sidecar resolves).
 fn sidecar_dns() -> Option<String> {
@@ -285,8 +292,9 @@ fn document(
 /// Every service of the sidecar binds its address on the internal network only: the DNS sink
 /// and the git gate follow the proxy's address.
 fn listen_environment(sidecar_ip: &str) -> Vec<String> {
+    let bind = if listen_everywhere() { "0.0.0.0" } else { sidecar_ip };
     vec![
-        format!("BB_SIDECAR_LISTEN={sidecar_ip}:{PROXY_PORT}"),
+        format!("BB_SIDECAR_LISTEN={bind}:{PROXY_PORT}"),
         format!("BB_SIDECAR_HEALTH_URL=http://{sidecar_ip}:{PROXY_PORT}/healthz"),
         format!("BB_GITGATE_HEALTH_ADDR={sidecar_ip}:{GIT_GATE_PORT}"),
     ]

@@ -292,7 +292,11 @@ fn document(
 /// Every service of the sidecar binds its address on the internal network only: the DNS sink
 /// and the git gate follow the proxy's address.
 fn listen_environment(sidecar_ip: &str) -> Vec<String> {
-    let bind = if listen_everywhere() { "0.0.0.0" } else { sidecar_ip };
+    let bind = if listen_everywhere() {
+        "0.0.0.0"
+    } else {
+        sidecar_ip
+    };
     vec![
         format!("BB_SIDECAR_LISTEN={bind}:{PROXY_PORT}"),
         format!("BB_SIDECAR_HEALTH_URL=http://{sidecar_ip}:{PROXY_PORT}/healthz"),

@@ -29,7 +29,10 @@ fn cases() -> Option<Vec<Value>> {
     }
     let mut out = Vec::new();
     for sub in ["url", "headers", "request-body", "response-fetch"] {
-        let mut files: Vec<_> = std::fs::read_dir(dir.join(sub)).ok()?.flatten().collect();
+        let mut files: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap_or_else(|e| panic!("egress-bench cases: {}: {e}", dir.join(sub).display()))
+            .flatten()
+            .collect();
         files.sort_by_key(|f| f.path());
         for f in files {
             let text = std::fs::read_to_string(f.path()).expect("case file");

@@ -3,7 +3,6 @@
 //! matches. Renames are listed as a deletion and an addition (`--no-renames`), merges as the
 //! paths that differ from every parent (`-c`, as the patch scan reads them).
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -82,14 +81,7 @@ pub fn list(git_dir: Option<&Path>, commits: &[String]) -> Result<Vec<Change>> {
             "--no-abbrev",
         ])
         .spawn_piped()?;
-    let mut stdin = child.stdin.take().context("diff-tree stdin")?;
-    let list: Vec<u8> = commits
-        .iter()
-        .flat_map(|c| format!("{c}\n").into_bytes())
-        .collect();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&list);
-    });
+    let writer = crate::run::feed_commits(&mut child, commits)?;
     let mut out = Vec::new();
     let read = std::io::Read::read_to_end(&mut child.stdout.take().context("stdout")?, &mut out);
     let _ = writer.join();

@@ -2,7 +2,7 @@
 //! lines are scanned, placed on their line numbers in the new file; for a merge only the lines
 //! new to every parent (combined diff); a file git prints as binary is scanned whole.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -248,14 +248,7 @@ pub fn scan_commits(
             "--submodule=short",
         ])
         .spawn_piped()?;
-    let mut stdin = child.stdin.take().context("diff-tree stdin")?;
-    let list: Vec<u8> = commits
-        .iter()
-        .flat_map(|c| format!("{c}\n").into_bytes())
-        .collect();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&list);
-    });
+    let writer = crate::run::feed_commits(&mut child, commits)?;
     let stdout = child.stdout.take().context("diff-tree stdout")?;
     let mut binaries = Vec::new();
     let result = scan_diffs(

@@ -216,6 +216,23 @@ impl Git {
     }
 }
 
+/// Writes one commit id per line to `child`'s stdin from a thread of its own (so that its
+/// stdout can be read meanwhile); join the handle once stdout is drained.
+pub fn feed_commits(
+    child: &mut std::process::Child,
+    commits: &[String],
+) -> Result<std::thread::JoinHandle<()>> {
+    use std::io::Write;
+    let mut stdin = child.stdin.take().context("git's stdin")?;
+    let list: Vec<u8> = commits
+        .iter()
+        .flat_map(|c| format!("{c}\n").into_bytes())
+        .collect();
+    Ok(std::thread::spawn(move || {
+        let _ = stdin.write_all(&list);
+    }))
+}
+
 /// SIGKILL to the process group led by `pid` (ignored when it is gone).
 pub fn kill_group(pid: u32) {
     signal_group(pid, rustix::process::Signal::KILL);

@@ -659,12 +659,14 @@ fn runtime(
     if let Some(name) = flag {
         // Forced, but still tried: a runtime the agent cannot work under is said so up front.
         let note = match name {
-            RuntimeName::Runsc => match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
-                RuntimeProbe::Fails(why) => Some(format!(
-                    "UNUSABLE here: a test container could not `stat /` under runsc ({why}); the agent will fail ordinary file operations"
-                )),
-                RuntimeProbe::Works | RuntimeProbe::NoImage => None,
-            },
+            RuntimeName::Runsc => {
+                match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
+                    RuntimeProbe::Fails(why) => Some(format!(
+                        "UNUSABLE here: a test container could not `stat /` under runsc ({why}); the agent will fail ordinary file operations"
+                    )),
+                    RuntimeProbe::Works | RuntimeProbe::NoImage => None,
+                }
+            }
             RuntimeName::Runc => None,
         };
         return RuntimePlan {

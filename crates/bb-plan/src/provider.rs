@@ -189,9 +189,16 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
     }
 }
 
+/// A provider host, the paths its CLI uses (kind, value), and the methods.
+type ApiPaths = (
+    &'static str,
+    &'static [(PathMatchKind, &'static str)],
+    &'static [&'static str],
+);
+
 /// What each CLI asks of its provider's hosts (measured with the real CLIs): nothing else goes
 /// through, so a provider host is not a general-purpose relay.
-const API_PATHS: &[(&str, &[(PathMatchKind, &str)], &[&str])] = &[
+const API_PATHS: &[ApiPaths] = &[
     (
         "api.anthropic.com",
         &[

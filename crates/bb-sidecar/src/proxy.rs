@@ -495,9 +495,11 @@ pub async fn pipeline(
         None
     };
     if is_echo_method(&method) {
-        return refuse_unread(&d, req, &format!(
-            "{method} is refused: it echoes the request, credentials included"
-        ));
+        return refuse_unread(
+            &d,
+            req,
+            &format!("{method} is refused: it echoes the request, credentials included"),
+        );
     }
     let table = cfg.routes.current();
     let query = req.uri().query().map(str::to_owned);
@@ -516,16 +518,24 @@ pub async fn pipeline(
     }
     let named = table.names_exactly(&target.host);
     if is_dns_over_https(req.uri(), req.headers()) && !named {
-        return refuse_unread(&d, req, &format!(
-            "DNS over HTTPS to {} is refused unless a route names the host",
-            target.host
-        ));
+        return refuse_unread(
+            &d,
+            req,
+            &format!(
+                "DNS over HTTPS to {} is refused unless a route names the host",
+                target.host
+            ),
+        );
     }
     if target.port == 853 && !named {
-        return refuse_unread(&d, req, &format!(
-            "DNS over TLS (port 853) to {} is refused unless a route names the host",
-            target.host
-        ));
+        return refuse_unread(
+            &d,
+            req,
+            &format!(
+                "DNS over TLS (port 853) to {} is refused unless a route names the host",
+                target.host
+            ),
+        );
     }
     let credential = match &route.auth {
         None => None,
@@ -538,7 +548,11 @@ pub async fn pipeline(
             match value {
                 Some(v) => Some(v),
                 None => {
-                    return refuse_unread(&d, req, &format!("credential for {} is not configured", target.host));
+                    return refuse_unread(
+                        &d,
+                        req,
+                        &format!("credential for {} is not configured", target.host),
+                    );
                 }
             }
         }

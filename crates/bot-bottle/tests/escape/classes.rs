@@ -47,7 +47,13 @@ pub fn git_request(service: &str, path: &str, host: &str) -> String {
     let line = format!("{:04x}{body}", body.len() + 4);
     let escaped: String = line
         .chars()
-        .map(|c| if c == '\0' { "\\000".into() } else { c.to_string() })
+        .map(|c| {
+            if c == '\0' {
+                "\\000".into()
+            } else {
+                c.to_string()
+            }
+        })
         .collect();
     format!("printf '{escaped}' | timeout 10 nc -q 3 git-gate 9418")
 }
@@ -126,13 +132,16 @@ fn names(run: &mut Runner, w: &World) {
 
 fn credentials(run: &mut Runner, w: &World) {
     let a = &w.a;
-    run.case("4 a credential route over plain http: refused, nothing sent", || {
-        let out = curl(a, "http://api.test/plain-credential");
-        expect_blocked(&out, "only https:// is allowed")?;
-        expect(!w.upstream_requests().contains("/plain-credential"), || {
-            "the upstream saw it".into()
-        })
-    });
+    run.case(
+        "4 a credential route over plain http: refused, nothing sent",
+        || {
+            let out = curl(a, "http://api.test/plain-credential");
+            expect_blocked(&out, "only https:// is allowed")?;
+            expect(!w.upstream_requests().contains("/plain-credential"), || {
+                "the upstream saw it".into()
+            })
+        },
+    );
     run.case("4 a credential route on another port: refused", || {
         let out = curl(a, "https://api.test:8443/other-port");
         expect_blocked(&out, "for port 443 only")?;
@@ -154,7 +163,9 @@ fn credentials(run: &mut Runner, w: &World) {
             let out = curl(a, "https://api.test/echo-headers");
             let body = stdout(&out);
             expect(body.ends_with(" 200"), || format!("not answered: {body}"))?;
-            expect(!body.contains(API_TOKEN), || format!("the agent got the token: {body}"))?;
+            expect(!body.contains(API_TOKEN), || {
+                format!("the agent got the token: {body}")
+            })?;
             expect(body.contains("[bot-bottle:"), || format!("no mask: {body}"))?;
             // Control: the upstream did receive the credential.
             let seen = w.upstream_requests();
@@ -163,37 +174,49 @@ fn credentials(run: &mut Runner, w: &World) {
             })?;
             let lines = decisions_since(&a.sidecar, from);
             expect(
-                lines.iter().any(|d| {
-                    d["reason"].as_str().is_some_and(|r| r.contains("masked"))
-                }),
+                lines
+                    .iter()
+                    .any(|d| d["reason"].as_str().is_some_and(|r| r.contains("masked"))),
                 || format!("no decision line says it was masked: {lines:?}"),
             )
         },
     );
-    run.case("4 ambiguous requests on a route with `matches`: refused", || {
-        for (args, reason) in [
-            ("--path-as-is 'https://narrow.test/public/..;/admin'", "`;`"),
-            ("--path-as-is https://narrow.test/public/%2e%2e/admin", "`..`"),
-            ("https://narrow.test/public%2fadmin", "encoded `/`"),
-            ("https://narrow.test/public/%252e%252e/admin", "double-encoded"),
-            ("'https://narrow.test/public\\admin'", "backslash"),
-            ("-X get https://narrow.test/public/lower", "not upper case"),
-            (
-                "-H 'X-HTTP-Method-Override: DELETE' https://narrow.test/public/override",
-                "method-override",
-            ),
-        ] {
-            let out = curl(a, args);
-            expect_blocked(&out, reason).map_err(|e| format!("{args}: {e}"))?;
-        }
-        let seen = w.upstream_requests();
-        expect(!seen.contains("admin") && !seen.contains("/public/lower"), || {
-            format!("the upstream saw one: {seen}")
-        })?;
-        // Control: an unambiguous request on the same route passes.
-        let ok = curl(a, "https://narrow.test/public/plain");
-        expect(stdout(&ok).ends_with(" 200"), || format!("control: {}", stdout(&ok)))
-    });
+    run.case(
+        "4 ambiguous requests on a route with `matches`: refused",
+        || {
+            for (args, reason) in [
+                ("--path-as-is 'https://narrow.test/public/..;/admin'", "`;`"),
+                (
+                    "--path-as-is https://narrow.test/public/%2e%2e/admin",
+                    "`..`",
+                ),
+                ("https://narrow.test/public%2fadmin", "encoded `/`"),
+                (
+                    "https://narrow.test/public/%252e%252e/admin",
+                    "double-encoded",
+                ),
+                ("'https://narrow.test/public\\admin'", "backslash"),
+                ("-X get https://narrow.test/public/lower", "not upper case"),
+                (
+                    "-H 'X-HTTP-Method-Override: DELETE' https://narrow.test/public/override",
+                    "method-override",
+                ),
+            ] {
+                let out = curl(a, args);
+                expect_blocked(&out, reason).map_err(|e| format!("{args}: {e}"))?;
+            }
+            let seen = w.upstream_requests();
+            expect(
+                !seen.contains("admin") && !seen.contains("/public/lower"),
+                || format!("the upstream saw one: {seen}"),
+            )?;
+            // Control: an unambiguous request on the same route passes.
+            let ok = curl(a, "https://narrow.test/public/plain");
+            expect(stdout(&ok).ends_with(" 200"), || {
+                format!("control: {}", stdout(&ok))
+            })
+        },
+    );
 }
 
 // ---- 5: provider APIs as relays ----
@@ -284,7 +307,9 @@ fn smaller_doors(run: &mut Runner, w: &World) {
             let egress_ip = a.ip_on(&a.sidecar, &a.egress_net);
             let internal_ip = a.ip_on(&a.sidecar, &a.internal_net);
             let probe = |from: &str, ip: &str, port: u16| {
-                exec(from, "root", &format!("nc -z -w 2 {ip} {port}")).status.success()
+                exec(from, "root", &format!("nc -z -w 2 {ip} {port}"))
+                    .status
+                    .success()
             };
             for port in [9099, 9418, 53] {
                 expect(!probe(&w.upstream, &egress_ip, port), || {
@@ -301,42 +326,50 @@ fn smaller_doors(run: &mut Runner, w: &World) {
             })
         },
     );
-    run.case("7 the decision log holds none of the secrets DLP refused", || {
-        let lines = decision_lines(&a.sidecar);
-        expect(lines.iter().any(|l| l.contains("/leak/")), || {
-            "control: no DLP case was logged".into()
-        })?;
-        let mut values: Vec<String> = PLANTED.iter().map(|(_, _, v)| v.to_string()).collect();
-        values.extend([w.canary.clone(), API_TOKEN.into(), PROVIDER_TOKEN.into()]);
-        for value in values {
-            if let Some(line) = lines.iter().find(|l| l.contains(&value)) {
-                return Err(format!("a secret is in the log: {line}"));
+    run.case(
+        "7 the decision log holds none of the secrets DLP refused",
+        || {
+            let lines = decision_lines(&a.sidecar);
+            expect(lines.iter().any(|l| l.contains("/leak/")), || {
+                "control: no DLP case was logged".into()
+            })?;
+            let mut values: Vec<String> = PLANTED.iter().map(|(_, _, v)| v.to_string()).collect();
+            values.extend([w.canary.clone(), API_TOKEN.into(), PROVIDER_TOKEN.into()]);
+            for value in values {
+                if let Some(line) = lines.iter().find(|l| l.contains(&value)) {
+                    return Err(format!("a secret is in the log: {line}"));
+                }
             }
-        }
-        Ok(())
-    });
-    run.case("7 a bottle cannot give its agent a route's token (planning error)", || {
-        w.fixture.bottle(
-            "escape-env",
-            "extends: escape\nenv:\n  LEAK: \"${BB_ESCAPE_API}\"\n",
-        );
-        w.fixture
-            .agent("escape-env-agent", "bottle: escape-env\n", "Plan only.");
-        let out = w
-            .fixture
-            .spawnable("bb-plan")
-            .arg("escape-env-agent")
-            .env("BB_ESCAPE_API", API_TOKEN)
-            .env("BB_ESCAPE_PROVIDER", PROVIDER_TOKEN)
-            .envs(PLANTED.iter().map(|(_, var, value)| (*var, *value)))
-            .output()
-            .map_err(|e| e.to_string())?;
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        expect(out.status.code() == Some(2), || {
-            format!("exit {:?}: {err}", out.status.code())
-        })?;
-        expect(err.contains("LEAK") && !err.contains(API_TOKEN), || err.clone())
-    });
+            Ok(())
+        },
+    );
+    run.case(
+        "7 a bottle cannot give its agent a route's token (planning error)",
+        || {
+            w.fixture.bottle(
+                "escape-env",
+                "extends: escape\nenv:\n  LEAK: \"${BB_ESCAPE_API}\"\n",
+            );
+            w.fixture
+                .agent("escape-env-agent", "bottle: escape-env\n", "Plan only.");
+            let out = w
+                .fixture
+                .spawnable("bb-plan")
+                .arg("escape-env-agent")
+                .env("BB_ESCAPE_API", API_TOKEN)
+                .env("BB_ESCAPE_PROVIDER", PROVIDER_TOKEN)
+                .envs(PLANTED.iter().map(|(_, var, value)| (*var, *value)))
+                .output()
+                .map_err(|e| e.to_string())?;
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            expect(out.status.code() == Some(2), || {
+                format!("exit {:?}: {err}", out.status.code())
+            })?;
+            expect(err.contains("LEAK") && !err.contains(API_TOKEN), || {
+                err.clone()
+            })
+        },
+    );
 }
 
 // ---- the address guard, end to end ----
@@ -359,11 +392,9 @@ pub fn ssrf_refused(w: &World) -> Result<(), String> {
     expect_decision(a, from, "ssrf.test", None)?;
     let lines = decisions_since(&a.sidecar, from);
     expect(
-        lines.iter().any(|d| {
-            d["reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("private"))
-        }),
+        lines
+            .iter()
+            .any(|d| d["reason"].as_str().is_some_and(|r| r.contains("private"))),
         || format!("not refused by the address guard: {lines:?}"),
     )?;
     expect(!w.upstream_requests().contains("/guard"), || {

@@ -22,7 +22,10 @@ fn others_answer(w: &World) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     expect(host.success(), || "the host could not run a command".into())?;
     expect(started.elapsed() < Duration::from_secs(20), || {
-        format!("A and the host took {:.1} s to answer", started.elapsed().as_secs_f64())
+        format!(
+            "A and the host took {:.1} s to answer",
+            started.elapsed().as_secs_f64()
+        )
     })
 }
 
@@ -49,57 +52,67 @@ pub fn limits(run: &mut Runner, w: &World) {
             &b.agent,
         ])?;
         let expected = format!("{PROCESS_LIMIT} {}", MEMORY_LIMIT_MIB << 20);
-        expect(limits.starts_with(&expected), || format!("limits: {limits}"))
-    });
-    run.case("6 a memory hog in one bottle is stopped; the other and the host answer", || {
-        // Twice the limit held in one process.
-        let hog = exec(
-            &b.agent,
-            "node",
-            &format!(
-                "head -c {}m /dev/zero | tail -c {}m > /dev/null; echo status=$?",
-                MEMORY_LIMIT_MIB * 2,
-                MEMORY_LIMIT_MIB * 2
-            ),
-        );
-        others_answer(w)?;
-        if !running(b) {
-            w.b_used_up.set(true);
-            return Ok(());
-        }
-        let out = stdout(&hog);
-        expect(!out.contains("status=0"), || format!("the hog finished: {out}"))
-    });
-    run.case("6 a fork bomb in one bottle stops at its limit; the other and the host answer", || {
-        if w.b_used_up.get() {
-            return others_answer(w);
-        }
-        let _ = docker_try(&[
-            "exec",
-            "-d",
-            "-u",
-            "node",
-            &b.agent,
-            "sh",
-            "-c",
-            "while :; do sleep 8 & done",
-        ]);
-        let mut most = 0;
-        let until = Instant::now() + Duration::from_secs(4);
-        while Instant::now() < until {
-            most = most.max(pids(b).unwrap_or(0));
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        others_answer(w)?;
-        if !running(b) {
-            w.b_used_up.set(true);
-            return Ok(());
-        }
-        expect(most <= PROCESS_LIMIT, || {
-            format!("{most} processes, over the limit of {PROCESS_LIMIT}")
-        })?;
-        expect(most > PROCESS_LIMIT / 2, || {
-            format!("control: the bomb made only {most} processes")
+        expect(limits.starts_with(&expected), || {
+            format!("limits: {limits}")
         })
     });
+    run.case(
+        "6 a memory hog in one bottle is stopped; the other and the host answer",
+        || {
+            // Twice the limit held in one process.
+            let hog = exec(
+                &b.agent,
+                "node",
+                &format!(
+                    "head -c {}m /dev/zero | tail -c {}m > /dev/null; echo status=$?",
+                    MEMORY_LIMIT_MIB * 2,
+                    MEMORY_LIMIT_MIB * 2
+                ),
+            );
+            others_answer(w)?;
+            if !running(b) {
+                w.b_used_up.set(true);
+                return Ok(());
+            }
+            let out = stdout(&hog);
+            expect(!out.contains("status=0"), || {
+                format!("the hog finished: {out}")
+            })
+        },
+    );
+    run.case(
+        "6 a fork bomb in one bottle stops at its limit; the other and the host answer",
+        || {
+            if w.b_used_up.get() {
+                return others_answer(w);
+            }
+            let _ = docker_try(&[
+                "exec",
+                "-d",
+                "-u",
+                "node",
+                &b.agent,
+                "sh",
+                "-c",
+                "while :; do sleep 8 & done",
+            ]);
+            let mut most = 0;
+            let until = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < until {
+                most = most.max(pids(b).unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            others_answer(w)?;
+            if !running(b) {
+                w.b_used_up.set(true);
+                return Ok(());
+            }
+            expect(most <= PROCESS_LIMIT, || {
+                format!("{most} processes, over the limit of {PROCESS_LIMIT}")
+            })?;
+            expect(most > PROCESS_LIMIT / 2, || {
+                format!("control: the bomb made only {most} processes")
+            })
+        },
+    );
 }

@@ -44,7 +44,9 @@ pub fn suite(runtime: &str) -> Tally {
             selfcheck::self_check(&mut run, &world);
         }
         Err(why) => {
-            println!("UNUSABLE  {runtime}: the agent cannot do ordinary work ({why}); no case of this runtime is counted");
+            println!(
+                "UNUSABLE  {runtime}: the agent cannot do ordinary work ({why}); no case of this runtime is counted"
+            );
             run.tally.unusable.push(format!("{runtime}: {why}"));
         }
     }
@@ -67,7 +69,11 @@ fn ordinary_work(w: &World) -> Result<(), String> {
     if crate::util::stdout(&out) == "ok" {
         Ok(())
     } else {
-        Err(crate::util::stderr(&out).lines().next().unwrap_or("failed").to_string())
+        Err(crate::util::stderr(&out)
+            .lines()
+            .next()
+            .unwrap_or("failed")
+            .to_string())
     }
 }
 

@@ -82,13 +82,7 @@ pub struct Launch {
 
 impl Launch {
     pub fn ip_on(&self, container: &str, network: &str) -> String {
-        docker_try(&[
-            "inspect",
-            "-f",
-            &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
-            container,
-        ])
-        .unwrap_or_default()
+        ip_of(container, network)
     }
 }
 
@@ -144,7 +138,13 @@ impl World {
         // engine's DNS forwards there), so any name a sidecar looks up is seen.
         let resolver = format!("bot-bottle-{name}-resolver");
         let dns_net = format!("bot-bottle-{name}-dnsnet");
-        docker_try(&["network", "create", "--label", "bot-bottle.test=escape", &dns_net])?;
+        docker_try(&[
+            "network",
+            "create",
+            "--label",
+            "bot-bottle.test=escape",
+            &dns_net,
+        ])?;
         docker_try(&[
             "run",
             "-d",

@@ -148,7 +148,14 @@ impl Log {
         reason: &str,
         detector: Option<&str>,
     ) {
-        let Some(redactor) = self.redactor() else {
+        // One scan of everything the agent chose; the fields one by one only when it finds
+        // something (a decision line is written per request: this is on the hot path).
+        let joined = [host, method, path, Some(reason)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let Some(redactor) = self.redactor().filter(|r| r(&joined).is_some()) else {
             return self.write(&Decision {
                 time: now(),
                 service,

@@ -102,8 +102,8 @@ pub trait Inspector: Send + Sync {
     }
 
     /// The rule of the first secret `text` carries, whatever a route's detectors: what the
-    /// decision log must not copy.
-    fn secret_in(&self, _text: &str) -> Option<String> {
+    /// decision log must not copy. Not `thorough`: the known values only.
+    fn secret_in(&self, _text: &str, _thorough: bool) -> Option<String> {
         None
     }
 }
@@ -242,9 +242,9 @@ impl Inspector for DetectInspector {
         }))
     }
 
-    fn secret_in(&self, text: &str) -> Option<String> {
+    fn secret_in(&self, text: &str, thorough: bool) -> Option<String> {
         let all = bb_detect::OutboundConfig {
-            token_patterns: true,
+            token_patterns: thorough,
             known_secrets: true,
             entropy: false,
         };

@@ -261,7 +261,9 @@ fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
 /// The decision log redacts what `inspector` finds in the fields the agent chose.
 fn redact_log_with(log: &Log, inspector: &Arc<dyn inspect::Inspector>) {
     let inspector = Arc::clone(inspector);
-    log.set_redactor(Arc::new(move |text: &str| inspector.secret_in(text)));
+    log.set_redactor(Arc::new(move |text: &str, thorough: bool| {
+        inspector.secret_in(text, thorough)
+    }));
 }
 
 /// One event naming the token slots without a value (their routes answer 403).

@@ -57,8 +57,10 @@ struct Event<'a> {
     message: &'a str,
 }
 
-/// Names the secret a text carries (the rule that found it), if any.
-pub type Redactor = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Names the secret a text carries (the rule that found it), if any. With `thorough` false
+/// only the known values are looked for (cheap: every allowed request writes a line, and a
+/// clean one's URL already passed the route's detectors).
+pub type Redactor = Arc<dyn Fn(&str, bool) -> Option<String> + Send + Sync>;
 
 /// Where lines go: stdout, or memory (tests).
 #[derive(Clone)]
@@ -155,7 +157,8 @@ impl Log {
             .flatten()
             .collect::<Vec<_>>()
             .join("\n");
-        let Some(redactor) = self.redactor().filter(|r| r(&joined).is_some()) else {
+        let thorough = verdict == Verdict::Block || detector.is_some();
+        let Some(redactor) = self.redactor().filter(|r| r(&joined, thorough).is_some()) else {
             return self.write(&Decision {
                 time: now(),
                 service,
@@ -170,7 +173,7 @@ impl Log {
         let mut reason = reason.to_owned();
         let mut clean = |field: Option<&str>| -> Option<String> {
             let field = field?;
-            Some(match redactor(field) {
+            Some(match redactor(field, thorough) {
                 None => field.to_owned(),
                 Some(rule) => {
                     let marker = format!("[redacted: {rule}]");
@@ -180,7 +183,7 @@ impl Log {
             })
         };
         let (host, method, path) = (clean(host), clean(method), clean(path));
-        if let Some(rule) = redactor(&reason) {
+        if let Some(rule) = redactor(&reason, thorough) {
             reason = format!("[redacted: the reason named a secret ({rule})]");
         }
         self.write(&Decision {
@@ -199,7 +202,7 @@ impl Log {
     pub fn event(&self, event: &str, ok: bool, message: &str) {
         let redacted = self
             .redactor()
-            .and_then(|r| r(message))
+            .and_then(|r| r(message, true))
             .map(|rule| format!("[redacted: the message named a secret ({rule})]"));
         let message = redacted.as_deref().unwrap_or(message);
         self.write(&Event {
@@ -241,7 +244,7 @@ mod tests {
     #[test]
     fn a_secret_in_host_method_or_path_is_redacted_everywhere_in_the_line() {
         let (log, lines) = Log::memory();
-        log.set_redactor(Arc::new(|t: &str| {
+        log.set_redactor(Arc::new(|t: &str, _| {
             t.contains("SeCrEt").then(|| "known".into())
         }));
         log.decision(

@@ -35,6 +35,7 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
     };
     images::ensure_agent_image(plan)?;
     images::ensure_sidecar_image(&compose.sidecar_image)?;
+    ensure_home_volume(&plan.identity)?;
     let tool = Compose::find()?;
     let step = bb_core::progress::Step::start(
         "bb-compose",
@@ -156,6 +157,36 @@ pub fn down(plan: &Plan) -> Result<()> {
     } else {
         bail!("{}", failures.join("; "))
     }
+}
+
+/// Creates the bottle's home volume unless it exists (a resumed bottle finds its home again).
+pub fn ensure_home_volume(identity: &str) -> Result<()> {
+    let name = docker::home_volume(identity);
+    let identity_label = format!("{IDENTITY_LABEL}={identity}");
+    let role_label = format!("{}=home", docker::ROLE_LABEL);
+    docker::output([
+        "volume",
+        "create",
+        "--label",
+        &identity_label,
+        "--label",
+        &role_label,
+        &name,
+    ])
+    .with_context(|| format!("creating the volume {name}"))?;
+    Ok(())
+}
+
+/// Removes the bottle's home volume (the agent's conversation and workspace); gone already is
+/// not an error.
+pub fn remove_home_volume(identity: &str) -> Result<()> {
+    let name = docker::home_volume(identity);
+    let exists = docker::succeeds(["volume", "inspect", &name]);
+    if exists {
+        docker::output(["volume", "rm", "-f", &name])
+            .with_context(|| format!("removing the volume {name}"))?;
+    }
+    Ok(())
 }
 
 /// Removes every container labelled with `identity`, with its anonymous volumes: what `down`

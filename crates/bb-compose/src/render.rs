@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use bb_core::Plan;
-use bb_core::docker::IDENTITY_LABEL;
+use bb_core::docker::{AGENT_HOME, IDENTITY_LABEL, home_volume};
 use bb_core::fsx;
 use bb_core::layout::{GIT_GATE_PORT, PROXY_PORT};
 use bb_core::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
@@ -216,6 +216,7 @@ fn document(
         "environment": agent_environment(plan),
         "dns": [sidecar_ip],
         "networks": {"internal": {}},
+        "volumes": [format!("home:{AGENT_HOME}")],
         "labels": labels(plan, "agent"),
         "cap_drop": ["NET_RAW", "MKNOD"],
         "security_opt": ["no-new-privileges:true"],
@@ -278,6 +279,9 @@ fn document(
             "internal": {"external": true, "name": internal},
             "egress": {"external": true, "name": egress},
         },
+        // Made by `up` and removed by the launcher on a clean exit or by `cleanup`: external,
+        // so that `down --volumes` (which removes the gate's mirrors) leaves it.
+        "volumes": {"home": {"external": true, "name": home_volume(&plan.identity)}},
     });
     if let Some(dns) = sidecar_dns() {
         doc["services"]["sidecar"]["dns"] = json!([dns]);

@@ -81,6 +81,15 @@ pub const CODEX: CliPin = CliPin {
 /// The literal the agent holds where a real credential would be; the sidecar replaces it.
 pub const PLACEHOLDER: &str = "bot-bottle-placeholder";
 
+/// Where each CLI keeps its conversations under the agent's home: a resume continues only
+/// when one of these files exists (`find`, which works where `ls` may not, e.g. old gVisor).
+pub fn history_dir(template: Template) -> &'static str {
+    match template {
+        Template::Claude => "/home/node/.claude/projects",
+        Template::Codex => "/home/node/.codex/sessions",
+    }
+}
+
 /// Environment that keeps a CLI unattended and quiet in a bottle: no telemetry, error reports,
 /// update checks, marketplace installs or other traffic besides its own API. Claude Code honours
 /// `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC` (which alone leaves only `api.anthropic.com`); the

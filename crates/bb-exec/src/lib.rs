@@ -81,7 +81,14 @@ pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
     let has_prompt = std::fs::metadata(&plan.agent.prompt_file)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
-    let args = docker_args(plan, options, has_prompt)?;
+    let mut options = options.clone();
+    if options.resume && !has_history(plan)? {
+        eprintln!(
+            "bb-exec: no earlier conversation in this bottle's home; starting a fresh session"
+        );
+        options.resume = false;
+    }
+    let args = docker_args(plan, &options, has_prompt)?;
     let mut cmd = Command::new(bb_core::docker::docker_bin()?);
     cmd.args(&args);
     if options.headless.is_some() {
@@ -90,6 +97,16 @@ pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
         cmd.stdin(std::fs::File::open("/dev/tty").context("opening /dev/tty")?);
     }
     cmd.spawn().context("starting docker exec")
+}
+
+/// Whether the agent's home holds a conversation its CLI can continue.
+pub fn has_history(plan: &Plan) -> Result<bool> {
+    let container = &plan.compose_up()?.agent_container;
+    let dir = bb_core::agent_cli::history_dir(plan.provider.template);
+    let probe = format!("find {dir} -name '*.jsonl' -print 2>/dev/null | grep -q .");
+    Ok(bb_core::docker::succeeds([
+        "exec", "-u", "node", container, "sh", "-c", &probe,
+    ]))
 }
 
 /// The exit status as the shell reports it (128 + signal when killed).

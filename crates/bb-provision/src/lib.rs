@@ -7,7 +7,8 @@
 //! - each skill to `/home/node/.claude/skills/<name>/`;
 //! - `~/.gitconfig`: the identity and, per repo, `url."git://git-gate/<repo>.git".insteadOf` for
 //!   every form of the upstream URL the agent may know;
-//! - the workspace to `/home/node/workspace` when planned;
+//! - the workspace to `/home/node/workspace` when planned, unless the bottle's home volume
+//!   already holds one (a resumed bottle keeps its edits and unpushed commits);
 //! - the agent CLI's own configuration ([`agent_config`]) so it starts with no dialog.
 //!
 //! Running it again rewrites the same files.
@@ -55,7 +56,12 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
         ));
     }
     if let Some(w) = &plan.workspace {
-        home.dirs.push(("workspace".into(), w.host_path.clone()));
+        if has_workspace(&container) {
+            // A resumed bottle: its own workspace (edits, unpushed commits) stays as it is.
+            eprintln!("bb-provision: keeping the workspace in the bottle's home (resumed)");
+        } else {
+            home.dirs.push(("workspace".into(), w.host_path.clone()));
+        }
     }
     std::thread::scope(|scope| {
         let ca_done = scope.spawn(|| install_ca(&container, &ca));
@@ -79,6 +85,19 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
             .map(|_| PathBuf::from(WORKSPACE_PATH)),
         agent_config: config_paths,
     })
+}
+
+/// Whether the agent's home already holds a workspace (its volume outlived a container).
+fn has_workspace(container: &str) -> bool {
+    docker::succeeds([
+        "exec",
+        "-u",
+        "node",
+        container,
+        "test",
+        "-d",
+        WORKSPACE_PATH,
+    ])
 }
 
 /// What goes under /home/node: files (path, contents, mode) and host folders to mirror.

@@ -256,6 +256,11 @@ impl DockerCleanup {
         list(&["network", "ls", "--format", "{{.Name}}"], &self.prefix())
     }
 
+    /// Volumes (bottles' homes) whose name starts with the slug's prefix.
+    pub fn volumes(&self) -> Vec<String> {
+        list(&["volume", "ls", "--format", "{{.Name}}"], &self.prefix())
+    }
+
     fn prefix(&self) -> String {
         format!("bot-bottle-{}-", self.slug)
     }
@@ -289,6 +294,13 @@ impl Drop for DockerCleanup {
                 .arg("network")
                 .arg("rm")
                 .args(&networks)
+                .output();
+        }
+        let volumes = self.volumes();
+        if !volumes.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(["volume", "rm", "-f"])
+                .args(&volumes)
                 .output();
         }
     }

@@ -1,6 +1,6 @@
 //! `bot-bottle cleanup [--yes]`: every container and network of any bottle (by the identity
-//! label or the `bot-bottle-` name prefix) and every state folder without a `.preserve` marker
-//! whose bottle is not left running; listed, one question, then each removed. A failure is
+//! label or the `bot-bottle-` name prefix), every state folder without a `.preserve` marker
+//! whose bottle is not left running, and the home volumes of those bottles; listed, one question, then each removed. A failure is
 //! reported and the rest still removed; the exit status is 1 when anything failed.
 
 use std::path::PathBuf;
@@ -13,10 +13,11 @@ pub fn run(yes: bool) -> Result<()> {
     let containers: Vec<String> = bottles::containers()?.into_iter().map(|c| c.name).collect();
     let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
     let (states, preserved) = state_dirs()?;
+    let volumes = home_volumes(&preserved)?;
     for dir in &preserved {
         eprintln!("bot-bottle: keeping {} (.preserve)", dir.display());
     }
-    if containers.is_empty() && networks.is_empty() && states.is_empty() {
+    if containers.is_empty() && networks.is_empty() && states.is_empty() && volumes.is_empty() {
         eprintln!("bot-bottle: nothing to clean up");
         return Ok(());
     }
@@ -29,7 +30,10 @@ pub fn run(yes: bool) -> Result<()> {
     for s in &states {
         println!("state      {}", s.display());
     }
-    let count = containers.len() + networks.len() + states.len();
+    for v in &volumes {
+        println!("volume     {v}");
+    }
+    let count = containers.len() + networks.len() + states.len() + volumes.len();
     let question = format!("remove these {count} items? [y/N] ");
     if !yes && !crate::tty::ask(&question, "pass --yes to remove without asking")? {
         eprintln!("bot-bottle: nothing removed");
@@ -41,6 +45,11 @@ pub fn run(yes: bool) -> Result<()> {
             failures.push(format!("state {}: {err}", dir.display()));
         }
     }
+    for volume in &volumes {
+        if let Err(err) = bb_core::docker::output(["volume", "rm", "-f", volume]) {
+            failures.push(format!("volume {volume}: {err:#}"));
+        }
+    }
     for failure in &failures {
         eprintln!("bot-bottle: cleanup: {failure}");
     }
@@ -49,6 +58,27 @@ pub fn run(yes: bool) -> Result<()> {
     }
     eprintln!("bot-bottle: removed {count} items");
     Ok(())
+}
+
+/// The bottles' home volumes (agent home and workspace), except those of `.preserve` bottles:
+/// the containers that use them are removed first.
+fn home_volumes(preserved: &[PathBuf]) -> Result<Vec<String>> {
+    let role = format!("label={}=home", bb_core::docker::ROLE_LABEL);
+    let format = format!(
+        "{{{{.Name}}}}\t{{{{.Label \"{}\"}}}}",
+        bb_core::docker::IDENTITY_LABEL
+    );
+    let listed = bb_core::docker::output(["volume", "ls", "--filter", &role, "--format", &format])?;
+    let kept: Vec<String> = preserved
+        .iter()
+        .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    Ok(listed
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .filter(|(_, identity)| !kept.iter().any(|k| k == identity))
+        .map(|(name, _)| name.to_string())
+        .collect())
 }
 
 /// State folders to remove, and those kept for their `.preserve` marker.

@@ -207,8 +207,13 @@ impl Launch {
                 "bot-bottle: continue with: bot-bottle resume {}",
                 self.plan.identity
             );
-        } else if let Err(err) = std::fs::remove_dir_all(state) {
-            failures.push(format!("removing {}: {err}", state.display()));
+        } else {
+            if let Err(err) = std::fs::remove_dir_all(state) {
+                failures.push(format!("removing {}: {err}", state.display()));
+            }
+            if let Err(err) = bb_compose::remove_home_volume(&self.plan.identity) {
+                failures.push(format!("{err:#}"));
+            }
         }
         for failure in &failures {
             eprintln!("bot-bottle: teardown failed: {failure}");

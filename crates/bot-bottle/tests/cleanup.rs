@@ -63,6 +63,19 @@ fn cleanup_after_a_killed_wrapper_removes_everything_but_preserved_state() {
         .trim_end_matches("-agent")
         .to_string();
     let state = f.home().join("state");
+    // A preserved bottle's home volume stays; the killed launch's goes.
+    let kept_volume = format!("bot-bottle-{name}-kept-home");
+    let made = Command::new("docker")
+        .args([
+            "volume",
+            "create",
+            "--label",
+            "bot-bottle.identity=kept-abcde",
+        ])
+        .args(["--label", "bot-bottle.role=home", &kept_volume])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
     std::fs::create_dir_all(state.join("kept-abcde")).unwrap();
     std::fs::write(state.join("kept-abcde/.preserve"), "").unwrap();
     std::fs::create_dir_all(state.join("orphan-fghij")).unwrap();
@@ -86,6 +99,16 @@ fn cleanup_after_a_killed_wrapper_removes_everything_but_preserved_state() {
     assert!(!state.join(&identity).exists(), "the killed launch's state");
     assert!(!state.join("orphan-fghij").exists());
     assert!(state.join("kept-abcde/.preserve").exists());
+    assert!(
+        stdout.contains(&format!("volume     bot-bottle-{identity}-home")),
+        "{stdout}"
+    );
+    let volumes = names(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(
+        volumes,
+        std::slice::from_ref(&kept_volume),
+        "only the preserved home is left"
+    );
 
     // Nothing left: says so and exits 0.
     let out = f

@@ -135,7 +135,11 @@ fn wait(child: &mut Child) -> std::process::ExitStatus {
 #[test]
 fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
     let c = Case::new("resume");
-    let out = c.start("run:echo \"id=$BOT_BOTTLE_IDENTITY\"; exit 3");
+    // A conversation file where Claude Code keeps them, a note and an unpushed commit in the
+    // home: all of it must come back.
+    let out = c.start(
+        "run:mkdir -p ~/.claude/projects/p && echo '{}' > ~/.claude/projects/p/s.jsonl && echo kept-note > ~/notes.txt && git init -q ~/w && git -C ~/w -c user.name=a -c user.email=a@example.org commit -q --allow-empty -m unpushed-commit && echo \"id=$BOT_BOTTLE_IDENTITY\"; exit 3",
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let identity = stdout
@@ -153,11 +157,18 @@ fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
         "state kept"
     );
 
+    let volume = format!("bot-bottle-{identity}-home");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
+        volume,
+        "the home volume outlived the containers"
+    );
+
     let out = c.bb(&[
         "resume",
         &identity,
         "--prompt",
-        "run:echo \"id=$BOT_BOTTLE_IDENTITY\"",
+        "run:echo \"id=$BOT_BOTTLE_IDENTITY\"; cat ~/notes.txt; git -C ~/w log --format=%s",
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -166,11 +177,20 @@ fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
         "same identity: {stdout}"
     );
     assert!(
+        stdout.contains("kept-note") && stdout.contains("unpushed-commit"),
+        "the home came back: {stdout}"
+    );
+    assert!(
         stdout.contains("\"--continue\""),
-        "the provider's resume flag: {stdout}"
+        "the provider's resume flag against the restored conversation: {stdout}"
     );
     assert_eq!(c.left(), "", "torn down");
     assert!(c.state_dirs().is_empty(), "a clean exit removes the state");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
+        "",
+        "a clean exit removes the home volume"
+    );
 
     // Gone now: one clear line, exit 2.
     let out = c.bb(&["resume", &identity]);
@@ -178,6 +198,26 @@ fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no saved state for"), "{stderr}");
+}
+
+#[test]
+fn resume_without_a_conversation_starts_a_fresh_session_and_says_so() {
+    let c = Case::new("fresh");
+    let out = c.start("run:echo \"id=$BOT_BOTTLE_IDENTITY\"; exit 3");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let identity = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("id="))
+        .expect("the agent printed its identity")
+        .to_string();
+    let out = c.bb(&["resume", &identity, "--prompt", "run:true"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("no earlier conversation") && !stdout.contains("\"--continue\""),
+        "{stdout}\n{stderr}"
+    );
 }
 
 #[test]
@@ -400,5 +440,11 @@ fn stop_after_the_launch_was_killed_removes_the_bottle_itself() {
     assert!(
         log.contains(&format!("bot-bottle-{identity}-sidecar | ")),
         "the sidecar's log was dumped: {log}"
+    );
+    let volume = format!("bot-bottle-{identity}-home");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
+        volume,
+        "the home outlived the killed launch and stop"
     );
 }

@@ -314,6 +314,14 @@ impl World {
             if nets.lines().any(|n| n.contains(&l.identity)) {
                 problems.push(format!("{}: networks left", l.identity));
             }
+            let volumes =
+                docker_try(&["volume", "ls", "--format", "{{.Name}}"]).unwrap_or_default();
+            if !used_up && volumes.lines().any(|n| n.contains(&l.identity)) {
+                problems.push(format!(
+                    "{}: home volume left after a clean exit",
+                    l.identity
+                ));
+            }
             if l.state_dir.exists() && !used_up {
                 problems.push(format!("{}: state dir kept after a clean exit", l.identity));
             }

@@ -79,10 +79,13 @@ impl EchoGuard {
     /// Masks every header value; returns the slots found.
     pub fn mask_headers(&self, headers: &mut HeaderMap) -> Vec<String> {
         let mut slots = Vec::new();
-        if self.matcher.is_none() {
+        let Some(matcher) = &self.matcher else {
             return slots;
-        }
+        };
         for value in headers.values_mut() {
+            if !matcher.is_match(value.as_bytes()) {
+                continue;
+            }
             let mut bytes = value.as_bytes().to_vec();
             let found = self.mask(&mut bytes);
             if !found.is_empty() {
@@ -101,11 +104,7 @@ impl EchoGuard {
     fn pending_tail(&self, data: &[u8]) -> usize {
         self.patterns
             .iter()
-            .filter_map(|p| {
-                (1..p.len().min(data.len() + 1))
-                    .rev()
-                    .find(|&k| data.ends_with(&p[..k]))
-            })
+            .filter_map(|p| longest_prefix_at_end(data, p))
             .max()
             .unwrap_or(0)
     }
@@ -113,6 +112,23 @@ impl EchoGuard {
     pub fn is_empty(&self) -> bool {
         self.matcher.is_none()
     }
+
+    /// Whether `data` holds a whole value.
+    fn matches(&self, data: &[u8]) -> bool {
+        self.matcher.as_ref().is_some_and(|m| m.is_match(data))
+    }
+}
+
+/// The length of the longest proper prefix of `pattern` that `data` ends with: only the places
+/// in the last `pattern.len() - 1` bytes holding the pattern's first byte are tried.
+fn longest_prefix_at_end(data: &[u8], pattern: &[u8]) -> Option<usize> {
+    let first = *pattern.first()?;
+    let window = pattern.len().saturating_sub(1).min(data.len());
+    let start = data.len() - window;
+    (start..data.len())
+        .filter(|&i| data[i] == first)
+        .map(|i| data.len() - i)
+        .find(|&k| pattern[..k] == data[data.len() - k..])
 }
 
 /// The value and its base64 forms (standard and URL-safe, padded or not).
@@ -159,7 +175,17 @@ impl<B> MaskedBody<B> {
     }
 
     /// Masks `carry + chunk` and returns what may go on; keeps a possible start of a value.
-    fn pass(&mut self, chunk: &[u8]) -> Bytes {
+    /// A chunk with nothing to mask and nothing held before it goes on without a copy.
+    fn pass(&mut self, chunk: Bytes) -> Bytes {
+        if self.carry.is_empty() && !self.guard.matches(&chunk) {
+            let keep = self.guard.pending_tail(&chunk);
+            self.carry.extend_from_slice(&chunk[chunk.len() - keep..]);
+            return chunk.slice(..chunk.len() - keep);
+        }
+        self.pass_copied(&chunk)
+    }
+
+    fn pass_copied(&mut self, chunk: &[u8]) -> Bytes {
         self.carry.extend_from_slice(chunk);
         let mut data = std::mem::take(&mut self.carry);
         let found = self.guard.mask(&mut data);
@@ -195,7 +221,7 @@ where
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(chunk) => {
-                        let out = this.pass(&chunk);
+                        let out = this.pass(chunk);
                         if !out.is_empty() {
                             return Poll::Ready(Some(Ok(Frame::data(out))));
                         }
@@ -306,6 +332,19 @@ mod tests {
             assert!(!out.contains(TOKEN), "{out}");
             assert_eq!(*found.lock().unwrap(), ["EGRESS_TOKEN_1"]);
         }
+    }
+
+    #[test]
+    fn the_longest_prefix_at_the_end_is_found() {
+        assert_eq!(longest_prefix_at_end(b"xx abab", b"ababc"), Some(4));
+        assert_eq!(longest_prefix_at_end(b"xx ab", b"ababc"), Some(2));
+        assert_eq!(longest_prefix_at_end(b"xx", b"ababc"), None);
+        assert_eq!(longest_prefix_at_end(b"ab", b"ababc"), Some(2));
+        assert_eq!(
+            longest_prefix_at_end(b"abc", b"abc"),
+            None,
+            "a whole value is masked, not held"
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
         "--rebuild"
     } else if !docker::image_exists(image) {
         "not built yet"
+    } else if is_snapshot(image) {
+        // `bot-bottle commit` made it: rebuilding would replace the user's snapshot.
+        return Ok(());
     } else if base_changed(image, base_id.as_deref()) {
         "its base image changed"
     } else {
@@ -79,6 +82,18 @@ fn image_id(image: &str) -> Option<String> {
 
 /// The image records a base that is no longer the local base's ID. Images we did not build (no
 /// label) and bases that are not local (a registry image) count as unchanged.
+/// An image `bot-bottle commit` made ([`docker::COMMITTED_FROM_LABEL`]).
+fn is_snapshot(image: &str) -> bool {
+    let format = format!(
+        "{{{{index .Config.Labels \"{}\"}}}}",
+        docker::COMMITTED_FROM_LABEL
+    );
+    docker::output(["image", "inspect", "--format", &format, image]).is_ok_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && v != "<no value>"
+    })
+}
+
 fn base_changed(image: &str, base_id: Option<&str>) -> bool {
     let Some(base_id) = base_id else { return false };
     let format = format!("{{{{index .Config.Labels \"{BASE_ID_LABEL}\"}}}}");

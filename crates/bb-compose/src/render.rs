@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use bb_core::Plan;
-use bb_core::docker::{AGENT_HOME, IDENTITY_LABEL, home_volume};
+use bb_core::docker::{AGENT_HOME, IDENTITY_LABEL, ROLE_LABEL, home_volume};
 use bb_core::fsx;
 use bb_core::layout::{GIT_GATE_PORT, PROXY_PORT};
 use bb_core::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
@@ -165,7 +165,7 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
 fn labels(plan: &Plan, role: &str) -> Value {
     let mut labels = json!({
         IDENTITY_LABEL: plan.identity,
-        "bot-bottle.role": role,
+        ROLE_LABEL: role,
         "bot-bottle.agent": plan.agent.name,
         "bot-bottle.runtime": plan.runtime.name.as_str(),
     });

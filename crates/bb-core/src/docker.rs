@@ -16,6 +16,9 @@ pub const IDENTITY_LABEL: &str = "bot-bottle.identity";
 /// The label that marks a bottle's home volume (`home`), beside [`IDENTITY_LABEL`].
 pub const ROLE_LABEL: &str = "bot-bottle.role";
 
+/// The label `bot-bottle commit` puts on a snapshot image: the identity it was taken from.
+pub const COMMITTED_FROM_LABEL: &str = "bot-bottle.committed-from";
+
 /// The agent's home inside its container: on the bottle's own volume, so that the CLI's
 /// conversation, the workspace and its unpushed commits outlive the container.
 pub const AGENT_HOME: &str = "/home/node";

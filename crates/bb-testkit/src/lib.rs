@@ -296,6 +296,16 @@ impl Drop for DockerCleanup {
                 .args(&networks)
                 .output();
         }
+        let images = list(
+            &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+            &self.prefix(),
+        );
+        if !images.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&images)
+                .output();
+        }
         let volumes = self.volumes();
         if !volumes.is_empty() {
             let _ = std::process::Command::new("docker")

@@ -1,5 +1,6 @@
-//! `bot-bottle list active [--json]`: running bottles from the engine's labels: identity, label,
-//! agent, uptime, runtime and the sidecar's health (`bb-sidecar health` inside it).
+//! `bot-bottle list active [--json]`: running bottles from the engine's labels (identity, label,
+//! agent, uptime, runtime, the sidecar's health from `bb-sidecar health` inside it), then the
+//! kept ones: stopped, resumable, with their age and the size of their home volume.
 
 use std::collections::BTreeMap;
 
@@ -19,21 +20,53 @@ pub struct Active {
     pub runtime: String,
     /// `healthy`, `unhealthy` or `down`.
     pub sidecar: String,
+    /// The image `bot-bottle commit` made of it, which `resume` starts from.
+    pub committed: Option<String>,
+}
+
+/// A bottle whose state was kept (non-zero exit, interrupt, `stop`, `.preserve`): resumable.
+#[derive(Debug, Serialize)]
+pub struct Kept {
+    pub identity: String,
+    pub label: Option<String>,
+    pub agent: String,
+    /// Since the launch that was kept.
+    pub age_seconds: Option<i64>,
+    /// The home volume (conversation, workspace), when the engine reports it.
+    pub home_bytes: Option<u64>,
+    pub preserved: bool,
+    /// The image `bot-bottle commit` made of it, which `resume` starts from.
+    pub committed: Option<String>,
+}
+
+/// One row of `--json`: `"status": "running"` or `"kept"` with the fields of each.
+#[derive(Debug, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Row {
+    Running(Active),
+    Kept(Kept),
 }
 
 pub fn run(json: bool) -> Result<()> {
-    let rows = collect()?;
+    let running = collect()?;
+    let kept = kept(&running)?;
     if json {
+        let rows: Vec<Row> = running
+            .into_iter()
+            .map(Row::Running)
+            .chain(kept.into_iter().map(Row::Kept))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    if rows.is_empty() {
-        eprintln!("no running bottles");
+    if running.is_empty() && kept.is_empty() {
+        eprintln!("no running or kept bottles");
         return Ok(());
     }
-    let width = rows
+    let width = running
         .iter()
         .map(|r| r.identity.len())
+        .chain(kept.iter().map(|k| k.identity.len()))
         .max()
         .unwrap_or(8)
         .max(8);
@@ -41,18 +74,113 @@ pub fn run(json: bool) -> Result<()> {
         "{:<width$}  {:<16}  {:<10}  {:>8}  {:<7}  SIDECAR",
         "IDENTITY", "AGENT", "LABEL", "UPTIME", "RUNTIME"
     );
-    for r in rows {
+    for r in running {
         println!(
-            "{:<width$}  {:<16}  {:<10}  {:>8}  {:<7}  {}",
+            "{:<width$}  {:<16}  {:<10}  {:>8}  {:<7}  {}{}",
             r.identity,
             r.agent,
             r.label.as_deref().unwrap_or("-"),
             r.uptime_seconds.map_or("-".into(), uptime),
             r.runtime,
-            r.sidecar
+            r.sidecar,
+            r.committed
+                .map_or(String::new(), |i| format!("  committed {i}"))
+        );
+    }
+    for k in kept {
+        println!(
+            "{:<width$}  {:<16}  {:<10}  {:>8}  kept     home {}{}  (bot-bottle resume {})",
+            k.identity,
+            k.agent,
+            k.label.as_deref().unwrap_or("-"),
+            k.age_seconds.map_or("-".into(), uptime),
+            k.home_bytes.map_or("-".into(), human_size),
+            if k.preserved { ", .preserve" } else { "" },
+            k.identity
         );
     }
     Ok(())
+}
+
+/// Kept state folders whose bottle is not running, oldest first.
+pub fn kept(running: &[Active]) -> Result<Vec<Kept>> {
+    let root = bb_core::paths::state_root(&bb_core::paths::home()?);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(Vec::new());
+    };
+    let sizes = home_sizes();
+    let now = OffsetDateTime::now_utc();
+    let mut kept: Vec<Kept> = entries
+        .flatten()
+        .filter_map(|e| {
+            let identity = e.file_name().to_string_lossy().into_owned();
+            if running.iter().any(|r| r.identity == identity) {
+                return None;
+            }
+            let text = std::fs::read_to_string(e.path().join("metadata.json")).ok()?;
+            let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let started = meta["started_at"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+            Some(Kept {
+                label: meta["label"].as_str().map(str::to_string),
+                agent: meta["agent"].as_str().unwrap_or_default().to_string(),
+                age_seconds: started.map(|t| (now - t).whole_seconds().max(0)),
+                home_bytes: sizes.get(&bb_core::docker::home_volume(&identity)).copied(),
+                preserved: e.path().join(".preserve").exists(),
+                committed: crate::commit::committed_image(&identity).ok().flatten(),
+                identity,
+            })
+        })
+        .collect();
+    kept.sort_by_key(|k| std::cmp::Reverse(k.age_seconds));
+    Ok(kept)
+}
+
+/// The size of every bottle home volume, by name (`docker system df -v`; empty when the engine
+/// cannot say).
+pub fn home_sizes() -> BTreeMap<String, u64> {
+    let Ok(text) = bb_core::docker::output(["system", "df", "-v", "--format", "{{json .Volumes}}"])
+    else {
+        return BTreeMap::new();
+    };
+    let volumes: Vec<serde_json::Value> = serde_json::from_str(text.trim()).unwrap_or_default();
+    volumes
+        .iter()
+        .filter_map(|v| {
+            let name = v["Name"].as_str()?;
+            let size = parse_size(v["Size"].as_str()?)?;
+            name.starts_with("bot-bottle-")
+                .then(|| (name.to_string(), size))
+        })
+        .collect()
+}
+
+/// `1.5GB`, `200MB`, `12kB`, `0B` as docker prints them (decimal units).
+fn parse_size(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let factor = match unit {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        _ => return None,
+    };
+    Some((number.trim().parse::<f64>().ok()? * factor) as u64)
+}
+
+/// `1.5 GB`, `200 MB`, `12 kB`.
+pub fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.0} kB", b / 1e3)
+    }
 }
 
 /// One row per identity with a running container.
@@ -81,6 +209,7 @@ pub fn collect() -> Result<Vec<Active>> {
                     .or(label("bot-bottle.runtime"))
                     .unwrap_or_default(),
                 sidecar: health(role("sidecar")),
+                committed: crate::commit::committed_image(&identity).ok().flatten(),
                 identity,
             }
         })
@@ -111,6 +240,20 @@ fn uptime(s: i64) -> String {
         format!("{m}m{sec:02}s")
     } else {
         format!("{sec}s")
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn docker_sizes_read_back() {
+        assert_eq!(parse_size("1.5GB"), Some(1_500_000_000));
+        assert_eq!(parse_size("200MB"), Some(200_000_000));
+        assert_eq!(parse_size("0B"), Some(0));
+        assert_eq!(parse_size("N/A"), None);
+        assert_eq!(human_size(1_500_000_000), "1.5 GB");
     }
 }
 

@@ -38,7 +38,7 @@ impl Container {
         Container {
             name: text(&v["Name"]).trim_start_matches('/').to_string(),
             identity: labels.get(IDENTITY_LABEL).cloned(),
-            role: labels.get("bot-bottle.role").cloned(),
+            role: labels.get(docker::ROLE_LABEL).cloned(),
             running: v["State"]["Running"].as_bool().unwrap_or(false),
             started_at: text(&v["State"]["StartedAt"]),
             runtime: text(&v["HostConfig"]["Runtime"]),

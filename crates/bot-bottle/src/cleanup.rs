@@ -30,8 +30,19 @@ pub fn run(yes: bool) -> Result<()> {
     for s in &states {
         println!("state      {}", s.display());
     }
+    let sizes = crate::active::home_sizes();
     for v in &volumes {
-        println!("volume     {v}");
+        match sizes.get(v) {
+            Some(bytes) => println!("volume     {v}  ({})", crate::active::human_size(*bytes)),
+            None => println!("volume     {v}"),
+        }
+    }
+    let freed: u64 = volumes.iter().filter_map(|v| sizes.get(v)).sum();
+    if freed > 0 {
+        println!(
+            "frees      {} of agent homes",
+            crate::active::human_size(freed)
+        );
     }
     let count = containers.len() + networks.len() + states.len() + volumes.len();
     let question = format!("remove these {count} items? [y/N] ");

@@ -53,16 +53,31 @@ pub enum Command {
         /// Run one non-interactive turn instead of attaching; implies --yes
         #[arg(long, value_name = "TEXT")]
         prompt: Option<String>,
+        /// Show what would be restored (home volume, image, workspace) and start nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the available agents (name, source file, bottle), or the running bottles
     #[command(after_help = "Examples:\n  bot-bottle list --json\n  bot-bottle list active")]
     List {
-        /// `active`: the running bottles (identity, label, agent, uptime, runtime, sidecar health)
+        /// `active`: the running bottles (identity, label, agent, uptime, runtime, sidecar health),
+        /// then the kept ones (resumable: age, home volume size)
         #[arg(value_parser = ["active"])]
         what: Option<String>,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// Snapshot a running bottle's agent container to an image that `resume` starts from
+    #[command(
+        after_help = "Example:\n  bot-bottle commit fixer-a1b2c --tag fixer-tools:1\n\nThe home (conversation, workspace) stays on the bottle's volume; environment values are\ncommitted empty."
+    )]
+    Commit {
+        /// The bottle's identity (see `bot-bottle list active`)
+        identity: String,
+        /// The image tag (default bot-bottle-snapshot:IDENTITY)
+        #[arg(long)]
+        tag: Option<String>,
     },
     /// Tear a running bottle down from another terminal (logs dumped, state kept)
     #[command(after_help = "Example:\n  bot-bottle stop fixer-a1b2c")]

@@ -5,6 +5,7 @@ pub mod active;
 pub mod bottles;
 pub mod cleanup;
 pub mod cli;
+pub mod commit;
 pub mod docs;
 pub mod info;
 pub mod init;

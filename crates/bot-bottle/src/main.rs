@@ -17,11 +17,13 @@ fn main() -> ExitCode {
             identity,
             yes,
             prompt,
+            dry_run,
         } => {
             let args = bot_bottle::resume::ResumeArgs {
                 identity: identity.clone(),
                 yes: *yes,
                 prompt: prompt.clone(),
+                dry_run: *dry_run,
             };
             status = bot_bottle::resume::run(&args)?;
             Ok(())
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
             json,
         } => bot_bottle::active::run(*json),
         Command::Stop { identity } => bot_bottle::stop::run(identity),
+        Command::Commit { identity, tag } => bot_bottle::commit::run(identity, tag.as_deref()),
         Command::Logs {
             identity,
             follow,

@@ -14,10 +14,16 @@ pub struct ResumeArgs {
     pub identity: String,
     pub yes: bool,
     pub prompt: Option<String>,
+    /// Print what would be restored and start nothing.
+    pub dry_run: bool,
 }
 
 pub fn run(args: &ResumeArgs) -> Result<i32> {
     let meta = read_metadata(&args.identity)?;
+    if args.dry_run {
+        print_restore(&meta)?;
+        return Ok(0);
+    }
     if !bottles::of_identity(&args.identity)?.is_empty() {
         return Err(
             InputError::new(format!("bottle {} is still running", args.identity))
@@ -30,6 +36,16 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     }
     let mut host = Host::from_process("bot-bottle")?;
     host.cwd = meta.cwd.clone();
+    if let Some(image) = crate::commit::committed_image(&args.identity)? {
+        eprintln!("bot-bottle: resuming from the committed image {image}");
+        host.env = Box::new(move |name| {
+            if name == "BOT_BOTTLE_IMAGE" {
+                Some(image.clone())
+            } else {
+                std::env::var(name).ok()
+            }
+        });
+    }
     let request = Request {
         agent: Some(meta.agent.clone()),
         bottles: meta.bottles.clone(),
@@ -45,6 +61,40 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         resume: true,
     };
     launch(&planned, args.yes || args.prompt.is_some(), &turn)
+}
+
+/// What `resume` would bring back, one line each.
+fn print_restore(meta: &Metadata) -> Result<()> {
+    let volume = bb_core::docker::home_volume(&meta.identity);
+    let home = if bb_core::docker::succeeds(["volume", "inspect", &volume]) {
+        let size = crate::active::home_sizes()
+            .get(&volume)
+            .map_or(String::new(), |b| {
+                format!(" ({})", crate::active::human_size(*b))
+            });
+        format!("{volume}{size}: the agent's home, its conversation and workspace")
+    } else {
+        format!("{volume} is gone: a fresh home (the workspace copied again, no conversation)")
+    };
+    println!("identity   {}", meta.identity);
+    println!(
+        "agent      {}  (bottles: {})",
+        meta.agent,
+        meta.bottles.join(", ")
+    );
+    println!("home       {home}");
+    match crate::commit::committed_image(&meta.identity)? {
+        Some(image) => println!("image      {image} (committed)"),
+        None => println!("image      the agent's image, as planned"),
+    }
+    if let Some(w) = &meta.workspace {
+        println!(
+            "workspace  from the home volume when present, else copied from {}",
+            w.display()
+        );
+    }
+    println!("runtime    {}", meta.runtime.as_str());
+    Ok(())
 }
 
 /// The metadata of a kept launch; a clear input error when it is gone or from another schema.

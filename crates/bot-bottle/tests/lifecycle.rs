@@ -164,6 +164,14 @@ fn a_crashed_agent_keeps_its_state_and_resume_brings_the_same_identity_back() {
         "the home volume outlived the containers"
     );
 
+    let dry = c.bb(&["resume", &identity, "--dry-run"]);
+    let (plan, stderr) = text(&dry);
+    assert!(dry.status.success(), "{stderr}");
+    assert!(
+        plan.contains(&format!("home       {volume}")) && plan.contains("conversation"),
+        "{plan}"
+    );
+    assert_eq!(c.left(), "", "--dry-run starts nothing");
     let out = c.bb(&[
         "resume",
         &identity,
@@ -221,6 +229,52 @@ fn resume_without_a_conversation_starts_a_fresh_session_and_says_so() {
 }
 
 #[test]
+fn commit_snapshots_the_agent_without_its_secrets_and_resume_starts_from_it() {
+    let c = Case::new("commit");
+    let (mut child, identity) = c.start_waiting();
+    let agent = format!("bot-bottle-{identity}-agent");
+    assert!(
+        exec(&agent, "echo tool > /tmp/installed-tool")
+            .status
+            .success()
+    );
+    let tag = format!("bot-bottle-{}-snap:1", c.name);
+    let out = c.bb(&["commit", &identity, "--tag", &tag]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), tag);
+    let env = docker(&["image", "inspect", "-f", "{{json .Config.Env}}", &tag]);
+    assert!(
+        env.contains("\"BOT_BOTTLE_CANARY=\""),
+        "the canary is committed empty: {env}"
+    );
+    assert!(!env.contains("bbcanary_"), "{env}");
+    let rows: Vec<Value> =
+        serde_json::from_slice(&c.bb(&["list", "active", "--json"]).stdout).unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["identity"] == identity.as_str() && r["committed"] == tag.as_str()),
+        "{rows:?}"
+    );
+
+    assert!(c.bb(&["stop", &identity]).status.success());
+    wait(&mut child);
+    let out = c.bb(&[
+        "resume",
+        &identity,
+        "--prompt",
+        "run:cat /tmp/installed-tool",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("tool"), "started from the image: {stdout}");
+    assert!(
+        stderr.contains(&format!("resuming from the committed image {tag}")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn resume_refuses_state_from_another_schema() {
     let c = Case::new("oldstate");
     let dir = c.f.home().join("state/old-abcde");
@@ -252,6 +306,7 @@ fn list_active_logs_and_stop_from_another_terminal() {
         .iter()
         .find(|r| r["identity"] == identity.as_str())
         .unwrap_or_else(|| panic!("{identity} not listed: {rows:?}"));
+    assert_eq!(row["status"], "running");
     assert_eq!(row["agent"], c.name.as_str());
     assert_eq!(row["runtime"], "runc");
     assert_eq!(row["sidecar"], "healthy");
@@ -322,7 +377,14 @@ fn list_active_logs_and_stop_from_another_terminal() {
     assert!(kept.contains("GET evil.test/steal"), "{kept}");
     let rows: Vec<Value> =
         serde_json::from_slice(&c.bb(&["list", "active", "--json"]).stdout).unwrap();
-    assert!(!rows.iter().any(|r| r["identity"] == identity.as_str()));
+    let mine: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["identity"] == identity.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{rows:?}");
+    assert_eq!(mine[0]["status"], "kept", "stopped, resumable: {rows:?}");
+    assert!(mine[0]["home_bytes"].as_u64().is_some(), "{rows:?}");
+    assert!(text(&c.bb(&["list", "active"])).0.contains("kept"));
 
     let out = c.bb(&["stop", &identity]);
     assert_eq!(out.status.code(), Some(2), "nothing left to stop");

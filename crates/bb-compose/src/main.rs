@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "bb-compose",
     version,
-    after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-compose down --plan plan.json\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
+    after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-compose down --home --plan plan.json\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,8 +35,13 @@ enum Command {
     /// Build the plan's agent and sidecar images when missing (nothing is started; needs only
     /// bb-plan first): `bb-plan fixer | bb-compose build`
     Build,
-    /// Remove the project's containers
-    Down,
+    /// Remove the project's containers (the agent's home volume stays, for a resume)
+    Down {
+        /// Also remove the agent's home volume: its conversation and workspace (the launcher
+        /// does this on a clean exit)
+        #[arg(long)]
+        home: bool,
+    },
     /// Write the project's logs to state/<id>/compose.log
     Logs,
 }
@@ -73,8 +78,11 @@ fn run(cli: &Cli) -> Result<()> {
                 format_args!("images ready: {} and {sidecar}", plan.provider.image),
             );
         }
-        Command::Down => {
+        Command::Down { home } => {
             bb_compose::down(&plan)?;
+            if home {
+                bb_compose::remove_home_volume(&plan.identity)?;
+            }
             info(
                 "bb-compose",
                 format_args!("{} is down", plan.compose_project()),

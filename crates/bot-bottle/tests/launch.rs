@@ -117,11 +117,16 @@ impl Bottle {
 
     /// The inverse stages (`bb-compose down`, `bb-net rm`) succeed and leave nothing behind.
     fn take_down(&self, plan: &Value) {
-        for stage in [&["bb-compose", "down"][..], &["bb-net", "rm"][..]] {
+        for stage in [&["bb-compose", "down", "--home"][..], &["bb-net", "rm"][..]] {
             let out = self.stage(plan, stage);
             assert!(out.status.success(), "{stage:?}: {}", text(&out).1);
         }
         self.assert_nothing_left();
+        assert!(
+            self.cleanup.volumes().is_empty(),
+            "`bb-compose down --home` left {:?}",
+            self.cleanup.volumes()
+        );
     }
 
     fn stage(&self, plan: &Value, args: &[&str]) -> Output {

@@ -383,7 +383,7 @@ fn list_active_logs_and_stop_from_another_terminal() {
         .collect();
     assert_eq!(mine.len(), 1, "{rows:?}");
     assert_eq!(mine[0]["status"], "kept", "stopped, resumable: {rows:?}");
-    assert!(mine[0]["home_bytes"].as_u64().is_some(), "{rows:?}");
+    assert!(mine[0]["age_seconds"].as_i64().is_some(), "{rows:?}");
     assert!(text(&c.bb(&["list", "active"])).0.contains("kept"));
 
     let out = c.bb(&["stop", &identity]);

@@ -74,6 +74,18 @@ struct FileAcc {
     binary: bool,
 }
 
+impl FileAcc {
+    fn new(path: String) -> FileAcc {
+        FileAcc {
+            path,
+            data: Vec::new(),
+            lines: Vec::new(),
+            new_blob: None,
+            binary: false,
+        }
+    }
+}
+
 /// Reads `git diff-tree --stdin -p` output and scans each file's added lines.
 fn scan_diffs<R: BufRead>(
     out: R,
@@ -157,13 +169,7 @@ fn scan_diffs<R: BufRead>(
             .or_else(|| text.strip_prefix("diff --combined "))
         {
             flush(&mut file, &commit, collector, binaries);
-            file = Some(FileAcc {
-                path: diff_path(rest),
-                data: Vec::new(),
-                lines: Vec::new(),
-                new_blob: None,
-                binary: false,
-            });
+            file = Some(FileAcc::new(diff_path(rest)));
             state = State::Header;
             continue;
         }
@@ -173,13 +179,7 @@ fn scan_diffs<R: BufRead>(
             let guess = rest
                 .rsplit_once(" b/")
                 .map_or(rest.to_string(), |(_, b)| b.to_string());
-            file = Some(FileAcc {
-                path: guess,
-                data: Vec::new(),
-                lines: Vec::new(),
-                new_blob: None,
-                binary: false,
-            });
+            file = Some(FileAcc::new(guess));
             state = State::Header;
             continue;
         }

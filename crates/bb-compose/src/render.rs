@@ -95,33 +95,32 @@ fn gate_volumes(plan: &Plan) -> Vec<String> {
 /// `BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE`: for tests and the conformance harness only, every
 /// upstream name resolves to this address (the sidecar's address guard still applies).
 fn resolve_override() -> Option<String> {
-    std::env::var("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE")
-        .ok()
-        .filter(|v| !v.is_empty())
+    knob("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE")
 }
 
 /// `BOT_BOTTLE_SIDECAR_EXTRA_NETWORK`: an existing network the sidecar joins besides its own two
 /// (never the agent): an operator's model gateway, or the scripted model API of the tests, at an
 /// address known before the launch. Routes to addresses there need `private: true`.
 fn extra_network() -> Option<String> {
-    std::env::var("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK")
-        .ok()
-        .filter(|v| !v.is_empty())
+    knob("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK")
 }
 
 /// `BOT_BOTTLE_SIDECAR_LISTEN_ALL=1`: TESTS ONLY (the conformance harness drives the proxy from
 /// the host, through the egress network): the sidecar's services also answer there. Never set it
 /// for a real bottle: a container on the egress network could then use the injected tokens.
 fn listen_everywhere() -> bool {
-    std::env::var("BOT_BOTTLE_SIDECAR_LISTEN_ALL").is_ok_and(|v| v == "1")
+    knob("BOT_BOTTLE_SIDECAR_LISTEN_ALL").is_some_and(|v| v == "1")
 }
 
 /// `BOT_BOTTLE_SIDECAR_DNS`: TESTS ONLY, the resolver the sidecar's own lookups go to (the
 /// escape suite records there every name a sidecar resolves).
 fn sidecar_dns() -> Option<String> {
-    std::env::var("BOT_BOTTLE_SIDECAR_DNS")
-        .ok()
-        .filter(|v| !v.is_empty())
+    knob("BOT_BOTTLE_SIDECAR_DNS")
+}
+
+/// A set, non-empty environment variable read at render time.
+fn knob(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 pub fn compose_file(plan: &Plan) -> PathBuf {

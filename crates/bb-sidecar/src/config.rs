@@ -80,12 +80,15 @@ fn specificity(pattern: &str) -> usize {
 pub fn match_holds(m: &RouteMatch, method: &str, path: &str, headers: &HeaderMap) -> bool {
     let method_ok =
         m.methods.is_empty() || m.methods.iter().any(|x| x.eq_ignore_ascii_case(method));
+    // Matched on the path as the upstream reads it; a form servers disagree on matches nothing.
+    let path = crate::request_form::canonical_path(path);
     let path_ok = m.paths.is_empty()
-        || (!has_dot_segment(path)
-            && m.paths.iter().any(|p| match p.kind {
+        || path.as_deref().is_ok_and(|path| {
+            m.paths.iter().any(|p| match p.kind {
                 PathMatchKind::Prefix => path.starts_with(&p.value),
                 PathMatchKind::Exact => path == p.value,
-            }));
+            })
+        });
     let headers_ok = m.headers.iter().all(|h| {
         headers
             .get_all(h.name.as_str())
@@ -102,15 +105,6 @@ pub fn route_allows(route: &Route, method: &str, path: &str, headers: &HeaderMap
             .matches
             .iter()
             .any(|m| match_holds(m, method, path, headers))
-}
-
-/// A `.` or `..` segment, also percent-encoded: the upstream would resolve it, so a path prefix
-/// check on such a path means nothing.
-fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|seg| {
-        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
-        seg == "." || seg == ".."
-    })
 }
 
 /// The checked route table.
@@ -203,8 +197,8 @@ impl RouteTable {
         if let Some(why) = crate::request_form::method_ambiguity(method, query, headers) {
             return Err(refused(why));
         }
-        let canonical = crate::request_form::canonical_path(path).map_err(refused)?;
-        if route_allows(route, method, &canonical, headers) {
+        crate::request_form::canonical_path(path).map_err(refused)?;
+        if route_allows(route, method, path, headers) {
             Ok(route)
         } else {
             Err(format!(

@@ -472,18 +472,8 @@ pub fn dirty_push(w: &World) -> Result<(), String> {
     expect(clone.status.success(), || {
         format!("clone: {}", stderr(&clone))
     })?;
-    let contacts = || {
-        Command::new("docker")
-            .args(["logs", &w.git])
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stderr)
-                    .matches("Connection from")
-                    .count()
-            })
-            .unwrap_or(0)
-    };
-    let before = contacts();
+    // Logins the gate opens upstream (sshd logs them at VERBOSE).
+    let before = crate::classes::upstream_logins(w);
     let out = exec(
         &a.agent,
         "node",
@@ -509,7 +499,7 @@ pub fn dirty_push(w: &World) -> Result<(), String> {
     expect(!log.contains("leak"), || {
         "the upstream received the commit".into()
     })?;
-    expect(contacts() == before, || {
+    expect(crate::classes::upstream_logins(w) == before, || {
         "the upstream was contacted during the refused push".into()
     })
 }

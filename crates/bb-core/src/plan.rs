@@ -1,5 +1,9 @@
 //! The plan: one JSON object piped between the bb-* tools, versioned `bot-bottle.plan/v1`.
 //!
+//! Over 600 lines because it is the one schema: every section's types sit together so that the
+//! generated JSON Schema (`docs/plan.schema.json`) and its drift test cover them in one place;
+//! the satellite files' types move beside it in the contracts pass (issue 15).
+//!
 //! The plan holds **names** of secrets, never values: literal env values (which are not
 //! secrets) are the only values it carries. Stages add their own optional section (`network`,
 //! `ca`, `compose`, `provision`); a tool that needs an earlier stage's section refuses the plan

@@ -21,7 +21,8 @@
 //! exactly one decision line ([`crate::log`]). A WebSocket upgrade leaves [`pipeline`] after the
 //! same checks for `open_websocket`, which hands the joined connections to [`crate::websocket`].
 //!
-//! Why one file of ~1,500 lines: the server loop, the refusals, the decision vocabulary
+//! Why one file of ~1,650 lines (the new concerns of the escape classes went to their own
+//! modules: `echo`, `request_form`, `provider_relay`): the server loop, the refusals, the decision vocabulary
 //! (`Decide`, `Notes`), the request path and the body machinery share private types, and the
 //! split by concern is the planned structural pass (issue 15: server loop, host refusals,
 //! decisions, pipeline, request scan, body pump, tunnels), to be done in one deliberate step with

@@ -1,4 +1,8 @@
 //! One bottle file, read and checked on its own (before `extends` merges it with others).
+//!
+//! Over 600 lines: one parser per top-level key (env, agent_provider, git-gate, egress) with its
+//! error messages; `limits` already lives in `limits.rs`, and the others follow in the
+//! structural pass (issue 15), one module per key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

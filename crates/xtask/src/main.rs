@@ -1,0 +1,22 @@
+//! `cargo xtask`: the project's own tooling in Rust; the scripts under `scripts/` are thin
+//! entry points into it.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// bot-bottle's own tooling (what `scripts/` runs).
+#[derive(Debug, Parser)]
+#[command(name = "xtask", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    bb_core::error::run_main("xtask", || match cli.command {})
+}

@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use bb_core::Plan;
+use bb_contract::Plan;
+use bb_contract::plan::CaPlan;
 use bb_core::fsx;
-use bb_core::plan::CaPlan;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -24,7 +24,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("bb-ca", || run(&cli))
+    bb_contract::error::run_main("bb-ca", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {

@@ -5,7 +5,7 @@ use bb_core::progress::Step;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bb_core::Plan;
+use bb_contract::Plan;
 use bb_core::agent_cli;
 use bb_core::docker;
 
@@ -82,11 +82,11 @@ fn image_id(image: &str) -> Option<String> {
 
 /// The image records a base that is no longer the local base's ID. Images we did not build (no
 /// label) and bases that are not local (a registry image) count as unchanged.
-/// An image `bot-bottle commit` made ([`docker::COMMITTED_FROM_LABEL`]).
+/// An image `bot-bottle commit` made ([`bb_contract::layout::labels::COMMITTED_FROM`]).
 fn is_snapshot(image: &str) -> bool {
     let format = format!(
         "{{{{index .Config.Labels \"{}\"}}}}",
-        docker::COMMITTED_FROM_LABEL
+        bb_contract::layout::labels::COMMITTED_FROM
     );
     docker::output(["image", "inspect", "--format", &format, image]).is_ok_and(|v| {
         let v = v.trim();

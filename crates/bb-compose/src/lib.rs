@@ -17,9 +17,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bb_core::Plan;
-use bb_core::docker::{self, Compose, IDENTITY_LABEL};
-use bb_core::plan::ComposePlan;
+use bb_contract::Plan;
+use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
+use bb_contract::plan::ComposePlan;
+use bb_core::docker::{self, Compose};
 
 pub use render::render;
 
@@ -161,9 +162,9 @@ pub fn down(plan: &Plan) -> Result<()> {
 
 /// Creates the bottle's home volume unless it exists (a resumed bottle finds its home again).
 pub fn ensure_home_volume(identity: &str) -> Result<()> {
-    let name = docker::home_volume(identity);
+    let name = bb_contract::layout::names::home_volume(identity);
     let identity_label = format!("{IDENTITY_LABEL}={identity}");
-    let role_label = format!("{}=home", docker::ROLE_LABEL);
+    let role_label = format!("{}=home", bb_contract::layout::labels::ROLE);
     docker::output([
         "volume",
         "create",
@@ -180,7 +181,7 @@ pub fn ensure_home_volume(identity: &str) -> Result<()> {
 /// Removes the bottle's home volume (the agent's conversation and workspace); gone already is
 /// not an error.
 pub fn remove_home_volume(identity: &str) -> Result<()> {
-    let name = docker::home_volume(identity);
+    let name = bb_contract::layout::names::home_volume(identity);
     let exists = docker::succeeds(["volume", "inspect", &name]);
     if exists {
         docker::output(["volume", "rm", "-f", &name])

@@ -48,7 +48,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("bb-compose", || run(&cli))
+    bb_contract::error::run_main("bb-compose", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {

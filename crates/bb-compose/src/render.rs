@@ -4,26 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use bb_core::Plan;
-use bb_core::docker::{AGENT_HOME, IDENTITY_LABEL, ROLE_LABEL, home_volume};
+use bb_contract::Plan;
+use bb_contract::gate::GateConfig;
+use bb_contract::layout::{
+    GATE_ALIAS, GIT_GATE_PORT, PROXY_PORT, SIDECAR_ALIASES, SUPERVISE_ALIAS, agent as in_agent,
+    env, labels as label, names, proxy_url, sidecar as in_sidecar,
+};
+use bb_contract::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
 use bb_core::fsx;
-use bb_core::layout::{GIT_GATE_PORT, PROXY_PORT};
-use bb_core::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
 use serde_json::{Value, json};
-
-/// Where the agent finds the bottle CA once `bb-provision` installed it.
-pub const AGENT_CA_PATH: &str = "/usr/local/share/ca-certificates/bot-bottle.crt";
-/// The system bundle `update-ca-certificates` rebuilds with the bottle CA in it.
-pub const AGENT_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-/// Where the sidecar sees `state/<id>/egress/`.
-pub const SIDECAR_EGRESS_DIR: &str = "/etc/bot-bottle/egress";
-/// The proxy's address as the agent names it.
-pub const PROXY_URL: &str = "http://egress:9099";
-
-/// The agent's canary variable: a honeytoken whose value the sidecar blocks wherever it appears.
-pub const CANARY_AGENT_VAR: &str = "BOT_BOTTLE_CANARY";
-/// The sidecar's variable holding the same value.
-pub const CANARY_SIDECAR_VAR: &str = "BB_SIDECAR_CANARY";
 
 /// `BOT_BOTTLE_EXTRA_ROOTS`: a PEM bundle the sidecar trusts for upstreams besides its own store
 /// (a private forge's CA, or a test CA).
@@ -42,27 +31,32 @@ fn copy_extra_roots(plan: &Plan) -> Result<Option<PathBuf>> {
     Ok(Some(dest))
 }
 
-/// Where the sidecar finds the git gate's configuration, keys and rules.
-pub const SIDECAR_GATE_DIR: &str = "/etc/bot-bottle/git-gate";
-
 /// The gate's configuration (`bb-gitgate serve --config`): the repos, the identity, and the
 /// rules file as the sidecar sees it. Written only when the bottle declares repos.
 fn write_gate_config(plan: &Plan) -> Result<()> {
     if plan.git_gate.repos.is_empty() {
         return Ok(());
     }
-    let config = json!({
-        "repos": plan.git_gate.repos,
-        "user": plan.git_gate.user,
-        "rules": plan.git_gate.rules.as_ref().map(|_| format!("{SIDECAR_GATE_DIR}/rules.toml")),
-        "key_dir": format!("{SIDECAR_GATE_DIR}/keys"),
-    });
-    let path = plan.state_dir.join("git-gate/repos.json");
+    let config = GateConfig {
+        repos: plan.git_gate.repos.clone(),
+        user: plan.git_gate.user.clone(),
+        rules: plan
+            .git_gate
+            .rules
+            .as_ref()
+            .map(|_| in_sidecar::GATE_RULES.into()),
+        key_dir: in_sidecar::GATE_KEY_DIR.into(),
+    };
     fsx::write_file(
-        &path,
+        &gate_config_file(plan),
         serde_json::to_string_pretty(&config)?.as_bytes(),
         0o644,
     )
+}
+
+/// `repos.json` in the state folder.
+fn gate_config_file(plan: &Plan) -> PathBuf {
+    plan.state_dir.join("git-gate/repos.json")
 }
 
 /// The sidecar's mounts for the gate: its config, each repo's key and the rules, read-only.
@@ -71,24 +65,23 @@ fn gate_volumes(plan: &Plan) -> Vec<String> {
         return Vec::new();
     }
     let mut volumes = vec![format!(
-        "{}:{SIDECAR_GATE_DIR}/repos.json:ro",
-        plan.state_dir.join("git-gate/repos.json").display()
+        "{}:{}:ro",
+        gate_config_file(plan).display(),
+        in_sidecar::GATE_CONFIG
     )];
     for repo in &plan.git_gate.repos {
         volumes.push(format!(
-            "{}:{SIDECAR_GATE_DIR}/keys/{}:ro",
+            "{}:{}/{}:ro",
             repo.key_path.display(),
+            in_sidecar::GATE_KEY_DIR,
             repo.name
         ));
     }
     if let Some(rules) = &plan.git_gate.rules {
-        volumes.push(format!(
-            "{}:{SIDECAR_GATE_DIR}/rules.toml:ro",
-            rules.display()
-        ));
+        volumes.push(format!("{}:{}:ro", rules.display(), in_sidecar::GATE_RULES));
     }
     // The mirrors: an anonymous volume, removed by `down --volumes`.
-    volumes.push("/var/lib/bot-bottle/git-gate".into());
+    volumes.push(in_sidecar::GATE_ROOT.into());
     volumes
 }
 
@@ -127,14 +120,6 @@ pub fn compose_file(plan: &Plan) -> PathBuf {
     plan.state_dir.join("docker-compose.yml")
 }
 
-pub fn agent_container(identity: &str) -> String {
-    format!("bot-bottle-{identity}-agent")
-}
-
-pub fn sidecar_container(identity: &str) -> String {
-    format!("bot-bottle-{identity}-sidecar")
-}
-
 /// Writes the compose file and the sidecar's routes file; returns the plan's `compose` section.
 pub fn render(plan: &Plan) -> Result<ComposePlan> {
     let network = plan.network()?;
@@ -142,8 +127,8 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
     let compose = ComposePlan {
         project: plan.compose_project(),
         file: compose_file(plan),
-        agent_container: agent_container(&plan.identity),
-        sidecar_container: sidecar_container(&plan.identity),
+        agent_container: names::agent_container(&plan.identity),
+        sidecar_container: names::sidecar_container(&plan.identity),
         sidecar_image: crate::images::sidecar_image()?,
         up: false,
     };
@@ -163,40 +148,42 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
 
 fn labels(plan: &Plan, role: &str) -> Value {
     let mut labels = json!({
-        IDENTITY_LABEL: plan.identity,
-        ROLE_LABEL: role,
-        "bot-bottle.agent": plan.agent.name,
-        "bot-bottle.runtime": plan.runtime.name.as_str(),
+        label::IDENTITY: plan.identity,
+        label::ROLE: role,
+        label::AGENT: plan.agent.name,
+        label::RUNTIME: plan.runtime.name.as_str(),
     });
-    if let Some(label) = &plan.label {
-        labels["bot-bottle.label"] = json!(label);
+    if let Some(text) = &plan.label {
+        labels[label::LABEL] = json!(text);
     }
     labels
 }
 
 fn agent_environment(plan: &Plan) -> Vec<String> {
-    let mut env = Vec::new();
+    let mut vars = Vec::new();
     for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-        env.push(format!("{name}={PROXY_URL}"));
+        vars.push(format!("{name}={}", proxy_url()));
     }
     for name in ["NO_PROXY", "no_proxy"] {
-        env.push(format!("{name}=localhost,127.0.0.1,git-gate,supervise"));
+        vars.push(format!(
+            "{name}=localhost,127.0.0.1,{GATE_ALIAS},{SUPERVISE_ALIAS}"
+        ));
     }
-    env.push(format!("NODE_EXTRA_CA_CERTS={AGENT_CA_PATH}"));
-    env.push(format!("SSL_CERT_FILE={AGENT_CA_BUNDLE}"));
-    env.push(format!("REQUESTS_CA_BUNDLE={AGENT_CA_BUNDLE}"));
-    env.push(format!("BOT_BOTTLE_IDENTITY={}", plan.identity));
+    vars.push(format!("NODE_EXTRA_CA_CERTS={}", in_agent::CA_CERT));
+    vars.push(format!("SSL_CERT_FILE={}", in_agent::CA_BUNDLE));
+    vars.push(format!("REQUESTS_CA_BUNDLE={}", in_agent::CA_BUNDLE));
+    vars.push(format!("{}={}", env::AGENT_IDENTITY, plan.identity));
     for (name, value) in bb_core::agent_cli::quiet_env(plan.provider.template) {
-        env.push(format!("{name}={value}"));
+        vars.push(format!("{name}={value}"));
     }
-    env.push(CANARY_AGENT_VAR.to_string());
+    vars.push(env::AGENT_CANARY.to_string());
     for (name, value) in &plan.env.literal {
-        env.push(format!("{name}={value}"));
+        vars.push(format!("{name}={value}"));
     }
     // Secrets: bare names, the values come from compose's own environment at `up`.
-    env.extend(plan.env.host.iter().map(|h| h.name.clone()));
-    env.extend(plan.env.prompted.iter().map(|p| p.name.clone()));
-    env
+    vars.extend(plan.env.host.iter().map(|h| h.name.clone()));
+    vars.extend(plan.env.prompted.iter().map(|p| p.name.clone()));
+    vars
 }
 
 fn document(
@@ -211,11 +198,11 @@ fn document(
         "container_name": compose.agent_container,
         "command": ["sleep", "infinity"],
         "init": true,
-        "working_dir": "/home/node",
+        "working_dir": in_agent::HOME,
         "environment": agent_environment(plan),
         "dns": [sidecar_ip],
         "networks": {"internal": {}},
-        "volumes": [format!("home:{AGENT_HOME}")],
+        "volumes": [format!("home:{}", in_agent::HOME)],
         "labels": labels(plan, "agent"),
         "cap_drop": ["NET_RAW", "MKNOD"],
         "security_opt": ["no-new-privileges:true"],
@@ -226,26 +213,30 @@ fn document(
     }
     apply_limits(&mut agent, &plan.limits);
     let mut sidecar_env: Vec<String> = vec![
-        format!("BB_SIDECAR_ROUTES={SIDECAR_EGRESS_DIR}/routes.json"),
-        format!("BB_SIDECAR_CA_CERT={SIDECAR_EGRESS_DIR}/ca.pem"),
-        format!("BB_SIDECAR_CA_KEY={SIDECAR_EGRESS_DIR}/ca-key.pem"),
+        format!("{}={}", env::SIDECAR_ROUTES, in_sidecar::ROUTES),
+        format!("{}={}", env::SIDECAR_CA_CERT, in_sidecar::CA_CERT),
+        format!("{}={}", env::SIDECAR_CA_KEY, in_sidecar::CA_KEY),
         // The agent's own network, and the host's address on the egress bridge. Other addresses
         // on the egress network (an operator's fixture, a LAN service) need `private: true`.
         format!(
-            "BB_SIDECAR_DENY_NETS={},{}/32",
-            network.internal_subnet, network.egress_gateway
+            "{}={},{}/32",
+            env::SIDECAR_DENY_NETS,
+            network.internal_subnet,
+            network.egress_gateway
         ),
         // The canary's value comes from compose's environment, like every secret.
-        CANARY_SIDECAR_VAR.to_string(),
+        env::SIDECAR_CANARY.to_string(),
     ];
     sidecar_env.extend(listen_environment(sidecar_ip));
     if extra_roots.is_some() {
         sidecar_env.push(format!(
-            "BB_SIDECAR_EXTRA_ROOTS={SIDECAR_EGRESS_DIR}/extra-roots.pem"
+            "{}={}",
+            env::SIDECAR_EXTRA_ROOTS,
+            in_sidecar::EXTRA_ROOTS
         ));
     }
     if let Some(ip) = resolve_override() {
-        sidecar_env.push(format!("BB_SIDECAR_RESOLVE_OVERRIDE={ip}"));
+        sidecar_env.push(format!("{}={ip}", env::SIDECAR_RESOLVE_OVERRIDE));
     }
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
     let sidecar = json!({
@@ -256,11 +247,11 @@ fn document(
         "environment": sidecar_env,
         "volumes": sidecar_volumes(plan),
         "networks": {
-            "internal": {"ipv4_address": sidecar_ip, "aliases": ["egress", "git-gate", "supervise"]},
+            "internal": {"ipv4_address": sidecar_ip, "aliases": SIDECAR_ALIASES},
             "egress": {},
         },
         "healthcheck": {
-            "test": ["CMD", "/usr/local/bin/bb-sidecar", "health"],
+            "test": ["CMD", in_sidecar::SIDECAR_BIN, "health"],
             "interval": "5s",
             "timeout": "2s",
             "retries": 3,
@@ -280,7 +271,7 @@ fn document(
         },
         // Made by `up` and removed by the launcher on a clean exit or by `cleanup`: external,
         // so that `down --volumes` (which removes the gate's mirrors) leaves it.
-        "volumes": {"home": {"external": true, "name": home_volume(&plan.identity)}},
+        "volumes": {"home": {"external": true, "name": names::home_volume(&plan.identity)}},
     });
     if let Some(dns) = sidecar_dns() {
         doc["services"]["sidecar"]["dns"] = json!([dns]);
@@ -301,9 +292,12 @@ fn listen_environment(sidecar_ip: &str) -> Vec<String> {
         sidecar_ip
     };
     vec![
-        format!("BB_SIDECAR_LISTEN={bind}:{PROXY_PORT}"),
-        format!("BB_SIDECAR_HEALTH_URL=http://{sidecar_ip}:{PROXY_PORT}/healthz"),
-        format!("BB_GITGATE_HEALTH_ADDR={sidecar_ip}:{GIT_GATE_PORT}"),
+        format!("{}={bind}:{PROXY_PORT}", env::SIDECAR_LISTEN),
+        format!(
+            "{}=http://{sidecar_ip}:{PROXY_PORT}/healthz",
+            env::SIDECAR_HEALTH_URL
+        ),
+        format!("{}={sidecar_ip}:{GIT_GATE_PORT}", env::GATE_HEALTH_ADDR),
     ]
 }
 
@@ -328,8 +322,9 @@ fn apply_limits(agent: &mut Value, limits: &ResourceLimits) {
 
 fn sidecar_volumes(plan: &Plan) -> Vec<String> {
     let mut volumes = vec![format!(
-        "{}:{SIDECAR_EGRESS_DIR}:ro",
-        plan.state_dir.join("egress").display()
+        "{}:{}:ro",
+        plan.state_dir.join("egress").display(),
+        in_sidecar::EGRESS_DIR
     )];
     volumes.extend(gate_volumes(plan));
     volumes

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use bb_core::InputError;
-use bb_core::plan::{Plan, TokenSource};
+use bb_contract::InputError;
+use bb_contract::layout::env;
+use bb_contract::plan::{Plan, TokenSource};
 
 /// Name/value pairs for the compose child's environment. `Debug` shows names only.
 #[derive(Default)]
@@ -73,20 +74,10 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
         };
         out.push((slot.slot.clone(), value));
     }
-    let canary = mint_canary();
-    out.push((crate::render::CANARY_AGENT_VAR.to_string(), canary.clone()));
-    out.push((crate::render::CANARY_SIDECAR_VAR.to_string(), canary));
+    let canary = bb_contract::canary::mint_canary();
+    out.push((env::AGENT_CANARY.to_string(), canary.clone()));
+    out.push((env::SIDECAR_CANARY.to_string(), canary));
     Ok(Secrets(out))
-}
-
-/// A fresh honeytoken for one launch: `bbcanary_` and 32 random hex digits.
-pub fn mint_canary() -> String {
-    use rand::RngExt;
-    let mut rng = rand::rng();
-    let digits: String = (0..32)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
-        .collect();
-    format!("bbcanary_{digits}")
 }
 
 /// The access token in Codex's `auth.json` (`tokens.access_token`, or `OPENAI_API_KEY`).

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bb_core::agent_cli::CliWheel;
+use bb_contract::plan::CliWheel;
 use bb_core::progress::Step;
 use std::io::Read as _;
 

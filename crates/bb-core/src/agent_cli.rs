@@ -5,9 +5,7 @@
 //! pin below, and copies the executables out of it into the image's build context. A new
 //! version is a new pin here (version and one hash per architecture); the image tag follows it.
 
-use serde::{Deserialize, Serialize};
-
-use crate::plan::Template;
+use bb_contract::plan::{CliWheel, Template};
 
 /// One pinned CLI: the wheel that carries it and the files taken out of it.
 #[derive(Debug)]
@@ -137,21 +135,6 @@ pub fn pin(template: Template) -> &'static CliPin {
         Template::Claude => &CLAUDE,
         Template::Codex => &CODEX,
     }
-}
-
-/// The wheel a built-in image installs, as the plan carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CliWheel {
-    /// PyPI distribution and version (`claude-agent-sdk==0.2.184`).
-    pub package: String,
-    pub version: String,
-    /// The CLI's own version, for display.
-    pub cli_version: String,
-    /// The wheel's file name and its pinned SHA-256 (lowercase hex).
-    pub file: String,
-    pub sha256: String,
-    /// Executables copied into `/usr/local/bin`: (path inside the wheel, name).
-    pub files: Vec<(String, String)>,
 }
 
 impl CliPin {

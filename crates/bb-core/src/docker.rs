@@ -10,24 +10,6 @@ use std::process::Output;
 
 use anyhow::{Context, Result, bail};
 
-/// The label every container and network of a bottle carries.
-pub const IDENTITY_LABEL: &str = "bot-bottle.identity";
-
-/// The label that marks a bottle's home volume (`home`), beside [`IDENTITY_LABEL`].
-pub const ROLE_LABEL: &str = "bot-bottle.role";
-
-/// The label `bot-bottle commit` puts on a snapshot image: the identity it was taken from.
-pub const COMMITTED_FROM_LABEL: &str = "bot-bottle.committed-from";
-
-/// The agent's home inside its container: on the bottle's own volume, so that the CLI's
-/// conversation, the workspace and its unpushed commits outlive the container.
-pub const AGENT_HOME: &str = "/home/node";
-
-/// The named volume holding a bottle's agent home.
-pub fn home_volume(identity: &str) -> String {
-    format!("bot-bottle-{identity}-home")
-}
-
 /// The docker binary: `$BB_DOCKER` when set, else `docker` on `PATH`.
 pub fn docker_bin() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("BB_DOCKER").filter(|v| !v.is_empty()) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::InputError;
+use bb_contract::InputError;
 
 /// The bot-bottle home folder (`~/.bot-bottle`).
 pub fn home() -> Result<PathBuf, InputError> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::{InputError, Plan};
+use bb_contract::{InputError, Plan};
 
 /// Reads the plan from `file`, or from stdin when `file` is `None` or `-`.
 pub fn read_plan(file: Option<&Path>) -> Result<Plan> {

@@ -7,7 +7,7 @@
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result};
-use bb_core::Plan;
+use bb_contract::Plan;
 
 pub const PROMPT_FILE: &str = "/home/node/.bot-bottle-prompt.txt";
 

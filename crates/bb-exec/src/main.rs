@@ -35,7 +35,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut status = 0;
-    let code = bb_core::error::run_main("bb-exec", || {
+    let code = bb_contract::error::run_main("bb-exec", || {
         status = run(&cli)?;
         Ok(())
     });
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<i32> {
     let plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
     plan.provision.as_ref().ok_or_else(|| {
-        bb_core::InputError::new("the plan has no `provision` section")
+        bb_contract::InputError::new("the plan has no `provision` section")
             .key("provision")
             .fix("run bb-provision first")
     })?;

@@ -1,105 +1,34 @@
 //! The gate's configuration (`repos.json`) and the folders it works in.
 //!
-//! `repos.json` is the serde form of the plan's `git_gate` section ([`bb_core::plan::GitGatePlan`])
+//! `repos.json` is the serde form of the plan's `git_gate` section ([`bb_contract::plan::GitGatePlan`])
 //! plus two keys of the gate's own: `rules` (a gitleaks-format TOML file inside the container)
 //! and `key_dir` (where the repos' SSH keys are mounted, one file per repo name).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use bb_core::InputError;
-use bb_core::plan::{GitUser, RepoPlan};
-use serde::{Deserialize, Serialize};
+use bb_contract::InputError;
+use bb_contract::layout::sidecar;
+
+pub use bb_contract::gate::GateConfig;
 
 /// Default place of `repos.json` inside the sidecar.
-pub const DEFAULT_CONFIG: &str = "/etc/bot-bottle/git-gate/repos.json";
+pub const DEFAULT_CONFIG: &str = sidecar::GATE_CONFIG;
 /// Default state folder (mirrors, known_hosts files, locks, the events socket).
-pub const DEFAULT_ROOT: &str = "/var/lib/bot-bottle/git-gate";
-/// Default folder of the SSH keys: the key of repo NAME is `<key_dir>/NAME`, mounted read-only.
-pub const DEFAULT_KEY_DIR: &str = "/etc/bot-bottle/git-gate/keys";
+pub const DEFAULT_ROOT: &str = sidecar::GATE_ROOT;
 
-fn default_key_dir() -> PathBuf {
-    PathBuf::from(DEFAULT_KEY_DIR)
-}
-
-/// The content of `repos.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateConfig {
-    pub repos: Vec<RepoPlan>,
-    /// The agent's git identity (not used by the gate; kept so the file is the plan's section).
-    #[serde(default)]
-    pub user: GitUser,
-    /// A gitleaks-format rules file applied to every push, in addition to the shared detectors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<PathBuf>,
-    /// Folder of the repos' SSH private keys (`<key_dir>/<repo name>`).
-    #[serde(default = "default_key_dir")]
-    pub key_dir: PathBuf,
-}
-
-impl GateConfig {
-    pub fn load(path: &Path) -> Result<GateConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InputError::new(format!("cannot read the git gate config: {e}")).in_file(path)
-        })?;
-        let config: GateConfig = serde_json::from_str(&text).map_err(|e| {
-            InputError::new(format!("not a git gate config: {e}"))
-                .in_file(path)
-                .at_line(e.line())
-        })?;
-        config.validate().map_err(|e| e.in_file(path))?;
-        Ok(config)
-    }
-
-    /// Names safe as file names, no duplicates, one-line host keys, ssh URLs.
-    pub fn validate(&self) -> Result<(), InputError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for repo in &self.repos {
-            if !valid_name(&repo.name) {
-                return Err(InputError::new(format!(
-                    "repo name `{}` must be letters, digits, `.`, `_` or `-`, not starting with `.` or `-`, not ending in `.git`",
-                    repo.name
-                ))
-                .key("repos"));
-            }
-            if !seen.insert(repo.name.as_str()) {
-                return Err(
-                    InputError::new(format!("repo `{}` is declared twice", repo.name)).key("repos"),
-                );
-            }
-            crate::ssh::known_hosts_line(&repo.host, repo.port, &repo.host_key).map_err(|e| {
-                InputError::new(format!("{e:#}")).key(format!("repos.{}", repo.name))
-            })?;
-            if !repo.url.starts_with("ssh://") {
-                return Err(InputError::new(format!(
-                    "upstream URL `{}` is not an ssh:// URL",
-                    repo.url
-                ))
-                .key(format!("repos.{}.url", repo.name)));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn repo(&self, name: &str) -> Option<&RepoPlan> {
-        self.repos.iter().find(|r| r.name == name)
-    }
-
-    /// The SSH private key of a repo inside the container.
-    pub fn key_path(&self, repo: &RepoPlan) -> PathBuf {
-        self.key_dir.join(&repo.name)
-    }
-}
-
-/// A repo name usable as `<name>.git` under the mirrors folder and in a URL.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with(['.', '-'])
-        && !name.ends_with(".git")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+/// Reads and checks `repos.json`.
+pub fn load(path: &Path) -> Result<GateConfig> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(format!("cannot read the git gate config: {e}")).in_file(path)
+    })?;
+    let config: GateConfig = serde_json::from_str(&text).map_err(|e| {
+        InputError::new(format!("not a git gate config: {e}"))
+            .in_file(path)
+            .at_line(e.line())
+    })?;
+    config.validate().map_err(|e| e.in_file(path))?;
+    Ok(config)
 }
 
 /// The folders under the gate's root.
@@ -149,6 +78,8 @@ impl Paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bb_contract::plan::{GitUser, RepoPlan};
+    use bb_contract::repo::is_repo_name as valid_name;
 
     fn repo(name: &str) -> RepoPlan {
         RepoPlan {
@@ -173,7 +104,7 @@ mod tests {
         });
         let cfg: GateConfig = serde_json::from_value(json).unwrap();
         cfg.validate().unwrap();
-        assert_eq!(cfg.key_dir, PathBuf::from(DEFAULT_KEY_DIR));
+        assert_eq!(cfg.key_dir, PathBuf::from(sidecar::GATE_KEY_DIR));
         assert_eq!(cfg.rules, None);
         assert_eq!(
             cfg.key_path(&cfg.repos[0]),

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use bb_core::plan::RepoPlan;
+use bb_contract::plan::RepoPlan;
 
 use crate::config::{GateConfig, Paths};
 use crate::detect::Detectors;
@@ -203,7 +203,7 @@ impl Daemon {
         if let Err(e) = stream.set_read_timeout(None) {
             return self.refuse(&mut stream, peer, None, &format!("socket: {e}"));
         }
-        let config = match GateConfig::load(&self.config_path) {
+        let config = match crate::config::load(&self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 let msg = format!("the gate's config cannot be read ({e:#})");

@@ -65,7 +65,7 @@ struct Verdict {
 
 /// Judges the updates: ref policy, secret scan (content and names), CI policy.
 fn judge(
-    repo: &bb_core::plan::RepoPlan,
+    repo: &bb_contract::plan::RepoPlan,
     updates: &[Update],
     kinds: &[UpdateKind],
     detectors: &Detectors,
@@ -266,7 +266,7 @@ pub fn push_args(updates: &[Update], kinds: &[UpdateKind]) -> Vec<String> {
 pub fn forward(
     config: &GateConfig,
     paths: &Paths,
-    repo: &bb_core::plan::RepoPlan,
+    repo: &bb_contract::plan::RepoPlan,
     updates: &[Update],
     kinds: &[UpdateKind],
 ) -> Result<Forwarded> {
@@ -307,7 +307,7 @@ pub fn forward(
 
 /// Loads the config for a hook, or explains in one line why not.
 pub fn load_for_hook(config: &Path) -> Result<GateConfig, String> {
-    GateConfig::load(config)
+    crate::config::load(config)
         .map_err(|e| format!("{PREFIX}: the gate's config cannot be read ({e:#})"))
 }
 

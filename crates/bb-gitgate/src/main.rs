@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             };
             ExitCode::from(code as u8)
         }
-        cmd => bb_core::error::run_main("bb-gitgate", || run(cmd)),
+        cmd => bb_contract::error::run_main("bb-gitgate", || run(cmd)),
     }
 }
 

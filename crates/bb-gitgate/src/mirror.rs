@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bb_core::plan::RepoPlan;
+use bb_contract::plan::RepoPlan;
 
 use crate::config::{GateConfig, Paths};
 use crate::run::Git;

@@ -2,14 +2,14 @@
 //!
 //! A client opens with one pkt-line: `git-upload-pack /shop.git\0host=example\0` and, for
 //! protocol v2, `\0version=2\0` after it. The gate accepts only the two services it offers,
-//! only `/NAME.git` or `/NAME` (NAME a repo name as [`valid_name`] defines it), and takes
+//! only `/NAME.git` or `/NAME` (NAME a repo name as [`is_repo_name`] defines it), and takes
 //! nothing else from the line but a `version=N` parameter: `host=` is parsed past and dropped,
 //! never resolved, logged or passed to a program.
 
 use std::io::{self, Read, Write};
 
-use crate::config::valid_name;
 use crate::events::sanitize;
+use bb_contract::repo::is_repo_name;
 
 /// Largest first pkt-line payload accepted (a real one is well under 300 bytes).
 pub const MAX_REQUEST: usize = 2048;
@@ -137,7 +137,7 @@ pub fn repo_of_path(path: &[u8]) -> Result<String, BadRequest> {
     let rest = text.strip_prefix('/').ok_or_else(bad)?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let name = rest.strip_suffix(".git").unwrap_or(rest);
-    if valid_name(name) {
+    if is_repo_name(name) {
         Ok(name.to_string())
     } else {
         Err(bad())

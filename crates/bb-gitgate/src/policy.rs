@@ -11,7 +11,7 @@
 //!
 //! Each refusal is one line naming the ref or path and the bottle key that allows it.
 
-use bb_core::plan::{PushAllowance, RepoPlan};
+use bb_contract::plan::{PushAllowance, RepoPlan};
 
 use crate::changes::Change;
 use crate::scan::{Update, short};

@@ -36,7 +36,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 /// Problems that only make some requests fail (a missing key, a broken rule) are logged, not
 /// fatal: the hooks fail closed on them.
 pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig> {
-    let config = GateConfig::load(config_path)?;
+    let config = crate::config::load(config_path)?;
     std::fs::create_dir_all(paths.mirrors())
         .with_context(|| format!("creating {}", paths.mirrors().display()))?;
     for repo in &config.repos {

@@ -4,55 +4,18 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use bb_contract::repo::{is_ssh_host, parse_host_key};
 
 use crate::config::{GateConfig, Paths};
-use bb_core::plan::RepoPlan;
-
-/// Public key types OpenSSH accepts in known_hosts.
-const KEY_TYPES: &[&str] = &[
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-];
+use bb_contract::plan::RepoPlan;
 
 /// The known_hosts line pinning `host_key` for `host:port`: `host key` for port 22,
 /// `[host]:port key` otherwise (what ssh looks up). `host_key` is `TYPE BASE64 [comment]`; a
 /// leading host pattern (a known_hosts line pasted whole) is dropped, the comment too.
 pub fn known_hosts_line(host: &str, port: u16, host_key: &str) -> Result<String> {
-    if host_key.contains(['\n', '\r']) {
-        bail!("the pinned host key must be one line");
-    }
-    if host.is_empty()
-        || host.starts_with('-')
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'))
-    {
+    let key = parse_host_key(host_key)?;
+    if !is_ssh_host(host) {
         bail!("host `{host}` is not a host name or address");
-    }
-    let words: Vec<&str> = host_key.split_whitespace().collect();
-    let at = words
-        .iter()
-        .take(2)
-        .position(|w| KEY_TYPES.contains(w))
-        .with_context(|| {
-            format!(
-                "the pinned host key `{}` does not start with a key type ({})",
-                words.first().copied().unwrap_or(""),
-                KEY_TYPES.join(", ")
-            )
-        })?;
-    let (kind, blob) = (words[at], words.get(at + 1).copied().unwrap_or_default());
-    if blob.len() < 16
-        || !blob
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-    {
-        bail!("the pinned host key has no base64 key after `{kind}`");
     }
     let host = host.to_ascii_lowercase();
     let pattern = if port == 22 {
@@ -60,7 +23,7 @@ pub fn known_hosts_line(host: &str, port: u16, host_key: &str) -> Result<String>
     } else {
         format!("[{host}]:{port}")
     };
-    Ok(format!("{pattern} {kind} {blob}"))
+    Ok(format!("{pattern} {key}"))
 }
 
 /// Quotes a word for `sh` (GIT_SSH_COMMAND is run by the shell).

@@ -12,9 +12,10 @@
 pub mod subnet;
 
 use anyhow::{Context, Result, bail};
-use bb_core::Plan;
-use bb_core::docker::{self, IDENTITY_LABEL};
-use bb_core::plan::NetworkPlan;
+use bb_contract::Plan;
+use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
+use bb_contract::plan::NetworkPlan;
+use bb_core::docker;
 
 use subnet::Ipv4Net;
 

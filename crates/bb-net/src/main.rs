@@ -33,7 +33,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("bb-net", || run(&cli))
+    bb_contract::error::run_main("bb-net", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bb_core::plan::RuntimeName;
+use bb_contract::plan::RuntimeName;
 use bb_plan::{Host, Request, planner};
 
 const CHAINS: usize = 5;

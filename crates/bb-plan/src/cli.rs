@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use bb_core::plan::RuntimeName;
+use bb_contract::plan::RuntimeName;
 
 use crate::planner::Request;
 

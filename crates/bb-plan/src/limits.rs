@@ -1,7 +1,7 @@
 //! The agent container's limits: the bottle's `limits` over the defaults of the engine.
 
+use bb_contract::plan::ResourceLimits;
 use bb_core::docker::EngineInfo;
-use bb_core::plan::ResourceLimits;
 
 use crate::manifest::limits::LimitsSpec;
 

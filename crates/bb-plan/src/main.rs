@@ -36,14 +36,14 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    bb_core::error::run_main("bb-plan", || run(Cli::parse()))
+    bb_contract::error::run_main("bb-plan", || run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<()> {
     if cli.schema {
         println!(
             "{}",
-            serde_json::to_string_pretty(&bb_core::plan::json_schema())?
+            serde_json::to_string_pretty(&bb_contract::plan::json_schema())?
         );
         return Ok(());
     }

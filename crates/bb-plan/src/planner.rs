@@ -8,13 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bb_core::InputError;
-use bb_core::docker::RuntimeProbe;
-use bb_core::plan::{
-    self, AgentPlan, BottleRef, EgressPlan, EnvPlan, GitGatePlan, HostEnv, Metadata, OnMatch,
-    Origin, Plan, PromptedEnv, ProviderPlan, RepoPlan, Route, RouteAuth, RuntimeChoice,
-    RuntimeName, RuntimePlan, SkillPlan, TokenSlot, TokenSource, WorkspacePlan,
+use bb_contract::InputError;
+use bb_contract::plan::{
+    self, AgentPlan, BottleRef, EgressPlan, EnvPlan, GitGatePlan, HostEnv, OnMatch, Origin, Plan,
+    PromptedEnv, ProviderPlan, RepoPlan, Route, RouteAuth, RuntimeChoice, RuntimeName, RuntimePlan,
+    SkillPlan, TokenSlot, TokenSource, WorkspacePlan,
 };
+use bb_contract::state::Metadata;
+use bb_core::docker::RuntimeProbe;
 
 use crate::manifest::Catalog;
 use crate::manifest::bottle::{At, DlpSpec, EnvValue};

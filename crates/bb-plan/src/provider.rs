@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use bb_core::agent_cli;
-use bb_core::plan::{
+use bb_contract::plan::{
     AuthScheme, BuildArg, Dlp, OnMatch, PathMatch, PathMatchKind, ProviderApi, ProviderPlan, Route,
     RouteAuth, RouteMatch, Template, TokenSource,
 };
+use bb_core::agent_cli;
 
 use crate::manifest::bottle::{DlpSpec, ProviderSpec};
 
@@ -139,7 +139,7 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
             auth: Some(RouteAuth {
                 scheme,
                 slot: String::new(),
-                port: bb_core::plan::HTTPS_PORT,
+                port: bb_contract::plan::HTTPS_PORT,
             }),
             matches: api_matches(host),
             // The model's own answers are not fetched content: no injection scan (it would also

@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use bb_core::error::display_path;
-use bb_core::plan::{Dlp, EgressPlan, GitGatePlan, Origin, Plan, Route, RuntimeName, TokenSource};
+use bb_contract::error::display_path;
+use bb_contract::plan::{
+    Dlp, EgressPlan, GitGatePlan, Origin, Plan, Route, RuntimeName, TokenSource,
+};
 
 use crate::manifest::bottle::EnvValue;
 use crate::planner::{Planned, Resolution};
@@ -203,12 +205,12 @@ fn git_user_line(gate: &GitGatePlan) -> String {
     match (&user.name, &user.email) {
         (None, None) => "not set".into(),
         (name, email) => {
-            let show = |f: &Option<bb_core::plan::Sourced>| {
+            let show = |f: &Option<bb_contract::plan::Sourced>| {
                 f.as_ref()
                     .map(|s| s.value.clone())
                     .unwrap_or_else(|| "(unset)".into())
             };
-            let from = |f: &Option<bb_core::plan::Sourced>| {
+            let from = |f: &Option<bb_contract::plan::Sourced>| {
                 f.as_ref()
                     .map(|s| s.from.clone())
                     .unwrap_or_else(|| "-".into())
@@ -248,8 +250,8 @@ fn route_line(route: &Route, egress: &EgressPlan) -> String {
             .paths
             .iter()
             .map(|p| match p.kind {
-                bb_core::plan::PathMatchKind::Prefix => format!("{}*", p.value),
-                bb_core::plan::PathMatchKind::Exact => p.value.clone(),
+                bb_contract::plan::PathMatchKind::Prefix => format!("{}*", p.value),
+                bb_contract::plan::PathMatchKind::Exact => p.value.clone(),
             })
             .collect();
         let paths = if paths.is_empty() {
@@ -300,7 +302,7 @@ fn enum_name<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-fn limits_line(l: &bb_core::plan::ResourceLimits) -> String {
+fn limits_line(l: &bb_contract::plan::ResourceLimits) -> String {
     let mut line = format!(
         "{} processes, {} memory, {} CPUs",
         l.processes,

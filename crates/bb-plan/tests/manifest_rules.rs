@@ -1,7 +1,7 @@
 //! The merge rules of `extends` and of several `--bottle`s, and the agent's overlay, checked
 //! through the library (no process, no host variables needed).
 
-use bb_core::plan::{OnMatch, Template};
+use bb_contract::plan::{OnMatch, Template};
 use bb_plan::manifest::Catalog;
 use bb_plan::manifest::bottle::EnvValue;
 use bb_plan::manifest::resolve::{Resolved, resolve};

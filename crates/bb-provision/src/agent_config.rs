@@ -3,9 +3,9 @@
 //! (no telemetry, no update checks) comes from the environment (`bb_core::agent_cli::quiet_env`),
 //! trust of the bottle CA from the system bundle `install_ca` extends.
 
-use bb_core::Plan;
+use bb_contract::Plan;
+use bb_contract::plan::Template;
 use bb_core::agent_cli::PLACEHOLDER;
-use bb_core::plan::Template;
 use serde_json::json;
 
 /// A file under the agent's home: (path relative to it, contents, mode).
@@ -119,7 +119,7 @@ fn host_codex_login(plan: &Plan) -> Option<serde_json::Value> {
         .token_slots
         .iter()
         .find_map(|slot| match &slot.source {
-            bb_core::plan::TokenSource::CodexAuthFile { path } => std::fs::read(path)
+            bb_contract::plan::TokenSource::CodexAuthFile { path } => std::fs::read(path)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok()),
             _ => None,

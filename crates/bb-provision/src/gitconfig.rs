@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use bb_core::plan::GitGatePlan;
+use bb_contract::plan::GitGatePlan;
 
 /// Quotes a value for git's config format.
 fn quote(value: &str) -> String {
@@ -12,7 +12,7 @@ fn quote(value: &str) -> String {
 
 /// The URL forms an agent may have for a repo: as written in the bottle, the normalised
 /// `ssh://` form, and the scp-like form.
-fn upstream_forms(repo: &bb_core::plan::RepoPlan) -> Vec<String> {
+fn upstream_forms(repo: &bb_contract::plan::RepoPlan) -> Vec<String> {
     let mut forms = vec![repo.url_as_written.clone(), repo.url.clone()];
     let scp_path = repo
         .path
@@ -66,7 +66,7 @@ pub fn render(gate: &GitGatePlan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bb_core::plan::{GitUser, RepoPlan, Sourced};
+    use bb_contract::plan::{GitUser, RepoPlan, Sourced};
 
     #[test]
     fn identity_and_rewrites() {

@@ -19,9 +19,9 @@ pub mod gitconfig;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bb_core::Plan;
+use bb_contract::Plan;
+use bb_contract::plan::ProvisionPlan;
 use bb_core::docker;
-use bb_core::plan::ProvisionPlan;
 
 pub const HOME: &str = "/home/node";
 pub const CA_PATH: &str = "/usr/local/share/ca-certificates/bot-bottle.crt";

@@ -26,7 +26,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("bb-provision", || run(&cli))
+    bb_contract::error::run_main("bb-provision", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
-use bb_core::plan::{EgressPlan, PathMatchKind, Route, RouteMatch, TokenSlot};
+use bb_contract::plan::{EgressPlan, PathMatchKind, Route, RouteMatch, TokenSlot};
 use hyper::HeaderMap;
 
 use crate::guard::{HostKind, classify_host};
@@ -327,7 +327,7 @@ pub fn reload(path: &Path, routes: &SharedRoutes, log: &Log) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bb_core::plan::{Dlp, HeaderMatch, OnMatch, PathMatch};
+    use bb_contract::plan::{Dlp, HeaderMatch, OnMatch, PathMatch};
     use hyper::header::HeaderValue;
 
     fn route(host: &str, matches: Vec<RouteMatch>) -> Route {

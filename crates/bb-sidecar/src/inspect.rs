@@ -17,7 +17,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bb_core::plan::Route;
+use bb_contract::plan::Route;
 
 use crate::secrets::Secrets;
 
@@ -181,7 +181,7 @@ impl DetectInspector {
 }
 
 fn outbound_config(route: &Route) -> bb_detect::OutboundConfig {
-    use bb_core::plan::OutboundDetector as D;
+    use bb_contract::plan::OutboundDetector as D;
     let on = |d: D| route.dlp.outbound.contains(&d);
     bb_detect::OutboundConfig {
         token_patterns: on(D::TokenPatterns),
@@ -320,7 +320,7 @@ pub fn judge_outbound(
         Verdict::Found {
             finding,
             redacted: Some(redacted),
-        } if route.dlp.on_match == bb_core::plan::OnMatch::Redact => {
+        } if route.dlp.on_match == bb_contract::plan::OnMatch::Redact => {
             match inspector.outbound(route, part, &redacted) {
                 Verdict::Clean | Verdict::Warn(_) => Outcome::Replace(redacted, finding),
                 Verdict::Found { finding, .. } => Outcome::Block(finding),
@@ -333,7 +333,7 @@ pub fn judge_outbound(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bb_core::plan::{Dlp, OnMatch, OutboundDetector};
+    use bb_contract::plan::{Dlp, OnMatch, OutboundDetector};
 
     /// Finds `SECRET`; redacts it to `XXXXXX`, or to `SECRET!` when told to redact badly.
     struct Toy {
@@ -387,11 +387,11 @@ mod tests {
             OutboundDetector::KnownSecrets,
             OutboundDetector::Entropy,
         ];
-        r.dlp.inbound = vec![bb_core::plan::InboundDetector::Injection];
-        r.auth = slot.map(|s| bb_core::plan::RouteAuth {
-            scheme: bb_core::plan::AuthScheme::Bearer,
+        r.dlp.inbound = vec![bb_contract::plan::InboundDetector::Injection];
+        r.auth = slot.map(|s| bb_contract::plan::RouteAuth {
+            scheme: bb_contract::plan::AuthScheme::Bearer,
             slot: s.into(),
-            port: bb_core::plan::HTTPS_PORT,
+            port: bb_contract::plan::HTTPS_PORT,
         });
         r
     }

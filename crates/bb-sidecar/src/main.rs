@@ -114,7 +114,7 @@ struct HealthArgs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("bb-sidecar", || {
+    bb_contract::error::run_main("bb-sidecar", || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -131,12 +131,12 @@ fn main() -> std::process::ExitCode {
 
 fn run_options(args: RunArgs) -> Result<RunOptions> {
     let listen_ip = args.listen.ip();
-    let dns_default = SocketAddr::new(listen_ip, bb_core::layout::DNS_PORT).to_string();
+    let dns_default = SocketAddr::new(listen_ip, bb_contract::layout::DNS_PORT).to_string();
     let dns = match args.dns.as_deref().unwrap_or(&dns_default) {
         "off" | "none" | "" => None,
         addr => match addr.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
-            Err(_) => bail!(bb_core::InputError::new(format!(
+            Err(_) => bail!(bb_contract::InputError::new(format!(
                 "--dns: `{addr}` is not an address such as 0.0.0.0:53 (or `off`)"
             ))),
         },
@@ -158,7 +158,7 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
                     .and_then(|exe| exe.parent().map(|dir| dir.join("bb-gitgate")))
                     .unwrap_or_else(|| PathBuf::from("bb-gitgate")),
                 config: args.git_gate.clone(),
-                listen: SocketAddr::new(listen_ip, bb_core::layout::GIT_GATE_PORT),
+                listen: SocketAddr::new(listen_ip, bb_contract::layout::GIT_GATE_PORT),
             }),
         resolve_override: args.resolve_override,
         max_body: args.max_body,

@@ -12,7 +12,7 @@
 //! conversation itself), and a provider-side feature that fetches by other means (a search
 //! query the model writes) carries what the model puts in it. See docs/threat-model.md.
 
-use bb_core::plan::ProviderApi;
+use bb_contract::plan::ProviderApi;
 use serde_json::{Map, Value};
 
 /// Why the request body must not reach the provider, if it must not.

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use bb_core::plan::Route;
+use bb_contract::plan::Route;
 use bb_sidecar::inspect::{Finding, Inspector, Part, Verdict};
 use bb_sidecar::proxy::AddressPolicy;
 use bb_sidecar::secrets::Secrets;

@@ -126,7 +126,9 @@ pub fn kept(running: &[Active]) -> Result<Vec<Kept>> {
                 label: meta["label"].as_str().map(str::to_string),
                 agent: meta["agent"].as_str().unwrap_or_default().to_string(),
                 age_seconds: started.map(|t| (now - t).whole_seconds().max(0)),
-                home_bytes: sizes.get(&bb_core::docker::home_volume(&identity)).copied(),
+                home_bytes: sizes
+                    .get(&bb_contract::layout::names::home_volume(&identity))
+                    .copied(),
                 preserved: e.path().join(".preserve").exists(),
                 committed: crate::commit::committed_image(&identity).ok().flatten(),
                 identity,

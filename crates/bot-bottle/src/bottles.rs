@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use bb_core::docker::{self, IDENTITY_LABEL};
+use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
+use bb_core::docker;
 use serde_json::Value;
 
 /// Prefix of every container and network bot-bottle names.
@@ -38,7 +39,7 @@ impl Container {
         Container {
             name: text(&v["Name"]).trim_start_matches('/').to_string(),
             identity: labels.get(IDENTITY_LABEL).cloned(),
-            role: labels.get(docker::ROLE_LABEL).cloned(),
+            role: labels.get(bb_contract::layout::labels::ROLE).cloned(),
             running: v["State"]["Running"].as_bool().unwrap_or(false),
             started_at: text(&v["State"]["StartedAt"]),
             runtime: text(&v["HostConfig"]["Runtime"]),

@@ -74,10 +74,10 @@ pub fn run(yes: bool) -> Result<()> {
 /// The bottles' home volumes (agent home and workspace), except those of `.preserve` bottles:
 /// the containers that use them are removed first.
 fn home_volumes(preserved: &[PathBuf]) -> Result<Vec<String>> {
-    let role = format!("label={}=home", bb_core::docker::ROLE_LABEL);
+    let role = format!("label={}=home", bb_contract::layout::labels::ROLE);
     let format = format!(
         "{{{{.Name}}}}\t{{{{.Label \"{}\"}}}}",
-        bb_core::docker::IDENTITY_LABEL
+        bb_contract::layout::labels::IDENTITY
     );
     let listed = bb_core::docker::output(["volume", "ls", "--filter", &role, "--format", &format])?;
     let kept: Vec<String> = preserved

@@ -7,7 +7,7 @@
 //! the image did not have is committed empty.
 
 use anyhow::{Context, Result};
-use bb_core::InputError;
+use bb_contract::InputError;
 use bb_core::docker;
 
 use crate::bottles;
@@ -35,7 +35,10 @@ pub fn run(identity: &str, tag: Option<&str>) -> Result<()> {
     let mut args = vec![
         "commit".to_string(),
         "--change".into(),
-        format!("LABEL {}={identity}", docker::COMMITTED_FROM_LABEL),
+        format!(
+            "LABEL {}={identity}",
+            bb_contract::layout::labels::COMMITTED_FROM
+        ),
     ];
     for name in added_env(&agent.name)? {
         args.extend(["--change".into(), format!("ENV {name}=")]);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use bb_core::InputError;
+use bb_contract::InputError;
 
 /// The starter bottle: every key a new user is likely to need, commented.
 pub const STARTER_BOTTLE: &str = r#"---

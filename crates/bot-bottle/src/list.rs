@@ -3,8 +3,8 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use bb_core::error::display_path;
-use bb_core::plan::Origin;
+use bb_contract::error::display_path;
+use bb_contract::plan::Origin;
 use bb_plan::Host;
 use bb_plan::manifest::Catalog;
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 
 use anyhow::{Context, Result};
-use bb_core::InputError;
+use bb_contract::InputError;
 use serde_json::Value;
 
 use crate::bottles;

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     bb_core::progress::set_quiet(cli.quiet);
     let mut status = 0;
-    let code = bb_core::error::run_main("bot-bottle", || match &cli.command {
+    let code = bb_contract::error::run_main("bot-bottle", || match &cli.command {
         Command::Start(args) => {
             status = bot_bottle::start::run(args)?;
             Ok(())

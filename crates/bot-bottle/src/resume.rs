@@ -3,8 +3,9 @@
 //! provider's resume flag.
 
 use anyhow::Result;
-use bb_core::InputError;
-use bb_core::plan::{Metadata, SCHEMA, SCHEMA_MAJOR};
+use bb_contract::InputError;
+use bb_contract::plan::{SCHEMA, SCHEMA_MAJOR};
+use bb_contract::state::Metadata;
 use bb_plan::{Host, Request, planner};
 
 use crate::bottles;
@@ -65,7 +66,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
 
 /// What `resume` would bring back, one line each.
 fn print_restore(meta: &Metadata) -> Result<()> {
-    let volume = bb_core::docker::home_volume(&meta.identity);
+    let volume = bb_contract::layout::names::home_volume(&meta.identity);
     let home = if bb_core::docker::succeeds(["volume", "inspect", &volume]) {
         let size = crate::active::home_sizes()
             .get(&volume)
@@ -110,7 +111,7 @@ pub fn read_metadata(identity: &str) -> Result<Metadata> {
             .fix(format!("remove {} and start a new bottle", dir.display()))
     })?;
     let schema = value["schema"].as_str().unwrap_or("(none)");
-    if bb_core::plan::schema_major(schema) != Some(SCHEMA_MAJOR) {
+    if bb_contract::plan::schema_major(schema) != Some(SCHEMA_MAJOR) {
         return Err(InputError::new(format!(
             "{} was written with plan schema {schema}; this bot-bottle reads {SCHEMA}",
             path.display()

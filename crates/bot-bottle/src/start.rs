@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bb_core::Plan;
+use bb_contract::Plan;
 use bb_core::progress::info;
 use bb_plan::{Host, Planned, planner, report, state};
 

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use bb_core::InputError;
+use bb_contract::InputError;
 
 use crate::bottles;
 

@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::Result;
-use bb_core::InputError;
+use bb_contract::InputError;
 
 /// Asks `question` (ending in `[y/N] `); only `y` and `yes` are a yes. Without a terminal: an
 /// input error whose fix is `fix` (the flag that skips the question).

@@ -18,5 +18,5 @@ enum Command {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::error::run_main("xtask", || match cli.command {})
+    bb_contract::error::run_main("xtask", || match cli.command {})
 }

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use bb_core::plan::{Dlp, EgressPlan, InboundDetector, OnMatch, OutboundDetector, Route};
-use bb_core::plan::{TokenSlot, TokenSource};
+use bb_contract::plan::{Dlp, EgressPlan, InboundDetector, OnMatch, OutboundDetector, Route};
+use bb_contract::plan::{TokenSlot, TokenSource};
 use bytes::Bytes;
 
 use crate::certs;

@@ -1,6 +1,6 @@
 //! One agent file: its keys and its prompt (the Markdown body).
 
-use bb_core::InputError;
+use bb_contract::InputError;
 
 use super::bottle::{At, UserSpec, at, parse_user};
 use super::walk::{Ctx, get, index, join};

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bb_core::InputError;
-use bb_core::plan::{
+use bb_contract::InputError;
+use bb_contract::plan::{
     AuthScheme, Dlp, HeaderMatch, InboundDetector, OnMatch, OutboundDetector, PathMatch,
     PathMatchKind, PushAllowance, RouteMatch, Template,
 };

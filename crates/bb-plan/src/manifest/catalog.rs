@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use bb_core::InputError;
-use bb_core::plan::Origin;
+use bb_contract::InputError;
+use bb_contract::plan::Origin;
 
 use super::agent::{self, AgentSpec};
 use super::bottle::{self, BottleSpec};

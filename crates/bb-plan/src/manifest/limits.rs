@@ -1,7 +1,7 @@
 //! `limits: {processes, memory, cpus}` of a bottle: what its agent container may use.
 
-use bb_core::InputError;
-use bb_core::plan::ResourceLimits;
+use bb_contract::InputError;
+use bb_contract::plan::ResourceLimits;
 
 use super::bottle::{At, at};
 use super::walk::{Ctx, get, join};

@@ -20,7 +20,7 @@ pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
-use bb_core::InputError;
+use bb_contract::InputError;
 
 pub use catalog::Catalog;
 

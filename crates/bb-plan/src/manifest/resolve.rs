@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use bb_core::InputError;
-use bb_core::plan::{BottleRef, GitUser, Sourced, Template};
+use bb_contract::InputError;
+use bb_contract::plan::{BottleRef, GitUser, Sourced, Template};
 
 use super::Catalog;
 use super::agent::AgentSpec;
@@ -217,7 +217,7 @@ fn check_provider(resolved: &Resolved) -> Result<(), InputError> {
         Some(t) => format!(
             "template `{}` set in {}",
             t.value.as_str(),
-            bb_core::error::display_path(&t.loc.file)
+            bb_contract::error::display_path(&t.loc.file)
         ),
         None => "the default template `claude`".to_string(),
     };

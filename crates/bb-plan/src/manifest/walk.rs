@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bb_core::InputError;
+use bb_contract::InputError;
 
 use super::yaml::{Node, Value};
 

@@ -1,0 +1,180 @@
+//! Where things are, and what they are called: the container paths, ports, resource names,
+//! labels and environment variables the launcher, the sidecar and the gate must agree on.
+//!
+//! Every service binds the sidecar's address on the bottle's internal network only, never
+//! `0.0.0.0`: a container on the egress network must not reach the proxy (and the tokens it
+//! injects) or push through the gate.
+
+/// The egress proxy (HTTP, `CONNECT`).
+pub const PROXY_PORT: u16 = 9099;
+/// The DNS sink (UDP and TCP).
+pub const DNS_PORT: u16 = 53;
+/// The git gate (`git://`).
+pub const GIT_GATE_PORT: u16 = 9418;
+/// The proxy's name on the internal network, as the agent uses it.
+pub const PROXY_ALIAS: &str = "egress";
+/// The gate's name on the internal network (`git://git-gate/NAME.git`).
+pub const GATE_ALIAS: &str = "git-gate";
+/// The supervise server's name on the internal network.
+pub const SUPERVISE_ALIAS: &str = "supervise";
+/// Every name the sidecar answers to on the internal network.
+pub const SIDECAR_ALIASES: [&str; 3] = [PROXY_ALIAS, GATE_ALIAS, SUPERVISE_ALIAS];
+
+/// The proxy URL the agent's `HTTP(S)_PROXY` variables hold.
+pub fn proxy_url() -> String {
+    format!("http://{PROXY_ALIAS}:{PROXY_PORT}")
+}
+
+/// Paths inside the agent container.
+pub mod agent {
+    macro_rules! home {
+        () => {
+            "/home/node"
+        };
+    }
+    /// The agent's home: the named volume that keeps its state across `resume`.
+    pub const HOME: &str = home!();
+    /// The workspace copied in from the host (`--cwd`).
+    pub const WORKSPACE: &str = concat!(home!(), "/workspace");
+    /// The prompt `bb-provision` writes and `bb-exec` passes to the CLI.
+    pub const PROMPT_FILE: &str = concat!(home!(), "/.bot-bottle-prompt.txt");
+    /// The agent's git configuration (identity, the gate's URLs).
+    pub const GITCONFIG: &str = concat!(home!(), "/.gitconfig");
+    /// The bottle's CA, where `update-ca-certificates` picks it up.
+    pub const CA_CERT: &str = "/usr/local/share/ca-certificates/bot-bottle.crt";
+    /// The system bundle that then holds it (for `SSL_CERT_FILE` and friends).
+    pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+    /// The user the agent runs as.
+    pub const USER: &str = "node";
+}
+
+/// Paths inside the sidecar container.
+pub mod sidecar {
+    macro_rules! egress {
+        () => {
+            "/etc/bot-bottle/egress"
+        };
+    }
+    macro_rules! gate {
+        () => {
+            "/etc/bot-bottle/git-gate"
+        };
+    }
+    /// The proxy's configuration folder.
+    pub const EGRESS_DIR: &str = egress!();
+    /// The plan's `egress` section, as the proxy reads it.
+    pub const ROUTES: &str = concat!(egress!(), "/routes.json");
+    /// The bottle CA's certificate and key.
+    pub const CA_CERT: &str = concat!(egress!(), "/ca.pem");
+    pub const CA_KEY: &str = concat!(egress!(), "/ca-key.pem");
+    /// Extra upstream roots (`BOT_BOTTLE_EXTRA_ROOTS`).
+    pub const EXTRA_ROOTS: &str = concat!(egress!(), "/extra-roots.pem");
+    /// The gate's configuration folder.
+    pub const GATE_DIR: &str = gate!();
+    /// The gate's `repos.json` ([`crate::gate::GateConfig`]).
+    pub const GATE_CONFIG: &str = concat!(gate!(), "/repos.json");
+    /// The repos' SSH keys, one file per repo name.
+    pub const GATE_KEY_DIR: &str = concat!(gate!(), "/keys");
+    /// The gitleaks-format rules of every push.
+    pub const GATE_RULES: &str = concat!(gate!(), "/rules.toml");
+    /// The gate's working folder (mirrors, known_hosts files, locks): an anonymous volume.
+    pub const GATE_ROOT: &str = "/var/lib/bot-bottle/git-gate";
+    /// The binaries in the sidecar image.
+    pub const SIDECAR_BIN: &str = "/usr/local/bin/bb-sidecar";
+    pub const GATE_BIN: &str = "/usr/local/bin/bb-gitgate";
+}
+
+/// Environment variables one crate sets and another reads.
+pub mod env {
+    /// The sidecar's settings (each also a `bb-sidecar` flag).
+    pub const SIDECAR_ROUTES: &str = "BB_SIDECAR_ROUTES";
+    pub const SIDECAR_LISTEN: &str = "BB_SIDECAR_LISTEN";
+    pub const SIDECAR_DNS: &str = "BB_SIDECAR_DNS";
+    pub const SIDECAR_CA_CERT: &str = "BB_SIDECAR_CA_CERT";
+    pub const SIDECAR_CA_KEY: &str = "BB_SIDECAR_CA_KEY";
+    pub const SIDECAR_EXTRA_ROOTS: &str = "BB_SIDECAR_EXTRA_ROOTS";
+    pub const SIDECAR_DENY_NETS: &str = "BB_SIDECAR_DENY_NETS";
+    pub const SIDECAR_RESOLVE_OVERRIDE: &str = "BB_SIDECAR_RESOLVE_OVERRIDE";
+    pub const SIDECAR_MAX_BODY: &str = "BB_SIDECAR_MAX_BODY";
+    pub const SIDECAR_GIT_GATE: &str = "BB_SIDECAR_GIT_GATE";
+    pub const SIDECAR_HEALTH_URL: &str = "BB_SIDECAR_HEALTH_URL";
+    /// The canary's value in the sidecar (a known secret of the proxy and the gate).
+    pub const SIDECAR_CANARY: &str = "BB_SIDECAR_CANARY";
+    /// The canary's value in the agent.
+    pub const AGENT_CANARY: &str = "BOT_BOTTLE_CANARY";
+    /// The bottle's identity, in the agent.
+    pub const AGENT_IDENTITY: &str = "BOT_BOTTLE_IDENTITY";
+    /// The gate's settings (each also a `bb-gitgate serve` flag).
+    pub const GATE_CONFIG: &str = "BB_GITGATE_CONFIG";
+    pub const GATE_ROOT: &str = "BB_GITGATE_ROOT";
+    pub const GATE_HEALTH_ADDR: &str = "BB_GITGATE_HEALTH_ADDR";
+    pub const GATE_UPSTREAM_TIMEOUT: &str = "BB_GITGATE_UPSTREAM_TIMEOUT";
+    /// A route's credential travels in the sidecar's environment as `EGRESS_TOKEN_<n>`.
+    pub const TOKEN_SLOT_PREFIX: &str = "EGRESS_TOKEN_";
+    /// The name of the `n`th token slot (from 1).
+    pub fn token_slot(n: usize) -> String {
+        format!("{TOKEN_SLOT_PREFIX}{n}")
+    }
+    /// The base image of bot-bottle's images (a build argument).
+    pub const BASE_IMAGE: &str = "BOT_BOTTLE_BASE_IMAGE";
+    /// Quiet progress output in every tool.
+    pub const QUIET: &str = "BOT_BOTTLE_QUIET";
+}
+
+/// Docker resource names of a bottle, all `bot-bottle-<identity>-…`.
+pub mod names {
+    /// The prefix of every resource bot-bottle creates.
+    pub const PREFIX: &str = "bot-bottle-";
+    /// The compose project.
+    pub fn project(identity: &str) -> String {
+        format!("{PREFIX}{identity}")
+    }
+    pub fn agent_container(identity: &str) -> String {
+        format!("{PREFIX}{identity}-agent")
+    }
+    pub fn sidecar_container(identity: &str) -> String {
+        format!("{PREFIX}{identity}-sidecar")
+    }
+    /// The named volume of the agent's home.
+    pub fn home_volume(identity: &str) -> String {
+        format!("{PREFIX}{identity}-home")
+    }
+    /// The `internal` network the agent lives on.
+    pub fn internal_network(identity: &str) -> String {
+        format!("{PREFIX}{identity}-internal")
+    }
+    /// The network the sidecar reaches the world through.
+    pub fn egress_network(identity: &str) -> String {
+        format!("{PREFIX}{identity}-egress")
+    }
+}
+
+/// Docker labels bot-bottle puts on what it creates (cleanup and `list` find things by them).
+pub mod labels {
+    pub const IDENTITY: &str = "bot-bottle.identity";
+    /// `agent`, `sidecar`, `home`, ...
+    pub const ROLE: &str = "bot-bottle.role";
+    pub const AGENT: &str = "bot-bottle.agent";
+    pub const RUNTIME: &str = "bot-bottle.runtime";
+    /// The operator's `--label`.
+    pub const LABEL: &str = "bot-bottle.label";
+    /// On an image made by `bot-bottle commit`: the bottle it was committed from.
+    pub const COMMITTED_FROM: &str = "bot-bottle.committed-from";
+    /// On images bot-bottle builds: which image (`agent`, `sidecar`, ...).
+    pub const IMAGE: &str = "bot-bottle.image";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_absolute_and_nested_where_they_say() {
+        assert!(agent::WORKSPACE.starts_with(agent::HOME));
+        assert!(sidecar::ROUTES.starts_with(sidecar::EGRESS_DIR));
+        assert!(sidecar::GATE_KEY_DIR.starts_with(sidecar::GATE_DIR));
+        assert_eq!(proxy_url(), "http://egress:9099");
+        assert_eq!(env::token_slot(3), "EGRESS_TOKEN_3");
+        assert_eq!(names::home_volume("a-b"), "bot-bottle-a-b-home");
+    }
+}

@@ -1,0 +1,183 @@
+//! The sidecar proxy's routes, credentials and detectors.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Egress policy for the sidecar's proxy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EgressPlan {
+    pub routes: Vec<Route>,
+    /// Sidecar env names (`EGRESS_TOKEN_1`, …) and where their values come from at launch.
+    pub token_slots: Vec<TokenSlot>,
+}
+
+/// One allowed host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Route {
+    /// Lower case; `*.example.com` matches one or more labels below the apex, never the apex.
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<RouteAuth>,
+    /// Empty: every path, method and header passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<RouteMatch>,
+    pub dlp: Dlp,
+    pub tls_passthrough: bool,
+    pub private: bool,
+    /// `provider` when the provider template added this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
+    /// A provider's API whose requests must not ask the provider to fetch a URL the agent names
+    /// (MCP connectors, web fetch tools, images and files by URL); `None`: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_api: Option<ProviderApi>,
+}
+
+/// The request formats the sidecar reads to refuse provider-side fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderApi {
+    /// The Messages API (`mcp_servers`, `web_fetch` tools, `source: {type: url}`).
+    Anthropic,
+    /// The Responses API (`mcp` tools, `image_url`, `file_url`).
+    Openai,
+}
+
+/// Credential injected by the sidecar on this route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteAuth {
+    pub scheme: AuthScheme,
+    /// The token slot (sidecar env name) holding the value.
+    pub slot: String,
+    /// The only port the credential is sent to, always over TLS (443 unless the route says).
+    #[serde(default = "https_port")]
+    pub port: u16,
+}
+
+/// The port a route's credential goes to by default.
+pub const HTTPS_PORT: u16 = 443;
+
+fn https_port() -> u16 {
+    HTTPS_PORT
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AuthScheme {
+    Bearer,
+    #[serde(rename = "token")]
+    Token,
+    Basic,
+    /// The bare token in an `x-api-key` header (Anthropic's API keys).
+    #[serde(rename = "x-api-key")]
+    XApiKey,
+}
+
+impl AuthScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Token => "token",
+            AuthScheme::Basic => "Basic",
+            AuthScheme::XApiKey => "x-api-key",
+        }
+    }
+
+    /// The request header the credential goes in.
+    pub fn header(self) -> &'static str {
+        match self {
+            AuthScheme::XApiKey => "x-api-key",
+            _ => "authorization",
+        }
+    }
+
+    /// The header's value for `token`.
+    pub fn header_value(self, token: &str) -> String {
+        match self {
+            AuthScheme::XApiKey => token.to_string(),
+            scheme => format!("{} {token}", scheme.as_str()),
+        }
+    }
+}
+
+/// One alternative of a route's `matches`: every given field must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteMatch {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathMatch>,
+    /// Upper case; empty means any method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PathMatch {
+    #[serde(rename = "type")]
+    pub kind: PathMatchKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PathMatchKind {
+    Prefix,
+    Exact,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HeaderMatch {
+    pub name: String,
+    pub value: String,
+}
+
+/// Content scanning on a route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Dlp {
+    /// Empty: outbound scanning off.
+    pub outbound: Vec<OutboundDetector>,
+    /// Empty: inbound scanning off.
+    pub inbound: Vec<InboundDetector>,
+    pub on_match: OnMatch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundDetector {
+    TokenPatterns,
+    KnownSecrets,
+    Entropy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundDetector {
+    Injection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMatch {
+    Block,
+    Redact,
+}
+
+/// A sidecar env variable that receives a token value at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenSlot {
+    /// The sidecar env name, `EGRESS_TOKEN_<n>`.
+    pub slot: String,
+    pub source: TokenSource,
+}
+
+/// Where a token slot's value is read at launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The host environment variable of this name.
+    HostEnv { name: String },
+    /// The access token in the host's `~/.codex/auth.json`.
+    CodexAuthFile { path: PathBuf },
+}

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use bb_contract::Plan;
+use bb_contract::ca::{CA_CERT_FILE, CA_INFO_FILE, CA_KEY_FILE, CaInfo};
 use bb_contract::plan::CaPlan;
 use bb_core::fsx;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -20,19 +20,12 @@ use time::{Duration, OffsetDateTime};
 /// How long a bottle's CA is valid.
 pub const VALIDITY_DAYS: i64 = 30;
 
-/// What is remembered next to the CA to decide whether it can be reused.
-#[derive(Debug, Serialize, Deserialize)]
-struct CaInfo {
-    fingerprint_sha256: String,
-    not_after: String,
-}
-
 /// Mints the CA of `plan` (or reuses a valid one) and returns the plan's `ca` section.
 pub fn ensure(plan: &Plan) -> Result<CaPlan> {
     let dir = plan.state_dir.join("egress");
     fsx::create_private_dir(&dir)?;
-    let cert = dir.join("ca.pem");
-    let key = dir.join("ca-key.pem");
+    let cert = dir.join(CA_CERT_FILE);
+    let key = dir.join(CA_KEY_FILE);
     if let Some(info) = reusable(&dir, &cert, &key) {
         return Ok(CaPlan {
             cert,
@@ -43,7 +36,7 @@ pub fn ensure(plan: &Plan) -> Result<CaPlan> {
     }
     let info = mint(&plan.identity, &cert, &key)?;
     let json = serde_json::to_vec_pretty(&info)?;
-    fsx::write_file(&dir.join("ca.json"), &json, 0o644)?;
+    fsx::write_file(&dir.join(CA_INFO_FILE), &json, 0o644)?;
     Ok(CaPlan {
         cert,
         key,
@@ -53,7 +46,7 @@ pub fn ensure(plan: &Plan) -> Result<CaPlan> {
 }
 
 fn reusable(dir: &Path, cert: &Path, key: &Path) -> Option<CaInfo> {
-    let info: CaInfo = serde_json::from_slice(&std::fs::read(dir.join("ca.json")).ok()?).ok()?;
+    let info: CaInfo = serde_json::from_slice(&std::fs::read(dir.join(CA_INFO_FILE)).ok()?).ok()?;
     let not_after = OffsetDateTime::parse(&info.not_after, &Rfc3339).ok()?;
     let pem = std::fs::read_to_string(cert).ok()?;
     let still_valid = not_after - OffsetDateTime::now_utc() > Duration::days(1);

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, Result};
 use bb_contract::Plan;
 
-pub const PROMPT_FILE: &str = "/home/node/.bot-bottle-prompt.txt";
+pub use bb_contract::layout::agent::PROMPT_FILE;
 
 /// How to run the agent.
 #[derive(Debug, Clone, Default)]

@@ -22,13 +22,9 @@ use subnet::Ipv4Net;
 /// How many free subnets to try when another launch takes the one we picked.
 const ATTEMPTS: usize = 8;
 
-pub fn internal_name(identity: &str) -> String {
-    format!("bot-bottle-{identity}-internal")
-}
-
-pub fn egress_name(identity: &str) -> String {
-    format!("bot-bottle-{identity}-egress")
-}
+pub use bb_contract::layout::names::{
+    egress_network as egress_name, internal_network as internal_name,
+};
 
 /// Creates (or finds) both networks and returns the plan's `network` section.
 pub fn create(plan: &Plan) -> Result<NetworkPlan> {

@@ -283,7 +283,7 @@ fn egress(
         if let Some(slot) = slots.iter().find(|s| s.source == source) {
             return slot.slot.clone();
         }
-        let slot = format!("EGRESS_TOKEN_{}", slots.len() + 1);
+        let slot = bb_contract::layout::env::token_slot(slots.len() + 1);
         slots.push(TokenSlot {
             slot: slot.clone(),
             source,

@@ -74,7 +74,8 @@ pub fn plan(
     };
     let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     let dockerfile = spec.dockerfile.as_ref().map(|d| d.value.clone());
-    let base_image = env("BOT_BOTTLE_BASE_IMAGE").unwrap_or_else(|| DEFAULT_BASE_IMAGE.into());
+    let base_image =
+        env(bb_contract::layout::env::BASE_IMAGE).unwrap_or_else(|| DEFAULT_BASE_IMAGE.into());
     let wheel = match dockerfile {
         None => agent_cli::pin(template).wheel(std::env::consts::ARCH),
         Some(_) => None,

@@ -423,6 +423,27 @@ fn repo_without_host_key_refuses_trust_on_first_use() {
 }
 
 #[test]
+fn host_key_types_openssh_refuses_are_refused_at_planning() {
+    // `ssh-dss` used to pass planning and fail inside the sidecar: one rule now decides both.
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        "extends: claude\ngit-gate:\n  repos:\n    shop:\n      url: git@h.example.org:a/b.git\n      key: {provider: static, path: ~/.ssh/shop_deploy}\n      host_key: ssh-dss AAAAB3NzaC1kc3MAAACBAP1\n",
+    );
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "shop.md:8:",
+            "git-gate.repos.shop.host_key",
+            "`ssh-dss` does not start with a key type OpenSSH accepts",
+            "ssh-ed25519, ssh-rsa",
+        ],
+    );
+}
+
+#[test]
 fn bottle_in_the_working_directory_is_ignored_with_a_warning() {
     let f = Fixture::new();
     spec_example(&f);

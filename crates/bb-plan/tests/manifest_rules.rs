@@ -52,7 +52,7 @@ fn git_user_merges_per_field_and_repos_field_by_field() {
     let f = Fixture::new();
     f.bottle(
         "base",
-        "git-gate:\n  user: {name: Base, email: base@example.org}\n  repos:\n    app:\n      url: git@a.example.org:x/app.git\n      key: {provider: static, path: /k/base}\n      host_key: ssh-ed25519 AAAAbase\n",
+        "git-gate:\n  user: {name: Base, email: base@example.org}\n  repos:\n    app:\n      url: git@a.example.org:x/app.git\n      key: {provider: static, path: /k/base}\n      host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbase\n",
     );
     f.bottle(
         "child",
@@ -73,7 +73,10 @@ fn git_user_merges_per_field_and_repos_field_by_field() {
         app.key_path.as_ref().unwrap().value,
         std::path::PathBuf::from("/k/child")
     );
-    assert_eq!(app.host_key.as_ref().unwrap().value, "ssh-ed25519 AAAAbase");
+    assert_eq!(
+        app.host_key.as_ref().unwrap().value,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbase"
+    );
 }
 
 #[test]

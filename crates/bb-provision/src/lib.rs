@@ -23,11 +23,10 @@ use bb_contract::Plan;
 use bb_contract::plan::ProvisionPlan;
 use bb_core::docker;
 
-pub const HOME: &str = "/home/node";
-pub const CA_PATH: &str = "/usr/local/share/ca-certificates/bot-bottle.crt";
-pub const PROMPT_PATH: &str = "/home/node/.bot-bottle-prompt.txt";
-pub const GITCONFIG_PATH: &str = "/home/node/.gitconfig";
-pub const WORKSPACE_PATH: &str = "/home/node/workspace";
+pub use bb_contract::layout::agent::{
+    CA_CERT as CA_PATH, GITCONFIG as GITCONFIG_PATH, HOME, PROMPT_FILE as PROMPT_PATH,
+    WORKSPACE as WORKSPACE_PATH,
+};
 
 /// Provisions the running agent container of `plan`: the CA (as root) and the files under
 /// /home/node (one tar stream extracted by node) go in concurrently.

@@ -7,12 +7,13 @@ use std::process::Stdio;
 
 use anyhow::{Context, Result};
 use bb_contract::InputError;
+use bb_contract::log::{LogLine, Service, Verdict};
 use serde_json::Value;
 
 use crate::bottles;
 
 pub fn run(identity: &str, follow: bool, json: bool) -> Result<()> {
-    let sidecar = format!("bot-bottle-{identity}-sidecar");
+    let sidecar = bb_contract::layout::names::sidecar_container(identity);
     let running = bottles::of_identity(identity)?
         .role("sidecar")
         .is_some_and(|c| c.name == sidecar);
@@ -81,36 +82,46 @@ fn emit(out: &mut impl Write, line: &str, json: bool) -> Result<bool> {
 
 /// `12:03:04  BLOCK  egress  GET evil.test/x  host evil.test is not in the allowlist`.
 pub fn readable(raw: &str) -> Option<String> {
-    let d: Value = serde_json::from_str(raw).ok()?;
-    let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-    let time = s("time");
-    let clock = time.get(11..19).unwrap_or(&time).to_string();
-    if d.get("event").is_some() {
-        let ok = if d["ok"].as_bool().unwrap_or(true) {
-            ""
-        } else {
-            " FAILED"
-        };
-        return Some(format!(
-            "{clock}  event  {:<6}  {}{ok}: {}",
-            s("service"),
-            s("event"),
-            s("message")
-        ));
-    }
-    let verdict = s("verdict").to_uppercase();
-    let target = format!("{} {}{}", s("method"), s("host"), s("path"))
-        .trim()
-        .to_string();
-    let detector = d["detector"]
-        .as_str()
-        .map(|det| format!(" [{det}]"))
-        .unwrap_or_default();
-    Some(format!(
-        "{clock}  {verdict:<5}  {:<6}  {target}  {}{detector}",
-        s("service"),
-        s("reason")
-    ))
+    Some(match LogLine::parse(raw)? {
+        LogLine::Event(e) => {
+            let ok = if e.ok { "" } else { " FAILED" };
+            format!(
+                "{}  event  {:<6}  {}{ok}: {}",
+                clock(&e.time),
+                e.service,
+                e.event,
+                e.message
+            )
+        }
+        LogLine::Decision(d) => {
+            let field = |f: &Option<std::borrow::Cow<str>>| f.as_deref().unwrap_or("").to_string();
+            let target = format!("{} {}{}", field(&d.method), field(&d.host), field(&d.path));
+            let verdict = match d.verdict {
+                Verdict::Allow => "ALLOW",
+                Verdict::Block => "BLOCK",
+            };
+            let service = match d.service {
+                Service::Egress => "egress",
+                Service::Dns => "dns",
+            };
+            let detector = d
+                .detector
+                .as_deref()
+                .map(|det| format!(" [{det}]"))
+                .unwrap_or_default();
+            format!(
+                "{}  {verdict:<5}  {service:<6}  {}  {}{detector}",
+                clock(&d.time),
+                target.trim(),
+                d.reason
+            )
+        }
+    })
+}
+
+/// The `HH:MM:SS` of an RFC 3339 time.
+fn clock(time: &str) -> &str {
+    time.get(11..19).unwrap_or(time)
 }
 
 #[cfg(test)]

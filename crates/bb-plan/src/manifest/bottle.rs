@@ -408,7 +408,7 @@ fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, Inp
                     &base,
                     format!("`{name}` is not a usable repo name"),
                 )
-                .fix("use letters, digits, `.`, `_` and `-`, without a `.git` suffix"));
+                .fix(bb_contract::repo::REPO_NAME_RULE));
         }
         let fields = ctx.map(value, &base)?;
         ctx.check_keys(fields, &base, REPO_KEYS)?;
@@ -452,7 +452,8 @@ fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, Inp
         if let Some(n) = get(fields, "host_key") {
             let path = join(&base, "host_key");
             let line = ctx.string(n, &path)?;
-            check_host_key(&line).map_err(|(m, f)| ctx.error(n.line, &path, m).fix(f))?;
+            bb_contract::repo::parse_host_key(&line)
+                .map_err(|e| ctx.error(n.line, &path, e.to_string()).fix(e.fix()))?;
             repo.host_key = Some(at(ctx, n, line.trim().to_string()));
         }
         if let Some(n) = get(fields, "allow") {
@@ -475,27 +476,6 @@ fn parse_allow(ctx: &Ctx, node: &Node, base: &str) -> Result<PushAllowance, Inpu
         force_push: flag("force_push")?,
         ci_config: flag("ci_config")?,
     })
-}
-
-/// A pinned host key line: `TYPE BASE64 [comment]`.
-pub fn check_host_key(line: &str) -> Result<(), (String, String)> {
-    let mut parts = line.split_whitespace();
-    let kind = parts.next().unwrap_or("");
-    let blob = parts.next().unwrap_or("");
-    let known_kind =
-        kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-");
-    let base64 = !blob.is_empty()
-        && blob
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');
-    if known_kind && base64 {
-        Ok(())
-    } else {
-        Err((
-            "not a public host key line".into(),
-            "paste the server's key as `ssh-ed25519 AAAA…` (ssh-keyscan HOST prints it)".into(),
-        ))
-    }
 }
 
 fn parse_egress(ctx: &Ctx, node: &Node) -> Result<Vec<RouteSpec>, InputError> {

@@ -62,16 +62,8 @@ pub fn is_manifest_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// A repo or skill name that is safe as one path component.
-pub fn is_repo_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !name.ends_with(".git")
-        && !name.contains("..")
-}
+/// A repo or skill name that is safe as one path component (the gate applies the same rule).
+pub use bb_contract::repo::is_repo_name;
 
 /// Reads a manifest file's front matter into a YAML tree, with file-level errors.
 pub(crate) fn read_document(path: &Path) -> Result<(walk::Ctx, yaml::Node, String), InputError> {

@@ -181,13 +181,29 @@ pub fn ensure_home_volume(identity: &str) -> Result<()> {
 /// Removes the bottle's home volume (the agent's conversation and workspace); gone already is
 /// not an error.
 pub fn remove_home_volume(identity: &str) -> Result<()> {
-    let name = bb_contract::layout::names::home_volume(identity);
-    let exists = docker::succeeds(["volume", "inspect", &name]);
-    if exists {
-        docker::output(["volume", "rm", "-f", &name])
+    remove_volume(&bb_contract::layout::names::home_volume(identity))
+}
+
+/// Removes a home volume by name (`cleanup` lists them by label); gone already is not an error.
+pub fn remove_volume(name: &str) -> Result<()> {
+    if docker::succeeds(["volume", "inspect", name]) {
+        docker::output(["volume", "rm", "-f", name])
             .with_context(|| format!("removing the volume {name}"))?;
     }
     Ok(())
+}
+
+/// Removes containers by name, with their anonymous volumes (`cleanup` also finds containers
+/// by the name prefix alone); returns what failed.
+pub fn remove_named_containers(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| {
+            docker::output(["rm", "-f", "-v", name])
+                .err()
+                .map(|err| format!("container {name}: {err:#}"))
+        })
+        .collect()
 }
 
 /// Removes every container labelled with `identity`, with its anonymous volumes: what `down`

@@ -11,6 +11,7 @@ pub mod agent_cli;
 pub mod digest;
 pub mod docker;
 pub mod fsx;
+pub mod inspect;
 pub mod paths;
 pub mod progress;
 pub mod stage;

@@ -16,6 +16,7 @@ use bb_contract::Plan;
 use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
 use bb_contract::plan::NetworkPlan;
 use bb_core::docker;
+use bb_core::inspect::NetworkInspect;
 
 use subnet::Ipv4Net;
 
@@ -47,11 +48,11 @@ pub fn create(plan: &Plan) -> Result<NetworkPlan> {
         }
         let egress_subnet =
             existing(&egress, id)?.context("the egress network vanished after creation")?;
-        let egress_gateway = gateway(&egress)?.unwrap_or_else(|| {
-            let net: Ipv4Net = egress_subnet.parse().expect("the engine reports a CIDR");
-            net.host(1).to_string()
-        });
-        let net: Ipv4Net = internal_subnet.parse()?;
+        let egress_gateway = match gateway(&egress)? {
+            Some(gateway) => gateway,
+            None => parse_subnet(&egress, &egress_subnet)?.host(1).to_string(),
+        };
+        let net = parse_subnet(&internal, &internal_subnet)?;
         Ok(NetworkPlan {
             internal: internal.clone(),
             egress: egress.clone(),
@@ -87,6 +88,19 @@ pub fn remove(identity: &str) -> Result<()> {
     }
 }
 
+/// Removes networks by name (`cleanup` also finds them by the name prefix alone); returns what
+/// failed.
+pub fn remove_named(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| {
+            docker::output(["network", "rm", name])
+                .err()
+                .map(|err| format!("network {name}: {err:#}"))
+        })
+        .collect()
+}
+
 fn network_create_args(name: &str, identity: &str, role: &str, extra: &[String]) -> Vec<String> {
     let mut args = vec![
         "network".to_string(),
@@ -119,11 +133,22 @@ fn create_internal(name: &str, identity: &str) -> Result<String> {
         match docker::output(network_create_args(name, identity, "internal", &extra)) {
             Ok(_) => return Ok(subnet.to_string()),
             // Another launch took the same subnet between our look and our create: try again.
-            Err(err) if format!("{err}").contains("overlap") => last_error = Some(err),
+            Err(err) if taken_since(subnet)? => last_error = Some(err),
             Err(err) => return Err(err),
         }
     }
     Err(last_error.unwrap_or_else(|| anyhow::anyhow!("could not create {name}")))
+}
+
+/// Whether `subnet` clashes with a network or route now: the create failed because another
+/// launch took it meanwhile (decided from the engine's state, not from its error's wording).
+fn taken_since(subnet: Ipv4Net) -> Result<bool> {
+    Ok(subnet::clashes(&taken_subnets()?, subnet))
+}
+
+fn parse_subnet(network: &str, cidr: &str) -> Result<Ipv4Net> {
+    cidr.parse()
+        .map_err(|_| anyhow::anyhow!("network {network} has subnet `{cidr}`, not an IPv4 CIDR"))
 }
 
 /// The subnet of network `name` when it exists and belongs to `identity`.
@@ -131,35 +156,29 @@ fn existing(name: &str, identity: &str) -> Result<Option<String>> {
     let Some(info) = existing_raw(name)? else {
         return Ok(None);
     };
-    let owner = info["Labels"][IDENTITY_LABEL].as_str().unwrap_or("");
+    let owner = info.labels.get(IDENTITY_LABEL).map_or("", String::as_str);
     if owner != identity {
         bail!(
             "network {name} exists but is not labelled {IDENTITY_LABEL}={identity}; remove it or pick another identity"
         );
     }
-    let subnet = info["IPAM"]["Config"][0]["Subnet"]
-        .as_str()
+    let subnet = info
+        .subnet()
         .with_context(|| format!("network {name} has no IPv4 subnet"))?;
     Ok(Some(subnet.to_string()))
 }
 
 /// The gateway address the engine gave a network, when it reports one.
 fn gateway(name: &str) -> Result<Option<String>> {
-    Ok(existing_raw(name)?
-        .and_then(|info| {
-            info["IPAM"]["Config"][0]["Gateway"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .filter(|g| !g.is_empty()))
+    Ok(existing_raw(name)?.and_then(|info| info.gateway().map(str::to_string)))
 }
 
-fn existing_raw(name: &str) -> Result<Option<serde_json::Value>> {
+fn existing_raw(name: &str) -> Result<Option<NetworkInspect>> {
     let out = docker::raw(["network", "inspect", name])?;
     if !out.status.success() {
         return Ok(None);
     }
-    let list: Vec<serde_json::Value> =
+    let list: Vec<NetworkInspect> =
         serde_json::from_slice(&out.stdout).context("parsing `docker network inspect`")?;
     Ok(list.into_iter().next())
 }

@@ -63,6 +63,11 @@ impl fmt::Display for Ipv4Net {
 /// The pool internal networks come from: 10.213.0.0/16, as /24s.
 const POOL_BASE: u32 = 0x0AD5_0000;
 
+/// Whether `candidate` overlaps a subnet in `taken` (a default route overlaps nothing).
+pub fn clashes(taken: &[Ipv4Net], candidate: Ipv4Net) -> bool {
+    taken.iter().any(|t| t.prefix > 0 && t.overlaps(candidate))
+}
+
 /// A random /24 of the pool that overlaps nothing in `taken`.
 pub fn pick_free(taken: &[Ipv4Net], rng: &mut impl rand::Rng) -> Option<Ipv4Net> {
     let offset = rng.next_u32() % 256;
@@ -71,7 +76,7 @@ pub fn pick_free(taken: &[Ipv4Net], rng: &mut impl rand::Rng) -> Option<Ipv4Net>
             addr: Ipv4Addr::from(POOL_BASE + (((offset + i) % 256) << 8)),
             prefix: 24,
         })
-        .find(|candidate| !taken.iter().any(|t| t.prefix > 0 && t.overlaps(*candidate)))
+        .find(|candidate| !clashes(taken, *candidate))
 }
 
 /// The host's IPv4 routes (main table, default route excluded), from /proc/net/route.

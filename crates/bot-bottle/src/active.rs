@@ -2,6 +2,7 @@
 //! agent, uptime, runtime, the sidecar's health from `bb-sidecar health` inside it), then the
 //! kept ones: stopped, resumable, with their age and the size of their home volume.
 
+use bb_core::inspect::VolumeUsage;
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -146,15 +147,11 @@ pub fn home_sizes() -> BTreeMap<String, u64> {
     else {
         return BTreeMap::new();
     };
-    let volumes: Vec<serde_json::Value> = serde_json::from_str(text.trim()).unwrap_or_default();
+    let volumes: Vec<VolumeUsage> = serde_json::from_str(text.trim()).unwrap_or_default();
     volumes
-        .iter()
-        .filter_map(|v| {
-            let name = v["Name"].as_str()?;
-            let size = parse_size(v["Size"].as_str()?)?;
-            name.starts_with("bot-bottle-")
-                .then(|| (name.to_string(), size))
-        })
+        .into_iter()
+        .filter(|v| v.name.starts_with(bb_contract::layout::names::PREFIX))
+        .filter_map(|v| Some((v.name, parse_size(&v.size)?)))
         .collect()
 }
 

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
 use bb_core::docker;
-use serde_json::Value;
+use bb_core::inspect::ContainerInspect;
 
 /// Prefix of every container and network bot-bottle names.
-pub const NAME_PREFIX: &str = "bot-bottle-";
+pub use bb_contract::layout::names::PREFIX as NAME_PREFIX;
 
 /// One container of a bottle, from `docker inspect`.
 #[derive(Debug, Clone)]
@@ -26,23 +26,15 @@ pub struct Container {
 }
 
 impl Container {
-    fn from_inspect(v: &Value) -> Container {
-        let labels: BTreeMap<String, String> = v["Config"]["Labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    fn from_inspect(c: ContainerInspect) -> Container {
+        let labels = c.config.labels;
         Container {
-            name: text(&v["Name"]).trim_start_matches('/').to_string(),
+            name: c.name.trim_start_matches('/').to_string(),
             identity: labels.get(IDENTITY_LABEL).cloned(),
             role: labels.get(bb_contract::layout::labels::ROLE).cloned(),
-            running: v["State"]["Running"].as_bool().unwrap_or(false),
-            started_at: text(&v["State"]["StartedAt"]),
-            runtime: text(&v["HostConfig"]["Runtime"]),
+            running: c.state.running,
+            started_at: c.state.started_at,
+            runtime: c.host_config.runtime,
             labels,
         }
     }
@@ -72,12 +64,12 @@ pub fn containers() -> Result<Vec<Container>> {
     // A container removed since `ps` makes inspect exit 1 ("No such object") while it still
     // prints the others: keep those.
     let out = docker::raw(&args)?;
-    let list: Vec<Value> = match serde_json::from_slice(&out.stdout) {
+    let list: Vec<ContainerInspect> = match serde_json::from_slice(&out.stdout) {
         Ok(list) => list,
         Err(_) if out.status.success() => bail!("reading `docker inspect`: not JSON"),
         Err(_) => bail!("{}", docker::failure("docker", &os_args(&args), &out)),
     };
-    Ok(list.iter().map(Container::from_inspect).collect())
+    Ok(list.into_iter().map(Container::from_inspect).collect())
 }
 
 /// Every network with the identity label or the name prefix: (name, identity label).
@@ -146,19 +138,11 @@ pub fn of_identity(identity: &str) -> Result<Bottle> {
     })
 }
 
-/// Removes containers (with their anonymous volumes) then networks; returns what failed.
+/// Removes containers (with their anonymous volumes) then networks, through the stages' own
+/// functions; returns what failed.
 pub fn remove(containers: &[String], networks: &[String]) -> Vec<String> {
-    let mut failures = Vec::new();
-    for name in containers {
-        if let Err(err) = docker::output(["rm", "-f", "-v", name]) {
-            failures.push(format!("container {name}: {err:#}"));
-        }
-    }
-    for name in networks {
-        if let Err(err) = docker::output(["network", "rm", name]) {
-            failures.push(format!("network {name}: {err:#}"));
-        }
-    }
+    let mut failures = bb_compose::remove_named_containers(containers);
+    failures.extend(bb_net::remove_named(networks));
     failures
 }
 

@@ -57,7 +57,7 @@ pub fn run(yes: bool) -> Result<()> {
         }
     }
     for volume in &volumes {
-        if let Err(err) = bb_core::docker::output(["volume", "rm", "-f", volume]) {
+        if let Err(err) = bb_compose::remove_volume(volume) {
             failures.push(format!("volume {volume}: {err:#}"));
         }
     }

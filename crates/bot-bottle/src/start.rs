@@ -68,7 +68,13 @@ pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
     )?;
     launch.done.push(Step::State);
     let outcome = launch.run(turn);
-    launch.teardown(&outcome)
+    launch.teardown(outcome)
+}
+
+/// The error of a failed launch: the cause keeps its type, so bad input found during the launch
+/// still exits 2.
+fn launch_failed(identity: &str, err: anyhow::Error) -> anyhow::Error {
+    err.context(format!("launching {identity}"))
 }
 
 /// What the launch created, in order; teardown undoes it in reverse.
@@ -179,7 +185,7 @@ impl Launch {
     }
 
     /// Undoes every step in reverse, attempting each; reports failures at the end.
-    fn teardown(self, outcome: &Outcome) -> Result<i32> {
+    fn teardown(self, outcome: Outcome) -> Result<i32> {
         let mut failures = Vec::new();
         for step in self.done.iter().rev() {
             let result = match step {
@@ -193,7 +199,7 @@ impl Launch {
                 failures.push(format!("{step:?}: {err:#}"));
             }
         }
-        let status = match outcome {
+        let status = match &outcome {
             Outcome::Exited(code) => *code,
             Outcome::Interrupted(sig) => 128 + sig,
             Outcome::Failed(_) => 1,
@@ -219,9 +225,7 @@ impl Launch {
             eprintln!("bot-bottle: teardown failed: {failure}");
         }
         match outcome {
-            Outcome::Failed(err) => {
-                Err(anyhow::anyhow!("{err:#}")).context(format!("launching {}", self.plan.identity))
-            }
+            Outcome::Failed(err) => Err(launch_failed(&self.plan.identity, err)),
             Outcome::Interrupted(sig) => {
                 eprintln!("bot-bottle: interrupted by signal {sig}; torn down");
                 Ok(status)
@@ -267,5 +271,25 @@ impl Signals {
             0 => None,
             sig => Some(sig as i32),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bb_contract::InputError;
+    use bb_contract::error::exit_code;
+
+    #[test]
+    fn bad_input_found_during_a_launch_still_exits_2() {
+        let input = anyhow::Error::new(InputError::new("is not JSON")).context("reading auth");
+        let err = launch_failed("fixer-ab12c", input);
+        assert_eq!(exit_code(&err), 2);
+        assert_eq!(
+            format!("{err:#}"),
+            "launching fixer-ab12c: reading auth: is not JSON"
+        );
+        let runtime = launch_failed("fixer-ab12c", anyhow::anyhow!("docker died"));
+        assert_eq!(exit_code(&runtime), 1);
     }
 }

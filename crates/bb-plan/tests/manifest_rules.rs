@@ -1,7 +1,7 @@
 //! The merge rules of `extends` and of several `--bottle`s, and the agent's overlay, checked
 //! through the library (no process, no host variables needed).
 
-use bb_contract::plan::{OnMatch, Template};
+use bb_contract::plan::{OnMatch, OutboundDetector, Template};
 use bb_plan::manifest::Catalog;
 use bb_plan::manifest::bottle::EnvValue;
 use bb_plan::manifest::resolve::{Resolved, resolve};
@@ -187,6 +187,35 @@ fn route_defaults_and_options() {
     assert_eq!(dlp.inbound.len(), 1, "inbound keeps its default");
     assert_eq!(dlp.on_match, OnMatch::Redact);
     assert_eq!(route.matches[0].headers[0].name, "X-A");
+}
+
+#[test]
+fn the_original_projects_route_keys_are_read_as_dlp() {
+    let f = Fixture::new();
+    f.bottle(
+        "b",
+        "egress:\n  routes:\n    - host: a.example.org\n      outbound_detectors: [known_secrets]\n      outbound_on_match: redact\n      naive_injection_detection: false\n",
+    );
+    let r = resolved(&f, &["b"]);
+    let dlp = bb_plan::manifest::bottle::DlpSpec::resolve(r.routes[0].dlp.as_ref(), OnMatch::Block);
+    assert_eq!(dlp.outbound, vec![OutboundDetector::KnownSecrets]);
+    assert!(dlp.inbound.is_empty(), "naive_injection_detection: false");
+    assert_eq!(dlp.on_match, OnMatch::Redact);
+}
+
+#[test]
+fn a_setting_given_by_old_and_new_key_is_refused() {
+    let f = Fixture::new();
+    f.bottle(
+        "b",
+        "egress:\n  routes:\n    - host: a.example.org\n      dlp: {inbound: [injection]}\n      inbound_detectors: false\n",
+    );
+    let catalog = Catalog::discover(&f.home(), &f.path("repo")).unwrap();
+    let err = resolve(&catalog, &["b".to_string()], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("egress.routes[0].inbound_detectors"), "{err}");
+    assert!(err.contains("keep only `dlp.inbound`"), "{err}");
 }
 
 #[test]

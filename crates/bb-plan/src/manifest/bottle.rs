@@ -51,7 +51,6 @@ const AUTH_KEYS: &[&str] = &["scheme", "token_ref", "port"];
 const MATCH_KEYS: &[&str] = &["paths", "methods", "headers"];
 const PATH_KEYS: &[&str] = &["type", "value"];
 const HEADER_KEYS: &[&str] = &["name", "value"];
-const DLP_KEYS: &[&str] = &["outbound", "inbound", "on_match"];
 
 /// Variables bot-bottle sets in the agent itself; a bottle may not override them.
 pub const RESERVED_ENV: &[&str] = &[
@@ -510,7 +509,9 @@ fn parse_egress(ctx: &Ctx, node: &Node) -> Result<Vec<RouteSpec>, InputError> {
 fn parse_route(ctx: &Ctx, node: &Node, position: usize) -> Result<RouteSpec, InputError> {
     let base = &index("egress.routes", position);
     let entries = ctx.map(node, base)?;
-    ctx.check_keys(entries, base, ROUTE_KEYS)?;
+    let legacy = super::dlp::LEGACY.iter().map(|(old, _)| *old);
+    let keys: Vec<&str> = ROUTE_KEYS.iter().copied().chain(legacy).collect();
+    ctx.check_keys(entries, base, &keys)?;
     let host_path = join(base, "host");
     let host_node = get(entries, "host").ok_or_else(|| {
         ctx.error(node.line, &host_path, "missing")
@@ -533,9 +534,7 @@ fn parse_route(ctx: &Ctx, node: &Node, position: usize) -> Result<RouteSpec, Inp
             .map(|n| parse_matches(ctx, n, &join(base, "matches")))
             .transpose()?
             .unwrap_or_default(),
-        dlp: get(entries, "dlp")
-            .map(|n| parse_dlp(ctx, n, &join(base, "dlp")))
-            .transpose()?,
+        dlp: super::dlp::parse_route_dlp(ctx, entries, base)?,
         tls_passthrough: flag("tls_passthrough")?,
         private: flag("private")?,
         index: position,
@@ -743,97 +742,6 @@ fn parse_headers(ctx: &Ctx, node: &Node, base: &str) -> Result<Vec<HeaderMatch>,
                 .fix("use letters, digits and `-`"));
         }
         out.push(HeaderMatch { name, value });
-    }
-    Ok(out)
-}
-
-fn parse_dlp(ctx: &Ctx, node: &Node, base: &str) -> Result<DlpSpec, InputError> {
-    let entries = ctx.map(node, base)?;
-    ctx.check_keys(entries, base, DLP_KEYS)?;
-    let mut spec = DlpSpec::default();
-    if let Some(n) = get(entries, "outbound") {
-        let path = join(base, "outbound");
-        spec.outbound = Some(detector_list(
-            ctx,
-            n,
-            &path,
-            |name| match name {
-                "token_patterns" => Some(OutboundDetector::TokenPatterns),
-                "known_secrets" => Some(OutboundDetector::KnownSecrets),
-                "entropy" => Some(OutboundDetector::Entropy),
-                _ => None,
-            },
-            "token_patterns, known_secrets, entropy",
-        )?);
-    }
-    if let Some(n) = get(entries, "inbound") {
-        let path = join(base, "inbound");
-        spec.inbound = Some(detector_list(
-            ctx,
-            n,
-            &path,
-            |name| match name {
-                "injection" => Some(InboundDetector::Injection),
-                _ => None,
-            },
-            "injection",
-        )?);
-    }
-    if let Some(n) = get(entries, "on_match") {
-        let path = join(base, "on_match");
-        spec.on_match = Some(match ctx.string(n, &path)?.as_str() {
-            "block" => OnMatch::Block,
-            "redact" => OnMatch::Redact,
-            other => {
-                return Err(ctx
-                    .error(n.line, &path, format!("unknown action `{other}`"))
-                    .fix("use `block` or `redact`"));
-            }
-        });
-    }
-    Ok(spec)
-}
-
-fn detector_list<T: PartialEq>(
-    ctx: &Ctx,
-    node: &Node,
-    path: &str,
-    lookup: impl Fn(&str) -> Option<T>,
-    allowed: &str,
-) -> Result<Vec<T>, InputError> {
-    if node.value == Value::Bool(false) {
-        return Ok(Vec::new());
-    }
-    if !matches!(node.value, Value::Seq(_)) {
-        return Err(ctx
-            .error(
-                node.line,
-                path,
-                format!(
-                    "expected a list of detectors or false, found {}",
-                    node.value.kind()
-                ),
-            )
-            .fix(format!("detectors: {allowed}")));
-    }
-    let mut out = Vec::new();
-    for (i, name) in ctx.string_list(node, path)?.iter().enumerate() {
-        let detector = lookup(name).ok_or_else(|| {
-            let guess = super::walk::did_you_mean(name, allowed.split(", "));
-            let fix = match guess {
-                Some(g) => format!("did you mean `{g}`? (detectors: {allowed})"),
-                None => format!("detectors: {allowed}"),
-            };
-            ctx.error(
-                node.line,
-                &index(path, i),
-                format!("unknown detector `{name}`"),
-            )
-            .fix(fix)
-        })?;
-        if !out.contains(&detector) {
-            out.push(detector);
-        }
     }
     Ok(out)
 }

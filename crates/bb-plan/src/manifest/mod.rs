@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod bottle;
 pub mod catalog;
+pub mod dlp;
 pub mod frontmatter;
 pub mod limits;
 pub mod repo_url;

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod bottle;
 pub mod catalog;
 pub mod dlp;
+pub mod egress;
 pub mod frontmatter;
 pub mod limits;
 pub mod repo_url;

@@ -11,17 +11,26 @@ use std::path::{Path, PathBuf};
 use bb_contract::InputError;
 use bb_contract::plan::{
     self, AgentPlan, BottleRef, EgressPlan, EnvPlan, GitGatePlan, HostEnv, OnMatch, Origin, Plan,
-    PromptedEnv, ProviderPlan, RepoPlan, Route, RouteAuth, RuntimeChoice, RuntimeName, RuntimePlan,
-    SkillPlan, TokenSlot, TokenSource, WorkspacePlan,
+    PromptedEnv, ProviderPlan, RepoPlan, Route, RouteAuth, RuntimeName, SkillPlan, TokenSlot,
+    TokenSource, WorkspacePlan,
 };
 use bb_contract::state::Metadata;
 use bb_core::docker::RuntimeProbe;
 
 use crate::manifest::Catalog;
+
+mod checks;
+mod identity;
+mod runtime;
+
 use crate::manifest::bottle::{At, DlpSpec, EnvValue};
 use crate::manifest::repo_url;
 use crate::manifest::resolve::{self, Resolved};
 use crate::provider;
+use checks::check_host;
+use identity::check_identity;
+pub use identity::{identity_slug, mint_identity};
+use runtime::runtime;
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
@@ -477,231 +486,6 @@ fn env_plan(env: &[(String, At<EnvValue>)], state_dir: &Path) -> EnvPlan {
     plan
 }
 
-/// Everything the launch reads from the host must be there now, so a launch never half-starts.
-fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
-    for (name, value) in &r.env {
-        if let EnvValue::Host(var) = &value.value
-            && (host.env)(var).is_none()
-        {
-            return Err(value
-                .loc
-                .error(
-                    &format!("env.{name}"),
-                    format!("host variable `{var}` is not set"),
-                )
-                .fix(format!(
-                    "export {var} before launching, or change env.{name}"
-                )));
-        }
-    }
-    if let Some(token) = &r.resolved.provider.auth_token
-        && !host.is_set(&token.value)
-    {
-        return Err(token
-            .loc
-            .error(
-                "agent_provider.auth_token",
-                format!(
-                    "host variable `{}` (the OAuth token) is not set or empty",
-                    token.value
-                ),
-            )
-            .fix(format!(
-                "export {} (`claude setup-token` prints one)",
-                token.value
-            )));
-    }
-    for route in &r.resolved.routes {
-        if let Some(auth) = &route.auth
-            && !host.is_set(&auth.token_ref)
-            && !r.replaced_routes.contains(&route.host)
-        {
-            return Err(route
-                .loc
-                .error(
-                    &format!("egress.routes[{}].auth.token_ref", route.index),
-                    format!(
-                        "host variable `{}` (token for {}) is not set or empty",
-                        auth.token_ref, route.host
-                    ),
-                )
-                .fix(format!("export {} before launching", auth.token_ref)));
-        }
-    }
-    if r.provider.forward_host_credentials {
-        let file = provider::codex_auth_file(&host.user_home);
-        if !file.is_file() {
-            let loc = r
-                .resolved
-                .provider
-                .forward_host_credentials
-                .as_ref()
-                .map(|f| f.loc.clone());
-            return Err(loc
-                .unwrap_or_default()
-                .error(
-                    "agent_provider.forward_host_credentials",
-                    format!("{} does not exist", file.display()),
-                )
-                .fix("run `codex login` on the host first"));
-        }
-    }
-    if let Some(dockerfile) = &r.resolved.provider.dockerfile
-        && !dockerfile.value.is_file()
-    {
-        return Err(dockerfile
-            .loc
-            .error(
-                "agent_provider.dockerfile",
-                format!("{} does not exist", dockerfile.value.display()),
-            )
-            .fix("give a path relative to the bottle file, or an absolute one"));
-    }
-    for (i, (skill, path)) in r.skills.iter().enumerate() {
-        if !path.is_dir() {
-            return Err(skill
-                .loc
-                .error(
-                    &format!("skills[{i}]"),
-                    format!("skill folder {}/ does not exist", path.display()),
-                )
-                .fix(format!(
-                    "create it, or remove `{}` from skills",
-                    skill.value
-                )));
-        }
-    }
-    if let Some(rules) = &r.resolved.rules
-        && !rules.value.is_file()
-    {
-        return Err(rules
-            .loc
-            .error("git-gate.rules", format!("rules file {} does not exist", rules.value.display()))
-            .fix("give the path of a gitleaks-format TOML file, relative to the bottle file or absolute"));
-    }
-    for (name, repo) in &r.resolved.repos {
-        if let Some(key) = &repo.key_path
-            && !key.value.is_file()
-        {
-            return Err(key
-                .loc
-                .error(
-                    &format!("git-gate.repos.{name}.key.path"),
-                    format!("key file {} does not exist", key.value.display()),
-                )
-                .fix("give the path of the SSH private key for this repo"));
-        }
-    }
-    Ok(())
-}
-
-/// An identity given for resume must be a safe Docker name component.
-fn check_identity(id: &str) -> Result<String, InputError> {
-    let ok = (3..=48).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(id.to_string())
-    } else {
-        Err(InputError::new(format!("`{id}` is not a bottle identity"))
-            .key("--identity")
-            .fix("pass an identity as printed by `bot-bottle start`, such as fixer-x7k2p"))
-    }
-}
-
-/// The identity prefix of an agent: lower-case alphanumerics, anything else a `-`, at most 40
-/// characters, `bottle` when nothing is left.
-pub fn identity_slug(agent: &str) -> String {
-    let slug: String = agent
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let slug = slug.trim_matches('-');
-    if slug.is_empty() {
-        "bottle".into()
-    } else {
-        slug.into()
-    }
-}
-
-/// `<agent slug>-<5 random base36 characters>`.
-pub fn mint_identity(agent: &str) -> String {
-    use rand::RngExt;
-    const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let slug = identity_slug(agent);
-    let mut rng = rand::rng();
-    let suffix: String = (0..5)
-        .map(|_| BASE36[rng.random_range(0..BASE36.len())] as char)
-        .collect();
-    format!("{slug}-{suffix}")
-}
-
-/// The sidecar image a runsc probe can fall back to (built from the base, has `true`).
-const PROBE_FALLBACK_IMAGE: &str = "bot-bottle-sidecar:latest";
-
-/// runsc when the engine has it registered and a container actually works under it (on some
-/// kernels it needs runtime arguments to start at all, and old versions fail common syscalls);
-/// runc otherwise, with the reason.
-fn runtime(
-    engine: &anyhow::Result<bb_core::docker::EngineInfo>,
-    host: &Host,
-    flag: Option<RuntimeName>,
-    agent_image: &str,
-) -> RuntimePlan {
-    if let Some(name) = flag {
-        // Forced, but still tried: a runtime the agent cannot work under is said so up front.
-        let note = match name {
-            RuntimeName::Runsc => {
-                match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
-                    RuntimeProbe::Fails(why) => Some(format!(
-                        "UNUSABLE here: a test container could not `stat /` under runsc ({why}); the agent will fail ordinary file operations"
-                    )),
-                    RuntimeProbe::Works | RuntimeProbe::NoImage => None,
-                }
-            }
-            RuntimeName::Runc => None,
-        };
-        return RuntimePlan {
-            name,
-            chosen_by: RuntimeChoice::Flag,
-            note,
-        };
-    }
-    let runc = |note: String| RuntimePlan {
-        name: RuntimeName::Runc,
-        chosen_by: RuntimeChoice::Probe,
-        note: Some(note),
-    };
-    match engine.as_ref().map(|e| &e.runtimes) {
-        Ok(list) if list.iter().any(|r| r == "runsc") => {
-            match (host.probe_runtime)("runsc", &[agent_image, PROBE_FALLBACK_IMAGE]) {
-                RuntimeProbe::Works => RuntimePlan {
-                    name: RuntimeName::Runsc,
-                    chosen_by: RuntimeChoice::Probe,
-                    note: None,
-                },
-                RuntimeProbe::Fails(why) => runc(format!(
-                    "runsc (gVisor) is registered but a test container (`stat /`) failed under it: {why}; using runc"
-                )),
-                RuntimeProbe::NoImage => runc(format!(
-                    "runsc (gVisor) is registered but could not be tried yet (neither {agent_image} nor {PROBE_FALLBACK_IMAGE} is built); using runc, pass --runtime runsc to force it"
-                )),
-            }
-        }
-        Ok(_) => runc("the engine has no runsc (gVisor) runtime registered".into()),
-        Err(err) => runc(format!("could not ask the engine for runtimes: {err:#}")),
-    }
-}
-
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -714,91 +498,4 @@ pub fn bottle_chain(plan: &[BottleRef]) -> String {
         .map(|b| b.name.as_str())
         .collect::<Vec<_>>()
         .join(" -> ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(registered: &[&str], probe: RuntimeProbe) -> Host {
-        let registered: Vec<String> = registered.iter().map(|s| s.to_string()).collect();
-        Host {
-            home: PathBuf::from("/nonexistent"),
-            cwd: PathBuf::from("/nonexistent"),
-            user_home: PathBuf::from("/nonexistent"),
-            env: Box::new(|_| None),
-            engine: Box::new(move || {
-                Ok(bb_core::docker::EngineInfo {
-                    runtimes: registered.clone(),
-                    cpus: 4,
-                    memory: 8 << 30,
-                })
-            }),
-            probe_runtime: Box::new(move |runtime, images| {
-                assert_eq!(runtime, "runsc");
-                assert_eq!(images, ["agent:img", PROBE_FALLBACK_IMAGE]);
-                probe.clone()
-            }),
-            warn: Box::new(|_| {}),
-        }
-    }
-
-    fn runtime_of(host: &Host, flag: Option<RuntimeName>, image: &str) -> RuntimePlan {
-        runtime(&(host.engine)(), host, flag, image)
-    }
-
-    #[test]
-    fn runsc_is_chosen_only_when_a_container_works_under_it() {
-        let plan = runtime_of(
-            &host(&["runc", "runsc"], RuntimeProbe::Works),
-            None,
-            "agent:img",
-        );
-        assert_eq!((plan.name, plan.note), (RuntimeName::Runsc, None));
-
-        let failing = RuntimeProbe::Fails("cannot run with network enabled".into());
-        let plan = runtime_of(&host(&["runc", "runsc"], failing), None, "agent:img");
-        assert_eq!(plan.name, RuntimeName::Runc);
-        let note = plan.note.unwrap();
-        assert!(
-            note.contains("failed under it: cannot run with network enabled; using runc"),
-            "{note}"
-        );
-
-        let plan = runtime_of(
-            &host(&["runc", "runsc"], RuntimeProbe::NoImage),
-            None,
-            "agent:img",
-        );
-        assert_eq!(plan.name, RuntimeName::Runc);
-        assert!(
-            plan.note
-                .unwrap()
-                .contains("pass --runtime runsc to force it")
-        );
-
-        let plan = runtime_of(&host(&["runc"], RuntimeProbe::Works), None, "agent:img");
-        assert_eq!(plan.name, RuntimeName::Runc);
-        assert!(plan.note.unwrap().contains("no runsc"));
-
-        let plan = runtime_of(
-            &host(&["runc"], RuntimeProbe::Works),
-            Some(RuntimeName::Runsc),
-            "agent:img",
-        );
-        assert_eq!(
-            (plan.name, plan.chosen_by),
-            (RuntimeName::Runsc, RuntimeChoice::Flag)
-        );
-        assert_eq!(plan.note, None);
-
-        let failing = RuntimeProbe::Fails("stat: Invalid argument".into());
-        let plan = runtime_of(
-            &host(&["runc", "runsc"], failing),
-            Some(RuntimeName::Runsc),
-            "agent:img",
-        );
-        assert_eq!(plan.name, RuntimeName::Runsc);
-        assert!(plan.note.unwrap().contains("UNUSABLE"));
-    }
 }

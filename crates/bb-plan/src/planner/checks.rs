@@ -1,0 +1,126 @@
+//! What planning checks on the host: every variable, token, key file and skill folder the
+//! launch will read is there now.
+
+use bb_contract::InputError;
+
+use super::{Host, Resolution};
+use crate::manifest::bottle::EnvValue;
+use crate::provider;
+
+/// Everything the launch reads from the host must be there now, so a launch never half-starts.
+pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
+    for (name, value) in &r.env {
+        if let EnvValue::Host(var) = &value.value
+            && (host.env)(var).is_none()
+        {
+            return Err(value
+                .loc
+                .error(
+                    &format!("env.{name}"),
+                    format!("host variable `{var}` is not set"),
+                )
+                .fix(format!(
+                    "export {var} before launching, or change env.{name}"
+                )));
+        }
+    }
+    if let Some(token) = &r.resolved.provider.auth_token
+        && !host.is_set(&token.value)
+    {
+        return Err(token
+            .loc
+            .error(
+                "agent_provider.auth_token",
+                format!(
+                    "host variable `{}` (the OAuth token) is not set or empty",
+                    token.value
+                ),
+            )
+            .fix(format!(
+                "export {} (`claude setup-token` prints one)",
+                token.value
+            )));
+    }
+    for route in &r.resolved.routes {
+        if let Some(auth) = &route.auth
+            && !host.is_set(&auth.token_ref)
+            && !r.replaced_routes.contains(&route.host)
+        {
+            return Err(route
+                .loc
+                .error(
+                    &format!("egress.routes[{}].auth.token_ref", route.index),
+                    format!(
+                        "host variable `{}` (token for {}) is not set or empty",
+                        auth.token_ref, route.host
+                    ),
+                )
+                .fix(format!("export {} before launching", auth.token_ref)));
+        }
+    }
+    if r.provider.forward_host_credentials {
+        let file = provider::codex_auth_file(&host.user_home);
+        if !file.is_file() {
+            let loc = r
+                .resolved
+                .provider
+                .forward_host_credentials
+                .as_ref()
+                .map(|f| f.loc.clone());
+            return Err(loc
+                .unwrap_or_default()
+                .error(
+                    "agent_provider.forward_host_credentials",
+                    format!("{} does not exist", file.display()),
+                )
+                .fix("run `codex login` on the host first"));
+        }
+    }
+    if let Some(dockerfile) = &r.resolved.provider.dockerfile
+        && !dockerfile.value.is_file()
+    {
+        return Err(dockerfile
+            .loc
+            .error(
+                "agent_provider.dockerfile",
+                format!("{} does not exist", dockerfile.value.display()),
+            )
+            .fix("give a path relative to the bottle file, or an absolute one"));
+    }
+    for (i, (skill, path)) in r.skills.iter().enumerate() {
+        if !path.is_dir() {
+            return Err(skill
+                .loc
+                .error(
+                    &format!("skills[{i}]"),
+                    format!("skill folder {}/ does not exist", path.display()),
+                )
+                .fix(format!(
+                    "create it, or remove `{}` from skills",
+                    skill.value
+                )));
+        }
+    }
+    if let Some(rules) = &r.resolved.rules
+        && !rules.value.is_file()
+    {
+        return Err(rules
+            .loc
+            .error("git-gate.rules", format!("rules file {} does not exist", rules.value.display()))
+            .fix("give the path of a gitleaks-format TOML file, relative to the bottle file or absolute"));
+    }
+    for (name, repo) in &r.resolved.repos {
+        if let Some(key) = &repo.key_path
+            && !key.value.is_file()
+        {
+            return Err(key
+                .loc
+                .error(
+                    &format!("git-gate.repos.{name}.key.path"),
+                    format!("key file {} does not exist", key.value.display()),
+                )
+                .fix("give the path of the SSH private key for this repo"));
+        }
+    }
+    Ok(())
+}

@@ -17,6 +17,8 @@ use clap::Parser;
     after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-ca --plan plan.json | jq .ca.fingerprint_sha256\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure."
 )]
 struct Cli {
+    #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
     /// Read the plan from FILE instead of stdin
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -24,16 +26,20 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.quiet.apply();
     bb_contract::error::run_main("bb-ca", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {
     let mut plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
     let ca = bb_ca::ensure(&plan)?;
-    eprintln!(
-        "bb-ca: CA {} (SHA-256 {})",
-        ca.cert.display(),
-        ca.fingerprint_sha256
+    bb_core::progress::info(
+        "bb-ca",
+        format_args!(
+            "CA {} (SHA-256 {})",
+            ca.cert.display(),
+            ca.fingerprint_sha256
+        ),
     );
     plan.ca = Some(ca);
     bb_core::stage::write_plan(&plan)

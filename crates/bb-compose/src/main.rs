@@ -19,6 +19,8 @@ use clap::{Parser, Subcommand};
     after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-compose down --home --plan plan.json\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
 )]
 struct Cli {
+    #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
     #[command(subcommand)]
     command: Command,
     /// Read the plan from FILE instead of stdin
@@ -48,6 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.quiet.apply();
     bb_contract::error::run_main("bb-compose", || run(&cli))
 }
 

@@ -1,6 +1,6 @@
 //! Progress and informational lines on stderr. Long steps show a spinner with the elapsed time
 //! (and the step's latest output line) when stderr is a terminal, plain lines otherwise. Quiet
-//! mode (`--quiet`, or `BOT_BOTTLE_QUIET=1` for the stage binaries) keeps only errors. No colour
+//! mode (`--quiet`, or `BOT_BOTTLE_QUIET=1`) keeps only errors and warnings. No colour
 //! is ever used, so `NO_COLOR` is honoured by construction.
 
 use std::fmt::Display;
@@ -20,7 +20,24 @@ pub fn set_quiet(quiet: bool) {
 /// `--quiet` was given, or `BOT_BOTTLE_QUIET` is set to something other than `0`.
 pub fn quiet() -> bool {
     QUIET.load(Ordering::Relaxed)
-        || std::env::var("BOT_BOTTLE_QUIET").is_ok_and(|v| !v.is_empty() && v != "0")
+        || std::env::var(bb_contract::layout::env::QUIET).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The `--quiet` flag every tool takes (flatten it into the tool's arguments).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct QuietArg {
+    /// Print only errors and warnings; `BOT_BOTTLE_QUIET=1` does the same
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+impl QuietArg {
+    /// Applies the flag for the rest of the process.
+    pub fn apply(self) {
+        if self.quiet {
+            set_quiet(true);
+        }
+    }
 }
 
 /// `PROGRAM: TEXT` on stderr unless quiet.

@@ -83,8 +83,9 @@ pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
         .unwrap_or(false);
     let mut options = options.clone();
     if options.resume && !has_history(plan)? {
-        eprintln!(
-            "bb-exec: no earlier conversation in this bottle's home; starting a fresh session"
+        bb_core::progress::info(
+            "bb-exec",
+            "no earlier conversation in this bottle's home; starting a fresh session",
         );
         options.resume = false;
     }

@@ -18,6 +18,8 @@ use clap::Parser;
     after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-exec --plan plan.json --headless --prompt 'run the tests'\n\nExit status: the agent's; 2 bad input (plan, flags), 1 runtime failure (docker)."
 )]
 struct Cli {
+    #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
     /// Read the plan from FILE instead of stdin
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -34,6 +36,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.quiet.apply();
     let mut status = 0;
     let code = bb_contract::error::run_main("bb-exec", || {
         status = run(&cli)?;

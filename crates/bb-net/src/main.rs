@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
     after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n  bb-net rm --plan plan.json\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
 )]
 struct Cli {
+    #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
     #[command(subcommand)]
     command: Option<Command>,
     /// Read the plan from FILE instead of stdin
@@ -33,6 +35,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.quiet.apply();
     bb_contract::error::run_main("bb-net", || run(&cli))
 }
 
@@ -41,15 +44,21 @@ fn run(cli: &Cli) -> Result<()> {
     match cli.command.as_ref().unwrap_or(&Command::Create) {
         Command::Create => {
             let network = bb_net::create(&plan)?;
-            eprintln!(
-                "bb-net: {} ({}), {}; sidecar at {}",
-                network.internal, network.internal_subnet, network.egress, network.sidecar_ip
+            bb_core::progress::info(
+                "bb-net",
+                format_args!(
+                    "{} ({}), {}; sidecar at {}",
+                    network.internal, network.internal_subnet, network.egress, network.sidecar_ip
+                ),
             );
             plan.network = Some(network);
         }
         Command::Rm => {
             bb_net::remove(&plan.identity)?;
-            eprintln!("bb-net: removed the networks of {}", plan.identity);
+            bb_core::progress::info(
+                "bb-net",
+                format_args!("removed the networks of {}", plan.identity),
+            );
             plan.network = None;
         }
     }

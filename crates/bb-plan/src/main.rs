@@ -23,6 +23,8 @@ use bb_plan::{Host, planner, state};
 )]
 struct Cli {
     #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
+    #[command(flatten)]
     plan: PlanArgs,
     /// Reuse this identity (resume) instead of minting a new one
     #[arg(long, value_name = "ID")]
@@ -36,7 +38,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    bb_contract::error::run_main("bb-plan", || run(Cli::parse()))
+    let cli = Cli::parse();
+    cli.quiet.apply();
+    bb_contract::error::run_main("bb-plan", || run(cli))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -50,10 +54,13 @@ fn run(cli: Cli) -> Result<()> {
     let host = Host::from_process("bb-plan")?;
     let planned = planner::plan(&host, &cli.plan.request(cli.identity))?;
     state::write(&planned)?;
-    eprintln!(
-        "bb-plan: planned {} (state {})",
-        planned.plan.identity,
-        planned.plan.state_dir.display()
+    bb_core::progress::info(
+        "bb-plan",
+        format_args!(
+            "planned {} (state {})",
+            planned.plan.identity,
+            planned.plan.state_dir.display()
+        ),
     );
     match cli.output {
         Some(path) => bb_core::fsx::write_file(

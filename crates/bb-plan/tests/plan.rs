@@ -205,6 +205,25 @@ fn a_broken_unrelated_file_does_not_matter() {
 }
 
 #[test]
+fn quiet_keeps_stderr_empty_by_flag_and_by_variable() {
+    let f = Fixture::new();
+    spec_example(&f);
+    let (_, stderr) = plan_ok(&f, &["fixer"]);
+    assert!(stderr.contains("bb-plan: planned"), "{stderr}");
+    let (_, stderr) = plan_ok(&f, &["fixer", "--quiet"]);
+    assert_eq!(stderr, "");
+    let out = f
+        .cmd("bb-plan")
+        .args(["fixer", "--runtime", "runc"])
+        .envs(PLANTED.iter().copied())
+        .env("BOT_BOTTLE_QUIET", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
 fn schema_flag_prints_the_checked_in_schema() {
     let f = Fixture::new();
     let out = f.cmd("bb-plan").arg("--schema").output().unwrap();

@@ -57,7 +57,10 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     if let Some(w) = &plan.workspace {
         if has_workspace(&container) {
             // A resumed bottle: its own workspace (edits, unpushed commits) stays as it is.
-            eprintln!("bb-provision: keeping the workspace in the bottle's home (resumed)");
+            bb_core::progress::info(
+                "bb-provision",
+                "keeping the workspace in the bottle's home (resumed)",
+            );
         } else {
             home.dirs.push(("workspace".into(), w.host_path.clone()));
         }

@@ -19,6 +19,8 @@ use clap::Parser;
     after_help = "Example:\n  bb-plan fixer | bb-net | bb-ca | bb-compose up | bb-provision | bb-exec\n\nExit status: 0 ok, 2 bad input (plan, flags), 1 runtime failure (docker)."
 )]
 struct Cli {
+    #[command(flatten)]
+    quiet: bb_core::progress::QuietArg,
     /// Read the plan from FILE instead of stdin
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -26,21 +28,25 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    cli.quiet.apply();
     bb_contract::error::run_main("bb-provision", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<()> {
     let mut plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
     let provision = bb_provision::provision(&plan)?;
-    eprintln!(
-        "bb-provision: CA, prompt, {} skill(s), ~/.gitconfig{} in {}",
-        provision.skills.len(),
-        if provision.workspace.is_some() {
-            ", workspace"
-        } else {
-            ""
-        },
-        plan.compose_up()?.agent_container
+    bb_core::progress::info(
+        "bb-provision",
+        format_args!(
+            "CA, prompt, {} skill(s), ~/.gitconfig{} in {}",
+            provision.skills.len(),
+            if provision.workspace.is_some() {
+                ", workspace"
+            } else {
+                ""
+            },
+            plan.compose_up()?.agent_container
+        ),
     );
     plan.provision = Some(provision);
     bb_core::stage::write_plan(&plan)

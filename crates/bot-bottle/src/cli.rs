@@ -17,9 +17,8 @@ use bb_plan::cli::PlanArgs;
     after_help = "Examples:\n  bot-bottle init\n  bot-bottle list\n  bot-bottle info fixer\n  bot-bottle start fixer --dry-run\n  bot-bottle list active\n  bot-bottle logs fixer-a1b2c -f\n\nExit status: 2 for usage and manifest errors, 1 for runtime failures, the agent's own status\nfor start and resume once the agent ran."
 )]
 pub struct Cli {
-    /// Print only errors (no preflight, no progress); `BOT_BOTTLE_QUIET=1` does the same
-    #[arg(long, short = 'q', global = true)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub quiet: bb_core::progress::QuietArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -28,7 +27,7 @@ pub struct Cli {
 pub enum Command {
     /// Plan, confirm, launch an agent in a new bottle, and tear it down when the agent exits
     #[command(
-        after_help = "Example:\n  bot-bottle start fixer --dry-run\n  bot-bottle start fixer --dry-run --format json | bb-net"
+        after_help = "Example:\n  bot-bottle start fixer --dry-run\n  bot-bottle start fixer --dry-run --json | bb-net"
     )]
     Start(StartArgs),
     /// Show the resolved agent: bottle chain, env names and modes, skills, git identity, routes
@@ -141,10 +140,13 @@ pub struct StartArgs {
     /// Do not ask `launch this agent? [y/N]`
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Print the plan (preflight text, or JSON with --format json) and create nothing
+    /// Print the plan (preflight text, or JSON with --json) and create nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Output of --dry-run
+    /// With --dry-run: print the plan as JSON (for piping into bb-net)
+    #[arg(long, requires = "dry_run", conflicts_with = "format")]
+    pub json: bool,
+    /// Output of --dry-run (`--format json` is `--json`)
     #[arg(long, value_enum, default_value = "text", requires = "dry_run")]
     pub format: Format,
     /// Run one non-interactive turn (needs --prompt); implies --yes

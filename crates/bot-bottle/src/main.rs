@@ -6,7 +6,7 @@ use bot_bottle::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_core::progress::set_quiet(cli.quiet);
+    cli.quiet.apply();
     let mut status = 0;
     let code = bb_contract::error::run_main("bot-bottle", || match &cli.command {
         Command::Start(args) => {

@@ -19,9 +19,10 @@ pub fn run(args: &StartArgs) -> Result<i32> {
     let host = Host::from_process("bot-bottle")?;
     let planned = planner::plan(&host, &args.plan.request(None))?;
     if args.dry_run {
-        match args.format {
-            Format::Text => print!("{}", report::preflight(&planned)),
-            Format::Json => bb_core::stage::write_plan(&planned.plan)?,
+        if args.json || args.format == Format::Json {
+            bb_core::stage::write_plan(&planned.plan)?;
+        } else {
+            print!("{}", report::preflight(&planned));
         }
         return Ok(0);
     }

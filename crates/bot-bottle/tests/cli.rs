@@ -72,6 +72,19 @@ fn dry_run_json_is_the_plan() {
 }
 
 #[test]
+fn dry_run_json_switch_is_the_same_plan_as_format_json() {
+    let f = Fixture::new();
+    spec_example(&f);
+    let (code, out, err) = run(
+        &f,
+        &["start", "fixer", "--dry-run", "--json", "--runtime", "runc"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["agent"]["name"], "fixer");
+}
+
+#[test]
 fn dry_run_reports_bad_input_with_status_2() {
     let f = Fixture::new();
     spec_example(&f);
@@ -84,6 +97,8 @@ fn dry_run_reports_bad_input_with_status_2() {
     );
     let (code, _, _) = run(&f, &["start", "fixer", "--format", "json"]);
     assert_eq!(code, 2, "--format needs --dry-run");
+    let (code, _, _) = run(&f, &["start", "fixer", "--json"]);
+    assert_eq!(code, 2, "--json needs --dry-run");
 }
 
 #[test]

@@ -36,7 +36,7 @@ pub fn script(plan: &Plan, options: &Options, has_prompt: bool) -> String {
     let mut push = |args: &[String]| {
         for arg in args {
             let word = match arg.as_str() {
-                "{prompt_text}" => "\"$(cat /home/node/.bot-bottle-prompt.txt)\"".to_string(),
+                "{prompt_text}" => format!("\"$(cat {})\"", sh_quote(PROMPT_FILE)),
                 "{prompt}" => sh_quote(options.headless.as_deref().unwrap_or("")),
                 other => sh_quote(&other.replace("{prompt_file}", PROMPT_FILE)),
             };
@@ -63,7 +63,7 @@ pub fn docker_args(plan: &Plan, options: &Options, has_prompt: bool) -> Result<V
     let container = plan.compose_up()?.agent_container.clone();
     let workdir = match &plan.workspace {
         Some(w) => w.container_path.display().to_string(),
-        None => "/home/node".into(),
+        None => bb_contract::layout::agent::HOME.into(),
     };
     let mut args = vec!["exec".to_string()];
     match (options.headless.is_some(), options.tty) {
@@ -166,7 +166,7 @@ mod tests {
     fn claude_command_lines() {
         assert_eq!(
             run("claude", None, false),
-            "exec 'claude' '--dangerously-skip-permissions' '--append-system-prompt' \"$(cat /home/node/.bot-bottle-prompt.txt)\" '--model' 'm'"
+            "exec 'claude' '--dangerously-skip-permissions' '--append-system-prompt' \"$(cat '/home/node/.bot-bottle-prompt.txt')\" '--model' 'm'"
         );
         assert!(run("claude", Some("it's"), false).ends_with("'-p' 'it'\\''s'"));
         assert!(run("claude", None, true).ends_with("'--continue'"));
@@ -178,5 +178,49 @@ mod tests {
         assert!(run("codex", Some("go"), true).ends_with("'exec' 'resume' '--last' 'go'"));
         assert!(run("codex", None, true).ends_with("'resume' '--last'"));
         assert!(!run("codex", None, false).contains("--append"));
+    }
+
+    /// What `sh` makes of a word: the quoted word printed back through a real shell.
+    fn through_sh(word: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {word}")])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn quoting_survives_a_real_shell_unchanged() {
+        for hostile in [
+            "plain",
+            "it's",
+            "$(touch /tmp/pwned)",
+            "`id`",
+            "a\"b\\c",
+            "new\nline",
+            "'; rm -rf / #",
+            "${HOME} $0 !! *",
+            "",
+        ] {
+            assert_eq!(through_sh(&sh_quote(hostile)), hostile, "{hostile:?}");
+        }
+    }
+
+    #[test]
+    fn prompts_are_substituted_and_never_expanded() {
+        let headless = run("claude", Some("$(id) and `id`"), false);
+        assert!(headless.ends_with("'-p' '$(id) and `id`'"), "{headless}");
+        let options = Options::default();
+        let mut p = plan("codex");
+        p.provider.startup_args = vec!["--prompt-file={prompt_file}".into()];
+        let script = script(&p, &options, false);
+        assert!(
+            script.contains(&format!("'--prompt-file={PROMPT_FILE}'")),
+            "{script}"
+        );
+        assert!(
+            !script.contains("cat"),
+            "no prompt file, no prompt args: {script}"
+        );
     }
 }

@@ -119,3 +119,25 @@ fn compose_v1_accepts_the_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The whole rendered file, with what varies per run (identity, temporary folder, the engine's
+/// memory and CPUs, the agent image's tag) replaced: any change to the compose file shows up in review.
+#[test]
+fn rendered_file_snapshot() {
+    let (f, plan, mut doc) = rendered("runc");
+    let agent = &mut doc["services"]["agent"];
+    for key in ["mem_limit", "memswap_limit", "cpus"] {
+        if agent.get(key).is_some() {
+            agent[key] = json!(format!("<engine {key}>"));
+        }
+    }
+    // The agent image's tag hashes the base image, which tests may choose.
+    agent["image"] = json!("<agent image>");
+    let identity = plan["identity"].as_str().unwrap();
+    let root = f.path("").display().to_string();
+    let text = serde_json::to_string_pretty(&doc)
+        .unwrap()
+        .replace(&root, "<fixture>/")
+        .replace(identity, "<identity>");
+    insta::assert_snapshot!(text);
+}

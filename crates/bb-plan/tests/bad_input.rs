@@ -637,3 +637,26 @@ fn env_cannot_set_the_providers_placeholder_variable() {
         ],
     );
 }
+
+/// The error lines themselves, as users read them (a wording change shows up in review).
+#[test]
+fn error_lines_snapshot() {
+    let cases = [
+        "extends: claude\negres:\n  routes: []\n",
+        "extends: claude\nenv: {A: 1}\n",
+        "extends: claude\negress:\n  routes:\n    - host: a.example.org\n      dlp: {outbound: [tokens]}\n",
+        "extends: claude\negress:\n  routes:\n    - host: a.example.org\n      auth: {scheme: Bearer}\n",
+        "extends: claude\ngit-gate:\n  repos:\n    ../x:\n      url: git@h.example.org:a/b.git\n",
+        "extends: claude\nlimits: {memory: lots}\n",
+    ];
+    let mut lines = Vec::new();
+    for front in cases {
+        let f = Fixture::new();
+        with_shop(&f, front);
+        let out = run(&f, &["fixer"], &[]);
+        assert_eq!(out.code, 2, "{front}: {:?}", out.errors);
+        let root = f.path("").display().to_string();
+        lines.extend(out.errors.iter().map(|l| l.replace(&root, "<fixture>/")));
+    }
+    insta::assert_snapshot!(lines.join("\n"));
+}

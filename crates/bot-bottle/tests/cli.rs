@@ -196,3 +196,22 @@ fn lifecycle_commands_explain_an_unknown_identity() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// The preflight as the operator reads it before saying yes, with what varies per run (identity,
+/// temporary folder, the engine's memory and CPUs, image tags) filtered.
+#[test]
+fn preflight_snapshot() {
+    let f = Fixture::new();
+    spec_example(&f);
+    let (code, out, err) = run(&f, &["start", "fixer", "--dry-run", "--runtime", "runc"]);
+    assert_eq!(code, 0, "{err}");
+    let root = f.path("").display().to_string();
+    let out = out.replace(&root, "<fixture>/");
+    insta::with_settings!({filters => vec![
+        (r"fixer-[0-9a-z]{5}", "<identity>"),
+        (r"\d+ processes, [0-9.]+ ?[KMGT]i?B memory, [0-9.]+ CPUs", "<engine limits>"),
+        (r"bot-bottle-(claude|codex):[0-9a-f]{12}", "bot-bottle-$1:<tag>"),
+    ]}, {
+        insta::assert_snapshot!(out);
+    });
+}

@@ -1,13 +1,15 @@
 //! Everything that decides whether a fragment holds a secret: the shared detectors of
 //! `bb_detect` (the proxy's `token_patterns` and `known_secrets`) and the optional gitleaks rules.
 
+use bb_contract::layout::env;
+
 use crate::rules::Rules;
 
 /// Environment variables whose values are known secrets: every token slot and the canary.
 pub fn known_secret_vars() -> Vec<(String, String)> {
     let mut vars: Vec<(String, String)> = std::env::vars()
         .filter(|(k, v)| {
-            (k.starts_with("EGRESS_TOKEN_") || k == "BB_SIDECAR_CANARY") && !v.is_empty()
+            (k.starts_with(env::TOKEN_SLOT_PREFIX) || k == env::SIDECAR_CANARY) && !v.is_empty()
         })
         .collect();
     vars.sort();
@@ -34,7 +36,7 @@ impl Detectors {
             .into_iter()
             .map(|(var, value)| {
                 // The canary is reported under bb_detect's own name for it.
-                let name = if var == "BB_SIDECAR_CANARY" {
+                let name = if var == env::SIDECAR_CANARY {
                     bb_detect::CANARY_NAME.to_string()
                 } else {
                     var

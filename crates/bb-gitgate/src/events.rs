@@ -10,38 +10,28 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use bb_contract::log::{self, GATE_SERVICE as SERVICE};
 
 use crate::config::Paths;
 
-pub const SERVICE: &str = "git-gate";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    pub time: String,
-    pub service: String,
-    pub event: String,
-    pub ok: bool,
-    pub repo: Option<String>,
-    pub message: String,
-}
+/// One event line of the gate ([`bb_contract::log::Event`] with its `repo` key always there).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event(log::Event<'static>);
 
 impl Event {
     pub fn new(event: &str, ok: bool, repo: Option<&str>, message: impl Into<String>) -> Event {
-        Event {
-            time: now(),
+        Event(log::Event {
+            time: log::now().into(),
             service: SERVICE.into(),
-            event: event.into(),
+            event: event.to_string().into(),
             ok,
-            repo: repo.map(str::to_string),
-            message: message.into(),
-        }
+            repo: Some(repo.map(|r| r.to_string().into())),
+            message: message.into().into(),
+        })
     }
 
     pub fn line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(&self.0).unwrap_or_default()
     }
 
     /// Prints the line on stdout (from `serve`).
@@ -83,12 +73,6 @@ pub fn sanitize(bytes: &[u8], max: usize) -> String {
     out
 }
 
-pub fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 /// Binds the events socket and prints every well-formed event it receives, from a thread.
 pub fn relay(paths: &Paths) -> anyhow::Result<()> {
     let path = paths.events_socket();
@@ -103,10 +87,10 @@ pub fn relay(paths: &Paths) -> anyhow::Result<()> {
             match sock.recv(&mut buf) {
                 Ok(n) => {
                     // Re-serialised: a stray datagram cannot break the one-line framing.
-                    if let Ok(event) = serde_json::from_slice::<Event>(&buf[..n])
+                    if let Ok(event) = serde_json::from_slice::<log::Event>(&buf[..n])
                         && event.service == SERVICE
                     {
-                        event.print();
+                        Event(event).print();
                     }
                 }
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),

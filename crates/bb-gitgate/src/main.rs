@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use bb_contract::layout::{GIT_GATE_PORT, env};
 use bb_gitgate::config::{DEFAULT_CONFIG, DEFAULT_ROOT, Paths};
 use bb_gitgate::hooks::{self, HookOutput};
 
@@ -31,10 +32,10 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Where {
     /// The gate's config (repos, rules, key_dir)
-    #[arg(long, value_name = "FILE", env = "BB_GITGATE_CONFIG", default_value = DEFAULT_CONFIG)]
+    #[arg(long, value_name = "FILE", env = env::GATE_CONFIG, default_value = DEFAULT_CONFIG)]
     config: PathBuf,
     /// The gate's state folder (mirrors, known_hosts files, locks)
-    #[arg(long, value_name = "DIR", env = "BB_GITGATE_ROOT", default_value = DEFAULT_ROOT)]
+    #[arg(long, value_name = "DIR", env = env::GATE_ROOT, default_value = DEFAULT_ROOT)]
     root: PathBuf,
 }
 
@@ -45,7 +46,7 @@ enum Cmd {
         #[command(flatten)]
         at: Where,
         /// Address the git:// front end listens on
-        #[arg(long, default_value = "0.0.0.0:9418")]
+        #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], GIT_GATE_PORT)))]
         listen: SocketAddr,
     },
     /// A mirror's pre-receive hook: judge the pushed updates, then forward them upstream
@@ -62,7 +63,7 @@ enum Cmd {
     Health {
         /// The gate's address (a bottle's sidecar sets it: the gate listens on the internal
         /// network's address only)
-        #[arg(long, env = "BB_GITGATE_HEALTH_ADDR", default_value = "127.0.0.1:9418")]
+        #[arg(long, env = env::GATE_HEALTH_ADDR, default_value_t = SocketAddr::from(([127, 0, 0, 1], GIT_GATE_PORT)))]
         addr: SocketAddr,
     },
 }

@@ -19,7 +19,10 @@ pub const LOCAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Timeout of a git command that talks to upstream (`BB_GITGATE_UPSTREAM_TIMEOUT`, seconds).
 pub fn upstream_timeout() -> Duration {
-    crate::run::timeout_from_env("BB_GITGATE_UPSTREAM_TIMEOUT", Duration::from_secs(120))
+    crate::run::timeout_from_env(
+        bb_contract::layout::env::GATE_UPSTREAM_TIMEOUT,
+        Duration::from_secs(120),
+    )
 }
 
 /// Quotes for the hook scripts.

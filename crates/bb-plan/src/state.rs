@@ -48,5 +48,9 @@ fn write_all(planned: &Planned) -> Result<()> {
         .collect();
     fsx::write_file(&plan.env.literal_file, env.as_bytes(), 0o600)?;
     let metadata = serde_json::to_vec_pretty(&planned.metadata).context("serialising metadata")?;
-    fsx::write_file(&plan.state_dir.join("metadata.json"), &metadata, 0o600)
+    fsx::write_file(
+        &plan.state_dir.join(bb_contract::state::METADATA_FILE),
+        &metadata,
+        0o600,
+    )
 }

@@ -2,6 +2,7 @@
 //! agent, uptime, runtime, the sidecar's health from `bb-sidecar health` inside it), then the
 //! kept ones: stopped, resumable, with their age and the size of their home volume.
 
+use bb_contract::state::{METADATA_FILE, Metadata};
 use bb_core::inspect::VolumeUsage;
 use std::collections::BTreeMap;
 
@@ -118,14 +119,12 @@ pub fn kept(running: &[Active]) -> Result<Vec<Kept>> {
             if running.iter().any(|r| r.identity == identity) {
                 return None;
             }
-            let text = std::fs::read_to_string(e.path().join("metadata.json")).ok()?;
-            let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
-            let started = meta["started_at"]
-                .as_str()
-                .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+            let text = std::fs::read_to_string(e.path().join(METADATA_FILE)).ok()?;
+            let meta: Metadata = serde_json::from_str(&text).ok()?;
+            let started = OffsetDateTime::parse(&meta.started_at, &Rfc3339).ok();
             Some(Kept {
-                label: meta["label"].as_str().map(str::to_string),
-                agent: meta["agent"].as_str().unwrap_or_default().to_string(),
+                label: meta.label,
+                agent: meta.agent,
                 age_seconds: started.map(|t| (now - t).whole_seconds().max(0)),
                 home_bytes: sizes
                     .get(&bb_contract::layout::names::home_volume(&identity))

@@ -101,7 +101,7 @@ fn print_restore(meta: &Metadata) -> Result<()> {
 /// The metadata of a kept launch; a clear input error when it is gone or from another schema.
 pub fn read_metadata(identity: &str) -> Result<Metadata> {
     let dir = bottles::state_dir(identity)?;
-    let path = dir.join("metadata.json");
+    let path = dir.join(bb_contract::state::METADATA_FILE);
     let text = std::fs::read_to_string(&path).map_err(|_| {
         InputError::new(format!("no saved state for {identity} ({} is missing)", path.display()))
             .fix("state is removed after a clean exit and by cleanup; only a bottle that crashed, was interrupted or has .preserve can be resumed")

@@ -1,0 +1,118 @@
+//! One scan round over a buffer (the whole input, or a stream's kept tail plus a new chunk).
+//!
+//! Each pass keeps a frontier: what lies before it was decided by an earlier round and is not
+//! reported again. A candidate that needs bytes past the end of the buffer (a literal hit whose
+//! regex window is cut, a fragment that reaches the end, a run still growing) is held: the
+//! round returns the position from which the buffer must be kept, and the candidate is decided
+//! in a later round. Findings are also deduplicated against what was already returned, so a
+//! match is reported once whatever the chunking.
+
+mod decoded;
+mod percent;
+mod runs;
+
+use std::collections::HashSet;
+
+use crate::secrets::{Scratch, back_nonsep};
+use crate::{Detector, Engine, Finding, OutboundConfig, sort_findings};
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Offset in the stream of the first byte of the buffer.
+    pub base: usize,
+    /// Bytes fed so far.
+    pub consumed: usize,
+    tok_done: usize,
+    ks_done: usize,
+    pct_done: usize,
+    run_done: usize,
+    card_done: usize,
+    seg_open: Option<OpenRun>,
+    hex_open: Option<OpenRun>,
+    card_open: Option<usize>,
+    emitted: HashSet<Finding>,
+    scratch: Scratch,
+}
+
+#[derive(Clone, Copy)]
+struct OpenRun {
+    start: usize,
+    /// Entropy runs: the verdict, once the first MAX_TOKEN_LEN bytes were seen.
+    decided: Option<bool>,
+    /// Segments: the start of the next piece to decode.
+    next: usize,
+}
+
+/// Scans `data` (stream offsets `st.base..`); returns the stream offset from which the buffer
+/// must be kept for the next round.
+pub(crate) fn round(
+    eng: &Engine,
+    cfg: &OutboundConfig,
+    st: &mut State,
+    data: &[u8],
+    at_end: bool,
+    out: &mut Vec<Finding>,
+) -> usize {
+    let base = st.base;
+    let n = data.len();
+    let at_start = base == 0;
+    let mut keep = base + n;
+    let mut found = Vec::new();
+    {
+        let mut sink = |detector: Detector, rule: &str, s: usize, e: usize| {
+            found.push(Finding {
+                detector,
+                rule: rule.to_string(),
+                start: base + s,
+                end: base + e,
+            })
+        };
+        let short_on = cfg.known_secrets && eng.tokens.has_short();
+        if cfg.token_patterns || short_on {
+            let from = st.tok_done.max(base) - base;
+            let held = eng.tokens.pass(
+                data,
+                from,
+                at_start,
+                at_end,
+                cfg.token_patterns,
+                short_on,
+                &mut sink,
+            );
+            let next = held.unwrap_or_else(|| n.saturating_sub(eng.tokens.lit_max - 1).max(from));
+            st.tok_done = base + next;
+            keep = keep.min((base + next).saturating_sub(eng.tokens.back_max + 1));
+        }
+        if cfg.known_secrets && eng.secrets.has_long() {
+            let done = st.ks_done.max(base) - base;
+            let from = back_nonsep(data, done, eng.secrets.overlap);
+            let held = eng.secrets.pass(
+                data,
+                from,
+                done,
+                at_start && from == 0,
+                at_end,
+                &mut st.scratch,
+                &mut sink,
+            );
+            let next = held.unwrap_or(n);
+            st.ks_done = base + next;
+            keep = keep.min(base + back_nonsep(data, next, eng.secrets.overlap));
+        }
+    }
+    if cfg.token_patterns || cfg.entropy {
+        keep = keep.min(runs::run_pass(eng, cfg, st, data, at_end, &mut found));
+    }
+    if cfg.token_patterns {
+        keep = keep.min(percent::pct_pass(eng, st, data, at_end, &mut found));
+    }
+    sort_findings(&mut found);
+    for f in found {
+        if st.emitted.insert(f.clone()) {
+            out.push(f);
+        }
+    }
+    let keep = keep.max(base);
+    st.emitted.retain(|f| f.start >= keep);
+    keep
+}

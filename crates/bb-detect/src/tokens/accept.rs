@@ -1,0 +1,115 @@
+//! The accept functions of the token rules (each picks the reported span of a match or
+//! rejects it) and the cheap test run before the regex of the labelled rules.
+
+use regex::bytes::Captures;
+
+use crate::decode::{b64_decode, is_alnum};
+
+/// Not glued to a letter or digit on the left (a `%XX` escape right before is fine).
+pub(super) fn left_ok(data: &[u8], s: usize) -> bool {
+    s == 0 || !is_alnum(data[s - 1]) || (s >= 3 && data[s - 3] == b'%')
+}
+
+pub(super) fn span(c: &Captures, g: usize) -> (usize, usize) {
+    let m = c.get(g).expect("group");
+    (m.start(), m.end())
+}
+
+/// The whole match.
+pub(super) fn whole(_: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    Some(span(c, 0))
+}
+
+/// The whole match, not glued to a letter or digit on the left.
+pub(super) fn whole_lb(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let s = span(c, 0);
+    left_ok(d, s.0).then_some(s)
+}
+
+/// Group 1, not glued to a letter or digit on the left.
+pub(super) fn g1_lb(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let s = span(c, 1);
+    left_ok(d, s.0).then_some(s)
+}
+
+/// Group 1.
+pub(super) fn g1(_: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    Some(span(c, 1))
+}
+
+fn has_digit_upper(b: &[u8]) -> bool {
+    b.iter().any(u8::is_ascii_digit) && b.iter().any(u8::is_ascii_uppercase)
+}
+
+pub(super) fn openai(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 0);
+    let body = &d[s + 3..e];
+    (left_ok(d, s) && !body.starts_with(b"ant-") && has_digit_upper(body)).then_some((s, e))
+}
+
+pub(super) fn slack(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 0);
+    (left_ok(d, s) && d[s + 5..e].iter().any(u8::is_ascii_digit)).then_some((s, e))
+}
+
+pub(super) fn hf(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 1);
+    let body = &d[s + 3..e];
+    let mixed = body.iter().any(u8::is_ascii_uppercase) && body.iter().any(u8::is_ascii_lowercase);
+    (left_ok(d, s) && mixed).then_some((s, e))
+}
+
+pub(super) fn npm(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 1);
+    (left_ok(d, s) && has_digit_upper(&d[s + 4..e])).then_some((s, e))
+}
+
+pub(super) fn jwt(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 1);
+    let header = d[s..e].split(|&b| b == b'.').next().unwrap_or_default();
+    let mut json = Vec::new();
+    b64_decode(header, &mut json);
+    let ok = json.windows(5).any(|w| w == b"\"alg\"" || w == b"\"typ\"");
+    (left_ok(d, s) && ok).then_some((s, e))
+}
+
+/// False when the key word at `p` is certainly not followed by `=` or `:` (after the rest of
+/// the identifier, a closing quote and a few spaces) and then a value of at least 16 bytes.
+/// True when it is, or when `data` ends before that can be told.
+pub(super) fn assignment_follows(data: &[u8], p: usize) -> bool {
+    let n = data.len();
+    let mut i = p;
+    let lim = n.min(p + 48);
+    while i < lim && (data[i].is_ascii_alphanumeric() || matches!(data[i], b'_' | b'.' | b'-')) {
+        i += 1;
+    }
+    if i < n && matches!(data[i], b'"' | b'\'' | b']') {
+        i += 1;
+    }
+    let lim = n.min(i + 4);
+    while i < lim && matches!(data[i], b' ' | b'\t') {
+        i += 1;
+    }
+    if i >= n {
+        return true;
+    }
+    if !matches!(data[i], b':' | b'=') {
+        return false;
+    }
+    i += 1;
+    if i < n && matches!(data[i], b'>' | b'=') {
+        i += 1;
+    }
+    let lim = n.min(i + 4);
+    while i < lim && matches!(data[i], b' ' | b'\t') {
+        i += 1;
+    }
+    if i < n && matches!(data[i], b'"' | b'\'') {
+        i += 1;
+    }
+    let value = data[i..n.min(i + 16)]
+        .iter()
+        .take_while(|&&b| !(b.is_ascii_whitespace() || b"\"'`,;&<>(){}[]\\|".contains(&b)))
+        .count();
+    value == 16 || i + value == n
+}

@@ -28,6 +28,11 @@ pub fn report(cases: &[Case], log: &[Json]) -> (Vec<String>, Counts) {
     let mut counts = Counts::default();
     let mut lines = Vec::new();
     for case in cases {
+        let expected = case.expected.map_or("?", |v| v.as_str());
+        let got = case
+            .replayed
+            .as_ref()
+            .map_or("none", |r| r.verdict.as_str());
         match &case.outcome {
             Some(Outcome::NotApplicable(why)) => {
                 counts.not_applicable += 1;
@@ -35,20 +40,10 @@ pub fn report(cases: &[Case], log: &[Json]) -> (Vec<String>, Counts) {
             }
             Some(Outcome::Pass) => {
                 counts.passed += 1;
-                let expected = case.expected.map_or("?", |v| v.as_str());
-                let got = case
-                    .replayed
-                    .as_ref()
-                    .map_or("none", |r| r.verdict.as_str());
                 lines.push(format!("PASS {} expected={expected} got={got}", case.id));
             }
             Some(Outcome::Fail(detail)) => {
                 counts.failed += 1;
-                let expected = case.expected.map_or("?", |v| v.as_str());
-                let got = case
-                    .replayed
-                    .as_ref()
-                    .map_or("none", |r| r.verdict.as_str());
                 lines.push(format!(
                     "FAIL {} expected={expected} got={got} {detail}",
                     case.id

@@ -153,26 +153,13 @@ pub struct Request {
 impl Request {
     /// The bytes to send; `Content-Length` is added for a body that has no length header.
     pub fn encode(&self) -> Result<Vec<u8>, RequestError> {
-        if let Some(c) = self.method.chars().find(|c| *c < ' ') {
-            return Err(RequestError::other(
-                "ValueError",
-                format!(
-                    "method can't contain control characters. {} (found at least {})",
-                    py_repr_str(&self.method),
-                    py_repr_str(&c.to_string())
-                ),
-            ));
-        }
-        if let Some(c) = self.target.chars().find(|c| *c <= ' ' || *c == '\x7f') {
-            return Err(RequestError::other(
-                "InvalidURL",
-                format!(
-                    "URL can't contain control characters. {} (found at least {})",
-                    py_repr_str(&self.target),
-                    py_repr_str(&c.to_string())
-                ),
-            ));
-        }
+        control_free(&self.method, |c| c < ' ', "ValueError", "method")?;
+        control_free(
+            &self.target,
+            |c| c <= ' ' || c == '\x7f',
+            "InvalidURL",
+            "URL",
+        )?;
         let line = format!("{} {} HTTP/1.1", self.method, self.target);
         let mut out = ascii(&line)?.as_bytes().to_vec();
         out.extend_from_slice(b"\r\n");
@@ -202,6 +189,26 @@ impl Request {
             ));
         }
         headers
+    }
+}
+
+/// An error of `class` when `text` holds a character that `control` matches.
+fn control_free(
+    text: &str,
+    control: impl Fn(char) -> bool,
+    class: &'static str,
+    what: &str,
+) -> Result<(), RequestError> {
+    match text.chars().find(|c| control(*c)) {
+        None => Ok(()),
+        Some(c) => Err(RequestError::other(
+            class,
+            format!(
+                "{what} can't contain control characters. {} (found at least {})",
+                py_repr_str(text),
+                py_repr_str(&c.to_string())
+            ),
+        )),
     }
 }
 

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod conformance;
+
 /// bot-bottle's own tooling (what `scripts/` runs).
 #[derive(Debug, Parser)]
 #[command(name = "xtask", version)]
@@ -14,9 +16,14 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    // about and help: on `conformance::Args`.
+    EgressConformance(conformance::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bb_contract::error::run_main("xtask", || match cli.command {})
+    match cli.command {
+        Command::EgressConformance(args) => conformance::main(args),
+    }
 }

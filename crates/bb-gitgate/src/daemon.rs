@@ -11,7 +11,6 @@
 //! [`CONNECTION_TIMEOUT`]. Its stderr is logged line by line, sanitized and with secrets
 //! redacted.
 
-use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -19,7 +18,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -29,6 +28,7 @@ use crate::config::{GateConfig, Paths};
 use crate::detect::Detectors;
 use crate::events::Event;
 use crate::flight::{Flights, Ran};
+use crate::groups::{GIT_COMMANDS, Groups};
 use crate::hooks::PREFIX;
 use crate::mirror::{self, Refreshed, Unreachable};
 use crate::pkt::{self, BadRequest, Request, Service};
@@ -69,8 +69,8 @@ pub struct Daemon {
     limits: Limits,
     refreshes: Flights<Result<Refreshed, Unreachable>>,
     active: AtomicUsize,
-    /// Process groups of the running services (killed on stop).
-    children: Mutex<HashSet<u32>>,
+    /// Process groups of the running services (ended on stop).
+    services: Groups,
     /// What redacts secrets in logged service output.
     log_detectors: RwLock<Arc<Detectors>>,
 }
@@ -114,7 +114,7 @@ impl Daemon {
             limits,
             refreshes: Flights::default(),
             active: AtomicUsize::new(0),
-            children: Mutex::new(HashSet::new()),
+            services: Groups::new(),
             log_detectors: RwLock::new(Arc::new(log_detectors)),
         })
     }
@@ -291,7 +291,7 @@ impl Daemon {
             }
         };
         let pid = child.id();
-        self.children_set().insert(pid);
+        let listed = self.services.list(pid);
         let logger = child.stderr.take().map(|err| {
             let (detectors, name) = (self.detectors(), repo.name.clone());
             let service = req.service.subcommand();
@@ -312,29 +312,16 @@ impl Daemon {
             Event::new("service", false, Some(&repo.name), msg).print();
         }
         let _ = stream.shutdown(Shutdown::Both);
-        self.children_set().remove(&pid);
+        drop(listed);
         if let Some(t) = logger {
             let _ = t.join();
         }
     }
 
-    fn children_set(&self) -> std::sync::MutexGuard<'_, HashSet<u32>> {
-        self.children.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Ends every running service: SIGTERM to its process group, SIGKILL after 2 s.
+    /// Ends every running service and every git command this process runs (the mirror
+    /// refreshes): SIGTERM to each process group, SIGKILL after 2 s.
     pub fn stop(&self) {
-        let pids: Vec<u32> = self.children_set().iter().copied().collect();
-        for &pid in &pids {
-            run::signal_group(pid, rustix::process::Signal::TERM);
-        }
-        let end = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < end && !self.children_set().is_empty() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        for pid in pids {
-            run::kill_group(pid);
-        }
+        Groups::end(&[&self.services, &GIT_COMMANDS], Duration::from_secs(2));
     }
 }
 

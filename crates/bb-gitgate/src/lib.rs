@@ -19,6 +19,7 @@ pub mod detect;
 pub mod diff;
 pub mod events;
 pub mod flight;
+pub mod groups;
 pub mod hooks;
 pub mod mirror;
 pub mod objects;

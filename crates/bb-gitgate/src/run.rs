@@ -137,6 +137,7 @@ impl Git {
             .cmd
             .spawn()
             .with_context(|| format!("starting {}", self.line))?;
+        let _listed = crate::groups::GIT_COMMANDS.list(child.id());
         let writer = match (child.stdin.take(), self.stdin.take()) {
             (Some(mut pipe), Some(data)) => Some(std::thread::spawn(move || {
                 let _ = pipe.write_all(&data);

@@ -1,5 +1,6 @@
 //! `bb-gitgate serve`: set up the mirrors and hooks, then run the git:// front end
-//! ([`crate::daemon`]) until SIGTERM or SIGINT, which also end the services still running.
+//! ([`crate::daemon`]) until SIGTERM or SIGINT, which also end the services and the mirror
+//! refreshes still running (each process group gets SIGTERM, SIGKILL after 2 s).
 //! SIGHUP re-reads the config and sets up repos that were added (the front end and the hooks
 //! read the config on every connection).
 

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use crate::Shutdown;
-use crate::log::{Log, Service, Verdict};
+use crate::log::{Log, Service};
 
 const HEADER_LEN: usize = 12;
 const MAX_NAME: usize = 255;
@@ -135,14 +135,10 @@ pub fn qtype_name(qtype: u16) -> String {
 /// no log line) for a malformed message.
 pub fn answer(packet: &[u8], log: &Log) -> Option<Vec<u8>> {
     let query = parse_query(packet)?;
-    log.decision(
-        Service::Dns,
-        Some(&query.name),
-        Some(&qtype_name(query.qtype)),
-        None,
-        Verdict::Block,
-        "dns sink: every name is refused (the proxy resolves names)",
-    );
+    log.decision(Service::Dns)
+        .host(query.name.as_str())
+        .method(qtype_name(query.qtype).as_str())
+        .block("dns sink: every name is refused (the proxy resolves names)");
     Some(refused(&query))
 }
 

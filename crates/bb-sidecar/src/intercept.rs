@@ -20,7 +20,7 @@ use tokio_rustls::LazyConfigAcceptor;
 
 use crate::config::normalize_host;
 use crate::guard::{HostKind, classify_host};
-use crate::proxy::{Body, ProxyConfig, Target, block, host_header_mismatch, pipeline};
+use crate::proxy::{Body, Decide, ProxyConfig, Refusal, Target, host_header_mismatch, pipeline};
 use crate::tls::Authority;
 
 /// How long the agent has to send its ClientHello and finish the handshake.
@@ -105,26 +105,10 @@ pub async fn serve_tunnel(
 
 /// One request inside the tunnel.
 async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, req: Request<Incoming>) -> Response<Body> {
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let refuse = |reason: &str| block(cfg, Some(&tunnel.host), &method, Some(&path), reason);
-    if let Some(why) = &tunnel.refused {
-        return refuse(why);
-    }
-    if req.method() == Method::CONNECT {
-        return refuse("CONNECT inside an intercepted tunnel is not supported");
-    }
-    if let Some(authority) = req.uri().authority() {
-        let named = normalize_host(authority.host());
-        if named != tunnel.host {
-            return refuse(&format!(
-                "the request names {named}, not the CONNECT target {}",
-                tunnel.host
-            ));
-        }
-    }
-    if let Some(why) = host_header_mismatch(&tunnel.host, req.headers()) {
-        return refuse(&why);
+    if let Some(reason) = refusal(tunnel, &req) {
+        let method = req.method().as_str();
+        let d = Decide::new(&cfg.log, Some(&tunnel.host), method, Some(req.uri().path()));
+        return d.refuse(Refusal::blocked(reason).draining(req.into_body()));
     }
     let target = Target {
         https: true,
@@ -132,4 +116,25 @@ async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, req: Request<Incoming>) -> Re
         port: tunnel.port,
     };
     pipeline(cfg, &target, req).await
+}
+
+/// Why a request inside the tunnel is refused before the pipeline: the tunnel's own refusal,
+/// `CONNECT`, an absolute URI or a `Host` header naming another host.
+fn refusal(tunnel: &Tunnel, req: &Request<Incoming>) -> Option<String> {
+    if let Some(why) = &tunnel.refused {
+        return Some(why.clone());
+    }
+    if req.method() == Method::CONNECT {
+        return Some("CONNECT inside an intercepted tunnel is not supported".to_owned());
+    }
+    if let Some(authority) = req.uri().authority() {
+        let named = normalize_host(authority.host());
+        if named != tunnel.host {
+            return Some(format!(
+                "the request names {named}, not the CONNECT target {}",
+                tunnel.host
+            ));
+        }
+    }
+    host_header_mismatch(&tunnel.host, req.headers())
 }

@@ -183,7 +183,7 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
             shutdown.clone(),
         )));
     }
-    if let Some(gate) = opts.git_gate.clone() {
+    let gate_task = opts.git_gate.clone().map(|gate| {
         log.event(
             "git-gate",
             true,
@@ -193,8 +193,8 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
                 gate.config.display()
             ),
         );
-        tasks.push(tokio::spawn(gate::supervise(gate, log.clone(), shutdown)));
-    }
+        tokio::spawn(gate::supervise(gate, log.clone(), shutdown))
+    });
     let dns_text = opts
         .dns
         .map_or_else(|| "off".to_owned(), |a| format!("{a} (udp, tcp)"));
@@ -240,6 +240,10 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     trigger.shutdown();
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    if let Some(task) = gate_task {
+        // The gate ends its git services first; it is killed after its grace period.
+        let _ = tokio::time::timeout(gate::STOP_GRACE + Duration::from_secs(1), task).await;
     }
     log.event("stop", true, &format!("{signal_name}: stopped"));
     Ok(())

@@ -48,6 +48,50 @@ pub struct Decision<'a> {
     pub detector: Option<&'a str>,
 }
 
+/// A decision line being filled in ([`Log::decision`]); nothing is written until
+/// [`DecisionLine::allow`] or [`DecisionLine::block`]. Fields not given are `null`.
+#[must_use = "a decision line is written by .allow() or .block()"]
+#[derive(Clone, Copy)]
+pub struct DecisionLine<'l, 'a> {
+    log: &'l Log,
+    service: Service,
+    host: Option<&'a str>,
+    method: Option<&'a str>,
+    path: Option<&'a str>,
+    detector: Option<&'a str>,
+}
+
+impl<'a> DecisionLine<'_, 'a> {
+    pub fn host(mut self, host: impl Into<Option<&'a str>>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    pub fn method(mut self, method: impl Into<Option<&'a str>>) -> Self {
+        self.method = method.into();
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<Option<&'a str>>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The DLP detector that decided (or warned).
+    pub fn detector(mut self, detector: impl Into<Option<&'a str>>) -> Self {
+        self.detector = detector.into();
+        self
+    }
+
+    pub fn allow(self, reason: &str) {
+        self.log.write_decision(&self, Verdict::Allow, reason);
+    }
+
+    pub fn block(self, reason: &str) {
+        self.log.write_decision(&self, Verdict::Block, reason);
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 struct Event<'a> {
     time: String,
@@ -125,31 +169,28 @@ impl Log {
         )
     }
 
-    /// Writes one decision line.
-    pub fn decision(
-        &self,
-        service: Service,
-        host: Option<&str>,
-        method: Option<&str>,
-        path: Option<&str>,
-        verdict: Verdict,
-        reason: &str,
-    ) {
-        self.decision_by(service, host, method, path, verdict, reason, None);
+    /// Starts a decision line of `service`; [`DecisionLine::allow`] or [`DecisionLine::block`]
+    /// writes it.
+    pub fn decision(&self, service: Service) -> DecisionLine<'_, '_> {
+        DecisionLine {
+            log: self,
+            service,
+            host: None,
+            method: None,
+            path: None,
+            detector: None,
+        }
     }
 
-    /// Writes one decision line naming the DLP detector that decided (or warned).
-    #[allow(clippy::too_many_arguments)]
-    pub fn decision_by(
-        &self,
-        service: Service,
-        host: Option<&str>,
-        method: Option<&str>,
-        path: Option<&str>,
-        verdict: Verdict,
-        reason: &str,
-        detector: Option<&str>,
-    ) {
+    fn write_decision(&self, line: &DecisionLine<'_, '_>, verdict: Verdict, reason: &str) {
+        let DecisionLine {
+            service,
+            host,
+            method,
+            path,
+            detector,
+            ..
+        } = *line;
         // One scan of everything the agent chose; the fields one by one only when it finds
         // something (a decision line is written per request: this is on the hot path).
         let joined = [host, method, path, Some(reason)]
@@ -247,14 +288,11 @@ mod tests {
         log.set_redactor(Arc::new(|t: &str, _| {
             t.contains("SeCrEt").then(|| "known".into())
         }));
-        log.decision(
-            Service::Egress,
-            Some("SeCrEt.evil.example"),
-            Some("SeCrEt"),
-            Some("/leak/SeCrEt"),
-            Verdict::Block,
-            "GET /leak/SeCrEt on SeCrEt.evil.example matches nothing",
-        );
+        log.decision(Service::Egress)
+            .host("SeCrEt.evil.example")
+            .method("SeCrEt")
+            .path("/leak/SeCrEt")
+            .block("GET /leak/SeCrEt on SeCrEt.evil.example matches nothing");
         log.event("warning", false, "upstream SeCrEt.evil.example failed");
         let all = lines.all().join("\n");
         assert!(!all.contains("SeCrEt"), "{all}");
@@ -264,14 +302,11 @@ mod tests {
     #[test]
     fn decision_line_has_exactly_the_spec_keys() {
         let (log, lines) = Log::memory();
-        log.decision(
-            Service::Egress,
-            Some("evil.example"),
-            Some("GET"),
-            Some("/x\n\"y"),
-            Verdict::Block,
-            "host evil.example is not in the allowlist",
-        );
+        log.decision(Service::Egress)
+            .host("evil.example")
+            .method("GET")
+            .path("/x\n\"y")
+            .block("host evil.example is not in the allowlist");
         let all = lines.all();
         assert_eq!(all.len(), 1);
         assert!(!all[0].contains('\n'));

@@ -2,11 +2,13 @@
 //!
 //! The routes file is the plan's `egress` section ([`EgressPlan`]) as JSON, mounted read-only at
 //! [`DEFAULT_ROUTES`]. [`RouteTable::load`] parses and checks it completely, so a reload either
-//! swaps in a whole new table or keeps the old one ([`reload`]).
+//! swaps in a whole new table or keeps the old one ([`reload`]). Host names and patterns are in
+//! `host`, the values swapped whole on reload in `live`.
 
-use std::net::IpAddr;
+mod host;
+mod live;
+
 use std::path::Path;
-use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result, bail};
 use bb_contract::plan::{EgressPlan, PathMatchKind, Route, RouteMatch, TokenSlot};
@@ -15,66 +17,15 @@ use hyper::HeaderMap;
 use crate::guard::{HostKind, classify_host};
 use crate::log::Log;
 
+use host::specificity;
+pub use host::{host_matches, normalize_host, valid_host};
+pub use live::{Live, SharedRoutes};
+
 /// Where the compose file mounts the routes.
 pub const DEFAULT_ROUTES: &str = "/etc/bot-bottle/egress/routes.json";
 
 /// The host the proxy answers itself (`/healthz`, `/allowlist`).
 pub const INTROSPECTION_HOST: &str = "_egress.local";
-
-/// Lower case, without IPv6 brackets and without one trailing dot.
-pub fn normalize_host(host: &str) -> String {
-    let h = host.trim();
-    let h = h
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(h);
-    let h = h.strip_suffix('.').unwrap_or(h);
-    h.to_ascii_lowercase()
-}
-
-/// A normalised host name or IP literal: labels of letters, digits, `-` and `_`, none empty.
-pub fn valid_host(host: &str) -> bool {
-    if host.is_empty() || host.len() > 253 {
-        return false;
-    }
-    if host.parse::<IpAddr>().is_ok() {
-        return true;
-    }
-    host.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
-}
-
-/// Whether `host` is allowed by the route host `pattern`: equal (case-insensitive, trailing dot
-/// ignored), or for `*.example.com` one or more labels below `example.com`, never the apex.
-pub fn host_matches(pattern: &str, host: &str) -> bool {
-    let pattern = normalize_host(pattern);
-    let host = normalize_host(host);
-    if !valid_host(&host) {
-        return false;
-    }
-    match pattern.strip_prefix("*.") {
-        Some(apex) => {
-            host.len() > apex.len() + 1
-                && host.ends_with(apex)
-                && host.as_bytes()[host.len() - apex.len() - 1] == b'.'
-        }
-        None => pattern == host,
-    }
-}
-
-/// How specific a matching pattern is: an exact host beats every wildcard, a longer apex beats
-/// a shorter one.
-fn specificity(pattern: &str) -> usize {
-    match pattern.strip_prefix("*.") {
-        Some(apex) => apex.len(),
-        None => usize::MAX,
-    }
-}
 
 /// Whether one `matches` entry holds: every field that is given must hold.
 pub fn match_holds(m: &RouteMatch, method: &str, path: &str, headers: &HeaderMap) -> bool {
@@ -256,48 +207,6 @@ fn not_allowed(host: &str) -> String {
     format!("host {host} is not in the allowlist")
 }
 
-/// A value swapped whole on reload; readers keep the `Arc` they took.
-pub struct Live<T: ?Sized>(Arc<RwLock<Arc<T>>>);
-
-impl<T: ?Sized> Clone for Live<T> {
-    fn clone(&self) -> Self {
-        Live(self.0.clone())
-    }
-}
-
-impl<T: ?Sized> Live<T> {
-    pub fn new(value: Arc<T>) -> Live<T> {
-        Live(Arc::new(RwLock::new(value)))
-    }
-
-    pub fn current(&self) -> Arc<T> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn replace(&self, value: Arc<T>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = value;
-    }
-}
-
-/// The live table, swapped whole on reload.
-#[derive(Clone, Default)]
-pub struct SharedRoutes(Arc<RwLock<Arc<RouteTable>>>);
-
-impl SharedRoutes {
-    pub fn new(table: RouteTable) -> SharedRoutes {
-        SharedRoutes(Arc::new(RwLock::new(Arc::new(table))))
-    }
-
-    /// The table now; requests keep the table they started with.
-    pub fn current(&self) -> Arc<RouteTable> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn replace(&self, table: RouteTable) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
-    }
-}
-
 /// Reloads `path` into `routes` (the SIGHUP handler). A file that fails to read or parse keeps
 /// the old table; either way one event line says what happened. Returns whether it swapped.
 pub fn reload(path: &Path, routes: &SharedRoutes, log: &Log) -> bool {
@@ -353,39 +262,6 @@ mod tests {
             token_slots: vec![],
         })
         .unwrap()
-    }
-
-    #[test]
-    fn exact_hosts_ignore_case_and_trailing_dot() {
-        assert!(host_matches("api.example.com", "API.Example.COM"));
-        assert!(host_matches("api.example.com", "api.example.com."));
-        assert!(host_matches("API.example.com.", "api.example.com"));
-        assert!(!host_matches("api.example.com", "example.com"));
-        assert!(!host_matches("api.example.com", "xapi.example.com"));
-        assert!(!host_matches("api.example.com", "api.example.com.evil"));
-        assert!(!host_matches("api.example.com", "api.example.com.."));
-    }
-
-    #[test]
-    fn wildcard_matches_labels_below_the_apex_never_the_apex() {
-        let p = "*.example.com";
-        assert!(host_matches(p, "a.example.com"));
-        assert!(host_matches(p, "a.b.example.com"));
-        assert!(host_matches(p, "A.Example.com."));
-        assert!(!host_matches(p, "example.com"));
-        assert!(!host_matches(p, "example.com."));
-        assert!(!host_matches(p, "aexample.com"));
-        assert!(!host_matches(p, ".example.com"));
-        assert!(!host_matches(p, "a..example.com"));
-        assert!(!host_matches(p, "example.com.evil"));
-        assert!(!host_matches(p, "a.example.co"));
-    }
-
-    #[test]
-    fn ip_literals_and_brackets() {
-        assert!(host_matches("10.0.0.5", "10.0.0.5"));
-        assert!(host_matches("::1", "[::1]"));
-        assert!(!host_matches("10.0.0.5", "10.0.0.50"));
     }
 
     #[test]

@@ -1,0 +1,200 @@
+//! The outbound scan of a request: its URL, every header value and its body, redactions
+//! applied in place. A body up to [`super::STREAM_AFTER`] is scanned whole; a longer one is
+//! handed on as a [`Pump`].
+
+use bb_contract::plan::{OnMatch, Route};
+use bytes::Bytes;
+use hyper::Uri;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::http::uri::PathAndQuery;
+
+use super::body::{Collect, Read, chunks_body, full, join, read_body};
+use super::decide::{Notes, Refusal};
+use super::pump::Pump;
+use super::{Body, ProxyConfig, STREAM_AFTER, Target};
+use crate::inspect::{Inspector, Outcome, Part, Verdict, judge_outbound};
+
+/// A request body cleared for sending.
+pub(super) enum Outbound<'s> {
+    /// Scanned whole (or not scanned).
+    Ready(Body),
+    /// Longer than [`STREAM_AFTER`]: its start is scanned, the rest is to be pumped.
+    Streaming(Pump<'s>),
+}
+
+/// Scans URL, headers and body of an outbound request, applying redactions in place. Returns
+/// the body to send, or the refusal.
+pub(super) async fn scan_request<'s>(
+    cfg: &ProxyConfig,
+    inspector: &'s dyn Inspector,
+    route: &Route,
+    target: &Target,
+    parts: &mut Parts,
+    body: Incoming,
+    notes: &mut Notes,
+) -> Result<Outbound<'s>, Refusal> {
+    let encoded = parts
+        .headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    let scanned = if encoded {
+        Err(Refusal::blocked(
+            "compressed request bodies (Content-Encoding) cannot be scanned",
+        ))
+    } else {
+        scan_url(inspector, route, target, parts, notes)
+            .and_then(|()| scan_headers(inspector, route, parts, notes))
+    };
+    if let Err(refusal) = scanned {
+        return Err(refusal.draining(body));
+    }
+    scan_body(cfg, inspector, route, parts, body, notes).await
+}
+
+/// The URL: host, path and query.
+fn scan_url(
+    inspector: &dyn Inspector,
+    route: &Route,
+    target: &Target,
+    parts: &mut Parts,
+    notes: &mut Notes,
+) -> Result<(), Refusal> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map_or("/", PathAndQuery::as_str)
+        .to_owned();
+    let url = format!("{}{pq}", target.host);
+    match judge_outbound(inspector, route, Part::Url, url.as_bytes()) {
+        Outcome::Pass(warn) => {
+            if let Some(f) = warn {
+                notes.warn(&f, Part::Url);
+            }
+            Ok(())
+        }
+        Outcome::Replace(bytes, f) => {
+            let uri = String::from_utf8(bytes)
+                .ok()
+                .and_then(|s| s.strip_prefix(target.host.as_str()).map(str::to_owned))
+                .and_then(|pq| pq.parse::<PathAndQuery>().ok())
+                .and_then(|pq| {
+                    let mut uri = parts.uri.clone().into_parts();
+                    uri.path_and_query = Some(pq);
+                    Uri::from_parts(uri).ok()
+                });
+            let Some(uri) = uri else {
+                return Err(Refusal::found(&f, Part::Url));
+            };
+            parts.uri = uri;
+            notes.redacted(&f, Part::Url);
+            Ok(())
+        }
+        Outcome::Block(f) => Err(Refusal::found(&f, Part::Url)),
+    }
+}
+
+/// Every header value.
+fn scan_headers(
+    inspector: &dyn Inspector,
+    route: &Route,
+    parts: &mut Parts,
+    notes: &mut Notes,
+) -> Result<(), Refusal> {
+    let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
+    for name in names {
+        let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
+        let mut kept = Vec::with_capacity(values.len());
+        let mut changed = false;
+        for value in values {
+            let part = Part::Header(name.as_str());
+            match judge_outbound(inspector, route, part, value.as_bytes()) {
+                Outcome::Pass(warn) => {
+                    if let Some(f) = warn {
+                        notes.warn(&f, part);
+                    }
+                    kept.push(value);
+                }
+                Outcome::Replace(bytes, f) => match HeaderValue::from_bytes(&bytes) {
+                    Ok(v) => {
+                        notes.redacted(&f, part);
+                        changed = true;
+                        kept.push(v);
+                    }
+                    Err(_) => return Err(Refusal::found(&f, part)),
+                },
+                Outcome::Block(f) => return Err(Refusal::found(&f, part)),
+            }
+        }
+        if changed {
+            parts.headers.remove(&name);
+            for v in kept {
+                parts.headers.append(name.clone(), v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The body: scanned chunk by chunk as it arrives when the inspector can (a blocking finding
+/// refuses at once), else joined and scanned whole. Redaction needs it whole.
+async fn scan_body<'s>(
+    cfg: &ProxyConfig,
+    inspector: &'s dyn Inspector,
+    route: &Route,
+    parts: &mut Parts,
+    body: Incoming,
+    notes: &mut Notes,
+) -> Result<Outbound<'s>, Refusal> {
+    let redact = route.dlp.on_match == OnMatch::Redact;
+    let scanner = inspector.body_scanner(route);
+    // A provider API request is read whole: what it asks the provider to do is decided on all of it.
+    let stream_after = (!redact && route.provider_api.is_none()).then_some(STREAM_AFTER);
+    let read = read_body(body, cfg.max_body, scanner, !redact, stream_after).await;
+    let (chunks, verdict) = match read {
+        Ok(Read::Blocked(f)) => return Err(Refusal::found(&f, Part::Body)),
+        Ok(Read::Streaming(pump)) => return Ok(Outbound::Streaming(pump)),
+        Ok(Read::Done(chunks, verdict)) => (chunks, verdict),
+        Err(Collect::TooLarge) => return Err(Refusal::too_large(Part::Body)),
+        Err(Collect::Failed(why)) => return Err(Refusal::unreadable(&why)),
+    };
+    if let Some(api) = route.provider_api
+        && let Some(why) = crate::provider_relay::refusal(api, &join(chunks.clone()))
+    {
+        return Err(Refusal::blocked(why));
+    }
+    match verdict {
+        Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),
+        Some(Verdict::Warn(f)) => {
+            notes.warn(&f, Part::Body);
+            return Ok(Outbound::Ready(chunks_body(chunks)));
+        }
+        Some(Verdict::Found { finding, .. }) if !redact => {
+            return Err(Refusal::found(&finding, Part::Body));
+        }
+        Some(Verdict::Found { .. }) | None => {}
+    }
+    let bytes = join(chunks);
+    if bytes.is_empty() {
+        return Ok(Outbound::Ready(full(bytes)));
+    }
+    match judge_outbound(inspector, route, Part::Body, &bytes) {
+        Outcome::Pass(warn) => {
+            if let Some(f) = warn {
+                notes.warn(&f, Part::Body);
+            }
+            Ok(Outbound::Ready(full(bytes)))
+        }
+        Outcome::Replace(new, f) => {
+            notes.redacted(&f, Part::Body);
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+            Ok(Outbound::Ready(full(Bytes::from(new))))
+        }
+        Outcome::Block(f) => Err(Refusal::found(&f, Part::Body)),
+    }
+}

@@ -46,8 +46,10 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// `canary/base64`, ... instead of `known-secret:NAME...`.
 pub const CANARY_NAME: &str = "canary";
 
-/// The prefix of every [`mint_canary`] value.
-pub const CANARY_PREFIX: &str = "bbcanary_";
+/// The canary's one format, minted by the launcher and known here ([`CANARY_PREFIX`] is a
+/// literal of the token search). Pass a canary to [`Engine::new`] as
+/// `KnownSecret { name: CANARY_NAME, .. }`.
+pub use bb_contract::canary::{CANARY_PREFIX, mint_canary};
 
 /// Which detector produced a [`Finding`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -379,18 +381,6 @@ pub fn redact(data: &[u8], findings: &[Finding]) -> Vec<u8> {
     }
     out.extend_from_slice(&data[pos..]);
     out
-}
-
-/// A fresh honeytoken: [`CANARY_PREFIX`] followed by 32 random base62 characters (about 190
-/// bits, from the thread-local CSPRNG). Pass it to [`Engine::new`] as
-/// `KnownSecret { name: CANARY_NAME, .. }`.
-pub fn mint_canary() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut s = String::from(CANARY_PREFIX);
-    for _ in 0..32 {
-        s.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
-    }
-    s
 }
 
 /// Sorts findings by (start, end, rule) and drops exact duplicates.

@@ -10,8 +10,11 @@ use tokio::net::TcpStream;
 
 use crate::config::normalize_host;
 
-/// What the compose health check asks.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:9099/healthz";
+/// What the health check asks when run by hand (a bottle's compose file names the sidecar's
+/// address: `BB_SIDECAR_HEALTH_URL`).
+pub fn default_url() -> String {
+    format!("http://{}/healthz", crate::proxy::DEFAULT_LISTEN)
+}
 /// How long the check waits for the answer.
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -15,38 +15,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
+use bb_contract::log::{Decision, Event, SIDECAR_SERVICE};
+pub use bb_contract::log::{Service, Verdict, now};
 use serde::Serialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-/// Which service made a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    Egress,
-    Dns,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Allow,
-    Block,
-}
-
-/// One decision line. `detector` is the DLP detector that blocked, redacted or warned (`null`
-/// when no content check decided).
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision<'a> {
-    pub time: String,
-    pub service: Service,
-    pub host: Option<&'a str>,
-    pub method: Option<&'a str>,
-    pub path: Option<&'a str>,
-    pub verdict: Verdict,
-    pub reason: &'a str,
-    pub detector: Option<&'a str>,
-}
 
 /// A decision line being filled in ([`Log::decision`]); nothing is written until
 /// [`DecisionLine::allow`] or [`DecisionLine::block`]. Fields not given are `null`.
@@ -90,15 +61,6 @@ impl<'a> DecisionLine<'_, 'a> {
     pub fn block(self, reason: &str) {
         self.log.write_decision(&self, Verdict::Block, reason);
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Event<'a> {
-    time: String,
-    service: &'static str,
-    event: &'a str,
-    ok: bool,
-    message: &'a str,
 }
 
 /// Names the secret a text carries (the rule that found it), if any. With `thorough` false
@@ -201,14 +163,14 @@ impl Log {
         let thorough = verdict == Verdict::Block || detector.is_some();
         let Some(redactor) = self.redactor().filter(|r| r(&joined, thorough).is_some()) else {
             return self.write(&Decision {
-                time: now(),
+                time: now().into(),
                 service,
-                host,
-                method,
-                path,
+                host: host.map(Into::into),
+                method: method.map(Into::into),
+                path: path.map(Into::into),
                 verdict,
-                reason,
-                detector,
+                reason: reason.into(),
+                detector: detector.map(Into::into),
             });
         };
         let mut reason = reason.to_owned();
@@ -228,14 +190,14 @@ impl Log {
             reason = format!("[redacted: the reason named a secret ({rule})]");
         }
         self.write(&Decision {
-            time: now(),
+            time: now().into(),
             service,
-            host: host.as_deref(),
-            method: method.as_deref(),
-            path: path.as_deref(),
+            host: host.map(Into::into),
+            method: method.map(Into::into),
+            path: path.map(Into::into),
             verdict,
-            reason: &reason,
-            detector,
+            reason: reason.into(),
+            detector: detector.map(Into::into),
         });
     }
 
@@ -247,11 +209,12 @@ impl Log {
             .map(|rule| format!("[redacted: the message named a secret ({rule})]"));
         let message = redacted.as_deref().unwrap_or(message);
         self.write(&Event {
-            time: now(),
-            service: "sidecar",
-            event,
+            time: now().into(),
+            service: SIDECAR_SERVICE.into(),
+            event: event.into(),
             ok,
-            message,
+            repo: None,
+            message: message.into(),
         });
     }
 
@@ -269,13 +232,6 @@ impl Log {
             Sink::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line),
         }
     }
-}
-
-/// The current time, RFC 3339 in UTC.
-pub fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 #[cfg(test)]
@@ -325,7 +281,11 @@ mod tests {
         assert_eq!(v["path"], "/x\n\"y");
         assert!(v["detector"].is_null());
         assert!(
-            time::OffsetDateTime::parse(v["time"].as_str().unwrap(), &Rfc3339).is_ok(),
+            time::OffsetDateTime::parse(
+                v["time"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339
+            )
+            .is_ok(),
             "{v}"
         );
     }

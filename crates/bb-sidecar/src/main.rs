@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use bb_contract::layout::env;
 use bb_sidecar::config::DEFAULT_ROUTES;
 use bb_sidecar::guard::IpNet;
 use bb_sidecar::log::Log;
@@ -39,47 +40,47 @@ enum Command {
 #[derive(Debug, Args)]
 struct RunArgs {
     /// The route table: JSON of the plan's `egress` section
-    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_ROUTES", default_value = DEFAULT_ROUTES)]
+    #[arg(long, value_name = "FILE", env = env::SIDECAR_ROUTES, default_value = DEFAULT_ROUTES)]
     routes: PathBuf,
     /// Address of the HTTP proxy
-    #[arg(long, value_name = "ADDR", env = "BB_SIDECAR_LISTEN", default_value = DEFAULT_LISTEN)]
+    #[arg(long, value_name = "ADDR", env = env::SIDECAR_LISTEN, default_value_t = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Address of the DNS sink (UDP and TCP), or `off`; default: the proxy's address, port 53
-    #[arg(long, value_name = "ADDR|off", env = "BB_SIDECAR_DNS")]
+    #[arg(long, value_name = "ADDR|off", env = env::SIDECAR_DNS)]
     dns: Option<String>,
     /// The bottle CA certificate (PEM) that signs the intercepting leaf certificates
-    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_CA_CERT", default_value = tls::DEFAULT_CA_CERT)]
+    #[arg(long, value_name = "FILE", env = env::SIDECAR_CA_CERT, default_value = tls::DEFAULT_CA_CERT)]
     ca_cert: PathBuf,
     /// The bottle CA's private key (PEM)
-    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_CA_KEY", default_value = tls::DEFAULT_CA_KEY)]
+    #[arg(long, value_name = "FILE", env = env::SIDECAR_CA_KEY, default_value = tls::DEFAULT_CA_KEY)]
     ca_key: PathBuf,
     /// More root certificates (PEM bundle) to trust for upstream TLS, besides the built-in
     /// Mozilla roots (tests)
-    #[arg(long, value_name = "FILE", env = "BB_SIDECAR_EXTRA_ROOTS")]
+    #[arg(long, value_name = "FILE", env = env::SIDECAR_EXTRA_ROOTS)]
     extra_roots: Option<PathBuf>,
     /// A network that is never an upstream, even for `private: true` routes (the bottle's own
     /// subnets); repeatable, or comma-separated in the env variable
     #[arg(
         long = "deny-net",
         value_name = "CIDR",
-        env = "BB_SIDECAR_DENY_NETS",
+        env = env::SIDECAR_DENY_NETS,
         value_delimiter = ','
     )]
     deny_nets: Vec<IpNet>,
     /// TESTS ONLY: every upstream name resolves to IP (the address checks still apply)
-    #[arg(long, value_name = "IP", env = "BB_SIDECAR_RESOLVE_OVERRIDE")]
+    #[arg(long, value_name = "IP", env = env::SIDECAR_RESOLVE_OVERRIDE)]
     resolve_override: Option<IpAddr>,
     /// Largest request or response body scanned (bytes, or with a KiB, MiB or GiB suffix);
     /// larger scanned bodies are refused (a request body past 1 MiB is already being sent on:
     /// its upstream request is cut)
-    #[arg(long, value_name = "SIZE", env = "BB_SIDECAR_MAX_BODY", default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", env = env::SIDECAR_MAX_BODY, default_value = "64MiB", value_parser = parse_size)]
     max_body: u64,
     /// The git gate's configuration: when the file exists, `bb-gitgate serve` (installed next to
     /// this program) runs as a supervised child
     #[arg(
         long,
         value_name = "FILE",
-        env = "BB_SIDECAR_GIT_GATE",
+        env = env::SIDECAR_GIT_GATE,
         default_value = "/etc/bot-bottle/git-gate/repos.json"
     )]
     git_gate: PathBuf,
@@ -108,7 +109,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
 #[derive(Debug, Args)]
 struct HealthArgs {
     /// The URL to ask
-    #[arg(long, env = "BB_SIDECAR_HEALTH_URL", default_value = health::DEFAULT_URL)]
+    #[arg(long, env = env::SIDECAR_HEALTH_URL, default_value_t = health::default_url())]
     url: String,
 }
 

@@ -11,7 +11,7 @@ use crate::config::RouteTable;
 use crate::echo::EchoGuard;
 
 /// The env variable holding the canary: a planted value that must never leave the bottle.
-pub const CANARY_ENV: &str = "BB_SIDECAR_CANARY";
+pub const CANARY_ENV: &str = bb_contract::layout::env::SIDECAR_CANARY;
 
 /// The name the canary has among the known secrets.
 pub const CANARY_NAME: &str = "canary";

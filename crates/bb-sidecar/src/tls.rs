@@ -25,8 +25,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::OffsetDateTime;
 
 /// Where the compose file mounts the bottle CA.
-pub const DEFAULT_CA_CERT: &str = "/etc/bot-bottle/egress/ca.pem";
-pub const DEFAULT_CA_KEY: &str = "/etc/bot-bottle/egress/ca-key.pem";
+pub const DEFAULT_CA_CERT: &str = bb_contract::layout::sidecar::CA_CERT;
+pub const DEFAULT_CA_KEY: &str = bb_contract::layout::sidecar::CA_KEY;
 
 /// How long a minted leaf is valid (it is never valid past the CA either).
 pub const LEAF_VALIDITY: time::Duration = time::Duration::hours(24);

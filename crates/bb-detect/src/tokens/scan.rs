@@ -187,9 +187,12 @@ impl Tokens {
             if m.start() > p {
                 break;
             }
-            if m.end() > p
-                && let Some((s, e)) = (spec.accept)(data, &c)
-            {
+            let accepted = if m.end() > p {
+                (spec.accept)(data, &c)
+            } else {
+                None
+            };
+            if let Some((s, e)) = accepted {
                 if spec.private_key {
                     match self.key_block.end(data, e, at_end) {
                         KeyEnd::At(end) => sink(Detector::TokenPatterns, spec.name, s, end),
@@ -200,7 +203,9 @@ impl Tokens {
                     sink(Detector::TokenPatterns, spec.name, s, e);
                 }
             }
-            pos = if m.end() > m.start() {
+            // A refused match must not hide one that starts inside it (`SecretAccessKey: …`
+            // refused from `Secret`, taken from `AccessKey`): the next try starts one byte on.
+            pos = if accepted.is_some() && m.end() > m.start() {
                 m.end()
             } else {
                 m.start() + 1

@@ -339,3 +339,15 @@ fn benign_headers_and_bodies() {
         assert!(run(s).is_empty(), "{s}: {:?}", run(s));
     }
 }
+
+#[test]
+fn a_refused_match_does_not_hide_one_inside_it() {
+    // `PasswordApiKey` is refused as a password key (`Password` is followed by another word
+    // part); the match starting at `ApiKey` inside it is taken. The scan used to resume after
+    // the refused match's end, and every literal's window starts at `P`.
+    pos(
+        "generic-credential",
+        "PasswordApiKey = Zq8vN2mK5xR1pL7wQ",
+        "Zq8vN2mK5xR1pL7wQ",
+    );
+}

@@ -22,7 +22,7 @@ pub use host::{host_matches, normalize_host, valid_host};
 pub use live::{Live, SharedRoutes};
 
 /// Where the compose file mounts the routes.
-pub const DEFAULT_ROUTES: &str = "/etc/bot-bottle/egress/routes.json";
+pub const DEFAULT_ROUTES: &str = bb_contract::layout::sidecar::ROUTES;
 
 /// The host the proxy answers itself (`/healthz`, `/allowlist`).
 pub const INTROSPECTION_HOST: &str = "_egress.local";

@@ -59,7 +59,10 @@ pub use server::{handle, serve};
 
 /// The proxy's default address when run by hand; a bottle's compose file names the sidecar's
 /// address on the internal network (`BB_SIDECAR_LISTEN`).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9099";
+pub const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    bb_contract::layout::PROXY_PORT,
+);
 
 /// The default body cap (`--max-body`): larger bodies are refused where they must be scanned.
 pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;

@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bb_contract::layout::labels::{IDENTITY as IDENTITY_LABEL, ROLE as ROLE_LABEL};
 use bb_contract::layout::PROXY_PORT;
+use bb_contract::layout::labels::{IDENTITY as IDENTITY_LABEL, ROLE as ROLE_LABEL};
 use serde_json::Value;
 
 use super::certs;

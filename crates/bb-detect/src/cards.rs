@@ -1,5 +1,7 @@
 //! Payment card numbers: 13–19 digits (single spaces or dashes allowed between digits), with a
-//! known issuer prefix, Luhn-valid, and not part of a longer run of digits or letters.
+//! known issuer prefix, Luhn-valid, and not part of a longer run of digits or letters nor of a
+//! decimal number (`0.5454545454545454`, `4111111111111111.5`: the digits of a float literal or
+//! a numeric table are not a card number, and one in ten random digit strings passes Luhn).
 
 /// The issuer prefixes checked (Visa, Mastercard, American Express, Discover, JCB, Diners).
 fn known_issuer(digits: &[u8]) -> bool {
@@ -49,12 +51,13 @@ pub(crate) const MAX_LEN: usize = 37;
 /// ([`card_bytes`]): the scan only looks inside such runs.
 pub(crate) const MIN_LEN: usize = 13;
 
-/// The card bytes of a block of `width` bytes (bit i for byte i): a digit, or a space or dash
-/// followed by a digit. `digit` and `space_dash` are the block's masks, `next_digit` whether
-/// the byte after the block is a digit.
+/// The card bytes of a block of `width` bytes (bit i for byte i): a digit, or a space, dash or
+/// dot followed by a digit (a dot is never inside a card number, but a run that holds it lets
+/// the scan see a decimal point next to a candidate). `digit` and `card_sep` are the block's
+/// masks, `next_digit` whether the byte after the block is a digit.
 #[inline(always)]
-pub(crate) fn card_bytes(digit: u64, space_dash: u64, next_digit: bool, width: u32) -> u64 {
-    digit | (space_dash & ((digit >> 1) | (u64::from(next_digit) << (width - 1))))
+pub(crate) fn card_bytes(digit: u64, card_sep: u64, next_digit: bool, width: u32) -> u64 {
+    digit | (card_sep & ((digit >> 1) | (u64::from(next_digit) << (width - 1))))
 }
 
 /// Checks candidates starting in `data[from..limit]`. `Err(next)`: where to go on; `Ok(held)`:
@@ -69,8 +72,9 @@ pub(crate) fn scan(
     let mut i = from;
     while let Some(d) = next_digit(&data[..limit], i) {
         i = d;
-        if i > 0 && data[i - 1].is_ascii_alphanumeric() {
-            // Glued to a word or a longer number: no card starts in this run of digits.
+        if i > 0 && (data[i - 1].is_ascii_alphanumeric() || after_decimal_point(data, i)) {
+            // Glued to a word or a longer number, or the fraction of a decimal number: no card
+            // starts in this run of digits.
             while i < data.len() && data[i].is_ascii_digit() {
                 i += 1;
             }
@@ -82,6 +86,11 @@ pub(crate) fn scan(
         }
     }
     Err(i.max(limit))
+}
+
+/// `data[i]` follows a decimal point: `digit.` right before it.
+fn after_decimal_point(data: &[u8], i: usize) -> bool {
+    i >= 2 && data[i - 1] == b'.' && data[i - 2].is_ascii_digit()
 }
 
 /// The first ASCII digit at or after `from`.
@@ -121,10 +130,13 @@ fn candidate(
             break;
         }
     }
-    if end == data.len() && !at_end {
+    let decimal_point = data.get(end) == Some(&b'.');
+    if (end == data.len() || (decimal_point && end + 1 == data.len())) && !at_end {
         return None;
     }
-    let bounded = end == data.len() || !data[end].is_ascii_alphanumeric();
+    // The integer part of a decimal number (`4111111111111111.25`) is not a card number.
+    let integer_part = decimal_point && data.get(end + 1).is_some_and(u8::is_ascii_digit);
+    let bounded = (end == data.len() || !data[end].is_ascii_alphanumeric()) && !integer_part;
     let digits = &digits[..count];
     if bounded && (13..=19).contains(&count) && known_issuer(digits) && luhn(digits) {
         sink(i, end);
@@ -159,6 +171,22 @@ mod tests {
         assert!(find("id=a4111111111111111").is_empty(), "glued to letters");
         assert!(find("timestamp 1700000000123").is_empty());
         assert!(find("tel +1 415 555 0100").is_empty());
+    }
+
+    #[test]
+    fn the_digits_of_a_decimal_number_are_not_a_card() {
+        assert!(find("ratio 0.5454545454545454").is_empty(), "the fraction");
+        assert!(find("[0.4111111111111111, 1.4111111111111111]").is_empty());
+        assert!(
+            find("x = 4111111111111111.25").is_empty(),
+            "the integer part"
+        );
+        assert!(find("v=1.6011-1111-1111-1117").is_empty());
+        // Dots that are not decimal points change nothing.
+        assert_eq!(find("card.4111111111111111"), ["4111111111111111"]);
+        assert_eq!(find("paid: .4111111111111111"), ["4111111111111111"]);
+        assert_eq!(find("4111111111111111."), ["4111111111111111"]);
+        assert_eq!(find("4111111111111111.x"), ["4111111111111111"]);
     }
 
     #[test]

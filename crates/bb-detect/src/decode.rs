@@ -73,8 +73,9 @@ pub(crate) struct Masks {
     pub seg: u64,
     pub hex: u64,
     pub digit: u64,
-    /// Spaces and dashes (card number separators).
-    pub space_dash: u64,
+    /// Spaces and dashes (card number separators) and dots (a card number's context: a run of
+    /// digits right after `digit.` is the fraction of a decimal number).
+    pub card_sep: u64,
 }
 
 /// Classifies each byte of a block once, for every run-based detector.
@@ -95,13 +96,13 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
         q[i] = seg as u8;
         h[i] = (digit | hexa) as u8;
         d[i] = digit as u8;
-        sd[i] = (dash | (x == b' ')) as u8;
+        sd[i] = (dash | (x == b' ') | (x == b'.')) as u8;
     }
     Masks {
         seg: pack(&q),
         hex: pack(&h),
         digit: pack(&d),
-        space_dash: pack(&sd),
+        card_sep: pack(&sd),
     }
 }
 
@@ -325,11 +326,11 @@ mod tests {
 
     #[test]
     fn masks() {
-        let m = block_masks(&block64(b"ab=c d-4 "));
-        assert_eq!(m.seg, 0b011101011);
-        assert_eq!(m.hex, 0b010101011);
-        assert_eq!(m.digit, 0b010000000);
-        assert_eq!(m.space_dash, 0b101010000);
+        let m = block_masks(&block64(b"ab=c d-4 .1"));
+        assert_eq!(m.seg, 0b10011101011);
+        assert_eq!(m.hex, 0b10010101011);
+        assert_eq!(m.digit, 0b10010000000);
+        assert_eq!(m.card_sep, 0b1101010000);
         let mut f = [0u8; 64];
         for i in [0, 7, 8, 33, 63] {
             f[i] = 1;

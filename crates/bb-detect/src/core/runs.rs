@@ -113,7 +113,7 @@ pub(super) fn run_pass(
             hex.block(m.hex, base + i, w as u32);
             // A space or dash at the end of the data may yet be followed by a digit.
             let next_digit = data.get(i + w).map_or(!at_end, u8::is_ascii_digit);
-            let c = cards::card_bytes(m.digit, m.space_dash, next_digit, w as u32);
+            let c = cards::card_bytes(m.digit, m.card_sep, next_digit, w as u32);
             card.block(c, base + i, w as u32);
         }
         i += w;
@@ -356,11 +356,12 @@ mod tests {
         for _ in 0..300 {
             let mut text = Vec::new();
             while text.len() < 400 {
-                match rand(6) {
+                match rand(7) {
                     0 => text.extend_from_slice(numbers[rand(3) as usize].as_bytes()),
                     1 => text.push(b' '),
                     2 => text.push(b'-'),
                     3 => text.push(b'x'),
+                    4 => text.push(b'.'),
                     _ => text.push(b'0' + rand(10) as u8),
                 }
             }

@@ -5,9 +5,28 @@ use regex::bytes::Captures;
 
 use super::accept::span;
 
+/// How far before the key word [`generic`] reads the key's qualifier (`ClientRequest` in
+/// `ClientRequestToken`) and what precedes the key.
+pub(super) const LOOK_BEHIND: usize = 32;
+
 /// Accepts a `generic-credential` match: the key word ends a word part, the key does not name
-/// a reference, and the value is no code and looks random.
+/// a reference or an identifier that is random by design, the key is not a segment of an ARN
+/// or URN, and the value is no code and looks random (a UUID only under a credential key).
 pub(super) fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let key_start = c.get(0)?.start();
+    let qualifier = qualifier_before(d, key_start);
+    if qualifier.start > 0 && d[qualifier.start - 1] == b':' && qualifier.start >= 2 {
+        // `arn:aws:secretsmanager:…:123456789012:secret:Name`: a resource path, not a key.
+        if d[qualifier.start - 2].is_ascii_alphanumeric() {
+            return None;
+        }
+    }
+    let qualifier = d[qualifier].to_ascii_lowercase();
+    let key_word = d[key_start..c.get(1)?.start()].to_ascii_lowercase();
+    let token = key_word == b"token";
+    if token && ends_with_any(&qualifier, NOT_SECRET_TOKENS) {
+        return None;
+    }
     let raw = c.get(1).map_or(&b""[..], |m| m.as_bytes());
     let raw = raw
         .strip_suffix(b"\"")
@@ -38,7 +57,74 @@ pub(super) fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     // Code, not a value: a call, a generic, an index or a path (`token = Token::new()`).
     let code = matches!(d.get(e), Some(b'(' | b'<' | b'[' | b'{'))
         || v.windows(2).any(|w| w == b"::" || w == b"->");
+    if is_uuid(v)
+        && token
+        && !CREDENTIAL_QUALIFIERS
+            .iter()
+            .any(|q| contains(&qualifier, q))
+    {
+        // A UUID is random by design: under a bare or unqualified `token` it is an identifier.
+        return None;
+    }
     (!code && looks_random_value(v)).then_some((s, e))
+}
+
+/// Qualifiers of `token` that name an identifier, not a credential: AWS's `ClientRequestToken`,
+/// `ChangeToken`, `NextToken`, `LifecycleActionToken`, pagination and idempotency tokens.
+const NOT_SECRET_TOKENS: &[&str] = &[
+    "request",
+    "change",
+    "continuation",
+    "next",
+    "page",
+    "pagination",
+    "idempotency",
+    "action",
+    "sync",
+    "cursor",
+    "marker",
+    "resume",
+    "lock",
+];
+
+/// Qualifiers that make a `token` a credential even when its value is a UUID.
+const CREDENTIAL_QUALIFIERS: &[&str] = &[
+    "auth", "access", "api", "bearer", "refresh", "session", "oauth", "secret", "private",
+    "personal", "deploy", "service",
+];
+
+/// The identifier bytes glued before the key word (at most [`LOOK_BEHIND`]), separators and
+/// case kept: `ClientRequest` of `ClientRequestToken`, `aws_session_` of `aws_session_token`.
+fn qualifier_before(d: &[u8], key_start: usize) -> std::ops::Range<usize> {
+    let from = key_start.saturating_sub(LOOK_BEHIND);
+    let len = d[from..key_start]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    key_start - len..key_start
+}
+
+fn ends_with_any(qualifier: &[u8], words: &[&str]) -> bool {
+    let trimmed = qualifier
+        .strip_suffix(b"_")
+        .or(qualifier.strip_suffix(b"-"))
+        .or(qualifier.strip_suffix(b"."))
+        .unwrap_or(qualifier);
+    words.iter().any(|w| trimmed.ends_with(w.as_bytes()))
+}
+
+fn contains(haystack: &[u8], word: &str) -> bool {
+    haystack.windows(word.len()).any(|w| w == word.as_bytes())
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// The `generic-credential` value test: long, not a placeholder or a reference, not made of
@@ -88,12 +174,12 @@ fn looks_random_value(v: &[u8]) -> bool {
     (classes >= 3 && h >= 3.0) || (classes == 2 && dg && h >= 3.5)
 }
 
-/// Whether every part of `v` between `- _ . / : +` reads like a word or an identifier: letters
+/// Whether every part of `v` between `- _ . / : + #` reads like a word or an identifier: letters
 /// then digits (`v2`, `base64`, `2026`), at most 3 letters and digits, or camelCase humps of 3
 /// bytes or more on average (`CancellationToken`, `EcPrivateKeyRfc5915Der`). Random strings
 /// change case or class every byte or two and fail. Paths, identifiers and versions pass.
 pub(crate) fn words_and_numbers(v: &[u8]) -> bool {
-    v.split(|b| matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'+'))
+    v.split(|b| matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'+' | b'#'))
         .filter(|p| !p.is_empty())
         .all(word_like)
 }

@@ -22,6 +22,9 @@ pub(super) struct Spec {
     pub assigned: bool,
     /// A private key header: the finding runs through the key block after it.
     pub private_key: bool,
+    /// How many bytes before a match its accept function reads (the key's qualifier in
+    /// `ClientRequestToken`, the ARN a key word sits in): the scan keeps them in view.
+    pub look_behind: usize,
 }
 
 impl Spec {
@@ -38,12 +41,20 @@ impl Spec {
             accept,
             assigned: false,
             private_key: false,
+            look_behind: 0,
         }
     }
 
     const fn assigned(self) -> Spec {
         Spec {
             assigned: true,
+            ..self
+        }
+    }
+
+    const fn looks_behind(self, bytes: usize) -> Spec {
+        Spec {
+            look_behind: bytes,
             ..self
         }
     }
@@ -216,7 +227,8 @@ pub(super) const RULES: &[Spec] = &[
         r#"(?i-u)(?:pass(?:word|wd)|secret|token|credentials?|(?:api|access|secret|private|auth|client|app|master|signing|encryption)[_.-]?key)([A-Za-z0-9_.-]{0,24}["'\]]?)[ \t]{0,4}(?:[:=]|=>|:=)[ \t]{0,4}["']?([^\s"'`,;&<>(){}\[\]\\|]{16,200})"#,
         generic,
     )
-    .assigned(),
+    .assigned()
+    .looks_behind(super::generic::LOOK_BEHIND),
 ];
 
 /// The names of the token rules (a decoded match adds `/base64`, `/hex` or `/url`).

@@ -29,6 +29,12 @@ impl Rule {
             window: Window::derive(spec.re, spec.literals).unwrap_or_else(|e| fail(&e)),
         }
     }
+
+    /// The bytes a literal hit needs before it: the window's and what the accept function
+    /// reads before a match.
+    fn left(&self) -> usize {
+        self.window.back + self.spec.look_behind
+    }
 }
 
 enum Action {
@@ -82,7 +88,7 @@ impl Tokens {
         let rules: Vec<Rule> = specs.iter().map(Rule::compile).collect();
         Tokens {
             lit_max: lits.iter().map(Vec::len).max().unwrap_or(1),
-            back_max: rules.iter().map(|r| r.window.back).max().unwrap_or(0),
+            back_max: rules.iter().map(Rule::left).max().unwrap_or(0),
             literals: Literals::new(&lits),
             actions,
             rules,
@@ -163,7 +169,7 @@ impl Tokens {
     ) -> bool {
         let rule = &self.rules[r];
         let spec = rule.spec;
-        if !at_start && p <= rule.window.back {
+        if !at_start && p <= rule.left() {
             // Its left context is gone: it was decided by an earlier call.
             return true;
         }

@@ -351,3 +351,78 @@ fn a_refused_match_does_not_hide_one_inside_it() {
         "Zq8vN2mK5xR1pL7wQ",
     );
 }
+
+#[test]
+fn identifiers_random_by_design_are_not_credentials() {
+    let g = "generic-credential";
+    // Request, change and pagination tokens name an operation, not a credential.
+    neg(
+        g,
+        r#""ClientRequestToken": "a8ca07e4-61ec-4399-99f4-19853801bcd5""#,
+    );
+    neg(
+        g,
+        r#""ChangeToken": "abcd12f2-46da-4fdb-b8d5-fbd4c466928f""#,
+    );
+    neg(
+        g,
+        r#""NextContinuationToken": "1w41l63U0xa8q7smH50vCxyTQqdxo69O3EmK28Bi5PcROI4wI/EyIJg==""#,
+    );
+    neg(g, "idempotency_token=Zq8vN2mK5xR1pL7wQ3tY");
+    // A UUID under a bare `token` is an identifier; under a credential qualifier it is not.
+    neg(g, "token: 1d2129a1-3d38-460a-9756-e5b91fddb951");
+    pos(
+        g,
+        "HEROKU_API_TOKEN=1d2129a1-3d38-460a-9756-e5b91fddb951",
+        "1d2129a1-3d38-460a-9756-e5b91fddb951",
+    );
+    pos(
+        g,
+        "client_secret = 1d2129a1-3d38-460a-9756-e5b91fddb951",
+        "1d2129a1-3d38-460a-9756-e5b91fddb951",
+    );
+    // A random value under `token` stays a credential, whatever the qualifier is not.
+    pos(
+        g,
+        "deploy_token=Zq8vN2mK5xR1pL7wQ3tY",
+        "Zq8vN2mK5xR1pL7wQ3tY",
+    );
+    pos(g, "token=Zq8vN2mK5xR1pL7wQ3tY", "Zq8vN2mK5xR1pL7wQ3tY");
+    // A key word inside an ARN is a path segment.
+    neg(
+        g,
+        r#""ARN": "arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestDatabaseSecret-a1b2c3""#,
+    );
+    pos(g, "x :secret: Zq8vN2mK5xR1pL7wQ3tY", "Zq8vN2mK5xR1pL7wQ3tY");
+    // A path with a fragment reads as words.
+    neg(g, "credentials: yegor256/home#assets/crates-credentials");
+}
+
+#[test]
+fn a_long_qualifier_is_read_the_same_in_a_stream() {
+    // The qualifier before the key word is read from up to LOOK_BEHIND bytes: a stream cut
+    // anywhere must decide as the whole buffer does.
+    let engine = crate::Engine::new(Vec::new());
+    let cfg = crate::OutboundConfig {
+        token_patterns: true,
+        ..Default::default()
+    };
+    for text in [
+        r#"{"VeryLongLifecycleActionToken": "bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635"}"#,
+        r#"{"x": 1, "token": "bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635", "api_token": "bcd2f1b8-9a78-44d3-8a7a-4dd07d7cf635"}"#,
+    ] {
+        let whole: Vec<_> = engine
+            .scan(&cfg, text.as_bytes())
+            .into_iter()
+            .map(|f| (f.start, f.end))
+            .collect();
+        for cut in 1..text.len() {
+            let mut stream = engine.stream(cfg);
+            let mut found = stream.feed(&text.as_bytes()[..cut]);
+            found.extend(stream.feed(&text.as_bytes()[cut..]));
+            found.extend(stream.finish());
+            let got: Vec<_> = found.into_iter().map(|f| (f.start, f.end)).collect();
+            assert_eq!(got, whole, "cut at {cut} of {text}");
+        }
+    }
+}

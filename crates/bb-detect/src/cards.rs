@@ -113,11 +113,13 @@ fn candidate(
     let mut count = 0;
     let mut j = i;
     let mut end = i;
+    let mut layout = Layout::default();
     while j < data.len() && j - i < MAX_LEN && count < digits.len() {
         let c = data[j];
         if c.is_ascii_digit() {
             digits[count] = c;
             count += 1;
+            layout.group += 1;
             end = j + 1;
             j += 1;
         } else if (c == b' ' || c == b'-')
@@ -125,6 +127,7 @@ fn candidate(
             && data[j + 1].is_ascii_digit()
             && data[j - 1].is_ascii_digit()
         {
+            layout.separator();
             j += 1;
         } else {
             break;
@@ -138,10 +141,41 @@ fn candidate(
     let integer_part = decimal_point && data.get(end + 1).is_some_and(u8::is_ascii_digit);
     let bounded = (end == data.len() || !data[end].is_ascii_alphanumeric()) && !integer_part;
     let digits = &digits[..count];
-    if bounded && (13..=19).contains(&count) && known_issuer(digits) && luhn(digits) {
+    let card_like = layout.printed_like_a_card(count);
+    if bounded && card_like && known_issuer(digits) && luhn(digits) {
         sink(i, end);
     }
     Some(end.max(i + 1))
+}
+
+/// How the digits of a candidate are grouped by spaces or dashes.
+#[derive(Default)]
+struct Layout {
+    /// Digits in the current group.
+    group: usize,
+    separated: bool,
+    /// Every closed group held 3 to 6 digits.
+    groups_ok: bool,
+}
+
+impl Layout {
+    fn separator(&mut self) {
+        self.groups_ok = (!self.separated || self.groups_ok) && (3..=6).contains(&self.group);
+        self.separated = true;
+        self.group = 0;
+    }
+
+    /// Printed cards group their digits in 3 to 6 (`4-4-4-4`, `4-6-5`, `4-4-4-4-3`); without
+    /// separators only 13 to 16 digits count, since runs of 17 to 19 digits in code and data
+    /// are 64-bit integers (seeds, hashes, table constants) far more often than the rare long
+    /// card number, which is then caught when grouped.
+    fn printed_like_a_card(&self, count: usize) -> bool {
+        if self.separated {
+            self.groups_ok && (3..=6).contains(&self.group) && (13..=19).contains(&count)
+        } else {
+            (13..=16).contains(&count)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +205,19 @@ mod tests {
         assert!(find("id=a4111111111111111").is_empty(), "glued to letters");
         assert!(find("timestamp 1700000000123").is_empty());
         assert!(find("tel +1 415 555 0100").is_empty());
+    }
+
+    #[test]
+    fn long_integers_and_odd_groupings_are_not_cards() {
+        assert!(
+            find("seed = 4337234444626115331").is_empty(),
+            "19 digits, a u64"
+        );
+        assert!(find("49 3 35 84 29 15 36 60 78 76 3 95 73 36").is_empty());
+        assert!(find("41 1111 1111 1111 11").is_empty(), "groups of 2");
+        // Long card numbers count when printed in groups.
+        assert_eq!(find("4111 1111 1111 1111 003"), ["4111 1111 1111 1111 003"]);
+        assert_eq!(find("amex 3782 822463 10005"), ["3782 822463 10005"]);
     }
 
     #[test]

@@ -158,6 +158,38 @@ pub(crate) fn b64_core(v: &[u8], align: usize) -> Vec<u8> {
     enc[first..last.max(first)].to_vec()
 }
 
+const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// Base32 (RFC 4648 alphabet, upper case, no padding).
+pub(crate) fn b32_encode(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len().div_ceil(5) * 8);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in v {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(B32[((acc >> bits) & 31) as usize]);
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(B32[((acc << (5 - bits)) & 31) as usize]);
+    }
+    out
+}
+
+/// The characters of the base32 encoding of `v` that do not depend on what surrounds it when
+/// `v` starts `align` bytes (0 to 4) into a 5-byte group of a longer encoded string.
+pub(crate) fn b32_core(v: &[u8], align: usize) -> Vec<u8> {
+    let mut padded = vec![0u8; align];
+    padded.extend_from_slice(v);
+    let enc = b32_encode(&padded);
+    let first = (8 * align).div_ceil(5);
+    let last = (8 * (align + v.len())) / 5; // exclusive
+    enc[first..last.max(first)].to_vec()
+}
+
 pub(crate) fn to_url_alphabet(v: &[u8]) -> Vec<u8> {
     v.iter()
         .map(|&b| match b {
@@ -322,6 +354,24 @@ mod tests {
         assert_eq!(map, vec![0, 1, 4, 5, 6]);
         assert!(has_pct_escape(b"a%2fb"));
         assert!(!has_pct_escape(b"100%"));
+    }
+
+    #[test]
+    fn base32_and_its_core() {
+        assert_eq!(b32_encode(b""), b"");
+        assert_eq!(b32_encode(b"f"), b"MY");
+        assert_eq!(b32_encode(b"foobar"), b"MZXW6YTBOI");
+        // The core of a value inside a longer string is a substring of that string's encoding.
+        let secret = b"s3cr3t-v4lue-0f-s0me-l3ngth";
+        for align in 0..5 {
+            let mut whole = b"prefix"[..align].to_vec();
+            whole.extend_from_slice(secret);
+            whole.extend_from_slice(b"!tail");
+            let enc = b32_encode(&whole);
+            let core = b32_core(secret, align);
+            assert!(core.len() >= secret.len() * 8 / 5 - 2, "{align}");
+            assert!(enc.windows(core.len()).any(|w| w == core), "{align}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   `/hex` or `/url`). A literal prefilter (Aho-Corasick over distinctive prefixes and key
 //!   words) finds candidates; each rule's regex runs only in a small window around a candidate.
 //! - `known_secrets`: the values handed to [`Engine::new`] (token slots and the canary), plain
-//!   and base64 (standard and URL-safe, any alignment inside a longer base64 string), hex,
+//!   and base64 (standard and URL-safe, any alignment inside a longer base64 string), base32
+//!   (either case, any alignment), hex,
 //!   percent-encoded once or twice, with separators inserted or removed, and any fragment of at
 //!   least `max(8, len/2)` characters. Everything is one Aho-Corasick automaton built at
 //!   [`Engine::new`], run over a view of the input with separators removed.
@@ -19,6 +20,9 @@
 //! for token rules, up to 16 KiB while a private key block or a JWT is open, up to 4 KiB of an
 //! open base64/hex run), and reports every match once with stream offsets.
 //!
+//! Host names: [`Engine::scan_host`] looks for known secrets case-folded across labels (plain,
+//! hex, base32, base64, fragments) and for credential formats in a name before it is looked up.
+//!
 //! Inbound: [`Engine::scan_inbound`] finds prompt-injection phrasing in response bodies, with a
 //! [`Confidence`]: `High` for imperative instructions aimed at the agent, `Low` for weaker
 //! signals (a phrase quoted in an article, an install one-liner that pipes to a shell).
@@ -29,6 +33,7 @@ mod cards;
 mod core;
 mod decode;
 pub mod entropy;
+mod host;
 mod inbound;
 mod secrets;
 mod tokens;
@@ -199,6 +204,7 @@ impl fmt::Display for InjectionFinding {
 pub struct Engine {
     tokens: tokens::Tokens,
     secrets: secrets::Secrets,
+    host_secrets: host::HostSecrets,
     inbound: inbound::Inbound,
 }
 
@@ -220,11 +226,13 @@ impl Default for Engine {
 impl Engine {
     /// Compiles the detectors for these known secrets. Empty values are ignored.
     pub fn new(secrets: Vec<KnownSecret>) -> Engine {
+        let host_secrets = host::HostSecrets::new(&secrets, secrets::prefix);
         let secrets = secrets::Secrets::new(&secrets);
         let tokens = tokens::Tokens::new(secrets.short_literals());
         Engine {
             tokens,
             secrets,
+            host_secrets,
             inbound: inbound::Inbound::new(),
         }
     }

@@ -6,7 +6,7 @@
 //! its own separators dropped is the same string there. Patterns per secret (deduplicated):
 //! plain; base64 (standard and URL-safe alphabets) at the three alignments a value can have in
 //! a longer base64 string (only the characters that do not depend on the neighbours: the
-//! "core"); hex lower and upper; percent-encoding of every byte and of the reserved bytes only,
+//! "core"); base32, upper and lower case, at the five alignments; hex lower and upper; percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
 //! byte against the secret. The search itself is a sampled 4-gram filter ([`GramIndex`]) that
@@ -14,7 +14,9 @@
 
 use std::collections::HashMap;
 
-use crate::decode::{b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet};
+use crate::decode::{
+    b32_core, b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet,
+};
 use crate::tokens::{ShortSecret, Sink};
 use crate::{CANARY_NAME, Detector, KnownSecret, MIN_SECRET_LEN};
 
@@ -22,6 +24,7 @@ use crate::{CANARY_NAME, Detector, KnownSecret, MIN_SECRET_LEN};
 enum Enc {
     Plain,
     Base64,
+    Base32,
     Hex,
     Url,
     Url2,
@@ -51,7 +54,7 @@ pub(crate) struct Secrets {
 }
 
 /// The rule prefix of a secret: `canary` or `known-secret:NAME`.
-fn prefix(name: &str) -> String {
+pub(crate) fn prefix(name: &str) -> String {
     if name == CANARY_NAME {
         name.to_string()
     } else {
@@ -104,6 +107,11 @@ impl Secrets {
                     exact(Enc::Base64),
                     secret,
                 );
+            }
+            for align in 0..5 {
+                let core = b32_core(v, align);
+                add(core.to_ascii_lowercase(), exact(Enc::Base32), secret);
+                add(core, exact(Enc::Base32), secret);
             }
             for upper in [false, true] {
                 add(hex_encode(v, upper), exact(Enc::Hex), secret);
@@ -300,6 +308,7 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
         Enc::Plain => "/separated",
         Enc::Base64 if span.iter().any(|&b| b == b'-' || b == b'_') => "/base64url",
         Enc::Base64 => "/base64",
+        Enc::Base32 => "/base32",
         Enc::Hex => "/hex",
         Enc::Url => "/url",
         Enc::Url2 => "/url2",

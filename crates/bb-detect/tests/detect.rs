@@ -158,6 +158,47 @@ fn base64_every_alignment_and_alphabet() {
     assert_clean(&e, b64(b"some other value entirely 1234567").as_bytes());
 }
 
+/// RFC 4648 base32, bit by bit (independent of the crate's encoder).
+fn b32(data: &[u8]) -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bits: Vec<u8> = data
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1))
+        .collect();
+    bits.chunks(5)
+        .map(|c| {
+            let v = c.iter().chain(std::iter::repeat(&0)).take(5);
+            alphabet[v.fold(0usize, |a, &b| a * 2 + b as usize)] as char
+        })
+        .collect()
+}
+
+#[test]
+fn base32_either_case_every_alignment_and_split() {
+    let e = engine();
+    for v in [VALUE, VALUE2] {
+        let name = if v == VALUE { NAME } else { "OTHER" };
+        let want = format!("known-secret:{name}/base32");
+        for pre in ["", "a", "ab", "abc", "abcd", "env="] {
+            let enc = b32(format!("{pre}{v}!").as_bytes());
+            for text in [
+                enc.clone(),
+                enc.to_ascii_lowercase(),
+                // Cut into DNS-label-sized pieces.
+                enc.as_bytes()
+                    .chunks(30)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ] {
+                let found = rules(&e, &ks_only(), text.as_bytes());
+                assert!(found.contains(&want), "{pre:?} {text}: {found:?}");
+            }
+        }
+    }
+    assert_clean(&e, b32(b"some other value entirely 1234567").as_bytes());
+}
+
 #[test]
 fn hex_and_percent() {
     let e = engine();
@@ -592,4 +633,87 @@ fn config_switches_detectors() {
 fn engine_is_send_sync() {
     fn check<T: Send + Sync>() {}
     check::<Engine>();
+}
+
+/// `text` cut into DNS labels of `n` characters under `zone`.
+fn labels(text: &str, n: usize, zone: &str) -> String {
+    let mut name: Vec<String> = text
+        .as_bytes()
+        .chunks(n)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    name.push(zone.to_string());
+    name.join(".").to_ascii_lowercase()
+}
+
+#[test]
+fn host_names_carrying_a_secret_are_found_before_the_lookup() {
+    let e = engine();
+    let cfg = OutboundConfig::DEFAULT_ON;
+    let hex: String = VALUE2.bytes().map(|b| format!("{b:02x}")).collect();
+    let half = &VALUE2[..VALUE2.len() / 2 + 1];
+    for (host, want) in [
+        (labels(VALUE2, 63, "x.example"), "known-secret:OTHER/host"),
+        (labels(VALUE2, 7, "x.example"), "known-secret:OTHER/host"),
+        (labels(&hex, 30, "x.example"), "known-secret:OTHER/host-hex"),
+        (
+            labels(&b32(VALUE.as_bytes()), 20, "x.example"),
+            "known-secret:EGRESS_TOKEN_1/host-base32",
+        ),
+        (
+            labels(&b32(format!("k={VALUE2}").as_bytes()), 50, "x.example"),
+            "known-secret:OTHER/host-base32",
+        ),
+        (
+            labels(half, 5, "x.example"),
+            "known-secret:OTHER/host-fragment",
+        ),
+    ] {
+        let found: Vec<String> = e
+            .scan_host(&cfg, &host)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert!(found.iter().any(|r| r == want), "{host}: {found:?}");
+    }
+    // A credential format in a label, in the lower case DNS gives it, or cut across labels.
+    let found = e.scan_host(&cfg, "akiaqwertyuiopasdfgh.x.example");
+    assert!(
+        found.iter().any(|f| f.rule == "aws-access-key-id"),
+        "{found:?}"
+    );
+    let found = e.scan_host(&cfg, "akiaqwer.tyuiopasdfgh.x.example");
+    assert!(
+        found.iter().any(|f| f.rule == "aws-access-key-id"),
+        "{found:?}"
+    );
+    // The detectors a route turned off stay off.
+    let tokens_only = OutboundConfig {
+        token_patterns: true,
+        ..Default::default()
+    };
+    assert!(
+        e.scan_host(&tokens_only, &labels(VALUE2, 20, "x.example"))
+            .is_empty()
+    );
+}
+
+#[test]
+fn ordinary_host_names_are_clean() {
+    let e = Engine::new(vec![
+        KnownSecret::new(NAME, VALUE),
+        KnownSecret::new(CANARY_NAME, mint_canary()),
+    ]);
+    for host in [
+        "api.github.com",
+        "d2949o5mkkp72v.cloudfront.net",
+        "s3.dualstack.us-west-2.amazonaws.com",
+        "storage.googleapis.com",
+        "7f3a9c2e-1b4d-4e8f-9a6b-2c5d8e1f4a7b.blob.core.windows.net",
+        "registry-1.docker.io",
+        "a1b2c3d4e5f6a7b8c9d0.lambda-url.eu-west-1.on.aws",
+    ] {
+        let found = e.scan_host(&OutboundConfig::DEFAULT_ON, host);
+        assert!(found.is_empty(), "{host}: {found:?}");
+    }
 }

@@ -24,6 +24,8 @@ use crate::secrets::Secrets;
 /// Which part of the exchange is scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part<'a> {
+    /// The host name, scanned before it is looked up.
+    Host,
     /// Host, path and query: `host/path?query`.
     Url,
     /// One request header value (the name is given, lower case).
@@ -37,6 +39,7 @@ pub enum Part<'a> {
 impl fmt::Display for Part<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Part::Host => f.write_str("host name"),
             Part::Url => f.write_str("url"),
             Part::Header(name) => write!(f, "header {name}"),
             Part::Body => f.write_str("body"),
@@ -93,6 +96,12 @@ pub trait Inspector: Send + Sync {
 
     /// Scans a response body.
     fn inbound(&self, route: &Route, data: &[u8]) -> Verdict;
+
+    /// Scans a host name before it is looked up (the query would carry a secret in its labels
+    /// to the zone's name servers). A finding refuses: a name cannot be redacted.
+    fn host(&self, _route: &Route, _host: &str) -> Option<Finding> {
+        None
+    }
 
     /// A scanner fed the request body chunk by chunk as it arrives, when the inspector has
     /// one: the proxy then neither joins the chunks nor waits for the end to refuse. `None`:
@@ -240,6 +249,14 @@ impl Inspector for DetectInspector {
             stream: self.engine.stream(outbound_config(route)),
             warning: None,
         }))
+    }
+
+    fn host(&self, route: &Route, host: &str) -> Option<Finding> {
+        let cfg = bb_detect::OutboundConfig {
+            entropy: false,
+            ..outbound_config(route)
+        };
+        self.engine.scan_host(&cfg, host).first().map(finding_of)
     }
 
     fn secret_in(&self, text: &str, thorough: bool) -> Option<String> {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -532,4 +533,45 @@ async fn reload_swaps_the_table_and_keeps_it_on_a_bad_file() {
     let events = events.json();
     assert_eq!(events[1]["event"], "reload");
     assert_eq!(events[1]["ok"], false);
+}
+
+#[tokio::test]
+async fn a_secret_in_a_host_name_is_refused_before_the_name_is_looked_up() {
+    const TOKEN: &str = "q8Wm2Lx7Rt4Kp9Zs3Vn6Bc1Hd5Jf0Gy";
+    let (port, hits) = start_upstream().await;
+    let mut wild = route("*.wild.test");
+    wild["dlp"] = json!({"outbound": ["known_secrets", "token_patterns"], "inbound": [], "on_match": "redact"});
+    let mut setup = Setup::new(plan(vec![wild]));
+    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
+    setup.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
+        &setup.secrets,
+    )));
+    let p = start(setup).await;
+    let hex: String = TOKEN.bytes().map(|b| format!("{b:02x}")).collect();
+    let carriers = [
+        format!("{}.wild.test", TOKEN.to_ascii_lowercase()),
+        format!("{}.{}.wild.test", &hex[..32], &hex[32..]),
+        "akiaqwertyuiopasdfgh.wild.test".to_owned(),
+    ];
+    for host in &carriers {
+        let a = send(p.addr, &get(&format!("http://{host}:{port}/"), host)).await;
+        assert_eq!(a.status, 403, "{host}: {}", a.body);
+        assert!(a.body.contains("in host name"), "{host}: {}", a.body);
+        assert!(!a.body.contains(TOKEN), "{}", a.body);
+        let refused = connect_refused(p.addr, &format!("{host}:443")).await;
+        assert!(refused.contains("in host name"), "{host}: {refused}");
+    }
+    assert_eq!(
+        p.resolved.load(Ordering::SeqCst),
+        0,
+        "no name was looked up"
+    );
+    assert_eq!(hits.requests(), 0);
+    // An ordinary subdomain of the same route goes through.
+    let ok = send(
+        p.addr,
+        &get(&format!("http://a.wild.test:{port}/"), "a.wild.test"),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
 }

@@ -12,9 +12,11 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::http::uri::Authority;
 
+use super::decide::Refusal;
 use super::{ProxyConfig, Target};
 use crate::config::{RouteTable, normalize_host};
 use crate::guard::{HostKind, classify_host};
+use crate::inspect::Part;
 
 /// Why a request or tunnel to `host` is refused before any route lookup: an invalid host, or
 /// an IP address (in any form; decided by the SSRF guard without a resolver, and never a route
@@ -37,6 +39,17 @@ fn ip_refusal(cfg: &ProxyConfig, host: &str, ip: IpAddr) -> String {
         Some(why) => format!("{named} is {why}"),
         None => format!("{named} is an IP address; routes allow host names only"),
     }
+}
+
+/// A secret carried in the labels of `host` (a wildcard route lets the agent choose them),
+/// found before the name is looked up, with the route's outbound detectors.
+pub(super) fn host_secret(cfg: &ProxyConfig, route: &Route, host: &str) -> Option<Refusal> {
+    let inspector = cfg.inspector.current();
+    if !inspector.scans_outbound(route) {
+        return None;
+    }
+    let finding = inspector.host(route, host)?;
+    Some(Refusal::found(&finding, Part::Host))
 }
 
 /// A `Host` header that names another host than `host` (the port aside; case and one trailing

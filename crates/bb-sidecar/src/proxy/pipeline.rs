@@ -14,7 +14,7 @@ use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Response, Uri, Version};
 
 use super::body::{Collect, collect_capped, full};
-use super::checks::admit;
+use super::checks::{admit, host_secret};
 use super::decide::{Decide, Notes, Refusal, note_masked};
 use super::pump::{Outflow, OutflowSender, Pump};
 use super::scan::{Outbound, scan_request};
@@ -49,6 +49,9 @@ pub async fn pipeline(
         Ok(admitted) => admitted,
         Err(reason) => return d.refuse(Refusal::blocked(reason).draining(req.into_body())),
     };
+    if let Some(refusal) = host_secret(cfg, route, &target.host) {
+        return d.refuse(refusal.draining(req.into_body()));
+    }
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);

@@ -11,7 +11,7 @@ use hyper::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::checks::{host_header_mismatch, host_refusal};
+use super::checks::{host_header_mismatch, host_refusal, host_secret};
 use super::decide::{Decide, Refusal};
 use super::{Body, BoxError, ProxyConfig, Target};
 use crate::config::{INTROSPECTION_HOST, normalize_host};
@@ -34,6 +34,9 @@ pub(super) async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Re
         Ok(route) => route,
         Err(reason) => return d.refuse(Refusal::blocked(reason)),
     };
+    if let Some(refusal) = host_secret(&cfg, route, &host) {
+        return d.refuse(refusal);
+    }
     let target = Target {
         https: true,
         host,

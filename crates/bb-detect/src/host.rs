@@ -72,9 +72,10 @@ impl HostSecrets {
 }
 
 impl Engine {
-    /// Scans a host name before it is looked up. Every finding spans the whole name (a name
-    /// cannot be redacted, only refused); entropy is never applied to names.
-    pub fn scan_host(&self, cfg: &OutboundConfig, host: &str) -> Vec<Finding> {
+    /// Scans a name whose case is not kept: a host name before it is looked up, an HTTP header
+    /// name. Every finding spans the whole name (a name cannot be redacted, only refused);
+    /// entropy is never applied to names.
+    pub fn scan_name(&self, cfg: &OutboundConfig, host: &str) -> Vec<Finding> {
         let whole = |detector, rule: String| Finding {
             detector,
             rule,

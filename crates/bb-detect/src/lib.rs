@@ -20,7 +20,7 @@
 //! for token rules, up to 16 KiB while a private key block or a JWT is open, up to 4 KiB of an
 //! open base64/hex run), and reports every match once with stream offsets.
 //!
-//! Host names: [`Engine::scan_host`] looks for known secrets case-folded across labels (plain,
+//! Names whose case is lost (host names, header names): [`Engine::scan_name`] looks for known secrets case-folded across labels (plain,
 //! hex, base32, base64, fragments) and for credential formats in a name before it is looked up.
 //!
 //! Inbound: [`Engine::scan_inbound`] finds prompt-injection phrasing in response bodies, with a

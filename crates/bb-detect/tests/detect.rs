@@ -670,19 +670,19 @@ fn host_names_carrying_a_secret_are_found_before_the_lookup() {
         ),
     ] {
         let found: Vec<String> = e
-            .scan_host(&cfg, &host)
+            .scan_name(&cfg, &host)
             .into_iter()
             .map(|f| f.rule)
             .collect();
         assert!(found.iter().any(|r| r == want), "{host}: {found:?}");
     }
     // A credential format in a label, in the lower case DNS gives it, or cut across labels.
-    let found = e.scan_host(&cfg, "akiaqwertyuiopasdfgh.x.example");
+    let found = e.scan_name(&cfg, "akiaqwertyuiopasdfgh.x.example");
     assert!(
         found.iter().any(|f| f.rule == "aws-access-key-id"),
         "{found:?}"
     );
-    let found = e.scan_host(&cfg, "akiaqwer.tyuiopasdfgh.x.example");
+    let found = e.scan_name(&cfg, "akiaqwer.tyuiopasdfgh.x.example");
     assert!(
         found.iter().any(|f| f.rule == "aws-access-key-id"),
         "{found:?}"
@@ -693,7 +693,7 @@ fn host_names_carrying_a_secret_are_found_before_the_lookup() {
         ..Default::default()
     };
     assert!(
-        e.scan_host(&tokens_only, &labels(VALUE2, 20, "x.example"))
+        e.scan_name(&tokens_only, &labels(VALUE2, 20, "x.example"))
             .is_empty()
     );
 }
@@ -713,7 +713,7 @@ fn ordinary_host_names_are_clean() {
         "registry-1.docker.io",
         "a1b2c3d4e5f6a7b8c9d0.lambda-url.eu-west-1.on.aws",
     ] {
-        let found = e.scan_host(&OutboundConfig::DEFAULT_ON, host);
+        let found = e.scan_name(&OutboundConfig::DEFAULT_ON, host);
         assert!(found.is_empty(), "{host}: {found:?}");
     }
 }

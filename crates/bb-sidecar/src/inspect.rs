@@ -26,6 +26,10 @@ use crate::secrets::Secrets;
 pub enum Part<'a> {
     /// The host name, scanned before it is looked up.
     Host,
+    /// The request method.
+    Method,
+    /// A request header's name (never written out: it may be the secret).
+    HeaderName,
     /// Host, path and query: `host/path?query`.
     Url,
     /// One request header value (the name is given, lower case).
@@ -40,6 +44,8 @@ impl fmt::Display for Part<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Part::Host => f.write_str("host name"),
+            Part::Method => f.write_str("method"),
+            Part::HeaderName => f.write_str("a header name"),
             Part::Url => f.write_str("url"),
             Part::Header(name) => write!(f, "header {name}"),
             Part::Body => f.write_str("body"),
@@ -97,9 +103,10 @@ pub trait Inspector: Send + Sync {
     /// Scans a response body.
     fn inbound(&self, route: &Route, data: &[u8]) -> Verdict;
 
-    /// Scans a host name before it is looked up (the query would carry a secret in its labels
-    /// to the zone's name servers). A finding refuses: a name cannot be redacted.
-    fn host(&self, _route: &Route, _host: &str) -> Option<Finding> {
+    /// Scans a name whose case is not kept: a host name before it is looked up (the query
+    /// would carry a secret in its labels to the zone's name servers), a header name. A finding
+    /// refuses: a name cannot be redacted.
+    fn name(&self, _route: &Route, _name: &str) -> Option<Finding> {
         None
     }
 
@@ -251,12 +258,12 @@ impl Inspector for DetectInspector {
         }))
     }
 
-    fn host(&self, route: &Route, host: &str) -> Option<Finding> {
+    fn name(&self, route: &Route, name: &str) -> Option<Finding> {
         let cfg = bb_detect::OutboundConfig {
             entropy: false,
             ..outbound_config(route)
         };
-        self.engine.scan_host(&cfg, host).first().map(finding_of)
+        self.engine.scan_name(&cfg, name).first().map(finding_of)
     }
 
     fn secret_in(&self, text: &str, thorough: bool) -> Option<String> {
@@ -266,7 +273,15 @@ impl Inspector for DetectInspector {
             entropy: false,
         };
         let findings = self.engine.scan(&all, text.as_bytes());
-        findings.first().map(|f| f.rule.clone())
+        findings.first().map(|f| f.rule.clone()).or_else(|| {
+            // A host name or a header name carries a value in lower case.
+            let folded = bb_detect::OutboundConfig {
+                known_secrets: true,
+                ..Default::default()
+            };
+            let found = self.engine.scan_name(&folded, text);
+            found.first().map(|f| f.rule.clone())
+        })
     }
 
     fn outbound(&self, route: &Route, _part: Part<'_>, data: &[u8]) -> Verdict {

@@ -536,7 +536,7 @@ async fn reload_swaps_the_table_and_keeps_it_on_a_bad_file() {
 }
 
 #[tokio::test]
-async fn a_secret_in_a_host_name_is_refused_before_the_name_is_looked_up() {
+async fn a_secret_in_a_host_name_method_or_header_name_is_refused_before_any_lookup() {
     const TOKEN: &str = "q8Wm2Lx7Rt4Kp9Zs3Vn6Bc1Hd5Jf0Gy";
     let (port, hits) = start_upstream().await;
     let mut wild = route("*.wild.test");

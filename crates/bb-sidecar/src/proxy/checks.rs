@@ -48,7 +48,7 @@ pub(super) fn host_secret(cfg: &ProxyConfig, route: &Route, host: &str) -> Optio
     if !inspector.scans_outbound(route) {
         return None;
     }
-    let finding = inspector.host(route, host)?;
+    let finding = inspector.name(route, host)?;
     Some(Refusal::found(&finding, Part::Host))
 }
 

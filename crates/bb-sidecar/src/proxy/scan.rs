@@ -45,13 +45,28 @@ pub(super) async fn scan_request<'s>(
             "compressed request bodies (Content-Encoding) cannot be scanned",
         ))
     } else {
-        scan_url(inspector, route, target, parts, notes)
+        scan_method(inspector, route, parts)
+            .and_then(|()| scan_url(inspector, route, target, parts, notes))
             .and_then(|()| scan_headers(inspector, route, parts, notes))
     };
     if let Err(refusal) = scanned {
         return Err(refusal.draining(body));
     }
     scan_body(cfg, inspector, route, parts, body, notes).await
+}
+
+/// The method: an extension method is any token, so it can carry a value. A finding refuses
+/// (a method cannot be redacted).
+fn scan_method(inspector: &dyn Inspector, route: &Route, parts: &Parts) -> Result<(), Refusal> {
+    match judge_outbound(
+        inspector,
+        route,
+        Part::Method,
+        parts.method.as_str().as_bytes(),
+    ) {
+        Outcome::Pass(_) => Ok(()),
+        Outcome::Replace(_, f) | Outcome::Block(f) => Err(Refusal::found(&f, Part::Method)),
+    }
 }
 
 /// The URL: host, path and query.
@@ -96,7 +111,8 @@ fn scan_url(
     }
 }
 
-/// Every header value.
+/// Every header: its name (in the lower case it arrives in, so matched case-folded) and each
+/// value.
 fn scan_headers(
     inspector: &dyn Inspector,
     route: &Route,
@@ -105,6 +121,9 @@ fn scan_headers(
 ) -> Result<(), Refusal> {
     let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
     for name in names {
+        if let Some(f) = inspector.name(route, name.as_str()) {
+            return Err(Refusal::found(&f, Part::HeaderName));
+        }
         let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
         let mut kept = Vec::with_capacity(values.len());
         let mut changed = false;

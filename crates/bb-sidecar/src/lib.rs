@@ -17,6 +17,7 @@
 //! [`run`] wires them together with the signals: `SIGHUP` reloads the routes (and re-reads the
 //! token slots), `SIGTERM` and `SIGINT` stop the listeners and return.
 
+pub mod coding;
 pub mod config;
 pub mod dns;
 pub mod echo;

@@ -70,14 +70,15 @@ pub fn source_files(etc: &Path) -> Vec<PathBuf> {
     let mut parts: Vec<PathBuf> = std::fs::read_dir(etc.join("sources.list.d"))
         .map(|dir| {
             dir.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension()
-                        .is_some_and(|e| e == "list" || e == "sources")
-                })
+                .filter(|p| p.extension().is_some_and(|e| e == "list" || e == "sources"))
                 .collect()
         })
         .unwrap_or_default();
-    parts.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    parts.sort_by(|a, b| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
     let mut files = vec![etc.join("sources.list")];
     files.extend(parts);
     files

@@ -42,7 +42,10 @@ fn one_line_options_give_an_absolute_signed_by_keyring() {
         Some(src("sid", "http://mirror.test/d", Some("/k.gpg")))
     );
     let relative = "deb [signed-by=test.gpg] http://mirror.test/d sid main\n";
-    assert_eq!(in_list(relative), Some(src("sid", "http://mirror.test/d", None)));
+    assert_eq!(
+        in_list(relative),
+        Some(src("sid", "http://mirror.test/d", None))
+    );
 }
 
 #[test]
@@ -62,7 +65,12 @@ fn pockets_flat_repositories_and_other_schemes_are_skipped() {
     }
     assert_eq!(in_list("deb cdrom:[x]/ bookworm main\n"), None);
     assert_eq!(in_list("deb mirror+file:/etc/m bookworm main\n"), None);
-    for uri in ["http://m.test/d", "https://m.test/d", "file:/srv/d", "ftp://m.test/d"] {
+    for uri in [
+        "http://m.test/d",
+        "https://m.test/d",
+        "file:/srv/d",
+        "ftp://m.test/d",
+    ] {
         let text = format!("deb {uri} bookworm main\n");
         assert_eq!(in_list(&text), Some(src("bookworm", uri, None)), "{uri}");
     }
@@ -119,7 +127,10 @@ uris: http://four.test/d
 suites: bookworm
 components: main
 ";
-    assert_eq!(in_deb822(text), Some(src("bookworm", "http://four.test/d", None)));
+    assert_eq!(
+        in_deb822(text),
+        Some(src("bookworm", "http://four.test/d", None))
+    );
 }
 
 #[test]
@@ -135,7 +146,10 @@ Signed-By:
  abc
  -----END PGP PUBLIC KEY BLOCK-----
 ";
-    assert_eq!(in_deb822(text), Some(src("sid", "http://mirror.test/d", None)));
+    assert_eq!(
+        in_deb822(text),
+        Some(src("sid", "http://mirror.test/d", None))
+    );
     let with_path_then_more = "\
 Types: deb
 URIs: http://mirror.test/d
@@ -152,7 +166,10 @@ Components: main
 
 #[test]
 fn deb822_stanzas_without_uris_are_ignored() {
-    assert_eq!(in_deb822("Types: deb\nSuites: sid\nComponents: main\n"), None);
+    assert_eq!(
+        in_deb822("Types: deb\nSuites: sid\nComponents: main\n"),
+        None
+    );
 }
 
 fn etc_with(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -167,7 +184,10 @@ fn etc_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn files_are_read_in_apts_order() {
     let etc = etc_with(&[
-        ("sources.list.d/b.sources", "Types: deb\nURIs: http://b.test/d\nSuites: sid\nComponents: main\n"),
+        (
+            "sources.list.d/b.sources",
+            "Types: deb\nURIs: http://b.test/d\nSuites: sid\nComponents: main\n",
+        ),
         ("sources.list.d/a.list", "deb http://a.test/d sid main\n"),
         ("sources.list.d/0.txt", "deb http://txt.test/d sid main\n"),
     ]);
@@ -175,7 +195,11 @@ fn files_are_read_in_apts_order() {
         host_source(etc.path()).map(|s| s.mirror),
         Some("http://a.test/d".into())
     );
-    std::fs::write(etc.path().join("sources.list"), "deb http://main.test/d sid main\n").unwrap();
+    std::fs::write(
+        etc.path().join("sources.list"),
+        "deb http://main.test/d sid main\n",
+    )
+    .unwrap();
     assert_eq!(
         host_source(etc.path()).map(|s| s.mirror),
         Some("http://main.test/d".into())
@@ -228,6 +252,9 @@ fn the_environment_overrides_the_host_and_drops_the_keyring() {
     let empty = etc_with(&[]);
     let none = env(vec![(env::APT_ETC, empty.path().display().to_string())]);
     let err = resolve(&none).unwrap_err().to_string();
-    assert!(err.contains("BB_DEBIAN_SUITE and BB_DEBIAN_MIRROR"), "{err}");
+    assert!(
+        err.contains("BB_DEBIAN_SUITE and BB_DEBIAN_MIRROR"),
+        "{err}"
+    );
     assert!(err.contains("sources.list{,.d/*}"), "{err}");
 }

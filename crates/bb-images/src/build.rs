@@ -88,7 +88,11 @@ impl Spec {
             argv.push("--label".into());
             argv.push(format!("{name}={value}").into());
         }
-        argv.extend(["-t".into(), self.tag.clone().into(), self.context.clone().into()]);
+        argv.extend([
+            "-t".into(),
+            self.tag.clone().into(),
+            self.context.clone().into(),
+        ]);
         argv
     }
 }
@@ -232,7 +236,10 @@ pub fn cached_build(name: &str, spec: Spec, verbose: bool) -> anyhow::Result<Out
         // Fails (and keeps it) when another tag or a container still uses the old image.
         let _ = docker::raw(["image", "rm", old.as_str()]);
     }
-    crate::log(format_args!("{name}: built {tag} in {}", crate::elapsed(start)));
+    crate::log(format_args!(
+        "{name}: built {tag} in {}",
+        crate::elapsed(start)
+    ));
     Ok(Outcome::Built)
 }
 
@@ -278,6 +285,9 @@ mod tests {
             tag: "t:1".into(),
             tail: (1..=7).map(|i| format!("l{i}")).collect(),
         };
-        assert_eq!(err.to_string(), "building t:1 failed: l3 | l4 | l5 | l6 | l7");
+        assert_eq!(
+            err.to_string(),
+            "building t:1 failed: l3 | l4 | l5 | l6 | l7"
+        );
     }
 }

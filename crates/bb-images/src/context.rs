@@ -32,7 +32,8 @@ pub fn hash(context: &Path, args: &[String], base: Option<&Base>) -> Result<Stri
     }
     for (name, path) in files(context)? {
         // Followed like `stat -L`: a link's target's mode and contents.
-        let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
         let digest = sha256_file(&path).with_context(|| format!("reading {}", path.display()))?;
         hasher.part(format!("{:o}", meta.permissions().mode() & 0o7777).as_bytes());
         hasher.part(&name);
@@ -106,20 +107,36 @@ mod tests {
         };
         let first = hash(dir.path(), &args, Some(&base)).unwrap();
         assert_eq!(first.len(), 64);
-        assert_eq!(first, hash(dir.path(), &args, Some(&base)).unwrap(), "stable");
-        assert_ne!(first, hash(dir.path(), &args[..1], Some(&base)).unwrap(), "args");
+        assert_eq!(
+            first,
+            hash(dir.path(), &args, Some(&base)).unwrap(),
+            "stable"
+        );
+        assert_ne!(
+            first,
+            hash(dir.path(), &args[..1], Some(&base)).unwrap(),
+            "args"
+        );
         let other = Base {
             id: Some("sha256:2".into()),
             ..base.clone()
         };
-        assert_ne!(first, hash(dir.path(), &args, Some(&other)).unwrap(), "base id");
+        assert_ne!(
+            first,
+            hash(dir.path(), &args, Some(&other)).unwrap(),
+            "base id"
+        );
         assert_ne!(first, hash(dir.path(), &args, None).unwrap(), "no base");
         let file = dir.path().join("a/b");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
         let moded = hash(dir.path(), &args, Some(&base)).unwrap();
         assert_ne!(first, moded, "mode");
         std::fs::write(&file, "changed").unwrap();
-        assert_ne!(moded, hash(dir.path(), &args, Some(&base)).unwrap(), "contents");
+        assert_ne!(
+            moded,
+            hash(dir.path(), &args, Some(&base)).unwrap(),
+            "contents"
+        );
     }
 
     #[test]

@@ -75,7 +75,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
                 let value = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
@@ -242,7 +244,10 @@ y /var/tmp/rr tmpfs rw 0 0
         ] {
             assert!(r.join(kept).exists(), "{kept}");
         }
-        assert_eq!(std::fs::read_to_string(r.join("etc/resolv.conf")).unwrap(), "");
+        assert_eq!(
+            std::fs::read_to_string(r.join("etc/resolv.conf")).unwrap(),
+            ""
+        );
         assert!(!r.join("etc/resolv.conf").is_symlink());
         assert_eq!(
             std::fs::read_to_string(r.join("etc/hostname")).unwrap(),

@@ -31,7 +31,10 @@ pub fn run_logged(expr: duct::Expression, what: &str, verbose: bool) -> Result<(
             let _ = handle.kill();
             return Err(crate::Interrupted.into());
         }
-        match handle.try_wait().with_context(|| format!("waiting for {what}"))? {
+        match handle
+            .try_wait()
+            .with_context(|| format!("waiting for {what}"))?
+        {
             Some(out) => break out.status,
             None => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -58,7 +61,10 @@ pub fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
         return Vec::new();
     };
     let mut last = VecDeque::with_capacity(n);
-    for line in std::io::BufReader::new(file).split(b'\n').map_while(Result::ok) {
+    for line in std::io::BufReader::new(file)
+        .split(b'\n')
+        .map_while(Result::ok)
+    {
         if last.len() == n {
             last.pop_front();
         }
@@ -73,8 +79,12 @@ mod tests {
 
     #[test]
     fn a_failing_command_is_an_error_with_its_exit_code() {
-        let err = run_logged(duct::cmd!("sh", "-c", "echo boom; exit 3"), "sh boom", false)
-            .unwrap_err();
+        let err = run_logged(
+            duct::cmd!("sh", "-c", "echo boom; exit 3"),
+            "sh boom",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "sh boom failed (exit 3)");
         run_logged(duct::cmd!("true"), "true", false).unwrap();
     }

@@ -60,7 +60,14 @@ pub fn ensure_agent_image(plan: &Plan) -> Result<()> {
             }
             let dockerfile = dir.path().join("Dockerfile");
             std::fs::write(&dockerfile, agent_cli::DOCKERFILE)?;
-            build(image, &dockerfile, dir.path(), build_arg, &image_labels, why)?;
+            build(
+                image,
+                &dockerfile,
+                dir.path(),
+                build_arg,
+                &image_labels,
+                why,
+            )?;
             remove_older_builds(image);
             Ok(())
         }

@@ -8,10 +8,8 @@
 //! - [`down`] removes the project (and any container left with the bottle's label); [`logs`]
 //!   writes `state/<id>/compose.log`.
 
-pub mod images;
 pub mod render;
 pub mod secrets;
-pub mod wheels;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,8 +32,8 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
         Some(c) if c.file.is_file() => c.clone(),
         _ => render(plan)?,
     };
-    images::ensure_agent_image(plan)?;
-    images::ensure_sidecar_image(&compose.sidecar_image)?;
+    bb_images::launch::ensure_agent_image(plan)?;
+    bb_images::launch::ensure_sidecar_image(&compose.sidecar_image)?;
     ensure_home_volume(&plan.identity)?;
     let tool = Compose::find()?;
     let step = bb_core::progress::Step::start(

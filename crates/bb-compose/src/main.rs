@@ -73,9 +73,9 @@ fn run(cli: &Cli) -> Result<()> {
             plan.compose = Some(compose);
         }
         Command::Build => {
-            bb_compose::images::ensure_agent_image(&plan)?;
-            let sidecar = bb_compose::images::sidecar_image()?;
-            bb_compose::images::ensure_sidecar_image(&sidecar)?;
+            bb_images::launch::ensure_agent_image(&plan)?;
+            let sidecar = bb_images::launch::sidecar_image()?;
+            bb_images::launch::ensure_sidecar_image(&sidecar)?;
             info(
                 "bb-compose",
                 format_args!("images ready: {} and {sidecar}", plan.provider.image),

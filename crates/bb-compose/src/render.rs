@@ -129,7 +129,7 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
         file: compose_file(plan),
         agent_container: names::agent_container(&plan.identity),
         sidecar_container: names::sidecar_container(&plan.identity),
-        sidecar_image: crate::images::sidecar_image()?,
+        sidecar_image: bb_images::launch::sidecar_image()?,
         up: false,
     };
     let routes = serde_json::to_vec_pretty(&plan.egress)?;

@@ -162,6 +162,15 @@ pub mod labels {
     pub const COMMITTED_FROM: &str = "bot-bottle.committed-from";
     /// On images bot-bottle builds: which image (`agent`, `sidecar`, ...).
     pub const IMAGE: &str = "bot-bottle.image";
+    /// On images built from a context (`cargo xtask images`): the context's content hash, so an
+    /// unchanged context is not built again.
+    pub const BUILD_HASH: &str = "bot-bottle.build-hash";
+    /// On an agent image built at launch: the ID of the base image it was built on.
+    pub const BASE_ID: &str = "bot-bottle.base-id";
+    /// Who built an image (`bb-compose`: the images built at launch, which launch may remove).
+    pub const BUILT_BY: &str = "bot-bottle.built-by";
+    /// On the debootstrap base image: its Debian suite.
+    pub const SUITE: &str = "bot-bottle.suite";
 }
 
 #[cfg(test)]

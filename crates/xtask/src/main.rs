@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod conformance;
+mod images;
 
 /// bot-bottle's own tooling (what `scripts/` runs).
 #[derive(Debug, Parser)]
@@ -19,11 +20,14 @@ struct Cli {
 enum Command {
     // about and help: on `conformance::Args`.
     EgressConformance(conformance::Args),
+    // about and help: on `images::Args`.
+    Images(images::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::EgressConformance(args) => conformance::main(args),
+        Command::Images(args) => images::main(args),
     }
 }

@@ -4,8 +4,8 @@
 //! removed, against patterns with separators removed too; so a value with separators inserted
 //! between its characters (`A-K-I-A...`, `41:4b:49...`, base64 wrapped at 76 columns) or with
 //! its own separators dropped is the same string there. Patterns per secret (deduplicated):
-//! plain; base64 (standard and URL-safe alphabets) at the three alignments a value can have in
-//! a longer base64 string (only the characters that do not depend on the neighbours: the
+//! plain, and all lower or all upper case; base64 (standard and URL-safe alphabets) at the
+//! three alignments a value can have in a longer base64 string (only the characters that do not depend on the neighbours: the
 //! "core"); base32, upper and lower case, at the five alignments; hex lower and upper; percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
@@ -23,6 +23,9 @@ use crate::{CANARY_NAME, Detector, KnownSecret, MIN_SECRET_LEN};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Enc {
     Plain,
+    /// The value in lower or upper case: a case change a receiver undoes by trying the few
+    /// thousand spellings, offline.
+    Case,
     Base64,
     Base32,
     Hex,
@@ -99,6 +102,8 @@ impl Secrets {
             let secret = infos.len();
             let exact = |enc| Label::Exact { secret, enc };
             add(sv.clone(), exact(Enc::Plain), secret);
+            add(sv.to_ascii_lowercase(), exact(Enc::Case), secret);
+            add(sv.to_ascii_uppercase(), exact(Enc::Case), secret);
             for align in 0..3 {
                 let core = b64_core(v, align);
                 add(strip_separators(&core), exact(Enc::Base64), secret);
@@ -306,6 +311,7 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
     let suffix = match enc {
         Enc::Plain if span == info.value.as_slice() => "",
         Enc::Plain => "/separated",
+        Enc::Case => "/case-changed",
         Enc::Base64 if span.iter().any(|&b| b == b'-' || b == b'_') => "/base64url",
         Enc::Base64 => "/base64",
         Enc::Base32 => "/base32",

@@ -717,3 +717,18 @@ fn ordinary_host_names_are_clean() {
         assert!(found.is_empty(), "{host}: {found:?}");
     }
 }
+
+#[test]
+fn a_value_in_lower_or_upper_case_is_found() {
+    let e = engine();
+    for v in [VALUE, VALUE2] {
+        let name = if v == VALUE { NAME } else { "OTHER" };
+        for text in [v.to_ascii_lowercase(), v.to_ascii_uppercase()] {
+            let found = rules(&e, &ks_only(), format!("x={text}&y").as_bytes());
+            assert!(
+                found.contains(&format!("known-secret:{name}/case-changed")),
+                "{text}: {found:?}"
+            );
+        }
+    }
+}

@@ -20,6 +20,7 @@ use super::pump::{Outflow, OutflowSender, Pump};
 use super::scan::{Outbound, scan_request};
 use super::upgrade::open_websocket;
 use super::{Body, BoxError, ProxyConfig, Target};
+use crate::coding;
 use crate::echo::{EchoGuard, MaskedBody};
 use crate::inspect::{Inspector, Part, Verdict};
 use crate::upstream::{ConnectError, connect_error, describe};
@@ -90,7 +91,17 @@ pub async fn pipeline(
     }
     let scan_inbound = inspector.scans_inbound(route);
     let upgrade = agent_upgrade.is_some();
-    if let Err(refusal) = upstream_head(&mut parts, route, target, upgrade, scan_inbound) {
+    // Answers are read where they are scanned or may echo a credential to be masked.
+    let plain_answers = scan_inbound || !cfg.secrets.current().echo_guard().is_empty();
+    let head = upstream_head(
+        &mut parts,
+        route,
+        target,
+        upgrade,
+        scan_inbound,
+        plain_answers,
+    );
+    if let Err(refusal) = head {
         return d.refuse(refusal.draining(body));
     }
     let forward = Forward {
@@ -112,14 +123,16 @@ pub async fn pipeline(
 }
 
 /// The request head as the upstream gets it: a WebSocket refused where answers are scanned
-/// (a stream of them cannot be held back), uncompressed answers asked for where they are, the
-/// absolute URI of the target, HTTP/1.1.
+/// (a stream of them cannot be held back), uncompressed answers asked for where they are read
+/// (`plain_answers`; a compressed one is decoded anyway), the absolute URI of the target,
+/// HTTP/1.1.
 fn upstream_head(
     parts: &mut Parts,
     route: &Route,
     target: &Target,
     upgrade: bool,
     scan_inbound: bool,
+    plain_answers: bool,
 ) -> Result<(), Refusal> {
     if upgrade && scan_inbound {
         return Err(Refusal::blocked(format!(
@@ -127,8 +140,9 @@ fn upstream_head(
             route.host
         )));
     }
-    if scan_inbound {
-        // Compressed answers could not be scanned.
+    if plain_answers {
+        // Saves decoding them (and keeps a streamed answer streaming where only credentials
+        // are masked).
         parts.headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
@@ -211,8 +225,14 @@ impl Forward<'_> {
             "headers",
             echo.mask_headers(&mut rparts.headers),
         );
-        let rbody: Body = if scan_inbound {
-            match self.scanned(rbody, &echo, &mut notes).await {
+        // A compressed answer is decoded where it must be read: to scan it, or to mask a
+        // credential the upstream echoed in it.
+        let encoded = rparts.headers.contains_key(header::CONTENT_ENCODING);
+        let rbody: Body = if scan_inbound || (encoded && !echo.is_empty()) {
+            match self
+                .read_plain(&mut rparts.headers, rbody, &echo, scan_inbound, &mut notes)
+                .await
+            {
                 Ok(body) => body,
                 Err(answer) => return answer,
             }
@@ -225,13 +245,20 @@ impl Forward<'_> {
         Response::from_parts(rparts, rbody)
     }
 
-    /// A response body read whole (under the cap) and scanned, credentials masked.
-    async fn scanned(
+    /// A response body read whole (under the cap), decoded when compressed (its
+    /// `Content-Encoding` then dropped), scanned when `scan`, credentials masked.
+    async fn read_plain(
         &self,
+        headers: &mut HeaderMap,
         rbody: Incoming,
         echo: &Arc<EchoGuard>,
+        scan: bool,
         notes: &mut Notes,
     ) -> Result<Body, Response<Body>> {
+        let codings = coding::codings(headers).map_err(|name| {
+            let why = format!("answers in Content-Encoding {name} cannot be scanned");
+            self.d.refuse(Refusal::blocked(why))
+        })?;
         let bytes = match collect_capped(rbody, self.cfg.max_body).await {
             Ok(bytes) => bytes,
             Err(Collect::TooLarge) => {
@@ -241,14 +268,31 @@ impl Forward<'_> {
                 return Err(self.failed(&format!("reading the response: {why}")));
             }
         };
-        match self.inspector.inbound(self.route, &bytes) {
-            Verdict::Clean => {}
-            Verdict::Warn(f) => notes.warn(&f, Part::Response),
-            Verdict::Found { finding, .. } => {
-                return Err(self.d.refuse(Refusal::found(&finding, Part::Response)));
+        let mut bytes = if codings.is_empty() {
+            bytes.to_vec()
+        } else {
+            let plain = coding::decode(&codings, &bytes, self.cfg.max_body).map_err(|e| {
+                let why = format!("the answer cannot be scanned: {e}");
+                self.d.refuse(Refusal::blocked(why))
+            })?;
+            for name in [
+                header::CONTENT_ENCODING,
+                header::CONTENT_LENGTH,
+                header::TRANSFER_ENCODING,
+            ] {
+                headers.remove(name);
+            }
+            plain
+        };
+        if scan {
+            match self.inspector.inbound(self.route, &bytes) {
+                Verdict::Clean => {}
+                Verdict::Warn(f) => notes.warn(&f, Part::Response),
+                Verdict::Found { finding, .. } => {
+                    return Err(self.d.refuse(Refusal::found(&finding, Part::Response)));
+                }
             }
         }
-        let mut bytes = bytes.to_vec();
         note_masked(notes, "body", echo.mask(&mut bytes));
         Ok(full(Bytes::from(bytes)))
     }

@@ -1,5 +1,5 @@
-//! The outbound scan of a request: its URL, every header value and its body, redactions
-//! applied in place. A body up to [`super::STREAM_AFTER`] is scanned whole; a longer one is
+//! The outbound scan of a request: its method, URL, every header (name and value) and its body
+//! (a compressed one decoded first), redactions applied in place. A body up to [`super::STREAM_AFTER`] is scanned whole; a longer one is
 //! handed on as a [`Pump`].
 
 use bb_contract::plan::{OnMatch, Route};
@@ -10,10 +10,11 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::http::uri::PathAndQuery;
 
-use super::body::{Collect, Read, chunks_body, full, join, read_body};
+use super::body::{Collect, Read, chunks_body, collect_capped, full, join, read_body};
 use super::decide::{Notes, Refusal};
 use super::pump::Pump;
 use super::{Body, ProxyConfig, STREAM_AFTER, Target};
+use crate::coding;
 use crate::inspect::{Inspector, Outcome, Part, Verdict, judge_outbound};
 
 /// A request body cleared for sending.
@@ -35,24 +36,67 @@ pub(super) async fn scan_request<'s>(
     body: Incoming,
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
-    let encoded = parts
-        .headers
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .any(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
-    let scanned = if encoded {
-        Err(Refusal::blocked(
-            "compressed request bodies (Content-Encoding) cannot be scanned",
-        ))
-    } else {
-        scan_method(inspector, route, parts)
-            .and_then(|()| scan_url(inspector, route, target, parts, notes))
-            .and_then(|()| scan_headers(inspector, route, parts, notes))
+    let codings = match coding::codings(&parts.headers) {
+        Ok(codings) => codings,
+        Err(name) => {
+            let why = format!("request bodies in Content-Encoding {name} cannot be scanned");
+            return Err(Refusal::blocked(why).draining(body));
+        }
     };
+    let scanned = scan_method(inspector, route, parts)
+        .and_then(|()| scan_url(inspector, route, target, parts, notes))
+        .and_then(|()| scan_headers(inspector, route, parts, notes));
     if let Err(refusal) = scanned {
         return Err(refusal.draining(body));
     }
+    if !codings.is_empty() {
+        return scan_encoded_body(cfg, inspector, route, parts, body, &codings, notes).await;
+    }
     scan_body(cfg, inspector, route, parts, body, notes).await
+}
+
+/// A compressed body: read whole under the cap, decoded under the cap and the ratio limit, and
+/// the decoded bytes judged. It goes on as the agent sent it; on a `redact` route with a
+/// finding, decoded and redacted, its `Content-Encoding` dropped.
+async fn scan_encoded_body<'s>(
+    cfg: &ProxyConfig,
+    inspector: &'s dyn Inspector,
+    route: &Route,
+    parts: &mut Parts,
+    body: Incoming,
+    codings: &[coding::Coding],
+    notes: &mut Notes,
+) -> Result<Outbound<'s>, Refusal> {
+    let encoded = match collect_capped(body, cfg.max_body).await {
+        Ok(bytes) => bytes,
+        Err(Collect::TooLarge) => return Err(Refusal::too_large(Part::Body)),
+        Err(Collect::Failed(why)) => return Err(Refusal::unreadable(&why)),
+    };
+    let decoded = coding::decode(codings, &encoded, cfg.max_body)
+        .map_err(|e| Refusal::blocked(format!("the request body cannot be scanned: {e}")))?;
+    if let Some(api) = route.provider_api
+        && let Some(why) = crate::provider_relay::refusal(api, &decoded)
+    {
+        return Err(Refusal::blocked(why));
+    }
+    match judge_outbound(inspector, route, Part::Body, &decoded) {
+        Outcome::Pass(warn) => {
+            if let Some(f) = warn {
+                notes.warn(&f, Part::Body);
+            }
+            Ok(Outbound::Ready(full(encoded)))
+        }
+        Outcome::Replace(new, f) => {
+            notes.redacted(&f, Part::Body);
+            parts.headers.remove(header::CONTENT_ENCODING);
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+            Ok(Outbound::Ready(full(Bytes::from(new))))
+        }
+        Outcome::Block(f) => Err(Refusal::found(&f, Part::Body)),
+    }
 }
 
 /// The method: an extension method is any token, so it can carry a value. A finding refuses

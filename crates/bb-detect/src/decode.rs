@@ -73,6 +73,8 @@ pub(crate) struct Masks {
     pub seg: u64,
     pub hex: u64,
     pub digit: u64,
+    /// Letters and the bytes between the words of a seed phrase ([`crate::seed`]).
+    pub phrase: u64,
     /// Spaces and dashes (card number separators) and dots (a card number's context: a run of
     /// digits right after `digit.` is the fraction of a decimal number).
     pub card_sep: u64,
@@ -85,6 +87,7 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
     let mut h = [0u8; 64];
     let mut d = [0u8; 64];
     let mut sd = [0u8; 64];
+    let mut ph = [0u8; 64];
     for i in 0..64 {
         let x = b[i];
         let digit = x.wrapping_sub(b'0') < 10;
@@ -97,12 +100,28 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
         h[i] = (digit | hexa) as u8;
         d[i] = digit as u8;
         sd[i] = (dash | (x == b' ') | (x == b'.')) as u8;
+        // Written as plain comparisons so that the loop stays vectorised.
+        let gap = digit
+            | (x == b' ')
+            | (x == b'\n')
+            | (x == b'\t')
+            | (x == b'\r')
+            | (x == b',')
+            | (x == b'"')
+            | (x == b'\'')
+            | (x == b'.')
+            | (x == b')')
+            | (x == b':')
+            | (x == b';')
+            | dash;
+        ph[i] = (alpha | gap) as u8;
     }
     Masks {
         seg: pack(&q),
         hex: pack(&h),
         digit: pack(&d),
         card_sep: pack(&sd),
+        phrase: pack(&ph),
     }
 }
 

@@ -31,11 +31,13 @@
 
 mod cards;
 mod core;
+mod crypto;
 mod decode;
 pub mod entropy;
 mod host;
 mod inbound;
 mod secrets;
+mod seed;
 mod tokens;
 
 use std::collections::HashSet;

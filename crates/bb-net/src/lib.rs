@@ -132,18 +132,14 @@ fn create_internal(name: &str, identity: &str) -> Result<String> {
         ];
         match docker::output(network_create_args(name, identity, "internal", &extra)) {
             Ok(_) => return Ok(subnet.to_string()),
-            // Another launch took the same subnet between our look and our create: try again.
-            Err(err) if taken_since(subnet)? => last_error = Some(err),
-            Err(err) => return Err(err),
+            // Another launch may have taken the subnet between our look and our create; the
+            // engine's listing cannot tell, since its network may not be listed yet or may be
+            // gone again (a launch that failed). So every failure is retried on another free
+            // subnet, and one that persists through every attempt is not a clash.
+            Err(err) => last_error = Some(err),
         }
     }
     Err(last_error.unwrap_or_else(|| anyhow::anyhow!("could not create {name}")))
-}
-
-/// Whether `subnet` clashes with a network or route now: the create failed because another
-/// launch took it meanwhile (decided from the engine's state, not from its error's wording).
-fn taken_since(subnet: Ipv4Net) -> Result<bool> {
-    Ok(subnet::clashes(&taken_subnets()?, subnet))
 }
 
 fn parse_subnet(network: &str, cidr: &str) -> Result<Ipv4Net> {

@@ -27,6 +27,11 @@ pub(crate) struct State {
     pct_done: usize,
     run_done: usize,
     card_done: usize,
+    /// Seed phrases: where the next round's scan starts (a run of list words still open),
+    /// whether that run's start was judged, and the phrase-class run still open.
+    seed_from: usize,
+    seed_continues: bool,
+    phrase_open: Option<usize>,
     seg_open: Option<OpenRun>,
     hex_open: Option<OpenRun>,
     card_open: Option<usize>,

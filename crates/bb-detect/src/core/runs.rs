@@ -6,6 +6,7 @@ use super::{OpenRun, State};
 use crate::cards;
 use crate::decode::{block_masks, block64};
 use crate::entropy::{self, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
+use crate::seed;
 use crate::{Detector, Engine, Finding, OutboundConfig};
 
 /// Long base64/hex segments are decoded in pieces of this many bytes...
@@ -99,6 +100,7 @@ pub(super) fn run_pass(
     let mut seg = Finder::<MIN_TOKEN_LEN>::new(st.seg_open.map(|o| o.start));
     let mut hex = Finder::<MIN_TOKEN_LEN>::new(st.hex_open.map(|o| o.start));
     let mut card = Finder::<{ cards::MIN_LEN }>::new(st.card_open);
+    let mut phrase = Finder::<{ seed::MIN_SPAN }>::new(st.phrase_open);
     let decode = cfg.token_patterns;
     let mut i = st.run_done.max(base) - base;
     while i < n {
@@ -115,6 +117,7 @@ pub(super) fn run_pass(
             let next_digit = data.get(i + w).map_or(!at_end, u8::is_ascii_digit);
             let c = cards::card_bytes(m.digit, m.card_sep, next_digit, w as u32);
             card.block(c, base + i, w as u32);
+            phrase.block(m.phrase, base + i, w as u32);
         }
         i += w;
     }
@@ -128,9 +131,13 @@ pub(super) fn run_pass(
         if let Some(s) = card.open.take() {
             card.close(s, end);
         }
+        if let Some(s) = phrase.open.take() {
+            phrase.close(s, end);
+        }
     }
     if decode {
         keep = keep.min(card_runs(st, data, &card, found));
+        keep = keep.min(seed_runs(st, data, &phrase, found));
     }
     let local = |a: usize, b: usize| &data[a - base..b - base];
 
@@ -152,6 +159,13 @@ pub(super) fn run_pass(
                     end: e,
                 });
             }
+        }
+    }
+    if decode {
+        wif_keys(&seg, base, data, found);
+        if let Some(s) = seg.open.filter(|&s| end - s <= WIF_MAX) {
+            // Still short enough to be a WIF key once it ends.
+            keep = keep.min(s.max(base));
         }
     }
     let mut open = seg.open.map(|s| {
@@ -238,6 +252,71 @@ fn card_runs(
     st.card_done = base + next;
     // One byte more: the scan must see whether its first candidate is glued to a number.
     (base + next).saturating_sub(1)
+}
+
+/// Reads the runs of letters and gap bytes long enough to hold a seed phrase, and the run
+/// still open, word by word; returns the stream offset from which to keep the data.
+fn seed_runs(
+    st: &mut State,
+    data: &[u8],
+    phrase: &Finder<{ seed::MIN_SPAN }>,
+    found: &mut Vec<Finding>,
+) -> usize {
+    let base = st.base;
+    let mut read = |st: &mut State, s: usize, e: Option<usize>| -> usize {
+        let from = s.max(st.seed_from).max(base);
+        let continues = st.seed_continues && from == st.seed_from;
+        let end = e.unwrap_or(base + data.len());
+        if from >= end {
+            return end;
+        }
+        let held = seed::scan(
+            &data[from - base..end - base],
+            e.is_some(),
+            continues,
+            &mut |a, b| {
+                found.push(Finding {
+                    detector: Detector::TokenPatterns,
+                    rule: "bip39-seed-phrase".to_string(),
+                    start: from + a,
+                    end: from + b,
+                })
+            },
+        );
+        st.seed_from = from + held.keep;
+        st.seed_continues = held.continues;
+        st.seed_from
+    };
+    for &(s, e) in &phrase.runs {
+        read(st, s, Some(e));
+    }
+    st.phrase_open = phrase.open;
+    match phrase.open {
+        Some(s) => read(st, s, None),
+        None => {
+            st.seed_from = base + data.len();
+            st.seed_continues = false;
+            base + data.len()
+        }
+    }
+}
+
+/// The longest WIF private key.
+const WIF_MAX: usize = 52;
+
+/// Segments of exactly a WIF key's length that decode to one (checksum verified).
+fn wif_keys(seg: &Finder<MIN_TOKEN_LEN>, base: usize, data: &[u8], found: &mut Vec<Finding>) {
+    for &(s, e) in &seg.runs {
+        if s >= base && matches!(e - s, 51 | 52) && crate::crypto::is_wif(&data[s - base..e - base])
+        {
+            found.push(Finding {
+                detector: Detector::TokenPatterns,
+                rule: "crypto-wif-private-key".to_string(),
+                start: s,
+                end: e,
+            });
+        }
+    }
 }
 
 /// Calls `piece(start, end)` for the pieces of each run found and for the complete pieces of

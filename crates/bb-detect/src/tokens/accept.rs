@@ -32,6 +32,12 @@ pub(super) fn g1_lb(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     left_ok(d, s.0).then_some(s)
 }
 
+/// A BIP-32 extended private key (group 1) whose Base58Check checksum holds.
+pub(super) fn extended_key(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = g1_lb(d, c)?;
+    crate::crypto::is_extended_private_key(&d[s..e]).then_some((s, e))
+}
+
 /// Group 1.
 pub(super) fn g1(_: &[u8], c: &Captures) -> Option<(usize, usize)> {
     Some(span(c, 1))

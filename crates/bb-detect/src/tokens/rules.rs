@@ -3,7 +3,7 @@
 
 use regex::bytes::Captures;
 
-use super::accept::{g1, g1_lb, hf, jwt, npm, openai, slack, whole, whole_lb};
+use super::accept::{extended_key, g1, g1_lb, hf, jwt, npm, openai, slack, whole, whole_lb};
 use super::generic::generic;
 
 /// Picks the reported span (start, end) of a match in the data, or rejects the match.
@@ -220,6 +220,12 @@ pub(super) const RULES: &[Spec] = &[
         &["dckr_pat_"],
         r"(?-u)dckr_pat_[A-Za-z0-9_-]{27,100}",
         whole_lb,
+    ),
+    Spec::new(
+        "crypto-extended-private-key",
+        &["xprv", "tprv", "yprv", "zprv", "uprv", "vprv"],
+        r"(?-u)((?:xprv|tprv|yprv|zprv|uprv|vprv)[1-9A-HJ-NP-Za-km-z]{107,108})(?:[^A-Za-z0-9]|$)",
+        extended_key,
     ),
     Spec::new(
         "generic-credential",

@@ -1,0 +1,433 @@
+//! Wallet seed phrases: 12, 15, 18, 21 or 24 consecutive words of the BIP-39 English list
+//! whose last word carries the checksum of the others (so ordinary text made of list words is
+//! taken once in 16 to once in 256 even when it has twelve in a row), at the start or the end
+//! of a run of list words. Words may be separated
+//! by up to [`MAX_GAP`] bytes of anything but letters: spaces, commas, quotes, line breaks,
+//! numbering (`1. abandon 2. ability`).
+//!
+//! The word list is BIP-39's English list (`bip39_english.txt`, as shipped by the reference
+//! implementation python-mnemonic, MIT licence), sorted, with unique 4-letter prefixes.
+
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+
+const WORDS_TEXT: &str = include_str!("bip39_english.txt");
+/// The most bytes between two words of a phrase.
+pub(crate) const MAX_GAP: usize = 8;
+/// The shortest text a phrase can take (twelve words of three letters, one byte between):
+/// only runs of letters and gap bytes this long are read word by word.
+pub(crate) const MIN_SPAN: usize = 12 * 3 + 11;
+const LENGTHS: [usize; 5] = [24, 21, 18, 15, 12];
+const LONGEST: usize = 24;
+
+struct List {
+    words: Vec<&'static [u8]>,
+    /// The first four letters of each word packed in a `u32` (5 bits a letter, sorted as
+    /// the words are): unique in BIP-39's list, small enough to stay in the L1 cache.
+    prefixes: Vec<u32>,
+    /// Where the words of each first letter begin in `prefixes` (27 entries).
+    by_letter: [u16; 27],
+}
+
+/// The first four letters of `word`, lower-cased and packed (`None` for a non-letter).
+fn packed_prefix(word: &[u8]) -> u32 {
+    let mut key = 0u32;
+    for i in 0..4 {
+        let letter = word
+            .get(i)
+            .map_or(0, |b| u32::from((b | 0x20).wrapping_sub(b'a')) + 1);
+        key = (key << 5) | letter;
+    }
+    key
+}
+
+fn list() -> &'static List {
+    static LIST: OnceLock<List> = OnceLock::new();
+    LIST.get_or_init(|| {
+        let words: Vec<&'static [u8]> = WORDS_TEXT.split_whitespace().map(str::as_bytes).collect();
+        let prefixes: Vec<u32> = words.iter().map(|w| packed_prefix(w)).collect();
+        let mut by_letter = [0u16; 27];
+        for (letter, slot) in by_letter.iter_mut().enumerate() {
+            *slot = words
+                .iter()
+                .position(|w| usize::from(w[0] - b'a') >= letter)
+                .unwrap_or(words.len()) as u16;
+        }
+        List {
+            words,
+            prefixes,
+            by_letter,
+        }
+    })
+}
+
+/// The word's index in the list (any case).
+fn index(word: &[u8]) -> Option<u16> {
+    if !(3..=8).contains(&word.len()) {
+        return None;
+    }
+    let list = list();
+    let letter = usize::from((word[0] | 0x20).wrapping_sub(b'a'));
+    if letter >= 26 {
+        return None;
+    }
+    let (from, to) = (
+        usize::from(list.by_letter[letter]),
+        usize::from(list.by_letter[letter + 1]).max(usize::from(list.by_letter[letter])),
+    );
+    let key = packed_prefix(word);
+    let at = from + list.prefixes[from..to].binary_search(&key).ok()?;
+    list.words[at]
+        .eq_ignore_ascii_case(word)
+        .then_some(at as u16)
+}
+
+/// The last word's checksum bits match the SHA-256 of the entropy the others encode.
+fn checksum_ok(indices: &[u16]) -> bool {
+    let bits = indices.len() * 11;
+    let check_bits = bits / 33;
+    let entropy_bytes = (bits - check_bits) / 8;
+    // At most 24 words: 264 bits.
+    let mut all = [0u8; 33];
+    let mut acc = 0u32;
+    let mut held = 0;
+    let mut at = 0;
+    for &index in indices {
+        acc = (acc << 11) | u32::from(index);
+        held += 11;
+        while held >= 8 {
+            held -= 8;
+            all[at] = (acc >> held) as u8;
+            at += 1;
+        }
+        acc &= (1 << held) - 1;
+    }
+    if held > 0 {
+        all[at] = (acc << (8 - held)) as u8;
+    }
+    let hash = Sha256::digest(&all[..entropy_bytes]);
+    // The checksum is 4 to 8 bits: the top bits of the byte after the entropy.
+    let mask = (0xff00u16 >> check_bits) as u8;
+    all[entropy_bytes] & mask == hash[0] & mask
+}
+
+/// Where a scan ends: the offset from which the data must be kept, and whether the kept data
+/// starts inside a run of list words whose start-aligned phrases were already judged.
+pub(crate) struct Held {
+    pub keep: usize,
+    pub continues: bool,
+}
+
+/// Finds seed phrases in `data`; calls `sink(start, end)` for each.
+///
+/// A phrase is judged where it stands alone: a maximal run of consecutive list words is a
+/// phrase when it starts or ends with 12 to 24 words whose checksum holds (longest first). So a
+/// wallet's phrase is found however it is laid out, and ordinary text costs at most ten
+/// checksums a run. Only chains of twelve or more words joined by phrase gaps
+/// ([`phrase_gap`]) are looked up, and sparingly: of twelve words the last is looked up first,
+/// and when it is no list word no phrase holds it and the search moves twelve words on.
+/// `continues`: `data` starts inside a run of list words whose start was judged before.
+pub(crate) fn scan(
+    data: &[u8],
+    at_end: bool,
+    continues: bool,
+    sink: &mut dyn FnMut(usize, usize),
+) -> Held {
+    let spans = letter_runs(data, at_end);
+    let min = LENGTHS[LENGTHS.len() - 1];
+    let cut = cut_word(data, at_end);
+    let word = |k: usize| {
+        let (start, end) = spans[k];
+        index(&data[start..end]).map(|index| Word { index, start, end })
+    };
+    let mut head_judged = continues;
+    let mut k = 0;
+    while k < spans.len() {
+        let mut last = k;
+        while last + 1 < spans.len() && phrase_gap(&data[spans[last].1..spans[last + 1].0]) {
+            last += 1;
+        }
+        let open = !at_end && last + 1 == spans.len() && gap_may_join(&data[spans[last].1..cut]);
+        let mut j = k;
+        while j + min <= last + 1 {
+            if word(j + min - 1).is_none() {
+                j += min;
+                head_judged = false;
+                continue;
+            }
+            // Word j + 11 is a list word: the run around it (word j - 1 is none, or the chain
+            // starts at j).
+            let mut first = j + min - 1;
+            while first > j && word(first - 1).is_some() {
+                first -= 1;
+            }
+            let mut end = j + min - 1;
+            while end < last && word(end + 1).is_some() {
+                end += 1;
+            }
+            let run: Vec<Word> = (first..=end).filter_map(word).collect();
+            let continued = head_judged && first == k;
+            if open && end == last {
+                return hold(&run, continued, cut, sink);
+            }
+            judge(&run, !continued, true, sink);
+            head_judged = false;
+            j = end + 1;
+        }
+        if open {
+            // Fewer than twelve words from j on: they may start a phrase with words to come.
+            let keep = spans.get(j).map_or(cut, |s| s.0).min(cut);
+            return Held {
+                keep,
+                continues: head_judged && j == k,
+            };
+        }
+        head_judged = false;
+        k = last + 1;
+    }
+    Held {
+        keep: cut,
+        continues: false,
+    }
+}
+
+/// The last run of list words may grow with the data to come: its start is judged once 24
+/// words are known, and its last 24 words are kept.
+fn hold(run: &[Word], head_judged: bool, cut: usize, sink: &mut dyn FnMut(usize, usize)) -> Held {
+    match run.first() {
+        None => Held {
+            keep: cut,
+            continues: false,
+        },
+        Some(first) if run.len() < LONGEST => Held {
+            keep: first.start,
+            continues: head_judged,
+        },
+        Some(_) => {
+            judge(run, !head_judged, false, sink);
+            Held {
+                keep: run[run.len() - LONGEST].start,
+                continues: true,
+            }
+        }
+    }
+}
+
+/// Bytes that may stand between two words of a phrase: at most [`MAX_GAP`] of white space,
+/// commas, quotes, digits and numbering punctuation, with at least one space or comma (so
+/// `memory_usage`, `a.b` and `f(x=y)` join nothing).
+fn phrase_gap(gap: &[u8]) -> bool {
+    gap.len() <= MAX_GAP
+        && gap.iter().all(|&b| is_gap_byte(b))
+        && gap
+            .iter()
+            .any(|&b| matches!(b, b' ' | b'\n' | b'\t' | b'\r' | b','))
+}
+
+/// A byte that may stand between two words of a phrase (the same set as the `phrase` mask of
+/// [`crate::decode::block_masks`]).
+pub(crate) fn is_gap_byte(b: u8) -> bool {
+    matches!(
+        b,
+        b'0'..=b'9'
+            | b' '
+            | b'\n'
+            | b'\t'
+            | b'\r'
+            | b','
+            | b'"'
+            | b'\''
+            | b'.'
+            | b')'
+            | b':'
+            | b';'
+            | b'-'
+    )
+}
+
+/// The bytes after the last word could still become a phrase gap when more data comes.
+fn gap_may_join(tail: &[u8]) -> bool {
+    tail.len() <= MAX_GAP && tail.iter().all(|&b| is_gap_byte(b))
+}
+
+/// Reports the longest phrase at the start of `run` (when `head`) and at its end (when `tail`).
+fn judge(run: &[Word], head: bool, tail: bool, sink: &mut dyn FnMut(usize, usize)) {
+    let n = run.len();
+    if n < LENGTHS[LENGTHS.len() - 1] {
+        return;
+    }
+    let indices: Vec<u16> = run.iter().map(|w| w.index).collect();
+    let first = |range: &dyn Fn(usize) -> std::ops::Range<usize>| {
+        LENGTHS
+            .iter()
+            .filter(|&&len| len <= n)
+            .map(|&len| range(len))
+            .find(|r| checksum_ok(&indices[r.clone()]))
+    };
+    let at_start = if head { first(&|len| 0..len) } else { None };
+    let at_end = if tail { first(&|len| n - len..n) } else { None };
+    if let Some(r) = &at_start {
+        sink(run[r.start].start, run[r.end - 1].end);
+    }
+    if let Some(r) = at_end.filter(|r| Some(r) != at_start.as_ref()) {
+        sink(run[r.start].start, run[r.end - 1].end);
+    }
+}
+
+/// A word of the list: its index and byte span.
+#[derive(Clone, Copy)]
+struct Word {
+    index: u16,
+    start: usize,
+    end: usize,
+}
+
+/// The spans of the letter runs of `data`, 64 bytes at a time; one that touches the end is
+/// left out unless `at_end` (more letters may follow).
+fn letter_runs(data: &[u8], at_end: bool) -> Vec<(usize, usize)> {
+    let mut spans = Vec::with_capacity(data.len() / 8);
+    let mut previous = 0u64;
+    let mut start = 0;
+    for (c, chunk) in data.chunks(64).enumerate() {
+        let mut letters = 0u64;
+        for (i, &b) in chunk.iter().enumerate() {
+            letters |= u64::from((b | 0x20).wrapping_sub(b'a') < 26) << i;
+        }
+        // Bit i: a word starts (letter after non-letter) or ends (non-letter after letter).
+        let mut edges = letters ^ ((letters << 1) | previous);
+        if chunk.len() < 64 {
+            edges &= (1u64 << chunk.len()) - 1;
+        }
+        while edges != 0 {
+            let i = edges.trailing_zeros() as usize;
+            if (letters >> i) & 1 == 1 {
+                start = c * 64 + i;
+            } else {
+                spans.push((start, c * 64 + i));
+            }
+            edges &= edges - 1;
+        }
+        previous = (letters >> (chunk.len() - 1)) & 1;
+    }
+    if previous == 1 && at_end {
+        spans.push((start, data.len()));
+    }
+    spans
+}
+
+/// Where a word cut by the end of `data` starts: `data.len()` at the end of the input or when
+/// the data does not end in a letter.
+fn cut_word(data: &[u8], at_end: bool) -> usize {
+    if at_end {
+        return data.len();
+    }
+    data.iter()
+        .rposition(|b| !b.is_ascii_alphabetic())
+        .map_or(0, |p| p + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        scan(text.as_bytes(), true, false, &mut |s, e| {
+            out.push(&text[s..e])
+        });
+        out
+    }
+
+    /// BIP-39's published test vector: entropy of zero bytes.
+    const ZEROS_12: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    const ZEROS_24: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art";
+
+    #[test]
+    fn the_list_loads_with_unique_prefixes() {
+        assert_eq!(list().words.len(), 2048);
+        assert_eq!(index(b"abandon"), Some(0));
+        assert_eq!(index(b"Zoo"), Some(2047));
+        assert_eq!(index(b"abando"), None);
+        assert_eq!(index(b"the"), None);
+    }
+
+    #[test]
+    fn phrases_with_a_valid_checksum_are_found_in_any_layout() {
+        assert_eq!(find(ZEROS_12), [ZEROS_12]);
+        assert_eq!(find(ZEROS_24), [ZEROS_24]);
+        let numbered: String = ZEROS_12
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| format!("{}. {w}\n", i + 1))
+            .collect();
+        assert_eq!(find(&numbered).len(), 1);
+        let json = format!("{{\"seed\": [\"{}\"]}}", ZEROS_12.replace(' ', "\", \""));
+        assert_eq!(find(&json).len(), 1);
+        assert_eq!(find(&ZEROS_12.to_ascii_uppercase()).len(), 1);
+    }
+
+    #[test]
+    fn list_words_without_the_checksum_are_not() {
+        let wrong = ZEROS_12.replace("about", "abandon");
+        assert!(find(&wrong).is_empty());
+        assert!(
+            find("abandon ability able about above absent absorb abstract absurd abuse access")
+                .is_empty(),
+            "11 words"
+        );
+        let prose = "We often walk along the river to see birds and trees in early spring light";
+        assert!(find(prose).is_empty());
+    }
+
+    #[test]
+    fn a_stream_cut_anywhere_finds_the_same() {
+        // The last phrase ends a run of 34 list words: found from the run's end.
+        let padded = format!("{} {ZEROS_24}", ["able"; 10].join(" "));
+        let text = format!("log: {ZEROS_24} done. again {ZEROS_12}. {padded}!");
+        let mut whole = Vec::new();
+        scan(text.as_bytes(), true, false, &mut |s, e| whole.push((s, e)));
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        let bytes = text.as_bytes();
+        for cut in 1..text.len() {
+            let mut spans = Vec::new();
+            let held = scan(&bytes[..cut], false, false, &mut |s, e| spans.push((s, e)));
+            let keep = held.keep;
+            let rest = [&bytes[keep..cut], &bytes[cut..]].concat();
+            let mut more = |s: usize, e: usize| spans.push((s + keep, e + keep));
+            scan(&rest, true, held.continues, &mut more);
+            // A phrase judged from both sides of a cut is reported twice; the engine keeps one.
+            spans.sort_unstable();
+            spans.dedup();
+            assert_eq!(spans, whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn the_engine_finds_a_phrase_whole_and_streamed() {
+        let engine = crate::Engine::new(Vec::new());
+        let cfg = crate::OutboundConfig {
+            token_patterns: true,
+            ..Default::default()
+        };
+        let text = format!("{{\"mnemonic\": \"{ZEROS_24}\"}}");
+        let spans = |found: Vec<crate::Finding>| -> Vec<(usize, usize)> {
+            found
+                .into_iter()
+                .filter(|f| f.rule == "bip39-seed-phrase")
+                .map(|f| (f.start, f.end))
+                .collect()
+        };
+        let whole = spans(engine.scan(&cfg, text.as_bytes()));
+        assert_eq!(whole.len(), 1);
+        for size in [1, 5, 33, 200] {
+            let mut stream = engine.stream(cfg);
+            let mut found = Vec::new();
+            for chunk in text.as_bytes().chunks(size) {
+                found.extend(stream.feed(chunk));
+            }
+            found.extend(stream.finish());
+            assert_eq!(spans(found), whole, "chunks of {size}");
+        }
+    }
+}

@@ -83,6 +83,14 @@ fn index(word: &[u8]) -> Option<u16> {
         .then_some(at as u16)
 }
 
+/// Generated phrases draw each word from 2048 at random: one word four times or more (in
+/// `word word word …` filler or a test vector of zeros) is text, not a wallet.
+fn repetitive(indices: &[u16]) -> bool {
+    let mut sorted = indices.to_vec();
+    sorted.sort_unstable();
+    sorted.chunk_by(|a, b| a == b).any(|same| same.len() > 3)
+}
+
 /// The last word's checksum bits match the SHA-256 of the entropy the others encode.
 fn checksum_ok(indices: &[u16]) -> bool {
     let bits = indices.len() * 11;
@@ -263,7 +271,7 @@ fn judge(run: &[Word], head: bool, tail: bool, sink: &mut dyn FnMut(usize, usize
             .iter()
             .filter(|&&len| len <= n)
             .map(|&len| range(len))
-            .find(|r| checksum_ok(&indices[r.clone()]))
+            .find(|r| !repetitive(&indices[r.clone()]) && checksum_ok(&indices[r.clone()]))
     };
     let at_start = if head { first(&|len| 0..len) } else { None };
     let at_end = if tail { first(&|len| n - len..n) } else { None };
@@ -339,9 +347,33 @@ mod tests {
         out
     }
 
-    /// BIP-39's published test vector: entropy of zero bytes.
-    const ZEROS_12: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-    const ZEROS_24: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art";
+    /// A phrase of `n` words drawn by a fixed generator, its last word chosen so that the
+    /// checksum holds (as a wallet's would).
+    fn phrase(n: usize, seed: u64) -> String {
+        let mut x = seed;
+        let mut indices: Vec<u16> = (0..n - 1)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 33) % 2048) as u16
+            })
+            .collect();
+        indices.push(0);
+        let last = (0..2048u16)
+            .find(|&w| {
+                indices[n - 1] = w;
+                checksum_ok(&indices)
+            })
+            .unwrap();
+        indices[n - 1] = last;
+        let words = &list().words;
+        indices
+            .iter()
+            .map(|&i| std::str::from_utf8(words[usize::from(i)]).unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 
     #[test]
     fn the_list_loads_with_unique_prefixes() {
@@ -354,37 +386,53 @@ mod tests {
 
     #[test]
     fn phrases_with_a_valid_checksum_are_found_in_any_layout() {
-        assert_eq!(find(ZEROS_12), [ZEROS_12]);
-        assert_eq!(find(ZEROS_24), [ZEROS_24]);
-        let numbered: String = ZEROS_12
+        for n in LENGTHS {
+            let p = phrase(n, n as u64);
+            assert_eq!(find(&p), [p.as_str()], "{n} words");
+        }
+        let p12 = phrase(12, 7);
+        let numbered: String = p12
             .split(' ')
             .enumerate()
             .map(|(i, w)| format!("{}. {w}\n", i + 1))
             .collect();
         assert_eq!(find(&numbered).len(), 1);
-        let json = format!("{{\"seed\": [\"{}\"]}}", ZEROS_12.replace(' ', "\", \""));
+        let json = format!("{{\"seed\": [\"{}\"]}}", p12.replace(' ', "\", \""));
         assert_eq!(find(&json).len(), 1);
-        assert_eq!(find(&ZEROS_12.to_ascii_uppercase()).len(), 1);
+        assert_eq!(find(&p12.to_ascii_uppercase()).len(), 1);
+        // List words around it: the phrase is found at the start or the end of the run.
+        assert_eq!(find(&format!("{p12} able able")).len(), 1);
+        assert_eq!(find(&format!("able able {p12}")).len(), 1);
     }
 
     #[test]
-    fn list_words_without_the_checksum_are_not() {
-        let wrong = ZEROS_12.replace("about", "abandon");
-        assert!(find(&wrong).is_empty());
+    fn list_words_without_the_checksum_or_a_random_draw_are_not() {
+        let p = phrase(12, 3);
+        let (head, last) = p.rsplit_once(' ').unwrap();
+        let wrong = (0..2048)
+            .map(|i| std::str::from_utf8(list().words[i]).unwrap())
+            .find(|w| *w != last && find(&format!("{head} {w}")).is_empty())
+            .unwrap();
+        assert!(find(&format!("{head} {wrong}")).is_empty());
         assert!(
-            find("abandon ability able about above absent absorb abstract absurd abuse access")
-                .is_empty(),
-            "11 words"
+            find(&p.replacen(' ', "_", 3)).is_empty(),
+            "identifiers join nothing"
         );
+        let eleven = "abandon ability able about above absent absorb abstract absurd abuse access";
+        assert!(find(eleven).is_empty());
         let prose = "We often walk along the river to see birds and trees in early spring light";
         assert!(find(prose).is_empty());
+        // BIP-39's all-zero test vector: one word eleven times, no wallet's draw.
+        let zeros = format!("{} about", ["abandon"; 11].join(" "));
+        assert!(find(&zeros).is_empty());
     }
 
     #[test]
     fn a_stream_cut_anywhere_finds_the_same() {
         // The last phrase ends a run of 34 list words: found from the run's end.
-        let padded = format!("{} {ZEROS_24}", ["able"; 10].join(" "));
-        let text = format!("log: {ZEROS_24} done. again {ZEROS_12}. {padded}!");
+        let (p24, p12) = (phrase(24, 1), phrase(12, 2));
+        let padded = format!("{} {p24}", ["able"; 10].join(" "));
+        let text = format!("log: {p24} done. again {p12}. {padded}!");
         let mut whole = Vec::new();
         scan(text.as_bytes(), true, false, &mut |s, e| whole.push((s, e)));
         assert_eq!(whole.len(), 3, "{whole:?}");
@@ -410,7 +458,7 @@ mod tests {
             token_patterns: true,
             ..Default::default()
         };
-        let text = format!("{{\"mnemonic\": \"{ZEROS_24}\"}}");
+        let text = format!("{{\"mnemonic\": \"{}\"}}", phrase(24, 9));
         let spans = |found: Vec<crate::Finding>| -> Vec<(usize, usize)> {
             found
                 .into_iter()

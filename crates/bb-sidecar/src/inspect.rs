@@ -38,6 +38,8 @@ pub enum Part<'a> {
     Body,
     /// The response body.
     Response,
+    /// The response's headers.
+    ResponseHeaders,
 }
 
 impl fmt::Display for Part<'_> {
@@ -50,6 +52,7 @@ impl fmt::Display for Part<'_> {
             Part::Header(name) => write!(f, "header {name}"),
             Part::Body => f.write_str("body"),
             Part::Response => f.write_str("response body"),
+            Part::ResponseHeaders => f.write_str("response headers"),
         }
     }
 }

@@ -60,8 +60,20 @@ fn ends_with_word(pre: &[u8], w: &str) -> bool {
         && (pre.len() == w.len() || !pre[pre.len() - w.len() - 1].is_ascii_alphanumeric())
 }
 
+/// `pre` ends where a JSON string value starts (`"key": "` or `["`): the quote delimits data
+/// the agent reads, it does not quote someone.
+fn json_value_start(pre: &[u8]) -> bool {
+    match pre {
+        [rest @ .., b'"'] => matches!(trim_end(rest).last(), Some(b':' | b'[')),
+        _ => false,
+    }
+}
+
 pub(super) fn is_mention(norm: &[u8], s: usize) -> bool {
     let pre = trim_end(&norm[s.saturating_sub(40)..s]);
+    if json_value_start(pre) {
+        return false;
+    }
     if matches!(pre.last(), Some(b'\'' | b'"' | b'`')) {
         return true;
     }
@@ -89,6 +101,9 @@ pub(super) fn is_imperative(norm: &[u8], s: usize) -> bool {
             return true;
         }
         pre = line;
+    }
+    if json_value_start(pre) {
+        return true;
     }
     match pre.last() {
         None => true,

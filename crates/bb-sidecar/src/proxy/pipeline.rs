@@ -225,6 +225,9 @@ impl Forward<'_> {
             "headers",
             echo.mask_headers(&mut rparts.headers),
         );
+        if scan_inbound && let Some(refusal) = self.steering_headers(&rparts.headers, &mut notes) {
+            return self.d.refuse(refusal);
+        }
         // A compressed answer is decoded where it must be read: to scan it, or to mask a
         // credential the upstream echoed in it.
         let encoded = rparts.headers.contains_key(header::CONTENT_ENCODING);
@@ -243,6 +246,25 @@ impl Forward<'_> {
         };
         self.d.allow(format!("route {}", self.route.host), &notes);
         Response::from_parts(rparts, rbody)
+    }
+
+    /// Instructions in the answer's headers: a tool shows them to the model like any text.
+    fn steering_headers(&self, headers: &HeaderMap, notes: &mut Notes) -> Option<Refusal> {
+        let mut text = Vec::new();
+        for (name, value) in headers {
+            text.extend_from_slice(name.as_str().as_bytes());
+            text.extend_from_slice(b": ");
+            text.extend_from_slice(value.as_bytes());
+            text.push(b'\n');
+        }
+        match self.inspector.inbound(self.route, &text) {
+            Verdict::Clean => None,
+            Verdict::Warn(f) => {
+                notes.warn(&f, Part::ResponseHeaders);
+                None
+            }
+            Verdict::Found { finding, .. } => Some(Refusal::found(&finding, Part::ResponseHeaders)),
+        }
     }
 
     /// A response body read whole (under the cap), decoded when compressed (its

@@ -521,3 +521,55 @@ pub fn upstream_ca() -> &'static TestCa {
 /// Collects strings for assertions across tasks.
 #[derive(Clone, Default)]
 pub struct Seen(pub Arc<Mutex<Vec<String>>>);
+
+/// An upstream that answers every request with `answer` (a whole HTTP/1.1 response) and keeps
+/// the raw requests it read.
+pub async fn start_fixed(answer: Vec<u8>) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let answer = answer.clone();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 65536];
+                // Head, then as much body as Content-Length says.
+                loop {
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    raw.extend_from_slice(&buf[..n]);
+                    if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if raw.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                kept.lock().unwrap().push(raw);
+                let _ = s.write_all(&answer).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+pub fn response(headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}

@@ -6,7 +6,8 @@
 //! its own separators dropped is the same string there. Patterns per secret (deduplicated):
 //! plain, and all lower or all upper case; base64 (standard and URL-safe alphabets) at the
 //! three alignments a value can have in a longer base64 string (only the characters that do not depend on the neighbours: the
-//! "core"); base32, upper and lower case, at the five alignments; hex lower and upper; percent-encoding of every byte and of the reserved bytes only,
+//! "core"); base32, upper and lower case, at the five alignments; hex lower and upper, also
+//! as escapes (`\x41\x4b`) or byte lists (`0x41, 0x4b`); percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
 //! byte against the secret. The search itself is a sampled 4-gram filter ([`GramIndex`]) that
@@ -54,6 +55,14 @@ pub(crate) struct Secrets {
     names: Vec<String>,
     /// Separator-free bytes to keep between two calls: longest pattern + longest secret.
     pub overlap: usize,
+}
+
+/// Each byte of `v` as two hex digits after `prefix`.
+fn prefixed_hex(v: &[u8], prefix: &[u8], upper: bool) -> Vec<u8> {
+    hex_encode(v, upper)
+        .chunks(2)
+        .flat_map(|pair| prefix.iter().chain(pair).copied())
+        .collect()
 }
 
 /// The rule prefix of a secret: `canary` or `known-secret:NAME`.
@@ -120,6 +129,11 @@ impl Secrets {
             }
             for upper in [false, true] {
                 add(hex_encode(v, upper), exact(Enc::Hex), secret);
+                // `\x41\x4b…` and `0x41, 0x4b, …` (backslashes, commas and spaces are
+                // separators, so these are the prefixes left between the pairs).
+                for prefix in [&b"x"[..], b"0x"] {
+                    add(prefixed_hex(v, prefix, upper), exact(Enc::Hex), secret);
+                }
                 for all in [true, false] {
                     let once = pct_encode(v, all, upper);
                     let twice = pct_encode(&once, false, upper);

@@ -732,3 +732,24 @@ fn a_value_in_lower_or_upper_case_is_found() {
         }
     }
 }
+
+#[test]
+fn hex_escapes_and_byte_lists_are_found() {
+    let e = engine();
+    for v in [VALUE, VALUE2] {
+        let name = if v == VALUE { NAME } else { "OTHER" };
+        let escaped: String = v.bytes().map(|b| format!("\\x{b:02x}")).collect();
+        let listed: Vec<String> = v.bytes().map(|b| format!("0x{b:02X}")).collect();
+        for text in [
+            escaped,
+            listed.join(", "),
+            format!("{{{}}}", listed.join(",")),
+        ] {
+            let found = rules(&e, &ks_only(), text.as_bytes());
+            assert!(
+                found.contains(&format!("known-secret:{name}/hex")),
+                "{text}: {found:?}"
+            );
+        }
+    }
+}

@@ -14,4 +14,5 @@ pub mod fsx;
 pub mod inspect;
 pub mod paths;
 pub mod progress;
+pub mod signals;
 pub mod stage;

@@ -206,8 +206,10 @@ pub struct LogTail {
 impl LogTail {
     pub fn follow(dir: &Path, prefix: &str, suffix: &str, limit: Duration) -> LogTail {
         let file = dir.join(format!("{prefix}{suffix}.log"));
+        // A running container only: `docker logs -f` of one that is created but not started
+        // yet can end at once with nothing.
         let name = wait_for(limit, || {
-            let names = crate::docker_try(&["ps", "-a", "--format", "{{.Names}}"]).ok()?;
+            let names = crate::docker_try(&["ps", "--format", "{{.Names}}"]).ok()?;
             names
                 .lines()
                 .find(|n| n.starts_with(prefix) && n.ends_with(suffix))

@@ -79,21 +79,39 @@ async fn scan_encoded_body<'s>(
     {
         return Err(Refusal::blocked(why));
     }
-    match judge_outbound(inspector, route, Part::Body, &decoded) {
+    match judge_body(inspector, route, parts, &decoded, notes)? {
+        // Clean: the body goes on compressed, as the agent sent it.
+        None => Ok(Outbound::Ready(full(encoded))),
+        Some(redacted) => {
+            parts.headers.remove(header::CONTENT_ENCODING);
+            Ok(Outbound::Ready(full(redacted)))
+        }
+    }
+}
+
+/// Judges a whole body: `Ok(None)` to send it as it is, `Ok(Some(redacted))` to send the
+/// redacted bytes instead (the length headers set for them), or the refusal.
+fn judge_body(
+    inspector: &dyn Inspector,
+    route: &Route,
+    parts: &mut Parts,
+    body: &[u8],
+    notes: &mut Notes,
+) -> Result<Option<Bytes>, Refusal> {
+    match judge_outbound(inspector, route, Part::Body, body) {
         Outcome::Pass(warn) => {
             if let Some(f) = warn {
                 notes.warn(&f, Part::Body);
             }
-            Ok(Outbound::Ready(full(encoded)))
+            Ok(None)
         }
         Outcome::Replace(new, f) => {
             notes.redacted(&f, Part::Body);
-            parts.headers.remove(header::CONTENT_ENCODING);
             parts.headers.remove(header::TRANSFER_ENCODING);
             parts
                 .headers
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-            Ok(Outbound::Ready(full(Bytes::from(new))))
+            Ok(Some(Bytes::from(new)))
         }
         Outcome::Block(f) => Err(Refusal::found(&f, Part::Body)),
     }
@@ -243,21 +261,6 @@ async fn scan_body<'s>(
     if bytes.is_empty() {
         return Ok(Outbound::Ready(full(bytes)));
     }
-    match judge_outbound(inspector, route, Part::Body, &bytes) {
-        Outcome::Pass(warn) => {
-            if let Some(f) = warn {
-                notes.warn(&f, Part::Body);
-            }
-            Ok(Outbound::Ready(full(bytes)))
-        }
-        Outcome::Replace(new, f) => {
-            notes.redacted(&f, Part::Body);
-            parts.headers.remove(header::TRANSFER_ENCODING);
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(new.len()));
-            Ok(Outbound::Ready(full(Bytes::from(new))))
-        }
-        Outcome::Block(f) => Err(Refusal::found(&f, Part::Body)),
-    }
+    let sent = judge_body(inspector, route, parts, &bytes, notes)?;
+    Ok(Outbound::Ready(full(sent.unwrap_or(bytes))))
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{ExitStatus, Output};
 
 use super::console;
-use super::signals;
+use bb_core::signals;
 
 /// Why a run stops before its report.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,6 @@ mod pyjson;
 mod replay;
 mod report;
 mod request;
-mod signals;
 mod tunnel;
 mod url;
 mod wire;
@@ -25,6 +24,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bb_contract::layout::PROXY_PORT;
+use bb_core::signals;
 use clap::ArgAction;
 
 use bottle::Bottle;

@@ -1,5 +1,6 @@
-//! Ctrl-C, SIGTERM and SIGHUP set a flag instead of killing the harness, so whatever it started
-//! is torn down; the run looks at the flag between its steps.
+//! Ctrl-C, SIGTERM and SIGHUP, once [`install`]ed, only set a flag: a tool that started
+//! something (a debootstrap, a throwaway bottle) looks at the flag between its steps and tears
+//! down what it made before it exits.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -20,7 +21,7 @@ pub fn install() -> Result<()> {
     Ok(())
 }
 
-/// The signal received since [`install`], if any.
+/// The signal received since [`install`], if any (never without it).
 pub fn caught() -> Option<i32> {
     match CAUGHT.get()?.load(Ordering::SeqCst) {
         0 => None,

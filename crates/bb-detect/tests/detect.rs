@@ -753,3 +753,34 @@ fn hex_escapes_and_byte_lists_are_found() {
         }
     }
 }
+
+#[test]
+fn a_credential_under_several_encodings_is_found() {
+    let e = Engine::new(Vec::new());
+    let tokens = OutboundConfig {
+        token_patterns: true,
+        ..Default::default()
+    };
+    let pct = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let key = "aws_key=AKIAQWERTYUIOPASDFGH;";
+    for (text, layers) in [
+        (b64(hex(key).as_bytes()), "/hex/base64"),
+        (b64(pct(key).as_bytes()), "/url/base64"),
+        (b64(hex(&pct(key)).as_bytes()), "/url/hex/base64"),
+        (hex(&b64(pct(key).as_bytes())), "/url/base64/hex"),
+    ] {
+        let found = rules(&e, &tokens, format!("data={text}").as_bytes());
+        let want = format!("aws-access-key-id{layers}");
+        assert!(found.contains(&want), "{want} in {found:?}");
+    }
+    // Ordinary base64 of text decodes to nothing.
+    assert!(
+        rules(
+            &e,
+            &tokens,
+            b64("a long and harmless sentence, twice over".as_bytes()).as_bytes()
+        )
+        .is_empty()
+    );
+}

@@ -1,7 +1,12 @@
-//! Base64 and hex segments decoded and scanned for credential formats.
+//! Base64 and hex segments decoded and scanned for credential formats, and what they decode
+//! to decoded again (base64, hex, percent-encoding) up to [`DEPTH`] layers: base64 of hex of a
+//! URL-encoded token is found too.
 
 use crate::Engine;
-use crate::decode::{b64_decode, hex_decode, is_hex};
+use crate::decode::{b64_decode, has_pct_escape, hex_decode, is_b64, is_hex, pct_decode};
+
+/// How many encodings deep a segment is looked into.
+const DEPTH: usize = 4;
 use crate::entropy::MIN_TOKEN_LEN;
 
 /// Whether decoded bytes hold 16 printable ASCII bytes in a row: every credential format is
@@ -94,6 +99,9 @@ pub(super) fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
                 let ce = ((de * 4).div_ceil(3)).min(part.len());
                 sink(rule, "/base64", off + cs, off + ce)
             });
+        nested(eng, &buf, DEPTH - 1, &mut |rule| {
+            sink(rule, "/base64", off, off + part.len())
+        });
     };
     b64(seg, 0, sink);
     // A base64 value after a path separator (`/sync/QUtJ...`) has its own alignment.
@@ -124,6 +132,9 @@ pub(super) fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
                 .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
                     sink(rule, "/hex", off + 2 * ds, off + 2 * de)
                 });
+            nested(eng, &buf, DEPTH - 1, &mut |rule| {
+                sink(rule, "/hex", off, run.len())
+            });
             random_tokens(&buf, &mut |ds, de| {
                 sink(
                     "encoded-high-entropy-secret",
@@ -134,6 +145,49 @@ pub(super) fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
             });
         }
     }
+}
+
+/// Credential formats in the encodings inside decoded `text` (percent-encoding, base64 and hex
+/// runs), `depth` layers further down; `found(rule)` names each with its layers
+/// (`aws-access-key-id/url/hex`).
+fn nested(eng: &Engine, text: &[u8], depth: usize, found: &mut dyn FnMut(&str)) {
+    if depth == 0 || !has_text_run(text) {
+        return;
+    }
+    let layer = |decoded: &[u8], suffix: &str, found: &mut dyn FnMut(&str)| {
+        eng.tokens
+            .pass(decoded, 0, true, true, true, false, &mut |_, rule, _, _| {
+                found(&format!("{rule}{suffix}"))
+            });
+        nested(eng, decoded, depth - 1, &mut |rule| {
+            found(&format!("{rule}{suffix}"))
+        });
+    };
+    if has_pct_escape(text) {
+        let (mut decoded, mut map) = (Vec::new(), Vec::new());
+        pct_decode(text, &mut decoded, &mut map);
+        layer(&decoded, "/url", found);
+    }
+    let mut buf = Vec::new();
+    for_runs(text, is_b64, MIN_TOKEN_LEN, |i, j| {
+        let run = &text[i..j];
+        let mixed =
+            run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_lowercase);
+        if mixed {
+            b64_decode(run, &mut buf);
+            if has_text_run(&buf) {
+                layer(&buf.clone(), "/base64", found);
+            }
+        }
+    });
+    for_runs(text, is_hex, MIN_TOKEN_LEN, |i, j| {
+        for off in 0..2 {
+            if hex_text_run(&text[i + off..j]) {
+                hex_decode(&text[i + off..j], &mut buf);
+                layer(&buf.clone(), "/hex", found);
+            }
+        }
+    });
 }
 
 /// In decoded base64/hex text, a credential-shaped token (32–64 bytes of `[A-Za-z0-9+/]` with

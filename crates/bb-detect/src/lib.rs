@@ -53,9 +53,8 @@ pub const MIN_SECRET_LEN: usize = 8;
 /// `canary/base64`, ... instead of `known-secret:NAME...`.
 pub const CANARY_NAME: &str = "canary";
 
-/// The canary's one format, minted by the launcher and known here ([`CANARY_PREFIX`] is a
-/// literal of the token search). Pass a canary to [`Engine::new`] as
-/// `KnownSecret { name: CANARY_NAME, .. }`.
+/// The canary's one format, minted by the launcher and known here. Pass a canary to
+/// [`Engine::new`] as `KnownSecret { name: CANARY_NAME, .. }`: it is found as a known value.
 pub use bb_contract::canary::{CANARY_PREFIX, mint_canary};
 
 /// Which detector produced a [`Finding`].

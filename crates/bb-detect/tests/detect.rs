@@ -784,3 +784,29 @@ fn a_credential_under_several_encodings_is_found() {
         .is_empty()
     );
 }
+
+#[test]
+fn a_known_value_under_several_encodings_is_found() {
+    let e = engine();
+    let pct = |s: &[u8]| s.iter().map(|b| format!("%{b:02X}")).collect::<String>();
+    let hex = |s: &[u8]| s.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let value = format!("token {VALUE2} end");
+    for (text, layers) in [
+        (b64(hex(value.as_bytes()).as_bytes()), "/hex/base64"),
+        (hex(b64(value.as_bytes()).as_bytes()), "/base64/hex"),
+        (b64(pct(value.as_bytes()).as_bytes()), "/url/base64"),
+        (
+            b64(b64(hex(value.as_bytes()).as_bytes()).as_bytes()),
+            "/hex/base64/base64",
+        ),
+    ] {
+        let found = e.scan(&OutboundConfig::DEFAULT_ON, format!("x={text}").as_bytes());
+        let hit = found
+            .iter()
+            .find(|f| f.rule.starts_with("known-secret:OTHER") && f.rule.ends_with(layers));
+        assert!(
+            hit.is_some_and(|f| f.detector == Detector::KnownSecrets),
+            "{layers}: {found:?}"
+        );
+    }
+}

@@ -2,8 +2,9 @@
 //! to decoded again (base64, hex, percent-encoding) up to [`DEPTH`] layers: base64 of hex of a
 //! URL-encoded token is found too.
 
-use crate::Engine;
 use crate::decode::{b64_decode, has_pct_escape, hex_decode, is_b64, is_hex, pct_decode};
+use crate::secrets::Scratch;
+use crate::{Detector, Engine};
 
 /// How many encodings deep a segment is looked into.
 const DEPTH: usize = 4;
@@ -67,18 +68,21 @@ pub(super) fn for_runs(
     }
 }
 
-pub(super) type DecodeSink<'a> = dyn FnMut(&str, &str, usize, usize) + 'a;
+pub(super) type DecodeSink<'a> = dyn FnMut(Detector, &str, &str, usize, usize) + 'a;
 
-/// Decodes a base64/hex segment and looks for credential formats in what comes out. Calls
-/// `sink(rule, "/base64" | "/hex", start, end)` with offsets in `seg`.
-pub(super) fn decode_segment(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
-    decode_b64(eng, seg, sink);
+/// Decodes a base64/hex segment and looks for credential formats in what comes out (and, with
+/// `known`, for the known values under a further layer). Calls
+/// `sink(detector, rule, "/base64" | "/hex", start, end)` with offsets in `seg`.
+pub(super) fn decode_segment(eng: &Engine, known: bool, seg: &[u8], sink: &mut DecodeSink<'_>) {
+    decode_b64(eng, known, seg, sink);
     for_runs(seg, is_hex, MIN_TOKEN_LEN, |i, j| {
-        decode_hex(eng, &seg[i..j], &mut |r, x, s, e| sink(r, x, i + s, i + e));
+        decode_hex(eng, known, &seg[i..j], &mut |d, r, x, s, e| {
+            sink(d, r, x, i + s, i + e)
+        });
     });
 }
 
-pub(super) fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
+pub(super) fn decode_b64(eng: &Engine, known: bool, seg: &[u8], sink: &mut DecodeSink<'_>) {
     // Base64 worth decoding has upper and lower case letters and digits (or is long); this
     // skips identifiers, words and paths.
     let upper = seg.iter().any(u8::is_ascii_uppercase);
@@ -97,10 +101,10 @@ pub(super) fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
             .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
                 let cs = ds * 4 / 3;
                 let ce = ((de * 4).div_ceil(3)).min(part.len());
-                sink(rule, "/base64", off + cs, off + ce)
+                sink(Detector::TokenPatterns, rule, "/base64", off + cs, off + ce)
             });
-        nested(eng, &buf, DEPTH - 1, &mut |rule| {
-            sink(rule, "/base64", off, off + part.len())
+        nested(eng, &buf, DEPTH - 1, known, &mut |d, rule| {
+            sink(d, rule, "/base64", off, off + part.len())
         });
     };
     b64(seg, 0, sink);
@@ -120,7 +124,7 @@ pub(super) fn decode_b64(eng: &Engine, seg: &[u8], sink: &mut DecodeSink<'_>) {
 }
 
 /// A run of hex digits, decoded at both alignments.
-pub(super) fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
+pub(super) fn decode_hex(eng: &Engine, known: bool, run: &[u8], sink: &mut DecodeSink<'_>) {
     let mut buf = Vec::new();
     for off in 0..2 {
         if run.len() - off >= MIN_TOKEN_LEN && hex_text_run(&run[off..]) {
@@ -130,13 +134,20 @@ pub(super) fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
             }
             eng.tokens
                 .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
-                    sink(rule, "/hex", off + 2 * ds, off + 2 * de)
+                    sink(
+                        Detector::TokenPatterns,
+                        rule,
+                        "/hex",
+                        off + 2 * ds,
+                        off + 2 * de,
+                    )
                 });
-            nested(eng, &buf, DEPTH - 1, &mut |rule| {
-                sink(rule, "/hex", off, run.len())
+            nested(eng, &buf, DEPTH - 1, known, &mut |d, rule| {
+                sink(d, rule, "/hex", off, run.len())
             });
             random_tokens(&buf, &mut |ds, de| {
                 sink(
+                    Detector::TokenPatterns,
                     "encoded-high-entropy-secret",
                     "/hex",
                     off + 2 * ds,
@@ -147,20 +158,38 @@ pub(super) fn decode_hex(eng: &Engine, run: &[u8], sink: &mut DecodeSink<'_>) {
     }
 }
 
-/// Credential formats in the encodings inside decoded `text` (percent-encoding, base64 and hex
-/// runs), `depth` layers further down; `found(rule)` names each with its layers
-/// (`aws-access-key-id/url/hex`).
-fn nested(eng: &Engine, text: &[u8], depth: usize, found: &mut dyn FnMut(&str)) {
+/// Credential formats (and, with `known`, the known values) in the encodings inside decoded
+/// `text` (percent-encoding, base64 and hex runs), `depth` layers further down;
+/// `found(detector, rule)` names each with its layers (`aws-access-key-id/url/hex`).
+fn nested(
+    eng: &Engine,
+    text: &[u8],
+    depth: usize,
+    known: bool,
+    found: &mut dyn FnMut(Detector, &str),
+) {
     if depth == 0 || !has_text_run(text) {
         return;
     }
-    let layer = |decoded: &[u8], suffix: &str, found: &mut dyn FnMut(&str)| {
+    let layer = |decoded: &[u8], suffix: &str, found: &mut dyn FnMut(Detector, &str)| {
         eng.tokens
             .pass(decoded, 0, true, true, true, false, &mut |_, rule, _, _| {
-                found(&format!("{rule}{suffix}"))
+                found(Detector::TokenPatterns, &format!("{rule}{suffix}"))
             });
-        nested(eng, decoded, depth - 1, &mut |rule| {
-            found(&format!("{rule}{suffix}"))
+        if known && eng.secrets.has_long() {
+            let mut scratch = Scratch::default();
+            eng.secrets.pass(
+                decoded,
+                0,
+                0,
+                true,
+                true,
+                &mut scratch,
+                &mut |_, rule, _, _| found(Detector::KnownSecrets, &format!("{rule}{suffix}")),
+            );
+        }
+        nested(eng, decoded, depth - 1, known, &mut |d, rule| {
+            found(d, &format!("{rule}{suffix}"))
         });
     };
     if has_pct_escape(text) {

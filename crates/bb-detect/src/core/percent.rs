@@ -92,7 +92,7 @@ fn pct_region(
             report(rule, "", s, e)
         });
     for_runs(&dec, is_b64, MIN_TOKEN_LEN, |i, j| {
-        decode_segment(eng, &dec[i..j], &mut |rule, suffix, s, e| {
+        decode_segment(eng, false, &dec[i..j], &mut |_, rule, suffix, s, e| {
             report(rule, suffix, i + s, i + e)
         });
     });

@@ -187,16 +187,19 @@ pub(super) fn run_pass(
         return keep;
     }
 
-    let mut report = |ps: usize, rule: &str, suffix: &str, s: usize, e: usize| {
+    let known = cfg.known_secrets;
+    let mut report = |ps: usize, detector, rule: &str, suffix: &str, s: usize, e: usize| {
         found.push(Finding {
-            detector: Detector::TokenPatterns,
+            detector,
             rule: format!("{rule}{suffix}"),
             start: ps + s,
             end: ps + e,
         })
     };
     let seg_next = pieces(&seg, prev, base, end, &mut |ps, pe| {
-        decode_b64(eng, local(ps, pe), &mut |r, x, s, e| report(ps, r, x, s, e))
+        decode_b64(eng, known, local(ps, pe), &mut |d, r, x, s, e| {
+            report(ps, d, r, x, s, e)
+        })
     });
     if let (Some(o), Some(next)) = (open.as_mut(), seg_next) {
         o.next = next;
@@ -204,7 +207,9 @@ pub(super) fn run_pass(
     }
     st.seg_open = open;
     let hex_next = pieces(&hex, st.hex_open.take(), base, end, &mut |ps, pe| {
-        decode_hex(eng, local(ps, pe), &mut |r, x, s, e| report(ps, r, x, s, e))
+        decode_hex(eng, known, local(ps, pe), &mut |d, r, x, s, e| {
+            report(ps, d, r, x, s, e)
+        })
     });
     st.hex_open = hex.open.zip(hex_next).map(|(start, next)| OpenRun {
         start,

@@ -10,10 +10,14 @@
 //! as escapes (`\x41\x4b`) or byte lists (`0x41, 0x4b`); percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
-//! byte against the secret. The search itself is a sampled 4-gram filter ([`GramIndex`]) that
+//! byte against the secret. The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
 //! reads the input in place, skipping separators, with no stripped copy.
 
 use std::collections::HashMap;
+
+mod gram;
+
+use gram::GramIndex;
 
 use crate::decode::{
     b32_core, b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet,
@@ -342,194 +346,8 @@ pub(crate) struct Scratch {
     matches: Vec<(usize, usize, usize)>,
 }
 
-/// The search for every pattern, separators in the input skipped (patterns hold none).
-///
-/// Every pattern is at least `min_len` bytes long. The search samples the input every `stride`
-/// (= `min_len` - 4 + 1) bytes: the gram of a sample point is the first 4 non-separator bytes
-/// at or after it. Every occurrence then holds the whole gram of some sample point: the first
-/// sample point at or after its start is at most `stride` - 1 bytes in, so at least
-/// `min_len` - (`stride` - 1) = 4 of its non-separator bytes follow it. A gram is tested
-/// against a bitmap of all grams of all patterns (at every offset); a hit is checked against
-/// the patterns holding that gram. This finds every occurrence of every pattern (overlapping
-/// ones included) at a fraction of the cost of an automaton that reads every byte.
-struct GramIndex {
-    pats: Vec<Vec<u8>>,
-    bits: Vec<u64>,
-    grams: HashMap<u32, Vec<(u32, u32)>>,
-    stride: usize,
-}
-
-const GRAM: usize = 4;
-const BITS_LOG2: u32 = 20;
 /// The longest fragment seed (see [`Secrets::new`]).
 const SEED_MAX: usize = 20;
-
-#[inline(always)]
-fn gram_hash(g: u32) -> usize {
-    (g.wrapping_mul(0x9E37_79B1) >> (32 - BITS_LOG2)) as usize
-}
-
-impl GramIndex {
-    fn new(pats: Vec<Vec<u8>>) -> GramIndex {
-        let mut bits = vec![0u64; 1 << (BITS_LOG2 - 6)];
-        let mut grams: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
-        for (pid, p) in pats.iter().enumerate() {
-            debug_assert!(p.len() >= MIN_SECRET_LEN && !p.iter().any(|&b| is_sep(b)));
-            for (off, w) in p.windows(GRAM).enumerate() {
-                let g = u32::from_le_bytes(w.try_into().expect("gram"));
-                let h = gram_hash(g);
-                bits[h >> 6] |= 1 << (h & 63);
-                grams.entry(g).or_default().push((pid as u32, off as u32));
-            }
-        }
-        let min_len = pats.iter().map(Vec::len).min().unwrap_or(MIN_SECRET_LEN);
-        assert!(
-            min_len >= MIN_SECRET_LEN,
-            "known-secret patterns are never that short"
-        );
-        GramIndex {
-            pats,
-            bits,
-            grams,
-            stride: min_len - GRAM + 1,
-        }
-    }
-
-    /// All occurrences (start, end, pattern) in `hay`, separators skipped (`start` is the
-    /// pattern's first byte, `end` is past its last), each once, in no particular order.
-    fn find_all(&self, hay: &[u8], out: &mut Vec<(usize, usize, usize)>) {
-        out.clear();
-        let mut p = 0;
-        while let Some((g, first)) = gram_at(hay, p) {
-            let h = gram_hash(g);
-            if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
-                self.verify(hay, first, g, out);
-            }
-            // Points up to `first` have the same gram: skipping them keeps the argument above
-            // (no occurrence starts on a separator) and the separator runs read once. Usually
-            // `first` is close and the step is the stride: a branch rather than a `max` lets
-            // the next sample's loads start before this one's gram is known.
-            let skip = first - p;
-            p += if skip < self.stride {
-                self.stride
-            } else {
-                skip + 1
-            };
-        }
-        if out.len() > 1 {
-            out.sort_unstable();
-            out.dedup();
-        }
-    }
-
-    #[cold]
-    fn verify(&self, hay: &[u8], first: usize, g: u32, out: &mut Vec<(usize, usize, usize)>) {
-        let Some(list) = self.grams.get(&g) else {
-            return;
-        };
-        for &(pid, off) in list {
-            let pat = &self.pats[pid as usize];
-            let (before, from_gram) = pat.split_at(off as usize);
-            // Both walks stop at the first byte that differs: a gram shared by many patterns
-            // (`%25` in the percent-encoded ones) costs little per pattern.
-            let Some(s) = match_backwards(hay, first, before) else {
-                continue;
-            };
-            if let Some(e) = match_forwards(hay, first, from_gram) {
-                out.push((s, e, pid as usize));
-            }
-        }
-    }
-}
-
-/// The gram of sample point `p` (its first [`GRAM`] non-separator bytes, little-endian) and
-/// where its first byte is; `None` when fewer than [`GRAM`] such bytes are left.
-#[inline(always)]
-fn gram_at(hay: &[u8], p: usize) -> Option<(u32, usize)> {
-    // Usually four non-separators are among the next eight bytes: their positions come from a
-    // table indexed by the separator pattern, without a branch per byte.
-    if let Some(w) = hay.get(p..p + 8) {
-        let w: [u8; 8] = w.try_into().expect("8 bytes");
-        let mut m = 0usize;
-        for (i, &b) in w.iter().enumerate() {
-            m |= usize::from(!is_sep(b)) << i;
-        }
-        let at = FIRST_FOUR[m];
-        if at != NOT_FOUR {
-            let x = u64::from_le_bytes(w);
-            let byte = |k: u32| ((x >> (8 * ((at >> (8 * k)) & 7))) & 0xff) as u32;
-            let g = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
-            return Some((g, p + (at & 7) as usize));
-        }
-    }
-    gram_with_separators(hay, p)
-}
-
-const NOT_FOUR: u32 = u32::MAX;
-
-/// For each 8-bit pattern of non-separator bytes, the positions of the first four, one per
-/// byte; [`NOT_FOUR`] when there are fewer.
-static FIRST_FOUR: [u32; 256] = first_four_table();
-
-const fn first_four_table() -> [u32; 256] {
-    let mut t = [NOT_FOUR; 256];
-    let mut m = 0;
-    while m < 256 {
-        let (mut packed, mut found, mut i) = (0u32, 0, 0);
-        while i < 8 && found < 4 {
-            if m & (1 << i) != 0 {
-                packed |= (i as u32) << (8 * found);
-                found += 1;
-            }
-            i += 1;
-        }
-        if found == 4 {
-            t[m] = packed;
-        }
-        m += 1;
-    }
-    t
-}
-
-#[inline(never)]
-fn gram_with_separators(hay: &[u8], p: usize) -> Option<(u32, usize)> {
-    let mut bytes = hay
-        .get(p..)?
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| !is_sep(**b));
-    let (first, &b0) = bytes.next()?;
-    let mut g = u32::from(b0);
-    for k in 1..GRAM {
-        g |= u32::from(*bytes.next()?.1) << (8 * k);
-    }
-    Some((g, p + first))
-}
-
-/// Where `hay` before `i` ends with `pat` (separators skipped): the position of its first
-/// byte (`i` for an empty `pat`).
-fn match_backwards(hay: &[u8], mut i: usize, pat: &[u8]) -> Option<usize> {
-    for &c in pat.iter().rev() {
-        i = prev_nonsep(hay, i)?;
-        if hay[i] != c {
-            return None;
-        }
-    }
-    Some(i)
-}
-
-/// Where `pat` ends when `hay` from `s` holds it, separators skipped.
-fn match_forwards(hay: &[u8], s: usize, pat: &[u8]) -> Option<usize> {
-    let mut i = s;
-    for &c in pat {
-        i = next_nonsep(hay, i)?;
-        if hay[i] != c {
-            return None;
-        }
-        i += 1;
-    }
-    Some(i)
-}
 
 /// The position from which `data[..end]` holds `count` separator-free bytes (at most 64 KiB
 /// more than `count` bytes back).
@@ -546,6 +364,7 @@ pub(crate) fn back_nonsep(data: &[u8], end: usize, count: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::gram::{match_backwards, match_forwards};
     use super::*;
 
     #[test]

@@ -161,12 +161,7 @@ pub(crate) mod tests {
         };
         assert_eq!(rules(engine.scan(&cfg, text.as_bytes())), want);
         for size in [1, 7, 50] {
-            let mut stream = engine.stream(cfg);
-            let mut found = Vec::new();
-            for chunk in text.as_bytes().chunks(size) {
-                found.extend(stream.feed(chunk));
-            }
-            found.extend(stream.finish());
+            let found = crate::streamed(&engine, cfg, text.as_bytes(), size);
             assert_eq!(rules(found), want, "chunks of {size}");
         }
     }

@@ -169,11 +169,17 @@ pub(crate) fn b64_encode(v: &[u8]) -> Vec<u8> {
 /// The characters of the base64 encoding of `v` that do not depend on what surrounds it when
 /// `v` starts `align` bytes (0, 1 or 2) into a 3-byte group of a longer encoded string.
 pub(crate) fn b64_core(v: &[u8], align: usize) -> Vec<u8> {
+    encoding_core(v, align, 6, b64_encode)
+}
+
+/// The part of `encode(v)` that a longer input holding `v` at byte `align` of an encoding
+/// group also encodes to: the characters (of `bits` bits each) made of `v`'s bits only.
+fn encoding_core(v: &[u8], align: usize, bits: usize, encode: fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
     let mut padded = vec![0u8; align];
     padded.extend_from_slice(v);
-    let enc = b64_encode(&padded);
-    let first = (8 * align).div_ceil(6);
-    let last = (8 * (align + v.len())) / 6; // exclusive
+    let enc = encode(&padded);
+    let first = (8 * align).div_ceil(bits);
+    let last = (8 * (align + v.len())) / bits; // exclusive
     enc[first..last.max(first)].to_vec()
 }
 
@@ -201,12 +207,7 @@ pub(crate) fn b32_encode(v: &[u8]) -> Vec<u8> {
 /// The characters of the base32 encoding of `v` that do not depend on what surrounds it when
 /// `v` starts `align` bytes (0 to 4) into a 5-byte group of a longer encoded string.
 pub(crate) fn b32_core(v: &[u8], align: usize) -> Vec<u8> {
-    let mut padded = vec![0u8; align];
-    padded.extend_from_slice(v);
-    let enc = b32_encode(&padded);
-    let first = (8 * align).div_ceil(5);
-    let last = (8 * (align + v.len())) / 5; // exclusive
-    enc[first..last.max(first)].to_vec()
+    encoding_core(v, align, 5, b32_encode)
 }
 
 pub(crate) fn to_url_alphabet(v: &[u8]) -> Vec<u8> {
@@ -390,6 +391,16 @@ mod tests {
             let core = b32_core(secret, align);
             assert!(core.len() >= secret.len() * 8 / 5 - 2, "{align}");
             assert!(enc.windows(core.len()).any(|w| w == core), "{align}");
+        }
+    }
+
+    #[test]
+    fn the_phrase_mask_is_letters_and_the_seed_gap_bytes() {
+        // The mask spells the gap set out for vectorisation; it must stay the seed's set.
+        for b in 0..=255u8 {
+            let m = block_masks(&block64(&[b]));
+            let want = b.is_ascii_alphabetic() || crate::seed::is_gap_byte(b);
+            assert_eq!(m.phrase & 1 == 1, want, "byte {b:#04x}");
         }
     }
 

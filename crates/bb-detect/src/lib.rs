@@ -400,3 +400,20 @@ fn sort_findings(v: &mut Vec<Finding>) {
     let mut seen = HashSet::new();
     v.retain(|f| seen.insert(f.clone()));
 }
+
+/// `data` fed to a stream in chunks of `size` bytes, and what it found (for the tests).
+#[cfg(test)]
+pub(crate) fn streamed(
+    engine: &Engine,
+    cfg: OutboundConfig,
+    data: &[u8],
+    size: usize,
+) -> Vec<Finding> {
+    let mut stream = engine.stream(cfg);
+    let mut found = Vec::new();
+    for chunk in data.chunks(size) {
+        found.extend(stream.feed(chunk));
+    }
+    found.extend(stream.finish());
+    found
+}

@@ -469,12 +469,7 @@ mod tests {
         let whole = spans(engine.scan(&cfg, text.as_bytes()));
         assert_eq!(whole.len(), 1);
         for size in [1, 5, 33, 200] {
-            let mut stream = engine.stream(cfg);
-            let mut found = Vec::new();
-            for chunk in text.as_bytes().chunks(size) {
-                found.extend(stream.feed(chunk));
-            }
-            found.extend(stream.finish());
+            let found = crate::streamed(&engine, cfg, text.as_bytes(), size);
             assert_eq!(spans(found), whole, "chunks of {size}");
         }
     }

@@ -1,8 +1,8 @@
 //! `bb-bench-fp`: the false-positive benchmark behind `scripts/bench fp`.
 //!
 //! Scans every text file under the given folders (ordinary code and data: crate sources, the
-//! host's Python library, headers) with the proxy's blocking detectors, as one request body
-//! each, and prints findings per 100 MB, per detector and per rule. Nothing in such a corpus is a
+//! host's Python library, headers), and every text member of the wheels and other zip archives
+//! found there, with the proxy's blocking detectors, as one request body each, and prints findings per 100 MB, per detector and per rule. Nothing in such a corpus is a
 //! credential the agent was given, so every finding counts as a false positive; `--show N` prints
 //! where the first N of each rule are, to look at them.
 
@@ -97,18 +97,54 @@ fn scan_file(engine: &Engine, file: &Path, show: usize, tally: &mut Tally) {
     let Ok(meta) = std::fs::metadata(file) else {
         return;
     };
-    if meta.len() > MAX_FILE {
+    if meta.len() > MAX_FILE && !is_archive(file) {
         return;
     }
-    let Ok(data) = std::fs::read(file) else {
+    if is_archive(file) {
+        scan_archive(engine, file, show, tally);
+        return;
+    }
+    if let Ok(data) = std::fs::read(file) {
+        scan_text(engine, &file.display().to_string(), &data, show, tally);
+    }
+}
+
+/// A wheel or another zip archive: its members are scanned without unpacking it.
+fn is_archive(file: &Path) -> bool {
+    file.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("whl") || e.eq_ignore_ascii_case("zip"))
+}
+
+fn scan_archive(engine: &Engine, file: &Path, show: usize, tally: &mut Tally) {
+    let Ok(Ok(mut archive)) =
+        std::fs::File::open(file).map(|f| zip::ZipArchive::new(std::io::BufReader::new(f)))
+    else {
         return;
     };
+    for i in 0..archive.len() {
+        let Ok(mut member) = archive.by_index(i) else {
+            continue;
+        };
+        if !member.is_file() || member.size() > MAX_FILE {
+            continue;
+        }
+        let member_name = member.name().map(|n| n.into_owned()).unwrap_or_default();
+        let name = format!("{}!{member_name}", file.display());
+        let mut data = Vec::new();
+        if std::io::Read::read_to_end(&mut member, &mut data).is_ok() {
+            scan_text(engine, &name, &data, show, tally);
+        }
+    }
+}
+
+/// Scans one text (a file or an archive member); binary data is skipped.
+fn scan_text(engine: &Engine, name: &str, data: &[u8], show: usize, tally: &mut Tally) {
     if data[..data.len().min(SNIFF)].contains(&0) {
         return;
     }
     tally.files += 1;
     tally.bytes += data.len() as u64;
-    for finding in engine.scan(&OutboundConfig::DEFAULT_ON, &data) {
+    for finding in engine.scan(&OutboundConfig::DEFAULT_ON, data) {
         *tally
             .per_detector
             .entry(finding.detector.as_str())
@@ -116,13 +152,13 @@ fn scan_file(engine: &Engine, file: &Path, show: usize, tally: &mut Tally) {
         *tally.per_rule.entry(finding.rule.clone()).or_default() += 1;
         let seen = tally.shown.entry(finding.rule.clone()).or_default();
         if seen.len() < show {
-            seen.push(context(file, &data, finding.start, finding.end));
+            seen.push(context(name, data, finding.start, finding.end));
         }
     }
 }
 
 /// `file:line: …surroundings…` of a finding, on one line.
-fn context(file: &Path, data: &[u8], start: usize, end: usize) -> String {
+fn context(name: &str, data: &[u8], start: usize, end: usize) -> String {
     let line = data[..start].iter().filter(|&&b| b == b'\n').count() + 1;
     let from = start.saturating_sub(40);
     let to = (end + 40).min(data.len());
@@ -130,7 +166,7 @@ fn context(file: &Path, data: &[u8], start: usize, end: usize) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    format!("{}:{line}: {text}", file.display())
+    format!("{name}:{line}: {text}")
 }
 
 fn per_100mb(count: u64, bytes: u64) -> f64 {

@@ -12,6 +12,10 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
+mod words;
+
+use words::Words;
+
 const WORDS_TEXT: &str = include_str!("bip39_english.txt");
 /// The most bytes between two words of a phrase.
 pub(crate) const MAX_GAP: usize = 8;
@@ -19,6 +23,7 @@ pub(crate) const MAX_GAP: usize = 8;
 /// only runs of letters and gap bytes this long are read word by word.
 pub(crate) const MIN_SPAN: usize = 12 * 3 + 11;
 const LENGTHS: [usize; 5] = [24, 21, 18, 15, 12];
+const MIN_WORDS: usize = 12;
 const LONGEST: usize = 24;
 
 struct List {
@@ -129,12 +134,12 @@ pub(crate) struct Held {
 
 /// Finds seed phrases in `data`; calls `sink(start, end)` for each.
 ///
-/// A phrase is judged where it stands alone: a maximal run of consecutive list words is a
-/// phrase when it starts or ends with 12 to 24 words whose checksum holds (longest first). So a
-/// wallet's phrase is found however it is laid out, and ordinary text costs at most ten
-/// checksums a run. Only chains of twelve or more words joined by phrase gaps
-/// ([`phrase_gap`]) are looked up, and sparingly: of twelve words the last is looked up first,
-/// and when it is no list word no phrase holds it and the search moves twelve words on.
+/// A phrase is judged where it stands alone: a maximal run of consecutive list words joined by
+/// phrase gaps ([`phrase_gap`]) is a phrase when it starts or ends with 12 to 24 words whose
+/// checksum holds (longest first). So a wallet's phrase is found however it is laid out, and
+/// ordinary text costs at most ten checksums a run. Words are looked up sparingly: of twelve
+/// words the last is looked up first, and when it is no list word no phrase holds it and the
+/// search moves twelve words on, without visiting the words in between ([`Words`]).
 /// `continues`: `data` starts inside a run of list words whose start was judged before.
 pub(crate) fn scan(
     data: &[u8],
@@ -142,61 +147,93 @@ pub(crate) fn scan(
     continues: bool,
     sink: &mut dyn FnMut(usize, usize),
 ) -> Held {
-    let spans = letter_runs(data, at_end);
-    let min = LENGTHS[LENGTHS.len() - 1];
     let cut = cut_word(data, at_end);
-    let word = |k: usize| {
-        let (start, end) = spans[k];
+    let words = Words::new(data, cut);
+    let word = |start: usize| {
+        let end = words.end(start);
         index(&data[start..end]).map(|index| Word { index, start, end })
     };
-    let mut head_judged = continues;
-    let mut k = 0;
-    while k < spans.len() {
-        let mut last = k;
-        while last + 1 < spans.len() && phrase_gap(&data[spans[last].1..spans[last + 1].0]) {
-            last += 1;
+    let joined = |a: &Word, b: &Word| phrase_gap(&data[a.end..b.start]);
+    let Some(first_start) = words.next_start(0) else {
+        return Held {
+            keep: cut,
+            continues: false,
+        };
+    };
+    // No phrase starts before `j`, and the word before `j` is no list word or is not joined.
+    let mut j = first_start;
+    loop {
+        let Some(probe) = words.nth_start(j, MIN_WORDS - 1) else {
+            return tail(&words, data, j, cut, at_end, continues && j == first_start);
+        };
+        let Some(hit) = word(probe) else {
+            match words.next_start(probe + 1) {
+                Some(next) => {
+                    j = next;
+                    continue;
+                }
+                None => break,
+            }
+        };
+        let mut run = vec![hit];
+        while run[0].start > j {
+            let before = words.prev_start(run[0].start).and_then(word);
+            match before.filter(|w| joined(w, &run[0])) {
+                Some(w) => run.insert(0, w),
+                None => break,
+            }
         }
-        let open = !at_end && last + 1 == spans.len() && gap_may_join(&data[spans[last].1..cut]);
-        let mut j = k;
-        while j + min <= last + 1 {
-            if word(j + min - 1).is_none() {
-                j += min;
-                head_judged = false;
-                continue;
+        let mut last = hit;
+        let next = loop {
+            let next = words.next_start(last.end);
+            match next.and_then(word).filter(|w| joined(&last, w)) {
+                Some(w) => {
+                    run.push(w);
+                    last = w;
+                }
+                None => break next,
             }
-            // Word j + 11 is a list word: the run around it (word j - 1 is none, or the chain
-            // starts at j).
-            let mut first = j + min - 1;
-            while first > j && word(first - 1).is_some() {
-                first -= 1;
-            }
-            let mut end = j + min - 1;
-            while end < last && word(end + 1).is_some() {
-                end += 1;
-            }
-            let run: Vec<Word> = (first..=end).filter_map(word).collect();
-            let continued = head_judged && first == k;
-            if open && end == last {
-                return hold(&run, continued, cut, sink);
-            }
-            judge(&run, !continued, true, sink);
-            head_judged = false;
-            j = end + 1;
+        };
+        let continued = continues && run[0].start == first_start;
+        if next.is_none() && !at_end && gap_may_join(&data[last.end..cut]) {
+            return hold(&run, continued, cut, sink);
         }
-        if open {
-            // Fewer than twelve words from j on: they may start a phrase with words to come.
-            let keep = spans.get(j).map_or(cut, |s| s.0).min(cut);
-            return Held {
-                keep,
-                continues: head_judged && j == k,
-            };
+        judge(&run, !continued, true, sink);
+        match next {
+            Some(next) => j = next,
+            None => break,
         }
-        head_judged = false;
-        k = last + 1;
     }
     Held {
         keep: cut,
         continues: false,
+    }
+}
+
+/// Fewer than twelve words are left from `j`: when more data may come, they may start a phrase
+/// with the words to come, from the last word not joined to the one before.
+fn tail(words: &Words, data: &[u8], j: usize, cut: usize, at_end: bool, continued: bool) -> Held {
+    let closed = Held {
+        keep: cut,
+        continues: false,
+    };
+    if at_end {
+        return closed;
+    }
+    let mut chain = j;
+    let mut end = words.end(j);
+    while let Some(next) = words.next_start(end) {
+        if !phrase_gap(&data[end..next]) {
+            chain = next;
+        }
+        end = words.end(next);
+    }
+    if !gap_may_join(&data[end..cut]) {
+        return closed;
+    }
+    Held {
+        keep: chain,
+        continues: continued && chain == j,
     }
 }
 
@@ -289,39 +326,6 @@ struct Word {
     index: u16,
     start: usize,
     end: usize,
-}
-
-/// The spans of the letter runs of `data`, 64 bytes at a time; one that touches the end is
-/// left out unless `at_end` (more letters may follow).
-fn letter_runs(data: &[u8], at_end: bool) -> Vec<(usize, usize)> {
-    let mut spans = Vec::with_capacity(data.len() / 8);
-    let mut previous = 0u64;
-    let mut start = 0;
-    for (c, chunk) in data.chunks(64).enumerate() {
-        let mut letters = 0u64;
-        for (i, &b) in chunk.iter().enumerate() {
-            letters |= u64::from((b | 0x20).wrapping_sub(b'a') < 26) << i;
-        }
-        // Bit i: a word starts (letter after non-letter) or ends (non-letter after letter).
-        let mut edges = letters ^ ((letters << 1) | previous);
-        if chunk.len() < 64 {
-            edges &= (1u64 << chunk.len()) - 1;
-        }
-        while edges != 0 {
-            let i = edges.trailing_zeros() as usize;
-            if (letters >> i) & 1 == 1 {
-                start = c * 64 + i;
-            } else {
-                spans.push((start, c * 64 + i));
-            }
-            edges &= edges - 1;
-        }
-        previous = (letters >> (chunk.len() - 1)) & 1;
-    }
-    if previous == 1 && at_end {
-        spans.push((start, data.len()));
-    }
-    spans
 }
 
 /// Where a word cut by the end of `data` starts: `data.len()` at the end of the input or when

@@ -324,6 +324,17 @@ impl Stream<'_> {
         self.st.base = keep;
     }
 
+    /// Records the pieces of known values in another part of the same request (its URL, a
+    /// header value) before the body is fed, so that a value cut into pieces spread over the
+    /// parts and the body is found in the body ([`Detector::KnownSecrets`], `…/split`). Returns
+    /// the known values `part` holds or completes on its own (offsets in `part`).
+    pub fn prime(&mut self, part: &[u8]) -> Vec<Finding> {
+        if !self.cfg.known_secrets || part.is_empty() {
+            return Vec::new();
+        }
+        core::prime(self.engine, &mut self.st, part)
+    }
+
     /// Ends the stream: returns the findings that needed the end of the data to be decided.
     /// The stream is then reset and can scan a new body (offsets start at 0 again).
     pub fn finish(&mut self) -> Vec<Finding> {

@@ -9,8 +9,12 @@
 //! "core"); base32, upper and lower case, at the five alignments; hex lower and upper, also
 //! as escapes (`\x41\x4b`) or byte lists (`0x41, 0x4b`); percent-encoding of every byte and of the reserved bytes only,
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
-//! `max(8, len/2)` characters is found by an 8-byte seed it contains and then extended byte by
-//! byte against the secret. The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
+//! `max(10, len/4)` characters is found by a seed it contains and then extended byte by byte
+//! against the secret. A fragment of half the value or more is a finding on its own; shorter
+//! pieces are pieces of a value cut up and spread over a request (query parameters, headers,
+//! body fields): once the pieces seen in one scan or stream (and the parts a stream was
+//! primed with, [`crate::Stream::prime`]) cover the whole value, that is a finding
+//! (`/split`). The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
 //! reads the input in place, skipping separators, with no stripped copy.
 
 use std::collections::HashMap;
@@ -49,6 +53,8 @@ struct Info {
     value: Vec<u8>,
     stripped: Vec<u8>,
     min_frag: usize,
+    /// The shortest piece that counts towards a split value.
+    min_piece: usize,
 }
 
 pub(crate) struct Secrets {
@@ -147,12 +153,13 @@ impl Secrets {
             }
             let ns = sv.len();
             let min_frag = (ns / 2).max(MIN_SECRET_LEN);
-            if min_frag < ns {
-                // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_frag bytes
+            let min_piece = (ns / 4).max(PIECE_MIN).min(min_frag);
+            if min_piece < ns {
+                // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_piece bytes
                 // holds one; a seed hit is extended against the secret. Longer seeds let the
                 // search sample the input more sparsely (see GramIndex).
-                let k = min_frag.min(SEED_MAX);
-                let stride = min_frag - k + 1;
+                let k = min_piece.min(SEED_MAX);
+                let stride = min_piece - k + 1;
                 let mut off = 0;
                 while off + k <= ns {
                     add(
@@ -168,6 +175,7 @@ impl Secrets {
                 value: v.to_vec(),
                 stripped: sv,
                 min_frag,
+                min_piece,
             });
         }
         let max_pat = pats.iter().map(Vec::len).max().unwrap_or(0);
@@ -254,6 +262,15 @@ impl Secrets {
                                 fs,
                                 fe,
                             );
+                        } else if frag.len >= info.min_piece
+                            && scratch.pieces.cover(secret, info.stripped.len(), frag.covers())
+                        {
+                            sink(
+                                Detector::KnownSecrets,
+                                &format!("{}/split", info.prefix),
+                                fs,
+                                fe,
+                            );
                         }
                     }
                 }
@@ -267,12 +284,20 @@ impl Secrets {
     }
 }
 
+impl Fragment {
+    /// The bytes of the secret it covers.
+    fn covers(&self) -> std::ops::Range<usize> {
+        self.from..self.from + self.len
+    }
+}
+
 /// A seed hit extended against its secret, separators skipped.
 struct Fragment {
     /// Offsets in the region of its first byte and past its last byte.
     start: usize,
     end: usize,
-    /// How many bytes of the (separator-free) secret it covers.
+    /// Where in the (separator-free) secret it starts, and how many bytes it covers.
+    from: usize,
     len: usize,
     /// It could extend further back / on, but the region stops there.
     at_region_start: bool,
@@ -309,6 +334,7 @@ fn extend(region: &[u8], sv: &[u8], ms: usize, me: usize, off: usize, seed_len: 
     Fragment {
         start: a,
         end: b,
+        from: j,
         len: jj - j,
         at_region_start,
         at_region_end,
@@ -340,10 +366,33 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
     format!("{}{suffix}", info.prefix)
 }
 
-/// Buffers reused from one round to the next.
+/// Buffers reused from one round to the next, and the pieces seen so far.
 #[derive(Default)]
 pub(crate) struct Scratch {
     matches: Vec<(usize, usize, usize)>,
+    pieces: Pieces,
+}
+
+/// The shortest piece of a cut-up value that is looked for (shorter ones match ordinary text by
+/// chance far too often to be told apart).
+const PIECE_MIN: usize = 10;
+
+/// Which bytes of each known value the pieces seen so far cover.
+#[derive(Default)]
+struct Pieces(HashMap<usize, Vec<bool>>);
+
+impl Pieces {
+    /// Records a piece; true when the value is now covered whole (the record then starts
+    /// again, so the next complete set is a finding too).
+    fn cover(&mut self, secret: usize, len: usize, piece: std::ops::Range<usize>) -> bool {
+        let seen = self.0.entry(secret).or_insert_with(|| vec![false; len]);
+        seen[piece].fill(true);
+        let whole = seen.iter().all(|&b| b);
+        if whole {
+            self.0.remove(&secret);
+        }
+        whole
+    }
 }
 
 /// The longest fragment seed (see [`Secrets::new`]).

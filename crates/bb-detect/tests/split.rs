@@ -26,7 +26,11 @@ fn pieces(size: usize) -> Vec<&'static str> {
 }
 
 fn rules(data: &[u8]) -> Vec<String> {
-    engine().scan(&known(), data).into_iter().map(|f| f.rule).collect()
+    engine()
+        .scan(&known(), data)
+        .into_iter()
+        .map(|f| f.rule)
+        .collect()
 }
 
 #[test]
@@ -39,7 +43,10 @@ fn pieces_spread_over_body_fields_are_found_in_any_order() {
             .map(|(i, p)| format!("\"field{i}\": \"{p}\""))
             .collect();
         let body = format!("{{{}, \"note\": \"ordinary text\"}}", json.join(", "));
-        assert!(rules(body.as_bytes()).contains(&SPLIT.to_string()), "{size}");
+        assert!(
+            rules(body.as_bytes()).contains(&SPLIT.to_string()),
+            "{size}"
+        );
         parts.reverse();
         let query = parts
             .iter()
@@ -47,7 +54,10 @@ fn pieces_spread_over_body_fields_are_found_in_any_order() {
             .map(|(i, p)| format!("p{i}={p}"))
             .collect::<Vec<_>>()
             .join("&");
-        assert!(rules(query.as_bytes()).contains(&SPLIT.to_string()), "{size}");
+        assert!(
+            rules(query.as_bytes()).contains(&SPLIT.to_string()),
+            "{size}"
+        );
     }
 }
 
@@ -55,7 +65,11 @@ fn pieces_spread_over_body_fields_are_found_in_any_order() {
 fn pieces_that_leave_part_of_the_value_out_are_not_a_finding() {
     let parts = pieces(10);
     let most = parts[..parts.len() - 1].join(" and ");
-    assert!(rules(most.as_bytes()).is_empty(), "{:?}", rules(most.as_bytes()));
+    assert!(
+        rules(most.as_bytes()).is_empty(),
+        "{:?}",
+        rules(most.as_bytes())
+    );
     // Shorter than ten bytes: too short to tell from ordinary text.
     let tiny = pieces(8).join(", ");
     assert!(!rules(tiny.as_bytes()).contains(&SPLIT.to_string()));
@@ -66,12 +80,19 @@ fn a_streamed_body_finds_pieces_across_chunks_and_primed_parts() {
     let e = engine();
     let parts = pieces(10);
     let filler = "x".repeat(100_000);
-    let body = format!("{{\"a\": \"{}\", \"pad\": \"{filler}\", \"b\": \"{}\"}}", parts[2], parts[3]);
+    let body = format!(
+        "{{\"a\": \"{}\", \"pad\": \"{filler}\", \"b\": \"{}\"}}",
+        parts[2], parts[3]
+    );
     for chunk in [7, 4096, 65536] {
         let mut stream = e.stream(known());
         let url = format!("api.example.test/v1?x={}", parts[0]);
         assert!(stream.prime(url.as_bytes()).is_empty());
-        assert!(stream.prime(format!("Bearer {}", parts[1]).as_bytes()).is_empty());
+        assert!(
+            stream
+                .prime(format!("Bearer {}", parts[1]).as_bytes())
+                .is_empty()
+        );
         let mut found: Vec<String> = Vec::new();
         for c in body.as_bytes().chunks(chunk) {
             found.extend(stream.feed(c).into_iter().map(|f| f.rule));

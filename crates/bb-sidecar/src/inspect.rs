@@ -40,6 +40,8 @@ pub enum Part<'a> {
     Response,
     /// The response's headers.
     ResponseHeaders,
+    /// URL, headers and body together: a value cut into pieces spread over them.
+    Request,
 }
 
 impl fmt::Display for Part<'_> {
@@ -53,6 +55,7 @@ impl fmt::Display for Part<'_> {
             Part::Body => f.write_str("body"),
             Part::Response => f.write_str("response body"),
             Part::ResponseHeaders => f.write_str("response headers"),
+            Part::Request => f.write_str("url, headers and body together"),
         }
     }
 }
@@ -136,6 +139,13 @@ pub trait BodyScanner: Send {
     /// The end of the body: a blocking finding that needed the end to be decided, else
     /// `Warn` or `Clean` for the body as a whole.
     fn finish(&mut self) -> Verdict;
+
+    /// Records another part of the same request (the URL, a header value) before the body is
+    /// fed, so that a value cut into pieces spread over the parts and the body is found;
+    /// returns a finding when the parts alone hold such a value.
+    fn prime(&mut self, _part: &[u8]) -> Option<Finding> {
+        None
+    }
 
     /// The body offset before which no blocking finding can come any more: those bytes may
     /// be sent on. By default nothing is decided before [`BodyScanner::finish`].
@@ -232,6 +242,10 @@ impl DetectBodyScanner<'_> {
 }
 
 impl BodyScanner for DetectBodyScanner<'_> {
+    fn prime(&mut self, part: &[u8]) -> Option<Finding> {
+        self.stream.prime(part).first().map(finding_of)
+    }
+
     fn feed(&mut self, chunk: &[u8]) -> Option<Finding> {
         let findings = self.stream.feed(chunk);
         self.judge(findings)

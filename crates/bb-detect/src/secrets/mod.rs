@@ -263,7 +263,9 @@ impl Secrets {
                                 fe,
                             );
                         } else if frag.len >= info.min_piece
-                            && scratch.pieces.cover(secret, info.stripped.len(), frag.covers())
+                            && scratch
+                                .pieces
+                                .cover(secret, info.stripped.len(), frag.covers())
                         {
                             sink(
                                 Detector::KnownSecrets,

@@ -115,6 +115,10 @@ mod tests {
         assert_eq!(words.prev_start(text.len()), Some(four));
         assert_eq!(words.end(four), text.len());
         let cut = Words::new(text.as_bytes(), text.len() - 4);
-        assert_eq!(cut.nth_start(one, 3), None, "a word cut by the end is left out");
+        assert_eq!(
+            cut.nth_start(one, 3),
+            None,
+            "a word cut by the end is left out"
+        );
     }
 }

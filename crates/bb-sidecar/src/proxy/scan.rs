@@ -108,6 +108,7 @@ fn pieces_across(
 /// A compressed body: read whole under the cap, decoded under the cap and the ratio limit, and
 /// the decoded bytes judged. It goes on as the agent sent it; on a `redact` route with a
 /// finding, decoded and redacted, its `Content-Encoding` dropped.
+#[allow(clippy::too_many_arguments)] // the request's pieces, as scan_request holds them
 async fn scan_encoded_body<'s>(
     cfg: &ProxyConfig,
     inspector: &'s dyn Inspector,

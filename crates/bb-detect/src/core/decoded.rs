@@ -184,6 +184,7 @@ fn nested(
                 0,
                 true,
                 true,
+                false,
                 &mut scratch,
                 &mut |_, rule, _, _| found(Detector::KnownSecrets, &format!("{rule}{suffix}")),
             );

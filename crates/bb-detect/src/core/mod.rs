@@ -13,7 +13,7 @@ mod runs;
 
 use std::collections::HashSet;
 
-use crate::secrets::{Scratch, back_nonsep};
+use crate::secrets::{PIECES_WITHIN, Scratch, back_nonsep};
 use crate::{Detector, Engine, Finding, OutboundConfig, sort_findings};
 
 #[derive(Default)]
@@ -61,7 +61,7 @@ pub(crate) fn prime(eng: &Engine, st: &mut State, part: &[u8]) -> Vec<Finding> {
         })
     };
     eng.secrets
-        .pass(part, 0, 0, true, true, &mut st.scratch, &mut sink);
+        .pass(part, 0, 0, true, true, true, &mut st.scratch, &mut sink);
     sort_findings(&mut out);
     out.dedup();
     out
@@ -116,6 +116,7 @@ pub(crate) fn round(
                 done,
                 at_start && from == 0,
                 at_end,
+                base + from < PIECES_WITHIN,
                 &mut st.scratch,
                 &mut sink,
             );

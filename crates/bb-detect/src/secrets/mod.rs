@@ -42,6 +42,17 @@ enum Enc {
     Url2,
 }
 
+struct PieceIndex {
+    index: GramIndex,
+    /// Per pattern: the secret and the seed's offset in it.
+    seeds: Vec<(usize, usize)>,
+}
+
+/// Pieces of a cut-up value are looked for in the first MiB of a stream and in every part a
+/// stream is primed with: there the proxy holds a body whole before it leaves, and a search
+/// for short pieces over every byte of a large upload would halve its throughput.
+pub(crate) const PIECES_WITHIN: usize = 1 << 20;
+
 #[derive(Clone, Copy, Debug)]
 enum Label {
     Exact { secret: usize, enc: Enc },
@@ -59,6 +70,9 @@ struct Info {
 
 pub(crate) struct Secrets {
     index: Option<GramIndex>,
+    /// The seeds of pieces shorter than a fragment: searched apart, and only where
+    /// [`PIECES_WITHIN`] says (the search samples the input about twice as densely).
+    pieces: Option<PieceIndex>,
     labels: Vec<Vec<Label>>,
     infos: Vec<Info>,
     short: Vec<(String, Vec<u8>)>,
@@ -92,6 +106,7 @@ impl Secrets {
         let mut infos = Vec::new();
         let mut short = Vec::new();
         let mut names = Vec::new();
+        let mut piece_seeds: Vec<(Vec<u8>, (usize, usize))> = Vec::new();
         let mut add = |pat: Vec<u8>, label: Label, secret: usize| {
             let i = *index.entry(pat.clone()).or_insert_with(|| {
                 pats.push(pat);
@@ -153,21 +168,28 @@ impl Secrets {
             }
             let ns = sv.len();
             let min_frag = (ns / 2).max(MIN_SECRET_LEN);
-            let min_piece = (ns / 4).max(PIECE_MIN).min(min_frag);
-            if min_piece < ns {
-                // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_piece bytes
-                // holds one; a seed hit is extended against the secret. Longer seeds let the
-                // search sample the input more sparsely (see GramIndex).
-                let k = min_piece.min(SEED_MAX);
-                let stride = min_piece - k + 1;
-                let mut off = 0;
-                while off + k <= ns {
+            // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_len bytes holds
+            // one; a seed hit is extended against the secret. Longer seeds let the search
+            // sample the input more sparsely (see GramIndex).
+            let seeds = |min_len: usize| {
+                let k = min_len.min(SEED_MAX);
+                (0..=ns.saturating_sub(k))
+                    .step_by(min_len - k + 1)
+                    .map(move |off| (off, k))
+            };
+            if min_frag < ns {
+                for (off, k) in seeds(min_frag) {
                     add(
                         sv[off..off + k].to_vec(),
                         Label::Seed { secret, off },
                         secret,
                     );
-                    off += stride;
+                }
+            }
+            let min_piece = (ns / 4).max(PIECE_MIN).min(min_frag);
+            if min_piece < min_frag {
+                for (off, k) in seeds(min_piece) {
+                    piece_seeds.push((sv[off..off + k].to_vec(), (secret, off)));
                 }
             }
             infos.push(Info {
@@ -181,8 +203,16 @@ impl Secrets {
         let max_pat = pats.iter().map(Vec::len).max().unwrap_or(0);
         let max_sec = infos.iter().map(|i| i.stripped.len()).max().unwrap_or(0);
         let index = (!pats.is_empty()).then(|| GramIndex::new(pats));
+        let pieces = (!piece_seeds.is_empty()).then(|| {
+            let (pats, seeds) = piece_seeds.into_iter().unzip();
+            PieceIndex {
+                index: GramIndex::new(pats),
+                seeds,
+            }
+        });
         Secrets {
             index,
+            pieces,
             labels,
             infos,
             short,
@@ -221,10 +251,17 @@ impl Secrets {
         done: usize,
         at_start: bool,
         at_end: bool,
+        pieces: bool,
         scratch: &mut Scratch,
         sink: &mut Sink<'_>,
     ) -> Option<usize> {
         let index = self.index.as_ref()?;
+        let piece_held = match &self.pieces {
+            Some(p) if pieces => {
+                self.piece_pass(p, data, from, done, at_start, at_end, scratch, sink)
+            }
+            _ => None,
+        };
         let region = &data[from..];
         index.find_all(region, &mut scratch.matches);
         let mut held: Option<usize> = None;
@@ -262,22 +299,72 @@ impl Secrets {
                                 fs,
                                 fe,
                             );
-                        } else if frag.len >= info.min_piece
-                            && scratch
-                                .pieces
-                                .cover(secret, info.stripped.len(), frag.covers())
-                        {
-                            sink(
-                                Detector::KnownSecrets,
-                                &format!("{}/split", info.prefix),
-                                fs,
-                                fe,
-                            );
                         }
                     }
                 }
             }
         }
+        match (held, piece_held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Pieces of known values shorter than a fragment: recorded in `scratch`, a finding once
+    /// they cover a value whole. Returns the new `done` when a piece reaches the end of `data`.
+    #[allow(clippy::too_many_arguments)]
+    fn piece_pass(
+        &self,
+        pieces: &PieceIndex,
+        data: &[u8],
+        from: usize,
+        done: usize,
+        at_start: bool,
+        at_end: bool,
+        scratch: &mut Scratch,
+        sink: &mut Sink<'_>,
+    ) -> Option<usize> {
+        let region = &data[from..];
+        let mut hits = std::mem::take(&mut scratch.matches);
+        pieces.index.find_all(region, &mut hits);
+        let mut held: Option<usize> = None;
+        for &(ms, me, pid) in &hits {
+            if from + me <= done {
+                continue;
+            }
+            let (secret, off) = pieces.seeds[pid];
+            let info = &self.infos[secret];
+            let frag = extend(
+                region,
+                &info.stripped,
+                ms,
+                me,
+                off,
+                pieces.index.pats[pid].len(),
+            );
+            if frag.at_region_start && !at_start {
+                continue;
+            }
+            if frag.at_region_end && !at_end {
+                held = Some(held.map_or(from + me - 1, |h| h.min(from + me - 1)));
+                continue;
+            }
+            let whole = frag.len >= info.min_piece
+                && frag.len < info.min_frag
+                && scratch
+                    .pieces
+                    .cover(secret, info.stripped.len(), frag.covers());
+            if whole {
+                let rule = format!("{}/split", info.prefix);
+                sink(
+                    Detector::KnownSecrets,
+                    &rule,
+                    from + frag.start,
+                    from + frag.end,
+                );
+            }
+        }
+        scratch.matches = hits;
         held
     }
 

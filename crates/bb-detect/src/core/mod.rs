@@ -31,6 +31,7 @@ pub(crate) struct State {
     /// whether that run's start was judged, and the phrase-class run still open.
     seed_from: usize,
     seed_continues: bool,
+    seed_words: crate::seed::Words,
     phrase_open: Option<usize>,
     seg_open: Option<OpenRun>,
     hex_open: Option<OpenRun>,

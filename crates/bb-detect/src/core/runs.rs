@@ -279,6 +279,7 @@ fn seed_runs(
             &data[from - base..end - base],
             e.is_some(),
             continues,
+            &mut st.seed_words,
             &mut |a, b| {
                 found.push(Finding {
                     detector: Detector::TokenPatterns,

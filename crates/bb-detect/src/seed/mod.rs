@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 mod words;
 
-use words::Words;
+pub(crate) use words::Words;
 
 const WORDS_TEXT: &str = include_str!("bip39_english.txt");
 /// The most bytes between two words of a phrase.
@@ -145,10 +145,12 @@ pub(crate) fn scan(
     data: &[u8],
     at_end: bool,
     continues: bool,
+    words: &mut Words,
     sink: &mut dyn FnMut(usize, usize),
 ) -> Held {
     let cut = cut_word(data, at_end);
-    let words = Words::new(data, cut);
+    words.load(data, cut);
+    let words = &*words;
     let word = |start: usize| {
         let end = words.end(start);
         index(&data[start..end]).map(|index| Word { index, start, end })
@@ -164,7 +166,7 @@ pub(crate) fn scan(
     let mut j = first_start;
     loop {
         let Some(probe) = words.nth_start(j, MIN_WORDS - 1) else {
-            return tail(&words, data, j, cut, at_end, continues && j == first_start);
+            return tail(words, data, j, cut, at_end, continues && j == first_start);
         };
         let Some(hit) = word(probe) else {
             match words.next_start(probe + 1) {
@@ -345,9 +347,13 @@ mod tests {
 
     fn find(text: &str) -> Vec<&str> {
         let mut out = Vec::new();
-        scan(text.as_bytes(), true, false, &mut |s, e| {
-            out.push(&text[s..e])
-        });
+        scan(
+            text.as_bytes(),
+            true,
+            false,
+            &mut Words::default(),
+            &mut |s, e| out.push(&text[s..e]),
+        );
         out
     }
 
@@ -438,16 +444,34 @@ mod tests {
         let padded = format!("{} {p24}", ["able"; 10].join(" "));
         let text = format!("log: {p24} done. again {p12}. {padded}!");
         let mut whole = Vec::new();
-        scan(text.as_bytes(), true, false, &mut |s, e| whole.push((s, e)));
+        scan(
+            text.as_bytes(),
+            true,
+            false,
+            &mut Words::default(),
+            &mut |s, e| whole.push((s, e)),
+        );
         assert_eq!(whole.len(), 3, "{whole:?}");
         let bytes = text.as_bytes();
         for cut in 1..text.len() {
             let mut spans = Vec::new();
-            let held = scan(&bytes[..cut], false, false, &mut |s, e| spans.push((s, e)));
+            let held = scan(
+                &bytes[..cut],
+                false,
+                false,
+                &mut Words::default(),
+                &mut |s, e| spans.push((s, e)),
+            );
             let keep = held.keep;
             let rest = [&bytes[keep..cut], &bytes[cut..]].concat();
             let mut more = |s: usize, e: usize| spans.push((s + keep, e + keep));
-            scan(&rest, true, held.continues, &mut more);
+            scan(
+                &rest,
+                true,
+                held.continues,
+                &mut Words::default(),
+                &mut more,
+            );
             // A phrase judged from both sides of a cut is reported twice; the engine keeps one.
             spans.sort_unstable();
             spans.dedup();

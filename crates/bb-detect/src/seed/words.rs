@@ -3,8 +3,10 @@
 
 use crate::decode::{block64, pack};
 
-/// One bit a byte: letters, and where each word (a run of letters) starts.
-pub(super) struct Words {
+/// One bit a byte: letters, and where each word (a run of letters) starts. Its buffers are
+/// reused from one scan to the next.
+#[derive(Default)]
+pub(crate) struct Words {
     len: usize,
     letters: Vec<u64>,
     starts: Vec<u64>,
@@ -19,26 +21,29 @@ fn letter_mask(b: &[u8; 64]) -> u64 {
 }
 
 impl Words {
-    /// The words of `data[..cut]` (a word cut by `cut` is left out).
-    pub(super) fn new(data: &[u8], cut: usize) -> Words {
+    /// Reads the words of `data[..cut]` (a word cut by `cut` is left out).
+    pub(super) fn load(&mut self, data: &[u8], cut: usize) {
         let data = &data[..cut];
-        let mut letters = Vec::with_capacity(data.len().div_ceil(64));
-        let mut starts = Vec::with_capacity(letters.capacity());
+        self.len = data.len();
+        self.letters.clear();
+        self.starts.clear();
         let mut carry = 0u64;
         for chunk in data.chunks(64) {
             let l = match chunk.try_into() {
                 Ok(block) => letter_mask(block),
                 Err(_) => letter_mask(&block64(chunk)),
             };
-            letters.push(l);
-            starts.push(l & !((l << 1) | carry));
+            self.letters.push(l);
+            self.starts.push(l & !((l << 1) | carry));
             carry = l >> 63;
         }
-        Words {
-            len: data.len(),
-            letters,
-            starts,
-        }
+    }
+
+    #[cfg(test)]
+    fn new(data: &[u8], cut: usize) -> Words {
+        let mut words = Words::default();
+        words.load(data, cut);
+        words
     }
 
     /// The start of the `n`th word (from 0) that starts at or after `from`.

@@ -366,6 +366,11 @@ impl Stream<'_> {
     pub fn decided(&self) -> usize {
         self.st.base
     }
+
+    /// How many bytes of the data fed so far the stream holds (its memory for the data).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 /// Replaces each finding's span by `[REDACTED:<rule>]`. Overlapping spans are merged into one

@@ -800,6 +800,32 @@ async fn body_sent(recorder: tokio::task::JoinHandle<Vec<u8>>) -> Vec<u8> {
 }
 
 #[tokio::test]
+async fn a_secret_spread_with_long_filler_through_a_long_body_cuts_it() {
+    use bb_sidecar::proxy::STREAM_AFTER;
+    let p = start(detecting_token()).await;
+    let (port, received) = start_recorder(None).await;
+    // Past the hold limit, each character of the value 70 KB of spaces from the next: more
+    // than the raw tail a stream keeps.
+    let mut body = long_clean_body(STREAM_AFTER as usize + 1000);
+    let mut last = 0;
+    for c in TOKEN.bytes() {
+        last = body.len();
+        body.push(c);
+        body.extend(std::iter::repeat_n(b' ', 70_000));
+    }
+    let r = send_bytes(p.addr, &long_post("scan.test", port, &body)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("known-secret:EGRESS_TOKEN_1"), "{}", r.body);
+    assert!(
+        r.body.contains("the upstream request was cut"),
+        "{}",
+        r.body
+    );
+    let sent = body_sent(received).await;
+    assert!(sent.len() <= last, "the value's last character never left");
+}
+
+#[tokio::test]
 async fn a_long_body_is_sent_on_as_it_is_cleared_and_a_late_secret_cuts_it() {
     use bb_sidecar::proxy::STREAM_AFTER;
     let p = start(detecting_token()).await;

@@ -7,13 +7,14 @@
 //! in a later round. Findings are also deduplicated against what was already returned, so a
 //! match is reported once whatever the chunking.
 
+mod carry;
 mod decoded;
 mod percent;
 mod runs;
 
 use std::collections::HashSet;
 
-use crate::secrets::{PIECES_WITHIN, Scratch, back_nonsep};
+use crate::secrets::{PIECES_WITHIN, RAW_TAIL, Scratch, back_nonsep};
 use crate::{Detector, Engine, Finding, OutboundConfig, sort_findings};
 
 #[derive(Default)]
@@ -32,6 +33,8 @@ pub(crate) struct State {
     seed_from: usize,
     seed_continues: bool,
     seed_words: crate::seed::Words,
+    /// Known values spread with long filler: see [`carry`].
+    carry: carry::Carry,
     phrase_open: Option<usize>,
     seg_open: Option<OpenRun>,
     hex_open: Option<OpenRun>,
@@ -83,6 +86,9 @@ pub(crate) fn round(
     let at_start = base == 0;
     let mut keep = base + n;
     let mut found = Vec::new();
+    if cfg.known_secrets && eng.secrets.has_long() {
+        carry::junction(eng, st, data, &mut found);
+    }
     {
         let mut sink = |detector: Detector, rule: &str, s: usize, e: usize| {
             found.push(Finding {
@@ -123,7 +129,10 @@ pub(crate) fn round(
             );
             let next = held.unwrap_or(n);
             st.ks_done = base + next;
-            keep = keep.min(base + back_nonsep(data, next, eng.secrets.overlap));
+            // A fragment held far back (a value spread with long filler) keeps no more than
+            // the raw tail's bound: the carry holds what it still needs.
+            let bound = n.saturating_sub(RAW_TAIL + eng.secrets.overlap);
+            keep = keep.min(base + back_nonsep(data, next, eng.secrets.overlap).max(bound));
         }
     }
     if cfg.token_patterns || cfg.entropy {
@@ -139,6 +148,9 @@ pub(crate) fn round(
         }
     }
     let keep = keep.max(base);
+    if cfg.known_secrets && eng.secrets.has_long() && !at_end {
+        carry::update(eng, st, data, keep);
+    }
     st.emitted.retain(|f| f.start >= keep);
     keep
 }

@@ -487,10 +487,14 @@ impl Pieces {
 /// The longest fragment seed (see [`Secrets::new`]).
 const SEED_MAX: usize = 20;
 
-/// The position from which `data[..end]` holds `count` separator-free bytes (at most 64 KiB
-/// more than `count` bytes back).
+/// The most separators a stream keeps raw for the known-secret pass; past that the bytes a match
+/// still needs are carried separator-free (`core::carry`).
+pub(crate) const RAW_TAIL: usize = 64 * 1024;
+
+/// The position from which `data[..end]` holds `count` separator-free bytes (at most
+/// [`RAW_TAIL`] more than `count` bytes back).
 pub(crate) fn back_nonsep(data: &[u8], end: usize, count: usize) -> usize {
-    let floor = end.saturating_sub(count + 64 * 1024);
+    let floor = end.saturating_sub(count + RAW_TAIL);
     let mut i = end;
     let mut seen = 0;
     while i > floor && seen < count {

@@ -177,11 +177,13 @@ pub(crate) fn scan(
                 None => break,
             }
         };
-        let mut run = vec![hit];
-        while run[0].start > j {
-            let before = words.prev_start(run[0].start).and_then(word);
-            match before.filter(|w| joined(w, &run[0])) {
-                Some(w) => run.insert(0, w),
+        // The run of joined list words around the hit, counted; its words are collected only
+        // when it is long enough to judge (ordinary text rarely gets there).
+        let (mut first, mut count) = (hit, 1);
+        while first.start > j {
+            let before = words.prev_start(first.start).and_then(word);
+            match before.filter(|w| joined(w, &first)) {
+                Some(w) => (first, count) = (w, count + 1),
                 None => break,
             }
         }
@@ -189,18 +191,27 @@ pub(crate) fn scan(
         let next = loop {
             let next = words.next_start(last.end);
             match next.and_then(word).filter(|w| joined(&last, w)) {
-                Some(w) => {
-                    run.push(w);
-                    last = w;
-                }
+                Some(w) => (last, count) = (w, count + 1),
                 None => break next,
             }
         };
-        let continued = continues && run[0].start == first_start;
-        if next.is_none() && !at_end && gap_may_join(&data[last.end..cut]) {
-            return hold(&run, continued, cut, sink);
+        let continued = continues && first.start == first_start;
+        let open = next.is_none() && !at_end && gap_may_join(&data[last.end..cut]);
+        let run = || -> Vec<Word> {
+            let mut run = Vec::with_capacity(count);
+            let mut at = Some(first.start);
+            while let Some(start) = at.filter(|&s| s <= last.start) {
+                run.extend(word(start));
+                at = words.next_start(start + 1);
+            }
+            run
+        };
+        if open {
+            return hold(&run(), continued, cut, sink);
         }
-        judge(&run, !continued, true, sink);
+        if count >= MIN_WORDS {
+            judge(&run(), !continued, true, sink);
+        }
         match next {
             Some(next) => j = next,
             None => break,

@@ -223,7 +223,7 @@ pub(super) const RULES: &[Spec] = &[
     ),
     Spec::new(
         "crypto-extended-private-key",
-        &["xprv", "tprv", "yprv", "zprv", "uprv", "vprv"],
+        &["prv"],
         r"(?-u)((?:xprv|tprv|yprv|zprv|uprv|vprv)[1-9A-HJ-NP-Za-km-z]{107,108})(?:[^A-Za-z0-9]|$)",
         extended_key,
     ),

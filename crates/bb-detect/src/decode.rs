@@ -72,6 +72,8 @@ pub(crate) struct Masks {
     /// Token / base64 segment bytes `[A-Za-z0-9+/_-]`.
     pub seg: u64,
     pub hex: u64,
+    /// Upper-case letters (where an IBAN may start).
+    pub upper: u64,
     pub digit: u64,
     /// Letters and the bytes between the words of a seed phrase ([`crate::seed`]).
     pub phrase: u64,
@@ -86,6 +88,7 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
     let mut q = [0u8; 64];
     let mut h = [0u8; 64];
     let mut d = [0u8; 64];
+    let mut up = [0u8; 64];
     let mut sd = [0u8; 64];
     let mut ph = [0u8; 64];
     for i in 0..64 {
@@ -99,6 +102,7 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
         q[i] = seg as u8;
         h[i] = (digit | hexa) as u8;
         d[i] = digit as u8;
+        up[i] = (x.wrapping_sub(b'A') < 26) as u8;
         sd[i] = (dash | (x == b' ') | (x == b'.')) as u8;
         // Written as plain comparisons so that the loop stays vectorised.
         let gap = digit
@@ -120,6 +124,7 @@ pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
         seg: pack(&q),
         hex: pack(&h),
         digit: pack(&d),
+        upper: pack(&up),
         card_sep: pack(&sd),
         phrase: pack(&ph),
     }

@@ -35,6 +35,7 @@ mod crypto;
 mod decode;
 pub mod entropy;
 mod host;
+mod iban;
 mod inbound;
 mod secrets;
 mod seed;
@@ -48,6 +49,18 @@ pub use tokens::TOKEN_RULES;
 /// Values shorter than this are matched only whole and plain (no encodings, no fragments),
 /// and only when not glued to other letters or digits.
 pub const MIN_SECRET_LEN: usize = 8;
+
+/// The rule of a payment card number (Luhn-valid, a known issuer's prefix).
+pub const CARD_RULE: &str = "payment-card-number";
+/// The rule of an IBAN (the country's length, the mod-97 checksum).
+pub const IBAN_RULE: &str = "iban";
+
+/// Whether a finding's rule names personal data (a payment card number, an IBAN) rather than a
+/// credential: what it does on a route is the route's `dlp.personal_data`.
+pub fn is_personal_data(rule: &str) -> bool {
+    let base = rule.split('/').next().unwrap_or(rule);
+    base == CARD_RULE || base == IBAN_RULE
+}
 
 /// The name under which the canary is passed to [`Engine::new`]; its rules are `canary`,
 /// `canary/base64`, ... instead of `known-secret:NAME...`.

@@ -67,3 +67,33 @@ fn card_numbers_in_a_body_and_split_across_chunks() {
         assert_eq!((found[0].start, found[0].end), (4, 20));
     }
 }
+
+#[test]
+fn ibans_whole_printed_and_streamed() {
+    assert_eq!(rules(b"iban=DE89370400440532013000&amount=12"), ["iban"]);
+    assert_eq!(
+        rules(b"{\"iban\": \"GB82 WEST 1234 5698 7654 32\"}"),
+        ["iban"]
+    );
+    assert!(
+        rules(b"{\"iban\": \"GB82 WEST 1234 5698 7654 33\"}").is_empty(),
+        "checksum"
+    );
+    assert!(bb_detect::is_personal_data("iban"));
+    assert!(bb_detect::is_personal_data("payment-card-number"));
+    assert!(!bb_detect::is_personal_data("github-pat"));
+    let engine = Engine::new(Vec::new());
+    let cfg = OutboundConfig {
+        token_patterns: true,
+        ..Default::default()
+    };
+    let body = b"pay: DE89 3704 0044 0532 0130 00.\n";
+    for cut in 1..body.len() {
+        let mut stream = engine.stream(cfg);
+        let mut found = stream.feed(&body[..cut]);
+        found.extend(stream.feed(&body[cut..]));
+        found.extend(stream.finish());
+        let spans: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
+        assert_eq!(spans, [(5, 32)], "cut at {cut}: {found:?}");
+    }
+}

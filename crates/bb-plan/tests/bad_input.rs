@@ -72,6 +72,26 @@ fn unknown_key_has_did_you_mean() {
 }
 
 #[test]
+fn unknown_personal_data_action_has_did_you_mean() {
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        "extends: claude\negress:\n  routes:\n    - host: a.example.org\n      dlp: {personal_data: wran}\n",
+    );
+    assert_bad(
+        &f,
+        &["fixer"],
+        &[],
+        &[
+            "shop.md:",
+            "personal_data",
+            "`wran`",
+            "did you mean `warn`?",
+        ],
+    );
+}
+
+#[test]
 fn unknown_nested_key_names_the_path() {
     let f = Fixture::new();
     with_shop(

@@ -190,6 +190,24 @@ fn route_defaults_and_options() {
 }
 
 #[test]
+fn personal_data_follows_on_match_unless_set() {
+    use bb_contract::plan::PersonalData;
+    let f = Fixture::new();
+    f.bottle(
+        "b",
+        "egress:\n  routes:\n    - host: a.example.org\n    - host: b.example.org\n      dlp: {on_match: redact}\n    - host: c.example.org\n      dlp: {personal_data: warn}\n",
+    );
+    let r = resolved(&f, &["b"]);
+    let policy = |i: usize| {
+        bb_plan::manifest::bottle::DlpSpec::resolve(r.routes[i].dlp.as_ref(), OnMatch::Block)
+            .personal_data()
+    };
+    assert_eq!(policy(0), PersonalData::Block);
+    assert_eq!(policy(1), PersonalData::Redact, "as on_match");
+    assert_eq!(policy(2), PersonalData::Warn);
+}
+
+#[test]
 fn the_original_projects_route_keys_are_read_as_dlp() {
     let f = Fixture::new();
     f.bottle(

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bb_contract::plan::Route;
+use bb_contract::plan::{OnMatch, PersonalData, Route};
 
 use crate::secrets::Secrets;
 
@@ -108,6 +108,12 @@ pub trait Inspector: Send + Sync {
 
     /// Scans a response body.
     fn inbound(&self, route: &Route, data: &[u8]) -> Verdict;
+
+    /// Whether `finding` may be redacted on `route` rather than refused: the route's
+    /// `on_match` by default.
+    fn may_redact(&self, route: &Route, _finding: &Finding) -> bool {
+        route.dlp.on_match == bb_contract::plan::OnMatch::Redact
+    }
 
     /// Scans a name whose case is not kept: a host name before it is looked up (the query
     /// would carry a secret in its labels to the zone's name servers), a header name. A finding
@@ -226,18 +232,51 @@ fn finding_of(f: &bb_detect::Finding) -> Finding {
 /// [`DetectInspector`]'s body scanner: a `bb-detect` stream.
 struct DetectBodyScanner<'a> {
     stream: bb_detect::Stream<'a>,
+    personal_data: PersonalData,
     warning: Option<Finding>,
 }
 
 impl DetectBodyScanner<'_> {
     fn judge(&mut self, findings: Vec<bb_detect::Finding>) -> Option<Finding> {
-        let (warnings, blocking): (Vec<_>, Vec<_>) = findings
-            .into_iter()
-            .partition(|f| f.detector == bb_detect::Detector::Entropy);
+        let (warnings, blocking) = sort_out(findings, self.personal_data);
         if self.warning.is_none() {
             self.warning = warnings.first().map(finding_of);
         }
         blocking.first().map(finding_of)
+    }
+}
+
+/// Splits findings into warnings (entropy; personal data on a `warn` route) and blocking ones
+/// (personal data on an `off` route is dropped).
+fn sort_out(
+    findings: Vec<bb_detect::Finding>,
+    personal_data: PersonalData,
+) -> (Vec<bb_detect::Finding>, Vec<bb_detect::Finding>) {
+    let mut warnings = Vec::new();
+    let mut blocking = Vec::new();
+    for f in findings {
+        let personal = bb_detect::is_personal_data(&f.rule);
+        if personal && personal_data == PersonalData::Off {
+            continue;
+        }
+        if f.detector == bb_detect::Detector::Entropy
+            || (personal && personal_data == PersonalData::Warn)
+        {
+            warnings.push(f);
+        } else {
+            blocking.push(f);
+        }
+    }
+    (warnings, blocking)
+}
+
+/// Whether a blocking finding may be redacted on the route: personal data by the route's
+/// `personal_data`, anything else by its `on_match`.
+fn redactable(route: &Route, rule: &str) -> bool {
+    if bb_detect::is_personal_data(rule) {
+        route.dlp.personal_data() == PersonalData::Redact
+    } else {
+        route.dlp.on_match == OnMatch::Redact
     }
 }
 
@@ -271,6 +310,7 @@ impl Inspector for DetectInspector {
     fn body_scanner(&self, route: &Route) -> Option<Box<dyn BodyScanner + '_>> {
         Some(Box::new(DetectBodyScanner {
             stream: self.engine.stream(outbound_config(route)),
+            personal_data: route.dlp.personal_data(),
             warning: None,
         }))
     }
@@ -305,19 +345,23 @@ impl Inspector for DetectInspector {
         // The agent's request is scanned before the route's credential is injected, so a token
         // value in it, even on its own route, means the agent got hold of a secret: a block.
         let findings = self.engine.scan(&outbound_config(route), data);
-        let (warnings, blocking): (Vec<_>, Vec<_>) = findings
-            .into_iter()
-            .partition(|f| f.detector == bb_detect::Detector::Entropy);
+        let (warnings, blocking) = sort_out(findings, route.dlp.personal_data());
+        // Redacted only when every finding may be: one that must be refused refuses them all.
+        let all_redactable = blocking.iter().all(|f| redactable(route, &f.rule));
         match blocking.first() {
             Some(first) => Verdict::Found {
                 finding: finding_of(first),
-                redacted: Some(bb_detect::redact(data, &blocking)),
+                redacted: all_redactable.then(|| bb_detect::redact(data, &blocking)),
             },
             None => match warnings.first() {
                 Some(w) => Verdict::Warn(finding_of(w)),
                 None => Verdict::Clean,
             },
         }
+    }
+
+    fn may_redact(&self, route: &Route, finding: &Finding) -> bool {
+        redactable(route, &finding.rule)
     }
 
     fn inbound(&self, route: &Route, data: &[u8]) -> Verdict {
@@ -369,7 +413,7 @@ pub fn judge_outbound(
         Verdict::Found {
             finding,
             redacted: Some(redacted),
-        } if route.dlp.on_match == bb_contract::plan::OnMatch::Redact => {
+        } if inspector.may_redact(route, &finding) => {
             match inspector.outbound(route, part, &redacted) {
                 Verdict::Clean | Verdict::Warn(_) => Outcome::Replace(redacted, finding),
                 Verdict::Found { finding, .. } => Outcome::Block(finding),
@@ -420,6 +464,7 @@ mod tests {
                 outbound: vec![OutboundDetector::KnownSecrets],
                 inbound: vec![],
                 on_match,
+                personal_data: None,
             },
             tls_passthrough: false,
             private: false,

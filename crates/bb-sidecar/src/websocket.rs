@@ -85,6 +85,9 @@ pub enum Ended {
     Found { finding: Finding, sent: u64 },
     /// A frame larger than [`MAX_FRAME`].
     TooLarge { sent: u64 },
+    /// A frame with a reserved bit set: no extension was negotiated (the proxy offers none),
+    /// so its payload may be compressed or otherwise transformed past the scan.
+    Reserved { sent: u64 },
 }
 
 /// Joins the two upgraded connections until one closes or a finding cuts them.
@@ -122,6 +125,9 @@ async fn forward_scanned(
             }
             Err(FrameError::TooLarge) => return Ended::TooLarge { sent },
         };
+        if frame.reserved() {
+            return Ended::Reserved { sent };
+        }
         if let Some(finding) = scanner.as_mut().and_then(|s| s.feed(&frame.payload)) {
             return Ended::Found { finding, sent };
         }
@@ -141,8 +147,10 @@ async fn forward_masked(
 ) {
     let mut report = Some(on_masked);
     while let Ok(Some(mut frame)) = read_frame(&mut from).await {
-        // A server never masks its frames (RFC 6455 §5.1): such a stream is not relayed.
-        if frame.masked {
+        // A server never masks its frames (RFC 6455 §5.1), and sets no reserved bit without an
+        // extension: such a stream is not relayed (a compressed answer would hide a credential
+        // from the mask).
+        if frame.masked || frame.reserved() {
             break;
         }
         let start = frame.raw.len() - frame.payload.len();
@@ -164,6 +172,14 @@ struct Frame {
     raw: Vec<u8>,
     payload: Vec<u8>,
     masked: bool,
+}
+
+impl Frame {
+    /// RSV1 to RSV3 (RFC 6455 §5.2): meaningful only under a negotiated extension
+    /// (permessage-deflate sets RSV1 on a compressed message).
+    fn reserved(&self) -> bool {
+        self.raw[0] & 0x70 != 0
+    }
 }
 
 enum FrameError {

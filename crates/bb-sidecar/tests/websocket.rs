@@ -188,6 +188,61 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
 }
 
 #[tokio::test]
+async fn a_frame_compressed_without_negotiation_closes_the_connection_before_it_leaves() {
+    let (port, upstream) = start_ws_upstream().await;
+    let p = start(setup(&[])).await;
+    let mut agent = TcpStream::connect(p.addr).await.unwrap();
+    agent
+        .write_all(upgrade_request(port).as_bytes())
+        .await
+        .unwrap();
+    let (head, _) = read_head(&mut agent).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "no extension is granted: {head}"
+    );
+    let clean = frame(b"hello");
+    agent.write_all(&clean).await.unwrap();
+    // The canary deflated (raw DEFLATE, as permessage-deflate sends it) with RSV1 set: what a
+    // scan of the payload as it stands cannot read.
+    let deflated = {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(CANARY.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let mut compressed = frame(&deflated);
+    compressed[0] |= 0x40;
+    agent.write_all(&compressed).await.unwrap();
+    for rsv in [0x20u8, 0x10] {
+        let mut other = frame(b"x");
+        other[0] |= rsv;
+        let _ = agent.write_all(&other).await;
+    }
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the proxy closed the agent's side");
+    let (_, sent) = tokio::time::timeout(Duration::from_secs(10), upstream)
+        .await
+        .expect("the proxy closed the upstream side")
+        .unwrap();
+    assert_eq!(sent, clean, "only the plain frame left");
+    let cut = p
+        .lines
+        .json()
+        .into_iter()
+        .find(|l| l["verdict"] == "block")
+        .expect("the cut is logged");
+    assert!(
+        cut["reason"].as_str().unwrap().contains("reserved bit"),
+        "{cut}"
+    );
+}
+
+#[tokio::test]
 async fn a_route_that_scans_answers_refuses_websocket_without_contacting_the_upstream() {
     let p = start(setup(&["injection"])).await;
     let mut agent = TcpStream::connect(p.addr).await.unwrap();

@@ -93,6 +93,7 @@ fn routes(host: &str) -> EgressPlan {
                     ],
                     inbound: vec![InboundDetector::Injection],
                     on_match: OnMatch::Block,
+                    personal_data: None,
                 },
                 tls_passthrough: false,
                 // The fixture is on a Docker network (a private address).
@@ -108,6 +109,7 @@ fn routes(host: &str) -> EgressPlan {
                     outbound: Vec::new(),
                     inbound: Vec::new(),
                     on_match: OnMatch::Block,
+                    personal_data: None,
                 },
                 tls_passthrough: false,
                 private: true,

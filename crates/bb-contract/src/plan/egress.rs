@@ -141,6 +141,34 @@ pub struct Dlp {
     /// Empty: inbound scanning off.
     pub inbound: Vec<InboundDetector>,
     pub on_match: OnMatch,
+    /// What a payment card number or an IBAN (personal data, not a credential; found by
+    /// `token_patterns`) does. Absent (a plan of an earlier version): as `on_match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<PersonalData>,
+}
+
+impl Dlp {
+    /// The policy for personal data: the route's own, or its `on_match`.
+    pub fn personal_data(&self) -> PersonalData {
+        self.personal_data.unwrap_or(match self.on_match {
+            OnMatch::Block => PersonalData::Block,
+            OnMatch::Redact => PersonalData::Redact,
+        })
+    }
+}
+
+/// What a financial identifier in a request does on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonalData {
+    /// Refused, like a credential.
+    Block,
+    /// Replaced by a marker (`[REDACTED:payment-card-number]`) and sent.
+    Redact,
+    /// Sent, with a warning in the decision line.
+    Warn,
+    /// Not looked for.
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

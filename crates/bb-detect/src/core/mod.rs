@@ -33,6 +33,8 @@ pub(crate) struct State {
     seed_from: usize,
     seed_continues: bool,
     seed_words: crate::seed::Words,
+    /// Stream offsets of IBAN candidates not judged yet.
+    iban_pending: Vec<usize>,
     /// Known values spread with long filler: see [`carry`].
     carry: carry::Carry,
     phrase_open: Option<usize>,

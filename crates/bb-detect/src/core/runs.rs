@@ -118,8 +118,18 @@ pub(super) fn run_pass(
             let c = cards::card_bytes(m.digit, m.card_sep, next_digit, w as u32);
             card.block(c, base + i, w as u32);
             phrase.block(m.phrase, base + i, w as u32);
+            // Two upper-case letters in a row: where an IBAN may start.
+            let next_upper = data.get(i + w).is_some_and(u8::is_ascii_uppercase);
+            let pairs = m.upper & ((m.upper >> 1) | (u64::from(next_upper) << (w - 1)));
+            iban_candidates(st, data, i, pairs);
         }
         i += w;
+    }
+    if decode && !at_end && n > st.run_done.max(base) - base {
+        // A letter at the very end may start an IBAN whose second letter is still to come.
+        if data[n - 1].is_ascii_uppercase() && crate::iban::may_start(data, n - 1) {
+            st.iban_pending.push(base + n - 1);
+        }
     }
     st.run_done = end;
     if at_end {
@@ -138,6 +148,7 @@ pub(super) fn run_pass(
     if decode {
         keep = keep.min(card_runs(st, data, &card, found));
         keep = keep.min(seed_runs(st, data, &phrase, found));
+        keep = keep.min(ibans(st, data, at_end, found));
     }
     let local = |a: usize, b: usize| &data[a - base..b - base];
 
@@ -234,7 +245,7 @@ fn card_runs(
     let mut sink = |s: usize, e: usize| {
         found.push(Finding {
             detector: Detector::TokenPatterns,
-            rule: "payment-card-number".to_string(),
+            rule: crate::CARD_RULE.to_string(),
             start: base + s,
             end: base + e,
         })
@@ -305,6 +316,41 @@ fn seed_runs(
             base + data.len()
         }
     }
+}
+
+/// Notes the IBAN candidates among the pairs of upper-case letters of the block at `data[i..]`.
+fn iban_candidates(st: &mut State, data: &[u8], i: usize, mut pairs: u64) {
+    while pairs != 0 {
+        let at = i + pairs.trailing_zeros() as usize;
+        if crate::iban::may_start(data, at) {
+            st.iban_pending.push(st.base + at);
+        }
+        pairs &= pairs - 1;
+    }
+}
+
+/// Judges the IBAN candidates noted; returns the stream offset from which to keep the data (a
+/// candidate cut by the end of the data, and the byte before it).
+fn ibans(st: &mut State, data: &[u8], at_end: bool, found: &mut Vec<Finding>) -> usize {
+    let base = st.base;
+    let mut keep = base + data.len();
+    st.iban_pending.retain(|&at| {
+        match crate::iban::judge(data, at - base, at_end) {
+            crate::iban::Judged::Iban(end) => found.push(Finding {
+                detector: Detector::TokenPatterns,
+                rule: crate::IBAN_RULE.to_string(),
+                start: at,
+                end: base + end,
+            }),
+            crate::iban::Judged::No => {}
+            crate::iban::Judged::NeedMore => {
+                keep = keep.min(at.saturating_sub(1).max(base));
+                return true;
+            }
+        }
+        false
+    });
+    keep
 }
 
 /// The longest WIF private key.

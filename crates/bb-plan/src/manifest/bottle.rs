@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use bb_contract::InputError;
 use bb_contract::plan::{
-    AuthScheme, Dlp, InboundDetector, OnMatch, OutboundDetector, PushAllowance, RouteMatch,
-    Template,
+    AuthScheme, Dlp, InboundDetector, OnMatch, OutboundDetector, PersonalData, PushAllowance,
+    RouteMatch, Template,
 };
 
 use super::walk::{Ctx, get, join, string_entries};
@@ -142,6 +142,7 @@ pub struct DlpSpec {
     pub outbound: Option<Vec<OutboundDetector>>,
     pub inbound: Option<Vec<InboundDetector>>,
     pub on_match: Option<OnMatch>,
+    pub personal_data: Option<PersonalData>,
 }
 
 impl DlpSpec {
@@ -159,6 +160,7 @@ impl DlpSpec {
                 .inbound
                 .unwrap_or_else(|| vec![InboundDetector::Injection]),
             on_match: spec.on_match.unwrap_or(default_on_match),
+            personal_data: spec.personal_data,
         }
     }
 }

@@ -4,13 +4,13 @@
 //! ported from it works on first try.
 
 use bb_contract::InputError;
-use bb_contract::plan::{InboundDetector, OnMatch, OutboundDetector};
+use bb_contract::plan::{InboundDetector, OnMatch, OutboundDetector, PersonalData};
 
 use super::bottle::DlpSpec;
 use super::walk::{Ctx, Entries, get, index, join};
 use super::yaml::{Node, Value};
 
-const DLP_KEYS: &[&str] = &["outbound", "inbound", "on_match"];
+const DLP_KEYS: &[&str] = &["outbound", "inbound", "on_match", "personal_data"];
 
 /// The original project's route keys, and the key that replaces each.
 pub const LEGACY: &[(&str, &str)] = &[
@@ -77,7 +77,30 @@ fn parse_dlp(ctx: &Ctx, node: &Node, base: &str) -> Result<DlpSpec, InputError> 
     if let Some(n) = get(entries, "on_match") {
         spec.on_match = Some(on_match(ctx, n, &join(base, "on_match"))?);
     }
+    if let Some(n) = get(entries, "personal_data") {
+        spec.personal_data = Some(personal_data(ctx, n, &join(base, "personal_data"))?);
+    }
     Ok(spec)
+}
+
+fn personal_data(ctx: &Ctx, n: &Node, path: &str) -> Result<PersonalData, InputError> {
+    const ALLOWED: [&str; 4] = ["block", "redact", "warn", "off"];
+    let name = ctx.string(n, path)?;
+    match name.as_str() {
+        "block" => Ok(PersonalData::Block),
+        "redact" => Ok(PersonalData::Redact),
+        "warn" => Ok(PersonalData::Warn),
+        "off" => Ok(PersonalData::Off),
+        other => {
+            let fix = match super::walk::did_you_mean(other, ALLOWED) {
+                Some(g) => format!("did you mean `{g}`? (block, redact, warn or off)"),
+                None => "use `block`, `redact`, `warn` or `off`".to_string(),
+            };
+            Err(ctx
+                .error(n.line, path, format!("unknown action `{other}`"))
+                .fix(fix))
+        }
+    }
 }
 
 fn outbound(ctx: &Ctx, n: &Node, path: &str) -> Result<Vec<OutboundDetector>, InputError> {

@@ -248,6 +248,7 @@ mod tests {
                 outbound: vec![],
                 inbound: vec![],
                 on_match: OnMatch::Block,
+                personal_data: None,
             },
             tls_passthrough: false,
             private: false,

@@ -2,7 +2,7 @@
 //! (a compressed one decoded first), redactions applied in place. A body up to [`super::STREAM_AFTER`] is scanned whole; a longer one is
 //! handed on as a [`Pump`].
 
-use bb_contract::plan::{OnMatch, Route};
+use bb_contract::plan::{OnMatch, PersonalData, Route};
 use bytes::Bytes;
 use hyper::Uri;
 use hyper::body::Incoming;
@@ -285,7 +285,9 @@ async fn scan_body<'s>(
     head: &[Vec<u8>],
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
-    let redact = route.dlp.on_match == OnMatch::Redact;
+    // A body that may be redacted is held whole (a redaction rewrites it).
+    let redact =
+        route.dlp.on_match == OnMatch::Redact || route.dlp.personal_data() == PersonalData::Redact;
     let scanner = match primed(inspector, route, head) {
         Ok(scanner) => scanner,
         Err(refusal) => return Err(refusal.draining(body)),

@@ -138,6 +138,12 @@ fn closed(d: &Decide, ended: websocket::Ended) {
             ),
             None,
         ),
+        websocket::Ended::Reserved { sent } => (
+            format!(
+                "a WebSocket frame with a reserved bit set (compressed or transformed by an extension that was not negotiated) cannot be scanned; the connection was closed (at most {sent} clean bytes sent)"
+            ),
+            None,
+        ),
     };
     d.line().detector(detector.as_deref()).block(&reason);
 }

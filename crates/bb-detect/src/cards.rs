@@ -142,10 +142,37 @@ fn candidate(
     let bounded = (end == data.len() || !data[end].is_ascii_alphanumeric()) && !integer_part;
     let digits = &digits[..count];
     let card_like = layout.printed_like_a_card(count);
-    if bounded && card_like && known_issuer(digits) && luhn(digits) {
+    if bounded
+        && card_like
+        && known_issuer(digits)
+        && luhn(digits)
+        && (layout.separated || !in_numeric_table(data, i))
+    {
         sink(i, end);
     }
     Some(end.max(i + 1))
+}
+
+/// How near a number of a numeric table the next one stands.
+pub(crate) const TABLE_REACH: usize = 48;
+/// The fewest digits of a number that makes its neighbours a numeric table: E.164's longest
+/// phone number (few have more than 13 digits), so a card next to a phone number in a customer
+/// export stays a card.
+const TABLE_DIGITS: usize = 15;
+
+/// An unseparated candidate at `data[i..]` is an entry of a numeric table (curve constants,
+/// polynomial coefficients, test vectors of 64-bit numbers): within [`TABLE_REACH`] bytes before
+/// it stands a number of [`TABLE_DIGITS`] or more digits that is no card number itself. A list
+/// of card numbers is still a list of card numbers. Only what comes before is read, so that a
+/// stream decides as a whole scan does (it keeps [`TABLE_REACH`] bytes before its next
+/// candidate).
+fn in_numeric_table(data: &[u8], i: usize) -> bool {
+    data[i.saturating_sub(TABLE_REACH)..i]
+        .split(|b| !b.is_ascii_digit())
+        .any(|run| {
+            run.len() >= TABLE_DIGITS
+                && !((15..=16).contains(&run.len()) && known_issuer(run) && luhn(run))
+        })
 }
 
 /// How the digits of a candidate are grouped by spaces or dashes.
@@ -218,6 +245,29 @@ mod tests {
         // Long card numbers count when printed in groups.
         assert_eq!(find("4111 1111 1111 1111 003"), ["4111 1111 1111 1111 003"]);
         assert_eq!(find("amex 3782 822463 10005"), ["3782 822463 10005"]);
+    }
+
+    #[test]
+    fn entries_of_a_numeric_table_are_not_cards() {
+        // Curve constants, 64-bit test vectors: long numbers that are no cards around it.
+        assert_eq!(find("x = 4111111111111111;"), ["4111111111111111"]);
+        let table = "1259582250014073, 301289933810280, 4111111111111111, 1422107436869536";
+        assert!(find(table).is_empty(), "{:?}", find(table));
+        assert!(find("c(11270725851789228032, 435, 4111111111111111, 446)").is_empty());
+        // A list of card numbers stays one; so does a card next to a phone number or a date.
+        assert_eq!(
+            find("4111111111111111, 5500000000000004").len(),
+            2,
+            "a list of cards"
+        );
+        assert_eq!(
+            find("Alice,+14155552671,4111111111111111,12/28"),
+            ["4111111111111111"]
+        );
+        assert_eq!(
+            find("card 4111111111111111 on 20260312"),
+            ["4111111111111111"]
+        );
     }
 
     #[test]

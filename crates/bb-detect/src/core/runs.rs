@@ -266,8 +266,9 @@ fn card_runs(
         Err(next) | Ok(next) => next,
     };
     st.card_done = base + next;
-    // One byte more: the scan must see whether its first candidate is glued to a number.
-    (base + next).saturating_sub(1)
+    // The bytes before: the scan must see whether its first candidate is glued to a number or
+    // stands in a numeric table.
+    (base + next).saturating_sub(cards::TABLE_REACH)
 }
 
 /// Reads the runs of letters and gap bytes long enough to hold a seed phrase, and the run

@@ -192,6 +192,37 @@ pub fn default_inspector(secrets: &Secrets) -> Arc<dyn Inspector> {
 /// - Inbound: prompt-injection phrasing; `High` confidence blocks, `Low` warns.
 pub struct DetectInspector {
     engine: bb_detect::Engine,
+    /// Verdicts on names already scanned: a client sends the same host and header names on
+    /// every request of a connection, and a name is scanned in many spellings.
+    names: NameCache,
+}
+
+/// At most [`NameCache::MAX`] names (cleared when full), keyed by the name and the detectors.
+#[derive(Default)]
+struct NameCache(std::sync::Mutex<std::collections::HashMap<(String, u8), Option<Finding>>>);
+
+impl NameCache {
+    const MAX: usize = 4096;
+
+    fn get_or(
+        &self,
+        name: &str,
+        key: u8,
+        scan: impl FnOnce() -> Option<Finding>,
+    ) -> Option<Finding> {
+        let entry = (name.to_string(), key);
+        if let Some(hit) = self.0.lock().ok().and_then(|m| m.get(&entry).cloned()) {
+            return hit;
+        }
+        let verdict = scan();
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(entry, verdict.clone());
+        }
+        verdict
+    }
 }
 
 impl std::fmt::Debug for DetectInspector {
@@ -211,6 +242,7 @@ impl DetectInspector {
             .collect();
         DetectInspector {
             engine: bb_detect::Engine::new(known),
+            names: NameCache::default(),
         }
     }
 }
@@ -320,7 +352,10 @@ impl Inspector for DetectInspector {
             entropy: false,
             ..outbound_config(route)
         };
-        self.engine.scan_name(&cfg, name).first().map(finding_of)
+        let key = u8::from(cfg.token_patterns) | u8::from(cfg.known_secrets) << 1;
+        self.names.get_or(name, key, || {
+            self.engine.scan_name(&cfg, name).first().map(finding_of)
+        })
     }
 
     fn secret_in(&self, text: &str, thorough: bool) -> Option<String> {
@@ -488,6 +523,37 @@ mod tests {
             port: bb_contract::plan::HTTPS_PORT,
         });
         r
+    }
+
+    #[test]
+    fn names_are_judged_once_per_spelling_and_detectors() {
+        let secrets = Secrets::from_values(
+            [(
+                "EGRESS_TOKEN_1".to_owned(),
+                "tok-Zq8mW2vLx9Pn4Rt7".to_owned(),
+            )],
+            None,
+        );
+        let d = DetectInspector::new(&secrets);
+        let scanned = detect_route("api.test", None, OnMatch::Block);
+        let mut unscanned = scanned.clone();
+        unscanned.dlp.outbound = vec![];
+        let leak = "zq8mw2vlx9pn4rt7.attacker.test";
+        for _ in 0..2 {
+            assert!(
+                d.name(&scanned, leak).is_some(),
+                "refused, also from the cache"
+            );
+            assert!(d.name(&scanned, "accept\nuser-agent").is_none());
+        }
+        assert!(
+            d.name(&unscanned, leak).is_none(),
+            "the verdict of one detector set is not another's"
+        );
+        assert!(
+            d.name(&scanned, "accept\nx-zq8mw2vlx9pn4rt7").is_some(),
+            "joined names"
+        );
     }
 
     #[test]

@@ -237,10 +237,17 @@ fn scan_headers(
     notes: &mut Notes,
 ) -> Result<(), Refusal> {
     let names: Vec<HeaderName> = parts.headers.keys().cloned().collect();
+    // The names in one scan (a line break joins nothing a name could hold): a value cut over
+    // several names is found too.
+    let joined = names
+        .iter()
+        .map(HeaderName::as_str)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Some(f) = inspector.name(route, &joined) {
+        return Err(Refusal::found(&f, Part::HeaderName));
+    }
     for name in names {
-        if let Some(f) = inspector.name(route, name.as_str()) {
-            return Err(Refusal::found(&f, Part::HeaderName));
-        }
         let values: Vec<HeaderValue> = parts.headers.get_all(&name).iter().cloned().collect();
         let mut kept = Vec::with_capacity(values.len());
         let mut changed = false;

@@ -55,6 +55,17 @@ pub const CARD_RULE: &str = "payment-card-number";
 /// The rule of an IBAN (the country's length, the mod-97 checksum).
 pub const IBAN_RULE: &str = "iban";
 
+/// The rule suffix of a known value whose pieces, spread over one request or several,
+/// completed it (`known-secret:NAME/split`).
+pub const SPLIT_SUFFIX: &str = "/split";
+
+/// Whether a finding is a value completed by pieces spread over the parts of a request or over
+/// several requests: the other pieces already left or stand elsewhere, so it cannot be redacted,
+/// only refused.
+pub fn is_split(rule: &str) -> bool {
+    rule.ends_with(SPLIT_SUFFIX)
+}
+
 /// Whether a finding's rule names personal data (a payment card number, an IBAN) rather than a
 /// credential: what it does on a route is the route's `dlp.personal_data`.
 pub fn is_personal_data(rule: &str) -> bool {
@@ -335,17 +346,6 @@ impl Stream<'_> {
         let keep = core::round(self.engine, &self.cfg, &mut self.st, &self.buf, false, out);
         self.buf.drain(..keep - self.st.base);
         self.st.base = keep;
-    }
-
-    /// Records the pieces of known values in another part of the same request (its URL, a
-    /// header value) before the body is fed, so that a value cut into pieces spread over the
-    /// parts and the body is found in the body ([`Detector::KnownSecrets`], `…/split`). Returns
-    /// the known values `part` holds or completes on its own (offsets in `part`).
-    pub fn prime(&mut self, part: &[u8]) -> Vec<Finding> {
-        if !self.cfg.known_secrets || part.is_empty() {
-            return Vec::new();
-        }
-        core::prime(self.engine, &mut self.st, part)
     }
 
     /// Ends the stream: returns the findings that needed the end of the data to be decided.

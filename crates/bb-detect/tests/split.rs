@@ -1,5 +1,5 @@
-//! A known value cut into pieces and spread over a request: query parameters, headers, body
-//! fields, in any order.
+//! A known value cut into pieces and spread over a request (query parameters, headers, body
+//! fields) or over several requests, in any order.
 
 use bb_detect::{Engine, KnownSecret, OutboundConfig};
 
@@ -76,8 +76,7 @@ fn pieces_that_leave_part_of_the_value_out_are_not_a_finding() {
 }
 
 #[test]
-fn a_streamed_body_finds_pieces_across_chunks_and_primed_parts() {
-    let e = engine();
+fn a_streamed_body_completes_pieces_of_the_head_across_chunks() {
     let parts = pieces(10);
     let filler = "x".repeat(100_000);
     let body = format!(
@@ -85,21 +84,21 @@ fn a_streamed_body_finds_pieces_across_chunks_and_primed_parts() {
         parts[2], parts[3]
     );
     for chunk in [7, 4096, 65536] {
+        let e = engine();
         let mut stream = e.stream(known());
+        // The request's URL and a header, scanned first (the proxy scans each part).
         let url = format!("api.example.test/v1?x={}", parts[0]);
-        assert!(stream.prime(url.as_bytes()).is_empty());
-        assert!(
-            stream
-                .prime(format!("Bearer {}", parts[1]).as_bytes())
-                .is_empty()
-        );
+        assert!(e.scan(&known(), url.as_bytes()).is_empty());
+        let header = format!("Bearer {}", parts[1]);
+        assert!(e.scan(&known(), header.as_bytes()).is_empty());
         let mut found: Vec<String> = Vec::new();
         for c in body.as_bytes().chunks(chunk) {
             found.extend(stream.feed(c).into_iter().map(|f| f.rule));
         }
         found.extend(stream.finish().into_iter().map(|f| f.rule));
         assert_eq!(found, [SPLIT], "chunks of {chunk}");
-        // Without the primed parts the body holds half the value: no finding.
+        // Without the head's pieces the body holds half the value: no finding.
+        let e = engine();
         let mut alone = e.stream(known());
         let mut none: Vec<String> = Vec::new();
         for c in body.as_bytes().chunks(chunk) {
@@ -111,12 +110,26 @@ fn a_streamed_body_finds_pieces_across_chunks_and_primed_parts() {
 }
 
 #[test]
-fn priming_with_a_part_that_completes_the_value_reports_it() {
+fn pieces_sent_one_request_at_a_time_add_up() {
     let e = engine();
     let parts = pieces(10);
-    let mut stream = e.stream(known());
-    assert!(stream.prime(parts[..2].join("&").as_bytes()).is_empty());
-    let found = stream.prime(parts[2..].join("&").as_bytes());
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].rule, SPLIT);
+    for (i, p) in parts.iter().enumerate() {
+        let found: Vec<String> = e
+            .scan(&known(), format!("GET /?page={i}&q={p}").as_bytes())
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        if i + 1 < parts.len() {
+            assert!(found.is_empty(), "piece {i}: {found:?}");
+        } else {
+            assert_eq!(found, [SPLIT], "the request that completes the value");
+        }
+    }
+    // The record starts again: the same pieces once more make a second finding.
+    let again: Vec<String> = parts
+        .iter()
+        .flat_map(|p| e.scan(&known(), p.as_bytes()))
+        .map(|f| f.rule)
+        .collect();
+    assert_eq!(again, [SPLIT]);
 }

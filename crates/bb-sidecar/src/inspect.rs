@@ -40,8 +40,6 @@ pub enum Part<'a> {
     Response,
     /// The response's headers.
     ResponseHeaders,
-    /// URL, headers and body together: a value cut into pieces spread over them.
-    Request,
 }
 
 impl fmt::Display for Part<'_> {
@@ -55,7 +53,6 @@ impl fmt::Display for Part<'_> {
             Part::Body => f.write_str("body"),
             Part::Response => f.write_str("response body"),
             Part::ResponseHeaders => f.write_str("response headers"),
-            Part::Request => f.write_str("url, headers and body together"),
         }
     }
 }
@@ -145,13 +142,6 @@ pub trait BodyScanner: Send {
     /// The end of the body: a blocking finding that needed the end to be decided, else
     /// `Warn` or `Clean` for the body as a whole.
     fn finish(&mut self) -> Verdict;
-
-    /// Records another part of the same request (the URL, a header value) before the body is
-    /// fed, so that a value cut into pieces spread over the parts and the body is found;
-    /// returns a finding when the parts alone hold such a value.
-    fn prime(&mut self, _part: &[u8]) -> Option<Finding> {
-        None
-    }
 
     /// The body offset before which no blocking finding can come any more: those bytes may
     /// be sent on. By default nothing is decided before [`BodyScanner::finish`].
@@ -302,10 +292,13 @@ fn sort_out(
     (warnings, blocking)
 }
 
-/// Whether a blocking finding may be redacted on the route: personal data by the route's
-/// `personal_data`, anything else by its `on_match`.
+/// Whether a blocking finding may be redacted on the route: never a value completed by pieces
+/// (the others stand elsewhere), personal data by the route's `personal_data`, anything else by
+/// its `on_match`.
 fn redactable(route: &Route, rule: &str) -> bool {
-    if bb_detect::is_personal_data(rule) {
+    if bb_detect::is_split(rule) {
+        false
+    } else if bb_detect::is_personal_data(rule) {
         route.dlp.personal_data() == PersonalData::Redact
     } else {
         route.dlp.on_match == OnMatch::Redact
@@ -313,10 +306,6 @@ fn redactable(route: &Route, rule: &str) -> bool {
 }
 
 impl BodyScanner for DetectBodyScanner<'_> {
-    fn prime(&mut self, part: &[u8]) -> Option<Finding> {
-        self.stream.prime(part).first().map(finding_of)
-    }
-
     fn feed(&mut self, chunk: &[u8]) -> Option<Finding> {
         let findings = self.stream.feed(chunk);
         self.judge(findings)

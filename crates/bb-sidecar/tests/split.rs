@@ -89,3 +89,34 @@ async fn pieces_spread_over_url_headers_and_body_are_refused() {
     let answer = send_bytes(p.addr, &raw).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+#[tokio::test]
+async fn pieces_sent_one_request_at_a_time_are_refused_when_they_complete_the_value() {
+    let (port, seen) = start_fixed(response("", b"ok")).await;
+    let p = proxy(vec![scanned("scan.test", "block")]).await;
+    let (a, b, c) = (&TOKEN[..10], &TOKEN[10..21], &TOKEN[21..]);
+    for piece in [a, b] {
+        let raw = request(
+            "scan.test",
+            port,
+            &format!("q={piece}"),
+            "hello",
+            b"{}",
+            false,
+        );
+        assert_eq!(send_bytes(p.addr, &raw).await.status, 200);
+    }
+    let raw = request(
+        "scan.test",
+        port,
+        "q=1",
+        "hello",
+        format!("{{\"v\": \"{c}\"}}").as_bytes(),
+        false,
+    );
+    let answer = send_bytes(p.addr, &raw).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(answer.body.contains("/split"), "{}", answer.body);
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap().concat()).to_string();
+    assert!(!sent.contains(c), "the last piece never left");
+}

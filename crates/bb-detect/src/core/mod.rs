@@ -54,25 +54,6 @@ struct OpenRun {
     next: usize,
 }
 
-/// Records in `st` the pieces of known values in `part`, another part of the same request;
-/// returns the known values found in `part` (offsets in `part`).
-pub(crate) fn prime(eng: &Engine, st: &mut State, part: &[u8]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut sink = |detector: Detector, rule: &str, start: usize, end: usize| {
-        out.push(Finding {
-            detector,
-            rule: rule.to_string(),
-            start,
-            end,
-        })
-    };
-    eng.secrets
-        .pass(part, 0, 0, true, true, true, &mut st.scratch, &mut sink);
-    sort_findings(&mut out);
-    out.dedup();
-    out
-}
-
 /// Scans `data` (stream offsets `st.base..`); returns the stream offset from which the buffer
 /// must be kept for the next round.
 pub(crate) fn round(

@@ -11,17 +11,17 @@
 //! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
 //! `max(10, len/4)` characters is found by a seed it contains and then extended byte by byte
 //! against the secret. A fragment of half the value or more is a finding on its own; shorter
-//! pieces are pieces of a value cut up and spread over a request (query parameters, headers,
-//! body fields): once the pieces seen in one scan or stream (and the parts a stream was
-//! primed with, [`crate::Stream::prime`]) cover the whole value, that is a finding
-//! (`/split`). The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
+//! ones are pieces of a value cut up and spread over a request or several (see [`pieces`]). The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
 //! reads the input in place, skipping separators, with no stripped copy.
 
 use std::collections::HashMap;
 
 mod gram;
+mod pieces;
 
 use gram::GramIndex;
+pub(crate) use pieces::PIECES_WITHIN;
+use pieces::{Ledger, PIECE_MIN, PieceIndex};
 
 use crate::decode::{
     b32_core, b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet,
@@ -41,17 +41,6 @@ enum Enc {
     Url,
     Url2,
 }
-
-struct PieceIndex {
-    index: GramIndex,
-    /// Per pattern: the secret and the seed's offset in it.
-    seeds: Vec<(usize, usize)>,
-}
-
-/// Pieces of a cut-up value are looked for in the first MiB of a stream and in every part a
-/// stream is primed with: there the proxy holds a body whole before it leaves, and a search
-/// for short pieces over every byte of a large upload would halve its throughput.
-pub(crate) const PIECES_WITHIN: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug)]
 enum Label {
@@ -73,6 +62,8 @@ pub(crate) struct Secrets {
     /// The seeds of pieces shorter than a fragment: searched apart, and only where
     /// [`PIECES_WITHIN`] says (the search samples the input about twice as densely).
     pieces: Option<PieceIndex>,
+    /// The pieces seen lately, by every scan of the engine.
+    ledger: Ledger,
     labels: Vec<Vec<Label>>,
     infos: Vec<Info>,
     short: Vec<(String, Vec<u8>)>,
@@ -213,6 +204,7 @@ impl Secrets {
         Secrets {
             index,
             pieces,
+            ledger: Ledger::default(),
             labels,
             infos,
             short,
@@ -310,64 +302,6 @@ impl Secrets {
         }
     }
 
-    /// Pieces of known values shorter than a fragment: recorded in `scratch`, a finding once
-    /// they cover a value whole. Returns the new `done` when a piece reaches the end of `data`.
-    #[allow(clippy::too_many_arguments)]
-    fn piece_pass(
-        &self,
-        pieces: &PieceIndex,
-        data: &[u8],
-        from: usize,
-        done: usize,
-        at_start: bool,
-        at_end: bool,
-        scratch: &mut Scratch,
-        sink: &mut Sink<'_>,
-    ) -> Option<usize> {
-        let region = &data[from..];
-        let mut hits = std::mem::take(&mut scratch.matches);
-        pieces.index.find_all(region, &mut hits);
-        let mut held: Option<usize> = None;
-        for &(ms, me, pid) in &hits {
-            if from + me <= done {
-                continue;
-            }
-            let (secret, off) = pieces.seeds[pid];
-            let info = &self.infos[secret];
-            let frag = extend(
-                region,
-                &info.stripped,
-                ms,
-                me,
-                off,
-                pieces.index.pats[pid].len(),
-            );
-            if frag.at_region_start && !at_start {
-                continue;
-            }
-            if frag.at_region_end && !at_end {
-                held = Some(held.map_or(from + me - 1, |h| h.min(from + me - 1)));
-                continue;
-            }
-            let whole = frag.len >= info.min_piece
-                && frag.len < info.min_frag
-                && scratch
-                    .pieces
-                    .cover(secret, info.stripped.len(), frag.covers());
-            if whole {
-                let rule = format!("{}/split", info.prefix);
-                sink(
-                    Detector::KnownSecrets,
-                    &rule,
-                    from + frag.start,
-                    from + frag.end,
-                );
-            }
-        }
-        scratch.matches = hits;
-        held
-    }
-
     fn index_len(&self, pid: usize) -> usize {
         self.index.as_ref().map_or(0, |i| i.pats[pid].len())
     }
@@ -455,33 +389,10 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
     format!("{}{suffix}", info.prefix)
 }
 
-/// Buffers reused from one round to the next, and the pieces seen so far.
+/// Buffers reused from one round to the next.
 #[derive(Default)]
 pub(crate) struct Scratch {
     matches: Vec<(usize, usize, usize)>,
-    pieces: Pieces,
-}
-
-/// The shortest piece of a cut-up value that is looked for (shorter ones match ordinary text by
-/// chance far too often to be told apart).
-const PIECE_MIN: usize = 10;
-
-/// Which bytes of each known value the pieces seen so far cover.
-#[derive(Default)]
-struct Pieces(HashMap<usize, Vec<bool>>);
-
-impl Pieces {
-    /// Records a piece; true when the value is now covered whole (the record then starts
-    /// again, so the next complete set is a finding too).
-    fn cover(&mut self, secret: usize, len: usize, piece: std::ops::Range<usize>) -> bool {
-        let seen = self.0.entry(secret).or_insert_with(|| vec![false; len]);
-        seen[piece].fill(true);
-        let whole = seen.iter().all(|&b| b);
-        if whole {
-            self.0.remove(&secret);
-        }
-        whole
-    }
 }
 
 /// The longest fragment seed (see [`Secrets::new`]).

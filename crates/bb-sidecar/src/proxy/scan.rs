@@ -15,7 +15,7 @@ use super::decide::{Notes, Refusal};
 use super::pump::Pump;
 use super::{Body, ProxyConfig, STREAM_AFTER, Target};
 use crate::coding;
-use crate::inspect::{BodyScanner, Inspector, Outcome, Part, Verdict, judge_outbound};
+use crate::inspect::{Inspector, Outcome, Part, Verdict, judge_outbound};
 
 /// A request body cleared for sending.
 pub(super) enum Outbound<'s> {
@@ -49,66 +49,15 @@ pub(super) async fn scan_request<'s>(
     if let Err(refusal) = scanned {
         return Err(refusal.draining(body));
     }
-    let head = head_parts(target, parts);
     if !codings.is_empty() {
-        let body = scan_encoded_body(cfg, inspector, route, parts, body, &codings, &head, notes);
-        return body.await;
+        return scan_encoded_body(cfg, inspector, route, parts, body, &codings, notes).await;
     }
-    scan_body(cfg, inspector, route, parts, body, &head, notes).await
-}
-
-/// The request's URL and header values, as scanned: the parts a value cut into pieces may be
-/// spread over together with the body.
-fn head_parts(target: &Target, parts: &Parts) -> Vec<Vec<u8>> {
-    let pq = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-    let url = format!("{}{pq}", target.host).into_bytes();
-    let values = parts.headers.values().map(|v| v.as_bytes().to_vec());
-    std::iter::once(url).chain(values).collect()
-}
-
-/// A body scanner primed with the request's head: `Err` with the finding when the head alone
-/// holds a value cut into pieces.
-fn primed<'s>(
-    inspector: &'s dyn Inspector,
-    route: &Route,
-    head: &[Vec<u8>],
-) -> Result<Option<Box<dyn BodyScanner + 's>>, Refusal> {
-    let Some(mut scanner) = inspector.body_scanner(route) else {
-        return Ok(None);
-    };
-    for part in head {
-        if let Some(f) = scanner.prime(part) {
-            return Err(Refusal::found(&f, Part::Request));
-        }
-    }
-    Ok(Some(scanner))
-}
-
-/// A body judged whole and found clean may still complete, with the head, a value cut into
-/// pieces: a block (the pieces in the head cannot be redacted from the body).
-fn pieces_across(
-    inspector: &dyn Inspector,
-    route: &Route,
-    head: &[Vec<u8>],
-    body: &[u8],
-) -> Result<(), Refusal> {
-    let Some(mut scanner) = primed(inspector, route, head)? else {
-        return Ok(());
-    };
-    let found = scanner.feed(body).or_else(|| match scanner.finish() {
-        Verdict::Found { finding, .. } => Some(finding),
-        _ => None,
-    });
-    match found {
-        Some(f) => Err(Refusal::found(&f, Part::Request)),
-        None => Ok(()),
-    }
+    scan_body(cfg, inspector, route, parts, body, notes).await
 }
 
 /// A compressed body: read whole under the cap, decoded under the cap and the ratio limit, and
 /// the decoded bytes judged. It goes on as the agent sent it; on a `redact` route with a
 /// finding, decoded and redacted, its `Content-Encoding` dropped.
-#[allow(clippy::too_many_arguments)] // the request's pieces, as scan_request holds them
 async fn scan_encoded_body<'s>(
     cfg: &ProxyConfig,
     inspector: &'s dyn Inspector,
@@ -116,7 +65,6 @@ async fn scan_encoded_body<'s>(
     parts: &mut Parts,
     body: Incoming,
     codings: &[coding::Coding],
-    head: &[Vec<u8>],
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
     let encoded = match collect_capped(body, cfg.max_body).await {
@@ -133,10 +81,7 @@ async fn scan_encoded_body<'s>(
     }
     match judge_body(inspector, route, parts, &decoded, notes)? {
         // Clean: the body goes on compressed, as the agent sent it.
-        None => {
-            pieces_across(inspector, route, head, &decoded)?;
-            Ok(Outbound::Ready(full(encoded)))
-        }
+        None => Ok(Outbound::Ready(full(encoded))),
         Some(redacted) => {
             parts.headers.remove(header::CONTENT_ENCODING);
             Ok(Outbound::Ready(full(redacted)))
@@ -289,16 +234,12 @@ async fn scan_body<'s>(
     route: &Route,
     parts: &mut Parts,
     body: Incoming,
-    head: &[Vec<u8>],
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
     // A body that may be redacted is held whole (a redaction rewrites it).
     let redact =
         route.dlp.on_match == OnMatch::Redact || route.dlp.personal_data() == PersonalData::Redact;
-    let scanner = match primed(inspector, route, head) {
-        Ok(scanner) => scanner,
-        Err(refusal) => return Err(refusal.draining(body)),
-    };
+    let scanner = inspector.body_scanner(route);
     // A provider API request is read whole: what it asks the provider to do is decided on all of it.
     let stream_after = (!redact && route.provider_api.is_none()).then_some(STREAM_AFTER);
     let read = read_body(body, cfg.max_body, scanner, !redact, stream_after).await;
@@ -314,14 +255,17 @@ async fn scan_body<'s>(
     {
         return Err(Refusal::blocked(why));
     }
-    let stream_found = matches!(verdict, Some(Verdict::Found { .. }));
     match verdict {
         Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),
         Some(Verdict::Warn(f)) => {
             notes.warn(&f, Part::Body);
             return Ok(Outbound::Ready(chunks_body(chunks)));
         }
-        Some(Verdict::Found { finding, .. }) if !redact => {
+        // What may not be redacted (a value completed by pieces sent before) refuses here:
+        // the whole-body scan below would not see it again.
+        Some(Verdict::Found { finding, .. })
+            if !redact || !inspector.may_redact(route, &finding) =>
+        {
             return Err(Refusal::found(&finding, Part::Body));
         }
         Some(Verdict::Found { .. }) | None => {}
@@ -331,10 +275,5 @@ async fn scan_body<'s>(
         return Ok(Outbound::Ready(full(bytes)));
     }
     let sent = judge_body(inspector, route, parts, &bytes, notes)?;
-    let sent = sent.unwrap_or(bytes);
-    if stream_found {
-        // The stream may have found what the body alone does not hold: pieces across parts.
-        pieces_across(inspector, route, head, &sent)?;
-    }
-    Ok(Outbound::Ready(full(sent)))
+    Ok(Outbound::Ready(full(sent.unwrap_or(bytes))))
 }

@@ -261,6 +261,49 @@ fn hex_and_percent() {
 }
 
 #[test]
+fn spellings_an_agent_reaches_for() {
+    let e = engine();
+    let v = VALUE2.as_bytes();
+    let reversed: String = VALUE2.chars().rev().collect();
+    assert_rule(
+        &e,
+        format!("x={reversed}").as_bytes(),
+        "known-secret:OTHER/reversed",
+    );
+    let rot13: String = VALUE2
+        .chars()
+        .map(|c| match c {
+            'a'..='z' => (((c as u8 - b'a') + 13) % 26 + b'a') as char,
+            'A'..='Z' => (((c as u8 - b'A') + 13) % 26 + b'A') as char,
+            _ => c,
+        })
+        .collect();
+    assert_rule(
+        &e,
+        format!("x={rot13}").as_bytes(),
+        "known-secret:OTHER/rot13",
+    );
+    let codes =
+        |f: &dyn Fn(&u8) -> String, sep: &str| v.iter().map(f).collect::<Vec<_>>().join(sep);
+    for text in [
+        format!("String.fromCharCode({})", codes(&|b| b.to_string(), ",")),
+        format!("[{}]", codes(&|b| b.to_string(), ", ")),
+        codes(&|b| format!("&#{b};"), ""),
+        codes(&|b| format!("&#x{b:x};"), ""),
+        format!("\"{}\"", codes(&|b| format!("\\u{:04x}", b), "")),
+        format!("'{}'", codes(&|b| format!("\\{b:03o}"), "")),
+    ] {
+        assert_rule(&e, text.as_bytes(), "known-secret:OTHER/char-codes");
+    }
+    // Ordinary numbers and text stay clean.
+    assert_clean(
+        &e,
+        b"[113, 56, 87, 109, 50, 76, 120, 55] are the first eight",
+    );
+    assert_clean(&e, b"Uryyb jbeyq, guvf vf EBG13 grkg.");
+}
+
+#[test]
 fn fragments_and_short_values() {
     let e = engine();
     let n = VALUE2.len();

@@ -1,6 +1,7 @@
 //! The known-secret search: a sampled 4-gram filter over the input, separators skipped.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::{next_nonsep, prev_nonsep};
 use crate::MIN_SECRET_LEN;
@@ -19,11 +20,36 @@ use crate::decode::is_sep;
 pub(super) struct GramIndex {
     pub(super) pats: Vec<Vec<u8>>,
     bits: Vec<u64>,
-    grams: HashMap<u32, Vec<(u32, u32)>>,
+    grams: GramMap,
     stride: usize,
 }
 
 const GRAM: usize = 4;
+
+/// The patterns holding each gram. Keys are 4-byte grams: one multiplication hashes them (the
+/// default hasher's cost showed on inputs whose grams hit the bitmap often, such as numbers
+/// against the character-code spellings).
+type GramMap = HashMap<u32, Vec<(u32, u32)>, BuildHasherDefault<GramHasher>>;
+
+#[derive(Default)]
+struct GramHasher(u64);
+
+impl Hasher for GramHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, g: u32) {
+        self.0 = u64::from(g).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        // The table indexes by the low bits: fold the well-mixed high half into them.
+        self.0 ^ (self.0 >> 32)
+    }
+}
 const BITS_LOG2: u32 = 20;
 
 #[inline(always)]
@@ -34,7 +60,7 @@ fn gram_hash(g: u32) -> usize {
 impl GramIndex {
     pub(super) fn new(pats: Vec<Vec<u8>>) -> GramIndex {
         let mut bits = vec![0u64; 1 << (BITS_LOG2 - 6)];
-        let mut grams: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+        let mut grams = GramMap::default();
         for (pid, p) in pats.iter().enumerate() {
             debug_assert!(p.len() >= MIN_SECRET_LEN && !p.iter().any(|&b| is_sep(b)));
             for (off, w) in p.windows(GRAM).enumerate() {

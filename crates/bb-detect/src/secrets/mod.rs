@@ -8,8 +8,9 @@
 //! three alignments a value can have in a longer base64 string (only the characters that do not depend on the neighbours: the
 //! "core"); base32, upper and lower case, at the five alignments; hex lower and upper, also
 //! as escapes (`\x41\x4b`) or byte lists (`0x41, 0x4b`); percent-encoding of every byte and of the reserved bytes only,
-//! lower and upper hex digits, once and twice; and seeds for fragments: any piece of at least
-//! `max(10, len/4)` characters is found by a seed it contains and then extended byte by byte
+//! lower and upper hex digits, once and twice; reversed, ROT13 and character codes
+//! ([`spellings`]); and seeds for fragments: any piece of at least
+//! `max(8, len/5)` characters is found by a seed it contains and then extended byte by byte
 //! against the secret. A fragment of half the value or more is a finding on its own; shorter
 //! ones are pieces of a value cut up and spread over a request or several (see [`pieces`]). The search itself is a sampled 4-gram filter (`gram::GramIndex`) that
 //! reads the input in place, skipping separators, with no stripped copy.
@@ -18,10 +19,12 @@ use std::collections::HashMap;
 
 mod gram;
 mod pieces;
+mod spellings;
 
 use gram::GramIndex;
 pub(crate) use pieces::PIECES_WITHIN;
 use pieces::{Ledger, PIECE_MIN, PieceIndex};
+use spellings::{decimal_codes, octal_codes, prefixed_hex, reversed, rot13};
 
 use crate::decode::{
     b32_core, b64_core, hex_encode, is_sep, pct_encode, strip_separators, to_url_alphabet,
@@ -40,6 +43,10 @@ enum Enc {
     Hex,
     Url,
     Url2,
+    Reversed,
+    Rot13,
+    /// Character codes: decimal, octal, HTML entities, `\u` escapes.
+    CharCodes,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,14 +77,6 @@ pub(crate) struct Secrets {
     names: Vec<String>,
     /// Separator-free bytes to keep between two calls: longest pattern + longest secret.
     pub overlap: usize,
-}
-
-/// Each byte of `v` as two hex digits after `prefix`.
-fn prefixed_hex(v: &[u8], prefix: &[u8], upper: bool) -> Vec<u8> {
-    hex_encode(v, upper)
-        .chunks(2)
-        .flat_map(|pair| prefix.iter().chain(pair).copied())
-        .collect()
 }
 
 /// The rule prefix of a secret: `canary` or `known-secret:NAME`.
@@ -157,6 +156,20 @@ impl Secrets {
                     add(strip_separators(&twice), exact(Enc::Url2), secret);
                 }
             }
+            add(reversed(&sv), exact(Enc::Reversed), secret);
+            add(rot13(&sv), exact(Enc::Rot13), secret);
+            add(decimal_codes(v, b""), exact(Enc::CharCodes), secret);
+            add(decimal_codes(v, b"&#"), exact(Enc::CharCodes), secret);
+            add(octal_codes(v), exact(Enc::CharCodes), secret);
+            for upper in [false, true] {
+                for prefix in [&b"u00"[..], b"&#x"] {
+                    add(
+                        prefixed_hex(v, prefix, upper),
+                        exact(Enc::CharCodes),
+                        secret,
+                    );
+                }
+            }
             let ns = sv.len();
             let min_frag = (ns / 2).max(MIN_SECRET_LEN);
             // Seeds of up to SEED_MAX bytes, spaced so that every piece of min_len bytes holds
@@ -177,7 +190,7 @@ impl Secrets {
                     );
                 }
             }
-            let min_piece = (ns / 4).max(PIECE_MIN).min(min_frag);
+            let min_piece = (ns / 5).max(PIECE_MIN).min(min_frag);
             if min_piece < min_frag {
                 for (off, k) in seeds(min_piece) {
                     piece_seeds.push((sv[off..off + k].to_vec(), (secret, off)));
@@ -385,6 +398,9 @@ fn rule_name(info: &Info, enc: Enc, span: &[u8]) -> String {
         Enc::Hex => "/hex",
         Enc::Url => "/url",
         Enc::Url2 => "/url2",
+        Enc::Reversed => "/reversed",
+        Enc::Rot13 => "/rot13",
+        Enc::CharCodes => "/char-codes",
     };
     format!("{}{suffix}", info.prefix)
 }

@@ -1,5 +1,5 @@
 //! A known value cut into pieces and spread over query parameters, headers, body fields or
-//! several requests. A piece of at least a quarter of the value (and [`PIECE_MIN`] bytes) is
+//! several requests. A piece of at least a fifth of the value (and [`PIECE_MIN`] bytes) is
 //! found by seeds of its own and extended against the value; the engine keeps, for each value,
 //! which of its bytes the pieces seen in the last [`WINDOW`] cover, across every scan (one
 //! engine serves one bottle). Once they cover the whole value, the scan that completes it has a
@@ -16,8 +16,9 @@ use crate::Detector;
 use crate::tokens::Sink;
 
 /// The shortest piece looked for: shorter ones match ordinary text by chance far too often to
-/// be told apart.
-pub(super) const PIECE_MIN: usize = 10;
+/// be told apart (eight hex digits of a hex token already turn up in hashes and ids, but
+/// covering the whole value with such chance hits within the window does not happen).
+pub(super) const PIECE_MIN: usize = 8;
 
 /// Pieces are looked for in the first MiB of a stream (and in every URL and header, scanned on
 /// their own): there the proxy holds a body whole before it leaves, and a search for short

@@ -5,9 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::sync::Arc;
 
-use bb_sidecar::secrets::Secrets;
 use common::*;
 use serde_json::json;
 
@@ -30,12 +28,7 @@ fn post(host: &str, port: u16, coding: &str, body: &[u8]) -> Vec<u8> {
 }
 
 async fn proxy(routes: Vec<serde_json::Value>) -> Proxy {
-    let mut setup = Setup::new(plan(routes));
-    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
-    setup.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
-        &setup.secrets,
-    )));
-    start(setup).await
+    start_detecting(routes, TOKEN).await
 }
 
 fn scanned(host: &str, inbound: &[&str]) -> serde_json::Value {

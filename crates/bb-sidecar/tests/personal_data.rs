@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use bb_sidecar::secrets::Secrets;
 use common::*;
 use serde_json::json;
 
@@ -15,12 +12,7 @@ const CARD: &str = "4111 1111 1111 1111";
 const IBAN: &str = "DE89370400440532013000";
 
 async fn proxy(routes: Vec<serde_json::Value>) -> Proxy {
-    let mut setup = Setup::new(plan(routes));
-    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
-    setup.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
-        &setup.secrets,
-    )));
-    start(setup).await
+    start_detecting(routes, TOKEN).await
 }
 
 fn scanned(host: &str, on_match: &str, personal_data: &str) -> serde_json::Value {

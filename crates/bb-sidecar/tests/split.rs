@@ -4,21 +4,14 @@
 mod common;
 
 use std::io::Write;
-use std::sync::Arc;
 
-use bb_sidecar::secrets::Secrets;
 use common::*;
 use serde_json::json;
 
 const TOKEN: &str = "q8Wm2Lx7Rt4Kp9Zs3Vn6Bc1Hd5Jf0Gy";
 
 async fn proxy(routes: Vec<serde_json::Value>) -> Proxy {
-    let mut setup = Setup::new(plan(routes));
-    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), TOKEN.to_owned())], None);
-    setup.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
-        &setup.secrets,
-    )));
-    start(setup).await
+    start_detecting(routes, TOKEN).await
 }
 
 fn scanned(host: &str, on_match: &str) -> serde_json::Value {

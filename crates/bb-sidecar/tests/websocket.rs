@@ -85,6 +85,19 @@ fn frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The agent's upgrade through the proxy to the upstream on `port`: the answer's head and the
+/// bytes after it.
+async fn upgraded_agent(p: &Proxy, port: u16) -> (TcpStream, String, Vec<u8>) {
+    let mut agent = TcpStream::connect(p.addr).await.unwrap();
+    agent
+        .write_all(upgrade_request(port).as_bytes())
+        .await
+        .unwrap();
+    let (head, after) = read_head(&mut agent).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    (agent, head, after)
+}
+
 async fn read_head(agent: &mut TcpStream) -> (String, Vec<u8>) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -105,13 +118,7 @@ async fn read_head(agent: &mut TcpStream) -> (String, Vec<u8>) {
 async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_it_leaves() {
     let (port, upstream) = start_ws_upstream().await;
     let p = start(setup(&[])).await;
-    let mut agent = TcpStream::connect(p.addr).await.unwrap();
-    agent
-        .write_all(upgrade_request(port).as_bytes())
-        .await
-        .unwrap();
-    let (head, mut after) = read_head(&mut agent).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (mut agent, head, mut after) = upgraded_agent(&p, port).await;
     assert!(
         head.to_ascii_lowercase().contains("upgrade: websocket"),
         "{head}"
@@ -191,13 +198,7 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
 async fn a_frame_compressed_without_negotiation_closes_the_connection_before_it_leaves() {
     let (port, upstream) = start_ws_upstream().await;
     let p = start(setup(&[])).await;
-    let mut agent = TcpStream::connect(p.addr).await.unwrap();
-    agent
-        .write_all(upgrade_request(port).as_bytes())
-        .await
-        .unwrap();
-    let (head, _) = read_head(&mut agent).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let (mut agent, head, _) = upgraded_agent(&p, port).await;
     assert!(
         !head
             .to_ascii_lowercase()

@@ -148,6 +148,16 @@ pub async fn start_proxy(table: RouteTable, addresses: AddressPolicy) -> Proxy {
     start(s).await
 }
 
+/// A proxy whose inspector is the real detection engine, with one token slot holding `token`.
+pub async fn start_detecting(routes: Vec<Value>, token: &str) -> Proxy {
+    let mut setup = Setup::new(plan(routes));
+    setup.secrets = Secrets::from_values([("EGRESS_TOKEN_1".to_owned(), token.to_owned())], None);
+    setup.inspector = Some(Arc::new(bb_sidecar::inspect::DetectInspector::new(
+        &setup.secrets,
+    )));
+    start(setup).await
+}
+
 pub async fn start(setup: Setup) -> Proxy {
     let (log, lines) = Log::memory();
     let routes = SharedRoutes::new(setup.table);

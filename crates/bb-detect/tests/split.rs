@@ -125,11 +125,14 @@ fn pieces_sent_one_request_at_a_time_add_up() {
             assert_eq!(found, [SPLIT], "the request that completes the value");
         }
     }
-    // The record starts again: the same pieces once more make a second finding.
-    let again: Vec<String> = parts
-        .iter()
-        .flat_map(|p| e.scan(&known(), p.as_bytes()))
-        .map(|f| f.rule)
-        .collect();
-    assert_eq!(again, [SPLIT]);
+    // Covered: from now on any piece of it is refused (a refused request cannot use up the
+    // completion and let the last piece go out alone afterwards).
+    for p in &parts {
+        let again: Vec<String> = e
+            .scan(&known(), p.as_bytes())
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(again, [SPLIT]);
+    }
 }

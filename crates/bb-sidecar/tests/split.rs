@@ -70,7 +70,9 @@ async fn pieces_spread_over_url_headers_and_body_are_refused() {
         "nothing reached the upstream"
     );
 
-    // Two of the three pieces: the value is not there, the request goes.
+    // Two of the three pieces, to a bottle that has seen no piece: the value is not there, the
+    // request goes.
+    let p = proxy(vec![scanned("scan.test", "block")]).await;
     let raw = request(
         "scan.test",
         port,
@@ -110,6 +112,12 @@ async fn pieces_sent_one_request_at_a_time_are_refused_when_they_complete_the_va
     let answer = send_bytes(p.addr, &raw).await;
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert!(answer.body.contains("/split"), "{}", answer.body);
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap().concat()).to_string();
+    assert!(!sent.contains(c), "the last piece never left");
+    // A request refused anyway does not use up the completion: the last piece sent alone
+    // afterwards is still refused.
+    let raw = request("scan.test", port, &format!("q={c}"), "hello", b"{}", false);
+    assert_eq!(send_bytes(p.addr, &raw).await.status, 403);
     let sent = String::from_utf8_lossy(&seen.lock().unwrap().concat()).to_string();
     assert!(!sent.contains(c), "the last piece never left");
 }

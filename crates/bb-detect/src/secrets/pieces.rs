@@ -3,8 +3,8 @@
 //! found by seeds of its own and extended against the value; the engine keeps, for each value,
 //! which of its bytes the pieces seen in the last [`WINDOW`] cover, across every scan (one
 //! engine serves one bottle). Once they cover the whole value, the scan that completes it has a
-//! finding (`known-secret:NAME/split`): that request is refused, so the value never leaves
-//! whole.
+//! finding (`known-secret:NAME/split`), and so has every later scan with a piece of it while
+//! the pieces are fresh: that request is refused, so the value never leaves whole.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,7 +40,9 @@ pub(super) struct Ledger(Mutex<HashMap<usize, Vec<Option<Instant>>>>);
 
 impl Ledger {
     /// Records a piece seen at `now`; true when the pieces of the last [`WINDOW`] cover the
-    /// value whole (the record then starts again, so the next complete set is a finding too).
+    /// value whole. The record is not reset by a finding: once the value is covered, every
+    /// piece of it is a finding until its pieces age out (a reset would let a refused request
+    /// use up the completion, and the last piece go out alone in the next one).
     pub(super) fn cover(
         &self,
         secret: usize,
@@ -54,11 +56,7 @@ impl Ledger {
         let seen = map.entry(secret).or_insert_with(|| vec![None; len]);
         seen[piece].fill(Some(now));
         let fresh = |t: &Option<Instant>| t.is_some_and(|t| now.duration_since(t) <= WINDOW);
-        let whole = seen.iter().all(fresh);
-        if whole {
-            map.remove(&secret);
-        }
-        whole
+        seen.iter().all(fresh)
     }
 }
 
@@ -125,10 +123,13 @@ mod tests {
         assert!(!ledger.cover(0, 30, 10..20, t0 + Duration::from_secs(60)));
         assert!(!ledger.cover(1, 30, 20..30, t0), "another value");
         assert!(ledger.cover(0, 30, 20..30, t0 + Duration::from_secs(120)));
-        // Complete again from scratch; a piece older than the window no longer counts.
-        assert!(!ledger.cover(0, 30, 0..20, t0));
-        let late = t0 + WINDOW + Duration::from_secs(1);
-        assert!(!ledger.cover(0, 30, 20..30, late));
+        // Covered: any piece of it is a finding, until the pieces age out.
+        assert!(ledger.cover(0, 30, 5..15, t0 + Duration::from_secs(180)));
+        let late = t0 + WINDOW + Duration::from_secs(150);
+        assert!(
+            !ledger.cover(0, 30, 20..30, late),
+            "0..5 and 15..20 are stale"
+        );
         assert!(ledger.cover(0, 30, 0..20, late));
     }
 }

@@ -51,7 +51,24 @@ fn write_gate_config(plan: &Plan) -> Result<()> {
         &gate_config_file(plan),
         serde_json::to_string_pretty(&config)?.as_bytes(),
         0o644,
-    )
+    )?;
+    write_gate_rules(plan)
+}
+
+/// The bottle's rules file with its `[extend]` chain merged into one file, so the sidecar needs
+/// no other file of the host (`bb-plan` already refused a file gitleaks would reject; one
+/// changed since is refused here the same way).
+fn write_gate_rules(plan: &Plan) -> Result<()> {
+    let Some(source) = &plan.git_gate.rules else {
+        return Ok(());
+    };
+    let config = bb_gitleaks::load(source)?;
+    fsx::write_file(&gate_rules_file(plan), config.to_toml().as_bytes(), 0o644)
+}
+
+/// The merged rules in the state folder.
+fn gate_rules_file(plan: &Plan) -> PathBuf {
+    plan.state_dir.join("git-gate/rules.toml")
 }
 
 /// `repos.json` in the state folder.
@@ -77,8 +94,12 @@ fn gate_volumes(plan: &Plan) -> Vec<String> {
             repo.name
         ));
     }
-    if let Some(rules) = &plan.git_gate.rules {
-        volumes.push(format!("{}:{}:ro", rules.display(), in_sidecar::GATE_RULES));
+    if plan.git_gate.rules.is_some() {
+        volumes.push(format!(
+            "{}:{}:ro",
+            gate_rules_file(plan).display(),
+            in_sidecar::GATE_RULES
+        ));
     }
     // The mirrors: an anonymous volume, removed by `down --volumes`.
     volumes.push(in_sidecar::GATE_ROOT.into());

@@ -11,6 +11,10 @@ fn rendered(runtime: &str) -> (Fixture, Value, Value) {
         "shop",
         "extends: claude\nenv:\n  PRICE: \"costs $5 or ${NOT_A_VAR}\"\n  CARGO_REGISTRY_TOKEN: \"${CARGO_REGISTRY_TOKEN}\"\n  DB_PASSWORD: \"?db\"\negress:\n  routes:\n    - host: git.example.org\n      auth: {scheme: token, token_ref: GITEA_TOKEN}\n",
     );
+    render_fixture(f, runtime)
+}
+
+fn render_fixture(f: Fixture, runtime: &str) -> (Fixture, Value, Value) {
     let out = f
         .cmd("bb-plan")
         .args(["fixer", "--runtime", runtime])
@@ -140,4 +144,48 @@ fn rendered_file_snapshot() {
         .replace(&root, "<fixture>/")
         .replace(identity, "<identity>");
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn gitleaks_rules_reach_the_sidecar_merged_into_one_file() {
+    let f = Fixture::new();
+    spec_example(&f);
+    f.write(
+        "home/bottles/base-rules.toml",
+        "[[rules]]\nid = 'shop-token'\nregex = '''shop_[a-z0-9]{16}'''\n",
+    );
+    f.write(
+        "home/bottles/rules.toml",
+        "[extend]\npath = 'base-rules.toml'\n[[rules]]\nid = 'shop-token'\n[[rules.allowlists]]\nregexes = ['''^shop_test''']\n",
+    );
+    f.bottle(
+        "shop",
+        "extends: claude\ngit-gate:\n  rules: rules.toml\n  repos:\n    shop:\n      url: ssh://git@git.example.org:2222/team/shop.git\n      key: {provider: static, path: ~/.ssh/shop_deploy}\n      host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\"\n",
+    );
+    let (f, plan, doc) = render_fixture(f, "runc");
+    let mounts: Vec<&str> = doc["services"]["sidecar"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let rules_mount = mounts
+        .iter()
+        .find(|m| m.ends_with("/rules.toml:ro"))
+        .unwrap_or_else(|| panic!("no rules mount in {mounts:?}"));
+    let state = plan["state_dir"].as_str().unwrap();
+    let source = rules_mount.split(':').next().unwrap();
+    assert!(source.starts_with(state), "{source} is not in the state folder {state}");
+    let bottles = f.home().join("bottles");
+    assert!(
+        !mounts.iter().any(|m| m.contains(&*bottles.to_string_lossy())),
+        "{mounts:?}"
+    );
+    let merged = std::fs::read_to_string(source).unwrap();
+    assert!(merged.contains("shop_[a-z0-9]{16}") && merged.contains("^shop_test"), "{merged}");
+    assert!(!merged.contains("base-rules.toml"), "{merged}");
+    let loaded = bb_gitleaks::load(std::path::Path::new(source)).unwrap();
+    let found = |text: &str| loaded.rules.scan(text.as_bytes(), "a", "c").len();
+    assert_eq!(found("shop_abcdef0123456789"), 1);
+    assert_eq!(found("shop_test0123456789a"), 0, "the extending file's allowlist");
 }

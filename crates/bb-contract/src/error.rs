@@ -88,6 +88,24 @@ pub fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// The closest candidate to `given`, when one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&given.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 /// Exit status for bad input.
 pub const EXIT_INPUT: i32 = 2;
 /// Exit status for a runtime failure.

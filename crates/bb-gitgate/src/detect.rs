@@ -1,9 +1,14 @@
 //! Everything that decides whether a fragment holds a secret: the shared detectors of
 //! `bb_detect` (the proxy's `token_patterns` and `known_secrets`) and the optional gitleaks rules.
+//!
+//! The built-in token rules stand for gitleaks' defaults: the rules file's global allowlists,
+//! `disabledRules` and rules extending a default rule by id apply to them
+//! ([`bb_gitleaks::Rules::silences_builtin`]). A known secret (a token of this bottle, the
+//! canary) is never silenced. Hits of several rules on one secret are one hit naming them all.
 
 use bb_contract::layout::env;
-
-use crate::rules::Rules;
+use bb_gitleaks::Rules;
+use bb_gitleaks::rules::Candidate;
 
 /// Environment variables whose values are known secrets: every token slot and the canary.
 pub fn known_secret_vars() -> Vec<(String, String)> {
@@ -16,10 +21,11 @@ pub fn known_secret_vars() -> Vec<(String, String)> {
     vars
 }
 
-/// One match in a fragment, before it is placed on a line.
+/// One secret in a fragment, before it is placed on a line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    /// `token_patterns:<rule>`, `known_secrets:<VAR>` or `gitleaks:<id>`.
+    /// `token_patterns:<rule>`, `known_secrets:<VAR>` or `gitleaks:<id>`; every rule that
+    /// matched the secret, joined with `, `.
     pub rule: String,
     pub start: usize,
     pub end: usize,
@@ -65,6 +71,7 @@ impl Detectors {
             .engine
             .scan(&config, data)
             .into_iter()
+            .filter(|f| !self.silenced(f, data, path, commit))
             .map(|f| Hit {
                 rule: format!("{}:{}", f.detector.as_str(), f.rule),
                 start: f.start,
@@ -78,6 +85,96 @@ impl Detectors {
                 end: m.end,
             }));
         }
-        hits
+        merge_overlapping(hits)
+    }
+
+    /// Whether the rules file silences a built-in token finding.
+    fn silenced(&self, f: &bb_detect::Finding, data: &[u8], path: &str, commit: &str) -> bool {
+        let Some(rules) = &self.rules else {
+            return false;
+        };
+        if f.detector != bb_detect::Detector::TokenPatterns {
+            return false;
+        }
+        let (start, end) = (f.start.min(data.len()), f.end.min(data.len()));
+        let candidate = Candidate::new(data, start..end, start..end, path, commit);
+        rules.silences_builtin(&f.rule, &candidate)
+    }
+}
+
+/// One hit per secret: hits whose spans overlap (or that both name the whole file) become one,
+/// spanning them all and naming every rule once.
+fn merge_overlapping(mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by_key(|h| (h.start, h.end));
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        match out.last_mut() {
+            Some(last)
+                if hit.start < last.end || (hit.start, hit.end) == (last.start, last.end) =>
+            {
+                last.end = last.end.max(hit.end);
+                if !last.rule.split(", ").any(|r| r == hit.rule) {
+                    last.rule = format!("{}, {}", last.rule, hit.rule);
+                }
+            }
+            _ => out.push(hit),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(rule: &str, start: usize, end: usize) -> Hit {
+        Hit {
+            rule: rule.into(),
+            start,
+            end,
+        }
+    }
+
+    #[test]
+    fn overlapping_hits_are_one_naming_every_rule() {
+        let merged = merge_overlapping(vec![
+            hit("gitleaks:aws-access-token", 4, 24),
+            hit("token_patterns:aws-access-key-id", 4, 24),
+            hit("gitleaks:generic-api-key", 0, 24),
+            hit("gitleaks:other", 30, 40),
+            hit("gitleaks:pem-file", 0, 0),
+            hit("gitleaks:key-file", 0, 0),
+        ]);
+        assert_eq!(merged.len(), 3, "{merged:?}");
+        assert_eq!(merged[0].rule, "gitleaks:pem-file, gitleaks:key-file");
+        assert_eq!((merged[1].start, merged[1].end), (0, 24));
+        assert_eq!(
+            merged[1].rule,
+            "gitleaks:generic-api-key, gitleaks:aws-access-token, token_patterns:aws-access-key-id"
+        );
+        assert_eq!(merged[2].rule, "gitleaks:other");
+    }
+
+    #[test]
+    fn a_rules_file_silences_builtin_patterns_but_never_known_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.toml");
+        std::fs::write(&file, "[[allowlists]]\npaths = [\"^fixtures/\"]\n").unwrap();
+        let rules = bb_gitleaks::load(&file).unwrap().rules;
+        let token = "ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U";
+        let detectors = Detectors::new(
+            vec![("EGRESS_TOKEN_0".into(), "s3cr3t-value-of-this-bottle".into())],
+            Some(rules),
+        );
+        let data = format!("a = {token}\nb = s3cr3t-value-of-this-bottle\n");
+        let rules_of = |path: &str| -> Vec<String> {
+            detectors
+                .scan(data.as_bytes(), path, "c0ffee")
+                .into_iter()
+                .map(|h| h.rule)
+                .collect()
+        };
+        assert_eq!(rules_of("src/a").len(), 2, "{:?}", rules_of("src/a"));
+        assert_eq!(rules_of("fixtures/a"), ["known_secrets:known-secret:EGRESS_TOKEN_0"]);
     }
 }

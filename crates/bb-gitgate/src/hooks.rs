@@ -13,7 +13,6 @@ use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
 use crate::mirror;
 use crate::policy::{self, UpdateKind};
-use crate::rules::Rules;
 use crate::run::{Git, RAW_OBJECTS_ENV};
 use crate::scan::{self, Finding, Update};
 use crate::ssh;
@@ -40,9 +39,13 @@ impl HookOutput<'_> {
 pub fn load_detectors(config: &GateConfig) -> Result<Detectors, String> {
     let rules = match &config.rules {
         None => None,
-        Some(file) => Some(Rules::load(file).map_err(|e| {
-            format!("the gate's rules file cannot be used ({e:#}); nothing was sent upstream")
-        })?),
+        Some(file) => Some(
+            bb_gitleaks::load(file)
+                .map_err(|e| {
+                    format!("the gate's rules file cannot be used ({e}); nothing was sent upstream")
+                })?
+                .rules,
+        ),
     };
     Ok(Detectors::new(known_secret_vars(), rules))
 }

@@ -25,7 +25,6 @@ pub mod mirror;
 pub mod objects;
 pub mod pkt;
 pub mod policy;
-pub mod rules;
 pub mod run;
 pub mod scan;
 pub mod serve;

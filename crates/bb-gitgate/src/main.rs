@@ -57,8 +57,14 @@ enum Cmd {
         #[arg(long)]
         repo: String,
     },
-    /// Load a gitleaks-format rules file and list the rules that would be skipped
-    CheckRules { file: PathBuf },
+    /// Load a gitleaks-format rules file with its [extend] chain as gitleaks does and list its
+    /// rules; a file gitleaks would reject is an error (exit 2) naming the file and key
+    CheckRules {
+        file: PathBuf,
+        /// Print the merged config (extends resolved) as one gitleaks file instead
+        #[arg(long)]
+        merged: bool,
+    },
     /// Exit 0 when the gate accepts connections
     Health {
         /// The gate's address (a bottle's sidecar sets it: the gate listens on the internal
@@ -105,16 +111,24 @@ fn run(cmd: Cmd) -> Result<()> {
             root: at.root,
             listen,
         }),
-        Cmd::CheckRules { file } => {
-            let rules = bb_gitgate::rules::Rules::load(&file)?;
-            for s in &rules.skipped {
-                println!("skipped {}: {}", s.id, s.reason);
+        Cmd::CheckRules { file, merged } => {
+            let config = bb_gitleaks::load(&file)?;
+            for warning in &config.warnings {
+                eprintln!("bb-gitgate: warning: {warning}");
             }
-            println!(
-                "{} rule(s) loaded, {} skipped",
-                rules.rules.len(),
-                rules.skipped.len()
-            );
+            if merged {
+                print!("{}", config.to_toml());
+                return Ok(());
+            }
+            for rule in &config.rules.rules {
+                println!("{}", rule.id);
+            }
+            let off = config.rules.disabled_builtins();
+            if !off.is_empty() {
+                let names: Vec<&str> = off.iter().map(String::as_str).collect();
+                println!("built-in rules disabled: {}", names.join(", "));
+            }
+            eprintln!("bb-gitgate: {} rule(s) loaded", config.rules.rules.len());
             Ok(())
         }
         Cmd::Health { addr } => bb_gitgate::serve::health(addr),

@@ -16,7 +16,6 @@ use crate::config::{GateConfig, Paths};
 use crate::daemon::{Daemon, Limits};
 use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
-use crate::rules::Rules;
 use crate::{hooks, mirror, ssh};
 
 pub struct ServeOptions {
@@ -49,26 +48,19 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
         }
     }
     if let Some(file) = &config.rules {
-        match Rules::load(file) {
-            Ok(rules) => {
-                for s in &rules.skipped {
-                    Event::new(
-                        "rules",
-                        false,
-                        None,
-                        format!("rule `{}` skipped: {}", s.id, s.reason),
-                    )
-                    .print();
+        match bb_gitleaks::load(file) {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    Event::new("rules", true, None, format!("warning: {warning}")).print();
                 }
                 Event::new(
                     "rules",
                     true,
                     None,
                     format!(
-                        "{} rule(s) loaded from {}, {} skipped",
-                        rules.rules.len(),
-                        file.display(),
-                        rules.skipped.len()
+                        "{} rule(s) loaded from {}",
+                        loaded.rules.rules.len(),
+                        file.display()
                     ),
                 )
                 .print();
@@ -77,7 +69,7 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
                 "rules",
                 false,
                 None,
-                format!("{e:#}; every push is rejected until it is fixed"),
+                format!("{e}; every push is rejected until it is fixed"),
             )
             .print(),
         }

@@ -680,3 +680,40 @@ fn error_lines_snapshot() {
     }
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+#[test]
+fn gitleaks_rules_that_gitleaks_would_reject() {
+    let cases = [
+        ("[[rules]]\nid = 'x'\nregex = '(unclosed'\n", "rules[0].regex"),
+        ("[[rules]]\nid = 'x'\nregex = 'a'\nkeyword = ['a']\n", "did you mean `keywords`?"),
+        ("[extend]\npath = 'missing.toml'\n", "missing.toml: cannot read"),
+    ];
+    for (text, needle) in cases {
+        let f = Fixture::new();
+        f.write("home/bottles/leaks.toml", text);
+        with_shop(&f, "extends: claude\ngit-gate:\n  rules: leaks.toml\n");
+        assert_bad(
+            &f,
+            &["fixer"],
+            &[],
+            &[needle, "git-gate.rules in ", "shop.md"],
+        );
+    }
+}
+
+#[test]
+fn gitleaks_rules_warnings_reach_stderr() {
+    let f = Fixture::new();
+    f.write(
+        "home/bottles/leaks.toml",
+        "[extend]\nuseDefault = true\ndisabledRules = ['no-such-rule']\n",
+    );
+    with_shop(&f, "extends: claude\ngit-gate:\n  rules: leaks.toml\n");
+    let out = run(&f, &["fixer"], &[]);
+    assert_eq!(out.code, 0, "{:?}", out.errors);
+    assert!(
+        out.warnings.iter().any(|w| w.contains("leaks.toml") && w.contains("no-such-rule")),
+        "{:?}",
+        out.warnings
+    );
+}

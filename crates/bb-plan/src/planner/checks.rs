@@ -109,6 +109,22 @@ pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> 
             .error("git-gate.rules", format!("rules file {} does not exist", rules.value.display()))
             .fix("give the path of a gitleaks-format TOML file, relative to the bottle file or absolute"));
     }
+    if let Some(rules) = &r.resolved.rules {
+        // What gitleaks would refuse to load is refused here, not found out at the first push.
+        let config = bb_gitleaks::load(&rules.value).map_err(|e| {
+            let fix = format!(
+                "fix the rules file (git-gate.rules in {})",
+                bb_contract::error::display_path(&rules.loc.file)
+            );
+            match e.fix.clone() {
+                Some(own) => e.fix(format!("{own}; {fix}")),
+                None => e.fix(fix),
+            }
+        })?;
+        config.warnings.iter().for_each(|w| {
+            (host.warn)(&format!("{}: {w}", bb_contract::error::display_path(&rules.value)))
+        });
+    }
     for (name, repo) in &r.resolved.repos {
         if let Some(key) = &repo.key_path
             && !key.value.is_file()

@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use super::*;
 
 const RULES: &str = r#"
@@ -29,15 +31,17 @@ id = "pem-file"
 path = '''\.pem$'''
 
 [[rules]]
-id = "broken"
-regex = '''(unclosed'''
-
-[[rules]]
 id = "unicode-class"
 regex = '''\p{Greek}{4}'''
 [rules.allowlist]
 commits = ["deadbeef"]
 "#;
+
+fn rules(text: &str) -> Rules {
+    crate::parse(text, Path::new("rules.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .rules
+}
 
 fn ids(r: &Rules, data: &str, path: &str) -> Vec<String> {
     r.scan(data.as_bytes(), path, "0123456789abcdef")
@@ -47,17 +51,9 @@ fn ids(r: &Rules, data: &str, path: &str) -> Vec<String> {
 }
 
 #[test]
-fn loads_rules_and_skips_broken_ones() {
-    let r = Rules::parse(RULES).unwrap();
-    assert_eq!(r.rules.len(), 4);
-    assert_eq!(r.skipped.len(), 1);
-    assert_eq!(r.skipped[0].id, "broken");
-    assert!(!r.skipped[0].reason.contains('\n'));
-}
-
-#[test]
 fn matches_with_secret_group_keywords_and_allowlists() {
-    let r = Rules::parse(RULES).unwrap();
+    let r = rules(RULES);
+    assert_eq!(r.rules.len(), 4);
     let data = "x = 1\naws = \"AKIAIOSFODNN7EXAMPLF\"\n";
     let m = r.scan(data.as_bytes(), "src/a.py", "c0ffee");
     assert_eq!(m.len(), 1);
@@ -85,37 +81,14 @@ fn matches_with_secret_group_keywords_and_allowlists() {
 
 #[test]
 fn keyword_prefilter_skips_rules() {
-    let r = Rules::parse(
-        r#"
-[[rules]]
-id = "needs-kw"
-regex = '''zzz'''
-keywords = ["magic"]
-"#,
-    )
-    .unwrap();
+    let r = rules("[[rules]]\nid = \"needs-kw\"\nregex = '''zzz'''\nkeywords = [\"magic\"]\n");
     assert!(ids(&r, "zzz", "a").is_empty());
     assert_eq!(ids(&r, "MAGIC zzz", "a"), ["needs-kw"]);
 }
 
 #[test]
-fn toml_errors_and_bad_allowlists() {
-    assert!(Rules::parse("[[rules]\n").is_err());
-    let r = Rules::parse(
-        "[[rules]]\nid='x'\nregex='a'\n[rules.allowlist]\ncondition='XOR'\nregexes=['b']\n",
-    )
-    .unwrap();
-    assert_eq!(r.skipped.len(), 1);
-    assert!(Rules::parse("[allowlist]\nregexTarget='nope'\nregexes=['a']\n").is_err());
-    let r = Rules::parse("[[rules]]\nid='nothing'\n").unwrap();
-    assert_eq!(r.skipped[0].reason, "a rule needs a regex or a path");
-    let r = Rules::parse("[[rules]]\nid='g'\nregex='(a)'\nsecretGroup=3\n").unwrap();
-    assert!(r.skipped[0].reason.contains("secretGroup"));
-}
-
-#[test]
 fn and_condition_needs_every_criterion() {
-    let r = Rules::parse(
+    let r = rules(
         r#"
 [[rules]]
 id = "t"
@@ -125,11 +98,40 @@ condition = "AND"
 paths = ['''^test/''']
 regexes = ['''tok_fake''']
 "#,
-    )
-    .unwrap();
+    );
     assert!(ids(&r, "tok_fakexxxx", "test/a").is_empty());
     assert_eq!(ids(&r, "tok_fakexxxx", "src/a"), ["t"]);
     assert_eq!(ids(&r, "tok_realxxxx", "test/a"), ["t"]);
+}
+
+const REQUIRED: &str = r#"
+[[rules]]
+id = "key-id"
+regex = '''KID[0-9]{4}'''
+skipReport = true
+
+[[rules]]
+id = "key-secret"
+regex = '''SEC[a-z]{6}'''
+[[rules.required]]
+id = "key-id"
+withinLines = 1
+"#;
+
+#[test]
+fn required_rules_report_only_with_their_companion_near() {
+    let r = rules(REQUIRED);
+    assert_eq!(ids(&r, "KID1234\nSECabcdef", "a"), ["key-secret"]);
+    assert!(ids(&r, "SECabcdef", "a").is_empty(), "the companion is missing");
+    assert!(ids(&r, "KID1234\n\n\nSECabcdef", "a").is_empty(), "too far");
+    assert!(ids(&r, "KID1234", "a").is_empty(), "skipReport");
+}
+
+#[test]
+fn required_within_columns() {
+    let r = rules(&REQUIRED.replace("withinLines = 1", "withinColumns = 3"));
+    assert_eq!(ids(&r, "KID1234\nSECabcdef", "a"), ["key-secret"]);
+    assert!(ids(&r, "KID1234\n      SECabcdef", "a").is_empty());
 }
 
 #[test]

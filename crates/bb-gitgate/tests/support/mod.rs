@@ -28,8 +28,15 @@ description = "internal token used by the gate test"
 regex = '''\b(bbtest_[a-z0-9]{16})\b'''
 keywords = ["bbtest_"]
 [[rules]]
-id = "broken-rule"
-regex = '''(unclosed'''
+id = "custom-aws"
+description = "the same secrets as a built-in rule: one finding names both"
+regex = '''AKIA[A-Z0-9]{16}'''
+[[rules]]
+id = "go-literal-brace"
+description = "Go RE2 reads a brace that starts no repeat as a literal"
+regex = '''bbbrace_{[a-z]+}'''
+[extend]
+useDefault = true
 "#;
 
 /// Records every UDP datagram to port 53 in /tmp/udp (never answers).

@@ -175,17 +175,29 @@ fn gitleaks_rules_reach_the_sidecar_merged_into_one_file() {
         .unwrap_or_else(|| panic!("no rules mount in {mounts:?}"));
     let state = plan["state_dir"].as_str().unwrap();
     let source = rules_mount.split(':').next().unwrap();
-    assert!(source.starts_with(state), "{source} is not in the state folder {state}");
+    assert!(
+        source.starts_with(state),
+        "{source} is not in the state folder {state}"
+    );
     let bottles = f.home().join("bottles");
     assert!(
-        !mounts.iter().any(|m| m.contains(&*bottles.to_string_lossy())),
+        !mounts
+            .iter()
+            .any(|m| m.contains(&*bottles.to_string_lossy())),
         "{mounts:?}"
     );
     let merged = std::fs::read_to_string(source).unwrap();
-    assert!(merged.contains("shop_[a-z0-9]{16}") && merged.contains("^shop_test"), "{merged}");
+    assert!(
+        merged.contains("shop_[a-z0-9]{16}") && merged.contains("^shop_test"),
+        "{merged}"
+    );
     assert!(!merged.contains("base-rules.toml"), "{merged}");
     let loaded = bb_gitleaks::load(std::path::Path::new(source)).unwrap();
     let found = |text: &str| loaded.rules.scan(text.as_bytes(), "a", "c").len();
     assert_eq!(found("shop_abcdef0123456789"), 1);
-    assert_eq!(found("shop_test0123456789a"), 0, "the extending file's allowlist");
+    assert_eq!(
+        found("shop_test0123456789a"),
+        0,
+        "the extending file's allowlist"
+    );
 }

@@ -163,7 +163,10 @@ mod tests {
         let rules = bb_gitleaks::load(&file).unwrap().rules;
         let token = "ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U";
         let detectors = Detectors::new(
-            vec![("EGRESS_TOKEN_0".into(), "s3cr3t-value-of-this-bottle".into())],
+            vec![(
+                "EGRESS_TOKEN_0".into(),
+                "s3cr3t-value-of-this-bottle".into(),
+            )],
             Some(rules),
         );
         let data = format!("a = {token}\nb = s3cr3t-value-of-this-bottle\n");
@@ -175,6 +178,9 @@ mod tests {
                 .collect()
         };
         assert_eq!(rules_of("src/a").len(), 2, "{:?}", rules_of("src/a"));
-        assert_eq!(rules_of("fixtures/a"), ["known_secrets:known-secret:EGRESS_TOKEN_0"]);
+        assert_eq!(
+            rules_of("fixtures/a"),
+            ["known_secrets:known-secret:EGRESS_TOKEN_0"]
+        );
     }
 }

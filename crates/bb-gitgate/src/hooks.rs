@@ -8,6 +8,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use bb_gitleaks::ignore::Ignores;
+
 use crate::config::{GateConfig, Paths};
 use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
@@ -77,11 +79,45 @@ fn judge(
     let mut refusals = policy::check_updates(repo, updates, kinds, ref_shown);
     let scanned = scan::scan_push(None, updates, &["--all".into()], detectors)?;
     let path_shown = |p: &[u8]| scan::redacted_name(detectors, p, &String::from_utf8_lossy(p));
-    refusals.extend(policy::ci_refusals(repo, &scanned.changes, path_shown));
+    refusals.extend(policy::path_refusals(repo, &scanned.changes, path_shown));
+    let ignores = pushed_ignores(updates);
     Ok(Verdict {
         refusals,
-        findings: scanned.findings.into_iter().collect(),
+        findings: scanned
+            .findings
+            .into_iter()
+            .filter(|f| !is_ignored(&ignores, f))
+            .collect(),
         commits: scanned.stats.commits,
+    })
+}
+
+/// The `.gitleaksignore` of every pushed tip. A change to it needs the bottle's
+/// `allow.gitleaks_ignore` ([`policy::path_refusals`]), so what is read here is upstream's file
+/// or one the operator allowed. A file that cannot be read lets nothing through.
+fn pushed_ignores(updates: &[Update]) -> Ignores {
+    let mut all = Ignores::default();
+    for u in updates.iter().filter(|u| !u.is_delete()) {
+        let spec = format!("{}:{}", u.new, bb_gitleaks::ignore::FILE);
+        if let Ok(text) = Git::raw_objects(None)
+            .args(["cat-file", "blob", &spec])
+            .ok(mirror::LOCAL_TIMEOUT)
+        {
+            all.extend(Ignores::parse(&String::from_utf8_lossy(&text)));
+        }
+    }
+    all
+}
+
+/// Whether `.gitleaksignore` lists a finding under every rule that found it. A known secret
+/// (this bottle's token, the canary) is never let through, nor a finding in a name.
+fn is_ignored(ignores: &Ignores, f: &Finding) -> bool {
+    if ignores.is_empty() || f.line == 0 {
+        return false;
+    }
+    f.rule.split(", ").all(|rule| match rule.split_once(':') {
+        Some(("gitleaks" | "token_patterns", id)) => ignores.lists(&f.commit, &f.path, id, f.line),
+        _ => false,
     })
 }
 

@@ -7,7 +7,9 @@
 //! - a forced update needs `allow.force_push`: a branch moved to a commit that does not contain
 //!   its current one, or an existing tag moved at all (git itself treats a tag update as forced);
 //! - changing CI configuration in any commit of the pushed range needs `allow.ci_config`
-//!   ([`is_ci_path`]).
+//!   ([`is_ci_path`]);
+//! - changing `.gitleaksignore` needs `allow.gitleaks_ignore`: the scan honours the file as it
+//!   stands in the pushed tree, so an agent could otherwise list its own findings there.
 //!
 //! Each refusal is one line naming the ref or path and the bottle key that allows it.
 
@@ -146,41 +148,69 @@ pub fn is_ci_path(path: &[u8]) -> bool {
     CI_FILES.iter().any(|f| path == f.as_bytes()) || CI_DIRS.iter().any(|d| under(d))
 }
 
-/// Most CI refusal lines shown; more are counted.
-const MAX_CI_LINES: usize = 20;
+/// Whether a path (from the repository root) is the `.gitleaksignore` the secret scan reads
+/// (compared case-insensitively: a case-insensitive checkout reads any spelling).
+pub fn is_gitleaks_ignore(path: &[u8]) -> bool {
+    path.eq_ignore_ascii_case(bb_gitleaks::ignore::FILE.as_bytes())
+}
 
-/// One refusal line per CI path the pushed commits change (added, modified, deleted, or either
-/// side of a rename), unless the repo allows it. `shown` makes a path fit to print.
-pub fn ci_refusals(
+/// A kind of path a push may change only when the bottle allows it.
+struct Guard {
+    key: &'static str,
+    what: &'static str,
+    is: fn(&[u8]) -> bool,
+    allowed: fn(&PushAllowance) -> bool,
+}
+
+const GUARDS: &[Guard] = &[
+    Guard {
+        key: "ci_config",
+        what: "is CI configuration",
+        is: is_ci_path,
+        allowed: |a| a.ci_config,
+    },
+    Guard {
+        key: "gitleaks_ignore",
+        what: "lists findings the secret scan lets through",
+        is: is_gitleaks_ignore,
+        allowed: |a| a.gitleaks_ignore,
+    },
+];
+
+/// Most refusal lines shown per kind of path; more are counted.
+const MAX_PATH_LINES: usize = 20;
+
+/// One refusal line per guarded path (CI configuration, `.gitleaksignore`) the pushed commits
+/// change (added, modified, deleted, or either side of a rename), unless the repo allows it.
+/// `shown` makes a path fit to print.
+pub fn path_refusals(
     repo: &RepoPlan,
     changes: &[Change],
     shown: impl Fn(&[u8]) -> String,
 ) -> Vec<String> {
-    if repo.allow.ci_config {
-        return Vec::new();
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    let hits: Vec<&Change> = changes
-        .iter()
-        .filter(|c| is_ci_path(&c.path) && seen.insert(c.path.clone()))
-        .collect();
-    let mut out: Vec<String> = hits
-        .iter()
-        .take(MAX_CI_LINES)
-        .map(|c| {
+    let mut out = Vec::new();
+    for guard in GUARDS.iter().filter(|g| !(g.allowed)(&repo.allow)) {
+        let mut seen = std::collections::BTreeSet::new();
+        let hits: Vec<&Change> = changes
+            .iter()
+            .filter(|c| (guard.is)(&c.path) && seen.insert(c.path.clone()))
+            .collect();
+        out.extend(hits.iter().take(MAX_PATH_LINES).map(|c| {
             format!(
-                "{} (commit {}) is CI configuration; {}",
+                "{} (commit {}) {}; {}",
                 shown(&c.path),
                 short(&c.commit),
-                allow_hint(&repo.name, "ci_config")
+                guard.what,
+                allow_hint(&repo.name, guard.key)
             )
-        })
-        .collect();
-    if hits.len() > MAX_CI_LINES {
-        out.push(format!(
-            "... and {} more CI configuration path(s)",
-            hits.len() - MAX_CI_LINES
-        ));
+        }));
+        if hits.len() > MAX_PATH_LINES {
+            out.push(format!(
+                "... and {} more such path(s) ({})",
+                hits.len() - MAX_PATH_LINES,
+                guard.key
+            ));
+        }
     }
     out
 }
@@ -299,6 +329,7 @@ mod tests {
             delete: true,
             force_push: true,
             ci_config: true,
+            gitleaks_ignore: true,
         };
         let lines = check_updates(&repo(all), &updates, &kinds, |s| s.to_string());
         assert_eq!(lines.len(), 1, "other refs stay refused: {lines:?}");
@@ -352,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn ci_refusals_once_per_path_unless_allowed() {
+    fn guarded_path_refusals_once_per_path_unless_allowed() {
         let change = |c: char, p: &str| Change {
             commit: c.to_string().repeat(40),
             path: p.as_bytes().to_vec(),
@@ -364,10 +395,16 @@ mod tests {
             change('a', ".github/workflows/ci.yml"),
             change('b', ".github/workflows/ci.yml"),
             change('b', "Jenkinsfile"),
+            change('b', ".GitleaksIgnore"),
+            change('b', "docs/.gitleaksignore"),
         ];
         let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
-        let lines = ci_refusals(&repo(PushAllowance::default()), &changes, shown);
-        assert_eq!(lines.len(), 2, "{lines:?}");
+        let lines = path_refusals(&repo(PushAllowance::default()), &changes, shown);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            lines[2],
+            ".GitleaksIgnore (commit bbbbbbbbbb) lists findings the secret scan lets through; set git-gate.repos.shop.allow.gitleaks_ignore: true in the bottle to allow it"
+        );
         assert_eq!(
             lines[0],
             ".github/workflows/ci.yml (commit aaaaaaaaaa) is CI configuration; set git-gate.repos.shop.allow.ci_config: true in the bottle to allow it"
@@ -376,6 +413,12 @@ mod tests {
             ci_config: true,
             ..Default::default()
         };
-        assert!(ci_refusals(&repo(allowed), &changes, shown).is_empty());
+        assert_eq!(path_refusals(&repo(allowed), &changes, shown).len(), 1);
+        let allowed = PushAllowance {
+            ci_config: true,
+            gitleaks_ignore: true,
+            ..Default::default()
+        };
+        assert!(path_refusals(&repo(allowed), &changes, shown).is_empty());
     }
 }

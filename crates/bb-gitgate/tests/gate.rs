@@ -87,7 +87,10 @@ fn clone_fetch_and_push_through_the_gate() {
     assert!(
         events.iter().any(|e| e["event"] == "rules"
             && e["ok"] == true
-            && e["message"].as_str().unwrap_or("").contains("3 rule(s) loaded")),
+            && e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("3 rule(s) loaded")),
         "the rules file is loaded: {}",
         env.gate_logs()
     );
@@ -169,6 +172,30 @@ fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
         Some(ci)
     );
 
+    // `.gitleaksignore`: a change needs the allowance; once upstream, the scan honours it for
+    // the rules it lists, never for a known secret.
+    let out = env
+        .client("cd shop && printf 't.txt:test-internal-token:1\\n' > .gitleaksignore && git add .gitleaksignore && git commit -q -m ignore && git push origin HEAD:main 2>&1")
+        .expect_fail("a .gitleaksignore change");
+    assert!(
+        out.contains(".gitleaksignore (commit ")
+            && out.contains("set git-gate.repos.shop.allow.gitleaks_ignore: true in the bottle"),
+        "{out}"
+    );
+    push_free(&env, "HEAD:main");
+    env.client(&format!(
+        "cd shop && git fetch -q origin && echo 'tok: {CUSTOM}' > t.txt && git add t.txt && git commit -q -m listed && git push -q origin HEAD:main 2>&1"
+    ))
+    .expect_ok("a finding .gitleaksignore lists");
+    let out = env
+        .client(&format!(
+            "cd shop && printf 'tok: {CUSTOM} {TOKEN}\\nid = {CUSTOM}\\n' > t.txt && git commit -q -am more && git push origin HEAD:main 2>&1"
+        ))
+        .expect_fail("findings it does not list");
+    assert!(out.contains("t.txt:1") && out.contains("known_secrets"), "{out}");
+    assert!(out.contains("t.txt:2") && out.contains("gitleaks:test-internal-token"), "{out}");
+    assert!(!out.contains(TOKEN), "{out}");
+
     // Refs other than branches and tags, whatever the bottle allows.
     let before = env.upstream_refs();
     for (what, push) in [
@@ -220,7 +247,11 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
     eprintln!("push with a key in a new file:\n{out}");
     assert!(out.contains("creds.txt:2"), "{out}");
     assert!(out.contains("AKIA…(20 chars)"), "{out}");
-    assert_eq!(out.matches("creds.txt:2").count(), 1, "one finding per secret: {out}");
+    assert_eq!(
+        out.matches("creds.txt:2").count(),
+        1,
+        "one finding per secret: {out}"
+    );
     assert!(
         out.contains("token_patterns:aws-access-key-id, gitleaks:custom-aws"),
         "the finding names every rule: {out}"

@@ -5,10 +5,12 @@
 //!   a file gitleaks would reject is an [`bb_contract::InputError`] naming the file and key.
 //! - [`rules`]: the compiled rules and the scan of one fragment (allowlists, keywords, entropy,
 //!   `[[rules.required]]`, `skipReport`).
+//! - [`ignore`]: `.gitleaksignore` fingerprints.
 //! - [`builtin`]: how gitleaks' default rule ids map onto bot-bottle's built-in detectors, which
 //!   stand for gitleaks' defaults under `[extend] useDefault = true`.
 
 pub mod builtin;
+pub mod ignore;
 pub mod load;
 mod model;
 pub mod re2;

@@ -93,9 +93,8 @@ fn at(file: &Path, e: KeyError) -> InputError {
 }
 
 fn load_file(path: &Path, depth: usize) -> Result<Merged, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        InputError::new(format!("cannot read the rules file: {e}")).in_file(path)
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("cannot read the rules file: {e}")).in_file(path))?;
     parse_file(&text, path, depth)
 }
 
@@ -147,9 +146,9 @@ fn disable_builtins(merged: &mut Merged, ids: &[String], known: &[String]) {
     for id in ids {
         let builtins = builtin_rules(id);
         if builtins.is_empty() && !known.contains(id) {
-            merged
-                .warnings
-                .push(format!("extend.disabledRules: `{id}` names no rule of the extended config"));
+            merged.warnings.push(format!(
+                "extend.disabledRules: `{id}` names no rule of the extended config"
+            ));
         }
         merged
             .disabled_builtins
@@ -167,9 +166,9 @@ fn extend_with(merged: &mut Merged, base: Merged, disabled: &[String]) {
         disable_builtins(merged, disabled, &base_ids);
     } else {
         for id in disabled.iter().filter(|id| !base_ids.contains(id)) {
-            merged
-                .warnings
-                .push(format!("extend.disabledRules: `{id}` names no rule of the extended config"));
+            merged.warnings.push(format!(
+                "extend.disabledRules: `{id}` names no rule of the extended config"
+            ));
         }
     }
     for rule in base.raw.rules {
@@ -231,7 +230,8 @@ fn check_file(raw: &mut RawConfig) -> Result<(), KeyError> {
         }
         for (name, pattern) in [("regex", &rule.regex), ("path", &rule.path)] {
             if let Some(p) = pattern {
-                crate::rules::check_regex(p).map_err(|e| KeyError::new(format!("{key}.{name}"), e))?;
+                crate::rules::check_regex(p)
+                    .map_err(|e| KeyError::new(format!("{key}.{name}"), e))?;
             }
         }
     }
@@ -241,7 +241,10 @@ fn check_file(raw: &mut RawConfig) -> Result<(), KeyError> {
             if !raw.rules.iter().any(|x| x.id == r.id) {
                 return Err(KeyError::new(
                     format!("rules[{i}].required"),
-                    format!("rule `{}` requires `{}`, which is not a rule of this file", rule.id, r.id),
+                    format!(
+                        "rule `{}` requires `{}`, which is not a rule of this file",
+                        rule.id, r.id
+                    ),
                 ));
             }
         }
@@ -302,7 +305,10 @@ fn check_allowlist(a: &RawAllowlist, key: &str) -> Result<(), KeyError> {
     if !matches!(a.regex_target.as_str(), "" | "secret" | "match" | "line") {
         return Err(KeyError::new(
             format!("{key}.regexTarget"),
-            format!("unknown target `{}` (expected secret, match or line)", a.regex_target),
+            format!(
+                "unknown target `{}` (expected secret, match or line)",
+                a.regex_target
+            ),
         ));
     }
     if a.commits.is_empty() && a.paths.is_empty() && a.regexes.is_empty() && a.stopwords.is_empty()
@@ -314,7 +320,8 @@ fn check_allowlist(a: &RawAllowlist, key: &str) -> Result<(), KeyError> {
     }
     for (name, list) in [("paths", &a.paths), ("regexes", &a.regexes)] {
         for (i, p) in list.iter().enumerate() {
-            crate::rules::check_regex(p).map_err(|e| KeyError::new(format!("{key}.{name}[{i}]"), e))?;
+            crate::rules::check_regex(p)
+                .map_err(|e| KeyError::new(format!("{key}.{name}[{i}]"), e))?;
         }
     }
     Ok(())

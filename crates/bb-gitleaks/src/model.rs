@@ -125,10 +125,12 @@ impl<'a> Fields<'a> {
         for (key, value) in table {
             let Some(name) = known.iter().find(|k| k.eq_ignore_ascii_case(key)) else {
                 let mut err = KeyError::new(join(at, key), format!("unknown key `{key}`"));
-                err.fix = Some(match bb_contract::error::did_you_mean(key, known.iter().copied()) {
-                    Some(guess) => format!("did you mean `{guess}`?"),
-                    None => format!("gitleaks reads: {}", known.join(", ")),
-                });
+                err.fix = Some(
+                    match bb_contract::error::did_you_mean(key, known.iter().copied()) {
+                        Some(guess) => format!("did you mean `{guess}`?"),
+                        None => format!("gitleaks reads: {}", known.join(", ")),
+                    },
+                );
                 return Err(err);
             };
             values.push((name.to_string(), value));

@@ -325,8 +325,8 @@ fn named_class(chars: &[char], i: usize, out: &mut String) -> Result<Option<usiz
     if chars.get(i) != Some(&'[') || chars.get(i + 1) != Some(&':') {
         return Ok(None);
     }
-    let Some(close) = (i + 2..chars.len().saturating_sub(1))
-        .find(|&j| chars[j] == ':' && chars[j + 1] == ']')
+    let Some(close) =
+        (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == ':' && chars[j + 1] == ']')
     else {
         return Ok(None);
     };

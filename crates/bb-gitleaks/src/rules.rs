@@ -19,8 +19,8 @@ mod allow;
 #[cfg(test)]
 mod tests;
 
-pub use allow::Candidate;
 use allow::Allowlist;
+pub use allow::Candidate;
 
 /// A rule's findings in a fragment.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,9 +153,10 @@ impl Rules {
                 for b in builtins {
                     let overlay = overlays.entry(b.to_string()).or_default();
                     overlay.entropy = (r.entropy > 0.0).then_some(r.entropy).or(overlay.entropy);
-                    overlay
-                        .allowlists
-                        .extend(build_allowlists(&r.allowlists, &format!("{key}.allowlists"))?);
+                    overlay.allowlists.extend(build_allowlists(
+                        &r.allowlists,
+                        &format!("{key}.allowlists"),
+                    )?);
                 }
                 continue;
             }
@@ -222,7 +223,11 @@ impl Rules {
                 }
                 for b in builtins {
                     let again = Allowlist::build(a).map_err(|e| KeyError::new(key.clone(), e))?;
-                    overlays.entry(b.to_string()).or_default().allowlists.push(again);
+                    overlays
+                        .entry(b.to_string())
+                        .or_default()
+                        .allowlists
+                        .push(again);
                 }
             }
         }
@@ -250,7 +255,11 @@ impl Rules {
         if self.disabled_builtins.contains(base) {
             return true;
         }
-        if self.global.iter().any(|a| a.allows_path(c.path) || a.allows(c)) {
+        if self
+            .global
+            .iter()
+            .any(|a| a.allows_path(c.path) || a.allows(c))
+        {
             return true;
         }
         let Some(overlay) = self.overlays.get(base) else {
@@ -383,7 +392,11 @@ impl Rules {
                 continue;
             }
             let cand = Candidate::new(data, whole.range(), secret.range(), path, commit);
-            let allowed = self.global.iter().chain(&rule.allowlists).any(|a| a.allows(&cand));
+            let allowed = self
+                .global
+                .iter()
+                .chain(&rule.allowlists)
+                .any(|a| a.allows(&cand));
             if !allowed {
                 out.push(Found::at(data, secret.start(), secret.end()));
             }
@@ -404,7 +417,10 @@ struct Found {
 impl Found {
     fn at(data: &[u8], start: usize, end: usize) -> Found {
         let before = &data[..start];
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         Found {
             start,
             end,
@@ -429,7 +445,10 @@ fn build_rule(r: &RawRule, key: &str) -> Result<Rule, KeyError> {
     if regex.is_none() && path.is_none() {
         return Err(KeyError::new(
             key,
-            format!("rule `{}`: both regex and path are empty, so it would find nothing", r.id),
+            format!(
+                "rule `{}`: both regex and path are empty, so it would find nothing",
+                r.id
+            ),
         ));
     }
     if let Some(re) = &regex

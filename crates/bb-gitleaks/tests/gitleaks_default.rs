@@ -5,11 +5,16 @@
 use std::path::PathBuf;
 
 fn default_config() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/gitleaks/gitleaks.toml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/gitleaks/gitleaks.toml");
     if path.is_file() {
         return Some(path);
     }
-    assert!(std::env::var_os("CI").is_none(), "{} not found", path.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} not found",
+        path.display()
+    );
     eprintln!("{} not found: not checked", path.display());
     None
 }
@@ -42,9 +47,18 @@ fn gitleaks_default_config_finds_what_its_rules_describe() {
     let config = bb_gitleaks::load(&path).unwrap();
     // Written here from the vendors' published formats, not taken from the config.
     let cases = [
-        ("github-pat", "token = ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U"),
-        ("slack-webhook-url", "https://hooks.slack.com/services/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a"),
-        ("stripe-access-token", "sk_test_51Hq8ZkL4vN2mR7tX9wB3cD6fG1hJ5kM8nP0q"),
+        (
+            "github-pat",
+            "token = ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U",
+        ),
+        (
+            "slack-webhook-url",
+            "https://hooks.slack.com/services/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a",
+        ),
+        (
+            "stripe-access-token",
+            "sk_test_51Hq8ZkL4vN2mR7tX9wB3cD6fG1hJ5kM8nP0q",
+        ),
     ];
     for (rule, text) in cases {
         let ids: Vec<String> = config

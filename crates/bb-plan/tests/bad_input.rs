@@ -684,9 +684,18 @@ fn error_lines_snapshot() {
 #[test]
 fn gitleaks_rules_that_gitleaks_would_reject() {
     let cases = [
-        ("[[rules]]\nid = 'x'\nregex = '(unclosed'\n", "rules[0].regex"),
-        ("[[rules]]\nid = 'x'\nregex = 'a'\nkeyword = ['a']\n", "did you mean `keywords`?"),
-        ("[extend]\npath = 'missing.toml'\n", "missing.toml: cannot read"),
+        (
+            "[[rules]]\nid = 'x'\nregex = '(unclosed'\n",
+            "rules[0].regex",
+        ),
+        (
+            "[[rules]]\nid = 'x'\nregex = 'a'\nkeyword = ['a']\n",
+            "did you mean `keywords`?",
+        ),
+        (
+            "[extend]\npath = 'missing.toml'\n",
+            "missing.toml: cannot read",
+        ),
     ];
     for (text, needle) in cases {
         let f = Fixture::new();
@@ -712,7 +721,9 @@ fn gitleaks_rules_warnings_reach_stderr() {
     let out = run(&f, &["fixer"], &[]);
     assert_eq!(out.code, 0, "{:?}", out.errors);
     assert!(
-        out.warnings.iter().any(|w| w.contains("leaks.toml") && w.contains("no-such-rule")),
+        out.warnings
+            .iter()
+            .any(|w| w.contains("leaks.toml") && w.contains("no-such-rule")),
         "{:?}",
         out.warnings
     );

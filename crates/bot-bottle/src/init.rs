@@ -48,8 +48,9 @@ egress:
 #       url: git@github.com:you/myrepo.git
 #       key: {provider: static, path: ~/.ssh/bot-bottle-deploy}
 #       host_key: ssh-ed25519 AAAA...   # from ssh-keyscan, checked before first use
-#       # Refused unless allowed: deleting a branch or tag, a forced update, CI configuration.
-#       # allow: {delete: false, force_push: false, ci_config: false}
+#       # Refused unless allowed: deleting a branch or tag, a forced update, CI configuration,
+#       # a change to .gitleaksignore (what the secret scan lets through).
+#       # allow: {delete: false, force_push: false, ci_config: false, gitleaks_ignore: false}
 ---
 The starter bottle written by `bot-bottle init`. The text after the front matter is for you;
 bot-bottle ignores it.

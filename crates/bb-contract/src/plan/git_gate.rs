@@ -66,9 +66,13 @@ pub struct PushAllowance {
     /// with the repository's own secrets and network.
     #[serde(default)]
     pub ci_config: bool,
+    /// Changing `.gitleaksignore`: the fingerprints of findings the secret scan lets through.
+    #[serde(default)]
+    pub gitleaks_ignore: bool,
 }
 
 impl PushAllowance {
     /// The manifest keys under `git-gate.repos.<name>.allow`.
-    pub const KEYS: &'static [&'static str] = &["delete", "force_push", "ci_config"];
+    pub const KEYS: &'static [&'static str] =
+        &["delete", "force_push", "ci_config", "gitleaks_ignore"];
 }

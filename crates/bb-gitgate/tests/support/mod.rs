@@ -142,7 +142,7 @@ fn config(host_key: &str, wrong_key: &str) -> serde_json::Value {
             "path": "/srv/git/shop.git",
             "key_path": "/host/only/key",
             "host_key": key,
-            "allow": {"delete": allow, "force_push": allow, "ci_config": allow},
+            "allow": {"delete": allow, "force_push": allow, "ci_config": allow, "gitleaks_ignore": allow},
         })
     };
     serde_json::json!({

@@ -28,14 +28,23 @@ fn files_gitleaks_rejects_are_rejected_with_file_and_key() {
         ("[[rules]]\nid='x'\nregex='(unclosed'\n", "rules[0].regex"),
         ("[[rules]]\nid='x'\n", "both regex and path are empty"),
         ("[[rules]]\nregex='a'\n", "rules[0].id: is missing"),
-        ("[[rules]]\nid='g'\nregex='(a)'\nsecretGroup=3\n", "rules[0].secretGroup"),
+        (
+            "[[rules]]\nid='g'\nregex='(a)'\nsecretGroup=3\n",
+            "rules[0].secretGroup",
+        ),
         (
             "[[rules]]\nid='x'\nregex='a'\n[rules.allowlist]\ncondition='XOR'\nregexes=['b']\n",
             "condition",
         ),
-        ("[allowlist]\nregexTarget='nope'\nregexes=['a']\n", "allowlists[0].regexTarget"),
+        (
+            "[allowlist]\nregexTarget='nope'\nregexes=['a']\n",
+            "allowlists[0].regexTarget",
+        ),
         ("[allowlist]\ndescription='empty'\n", "at least one check"),
-        ("[allowlist]\npaths=['a']\n[[allowlists]]\npaths=['b']\n", "cannot be used alongside"),
+        (
+            "[allowlist]\npaths=['a']\n[[allowlists]]\npaths=['b']\n",
+            "cannot be used alongside",
+        ),
         (
             "[[rules]]\nid='x'\nregex='a'\n[rules.allowlist]\npaths=['a']\n[[rules.allowlists]]\npaths=['b']\n",
             "cannot be used alongside",
@@ -44,9 +53,18 @@ fn files_gitleaks_rejects_are_rejected_with_file_and_key() {
             "[[rules]]\nid='x'\nregex='a'\n[[rules.required]]\nid='nope'\n",
             "not a rule of this file",
         ),
-        ("[[allowlists]]\ntargetRules=['nope']\npaths=['a']\n", "targetRules"),
-        ("[extend]\nuseDefault=true\npath='x.toml'\n", "cannot both be set"),
-        ("[extend]\nurl='https://example.invalid/x.toml'\n", "extend.url"),
+        (
+            "[[allowlists]]\ntargetRules=['nope']\npaths=['a']\n",
+            "targetRules",
+        ),
+        (
+            "[extend]\nuseDefault=true\npath='x.toml'\n",
+            "cannot both be set",
+        ),
+        (
+            "[extend]\nurl='https://example.invalid/x.toml'\n",
+            "extend.url",
+        ),
         ("[[rules]\n", "not valid TOML"),
         ("[[rules]]\nid='x'\nregex='a{2000}'\n", "repeat count"),
     ];
@@ -73,8 +91,8 @@ fn unknown_keys_are_rejected_with_a_guess_and_known_keys_are_case_insensitive() 
 
 #[test]
 fn the_last_definition_of_an_id_wins() {
-    let c = parse_str("[[rules]]\nid='x'\nregex='first'\n[[rules]]\nid='x'\nregex='second'\n")
-        .unwrap();
+    let c =
+        parse_str("[[rules]]\nid='x'\nregex='first'\n[[rules]]\nid='x'\nregex='second'\n").unwrap();
     assert_eq!(c.rules.rules.len(), 1);
     assert!(found(&c, "first").is_empty());
     assert_eq!(found(&c, "second"), ["x"]);
@@ -117,11 +135,18 @@ regexes = ['''tok_fake''']
     .unwrap();
     let c = load(&top).unwrap();
     assert_eq!(found(&c, "tok_abcdef"), ["tok"]);
-    assert!(found(&c, "tok_fakexx").is_empty(), "the extending rule's allowlist adds up");
+    assert!(
+        found(&c, "tok_fakexx").is_empty(),
+        "the extending rule's allowlist adds up"
+    );
     assert!(found(&c, "gone_1").is_empty());
     assert_eq!(found(&c, "kept_1"), ["kept"]);
     assert!(c.rules.scan(b"kept_1", "fixtures/a", "c").is_empty());
-    assert!(c.warnings.iter().any(|w| w.contains("never-was")), "{:?}", c.warnings);
+    assert!(
+        c.warnings.iter().any(|w| w.contains("never-was")),
+        "{:?}",
+        c.warnings
+    );
     // The merged file stands alone.
     let flat = parse_str(&c.to_toml()).unwrap();
     assert_eq!(found(&flat, "tok_abcdef"), ["tok"]);
@@ -141,18 +166,27 @@ fn an_extend_chain_deeper_than_gitleaks_follows_is_rejected() {
     }
     std::fs::write(dir.path().join("d.toml"), "").unwrap();
     let err = load(&dir.path().join("a.toml")).unwrap_err().to_string();
-    assert!(err.contains("c.toml: extend: extends more than 2 levels"), "{err}");
+    assert!(
+        err.contains("c.toml: extend: extends more than 2 levels"),
+        "{err}"
+    );
     assert!(load(&dir.path().join("b.toml")).is_ok());
 }
 
 #[test]
 fn an_error_in_an_extended_file_names_that_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("base.toml"), "[[rules]]\nid='x'\nregex='('\n").unwrap();
+    std::fs::write(
+        dir.path().join("base.toml"),
+        "[[rules]]\nid='x'\nregex='('\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("top.toml"), "[extend]\npath='base.toml'\n").unwrap();
     let err = load(&dir.path().join("top.toml")).unwrap_err().to_string();
     assert!(err.contains("base.toml: rules[0].regex"), "{err}");
-    let err = load(&dir.path().join("missing.toml")).unwrap_err().to_string();
+    let err = load(&dir.path().join("missing.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.toml: cannot read"), "{err}");
 }
 
@@ -177,7 +211,10 @@ regex = '''MY-OWN-KEY-[0-9]+'''
     .unwrap();
     let off = c.rules.disabled_builtins();
     assert!(off.contains("jwt"));
-    assert!(off.contains("private-key"), "a rule with a regex replaces the built-in one");
+    assert!(
+        off.contains("private-key"),
+        "a rule with a regex replaces the built-in one"
+    );
     assert!(!off.contains("generic-credential"));
     assert_eq!(found(&c, "MY-OWN-KEY-12"), ["private-key"]);
     let dummy = Candidate::new(b"dummy_value", 0..11, 0..11, "a", "c");

@@ -78,7 +78,10 @@ fn negated_unicode_class() {
 fn class_items_rust_would_read_as_nesting_or_set_operations_are_literals() {
     assert!(matches(r"^[[a]+$", "[a["));
     assert!(matches(r"^[a&&b]+$", "a&b"));
-    assert!(translate("[a--]").is_err(), "Go reads a range from a down to -");
+    assert!(
+        translate("[a--]").is_err(),
+        "Go reads a range from a down to -"
+    );
     assert!(matches(r"^[~~]$", "~"));
     assert!(matches(r"^[+--]+$", "+,-"), "a range from + to -");
     assert!(matches(r"^[]a]+$", "]a"));

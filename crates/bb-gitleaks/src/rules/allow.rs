@@ -105,9 +105,11 @@ impl Allowlist {
         }
         if !self.stopwords.is_empty() {
             let lower = c.secret.to_ascii_lowercase();
-            checks.push(self.stopwords.iter().any(|w| {
-                !w.is_empty() && lower.windows(w.len()).any(|win| win == w.as_bytes())
-            }));
+            checks.push(
+                self.stopwords.iter().any(|w| {
+                    !w.is_empty() && lower.windows(w.len()).any(|win| win == w.as_bytes())
+                }),
+            );
         }
         if checks.is_empty() {
             return false;

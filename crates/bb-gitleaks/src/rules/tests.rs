@@ -122,7 +122,10 @@ withinLines = 1
 fn required_rules_report_only_with_their_companion_near() {
     let r = rules(REQUIRED);
     assert_eq!(ids(&r, "KID1234\nSECabcdef", "a"), ["key-secret"]);
-    assert!(ids(&r, "SECabcdef", "a").is_empty(), "the companion is missing");
+    assert!(
+        ids(&r, "SECabcdef", "a").is_empty(),
+        "the companion is missing"
+    );
     assert!(ids(&r, "KID1234\n\n\nSECabcdef", "a").is_empty(), "too far");
     assert!(ids(&r, "KID1234", "a").is_empty(), "skipReport");
 }

@@ -455,7 +455,8 @@ fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, Inp
     Ok(repos)
 }
 
-/// `git-gate.repos.<name>.allow: {delete, force_push, ci_config}`, each a bool.
+/// `git-gate.repos.<name>.allow: {delete, force_push, ci_config, gitleaks_ignore}`, each a
+/// bool.
 fn parse_allow(ctx: &Ctx, node: &Node, base: &str) -> Result<PushAllowance, InputError> {
     let fields = ctx.map(node, base)?;
     ctx.check_keys(fields, base, PushAllowance::KEYS)?;
@@ -466,5 +467,6 @@ fn parse_allow(ctx: &Ctx, node: &Node, base: &str) -> Result<PushAllowance, Inpu
         delete: flag("delete")?,
         force_push: flag("force_push")?,
         ci_config: flag("ci_config")?,
+        gitleaks_ignore: flag("gitleaks_ignore")?,
     })
 }

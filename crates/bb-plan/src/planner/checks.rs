@@ -122,7 +122,10 @@ pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> 
             }
         })?;
         config.warnings.iter().for_each(|w| {
-            (host.warn)(&format!("{}: {w}", bb_contract::error::display_path(&rules.value)))
+            (host.warn)(&format!(
+                "{}: {w}",
+                bb_contract::error::display_path(&rules.value)
+            ))
         });
     }
     for (name, repo) in &r.resolved.repos {

@@ -161,6 +161,23 @@ pub fn pushes(run: &mut Runner, w: &World) {
             )
         },
     );
+    run.case(
+        "2 a secret with a .gitleaksignore listing it, in one push or first the list: refused",
+        || {
+            refused(
+                w,
+                &format!(
+                    "echo 'key = {t}' > s.txt && printf 's.txt:github-pat:1\\ns.txt:generic-api-key:1\\n' > .gitleaksignore && git add -A && git commit -qm s && git push origin main"
+                ),
+                &["github-pat", ".gitleaksignore", "allow.gitleaks_ignore"],
+            )?;
+            refused(
+                w,
+                "printf 's.txt:github-pat:1\\n' > .gitleaksignore && git add -A && git commit -qm list && git push origin main",
+                &[".gitleaksignore", "allow.gitleaks_ignore"],
+            )
+        },
+    );
     run.case("3 a change to CI configuration: refused unless the bottle allows it", || {
         refused(
             w,

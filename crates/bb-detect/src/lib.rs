@@ -37,6 +37,7 @@ pub mod entropy;
 mod host;
 mod iban;
 mod inbound;
+mod placeholder;
 mod secrets;
 mod seed;
 mod tokens;
@@ -44,6 +45,7 @@ mod tokens;
 use std::collections::HashSet;
 use std::fmt;
 
+pub use placeholder::is_placeholder;
 pub use tokens::TOKEN_RULES;
 
 /// Values shorter than this are matched only whole and plain (no encodings, no fragments),
@@ -251,9 +253,19 @@ impl Default for Engine {
 impl Engine {
     /// Compiles the detectors for these known secrets. Empty values are ignored.
     pub fn new(secrets: Vec<KnownSecret>) -> Engine {
+        Engine::build(secrets, false)
+    }
+
+    /// The same, with the broad tier of vendor token rules too: a second literal search over
+    /// each buffer, for scans whose throughput matters less than breadth (the git gate).
+    pub fn with_broad_rules(secrets: Vec<KnownSecret>) -> Engine {
+        Engine::build(secrets, true)
+    }
+
+    fn build(secrets: Vec<KnownSecret>, broad: bool) -> Engine {
         let host_secrets = host::HostSecrets::new(&secrets, secrets::prefix);
         let secrets = secrets::Secrets::new(&secrets);
-        let tokens = tokens::Tokens::new(secrets.short_literals());
+        let tokens = tokens::Tokens::new(secrets.short_literals(), broad);
         Engine {
             tokens,
             secrets,

@@ -21,6 +21,9 @@ pub fn known_secret_vars() -> Vec<(String, String)> {
     vars
 }
 
+/// Findings longer than this (private key blocks) are never taken for placeholders.
+const MAX_PLACEHOLDER: usize = 256;
+
 /// One secret in a fragment, before it is placed on a line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -51,7 +54,7 @@ impl Detectors {
             })
             .collect();
         Detectors {
-            engine: bb_detect::Engine::new(secrets),
+            engine: bb_detect::Engine::with_broad_rules(secrets),
             rules,
         }
     }
@@ -88,15 +91,19 @@ impl Detectors {
         merge_overlapping(hits)
     }
 
-    /// Whether the rules file silences a built-in token finding.
+    /// Whether a built-in token finding is let through: a placeholder (documentation and
+    /// tests hold them; see [`bb_detect::is_placeholder`]), or silenced by the rules file.
     fn silenced(&self, f: &bb_detect::Finding, data: &[u8], path: &str, commit: &str) -> bool {
-        let Some(rules) = &self.rules else {
-            return false;
-        };
         if f.detector != bb_detect::Detector::TokenPatterns {
             return false;
         }
         let (start, end) = (f.start.min(data.len()), f.end.min(data.len()));
+        if end - start <= MAX_PLACEHOLDER && bb_detect::is_placeholder(&data[start..end]) {
+            return true;
+        }
+        let Some(rules) = &self.rules else {
+            return false;
+        };
         let candidate = Candidate::new(data, start..end, start..end, path, commit);
         rules.silences_builtin(&f.rule, &candidate)
     }
@@ -181,6 +188,29 @@ mod tests {
         assert_eq!(
             rules_of("fixtures/a"),
             ["known_secrets:known-secret:EGRESS_TOKEN_0"]
+        );
+    }
+
+    #[test]
+    fn placeholders_pass_the_gate_and_generated_tokens_do_not() {
+        let detectors = Detectors::new(Vec::new(), None);
+        let rules = |text: &str| -> Vec<String> {
+            detectors
+                .scan(text.as_bytes(), "README.md", "c0ffee")
+                .into_iter()
+                .map(|h| h.rule)
+                .collect()
+        };
+        assert!(rules("aws_access_key_id = AKIAIOSFODNN7EXAMPLE").is_empty());
+        assert!(rules("GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").is_empty());
+        assert_eq!(
+            rules("aws_access_key_id = AKIAQ7XBV2MNR4TWZ5YD"),
+            ["token_patterns:aws-access-key-id"]
+        );
+        // The broad tier of vendor rules runs in the gate.
+        assert_eq!(
+            rules("groq: 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"),
+            ["token_patterns:groq-api-key"]
         );
     }
 }

@@ -192,8 +192,14 @@ fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
             "cd shop && printf 'tok: {CUSTOM} {TOKEN}\\nid = {CUSTOM}\\n' > t.txt && git commit -q -am more && git push origin HEAD:main 2>&1"
         ))
         .expect_fail("findings it does not list");
-    assert!(out.contains("t.txt:1") && out.contains("known_secrets"), "{out}");
-    assert!(out.contains("t.txt:2") && out.contains("gitleaks:test-internal-token"), "{out}");
+    assert!(
+        out.contains("t.txt:1") && out.contains("known_secrets"),
+        "{out}"
+    );
+    assert!(
+        out.contains("t.txt:2") && out.contains("gitleaks:test-internal-token"),
+        "{out}"
+    );
     assert!(!out.contains(TOKEN), "{out}");
 
     // Refs other than branches and tags, whatever the bottle allows.

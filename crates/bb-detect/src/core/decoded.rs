@@ -97,12 +97,11 @@ pub(super) fn decode_b64(eng: &Engine, known: bool, seg: &[u8], sink: &mut Decod
         if !has_text_run(&buf) {
             return;
         }
-        eng.tokens
-            .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
-                let cs = ds * 4 / 3;
-                let ce = ((de * 4).div_ceil(3)).min(part.len());
-                sink(Detector::TokenPatterns, rule, "/base64", off + cs, off + ce)
-            });
+        eng.tokens.pass_whole(&buf, &mut |_, rule, ds, de| {
+            let cs = ds * 4 / 3;
+            let ce = ((de * 4).div_ceil(3)).min(part.len());
+            sink(Detector::TokenPatterns, rule, "/base64", off + cs, off + ce)
+        });
         nested(eng, &buf, DEPTH - 1, known, &mut |d, rule| {
             sink(d, rule, "/base64", off, off + part.len())
         });
@@ -132,16 +131,15 @@ pub(super) fn decode_hex(eng: &Engine, known: bool, run: &[u8], sink: &mut Decod
             if !has_text_run(&buf) {
                 continue;
             }
-            eng.tokens
-                .pass(&buf, 0, true, true, true, false, &mut |_, rule, ds, de| {
-                    sink(
-                        Detector::TokenPatterns,
-                        rule,
-                        "/hex",
-                        off + 2 * ds,
-                        off + 2 * de,
-                    )
-                });
+            eng.tokens.pass_whole(&buf, &mut |_, rule, ds, de| {
+                sink(
+                    Detector::TokenPatterns,
+                    rule,
+                    "/hex",
+                    off + 2 * ds,
+                    off + 2 * de,
+                )
+            });
             nested(eng, &buf, DEPTH - 1, known, &mut |d, rule| {
                 sink(d, rule, "/hex", off, run.len())
             });
@@ -172,10 +170,9 @@ fn nested(
         return;
     }
     let layer = |decoded: &[u8], suffix: &str, found: &mut dyn FnMut(Detector, &str)| {
-        eng.tokens
-            .pass(decoded, 0, true, true, true, false, &mut |_, rule, _, _| {
-                found(Detector::TokenPatterns, &format!("{rule}{suffix}"))
-            });
+        eng.tokens.pass_whole(decoded, &mut |_, rule, _, _| {
+            found(Detector::TokenPatterns, &format!("{rule}{suffix}"))
+        });
         if known && eng.secrets.has_long() {
             let mut scratch = Scratch::default();
             eng.secrets.pass(

@@ -15,6 +15,7 @@ mod runs;
 use std::collections::HashSet;
 
 use crate::secrets::{PIECES_WITHIN, RAW_TAIL, Scratch, back_nonsep};
+use crate::tokens::{Sink, Tier};
 use crate::{Detector, Engine, Finding, OutboundConfig, sort_findings};
 
 #[derive(Default)]
@@ -24,6 +25,8 @@ pub(crate) struct State {
     /// Bytes fed so far.
     pub consumed: usize,
     tok_done: usize,
+    /// The same for the broad tier of token rules.
+    broad_done: usize,
     ks_done: usize,
     pct_done: usize,
     run_done: usize,
@@ -52,6 +55,37 @@ struct OpenRun {
     decided: Option<bool>,
     /// Segments: the start of the next piece to decode.
     next: usize,
+}
+
+/// One tier's token pass over `data` from where the last round stopped (`done`, a stream
+/// offset, moved on); returns the stream offset from which the data must be kept.
+#[allow(clippy::too_many_arguments)]
+fn token_pass(
+    eng: &Engine,
+    tier: Tier,
+    done: &mut usize,
+    base: usize,
+    data: &[u8],
+    at_end: bool,
+    rules_on: bool,
+    short_on: bool,
+    sink: &mut Sink<'_>,
+) -> usize {
+    let n = data.len();
+    let from = (*done).max(base) - base;
+    let held = eng.tokens.pass(
+        tier,
+        data,
+        from,
+        base == 0,
+        at_end,
+        rules_on,
+        short_on,
+        sink,
+    );
+    let next = held.unwrap_or_else(|| n.saturating_sub(eng.tokens.lit_max(tier) - 1).max(from));
+    *done = base + next;
+    (base + next).saturating_sub(eng.tokens.back_max + 1)
 }
 
 /// Scans `data` (stream offsets `st.base..`); returns the stream offset from which the buffer
@@ -83,19 +117,32 @@ pub(crate) fn round(
         };
         let short_on = cfg.known_secrets && eng.tokens.has_short();
         if cfg.token_patterns || short_on {
-            let from = st.tok_done.max(base) - base;
-            let held = eng.tokens.pass(
+            let done = &mut st.tok_done;
+            keep = keep.min(token_pass(
+                eng,
+                Tier::Main,
+                done,
+                base,
                 data,
-                from,
-                at_start,
                 at_end,
                 cfg.token_patterns,
                 short_on,
                 &mut sink,
-            );
-            let next = held.unwrap_or_else(|| n.saturating_sub(eng.tokens.lit_max - 1).max(from));
-            st.tok_done = base + next;
-            keep = keep.min((base + next).saturating_sub(eng.tokens.back_max + 1));
+            ));
+        }
+        if cfg.token_patterns && eng.tokens.has_broad() {
+            let done = &mut st.broad_done;
+            keep = keep.min(token_pass(
+                eng,
+                Tier::Broad,
+                done,
+                base,
+                data,
+                at_end,
+                true,
+                false,
+                &mut sink,
+            ));
         }
         if cfg.known_secrets && eng.secrets.has_long() {
             let done = st.ks_done.max(base) - base;

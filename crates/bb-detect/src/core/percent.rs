@@ -88,9 +88,7 @@ fn pct_region(
         }
     };
     eng.tokens
-        .pass(&dec, 0, true, true, true, false, &mut |_, rule, s, e| {
-            report(rule, "", s, e)
-        });
+        .pass_whole(&dec, &mut |_, rule, s, e| report(rule, "", s, e));
     for_runs(&dec, is_b64, MIN_TOKEN_LEN, |i, j| {
         decode_segment(eng, false, &dec[i..j], &mut |_, rule, suffix, s, e| {
             report(rule, suffix, i + s, i + e)

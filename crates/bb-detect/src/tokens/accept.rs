@@ -43,6 +43,49 @@ pub(super) fn g1(_: &[u8], c: &Captures) -> Option<(usize, usize)> {
     Some(span(c, 1))
 }
 
+/// Group 1, not glued on the left, holding a digit and an upper-case letter: a token drawn
+/// from `[A-Za-z0-9]` has both (a word or a constant after the prefix has not).
+pub(super) fn g1_lb_random(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = g1_lb(d, c)?;
+    has_digit_upper(&d[s..e]).then_some((s, e))
+}
+
+/// Group 1, not glued on the left, with upper- and lower-case letters.
+pub(super) fn mixed_case(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = g1_lb(d, c)?;
+    let t = &d[s..e];
+    (t.iter().any(u8::is_ascii_uppercase) && t.iter().any(u8::is_ascii_lowercase)).then_some((s, e))
+}
+
+/// The password of a database URL (group 1), unless it is a placeholder (`password`,
+/// `changeme`, `xxxx`, ...) or a run of one or two characters.
+pub(super) fn url_password(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let (s, e) = span(c, 1);
+    let v = d[s..e].to_ascii_lowercase();
+    const PLACEHOLDERS: &[&[u8]] = &[
+        b"pass",
+        b"secret",
+        b"changeme",
+        b"change_me",
+        b"xxx",
+        b"***",
+        b"placeholder",
+        b"example",
+        b"your",
+        b"redacted",
+        b"dummy",
+        b"sample",
+        b"%s",
+    ];
+    let placeholder = PLACEHOLDERS
+        .iter()
+        .any(|p| v.windows(p.len()).any(|w| w == *p));
+    let mut distinct = v.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    (left_ok(d, span(c, 0).0) && !placeholder && distinct.len() > 2).then_some((s, e))
+}
+
 fn has_digit_upper(b: &[u8]) -> bool {
     b.iter().any(u8::is_ascii_digit) && b.iter().any(u8::is_ascii_uppercase)
 }
@@ -55,7 +98,9 @@ pub(super) fn openai(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
 
 pub(super) fn slack(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     let (s, e) = span(c, 0);
-    (left_ok(d, s) && d[s + 5..e].iter().any(u8::is_ascii_digit)).then_some((s, e))
+    // The `xoxp-…` inside a refresh-wrapped `xoxe.xoxp-…` is part of that one token.
+    let inner = s >= 5 && &d[s - 5..s] == b"xoxe.";
+    (left_ok(d, s) && !inner && d[s + 5..e].iter().any(u8::is_ascii_digit)).then_some((s, e))
 }
 
 pub(super) fn hf(d: &[u8], c: &Captures) -> Option<(usize, usize)> {

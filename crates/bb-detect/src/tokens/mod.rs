@@ -33,6 +33,7 @@ mod literals;
 mod private_key;
 mod rules;
 mod scan;
+mod vendors;
 mod window;
 
 #[cfg(test)]
@@ -40,4 +41,4 @@ mod tests;
 
 pub(crate) use generic::words_and_numbers;
 pub use rules::TOKEN_RULES;
-pub(crate) use scan::{ShortSecret, Sink, Tokens};
+pub(crate) use scan::{ShortSecret, Sink, Tier, Tokens};

@@ -5,10 +5,12 @@ use regex::bytes::Captures;
 
 use super::accept::{extended_key, g1, g1_lb, hf, jwt, npm, openai, slack, whole, whole_lb};
 use super::generic::generic;
+use super::vendors::{BROAD, VENDORS};
 
 /// Picks the reported span (start, end) of a match in the data, or rejects the match.
 pub(super) type Accept = fn(&[u8], &Captures) -> Option<(usize, usize)>;
 
+#[derive(Clone, Copy)]
 pub(super) struct Spec {
     pub name: &'static str,
     /// The literals the rule's regex runs around: every match holds one of them, best in its
@@ -69,10 +71,8 @@ impl Spec {
 
 /// The key words of the labelled rules, in the case variants that are searched for.
 const KEYWORDS: &[&str] = &[
-    "assword",
-    "ASSWORD",
-    "asswd",
-    "ASSWD",
+    "assw",
+    "ASSW",
     "ecret",
     "ECRET",
     "oken",
@@ -84,7 +84,8 @@ const KEYWORDS: &[&str] = &[
     "REDENTIAL",
 ];
 
-pub(super) const RULES: &[Spec] = &[
+/// The rules of well-known formats and the generic rule; [`super::vendors`] adds the rest.
+const CORE: &[Spec] = &[
     Spec::new(
         "aws-access-key-id",
         &["AKIA", "ASIA", "ABIA", "ACCA", "A3T"],
@@ -138,26 +139,26 @@ pub(super) const RULES: &[Spec] = &[
     ),
     Spec::new(
         "gitlab-pat",
-        &["glpat-"],
+        &["glp"],
         r"(?-u)glpat-[A-Za-z0-9_.-]{20,100}",
         whole_lb,
     ),
     Spec::new(
         "slack-token",
         &["xox"],
-        r"(?-u)xox[abprs]-[A-Za-z0-9-]{10,250}",
+        r"(?-u)xox(?:[abprs]|e(?:\.xox[bp])?)-[A-Za-z0-9-]{10,250}",
         slack,
     ),
     Spec::new(
         "stripe-secret-key",
-        &["sk_live_"],
-        r"(?-u)sk_live_[A-Za-z0-9_]{10,247}",
+        &["k_live_", "k_test_"],
+        r"(?-u)sk_(?:live|test)_[A-Za-z0-9_]{10,247}",
         whole_lb,
     ),
     Spec::new(
         "stripe-restricted-key",
-        &["rk_live_"],
-        r"(?-u)rk_live_[A-Za-z0-9_]{10,247}",
+        &["k_live_", "k_test_"],
+        r"(?-u)rk_(?:live|test)_[A-Za-z0-9_]{10,247}",
         whole_lb,
     ),
     Spec::new(
@@ -236,6 +237,28 @@ pub(super) const RULES: &[Spec] = &[
     .assigned()
     .looks_behind(super::generic::LOOK_BEHIND),
 ];
+
+/// Every token rule: [`CORE`], [`VENDORS`], then [`BROAD`] (from [`BROAD_FROM`] on).
+pub(super) const RULES: &[Spec] = &concat_rules::<{ CORE.len() + VENDORS.len() + BROAD.len() }>();
+
+/// Where the rules of the broad tier start in [`RULES`].
+pub(super) const BROAD_FROM: usize = CORE.len() + VENDORS.len();
+
+const fn concat_rules<const N: usize>() -> [Spec; N] {
+    let mut out = [CORE[0]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = if i < CORE.len() {
+            CORE[i]
+        } else if i < BROAD_FROM {
+            VENDORS[i - CORE.len()]
+        } else {
+            BROAD[i - BROAD_FROM]
+        };
+        i += 1;
+    }
+    out
+}
 
 /// The names of the token rules (a decoded match adds `/base64`, `/hex` or `/url`).
 pub const TOKEN_RULES: &[&str] = &rule_names::<{ RULES.len() }>();

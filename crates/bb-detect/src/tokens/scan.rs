@@ -6,7 +6,7 @@ use regex::bytes::Regex;
 use super::accept::assignment_follows;
 use super::literals::Literals;
 use super::private_key::{KeyBlock, KeyEnd};
-use super::rules::{RULES, Spec};
+use super::rules::{BROAD_FROM, RULES, Spec};
 use super::window::Window;
 use crate::Detector;
 use crate::decode::is_alnum;
@@ -47,14 +47,39 @@ pub(crate) struct ShortSecret {
     pub value: Vec<u8>,
 }
 
-pub(crate) struct Tokens {
+/// One literal search and, for each literal, what to run at its hits.
+struct Search {
     literals: Literals,
     actions: Vec<Vec<Action>>,
+    /// Longest literal.
+    lit_max: usize,
+}
+
+impl Search {
+    fn new(lits: Vec<Vec<u8>>, actions: Vec<Vec<Action>>) -> Search {
+        Search {
+            lit_max: lits.iter().map(Vec::len).max().unwrap_or(1),
+            literals: Literals::new(&lits),
+            actions,
+        }
+    }
+}
+
+/// Which literal search a pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tier {
+    /// The rules every engine runs, and the short known secrets.
+    Main,
+    /// [`super::vendors::BROAD`], in engines built with them.
+    Broad,
+}
+
+pub(crate) struct Tokens {
+    main: Search,
+    broad: Option<Search>,
     rules: Vec<Rule>,
     short: Vec<ShortSecret>,
     key_block: KeyBlock,
-    /// Longest literal.
-    pub lit_max: usize,
     /// Largest `back` of any rule.
     pub back_max: usize,
 }
@@ -63,37 +88,66 @@ pub(crate) struct Tokens {
 pub(crate) type Sink<'a> = dyn FnMut(Detector, &str, usize, usize) + 'a;
 
 impl Tokens {
-    pub(crate) fn new(short: Vec<ShortSecret>) -> Tokens {
-        Tokens::with_rules(RULES, short)
+    pub(crate) fn new(short: Vec<ShortSecret>, broad: bool) -> Tokens {
+        let rules = if broad { RULES } else { &RULES[..BROAD_FROM] };
+        Tokens::with_rules(rules, short)
     }
 
+    /// Rules from [`BROAD_FROM`] on get their own literal search.
     fn with_rules(specs: &'static [Spec], short: Vec<ShortSecret>) -> Tokens {
-        let mut lits: Vec<Vec<u8>> = Vec::new();
-        let mut actions: Vec<Vec<Action>> = Vec::new();
-        let mut add = |lit: &[u8], a: Action| match lits.iter().position(|l| l == lit) {
-            Some(i) => actions[i].push(a),
-            None => {
-                lits.push(lit.to_vec());
-                actions.push(vec![a]);
+        let split = specs.len().min(BROAD_FROM);
+        let search = |range: std::ops::Range<usize>, short: &[ShortSecret]| {
+            let mut lits: Vec<Vec<u8>> = Vec::new();
+            let mut actions: Vec<Vec<Action>> = Vec::new();
+            let mut add = |lit: &[u8], a: Action| match lits.iter().position(|l| l == lit) {
+                Some(i) => actions[i].push(a),
+                None => {
+                    lits.push(lit.to_vec());
+                    actions.push(vec![a]);
+                }
+            };
+            for i in range {
+                for l in specs[i].literals {
+                    add(l.as_bytes(), Action::Rule(i));
+                }
             }
+            for (i, s) in short.iter().enumerate() {
+                add(&s.value, Action::Short(i));
+            }
+            Search::new(lits, actions)
         };
-        for (i, spec) in specs.iter().enumerate() {
-            for l in spec.literals {
-                add(l.as_bytes(), Action::Rule(i));
-            }
-        }
-        for (i, s) in short.iter().enumerate() {
-            add(&s.value, Action::Short(i));
-        }
         let rules: Vec<Rule> = specs.iter().map(Rule::compile).collect();
         Tokens {
-            lit_max: lits.iter().map(Vec::len).max().unwrap_or(1),
+            main: search(0..split, &short),
+            broad: (specs.len() > split).then(|| search(split..specs.len(), &[])),
             back_max: rules.iter().map(Rule::left).max().unwrap_or(0),
-            literals: Literals::new(&lits),
-            actions,
             rules,
             short,
             key_block: KeyBlock::new(),
+        }
+    }
+
+    /// Whether the engine runs the [`Tier::Broad`] rules.
+    pub(crate) fn has_broad(&self) -> bool {
+        self.broad.is_some()
+    }
+
+    /// The longest literal of a tier's search.
+    pub(crate) fn lit_max(&self, tier: Tier) -> usize {
+        self.search(tier).map_or(1, |s| s.lit_max)
+    }
+
+    fn search(&self, tier: Tier) -> Option<&Search> {
+        match tier {
+            Tier::Main => Some(&self.main),
+            Tier::Broad => self.broad.as_ref(),
+        }
+    }
+
+    /// Every token rule over a whole buffer (decoded text): both tiers, no short secrets.
+    pub(crate) fn pass_whole(&self, data: &[u8], sink: &mut Sink<'_>) {
+        for tier in [Tier::Main, Tier::Broad] {
+            self.pass(tier, data, 0, true, true, true, false, sink);
         }
     }
 
@@ -108,6 +162,7 @@ impl Tokens {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn pass(
         &self,
+        tier: Tier,
         data: &[u8],
         from: usize,
         at_start: bool,
@@ -116,12 +171,13 @@ impl Tokens {
         short_on: bool,
         sink: &mut Sink<'_>,
     ) -> Option<usize> {
+        let search = self.search(tier)?;
         if from >= data.len() {
             return None;
         }
         let mut at = from;
-        while let Some((p, end, lit)) = self.literals.find(data, at) {
-            for a in &self.actions[lit] {
+        while let Some((p, end, lit)) = search.literals.find(data, at) {
+            for a in &search.actions[lit] {
                 let done = match *a {
                     Action::Rule(r) if rules_on => self.rule(r, data, p, at_start, at_end, sink),
                     Action::Short(i) if short_on => self.short(i, data, p, end, at_end, sink),
@@ -231,9 +287,12 @@ mod tests {
 
     #[test]
     fn literal_count_keeps_teddy() {
-        // One action list per literal; Teddy takes at most 64 literals.
-        let t = Tokens::new(Vec::new());
-        assert!(t.actions.len() <= 64, "{}", t.actions.len());
+        // One action list per literal; Teddy takes at most 64 literals. The broad tier is a
+        // search of its own (an automaton is fine there).
+        let t = Tokens::new(Vec::new(), true);
+        assert!(t.main.actions.len() <= 64, "{}", t.main.actions.len());
+        assert!(t.broad.is_some());
+        assert!(Tokens::new(Vec::new(), false).broad.is_none());
     }
 
     #[test]
@@ -279,7 +338,7 @@ mod tests {
 
     #[test]
     fn the_window_of_every_rule_holds_its_longest_match() {
-        let tokens = Tokens::new(Vec::new());
+        let tokens = Tokens::new(Vec::new(), true);
         let parser = || ParserBuilder::new().utf8(false).build();
         for rule in &tokens.rules {
             let name = rule.spec.name;

@@ -3,17 +3,12 @@
 use super::Tokens;
 
 fn run(data: &str) -> Vec<(String, String)> {
-    let t = Tokens::new(Vec::new());
+    static TOKENS: std::sync::OnceLock<Tokens> = std::sync::OnceLock::new();
+    let t = TOKENS.get_or_init(|| Tokens::new(Vec::new(), true));
     let mut out = Vec::new();
-    t.pass(
-        data.as_bytes(),
-        0,
-        true,
-        true,
-        true,
-        false,
-        &mut |_, r, s, e| out.push((r.to_string(), data[s..e].to_string())),
-    );
+    t.pass_whole(data.as_bytes(), &mut |_, r, s, e| {
+        out.push((r.to_string(), data[s..e].to_string()))
+    });
     out
 }
 
@@ -150,8 +145,19 @@ fn gitlab_slack_stripe() {
         "rk_live_51H8abcdefGHIJKL0123",
         "rk_live_51H8abcdefGHIJKL0123",
     );
-    neg("stripe-secret-key", "sk_test_51H8abcdefGHIJKL0123");
+    // Test-mode keys reach the account's test data and settings: secrets too.
+    pos(
+        "stripe-secret-key",
+        "STRIPE_KEY=sk_test_51H8abcdefGHIJKL0123",
+        "sk_test_51H8abcdefGHIJKL0123",
+    );
+    pos(
+        "stripe-restricted-key",
+        "rk_test_51H8abcdefGHIJKL0123",
+        "rk_test_51H8abcdefGHIJKL0123",
+    );
     neg("stripe-secret-key", "sk_live_short");
+    neg("stripe-secret-key", "mock_test_51H8abcdefGHIJKL0123");
 }
 
 #[test]
@@ -426,3 +432,5 @@ fn a_long_qualifier_is_read_the_same_in_a_stream() {
         }
     }
 }
+
+mod vendors;

@@ -37,7 +37,78 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("huggingface-access-token", &["huggingface-token"]),
     ("huggingface-organization-api-token", &["huggingface-token"]),
     ("generic-api-key", &["generic-credential"]),
+    ("slack-webhook-url", &["slack-webhook-url"]),
+    ("slack-app-token", &["slack-app-token"]),
+    ("microsoft-teams-webhook", &["teams-webhook-url"]),
+    ("telegram-bot-api-token", &["telegram-bot-token"]),
+    ("gitlab-deploy-token", &["gitlab-token"]),
+    ("gitlab-ptt", &["gitlab-token"]),
+    ("gitlab-runner-authentication-token", &["gitlab-token"]),
+    ("gitlab-cicd-job-token", &["gitlab-token"]),
+    ("gitlab-scim-token", &["gitlab-token"]),
+    ("gitlab-rrt", &["gitlab-token"]),
+    ("atlassian-api-token", &["atlassian-api-token"]),
+    (
+        "aws-amazon-bedrock-api-key-long-lived",
+        &["aws-bedrock-api-key"],
+    ),
+    ("azure-ad-client-secret", &["azure-ad-client-secret"]),
+    ("digitalocean-access-token", &["digitalocean-token"]),
+    ("digitalocean-pat", &["digitalocean-token"]),
+    ("digitalocean-refresh-token", &["digitalocean-token"]),
+    ("alibaba-access-key-id", &["alibaba-access-key-id"]),
+    ("hashicorp-tf-api-token", &["terraform-cloud-token"]),
+    ("vault-service-token", &["vault-token"]),
+    ("vault-batch-token", &["vault-token"]),
+    ("flyio-access-token", &["flyio-token"]),
+    ("heroku-api-key-v2", &["heroku-api-key"]),
+    ("netlify-access-token", &["netlify-token"]),
+    ("cloudflare-origin-ca-key", &["cloudflare-origin-ca-key"]),
+    ("rubygems-api-token", &["rubygems-api-key"]),
+    ("jfrog-api-key", &["jfrog-token"]),
+    ("artifactory-api-key", &["jfrog-token"]),
+    ("artifactory-reference-token", &["jfrog-token"]),
+    ("clojars-api-token", &["clojars-token"]),
+    ("pulumi-api-token", &["pulumi-token"]),
+    ("shopify-access-token", &["shopify-token"]),
+    ("shopify-custom-access-token", &["shopify-token"]),
+    ("shopify-private-app-access-token", &["shopify-token"]),
+    ("shopify-shared-secret", &["shopify-token"]),
+    ("square-access-token", &["square-token"]),
+    ("flutterwave-secret-key", &["flutterwave-secret-key"]),
+    ("shippo-api-token", &["shippo-token"]),
+    ("duffel-api-token", &["duffel-token"]),
+    ("easypost-api-token", &["easypost-api-key"]),
+    ("easypost-test-api-token", &["easypost-api-key"]),
+    ("perplexity-api-key", &["perplexity-api-key"]),
+    ("planetscale-api-token", &["planetscale-token"]),
+    ("planetscale-oauth-token", &["planetscale-token"]),
+    ("planetscale-password", &["planetscale-token"]),
+    ("databricks-api-token", &["databricks-token"]),
+    ("doppler-api-token", &["doppler-token"]),
+    ("linear-api-key", &["linear-api-key"]),
+    ("notion-api-token", &["notion-token"]),
+    ("contentful-delivery-api-token", &["contentful-token"]),
+    ("postman-api-token", &["postman-api-key"]),
+    ("grafana-cloud-api-token", &["grafana-token"]),
+    ("grafana-service-account-token", &["grafana-token"]),
+    ("new-relic-user-api-key", &["newrelic-user-key"]),
+    ("sentry-user-token", &["sentry-token"]),
+    ("sentry-org-token", &["sentry-token"]),
+    ("dynatrace-api-token", &["dynatrace-token"]),
+    ("prefect-api-token", &["prefect-api-key"]),
+    ("age-secret-key", &["age-secret-key"]),
 ];
+
+/// The gitleaks default ids that stand for a built-in rule (empty for a format gitleaks has
+/// no rule for).
+pub fn gitleaks_ids(builtin: &str) -> Vec<&'static str> {
+    ALIASES
+        .iter()
+        .filter(|(_, rules)| rules.contains(&builtin))
+        .map(|(id, _)| *id)
+        .collect()
+}
 
 /// The built-in rules an id names: a built-in rule's own name, or a gitleaks default id the
 /// table maps. Empty when the id names no built-in rule.

@@ -77,3 +77,57 @@ fn gitleaks_default_config_finds_what_its_rules_describe() {
     );
     assert!(lock.is_empty(), "{lock:?}");
 }
+
+/// The built-in rules' examples (`bb_testkit::tokens`) through gitleaks' default config and
+/// through the built-in detectors the gate runs. Where the alias table says a gitleaks default
+/// rule stands for the built-in one, gitleaks must find the example too (unless its rule
+/// wants the vendor's name beside the token); the rest is printed.
+#[test]
+fn gitleaks_defaults_and_the_builtins_agree_on_the_rule_examples() {
+    let Some(path) = default_config() else { return };
+    let config = bb_gitleaks::load(&path).unwrap();
+    let engine = bb_detect::Engine::with_broad_rules(Vec::new());
+    let cfg = bb_detect::OutboundConfig::DEFAULT_ON;
+    let (mut both, mut only_builtin, mut disagree) = (0, Vec::new(), Vec::new());
+    for (rule, token) in bb_testkit::tokens::examples() {
+        let text = format!("value = \"{token}\"\n");
+        let builtin = engine.scan(&cfg, text.as_bytes());
+        assert!(
+            builtin.iter().any(|f| f.rule == rule),
+            "built-in {rule} misses its example: {builtin:?}"
+        );
+        let ids: Vec<String> = config
+            .rules
+            .scan(text.as_bytes(), "src/config.py", "c0ffee")
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
+        let aliases = bb_gitleaks::builtin::gitleaks_ids(rule);
+        if ids.is_empty() {
+            only_builtin.push(rule);
+        } else {
+            both += 1;
+        }
+        if !aliases.is_empty()
+            && !KEYWORD_BOUND.contains(&rule)
+            && !aliases.iter().any(|a| ids.iter().any(|i| i == a))
+        {
+            disagree.push((rule, aliases, ids));
+        }
+    }
+    eprintln!(
+        "rule examples found by gitleaks' defaults too: {both}; by the built-ins only: {} {only_builtin:?}",
+        only_builtin.len()
+    );
+    assert!(disagree.is_empty(), "{disagree:#?}");
+}
+
+/// Built-in rules whose gitleaks counterpart only matches next to the vendor's name (or, for
+/// Teams, with the `https://` in front).
+const KEYWORD_BOUND: &[&str] = &[
+    "telegram-bot-token",
+    "newrelic-user-key",
+    "netlify-token",
+    "contentful-token",
+    "teams-webhook-url",
+];

@@ -4,6 +4,7 @@
 pub mod corpus;
 pub mod model_api;
 pub mod tmux;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 

@@ -30,6 +30,15 @@ pub(super) const VENDORS: &[Spec] = &[Spec::new(
 /// On in engines built with [`crate::Engine::with_broad_rules`] (the git gate): a literal
 /// search of its own over each scanned buffer.
 pub(super) const BROAD: &[Spec] = &[
+    // A PKCS#12 key store (`.p12`, `.pfx`): the DER header of a PFX, version 3, whose
+    // authenticated safe is PKCS#7 data or signed data; in binary files, and as the base64 of a
+    // long-form header (decoded binary is not scanned for text tokens).
+    Spec::new(
+        "pkcs12-keystore",
+        &["\x02\x01\x03\x30", "IBAzCC"],
+        r"(?s-u)\x30(?:\x80|\x81.|\x82..|\x83...)\x02\x01\x03\x30(?:\x80|\x81.|\x82..|\x83...)\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07[\x01\x02]|MII[A-Za-z0-9+/]{3}IBAzCC[A-Za-z0-9+/]{3}GCSqGSIb3DQEH(?:AQ|Ag)",
+        whole,
+    ),
     Spec::new(
         "slack-webhook-url",
         &["hooks.slack.com"],

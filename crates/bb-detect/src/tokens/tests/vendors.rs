@@ -14,6 +14,7 @@ const PREFIXLESS: &[&str] = &[
     "crypto-extended-private-key",
     "generic-credential",
     "database-url-password",
+    "pkcs12-keystore",
 ];
 
 /// The token is found whole in the ways code and configuration carry it.
@@ -136,4 +137,36 @@ fn database_urls_with_a_password() {
     ] {
         neg("database-url-password", url);
     }
+}
+
+#[test]
+fn pkcs12_key_stores_in_binary_and_in_base64() {
+    let mut p12 = vec![
+        0x30, 0x82, 0x0a, 0x51, 0x02, 0x01, 0x03, 0x30, 0x82, 0x0a, 0x17,
+    ];
+    p12.extend([
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ]);
+    p12.extend((0..200u8).map(|i| i.wrapping_mul(37)));
+    let engine = crate::Engine::with_broad_rules(Vec::new());
+    let rules = |data: &[u8]| -> Vec<String> {
+        engine
+            .scan(&crate::OutboundConfig::DEFAULT_ON, data)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    };
+    assert_eq!(rules(&p12), ["pkcs12-keystore"]);
+    let b64 = String::from_utf8(crate::decode::b64_encode(&p12)).unwrap();
+    let text = format!("keystore: {b64}\n");
+    assert!(
+        rules(text.as_bytes())
+            .iter()
+            .any(|r| r.starts_with("pkcs12-keystore")),
+        "{text}"
+    );
+    // Another DER structure (an X.509 certificate's version field is not 3 here).
+    let mut other = p12.clone();
+    other[6] = 0x01;
+    assert!(rules(&other).is_empty());
 }

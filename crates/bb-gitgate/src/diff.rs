@@ -214,7 +214,18 @@ fn scan_diffs<R: BufRead>(
     Ok(())
 }
 
-/// Scans the commits' objects (headers and message) and patches.
+/// Scans the commits' objects (headers and message), read in one batch.
+pub fn scan_commit_objects(
+    git_dir: Option<&Path>,
+    commits: &[String],
+    collector: &mut Collector<'_>,
+) -> Result<()> {
+    crate::objects::for_each_object(git_dir, commits, |id, obj| {
+        collector.scan_object("commit", &obj.data, id)
+    })
+}
+
+/// Scans the commits' patches.
 pub fn scan_commits(
     git_dir: Option<&Path>,
     commits: &[String],
@@ -222,12 +233,6 @@ pub fn scan_commits(
 ) -> Result<()> {
     if commits.is_empty() {
         return Ok(());
-    }
-    let mut cat = CatFile::new(git_dir)?;
-    for c in commits {
-        if let Some(obj) = cat.get(c)? {
-            collector.scan_object("commit", &obj.data, c);
-        }
     }
     let mut child = Git::raw_objects(git_dir)
         .args([
@@ -262,6 +267,10 @@ pub fn scan_commits(
     if !status.success() {
         bail!("git diff-tree failed ({status})");
     }
+    if binaries.is_empty() {
+        return Ok(());
+    }
+    let mut cat = CatFile::new(git_dir)?;
     for (commit, path, blob) in binaries {
         if let Some(obj) = cat.get(&blob)? {
             collector.scan_whole(&obj.data, &path, &commit);

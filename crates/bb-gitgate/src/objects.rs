@@ -11,7 +11,7 @@ use crate::run::Git;
 /// `git cat-file --batch`, one object at a time.
 pub struct CatFile {
     child: std::process::Child,
-    input: std::process::ChildStdin,
+    input: Option<std::process::ChildStdin>,
     output: BufReader<std::process::ChildStdout>,
 }
 
@@ -30,14 +30,24 @@ impl CatFile {
         let output = BufReader::new(child.stdout.take().context("cat-file stdout")?);
         Ok(CatFile {
             child,
-            input,
+            input: Some(input),
             output,
         })
     }
 
     pub fn get(&mut self, oid: &str) -> Result<Option<Object>> {
-        writeln!(self.input, "{oid}")?;
-        self.input.flush()?;
+        let input = self.input.as_mut().context("cat-file input taken")?;
+        writeln!(input, "{oid}")?;
+        input.flush()?;
+        self.read_answer()
+    }
+
+    /// The process's input, for a thread that writes many ids at once (`get` fails after).
+    fn take_input(&mut self) -> Result<std::process::ChildStdin> {
+        self.input.take().context("cat-file input already taken")
+    }
+
+    fn read_answer(&mut self) -> Result<Option<Object>> {
         let mut header = String::new();
         self.output.read_line(&mut header)?;
         let words: Vec<&str> = header.split_whitespace().collect();
@@ -57,6 +67,35 @@ impl CatFile {
             data,
         }))
     }
+}
+
+/// Reads every object of `ids` with one `git cat-file --batch`, the ids written by another
+/// thread while the answers are read (no round trip per object), calling `f` for each object
+/// found, in order.
+pub fn for_each_object(
+    git_dir: Option<&Path>,
+    ids: &[String],
+    mut f: impl FnMut(&str, Object),
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut cat = CatFile::new(git_dir)?;
+    let mut input = cat.take_input()?;
+    let list: Vec<u8> = ids
+        .iter()
+        .flat_map(|c| format!("{c}\n").into_bytes())
+        .collect();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&list);
+    });
+    for id in ids {
+        if let Some(obj) = cat.read_answer()? {
+            f(id, obj);
+        }
+    }
+    let _ = writer.join();
+    Ok(())
 }
 
 impl Drop for CatFile {

@@ -190,6 +190,12 @@ impl<'a> Collector<'a> {
         }
     }
 
+    /// Takes over another collector's findings and counts.
+    pub fn absorb(&mut self, other: Collector<'_>) {
+        self.findings.extend(other.findings);
+        self.scanned_bytes += other.scanned_bytes;
+    }
+
     /// A whole blob: lines counted from 1.
     pub fn scan_whole(&mut self, data: &[u8], path: &str, commit: &str) {
         self.scanned_bytes += data.len() as u64;
@@ -352,11 +358,32 @@ pub fn scan_push(
     }
     drop(cat);
     let commits = commit_range(git_dir, &tips, exclude)?;
-    crate::diff::scan_commits(git_dir, &commits, &mut collector)?;
-    let changes = changes::list(git_dir, &commits)?;
-    for c in changes.iter().filter(|c| !c.deleted) {
-        let text = String::from_utf8_lossy(&c.path).into_owned();
-        collector.scan_name("path", &c.path, &text, &c.commit);
+    // The range read by three git processes at once (two cores): the patches of each half of
+    // the commits, and the commit objects then the changed paths.
+    let (first, second) = commits.split_at(commits.len() / 2);
+    let (others, changes) = std::thread::scope(|s| -> Result<_> {
+        let half = s.spawn(|| -> Result<Collector<'_>> {
+            let mut c = Collector::new(detectors);
+            crate::diff::scan_commits(git_dir, first, &mut c)?;
+            Ok(c)
+        });
+        let rest = s.spawn(|| -> Result<(Collector<'_>, Vec<Change>)> {
+            let mut c = Collector::new(detectors);
+            crate::diff::scan_commit_objects(git_dir, &commits, &mut c)?;
+            let changes = changes::list(git_dir, &commits)?;
+            for ch in changes.iter().filter(|ch| !ch.deleted) {
+                let text = String::from_utf8_lossy(&ch.path).into_owned();
+                c.scan_name("path", &ch.path, &text, &ch.commit);
+            }
+            Ok((c, changes))
+        });
+        crate::diff::scan_commits(git_dir, second, &mut collector)?;
+        let half = half.join().expect("a patch reader panicked")?;
+        let (rest, changes) = rest.join().expect("the object reader panicked")?;
+        Ok(([half, rest], changes))
+    })?;
+    for other in others {
+        collector.absorb(other);
     }
     let stats = ScanStats {
         commits: commits.len(),

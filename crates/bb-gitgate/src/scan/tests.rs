@@ -1,7 +1,7 @@
 //! Tests of the push scan on scratch repositories driven with the git CLI.
 
 use super::*;
-use crate::diff::scan_commits;
+use crate::diff::{scan_commit_objects, scan_commits};
 use std::process::Command;
 
 #[test]
@@ -88,6 +88,7 @@ fn scan(repo: &Repo, tips: &[&str], exclude: &[&str]) -> Vec<Finding> {
         &exclude.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     )
     .unwrap();
+    scan_commit_objects(Some(&repo.git_dir()), &commits, &mut c).unwrap();
     scan_commits(Some(&repo.git_dir()), &commits, &mut c).unwrap();
     c.findings.into_iter().collect()
 }

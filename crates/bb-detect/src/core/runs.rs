@@ -118,10 +118,13 @@ pub(super) fn run_pass(
             let c = cards::card_bytes(m.digit, m.card_sep, next_digit, w as u32);
             card.block(c, base + i, w as u32);
             phrase.block(m.phrase, base + i, w as u32);
-            // Two upper-case letters in a row: where an IBAN may start.
+            // Two upper-case letters then two digits (country code, check digits): where an
+            // IBAN may start. The last three bytes of a block are checked byte by byte.
             let next_upper = data.get(i + w).is_some_and(u8::is_ascii_uppercase);
             let pairs = m.upper & ((m.upper >> 1) | (u64::from(next_upper) << (w - 1)));
-            iban_candidates(st, data, i, pairs);
+            let edge = u64::MAX << w.saturating_sub(3);
+            let checked = pairs & (m.digit >> 2) & (m.digit >> 3);
+            iban_candidates(st, data, i, checked | (pairs & edge));
         }
         i += w;
     }

@@ -55,80 +55,6 @@ pub(crate) fn block64(b: &[u8]) -> [u8; 64] {
     out
 }
 
-/// Packs 64 flags (each 0 or 1) into a bit mask (bit i = flag i).
-#[inline(always)]
-pub(crate) fn pack(f: &[u8; 64]) -> u64 {
-    let mut m = 0u64;
-    for (k, c) in f.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        // Byte i's low bit lands on bit 56 + i; no two products share a bit, so no carries.
-        m |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-    }
-    m
-}
-
-/// Bit masks of a 64-byte block (bit i for byte i).
-pub(crate) struct Masks {
-    /// Token / base64 segment bytes `[A-Za-z0-9+/_-]`.
-    pub seg: u64,
-    pub hex: u64,
-    /// Upper-case letters (where an IBAN may start).
-    pub upper: u64,
-    pub digit: u64,
-    /// Letters and the bytes between the words of a seed phrase ([`crate::seed`]).
-    pub phrase: u64,
-    /// Spaces and dashes (card number separators) and dots (a card number's context: a run of
-    /// digits right after `digit.` is the fraction of a decimal number).
-    pub card_sep: u64,
-}
-
-/// Classifies each byte of a block once, for every run-based detector.
-#[inline(always)]
-pub(crate) fn block_masks(b: &[u8; 64]) -> Masks {
-    let mut q = [0u8; 64];
-    let mut h = [0u8; 64];
-    let mut d = [0u8; 64];
-    let mut up = [0u8; 64];
-    let mut sd = [0u8; 64];
-    let mut ph = [0u8; 64];
-    for i in 0..64 {
-        let x = b[i];
-        let digit = x.wrapping_sub(b'0') < 10;
-        let lower = x | 0x20;
-        let alpha = lower.wrapping_sub(b'a') < 26;
-        let hexa = lower.wrapping_sub(b'a') < 6;
-        let dash = x == b'-';
-        let seg = digit | alpha | (x == b'+') | (x == b'/') | (x == b'_') | dash;
-        q[i] = seg as u8;
-        h[i] = (digit | hexa) as u8;
-        d[i] = digit as u8;
-        up[i] = (x.wrapping_sub(b'A') < 26) as u8;
-        sd[i] = (dash | (x == b' ') | (x == b'.')) as u8;
-        // Written as plain comparisons so that the loop stays vectorised.
-        let gap = digit
-            | (x == b' ')
-            | (x == b'\n')
-            | (x == b'\t')
-            | (x == b'\r')
-            | (x == b',')
-            | (x == b'"')
-            | (x == b'\'')
-            | (x == b'.')
-            | (x == b')')
-            | (x == b':')
-            | (x == b';')
-            | dash;
-        ph[i] = (alpha | gap) as u8;
-    }
-    Masks {
-        seg: pack(&q),
-        hex: pack(&h),
-        digit: pack(&d),
-        upper: pack(&up),
-        card_sep: pack(&sd),
-        phrase: pack(&ph),
-    }
-}
 
 pub(crate) fn strip_separators(v: &[u8]) -> Vec<u8> {
     v.iter().copied().filter(|&b| !is_sep(b)).collect()
@@ -397,29 +323,5 @@ mod tests {
             assert!(core.len() >= secret.len() * 8 / 5 - 2, "{align}");
             assert!(enc.windows(core.len()).any(|w| w == core), "{align}");
         }
-    }
-
-    #[test]
-    fn the_phrase_mask_is_letters_and_the_seed_gap_bytes() {
-        // The mask spells the gap set out for vectorisation; it must stay the seed's set.
-        for b in 0..=255u8 {
-            let m = block_masks(&block64(&[b]));
-            let want = b.is_ascii_alphabetic() || crate::seed::is_gap_byte(b);
-            assert_eq!(m.phrase & 1 == 1, want, "byte {b:#04x}");
-        }
-    }
-
-    #[test]
-    fn masks() {
-        let m = block_masks(&block64(b"ab=c d-4 .1"));
-        assert_eq!(m.seg, 0b10011101011);
-        assert_eq!(m.hex, 0b10010101011);
-        assert_eq!(m.digit, 0b10010000000);
-        assert_eq!(m.card_sep, 0b1101010000);
-        let mut f = [0u8; 64];
-        for i in [0, 7, 8, 33, 63] {
-            f[i] = 1;
-        }
-        assert_eq!(pack(&f), 1 | 1 << 7 | 1 << 8 | 1 << 33 | 1 << 63);
     }
 }

@@ -37,6 +37,7 @@ pub mod entropy;
 mod host;
 mod iban;
 mod inbound;
+mod masks;
 mod placeholder;
 mod secrets;
 mod seed;

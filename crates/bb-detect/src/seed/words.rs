@@ -1,7 +1,8 @@
 //! The words of a text as bit masks, so that a scan can step twelve words at a time without
 //! visiting the words in between.
 
-use crate::decode::{block64, pack};
+use crate::decode::block64;
+use crate::masks::letters;
 
 /// One bit a byte: letters, and where each word (a run of letters) starts. Its buffers are
 /// reused from one scan to the next.
@@ -12,13 +13,6 @@ pub(crate) struct Words {
     starts: Vec<u64>,
 }
 
-fn letter_mask(b: &[u8; 64]) -> u64 {
-    let mut flags = [0u8; 64];
-    for i in 0..64 {
-        flags[i] = ((b[i] | 0x20).wrapping_sub(b'a') < 26) as u8;
-    }
-    pack(&flags)
-}
 
 impl Words {
     /// Reads the words of `data[..cut]` (a word cut by `cut` is left out).
@@ -30,8 +24,8 @@ impl Words {
         let mut carry = 0u64;
         for chunk in data.chunks(64) {
             let l = match chunk.try_into() {
-                Ok(block) => letter_mask(block),
-                Err(_) => letter_mask(&block64(chunk)),
+                Ok(block) => letters(block),
+                Err(_) => letters(&block64(chunk)),
             };
             self.letters.push(l);
             self.starts.push(l & !((l << 1) | carry));

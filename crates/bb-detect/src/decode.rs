@@ -55,7 +55,6 @@ pub(crate) fn block64(b: &[u8]) -> [u8; 64] {
     out
 }
 
-
 pub(crate) fn strip_separators(v: &[u8]) -> Vec<u8> {
     v.iter().copied().filter(|&b| !is_sep(b)).collect()
 }

@@ -5,8 +5,8 @@ use super::decoded::{decode_b64, decode_hex};
 use super::{OpenRun, State};
 use crate::cards;
 use crate::decode::block64;
-use crate::masks::block_masks;
 use crate::entropy::{self, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
+use crate::masks::block_masks;
 use crate::seed;
 use crate::{Detector, Engine, Finding, OutboundConfig};
 

@@ -13,7 +13,6 @@ pub(crate) struct Words {
     starts: Vec<u64>,
 }
 
-
 impl Words {
     /// Reads the words of `data[..cut]` (a word cut by `cut` is left out).
     pub(super) fn load(&mut self, data: &[u8], cut: usize) {

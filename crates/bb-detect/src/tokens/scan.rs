@@ -242,13 +242,17 @@ impl Tokens {
         let hay = &data[..window.end];
         let mut pos = window.start;
         while pos <= p {
-            let Some(c) = rule.re.captures_at(hay, pos) else {
+            // Most literal hits match nothing: `find_at` tells without allocating captures.
+            let Some(found) = rule.re.find_at(hay, pos) else {
+                break;
+            };
+            if found.start() > p {
+                break;
+            }
+            let Some(c) = rule.re.captures_at(hay, found.start()) else {
                 break;
             };
             let m = c.get(0).expect("match");
-            if m.start() > p {
-                break;
-            }
             let accepted = if m.end() > p {
                 (spec.accept)(data, &c)
             } else {

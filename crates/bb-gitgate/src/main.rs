@@ -112,7 +112,7 @@ fn run(cmd: Cmd) -> Result<()> {
             listen,
         }),
         Cmd::CheckRules { file, merged } => {
-            let config = bb_gitleaks::load(&file)?;
+            let config = bb_gitleaks::load_compiled(&file)?;
             for warning in &config.warnings {
                 eprintln!("bb-gitgate: warning: {warning}");
             }

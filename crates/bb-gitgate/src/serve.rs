@@ -48,7 +48,7 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
         }
     }
     if let Some(file) = &config.rules {
-        match bb_gitleaks::load(file) {
+        match bb_gitleaks::load_compiled(file) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     Event::new("rules", true, None, format!("warning: {warning}")).print();

@@ -16,5 +16,5 @@ mod model;
 pub mod re2;
 pub mod rules;
 
-pub use load::{Config, load, parse};
+pub use load::{Config, load, load_compiled, parse};
 pub use rules::{RuleMatch, Rules};

@@ -46,9 +46,21 @@ struct Merged {
     warnings: Vec<String>,
 }
 
-/// Loads a config file and the files it extends.
+/// Loads a config file and the files it extends. Regexes are parsed, and compiled when a scan
+/// first needs them ([`load_compiled`] compiles them all).
 pub fn load(path: &Path) -> Result<Config, InputError> {
     finish(load_file(path, 0)?, path)
+}
+
+/// [`load`], every regex compiled: what a regex past the engine's size limits would only show
+/// at a scan is an error here.
+pub fn load_compiled(path: &Path) -> Result<Config, InputError> {
+    let config = load(path)?;
+    config
+        .rules
+        .compile_all()
+        .map_err(|(key, why)| InputError::new(why).in_file(path).key(key))?;
+    Ok(config)
 }
 
 /// Parses a config given as text; `file` names it in errors and anchors `extend.path`.
@@ -228,11 +240,11 @@ fn check_file(raw: &mut RawConfig) -> Result<(), KeyError> {
                 return Err(KeyError::new(format!("{key}.required[{j}].id"), "is empty"));
             }
         }
-        for (name, pattern) in [("regex", &rule.regex), ("path", &rule.path)] {
-            if let Some(p) = pattern {
-                crate::rules::check_regex(p)
-                    .map_err(|e| KeyError::new(format!("{key}.{name}"), e))?;
-            }
+        if let Some(p) = &rule.regex {
+            crate::rules::check_regex(p).map_err(|e| KeyError::new(format!("{key}.regex"), e))?;
+        }
+        if let Some(p) = &rule.path {
+            crate::rules::check_path(p).map_err(|e| KeyError::new(format!("{key}.path"), e))?;
         }
     }
     keep_last_definitions(&mut raw.rules);
@@ -318,11 +330,12 @@ fn check_allowlist(a: &RawAllowlist, key: &str) -> Result<(), KeyError> {
             "must contain at least one check for: commits, paths, regexes, or stopwords",
         ));
     }
-    for (name, list) in [("paths", &a.paths), ("regexes", &a.regexes)] {
-        for (i, p) in list.iter().enumerate() {
-            crate::rules::check_regex(p)
-                .map_err(|e| KeyError::new(format!("{key}.{name}[{i}]"), e))?;
-        }
+    for (i, p) in a.paths.iter().enumerate() {
+        crate::rules::check_path(p).map_err(|e| KeyError::new(format!("{key}.paths[{i}]"), e))?;
+    }
+    for (i, r) in a.regexes.iter().enumerate() {
+        crate::rules::check_regex(r)
+            .map_err(|e| KeyError::new(format!("{key}.regexes[{i}]"), e))?;
     }
     Ok(())
 }

@@ -10,17 +10,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
 
 use crate::builtin::builtin_rules;
 use crate::model::{KeyError, RawAllowlist, RawConfig, RawRule};
 
 mod allow;
+mod lazy;
 #[cfg(test)]
 mod tests;
 
 use allow::Allowlist;
 pub use allow::Candidate;
+use lazy::{LazyBytes, LazyPath, bytes_pattern, path_pattern};
 
 /// A rule's findings in a fragment.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +44,8 @@ struct Required {
 pub struct Rule {
     pub id: String,
     pub description: String,
-    regex: Option<BytesRegex>,
-    path: Option<regex::Regex>,
+    regex: Option<LazyBytes>,
+    path: Option<LazyPath>,
     secret_group: Option<usize>,
     entropy: Option<f64>,
     keywords: Vec<String>,
@@ -76,31 +77,12 @@ pub struct Rules {
 
 /// Whether a Go RE2 pattern is one gitleaks accepts and this crate can run.
 pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
-    compile_bytes(pattern).map(|_| ())
+    bytes_pattern(pattern).map(|_| ())
 }
 
-/// Compiles a Go RE2 rule regex: Unicode off when it compiles so, else on.
-fn compile_bytes(re: &str) -> Result<BytesRegex, String> {
-    let rust = crate::re2::translate(re)?;
-    let build = |pattern: &str| {
-        BytesRegexBuilder::new(pattern)
-            .size_limit(64 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
-    };
-    match build(&format!("(?-u:{rust})")) {
-        Ok(r) => Ok(r),
-        Err(_) => build(&rust).map_err(|e| one_line(&e.to_string())),
-    }
-}
-
-fn compile_path(re: &str) -> Result<regex::Regex, String> {
-    let rust = crate::re2::translate(re)?;
-    regex::Regex::new(&rust).map_err(|e| one_line(&e.to_string()))
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Whether a Go RE2 path pattern is one gitleaks accepts and this crate can run.
+pub(crate) fn check_path(pattern: &str) -> Result<(), String> {
+    path_pattern(pattern).map(|_| ())
 }
 
 /// Shannon entropy of a byte string, in bits per byte.
@@ -242,6 +224,28 @@ impl Rules {
         })
     }
 
+    /// Compiles every regex now (they are otherwise compiled when a scan first needs them):
+    /// the first that cannot be, as (key, why).
+    pub fn compile_all(&self) -> Result<(), (String, String)> {
+        for rule in &self.rules {
+            let at = |what: &str| format!("rules.{}.{what}", rule.id);
+            if let Some(Err(e)) = rule.regex.as_ref().map(|r| r.get()) {
+                return Err((at("regex"), e.to_string()));
+            }
+            if let Some(Err(e)) = rule.path.as_ref().map(|p| p.get()) {
+                return Err((at("path"), e.to_string()));
+            }
+            for a in &rule.allowlists {
+                a.compile_all().map_err(|e| (at("allowlists"), e))?;
+            }
+        }
+        let global = self.global.iter();
+        for a in global.chain(self.overlays.values().flat_map(|o| &o.allowlists)) {
+            a.compile_all().map_err(|e| ("allowlists".to_string(), e))?;
+        }
+        Ok(())
+    }
+
     /// The built-in rules this config disables.
     pub fn disabled_builtins(&self) -> &BTreeSet<String> {
         &self.disabled_builtins
@@ -359,7 +363,13 @@ impl Rules {
     }
 
     fn rule_findings(&self, rule: &Rule, data: &[u8], path: &str, commit: &str) -> Vec<Found> {
-        if rule.path.as_ref().is_some_and(|p| !p.is_match(path)) {
+        // A regex that cannot be compiled (its size limits; `compile_all` reports it earlier)
+        // fails closed: the rule applies, and finds the file itself.
+        if rule
+            .path
+            .as_ref()
+            .is_some_and(|p| p.get().is_ok_and(|p| !p.is_match(path)))
+        {
             return Vec::new();
         }
         let path_allowed = self
@@ -370,7 +380,7 @@ impl Rules {
         if path_allowed {
             return Vec::new();
         }
-        let Some(re) = &rule.regex else {
+        let Some(Ok(re)) = rule.regex.as_ref().map(|r| r.get()) else {
             // A path-only rule: the file itself is the finding.
             return vec![Found::at(data, 0, 0)];
         };
@@ -434,12 +444,16 @@ fn build_rule(r: &RawRule, key: &str) -> Result<Rule, KeyError> {
     if r.id.trim().is_empty() {
         return Err(KeyError::new(format!("{key}.id"), "is missing or empty"));
     }
-    let regex = match &r.regex {
-        Some(re) => Some(compile_bytes(re).map_err(|e| KeyError::new(format!("{key}.regex"), e))?),
-        None => None,
+    let (regex, groups) = match &r.regex {
+        Some(re) => {
+            let (lazy, groups) =
+                bytes_pattern(re).map_err(|e| KeyError::new(format!("{key}.regex"), e))?;
+            (Some(lazy), groups)
+        }
+        None => (None, 0),
     };
     let path = match &r.path {
-        Some(p) => Some(compile_path(p).map_err(|e| KeyError::new(format!("{key}.path"), e))?),
+        Some(p) => Some(path_pattern(p).map_err(|e| KeyError::new(format!("{key}.path"), e))?),
         None => None,
     };
     if regex.is_none() && path.is_none() {
@@ -451,16 +465,10 @@ fn build_rule(r: &RawRule, key: &str) -> Result<Rule, KeyError> {
             ),
         ));
     }
-    if let Some(re) = &regex
-        && r.secret_group >= re.captures_len()
-    {
+    if regex.is_some() && r.secret_group > groups {
         return Err(KeyError::new(
             format!("{key}.secretGroup"),
-            format!(
-                "is {} but the regex has {} group(s)",
-                r.secret_group,
-                re.captures_len() - 1
-            ),
+            format!("is {} but the regex has {groups} group(s)", r.secret_group),
         ));
     }
     Ok(Rule {

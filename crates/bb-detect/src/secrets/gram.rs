@@ -22,7 +22,18 @@ pub(super) struct GramIndex {
     bits: Vec<u64>,
     grams: GramMap,
     stride: usize,
+    /// The grams of the short patterns (shorter than [`GramIndex::long_len`]): a hit on one of
+    /// them is verified at once.
+    short_bits: Vec<u64>,
+    /// Every 8-gram of every pattern: a hit on a gram only long patterns hold is verified
+    /// only when the eight non-separator bytes from its first one are an 8-gram of some
+    /// pattern too. Long patterns (the encodings and spellings: hex, base64, character codes)
+    /// have grams that ordinary data is full of (four digits, four hex digits).
+    bits8: Vec<u64>,
 }
+
+/// A second gram as long again, for the second level of the filter.
+const GRAM8: usize = 8;
 
 const GRAM: usize = 4;
 
@@ -75,11 +86,33 @@ impl GramIndex {
             min_len >= MIN_SECRET_LEN,
             "known-secret patterns are never that short"
         );
+        let stride = min_len - GRAM + 1;
+        let mut short_bits = vec![0u64; 1 << (BITS_LOG2 - 6)];
+        let mut bits8 = vec![0u64; 1 << (BITS_LOG2 - 6)];
+        let set = |bits: &mut Vec<u64>, h: usize| bits[h >> 6] |= 1 << (h & 63);
+        for p in &pats {
+            if p.len() < GramIndex::long_len(stride) {
+                for w in p.windows(GRAM) {
+                    set(
+                        &mut short_bits,
+                        gram_hash(u32::from_le_bytes(w.try_into().expect("gram"))),
+                    );
+                }
+            }
+            for w in p.windows(GRAM8) {
+                set(
+                    &mut bits8,
+                    gram8_hash(u64::from_le_bytes(w.try_into().expect("8 bytes"))),
+                );
+            }
+        }
         GramIndex {
             pats,
             bits,
             grams,
-            stride: min_len - GRAM + 1,
+            stride,
+            short_bits,
+            bits8,
         }
     }
 
@@ -90,7 +123,7 @@ impl GramIndex {
         let mut p = 0;
         while let Some((g, first)) = gram_at(hay, p) {
             let h = gram_hash(g);
-            if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
+            if self.bits[h >> 6] & (1 << (h & 63)) != 0 && self.second_level(hay, first, h) {
                 self.verify(hay, first, g, out);
             }
             // Points up to `first` have the same gram: skipping them keeps the argument above
@@ -107,6 +140,29 @@ impl GramIndex {
         if out.len() > 1 {
             out.sort_unstable();
             out.dedup();
+        }
+    }
+
+    /// How long a pattern must be for the 8-gram from the first byte of any sample point's
+    /// gram to lie inside each of its occurrences: the first sample point is at most
+    /// `stride - 1` bytes into an occurrence.
+    fn long_len(stride: usize) -> usize {
+        stride - 1 + GRAM8
+    }
+
+    /// Whether a gram hit at `first` is worth verifying: a gram of a short pattern always;
+    /// else the 8-gram from `first` must be one of some pattern (or the input ends first).
+    #[inline(always)]
+    fn second_level(&self, hay: &[u8], first: usize, h: usize) -> bool {
+        if self.short_bits[h >> 6] & (1 << (h & 63)) != 0 {
+            return true;
+        }
+        match gram8_from(hay, first) {
+            Some(g8) => {
+                let h8 = gram8_hash(g8);
+                self.bits8[h8 >> 6] & (1 << (h8 & 63)) != 0
+            }
+            None => true,
         }
     }
 
@@ -151,6 +207,27 @@ fn gram_at(hay: &[u8], p: usize) -> Option<(u32, usize)> {
         }
     }
     gram_with_separators(hay, p)
+}
+
+#[inline(always)]
+fn gram8_hash(g: u64) -> usize {
+    (g.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BITS_LOG2)) as usize
+}
+
+/// The first [`GRAM8`] non-separator bytes from `first` (a non-separator), little-endian.
+fn gram8_from(hay: &[u8], first: usize) -> Option<u64> {
+    let mut g = 0u64;
+    let mut k = 0;
+    for &b in hay.get(first..)? {
+        if !is_sep(b) {
+            g |= u64::from(b) << (8 * k);
+            k += 1;
+            if k == GRAM8 {
+                return Some(g);
+            }
+        }
+    }
+    None
 }
 
 const NOT_FOUR: u32 = u32::MAX;

@@ -252,3 +252,31 @@ regexes = ['''EXAMPLE$''']
     let err = error("[[allowlists]]\ntargetRules=['aws-access-token']\nregexes=['a']\n");
     assert!(err.contains("targetRules"), "{err}");
 }
+
+#[test]
+fn regexes_compile_on_first_use_and_one_past_the_size_limit_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    std::fs::write(
+        &file,
+        "[[rules]]\nid = 'big'\nregex = '''(?:(?:a{1000}){1000}){1000}'''\nkeywords = ['zzz']\n\n[[rules]]\nid = 'small'\nregex = '''tok_[a-z]{6}'''\n",
+    )
+    .unwrap();
+    let lazy = load(&file).unwrap();
+    assert_eq!(
+        found(&lazy, "tok_abcdef"),
+        ["small"],
+        "a push without `zzz` never needs `big`"
+    );
+    assert_eq!(
+        lazy.rules
+            .scan(b"zzz", "a.txt", "c")
+            .into_iter()
+            .map(|m| (m.rule, m.start, m.end))
+            .collect::<Vec<_>>(),
+        [("big".to_string(), 0, 0)],
+        "a rule that cannot be compiled finds the file itself"
+    );
+    let err = load_compiled(&file).unwrap_err().to_string();
+    assert!(err.contains("big.toml: rules.big.regex: "), "{err}");
+}

@@ -1,7 +1,6 @@
 //! Allowlists: what a rule (or every rule) lets through.
 
-use regex::bytes::Regex as BytesRegex;
-
+use super::lazy::{LazyBytes, LazyPath, bytes_pattern, path_pattern};
 use crate::model::RawAllowlist;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -15,8 +14,8 @@ enum Target {
 pub(super) struct Allowlist {
     and: bool,
     commits: Vec<String>,
-    paths: Vec<regex::Regex>,
-    regexes: Vec<BytesRegex>,
+    paths: Vec<LazyPath>,
+    regexes: Vec<LazyBytes>,
     target: Target,
     stopwords: Vec<String>,
 }
@@ -70,12 +69,12 @@ impl Allowlist {
             paths: a
                 .paths
                 .iter()
-                .map(|p| super::compile_path(p))
+                .map(|p| path_pattern(p))
                 .collect::<Result<_, _>>()?,
             regexes: a
                 .regexes
                 .iter()
-                .map(|r| super::compile_bytes(r))
+                .map(|r| bytes_pattern(r).map(|(re, _)| re))
                 .collect::<Result<_, _>>()?,
             target,
             stopwords: a.stopwords.iter().map(|w| w.to_ascii_lowercase()).collect(),
@@ -93,7 +92,11 @@ impl Allowlist {
             );
         }
         if !self.paths.is_empty() {
-            checks.push(self.paths.iter().any(|re| re.is_match(c.path)));
+            checks.push(
+                self.paths
+                    .iter()
+                    .any(|re| re.get().is_ok_and(|re| re.is_match(c.path))),
+            );
         }
         if !self.regexes.is_empty() {
             let hay = match self.target {
@@ -101,7 +104,11 @@ impl Allowlist {
                 Target::Match => c.matched,
                 Target::Line => c.line,
             };
-            checks.push(self.regexes.iter().any(|re| re.is_match(hay)));
+            checks.push(
+                self.regexes
+                    .iter()
+                    .any(|re| re.get().is_ok_and(|re| re.is_match(hay))),
+            );
         }
         if !self.stopwords.is_empty() {
             let lower = c.secret.to_ascii_lowercase();
@@ -121,8 +128,23 @@ impl Allowlist {
         }
     }
 
+    /// Compiles its regexes now; the first error.
+    pub(super) fn compile_all(&self) -> Result<(), String> {
+        for p in &self.paths {
+            p.get().map_err(str::to_string)?;
+        }
+        for r in &self.regexes {
+            r.get().map_err(str::to_string)?;
+        }
+        Ok(())
+    }
+
     /// Whether a path alone allows every finding of the fragment (OR lists with paths).
     pub(super) fn allows_path(&self, path: &str) -> bool {
-        !self.and && self.paths.iter().any(|re| re.is_match(path))
+        !self.and
+            && self
+                .paths
+                .iter()
+                .any(|re| re.get().is_ok_and(|re| re.is_match(path)))
     }
 }

@@ -111,7 +111,7 @@ pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> 
     }
     if let Some(rules) = &r.resolved.rules {
         // What gitleaks would refuse to load is refused here, not found out at the first push.
-        let config = bb_gitleaks::load(&rules.value).map_err(|e| {
+        let config = bb_gitleaks::load_compiled(&rules.value).map_err(|e| {
             let fix = format!(
                 "fix the rules file (git-gate.rules in {})",
                 bb_contract::error::display_path(&rules.loc.file)

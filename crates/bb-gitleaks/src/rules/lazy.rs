@@ -64,12 +64,18 @@ fn build_path(src: &str) -> Result<regex::Regex, String> {
 /// compiles a large rule set ~80x faster), with its number of capture groups.
 pub(crate) fn bytes_pattern(go: &str) -> Result<(LazyBytes, usize), String> {
     let rust = crate::re2::translate(go)?;
-    let parse = |p: &str| ParserBuilder::new().utf8(false).build().parse(p);
+    let parse = |p: &str| {
+        ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(p)
+            .map_err(|e| one_line(&e.to_string()))
+    };
     let ascii = format!("(?-u:{rust})");
     let (src, hir) = match parse(&ascii) {
         Ok(hir) => (ascii, hir),
         Err(_) => {
-            let hir = parse(&rust).map_err(|e| one_line(&e.to_string()))?;
+            let hir = parse(&rust)?;
             (rust, hir)
         }
     };

@@ -47,7 +47,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 pub use placeholder::is_placeholder;
-pub use tokens::TOKEN_RULES;
+pub use tokens::{BROAD_TOKEN_RULES, TOKEN_RULES};
 
 /// Values shorter than this are matched only whole and plain (no encodings, no fragments),
 /// and only when not glued to other letters or digits.

@@ -90,8 +90,11 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("notion-api-token", &["notion-token"]),
     ("contentful-delivery-api-token", &["contentful-token"]),
     ("postman-api-token", &["postman-api-key"]),
-    ("grafana-cloud-api-token", &["grafana-token"]),
-    ("grafana-service-account-token", &["grafana-token"]),
+    ("grafana-cloud-api-token", &["grafana-cloud-token"]),
+    (
+        "grafana-service-account-token",
+        &["grafana-service-account-token"],
+    ),
     ("new-relic-user-api-key", &["newrelic-user-key"]),
     ("sentry-user-token", &["sentry-token"]),
     ("sentry-org-token", &["sentry-token"]),

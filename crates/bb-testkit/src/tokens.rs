@@ -239,9 +239,10 @@ pub fn examples() -> Vec<(&'static str, String)> {
             format!("PMAK-{}-{}", b(LOWER_HEX, 24, 85), b(LOWER_HEX, 34, 86)),
         ),
         (
-            "grafana-token",
+            "grafana-service-account-token",
             format!("glsa_{}_{}", b(ALNUM, 32, 87), b(LOWER_HEX, 8, 88)),
         ),
+        ("grafana-cloud-token", format!("glc_{}", b(ALNUM, 96, 101))),
         (
             "newrelic-user-key",
             format!("NRAK-{}", b(UPPER_ALNUM, 27, 89)),

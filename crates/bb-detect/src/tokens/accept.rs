@@ -43,6 +43,13 @@ pub(super) fn g1(_: &[u8], c: &Captures) -> Option<(usize, usize)> {
     Some(span(c, 1))
 }
 
+/// The first group that took part in the match (one per alternative, each with the end its
+/// alphabet needs), not glued on the left.
+pub(super) fn first_group_lb(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
+    let m = (1..c.len()).find_map(|g| c.get(g))?;
+    left_ok(d, m.start()).then_some((m.start(), m.end()))
+}
+
 /// Group 1, not glued on the left, holding a digit and an upper-case letter: a token drawn
 /// from `[A-Za-z0-9]` has both (a word or a constant after the prefix has not).
 pub(super) fn g1_lb_random(d: &[u8], c: &Captures) -> Option<(usize, usize)> {

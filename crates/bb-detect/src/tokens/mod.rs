@@ -40,5 +40,5 @@ mod window;
 mod tests;
 
 pub(crate) use generic::words_and_numbers;
-pub use rules::TOKEN_RULES;
+pub use rules::{BROAD_TOKEN_RULES, TOKEN_RULES};
 pub(crate) use scan::{ShortSecret, Sink, Tier, Tokens};

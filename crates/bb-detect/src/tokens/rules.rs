@@ -263,6 +263,9 @@ const fn concat_rules<const N: usize>() -> [Spec; N] {
 /// The names of the token rules (a decoded match adds `/base64`, `/hex` or `/url`).
 pub const TOKEN_RULES: &[&str] = &rule_names::<{ RULES.len() }>();
 
+/// The names of the broad tier's rules (run by [`crate::Engine::with_broad_rules`] only).
+pub const BROAD_TOKEN_RULES: &[&str] = TOKEN_RULES.split_at(BROAD_FROM).1;
+
 const fn rule_names<const N: usize>() -> [&'static str; N] {
     let mut names = [""; N];
     let mut i = 0;

@@ -181,9 +181,15 @@ pub(super) const BROAD: &[Spec] = &[
         g1_lb_random,
     ),
     Spec::new(
-        "grafana-token",
-        &["glc_", "glsa_"],
-        r"(?-u)(glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})(?:[^A-Za-z0-9+/=_-]|$)",
+        "grafana-cloud-token",
+        &["glc_"],
+        r"(?-u)(glc_[A-Za-z0-9+/]{32,400}={0,2})(?:[^A-Za-z0-9+/=_-]|$)",
+        g1_lb,
+    ),
+    Spec::new(
+        "grafana-service-account-token",
+        &["glsa_"],
+        concat!(r"(?-u)(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})", end!()),
         g1_lb,
     ),
     Spec::new(
@@ -195,8 +201,8 @@ pub(super) const BROAD: &[Spec] = &[
     Spec::new(
         "sentry-token",
         &["sntry"],
-        r"(?-u)(sntrys_eyJ[A-Za-z0-9+/=_-]{30,400}|sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9+/=_-]|$)",
-        g1_lb,
+        r"(?-u)(sntrys_eyJ[A-Za-z0-9+/=_-]{30,400})(?:[^A-Za-z0-9+/=_-]|$)|(sntryu_[a-f0-9]{64})(?:[^A-Za-z0-9_-]|$)",
+        super::accept::first_group_lb,
     ),
     Spec::new(
         "azure-ad-client-secret",

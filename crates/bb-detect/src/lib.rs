@@ -233,7 +233,9 @@ pub struct Engine {
     tokens: tokens::Tokens,
     secrets: secrets::Secrets,
     host_secrets: host::HostSecrets,
-    inbound: inbound::Inbound,
+    /// Built on the first inbound scan: the gate and routes that do not scan answers never
+    /// need it.
+    inbound: std::sync::OnceLock<inbound::Inbound>,
 }
 
 impl fmt::Debug for Engine {
@@ -271,7 +273,7 @@ impl Engine {
             tokens,
             secrets,
             host_secrets,
-            inbound: inbound::Inbound::new(),
+            inbound: std::sync::OnceLock::new(),
         }
     }
 
@@ -302,7 +304,7 @@ impl Engine {
 
     /// Scans a response body for prompt-injection phrasing. Sorted by offset.
     pub fn scan_inbound(&self, data: &[u8]) -> Vec<InjectionFinding> {
-        self.inbound.scan(data)
+        self.inbound.get_or_init(inbound::Inbound::new).scan(data)
     }
 }
 

@@ -14,7 +14,9 @@ use crate::decode::is_alnum;
 /// A rule of the table, compiled.
 struct Rule {
     spec: &'static Spec,
-    re: Regex,
+    /// Compiled on the rule's first literal hit: most rules never see one in a scan, and an
+    /// engine is built per request in the gate's hook.
+    re: std::sync::OnceLock<Regex>,
     window: Window,
 }
 
@@ -25,9 +27,17 @@ impl Rule {
         let fail = |e: &dyn std::fmt::Display| -> ! { panic!("token rule {}: {e}", spec.name) };
         Rule {
             spec,
-            re: Regex::new(spec.re).unwrap_or_else(|e| fail(&e)),
+            re: std::sync::OnceLock::new(),
             window: Window::derive(spec.re, spec.literals).unwrap_or_else(|e| fail(&e)),
         }
+    }
+
+    /// The regex (every built-in rule's compiles: the window test compiles them all).
+    fn re(&self) -> &Regex {
+        self.re.get_or_init(|| {
+            Regex::new(self.spec.re)
+                .unwrap_or_else(|e| panic!("token rule {}: {e}", self.spec.name))
+        })
     }
 
     /// The bytes a literal hit needs before it: the window's and what the accept function
@@ -243,13 +253,13 @@ impl Tokens {
         let mut pos = window.start;
         while pos <= p {
             // Most literal hits match nothing: `find_at` tells without allocating captures.
-            let Some(found) = rule.re.find_at(hay, pos) else {
+            let Some(found) = rule.re().find_at(hay, pos) else {
                 break;
             };
             if found.start() > p {
                 break;
             }
-            let Some(c) = rule.re.captures_at(hay, found.start()) else {
+            let Some(c) = rule.re().captures_at(hay, found.start()) else {
                 break;
             };
             let m = c.get(0).expect("match");
@@ -351,7 +361,7 @@ mod tests {
             assert_eq!(m.len(), rule.window.fwd, "{name}: the longest match");
             let pad = [b'\n'; 64];
             let data = [&pad[..], &m, &pad].concat();
-            let full = rule.re.find(&data).map(|m| m.range());
+            let full = rule.re().find(&data).map(|m| m.range());
             assert_eq!(full, Some(64..64 + m.len()), "{name}: matches whole");
             let p = (rule.spec.literals.iter())
                 .filter_map(|l| memchr::memmem::find(&data, l.as_bytes()))
@@ -359,7 +369,7 @@ mod tests {
                 .expect("a literal");
             let w = rule.window.around(&data, p);
             let hay = &data[..w.end.min(data.len())];
-            let found = rule.re.find_at(hay, w.start).map(|m| m.range());
+            let found = rule.re().find_at(hay, w.start).map(|m| m.range());
             assert_eq!(found, full, "{name}: in the window {w:?} around {p}");
         }
     }

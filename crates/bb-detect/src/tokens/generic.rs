@@ -66,7 +66,13 @@ pub(super) fn generic(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
         // A UUID is random by design: under a bare or unqualified `token` it is an identifier.
         return None;
     }
-    (!code && looks_random_value(v)).then_some((s, e))
+    // A percent-encoded value is judged as what it encodes (`secret%3Dpassword` is two words).
+    let decoded = crate::decode::has_pct_escape(v).then(|| {
+        let (mut out, mut map) = (Vec::new(), Vec::new());
+        crate::decode::pct_decode(v, &mut out, &mut map);
+        out
+    });
+    (!code && looks_random_value(decoded.as_deref().unwrap_or(v))).then_some((s, e))
 }
 
 /// Qualifiers of `token` that name an identifier, not a credential: AWS's `ClientRequestToken`,

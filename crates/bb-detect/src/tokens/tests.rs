@@ -328,6 +328,16 @@ fn generic_credential() {
         "generic-credential",
         "const SECRET_KEY: MyCompanyProdApiKey2024 = 1;",
     );
+    // Percent-encoded values are judged as what they encode.
+    neg(
+        "generic-credential",
+        "oauth_token_secret=secret%3Dpassword&oauth_token=lock%26key",
+    );
+    pos(
+        "generic-credential",
+        "client_secret=Xk9%2Fq2LmN4pR7sT1wZ8vB3",
+        "Xk9%2Fq2LmN4pR7sT1wZ8vB3",
+    );
 }
 
 #[test]

@@ -226,6 +226,34 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Each table of the list `name`, read by `read` with its key path (`name[i]`).
+    fn each<T>(
+        &self,
+        name: &str,
+        read: impl Fn(&'a Table, &str) -> Result<T, KeyError>,
+    ) -> Result<Vec<T>, KeyError> {
+        self.tables(name)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| read(t, &format!("{}[{i}]", self.key(name))))
+            .collect()
+    }
+
+    /// `[allowlist]` (the older form) and `[[allowlists]]`.
+    fn allowlists(
+        &self,
+        global: bool,
+    ) -> Result<(Option<RawAllowlist>, Vec<RawAllowlist>), KeyError> {
+        let one = match self.table("allowlist")? {
+            Some(t) => Some(RawAllowlist::from_table(t, &self.key("allowlist"), global)?),
+            None => None,
+        };
+        let many = self.each("allowlists", |t, at| {
+            RawAllowlist::from_table(t, at, global)
+        })?;
+        Ok((one, many))
+    }
+
     fn wrong(&self, name: &str, wanted: &str, got: &Value) -> KeyError {
         KeyError::new(
             self.key(name),
@@ -295,22 +323,8 @@ impl RawConfig {
             Some(t) => Some(RawExtend::from_table(t)?),
             None => None,
         };
-        let rules = f
-            .tables("rules")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| RawRule::from_table(t, &format!("rules[{i}]")))
-            .collect::<Result<_, _>>()?;
-        let allowlist = match f.table("allowlist")? {
-            Some(t) => Some(RawAllowlist::from_table(t, "allowlist", true)?),
-            None => None,
-        };
-        let allowlists = f
-            .tables("allowlists")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| RawAllowlist::from_table(t, &format!("allowlists[{i}]"), true))
-            .collect::<Result<_, _>>()?;
+        let rules = f.each("rules", RawRule::from_table)?;
+        let (allowlist, allowlists) = f.allowlists(true)?;
         Ok(RawConfig {
             title: f.string("title")?,
             description: f.string("description")?,
@@ -338,22 +352,8 @@ impl RawExtend {
 impl RawRule {
     fn from_table(t: &Table, at: &str) -> Result<RawRule, KeyError> {
         let f = Fields::new(t, at, RULE_KEYS)?;
-        let allowlist = match f.table("allowlist")? {
-            Some(t) => Some(RawAllowlist::from_table(t, &f.key("allowlist"), false)?),
-            None => None,
-        };
-        let allowlists = f
-            .tables("allowlists")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| RawAllowlist::from_table(t, &format!("{at}.allowlists[{i}]"), false))
-            .collect::<Result<_, _>>()?;
-        let required = f
-            .tables("required")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| RawRequired::from_table(t, &format!("{at}.required[{i}]")))
-            .collect::<Result<_, _>>()?;
+        let (allowlist, allowlists) = f.allowlists(false)?;
+        let required = f.each("required", RawRequired::from_table)?;
         let secret_group = f.count("secretGroup")?.unwrap_or(0) as usize;
         Ok(RawRule {
             id: f.string("id")?.unwrap_or_default(),

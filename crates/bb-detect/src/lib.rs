@@ -46,7 +46,7 @@ mod tokens;
 use std::collections::HashSet;
 use std::fmt;
 
-pub use placeholder::is_placeholder;
+pub use placeholder::without_placeholder_marks;
 pub use tokens::{BROAD_TOKEN_RULES, TOKEN_RULES};
 
 /// Values shorter than this are matched only whole and plain (no encodings, no fragments),

@@ -92,13 +92,13 @@ impl Detectors {
     }
 
     /// Whether a built-in token finding is let through: a placeholder (documentation and
-    /// tests hold them; see [`bb_detect::is_placeholder`]), or silenced by the rules file.
+    /// tests hold them), or silenced by the rules file.
     fn silenced(&self, f: &bb_detect::Finding, data: &[u8], path: &str, commit: &str) -> bool {
         if f.detector != bb_detect::Detector::TokenPatterns {
             return false;
         }
         let (start, end) = (f.start.min(data.len()), f.end.min(data.len()));
-        if end - start <= MAX_PLACEHOLDER && bb_detect::is_placeholder(&data[start..end]) {
+        if end - start <= MAX_PLACEHOLDER && self.is_placeholder(&f.rule, &data[start..end]) {
             return true;
         }
         let Some(rules) = &self.rules else {
@@ -106,6 +106,27 @@ impl Detectors {
         };
         let candidate = Candidate::new(data, start..end, start..end, path, commit);
         rules.silences_builtin(&f.rule, &candidate)
+    }
+}
+
+impl Detectors {
+    /// A match with placeholder marks (`EXAMPLE`, `xxxx`, a typed run) whose rest, the marks
+    /// cut out, is no longer a credential of the same rule: `AKIAIOSFODNN7EXAMPLE`, not
+    /// `ghp_<a real token>EXAMPLE`.
+    fn is_placeholder(&self, rule: &str, matched: &[u8]) -> bool {
+        let Some(rest) = bb_detect::without_placeholder_marks(matched) else {
+            return false;
+        };
+        let kind = bb_gitleaks::builtin::base_rule(rule);
+        let cfg = bb_detect::OutboundConfig {
+            token_patterns: true,
+            ..Default::default()
+        };
+        !self
+            .engine
+            .scan(&cfg, &rest)
+            .iter()
+            .any(|g| bb_gitleaks::builtin::base_rule(&g.rule) == kind)
     }
 }
 
@@ -166,7 +187,11 @@ mod tests {
     fn a_rules_file_silences_builtin_patterns_but_never_known_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rules.toml");
-        std::fs::write(&file, "[[allowlists]]\npaths = [\"^fixtures/\"]\n").unwrap();
+        std::fs::write(
+            &file,
+            "[extend]\nuseDefault = true\n[[allowlists]]\ntargetRules = [\"github-pat\"]\npaths = [\"^fixtures/\"]\n[[allowlists]]\npaths = [\"^vendor/\"]\n",
+        )
+        .unwrap();
         let rules = bb_gitleaks::load(&file).unwrap().rules;
         let token = "ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U";
         let detectors = Detectors::new(
@@ -185,6 +210,11 @@ mod tests {
                 .collect()
         };
         assert_eq!(rules_of("src/a").len(), 2, "{:?}", rules_of("src/a"));
+        assert_eq!(
+            rules_of("vendor/a").len(),
+            2,
+            "an untargeted path allowlist"
+        );
         assert_eq!(
             rules_of("fixtures/a"),
             ["known_secrets:known-secret:EGRESS_TOKEN_0"]
@@ -207,6 +237,18 @@ mod tests {
             rules("aws_access_key_id = AKIAQ7XBV2MNR4TWZ5YD"),
             ["token_patterns:aws-access-key-id"]
         );
+        // A mark added to a real token, at the end or inside, hides nothing.
+        for token in [
+            "ghp_R7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7UEXAMPLE",
+            "ghp_R7kq2Vx9Lm4Tz8Wb3Nxxxxxxxxc6Hd1Fs5Jp0Ya2Qe7U",
+            "ghp_ABCDEFGHR7kq2Vx9Lm4Tz8Wb3Nc6Hd1Fs5Jp0Ya2Qe7U",
+        ] {
+            assert_eq!(
+                rules(&format!("t = {token}")),
+                ["token_patterns:github-pat"],
+                "{token}"
+            );
+        }
         // The broad tier of vendor rules runs in the gate.
         assert_eq!(
             rules("groq: 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"),

@@ -92,13 +92,20 @@ fn judge(
     })
 }
 
-/// The `.gitleaksignore` of every pushed tip. A change to it needs the bottle's
-/// `allow.gitleaks_ignore` ([`policy::path_refusals`]), so what is read here is upstream's file
-/// or one the operator allowed. A file that cannot be read lets nothing through.
+/// The `.gitleaksignore` of each updated ref as it stood before the push (its old commit; the
+/// default branch for a new ref): upstream's file, never one the push brings. The agent writes
+/// the pushed objects, and a tree or tag it pushes carries a file as easily as a commit does;
+/// a change to the file upstream needs the bottle's `allow.gitleaks_ignore`
+/// ([`policy::path_refusals`]). A file that cannot be read lets nothing through.
 fn pushed_ignores(updates: &[Update]) -> Ignores {
     let mut all = Ignores::default();
     for u in updates.iter().filter(|u| !u.is_delete()) {
-        let spec = format!("{}:{}", u.new, bb_gitleaks::ignore::FILE);
+        let before = if u.is_create() {
+            "HEAD"
+        } else {
+            u.old.as_str()
+        };
+        let spec = format!("{before}:{}", bb_gitleaks::ignore::FILE);
         if let Ok(text) = Git::raw_objects(None)
             .args(["cat-file", "blob", &spec])
             .ok(mirror::LOCAL_TIMEOUT)
@@ -110,9 +117,10 @@ fn pushed_ignores(updates: &[Update]) -> Ignores {
 }
 
 /// Whether `.gitleaksignore` lists a finding under every rule that found it. A known secret
-/// (this bottle's token, the canary) is never let through, nor a finding in a name.
+/// (this bottle's token, the canary) is never let through, nor a finding in a name or in a
+/// commit or tag object (`(commit message)`: no file).
 fn is_ignored(ignores: &Ignores, f: &Finding) -> bool {
-    if ignores.is_empty() || f.line == 0 {
+    if ignores.is_empty() || f.line == 0 || f.path.starts_with('(') {
         return false;
     }
     f.rule.split(", ").all(|rule| match rule.split_once(':') {

@@ -200,6 +200,17 @@ fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
         out.contains("t.txt:2") && out.contains("gitleaks:test-internal-token"),
         "{out}"
     );
+    // The list is upstream's as it stood before the push: a tree pushed to a tag (no commit, so
+    // no change to refuse) cannot bring one of its own.
+    let out = env
+        .client(&format!(
+            "cd shop && git reset -q --hard origin/main && printf 'id = {CUSTOM}\\n' > s.txt && printf 's.txt:test-internal-token:1\\n' > .gitleaksignore && git add -A && git push origin $(git write-tree):refs/tags/tree-with-a-list 2>&1"
+        ))
+        .expect_fail("a tree carrying its own .gitleaksignore");
+    assert!(
+        out.contains("s.txt:1") && out.contains("gitleaks:test-internal-token"),
+        "{out}"
+    );
     assert!(!out.contains(TOKEN), "{out}");
 
     // Refs other than branches and tags, whatever the bottle allows.

@@ -16,6 +16,12 @@
 //! | in a class: `[` not opening `[:name:]`   | a literal `[` (Rust: a nested class)         |
 //! | in a class: `&&`, `--`, `~~`             | literals (Rust: set operations)              |
 //! | flags other than `i m s U`, `\C`, `\Z`…  | rejected                                     |
+//! | `{01}`, `{0,08}` (leading zeros)         | literal text, as Go reads them               |
+//!
+//! Left different, on purpose: patterns run over bytes with Unicode off where they compile so
+//! (`.` is a byte, not a character; `(?i)` folds ASCII letters only), which compiles a large
+//! rule set ~80x faster; Go's limit on nested repeats (`(a{500}){3}`) is not checked (the
+//! engine's size limit refuses what is too large, at planning).
 
 use std::fmt::Write as _;
 
@@ -56,11 +62,13 @@ pub fn translate(pattern: &str) -> Result<String, String> {
 /// `{n}`, `{n,}` or `{n,m}` starting after the `{` at `i`: the index after its `}`; `None`
 /// when it is not one (then Go reads the `{` as a literal).
 fn repeat(chars: &[char], i: usize) -> Result<Option<usize>, String> {
+    // Go reads no number with a leading zero (`{01}` is literal text).
     let digits = |from: usize| {
         let end = (from..chars.len())
             .find(|&j| !chars[j].is_ascii_digit())
             .unwrap_or(chars.len());
-        (end > from).then(|| (chars[from..end].iter().collect::<String>(), end))
+        let leading_zero = end - from > 1 && chars[from] == '0';
+        (end > from && !leading_zero).then(|| (chars[from..end].iter().collect::<String>(), end))
     };
     let Some((min, mut j)) = digits(i) else {
         return Ok(None);
@@ -99,7 +107,7 @@ fn group(chars: &[char], i: usize, out: &mut String) -> Result<usize, String> {
             .find(|&j| chars[j] == '>')
             .ok_or("a named group without `>`")?;
         let name: String = chars[open..close].iter().collect();
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("invalid group name `{name}`"));
         }
         write!(out, "(?P<{name}>").expect("write to String");
@@ -242,8 +250,13 @@ fn hex_escape(chars: &[char], i: usize) -> Result<(char, usize), String> {
             .ok_or("a `\\x{` without `}`")?;
         (chars[i + 1..close].iter().collect::<String>(), close + 1)
     } else {
+        // Exactly two digits (Go rejects `\x4` at the end).
         let end = (i + 2).min(chars.len());
-        (chars[i..end].iter().collect::<String>(), end)
+        let digits: String = chars[i..end].iter().collect();
+        if digits.len() < 2 {
+            return Err(format!("invalid escape `\\x{digits}`"));
+        }
+        (digits, end)
     };
     let valid = !digits.is_empty() && digits.chars().all(|d| d.is_ascii_hexdigit());
     u32::from_str_radix(&digits, 16)

@@ -251,19 +251,15 @@ impl Rules {
         &self.disabled_builtins
     }
 
-    /// Whether the config silences a built-in detector's finding: its rule is disabled, or a
-    /// global allowlist or the allowlists and entropy of a rule extending it allow it.
-    /// `rule` is the built-in rule name (a decoded match's suffix is ignored).
+    /// Whether the config silences a built-in detector's finding: its rule is disabled, or the
+    /// allowlists and entropy of a rule extending it, or an allowlist that targets it, allow it.
+    /// Untargeted global allowlists do not: they are written for the file's own rules (gitleaks'
+    /// defaults allow `vendor/`, `node_modules/`, images, lock files by path), and the agent
+    /// chooses the paths of what it pushes. `rule` is the built-in rule name (a decoded match's
+    /// suffix is ignored).
     pub fn silences_builtin(&self, rule: &str, c: &Candidate<'_>) -> bool {
         let base = crate::builtin::base_rule(rule);
         if self.disabled_builtins.contains(base) {
-            return true;
-        }
-        if self
-            .global
-            .iter()
-            .any(|a| a.allows_path(c.path) || a.allows(c))
-        {
             return true;
         }
         let Some(overlay) = self.overlays.get(base) else {

@@ -104,7 +104,9 @@ pub(super) const BROAD: &[Spec] = &[
     ),
     Spec::new(
         "supabase-key",
-        &["sbp_", "sb_secret_"],
+        // `sb_` ends before the `secret_` of Notion's tokens starts (the literal search moves
+        // past a hit, so a longer literal would hide Notion's).
+        &["sbp_", "sb_"],
         concat!(
             r"(?-u)(sbp_[a-f0-9]{40}|sb_secret_[A-Za-z0-9_-]{31,40})",
             end!()

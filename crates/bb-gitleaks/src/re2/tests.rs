@@ -109,4 +109,18 @@ fn groups_and_flags_go_knows() {
 fn hex_escapes() {
     assert!(matches(r"^\x41\x{42}$", "AB"));
     assert!(translate(r"\x{zz}").is_err());
+    assert!(translate(r"a\x4").is_err(), "Go wants two digits");
+}
+
+#[test]
+fn repeat_counts_with_a_leading_zero_are_literal_text() {
+    assert!(matches(r"^a{01}$", "a{01}"));
+    assert!(matches(r"^a{0,08}$", "a{0,08}"));
+    assert!(matches(r"^a{0}b$", "b"));
+}
+
+#[test]
+fn group_names_are_ascii() {
+    assert!(translate("(?P<é>a)").is_err());
+    assert!(translate("(?P<name_1>a)").is_ok());
 }

@@ -88,7 +88,7 @@ impl Allowlist {
             checks.push(
                 self.commits
                     .iter()
-                    .any(|x| !x.is_empty() && c.commit.starts_with(x.as_str())),
+                    .any(|x| !x.is_empty() && c.commit.eq_ignore_ascii_case(x)),
             );
         }
         if !self.paths.is_empty() {

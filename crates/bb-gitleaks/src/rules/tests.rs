@@ -34,7 +34,7 @@ path = '''\.pem$'''
 id = "unicode-class"
 regex = '''\p{Greek}{4}'''
 [rules.allowlist]
-commits = ["deadbeef"]
+commits = ["deadbeef01"]
 "#;
 
 fn rules(text: &str) -> Rules {
@@ -142,4 +142,19 @@ fn entropy_of_known_strings() {
     assert_eq!(shannon_entropy(b""), 0.0);
     assert_eq!(shannon_entropy(b"aaaa"), 0.0);
     assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+}
+
+#[test]
+fn an_allowlisted_commit_is_named_in_full() {
+    let r = rules(
+        "[[rules]]\nid = 't'\nregex = '''tok_[a-z]{4}'''\n[rules.allowlist]\ncommits = ['abc1234']\n",
+    );
+    assert!(r.scan(b"tok_abcd", "a", "ABC1234").is_empty(), "any case");
+    assert_eq!(ids(&r, "tok_abcd", "a"), ["t"]);
+    let ground = "abc1234ffffffffffffffffffffffffffffffff";
+    assert_eq!(
+        r.scan(b"tok_abcd", "a", ground).len(),
+        1,
+        "a commit ground to the prefix"
+    );
 }

@@ -52,13 +52,21 @@ fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-fn connect_when_up(addr: SocketAddr, gate: &mut Child) -> TcpStream {
+/// A connection to `gate` once it listens; `None` when it exited first (its port was taken:
+/// `free_addr` hands out a port that another test may be handed too).
+fn connect_when_up(addr: SocketAddr, gate: &mut Child, root: &Path) -> Option<TcpStream> {
     let end = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(s) = TcpStream::connect(addr) {
-            return s;
+        if gate.try_wait().unwrap().is_some() {
+            return None;
         }
-        assert!(gate.try_wait().unwrap().is_none(), "the gate exited early");
+        // The gate makes its root before it listens: a connection before that reached
+        // another test's gate on the same port.
+        if root.exists()
+            && let Ok(s) = TcpStream::connect(addr)
+        {
+            return Some(s);
+        }
         assert!(Instant::now() < end, "the gate never listened on {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -129,22 +137,26 @@ fn live_members(pgrp: u32) -> Vec<u32> {
 /// `request`.
 fn gate_with_client(dir: &Path, upstream_port: u16, request: &[u8]) -> (Child, TcpStream) {
     let config = write_config(dir, upstream_port);
-    let addr = free_addr();
-    let mut gate = Command::new(env!("CARGO_BIN_EXE_bb-gitgate"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .arg("--root")
-        .arg(dir.join("root"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut client = connect_when_up(addr, &mut gate);
-    client.write_all(&bb_gitgate::pkt::pkt(request)).unwrap();
-    (gate, client)
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut gate = Command::new(env!("CARGO_BIN_EXE_bb-gitgate"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--root")
+            .arg(dir.join("root"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if let Some(mut client) = connect_when_up(addr, &mut gate, &dir.join("root")) {
+            client.write_all(&bb_gitgate::pkt::pkt(request)).unwrap();
+            return (gate, client);
+        }
+    }
+    panic!("the gate never got a port of its own")
 }
 
 /// SIGTERM to the gate; asserts it exits cleanly and promptly and `group` went with it.

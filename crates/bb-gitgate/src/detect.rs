@@ -1,10 +1,12 @@
 //! Everything that decides whether a fragment holds a secret: the shared detectors of
 //! `bb_detect` (the proxy's `token_patterns` and `known_secrets`) and the optional gitleaks rules.
 //!
-//! The built-in token rules stand for gitleaks' defaults: the rules file's global allowlists,
-//! `disabledRules` and rules extending a default rule by id apply to them
-//! ([`bb_gitleaks::Rules::silences_builtin`]). A known secret (a token of this bottle, the
-//! canary) is never silenced. Hits of several rules on one secret are one hit naming them all.
+//! The built-in token rules stand for gitleaks' defaults: `disabledRules`, rules extending a
+//! default rule by id and allowlists targeting a built-in rule apply to them
+//! ([`bb_gitleaks::Rules::silences_builtin`]); untargeted global allowlists do not. Placeholders
+//! are let through. A known secret (a token of this bottle, the canary) is never silenced. Hits
+//! of several rules on one secret are one hit naming them all. The gate's engine runs the
+//! broad tier of vendor rules over whole buffers ([`bb_detect::Engine::with_broad_rules`]).
 
 use bb_contract::layout::env;
 use bb_gitleaks::Rules;

@@ -122,13 +122,47 @@ pub(super) fn npm(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     (left_ok(d, s) && has_digit_upper(&d[s + 4..e])).then_some((s, e))
 }
 
+/// Claims of a token that grants something: registered ones (RFC 7519) and the usual
+/// authorisation claims. A JWT whose payload holds none is data signed for integrity (a
+/// library's documentation example: `{"some": "payload"}`), not a credential.
+const CREDENTIAL_CLAIMS: &[&[u8]] = &[
+    b"\"sub\"",
+    b"\"iss\"",
+    b"\"aud\"",
+    b"\"exp\"",
+    b"\"nbf\"",
+    b"\"iat\"",
+    b"\"jti\"",
+    b"\"scope\"",
+    b"\"scp\"",
+    b"\"azp\"",
+    b"\"client_id\"",
+    b"\"uid\"",
+    b"\"user",
+    b"\"role",
+    b"\"email\"",
+    b"\"sid\"",
+    b"\"session",
+];
+
 pub(super) fn jwt(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     let (s, e) = span(c, 1);
-    let header = d[s..e].split(|&b| b == b'.').next().unwrap_or_default();
+    let mut parts = d[s..e].split(|&b| b == b'.');
+    let (header, payload) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let mut json = Vec::new();
     b64_decode(header, &mut json);
     let ok = json.windows(5).any(|w| w == b"\"alg\"" || w == b"\"typ\"");
-    (left_ok(d, s) && ok).then_some((s, e))
+    b64_decode(payload, &mut json);
+    // A payload that is no JSON object (encrypted, compressed) is judged a credential.
+    let object = json.first() == Some(&b'{');
+    let grants = !object
+        || CREDENTIAL_CLAIMS
+            .iter()
+            .any(|k| json.windows(k.len()).any(|w| w == *k));
+    (left_ok(d, s) && ok && grants).then_some((s, e))
 }
 
 /// False when the key word at `p` is certainly not followed by `=` or `:` (after the rest of

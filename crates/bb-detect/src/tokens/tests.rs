@@ -214,6 +214,13 @@ fn jwt_rule() {
         "eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
     );
     neg("jwt", "eyJhbGciOiJIUzI1NiJ9 only a header");
+    // A token with a subject and an expiry is a credential; data signed for integrity
+    // (`{"data":"hello"}`) grants nothing.
+    let header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+    let sig = "q8Xv2LmN4pR7sT1wZ8vB3cD6fG1hJ5kM8nP0qR2sT4u";
+    let granting = format!("{header}.eyJzdWIiOiI0MiIsImV4cCI6MTg5MzQ1NjAwMH0.{sig}");
+    pos("jwt", &granting, &granting);
+    neg("jwt", &format!("{header}.eyJkYXRhIjoiaGVsbG8ifQ.{sig}"));
 }
 
 #[test]

@@ -69,10 +69,16 @@ pub fn is_split(rule: &str) -> bool {
     rule.ends_with(SPLIT_SUFFIX)
 }
 
+/// The rule a finding's rule name was found by, without the layers a decoded match adds
+/// (`aws-access-key-id/url/base64` → `aws-access-key-id`).
+pub fn base_rule(rule: &str) -> &str {
+    rule.split('/').next().unwrap_or(rule)
+}
+
 /// Whether a finding's rule names personal data (a payment card number, an IBAN) rather than a
 /// credential: what it does on a route is the route's `dlp.personal_data`.
 pub fn is_personal_data(rule: &str) -> bool {
-    let base = rule.split('/').next().unwrap_or(rule);
+    let base = base_rule(rule);
     base == CARD_RULE || base == IBAN_RULE
 }
 

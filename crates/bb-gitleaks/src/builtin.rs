@@ -126,10 +126,7 @@ pub fn builtin_rules(id: &str) -> Vec<&'static str> {
         .collect()
 }
 
-/// The built-in rule of a finding's rule name (`aws-access-key-id/base64` → `aws-access-key-id`).
-pub fn base_rule(rule: &str) -> &str {
-    rule.split('/').next().unwrap_or(rule)
-}
+pub use bb_detect::base_rule;
 
 #[cfg(test)]
 mod tests {

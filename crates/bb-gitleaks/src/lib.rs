@@ -17,4 +17,9 @@ pub mod re2;
 pub mod rules;
 
 pub use load::{Config, load, load_compiled, parse};
+
+/// An error message on one line (the regex crate's span several).
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 pub use rules::{RuleMatch, Rules};

@@ -24,6 +24,7 @@ use bb_contract::InputError;
 
 use crate::builtin::builtin_rules;
 use crate::model::{KeyError, RawAllowlist, RawConfig, RawExtend, RawRule};
+use crate::one_line;
 use crate::rules::Rules;
 
 /// How deep `[extend] path` chains go (gitleaks' limit).
@@ -338,10 +339,6 @@ fn check_allowlist(a: &RawAllowlist, key: &str) -> Result<(), KeyError> {
             .map_err(|e| KeyError::new(format!("{key}.regexes[{i}]"), e))?;
     }
     Ok(())
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

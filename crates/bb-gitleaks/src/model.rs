@@ -303,16 +303,6 @@ const ALLOWLIST_KEYS: &[&str] = &[
     "regexes",
     "stopwords",
 ];
-const GLOBAL_ALLOWLIST_KEYS: &[&str] = &[
-    "description",
-    "condition",
-    "commits",
-    "paths",
-    "regexTarget",
-    "regexes",
-    "stopwords",
-    "targetRules",
-];
 const REQUIRED_KEYS: &[&str] = &["id", "withinLines", "withinColumns"];
 
 impl RawConfig {
@@ -374,8 +364,14 @@ impl RawRule {
 
 impl RawAllowlist {
     fn from_table(t: &Table, at: &str, global: bool) -> Result<RawAllowlist, KeyError> {
+        // A global allowlist also names the rules it is for.
+        let global_keys: Vec<&str> = ALLOWLIST_KEYS
+            .iter()
+            .copied()
+            .chain(["targetRules"])
+            .collect();
         let keys = if global {
-            GLOBAL_ALLOWLIST_KEYS
+            &global_keys[..]
         } else {
             ALLOWLIST_KEYS
         };

@@ -85,25 +85,8 @@ pub(crate) fn check_path(pattern: &str) -> Result<(), String> {
     path_pattern(pattern).map(|_| ())
 }
 
-/// Shannon entropy of a byte string, in bits per byte.
-pub fn shannon_entropy(data: &[u8]) -> f64 {
-    if data.is_empty() {
-        return 0.0;
-    }
-    let mut counts = [0usize; 256];
-    for &b in data {
-        counts[b as usize] += 1;
-    }
-    let n = data.len() as f64;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / n;
-            -p * p.log2()
-        })
-        .sum()
-}
+/// Shannon entropy of a byte string, in bits per byte (the detectors' own).
+pub use bb_detect::entropy::shannon as shannon_entropy;
 
 fn build_allowlists(list: &[RawAllowlist], key: &str) -> Result<Vec<Allowlist>, KeyError> {
     list.iter()
@@ -146,50 +129,34 @@ impl Rules {
             rules.push(build_rule(r, &key)?);
         }
         for (i, r) in raw.rules.iter().enumerate() {
-            let Some(rule) = rules.iter_mut().find(|x| x.id == r.id) else {
+            let Some(at) = rules.iter().position(|x| x.id == r.id) else {
                 continue;
             };
             for (j, req) in r.required.iter().enumerate() {
-                let index = raw
-                    .rules
-                    .iter()
-                    .position(|x| x.id == req.id)
-                    .filter(|&k| raw.rules[k].regex.is_some() || raw.rules[k].path.is_some())
-                    .ok_or_else(|| {
-                        KeyError::new(
-                            format!("rules[{i}].required[{j}]"),
-                            format!("rule `{}` requires `{}`, which is not loaded", r.id, req.id),
-                        )
-                    })?;
-                rule.required.push(Required {
+                let index = rules.iter().position(|x| x.id == req.id).ok_or_else(|| {
+                    KeyError::new(
+                        format!("rules[{i}].required[{j}]"),
+                        format!("rule `{}` requires `{}`, which is not loaded", r.id, req.id),
+                    )
+                })?;
+                rules[at].required.push(Required {
                     rule: index,
                     within_lines: req.within_lines,
                     within_columns: req.within_columns,
                 });
             }
         }
-        // `required` holds indexes into the config's rules; map them onto the compiled list.
-        let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
-        for rule in &mut rules {
-            for req in &mut rule.required {
-                req.rule = ids
-                    .iter()
-                    .position(|id| *id == raw.rules[req.rule].id)
-                    .expect("a required rule with a regex or path is compiled");
-            }
-        }
         let mut global = Vec::new();
         for (i, a) in raw.allowlists.iter().enumerate() {
             let key = format!("allowlists[{i}]");
-            let built = Allowlist::build(a).map_err(|e| KeyError::new(key.clone(), e))?;
+            let build = || Allowlist::build(a).map_err(|e| KeyError::new(key.clone(), e));
             if a.target_rules.is_empty() {
-                global.push(built);
+                global.push(build()?);
                 continue;
             }
             for target in &a.target_rules {
-                let copy = Allowlist::build(a).map_err(|e| KeyError::new(key.clone(), e))?;
                 if let Some(rule) = rules.iter_mut().find(|r| r.id == *target) {
-                    rule.allowlists.push(copy);
+                    rule.allowlists.push(build()?);
                     continue;
                 }
                 let builtins = if use_default {
@@ -204,12 +171,11 @@ impl Rules {
                     ));
                 }
                 for b in builtins {
-                    let again = Allowlist::build(a).map_err(|e| KeyError::new(key.clone(), e))?;
                     overlays
                         .entry(b.to_string())
                         .or_default()
                         .allowlists
-                        .push(again);
+                        .push(build()?);
                 }
             }
         }

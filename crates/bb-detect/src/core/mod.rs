@@ -24,9 +24,8 @@ pub(crate) struct State {
     pub base: usize,
     /// Bytes fed so far.
     pub consumed: usize,
-    tok_done: usize,
-    /// The same for the broad tier of token rules.
-    broad_done: usize,
+    /// Per tier of token rules ([`Tier`]): where the next round's literal search starts.
+    tok_done: [usize; 2],
     ks_done: usize,
     pct_done: usize,
     run_done: usize,
@@ -116,33 +115,20 @@ pub(crate) fn round(
             })
         };
         let short_on = cfg.known_secrets && eng.tokens.has_short();
-        if cfg.token_patterns || short_on {
-            let done = &mut st.tok_done;
-            keep = keep.min(token_pass(
-                eng,
-                Tier::Main,
-                done,
-                base,
-                data,
-                at_end,
-                cfg.token_patterns,
-                short_on,
-                &mut sink,
-            ));
-        }
-        if cfg.token_patterns && eng.tokens.has_broad() {
-            let done = &mut st.broad_done;
-            keep = keep.min(token_pass(
-                eng,
+        for (tier, rules_on, short_on) in [
+            (Tier::Main, cfg.token_patterns, short_on),
+            (
                 Tier::Broad,
-                done,
-                base,
-                data,
-                at_end,
-                true,
+                cfg.token_patterns && eng.tokens.has_broad(),
                 false,
-                &mut sink,
-            ));
+            ),
+        ] {
+            if rules_on || short_on {
+                let done = &mut st.tok_done[tier as usize];
+                keep = keep.min(token_pass(
+                    eng, tier, done, base, data, at_end, rules_on, short_on, &mut sink,
+                ));
+            }
         }
         if cfg.known_secrets && eng.secrets.has_long() {
             let done = st.ks_done.max(base) - base;

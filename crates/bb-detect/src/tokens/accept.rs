@@ -64,29 +64,23 @@ pub(super) fn mixed_case(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     (t.iter().any(u8::is_ascii_uppercase) && t.iter().any(u8::is_ascii_lowercase)).then_some((s, e))
 }
 
-/// The password of a database URL (group 1), unless it is a placeholder (`password`,
-/// `changeme`, `xxxx`, ...) or a run of one or two characters.
+/// The password of a database URL (group 1), unless it is a placeholder ([`crate::placeholder`]
+/// marks, or a word of its own: `password`, `secret`, `your…`, `%s`) or a run of one or two
+/// characters.
 pub(super) fn url_password(d: &[u8], c: &Captures) -> Option<(usize, usize)> {
     let (s, e) = span(c, 1);
     let v = d[s..e].to_ascii_lowercase();
-    const PLACEHOLDERS: &[&[u8]] = &[
+    const WORDS: &[&[u8]] = &[
         b"pass",
         b"secret",
-        b"changeme",
         b"change_me",
         b"xxx",
         b"***",
-        b"placeholder",
-        b"example",
         b"your",
-        b"redacted",
-        b"dummy",
-        b"sample",
         b"%s",
     ];
-    let placeholder = PLACEHOLDERS
-        .iter()
-        .any(|p| v.windows(p.len()).any(|w| w == *p));
+    let placeholder = crate::placeholder::without_placeholder_marks(&v).is_some()
+        || WORDS.iter().any(|p| v.windows(p.len()).any(|w| w == *p));
     let mut distinct = v.clone();
     distinct.sort_unstable();
     distinct.dedup();

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use regex::bytes::{Regex as BytesRegex, RegexBuilder as BytesRegexBuilder};
 use regex_syntax::ParserBuilder;
 
+use crate::one_line;
+
 /// A regex compiled on first use.
 pub(crate) struct Lazy<T> {
     src: String,
@@ -43,10 +45,6 @@ impl<T> fmt::Debug for Lazy<T> {
 
 pub(crate) type LazyBytes = Lazy<BytesRegex>;
 pub(crate) type LazyPath = Lazy<regex::Regex>;
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 fn build_bytes(src: &str) -> Result<BytesRegex, String> {
     BytesRegexBuilder::new(src)

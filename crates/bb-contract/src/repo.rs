@@ -17,6 +17,11 @@ pub const HOST_KEY_TYPES: &[&str] = &[
 /// The longest repo name: it becomes a file name and part of a URL.
 pub const MAX_REPO_NAME_LEN: usize = 100;
 
+/// A git object id: 40 (SHA-1) or 64 (SHA-256) hex digits.
+pub fn is_oid(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A repo name usable as `<name>.git` under the gate's mirrors and in a `git://` URL: starts
 /// with a letter or digit, then letters, digits, `.`, `_`, `-`; no `..`; no `.git` suffix.
 pub fn is_repo_name(name: &str) -> bool {

@@ -123,9 +123,7 @@ pub fn is_zero(oid: &str) -> bool {
     !oid.is_empty() && oid.bytes().all(|b| b == b'0')
 }
 
-pub fn is_oid(s: &str) -> bool {
-    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
+pub use bb_contract::repo::is_oid;
 
 /// Parses the pre-receive input (`<old> <new> <ref>` lines).
 pub fn parse_updates(text: &str) -> Result<Vec<Update>> {

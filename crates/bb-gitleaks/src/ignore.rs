@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use bb_contract::repo::is_oid;
+
 use crate::builtin::{base_rule, builtin_rules};
 
 /// The file's name at the repository root.
@@ -65,7 +67,7 @@ fn fingerprint(line: &str) -> Option<Fingerprint> {
         return None;
     }
     let (commit, file) = match rest.split_once(':') {
-        Some((c, f)) if is_commit(c) && !f.is_empty() => (Some(c.to_string()), f),
+        Some((c, f)) if is_oid(c) && !f.is_empty() => (Some(c.to_string()), f),
         _ => (None, rest),
     };
     Some(Fingerprint {
@@ -74,10 +76,6 @@ fn fingerprint(line: &str) -> Option<Fingerprint> {
         rule: rule.to_string(),
         line,
     })
-}
-
-fn is_commit(s: &str) -> bool {
-    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

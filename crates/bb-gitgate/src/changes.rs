@@ -3,11 +3,9 @@
 //! matches. Renames are listed as a deletion and an addition (`--no-renames`), merges as the
 //! paths that differ from every parent (`-c`, as the patch scan reads them).
 
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 
-use crate::run::Git;
+use crate::run::GitRepo;
 use crate::scan::is_zero;
 
 /// One path changed by one commit.
@@ -64,11 +62,12 @@ pub fn parse_raw(out: &[u8]) -> Result<Vec<Change>> {
 }
 
 /// The paths every commit of `commits` changes.
-pub fn list(git_dir: Option<&Path>, commits: &[String]) -> Result<Vec<Change>> {
+pub fn list(git: &GitRepo, commits: &[String]) -> Result<Vec<Change>> {
     if commits.is_empty() {
         return Ok(Vec::new());
     }
-    let mut child = Git::raw_objects(git_dir)
+    let mut child = git
+        .raw_objects()
         .args([
             "diff-tree",
             "--stdin",

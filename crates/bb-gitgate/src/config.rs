@@ -69,6 +69,10 @@ impl Paths {
     pub fn lock(&self, name: &str) -> PathBuf {
         self.root.join("locks").join(format!("{name}.lock"))
     }
+    /// The stream socket on which hooks ask `serve` to judge a push ([`crate::hookd`]).
+    pub fn hook_socket(&self) -> PathBuf {
+        self.root.join("run").join("hooks.sock")
+    }
     /// The datagram socket on which hooks send their log lines to `serve`.
     pub fn events_socket(&self) -> PathBuf {
         self.root.join("run").join("events.sock")

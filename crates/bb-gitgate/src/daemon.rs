@@ -106,7 +106,7 @@ impl Daemon {
         config_path: PathBuf,
         paths: Paths,
         limits: Limits,
-        log_detectors: Detectors,
+        log_detectors: Arc<Detectors>,
     ) -> Arc<Daemon> {
         Arc::new(Daemon {
             config_path,
@@ -115,16 +115,16 @@ impl Daemon {
             refreshes: Flights::default(),
             active: AtomicUsize::new(0),
             services: Groups::new(),
-            log_detectors: RwLock::new(Arc::new(log_detectors)),
+            log_detectors: RwLock::new(log_detectors),
         })
     }
 
     /// New detectors for the logs (after a reload).
-    pub fn set_log_detectors(&self, detectors: Detectors) {
+    pub fn set_log_detectors(&self, detectors: Arc<Detectors>) {
         *self
             .log_detectors
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(detectors);
+            .unwrap_or_else(PoisonError::into_inner) = detectors;
     }
 
     fn detectors(&self) -> Arc<Detectors> {

@@ -3,12 +3,11 @@
 //! new to every parent (combined diff); a file git prints as binary is scanned whole.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
 use crate::objects::CatFile;
-use crate::run::Git;
+use crate::run::GitRepo;
 use crate::scan::{Collector, is_oid, is_zero};
 
 /// Unquotes a path as git prints it (`"a/\303\244 b"` or `a/x`), dropping the `a/`/`b/` prefix.
@@ -216,25 +215,26 @@ fn scan_diffs<R: BufRead>(
 
 /// Scans the commits' objects (headers and message), read in one batch.
 pub fn scan_commit_objects(
-    git_dir: Option<&Path>,
+    git: &GitRepo,
     commits: &[String],
     collector: &mut Collector<'_>,
 ) -> Result<()> {
-    crate::objects::for_each_object(git_dir, commits, |id, obj| {
+    crate::objects::for_each_object(git, commits, |id, obj| {
         collector.scan_object("commit", &obj.data, id)
     })
 }
 
 /// Scans the commits' patches.
 pub fn scan_commits(
-    git_dir: Option<&Path>,
+    git: &GitRepo,
     commits: &[String],
     collector: &mut Collector<'_>,
 ) -> Result<()> {
     if commits.is_empty() {
         return Ok(());
     }
-    let mut child = Git::raw_objects(git_dir)
+    let mut child = git
+        .raw_objects()
         .args([
             "diff-tree",
             "--stdin",
@@ -270,7 +270,7 @@ pub fn scan_commits(
     if binaries.is_empty() {
         return Ok(());
     }
-    let mut cat = CatFile::new(git_dir)?;
+    let mut cat = CatFile::new(git)?;
     for (commit, path, blob) in binaries {
         if let Some(obj) = cat.get(&blob)? {
             collector.scan_whole(&obj.data, &path, &commit);

@@ -1,10 +1,13 @@
 //! Each mirror's pre-receive hook (`bb-gitgate pre-receive`, run by `git receive-pack`): judge
 //! the push (the ref and CI policy of [`crate::policy`], the secret scan of [`crate::scan`])
 //! and, only when nothing is refused, forward it upstream. Nothing contacts upstream before
-//! the verdict: a refused push makes no connection at all.
+//! the verdict: a refused push makes no connection at all. The hook asks `serve` to judge
+//! ([`crate::hookd`]: with the rules loaded once, at the gate's start) and judges on its own only
+//! when no service answers.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -15,7 +18,7 @@ use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
 use crate::mirror;
 use crate::policy::{self, UpdateKind};
-use crate::run::{Git, RAW_OBJECTS_ENV};
+use crate::run::{GitRepo, RAW_OBJECTS_ENV};
 use crate::scan::{self, Finding, Update};
 use crate::ssh;
 
@@ -31,7 +34,7 @@ pub struct HookOutput<'a> {
 }
 
 impl HookOutput<'_> {
-    fn line(&mut self, text: &str) {
+    pub fn line(&mut self, text: &str) {
         let _ = writeln!(self.err, "{text}");
     }
 }
@@ -54,8 +57,8 @@ pub fn load_detectors(config: &GateConfig) -> Result<Detectors, String> {
 
 /// Whether commit `old` is contained in `new` (false when git cannot tell, e.g. for objects
 /// that are not commits: such an update counts as forced).
-fn is_ancestor(old: &str, new: &str) -> bool {
-    Git::raw_objects(None)
+fn is_ancestor(git: &GitRepo, old: &str, new: &str) -> bool {
+    git.raw_objects()
         .args(["merge-base", "--is-ancestor", old, new])
         .run(mirror::LOCAL_TIMEOUT)
         .is_ok_and(|o| o.success())
@@ -70,6 +73,7 @@ struct Verdict {
 
 /// Judges the updates: ref policy, secret scan (content and names), CI policy.
 fn judge(
+    git: &GitRepo,
     repo: &bb_contract::plan::RepoPlan,
     updates: &[Update],
     kinds: &[UpdateKind],
@@ -77,10 +81,10 @@ fn judge(
 ) -> Result<Verdict> {
     let ref_shown = |name: &str| scan::redacted_name(detectors, name.as_bytes(), "");
     let mut refusals = policy::check_updates(repo, updates, kinds, ref_shown);
-    let scanned = scan::scan_push(None, updates, &["--all".into()], detectors)?;
+    let scanned = scan::scan_push(git, updates, &["--all".into()], detectors)?;
     let path_shown = |p: &[u8]| scan::redacted_name(detectors, p, &String::from_utf8_lossy(p));
     refusals.extend(policy::path_refusals(repo, &scanned.changes, path_shown));
-    let ignores = pushed_ignores(updates);
+    let ignores = pushed_ignores(git, updates);
     Ok(Verdict {
         refusals,
         findings: scanned
@@ -97,7 +101,7 @@ fn judge(
 /// the pushed objects, and a tree or tag it pushes carries a file as easily as a commit does;
 /// a change to the file upstream needs the bottle's `allow.gitleaks_ignore`
 /// ([`policy::path_refusals`]). A file that cannot be read lets nothing through.
-fn pushed_ignores(updates: &[Update]) -> Ignores {
+fn pushed_ignores(git: &GitRepo, updates: &[Update]) -> Ignores {
     let mut all = Ignores::default();
     for u in updates.iter().filter(|u| !u.is_delete()) {
         let before = if u.is_create() {
@@ -106,7 +110,8 @@ fn pushed_ignores(updates: &[Update]) -> Ignores {
             u.old.as_str()
         };
         let spec = format!("{before}:{}", bb_gitleaks::ignore::FILE);
-        if let Ok(text) = Git::raw_objects(None)
+        if let Ok(text) = git
+            .raw_objects()
             .args(["cat-file", "blob", &spec])
             .ok(mirror::LOCAL_TIMEOUT)
         {
@@ -183,6 +188,13 @@ fn report(out: &mut HookOutput<'_>, paths: &Paths, repo_name: &str, verdict: &Ve
     .send(paths);
 }
 
+/// What judges a push: the repository with the pushed objects, and where the detectors come
+/// from (loaded by the hook itself, or the ones the gate loaded at its start).
+pub struct Judge<'a> {
+    pub git: &'a GitRepo,
+    pub detectors: &'a dyn Fn(&GateConfig) -> Result<Arc<Detectors>, String>,
+}
+
 /// The pre-receive hook of mirror `repo`: judge exactly the pushed updates; on any refusal or
 /// finding reject the whole push before upstream is contacted; else forward the updates
 /// upstream over SSH and let the gate's refs move only when upstream took them. Returns the
@@ -192,8 +204,10 @@ pub fn pre_receive(
     paths: &Paths,
     repo_name: &str,
     input: &str,
+    judge_with: &Judge<'_>,
     out: &mut HookOutput<'_>,
 ) -> i32 {
+    let git = judge_with.git;
     let reject = |out: &mut HookOutput<'_>, msg: &str| {
         out.line(&format!("{PREFIX}: push rejected: {msg}"));
         Event::new("push", false, Some(repo_name), msg).send(paths);
@@ -210,15 +224,15 @@ pub fn pre_receive(
         Ok(_) => return 0,
         Err(e) => return reject(out, &format!("{e:#}")),
     };
-    let detectors = match load_detectors(config) {
+    let detectors = match (judge_with.detectors)(config) {
         Ok(d) => d,
         Err(msg) => return reject(out, &msg),
     };
     let kinds: Vec<UpdateKind> = updates
         .iter()
-        .map(|u| policy::classify(u, is_ancestor))
+        .map(|u| policy::classify(u, |old, new| is_ancestor(git, old, new)))
         .collect();
-    let verdict = match judge(repo, &updates, &kinds, &detectors) {
+    let verdict = match judge(git, repo, &updates, &kinds, &detectors) {
         Ok(v) => v,
         Err(e) => {
             let msg = scan::redacted_name(&detectors, format!("{e:#}").as_bytes(), "");
@@ -232,7 +246,7 @@ pub fn pre_receive(
         report(out, paths, repo_name, &verdict);
         return 1;
     }
-    match forward(config, paths, repo, &updates, &kinds) {
+    match forward(git, config, paths, repo, &updates, &kinds) {
         Ok(fwd) if fwd.ok => {
             for line in fwd.output.lines() {
                 out.line(line);
@@ -311,6 +325,7 @@ pub fn push_args(updates: &[Update], kinds: &[UpdateKind]) -> Vec<String> {
 /// Pushes the updates upstream (from inside the hook: the new objects are in the quarantine
 /// that the hook's environment points git at).
 pub fn forward(
+    git: &GitRepo,
     config: &GateConfig,
     paths: &Paths,
     repo: &bb_contract::plan::RepoPlan,
@@ -326,7 +341,8 @@ pub fn forward(
     let _guard = mirror::lock(paths, &repo.name)?;
     let timeout = mirror::upstream_timeout();
     let args = push_args(updates, kinds);
-    let out = Git::new(None)
+    let out = git
+        .git()
         .args(&args)
         .envs(&env)
         .env_remove(ssh::UPSTREAM_ENV_REMOVE)

@@ -20,6 +20,7 @@ pub mod diff;
 pub mod events;
 pub mod flight;
 pub mod groups;
+pub mod hookd;
 pub mod hooks;
 pub mod mirror;
 pub mod objects;

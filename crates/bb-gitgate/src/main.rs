@@ -7,8 +7,9 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use bb_contract::layout::{GIT_GATE_PORT, env};
-use bb_gitgate::config::{DEFAULT_CONFIG, DEFAULT_ROOT, Paths};
-use bb_gitgate::hooks::{self, HookOutput};
+use bb_gitgate::config::{DEFAULT_CONFIG, DEFAULT_ROOT};
+use bb_gitgate::hookd;
+use bb_gitgate::hooks;
 
 /// The bottle's git gate (runs inside the sidecar container).
 ///
@@ -80,24 +81,11 @@ fn main() -> ExitCode {
         Cmd::PreReceive { at, repo } => {
             let mut input = String::new();
             let mut stderr = std::io::stderr();
-            let mut out = HookOutput { err: &mut stderr };
             if let Err(e) = std::io::stdin().read_to_string(&mut input) {
                 eprintln!("{}: push rejected: reading the updates: {e}", hooks::PREFIX);
                 return ExitCode::from(1);
             }
-            let code = match (hooks::load_for_hook(&at.config), Paths::new(&at.root)) {
-                (Ok(config), Ok(paths)) => {
-                    hooks::pre_receive(&config, &paths, &repo, &input, &mut out)
-                }
-                (Err(msg), _) => {
-                    eprintln!("{msg}");
-                    1
-                }
-                (_, Err(e)) => {
-                    eprintln!("{}: {e:#}", hooks::PREFIX);
-                    1
-                }
-            };
+            let code = hookd::run_hook(&at.config, &at.root, &repo, &input, &mut stderr);
             ExitCode::from(code as u8)
         }
         cmd => bb_contract::error::run_main("bb-gitgate", || run(cmd)),

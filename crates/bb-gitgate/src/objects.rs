@@ -2,11 +2,10 @@
 //! commit or tag object a finding is in (`author`, `committer`, `tagger`, `message`, ...).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::Git;
+use crate::run::GitRepo;
 
 /// `git cat-file --batch`, one object at a time.
 pub struct CatFile {
@@ -22,8 +21,9 @@ pub struct Object {
 }
 
 impl CatFile {
-    pub fn new(git_dir: Option<&Path>) -> Result<CatFile> {
-        let mut child = Git::raw_objects(git_dir)
+    pub fn new(git: &GitRepo) -> Result<CatFile> {
+        let mut child = git
+            .raw_objects()
             .args(["cat-file", "--batch"])
             .spawn_piped()?;
         let input = child.stdin.take().context("cat-file stdin")?;
@@ -73,14 +73,14 @@ impl CatFile {
 /// thread while the answers are read (no round trip per object), calling `f` for each object
 /// found, in order.
 pub fn for_each_object(
-    git_dir: Option<&Path>,
+    git: &GitRepo,
     ids: &[String],
     mut f: impl FnMut(&str, Object),
 ) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let mut cat = CatFile::new(git_dir)?;
+    let mut cat = CatFile::new(git)?;
     let mut input = cat.take_input()?;
     let list: Vec<u8> = ids
         .iter()

@@ -5,7 +5,7 @@
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,47 @@ pub const RAW_OBJECTS_ENV: &[(&str, &str)] = &[
     ("GIT_NO_REPLACE_OBJECTS", "1"),
     ("GIT_GRAFT_FILE", "/dev/null"),
 ];
+
+/// The repository git commands run in: a bare repo named by path (`--git-dir`), the repository
+/// of the environment (a hook that git runs: [`GitRepo::of_env`]), or a hook's repository
+/// served by the gate's own process ([`crate::hookd`]): the mirror, with the environment that
+/// points git at the push's quarantined objects.
+#[derive(Debug, Clone, Default)]
+pub struct GitRepo {
+    dir: Option<PathBuf>,
+    env: Vec<(String, String)>,
+}
+
+impl GitRepo {
+    /// The repository of the environment (`GIT_DIR`, or the current directory).
+    pub fn of_env() -> GitRepo {
+        GitRepo::default()
+    }
+
+    pub fn at(dir: &Path) -> GitRepo {
+        GitRepo {
+            dir: Some(dir.to_path_buf()),
+            env: Vec::new(),
+        }
+    }
+
+    /// The repo at `dir` with `env` set for every command (a hook's quarantine).
+    pub fn with_env(dir: &Path, env: Vec<(String, String)>) -> GitRepo {
+        GitRepo {
+            dir: Some(dir.to_path_buf()),
+            env,
+        }
+    }
+
+    pub fn git(&self) -> Git {
+        Git::new(self.dir.as_deref()).envs(&self.env)
+    }
+
+    /// [`Git::raw_objects`] in this repo.
+    pub fn raw_objects(&self) -> Git {
+        Git::raw_objects(self.dir.as_deref()).envs(&self.env)
+    }
+}
 
 /// A git command line with its environment.
 pub struct Git {

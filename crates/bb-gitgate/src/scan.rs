@@ -16,7 +16,6 @@
 //! redacted the same way as in file content ([`redacted_name`]).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
@@ -24,7 +23,7 @@ use crate::changes::{self, Change};
 use crate::detect::{Detectors, Hit};
 use crate::events::sanitize;
 use crate::objects::{CatFile, part_at};
-use crate::run::Git;
+use crate::run::GitRepo;
 
 /// A secret found in a push.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -149,15 +148,12 @@ pub fn parse_updates(text: &str) -> Result<Vec<Update>> {
 
 /// The commits a push adds: reachable from `tips`, not from anything `exclude` names
 /// (`["--all"]` in the hook).
-pub fn commit_range(
-    git_dir: Option<&Path>,
-    tips: &[String],
-    exclude: &[String],
-) -> Result<Vec<String>> {
+pub fn commit_range(git: &GitRepo, tips: &[String], exclude: &[String]) -> Result<Vec<String>> {
     if tips.is_empty() {
         return Ok(Vec::new());
     }
-    let out = Git::raw_objects(git_dir)
+    let out = git
+        .raw_objects()
         .arg("rev-list")
         .args(tips)
         .arg("--not")
@@ -264,8 +260,9 @@ fn line_of(data: &[u8], offset: usize) -> usize {
 }
 
 /// Every blob of a tree, with its path (raw bytes).
-fn tree_blobs(git_dir: Option<&Path>, tree: &str) -> Result<Vec<(String, Vec<u8>)>> {
-    let out = Git::raw_objects(git_dir)
+fn tree_blobs(git: &GitRepo, tree: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let out = git
+        .raw_objects()
         .args(["ls-tree", "-r", "-z", "--full-tree", tree])
         .ok(std::time::Duration::from_secs(600))?;
     Ok(out
@@ -291,7 +288,7 @@ pub struct Scanned {
 /// Peels a pushed object (tags, possibly chained, each scanned), scanning a tree or blob whole;
 /// returns the commit it leads to, if any.
 fn peel(
-    git_dir: Option<&Path>,
+    git: &GitRepo,
     cat: &mut CatFile,
     collector: &mut Collector<'_>,
     u: &Update,
@@ -315,7 +312,7 @@ fn peel(
             }
             "commit" => return Ok(Some(oid)),
             "tree" => {
-                for (blob, path) in tree_blobs(git_dir, &oid)? {
+                for (blob, path) in tree_blobs(git, &oid)? {
                     let text = String::from_utf8_lossy(&path).into_owned();
                     collector.scan_name("path", &path, &text, &oid);
                     if let Some(b) = cat.get(&blob)? {
@@ -342,40 +339,40 @@ fn peel(
 
 /// Scans everything a push adds. `exclude` is what is already known (`["--all"]` in the hook).
 pub fn scan_push(
-    git_dir: Option<&Path>,
+    git: &GitRepo,
     updates: &[Update],
     exclude: &[String],
     detectors: &Detectors,
 ) -> Result<Scanned> {
     let mut collector = Collector::new(detectors);
-    let mut cat = CatFile::new(git_dir)?;
+    let mut cat = CatFile::new(git)?;
     let mut tips = Vec::new();
     for u in updates.iter().filter(|u| !u.is_delete()) {
         collector.scan_name("ref name", u.refname.as_bytes(), "", &u.new);
-        tips.extend(peel(git_dir, &mut cat, &mut collector, u)?);
+        tips.extend(peel(git, &mut cat, &mut collector, u)?);
     }
     drop(cat);
-    let commits = commit_range(git_dir, &tips, exclude)?;
+    let commits = commit_range(git, &tips, exclude)?;
     // The range read by three git processes at once (two cores): the patches of each half of
     // the commits, and the commit objects then the changed paths.
     let (first, second) = commits.split_at(commits.len() / 2);
     let (others, changes) = std::thread::scope(|s| -> Result<_> {
         let half = s.spawn(|| -> Result<Collector<'_>> {
             let mut c = Collector::new(detectors);
-            crate::diff::scan_commits(git_dir, first, &mut c)?;
+            crate::diff::scan_commits(git, first, &mut c)?;
             Ok(c)
         });
         let rest = s.spawn(|| -> Result<(Collector<'_>, Vec<Change>)> {
             let mut c = Collector::new(detectors);
-            crate::diff::scan_commit_objects(git_dir, &commits, &mut c)?;
-            let changes = changes::list(git_dir, &commits)?;
+            crate::diff::scan_commit_objects(git, &commits, &mut c)?;
+            let changes = changes::list(git, &commits)?;
             for ch in changes.iter().filter(|ch| !ch.deleted) {
                 let text = String::from_utf8_lossy(&ch.path).into_owned();
                 c.scan_name("path", &ch.path, &text, &ch.commit);
             }
             Ok((c, changes))
         });
-        crate::diff::scan_commits(git_dir, second, &mut collector)?;
+        crate::diff::scan_commits(git, second, &mut collector)?;
         let half = half.join().expect("a patch reader panicked")?;
         let (rest, changes) = rest.join().expect("the object reader panicked")?;
         Ok(([half, rest], changes))

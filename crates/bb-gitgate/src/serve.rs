@@ -1,8 +1,9 @@
 //! `bb-gitgate serve`: set up the mirrors and hooks, then run the git:// front end
 //! ([`crate::daemon`]) until SIGTERM or SIGINT, which also end the services and the mirror
 //! refreshes still running (each process group gets SIGTERM, SIGKILL after 2 s).
-//! SIGHUP re-reads the config and sets up repos that were added (the front end and the hooks
-//! read the config on every connection).
+//! SIGHUP re-reads the config and the rules and sets up repos that were added (the front end
+//! and the hook service read the config on every connection; the rules are loaded once, at the
+//! start and at each SIGHUP, and judge every push: [`crate::hookd`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::config::{GateConfig, Paths};
 use crate::daemon::{Daemon, Limits};
 use crate::detect::{Detectors, known_secret_vars};
 use crate::events::Event;
+use crate::hookd::HookService;
 use crate::{hooks, mirror, ssh};
 
 pub struct ServeOptions {
@@ -77,9 +79,14 @@ pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig
     Ok(config)
 }
 
-/// Detectors for redacting secrets in the front end's logs: the config's rules when usable.
-fn log_detectors(config: &GateConfig) -> Detectors {
-    hooks::load_detectors(config).unwrap_or_else(|_| Detectors::new(known_secret_vars(), None))
+/// The detectors that judge pushes (or why none can), and those that redact secrets in the
+/// front end's logs: the same, or the known secrets alone when the rules are unusable.
+fn detectors(config: &GateConfig) -> (Result<Arc<Detectors>, String>, Arc<Detectors>) {
+    let judge = hooks::load_detectors(config).map(Arc::new);
+    let log = judge
+        .clone()
+        .unwrap_or_else(|_| Arc::new(Detectors::new(known_secret_vars(), None)));
+    (judge, log)
 }
 
 /// Runs until SIGTERM/SIGINT.
@@ -103,12 +110,10 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     }
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
 
-    let daemon = Daemon::new(
-        config_path.clone(),
-        paths.clone(),
-        Limits::default(),
-        log_detectors(&config),
-    );
+    let (judge, log) = detectors(&config);
+    let hooks = HookService::new(config_path.clone(), paths.clone(), &config, judge);
+    hooks.spawn().context("binding the hook socket")?;
+    let daemon = Daemon::new(config_path.clone(), paths.clone(), Limits::default(), log);
     daemon.spawn_acceptor(listener)?;
     let names: Vec<&str> = config.repos.iter().map(|r| r.name.as_str()).collect();
     Event::new(
@@ -127,7 +132,9 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
         if reload.swap(false, Ordering::Relaxed) {
             match setup(&config_path, &paths, &exe) {
                 Ok(c) => {
-                    daemon.set_log_detectors(log_detectors(&c));
+                    let (judge, log) = detectors(&c);
+                    hooks.set_detectors(&c, judge);
+                    daemon.set_log_detectors(log);
                     Event::new("reload", true, None, format!("{} repo(s)", c.repos.len())).print();
                 }
                 Err(e) => Event::new("reload", false, None, format!("{e:#}")).print(),

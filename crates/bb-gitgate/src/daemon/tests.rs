@@ -46,7 +46,12 @@ fn rig(limits: Limits) -> Rig {
     .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let daemon = Daemon::new(config_path, paths, limits, Detectors::new(vec![], None));
+    let daemon = Daemon::new(
+        config_path,
+        paths,
+        limits,
+        Arc::new(Detectors::new(vec![], None)),
+    );
     daemon.spawn_acceptor(listener).unwrap();
     Rig { _dir: dir, addr }
 }

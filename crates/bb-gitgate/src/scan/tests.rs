@@ -83,13 +83,13 @@ fn scan(repo: &Repo, tips: &[&str], exclude: &[&str]) -> Vec<Finding> {
     let d = detectors();
     let mut c = Collector::new(&d);
     let commits = commit_range(
-        Some(&repo.git_dir()),
+        &GitRepo::at(&repo.git_dir()),
         &tips.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         &exclude.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     )
     .unwrap();
-    scan_commit_objects(Some(&repo.git_dir()), &commits, &mut c).unwrap();
-    scan_commits(Some(&repo.git_dir()), &commits, &mut c).unwrap();
+    scan_commit_objects(&GitRepo::at(&repo.git_dir()), &commits, &mut c).unwrap();
+    scan_commits(&GitRepo::at(&repo.git_dir()), &commits, &mut c).unwrap();
     c.findings.into_iter().collect()
 }
 
@@ -104,7 +104,7 @@ fn range_is_exactly_what_is_new() {
     let c2 = r.commit("b.txt", &format!("clean\nmore\nkey = {KEY}\n"), "c2");
     let c3 = r.commit("c.txt", "clean too\n", "c3");
     let range = commit_range(
-        Some(&r.git_dir()),
+        &GitRepo::at(&r.git_dir()),
         std::slice::from_ref(&c3),
         &["refs/heads/known".into()],
     )
@@ -182,7 +182,7 @@ fn tags_trees_and_blobs_are_scanned() {
         refname: "refs/tags/v1".into(),
     }];
     let scanned = scan_push(
-        Some(&r.git_dir()),
+        &GitRepo::at(&r.git_dir()),
         &updates,
         &["refs/heads/known".into()],
         &d,
@@ -203,7 +203,7 @@ fn tags_trees_and_blobs_are_scanned() {
         new: blob,
         refname: "refs/blobs/x".into(),
     }];
-    let scanned = scan_push(Some(&r.git_dir()), &updates, &["--all".into()], &d).unwrap();
+    let scanned = scan_push(&GitRepo::at(&r.git_dir()), &updates, &["--all".into()], &d).unwrap();
     assert_eq!(scanned.findings.len(), 1);
     let _ = base;
 }
@@ -216,7 +216,7 @@ fn push(r: &Repo, refname: &str, tip: &str) -> Vec<Finding> {
     }];
     let d = detectors();
     let scanned = scan_push(
-        Some(&r.git_dir()),
+        &GitRepo::at(&r.git_dir()),
         &updates,
         &["refs/heads/known".into()],
         &d,

@@ -402,6 +402,18 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
             .expect_ok("ls-remote"),
         gate_before
     );
+    // The rules were loaded at the gate's start, and the hooks ask the gate: a rules file
+    // broken since changes nothing until a SIGHUP.
+    env.break_rules();
+    let out = env
+        .client(&format!(
+            "cd shop && git reset -q --hard origin/main && echo 'tok: {CUSTOM}' > t2.txt && \
+             git add t2.txt && git commit -q -m custom2 && git push origin HEAD:main 2>&1"
+        ))
+        .expect_fail("push with a custom-rule token after the rules file broke");
+    assert!(out.contains("gitleaks:test-internal-token"), "{out}");
+    assert!(!out.contains("cannot be used"), "{out}");
+
     // The log names the finding but never the value.
     let logs = env.gate_logs();
     eprintln!("gate logs:\n{logs}");

@@ -22,6 +22,7 @@ use crate::config::normalize_host;
 use crate::guard::{HostKind, classify_host};
 use crate::proxy::{Body, Decide, ProxyConfig, Refusal, Target, host_header_mismatch, pipeline};
 use crate::tls::Authority;
+use crate::websocket;
 
 /// How long the agent has to send its ClientHello and finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,17 +99,22 @@ pub async fn serve_tunnel(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(60));
+    // WebSocket over HTTP/2 (RFC 8441).
+    builder.http2().enable_connect_protocol();
     let _ = builder
         .serve_connection_with_upgrades(TokioIo::new(tls), service)
         .await;
 }
 
 /// One request inside the tunnel.
-async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, req: Request<Incoming>) -> Response<Body> {
+async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, mut req: Request<Incoming>) -> Response<Body> {
     if let Some(reason) = refusal(tunnel, &req) {
         let method = req.method().as_str();
         let d = Decide::new(&cfg.log, Some(&tunnel.host), method, Some(req.uri().path()));
         return d.refuse(Refusal::blocked(reason).draining(req.into_body()));
+    }
+    if websocket::is_extended_connect(&req) {
+        websocket::from_extended_connect(&mut req);
     }
     let target = Target {
         https: true,
@@ -119,12 +125,13 @@ async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, req: Request<Incoming>) -> Re
 }
 
 /// Why a request inside the tunnel is refused before the pipeline: the tunnel's own refusal,
-/// `CONNECT`, an absolute URI or a `Host` header naming another host.
+/// `CONNECT` (but a WebSocket's extended CONNECT), an absolute URI or a `Host` header naming
+/// another host.
 fn refusal(tunnel: &Tunnel, req: &Request<Incoming>) -> Option<String> {
     if let Some(why) = &tunnel.refused {
         return Some(why.clone());
     }
-    if req.method() == Method::CONNECT {
+    if req.method() == Method::CONNECT && !websocket::is_extended_connect(req) {
         return Some("CONNECT inside an intercepted tunnel is not supported".to_owned());
     }
     if let Some(authority) = req.uri().authority() {

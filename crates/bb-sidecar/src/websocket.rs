@@ -2,10 +2,14 @@
 //!
 //! An agent's upgrade request takes the same path as any request (route, `matches`, the address
 //! guard, DLP over the URL and headers, credential injection); then, instead of the pooled
-//! client, a connection of its own speaks HTTP/1.1 to the upstream (an upgrade cannot ride
-//! HTTP/2) and sends the request with its upgrade headers. Compression extensions are not
-//! offered, so every frame is plain. When the upstream switches protocols, the agent gets the
-//! 101 and the two connections are joined:
+//! client, a connection of its own speaks HTTP/1.1 to the upstream and sends the request with
+//! its upgrade headers. Compression extensions are not offered, so every frame is plain. An
+//! agent on HTTP/2 inside an intercepted tunnel opens its WebSocket with an extended CONNECT
+//! (RFC 8441, which the tunnel's server advertises): it is rewritten into the HTTP/1.1 upgrade
+//! it stands for ([`from_extended_connect`]: a GET, same route methods and checks, a fresh
+//! `Sec-WebSocket-Key` for the upstream) and answered `200` where an HTTP/1.1 agent gets `101`;
+//! the stream then carries the same frames. When the upstream switches protocols, the agent
+//! gets its answer and the two connections are joined:
 //! - agent to upstream: each frame is read whole, its payload unmasked and fed to the route's
 //!   outbound scanner (one scanner for the whole connection, so a secret split across frames or
 //!   messages is still found), and only then forwarded unchanged. A blocking finding closes both
@@ -17,9 +21,10 @@
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use hyper::ext::Protocol;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::upgrade::{OnUpgrade, Upgraded};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -44,27 +49,77 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
+/// Marks an upgrade that came as an HTTP/2 extended CONNECT: the agent is answered `200`.
+#[derive(Debug, Clone, Copy)]
+pub struct OverHttp2;
+
+/// An HTTP/2 extended CONNECT for a WebSocket (`:protocol websocket`, RFC 8441).
+pub fn is_extended_connect<B>(req: &Request<B>) -> bool {
+    req.method() == Method::CONNECT
+        && req
+            .extensions()
+            .get::<Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+}
+
+/// Rewrites an extended CONNECT into the HTTP/1.1 upgrade it stands for (a GET with
+/// `Connection: upgrade` and `Upgrade: websocket`), marked [`OverHttp2`]: from here it takes the
+/// upgrade's path, and the upstream gets the handshake every WebSocket server knows.
+pub fn from_extended_connect<B>(req: &mut Request<B>) {
+    *req.method_mut() = Method::GET;
+    req.extensions_mut().remove::<Protocol>();
+    req.extensions_mut().insert(OverHttp2);
+    let headers = req.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+}
+
 /// Puts the upgrade back on a request whose hop-by-hop headers were stripped, without
-/// compression extensions (their frames could not be scanned).
+/// compression extensions (their frames could not be scanned). An agent on HTTP/2 sends no
+/// `Sec-WebSocket-Key` (RFC 8441): one is made for the upstream.
 pub fn restore_upgrade_headers(headers: &mut HeaderMap) {
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
+    if !headers.contains_key(header::SEC_WEBSOCKET_KEY) {
+        headers.insert(header::SEC_WEBSOCKET_KEY, new_key());
+    }
+    headers
+        .entry(header::SEC_WEBSOCKET_VERSION)
+        .or_insert(HeaderValue::from_static("13"));
 }
 
-/// The 101 for the agent: the upstream's handshake answer, hop-by-hop headers restored.
-pub fn switching_response(upstream: &HeaderMap) -> Response<crate::proxy::Body> {
+/// A handshake key: 16 random bytes in base64 (RFC 6455, 4.1).
+fn new_key() -> HeaderValue {
+    use base64::Engine as _;
+    let mut nonce = [0u8; 16];
+    // The key only proves the server speaks WebSocket; should the system's random source
+    // fail, a fixed nonce proves it as well.
+    let _ = crate::tls::provider().secure_random.fill(&mut nonce);
+    let text = base64::engine::general_purpose::STANDARD.encode(nonce);
+    HeaderValue::from_str(&text).expect("base64 is a header value")
+}
+
+/// The agent's answer once the upstream switched protocols: `101` with the upstream's
+/// handshake headers and the hop-by-hop ones restored, or, for an agent on HTTP/2
+/// ([`OverHttp2`]), `200` with the chosen subprotocol (the stream is the connection).
+pub fn switching_response(upstream: &HeaderMap, over_http2: bool) -> Response<crate::proxy::Body> {
     let mut response = Response::new(
         http_body_util::Empty::<Bytes>::new()
             .map_err(|never| match never {})
             .boxed(),
     );
+    let headers = response.headers_mut();
+    if let Some(value) = upstream.get(header::SEC_WEBSOCKET_PROTOCOL) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value.clone());
+    }
+    if over_http2 {
+        return response;
+    }
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    for name in [header::SEC_WEBSOCKET_ACCEPT, header::SEC_WEBSOCKET_PROTOCOL] {
-        if let Some(value) = upstream.get(&name) {
-            headers.insert(name, value.clone());
-        }
+    if let Some(value) = upstream.get(header::SEC_WEBSOCKET_ACCEPT) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, value.clone());
     }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -270,6 +325,71 @@ mod tests {
         assert!(!text.contains(token), "{text}");
         assert!(text.ends_with("ok"), "{text}");
         assert_eq!(*found.lock().unwrap(), ["EGRESS_TOKEN_1"]);
+    }
+
+    #[test]
+    fn only_a_websocket_extended_connect_becomes_an_upgrade() {
+        let connect = |protocol: Option<&'static str>| {
+            let mut req = Request::connect("https://api.test/v1/ws")
+                .header(header::SEC_WEBSOCKET_KEY, "from-the-agent")
+                .body(())
+                .unwrap();
+            if let Some(p) = protocol {
+                req.extensions_mut().insert(Protocol::from_static(p));
+            }
+            req
+        };
+        assert!(!is_extended_connect(&connect(None)), "a tunnel request");
+        assert!(!is_extended_connect(&connect(Some("connect-udp"))));
+        let mut get = Request::get("https://api.test/").body(()).unwrap();
+        get.extensions_mut()
+            .insert(Protocol::from_static("websocket"));
+        assert!(!is_extended_connect(&get));
+
+        let mut req = connect(Some("WebSocket"));
+        assert!(is_extended_connect(&req));
+        from_extended_connect(&mut req);
+        assert_eq!(req.method(), Method::GET);
+        assert!(is_upgrade(req.headers()));
+        assert!(req.extensions().get::<OverHttp2>().is_some());
+        assert!(req.extensions().get::<Protocol>().is_none());
+        restore_upgrade_headers(req.headers_mut());
+        assert_eq!(
+            req.headers()[header::SEC_WEBSOCKET_KEY],
+            "from-the-agent",
+            "an agent's own key is kept"
+        );
+    }
+
+    #[test]
+    fn an_http2_agent_gets_200_and_fresh_keys_for_the_upstream() {
+        let mut upstream = HeaderMap::new();
+        upstream.insert(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_static("acc"),
+        );
+        upstream.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("chat"),
+        );
+        let h2 = switching_response(&upstream, true);
+        assert_eq!(h2.status(), StatusCode::OK);
+        assert_eq!(h2.headers()[header::SEC_WEBSOCKET_PROTOCOL], "chat");
+        assert!(!h2.headers().contains_key(header::UPGRADE));
+        assert!(!h2.headers().contains_key(header::SEC_WEBSOCKET_ACCEPT));
+        let h1 = switching_response(&upstream, false);
+        assert_eq!(h1.status(), StatusCode::SWITCHING_PROTOCOLS);
+        assert_eq!(h1.headers()[header::SEC_WEBSOCKET_ACCEPT], "acc");
+
+        let key = || {
+            let mut headers = HeaderMap::new();
+            restore_upgrade_headers(&mut headers);
+            assert_eq!(headers[header::SEC_WEBSOCKET_VERSION], "13");
+            headers[header::SEC_WEBSOCKET_KEY].clone()
+        };
+        let (a, b) = (key(), key());
+        assert_eq!(a.len(), 24);
+        assert_ne!(a, b, "a fresh nonce each time");
     }
 
     /// A masked client frame of `payload` (text, FIN).

@@ -9,9 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bb_sidecar::secrets::Secrets;
+use bytes::Bytes;
 use common::*;
+use http_body_util::Full;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN: &str = "tok-REAL-SECRET-123";
@@ -44,27 +48,52 @@ async fn start_ws_upstream() -> (u16, tokio::task::JoinHandle<(String, Vec<u8>)>
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 65536];
-        let end = loop {
-            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let n = stream.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the request head never came");
-            got.extend_from_slice(&buf[..n]);
-        };
-        let head = String::from_utf8_lossy(&got[..end]).to_string();
-        stream
-            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x02hi")
-            .await
-            .unwrap();
-        let mut rest = got[end..].to_vec();
-        let _ = stream.read_to_end(&mut rest).await;
-        (head, rest)
+        let (stream, _) = listener.accept().await.unwrap();
+        serve_ws(stream).await
     });
     (port, task)
+}
+
+/// The same over TLS (a leaf of the upstream CA, HTTP/1.1).
+async fn start_tls_ws_upstream() -> (u16, tokio::task::JoinHandle<(String, Vec<u8>)>) {
+    let (chain, key) = upstream_ca().leaf(NAMES);
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        serve_ws(acceptor.accept(stream).await.unwrap()).await
+    });
+    (port, task)
+}
+
+async fn serve_ws(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the request head never came");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..end]).to_string();
+    stream
+        .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi")
+        .await
+        .unwrap();
+    let _ = stream.flush().await;
+    let mut rest = got[end..].to_vec();
+    let _ = stream.read_to_end(&mut rest).await;
+    (head, rest)
 }
 
 fn upgrade_request(port: u16) -> String {
@@ -266,5 +295,98 @@ async fn a_route_that_scans_answers_refuses_websocket_without_contacting_the_ups
             .unwrap()
             .starts_with("WebSocket is refused on allowed.test: the route scans answers"),
         "{block}"
+    );
+}
+
+/// An agent on HTTP/2 inside an intercepted tunnel opens its WebSocket with an extended CONNECT
+/// (RFC 8441): the upstream gets the HTTP/1.1 handshake with a fresh key and the route's
+/// credential, the agent gets 200, and the frames on the stream are scanned as on any
+/// WebSocket: a secret split across two frames closes it before the second leaves.
+#[tokio::test]
+async fn an_http2_agent_opens_a_websocket_with_an_extended_connect() {
+    let (port, upstream) = start_tls_ws_upstream().await;
+    let mut s = setup(&[]);
+    let mut r = ws_route(&[]);
+    r["auth"] = json!({"scheme": "Bearer", "slot": "EGRESS_TOKEN_1", "port": port});
+    s.table = plan(vec![r]);
+    s.upstream_ca = Some(upstream_ca());
+    let p = start(s).await;
+    let Agent::H2(mut sender) = Agent::open(&p, "allowed.test", port, "allowed.test", true).await
+    else {
+        panic!("not h2")
+    };
+    let mut req = Request::builder()
+        .method(hyper::Method::CONNECT)
+        .version(hyper::Version::HTTP_2)
+        .uri(format!("https://allowed.test:{port}/v1/responses"))
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-protocol", "chat")
+        .header("sec-websocket-extensions", "permessage-deflate")
+        .header("authorization", "Bearer bot-bottle-placeholder")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    sender.ready().await.unwrap();
+    let response = sender.send_request(req).await.expect("extended CONNECT");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    let mut agent = TokioIo::new(hyper::upgrade::on(response).await.unwrap());
+    let mut hi = [0u8; 4];
+    agent.read_exact(&mut hi).await.unwrap();
+    assert_eq!(&hi, b"\x81\x02hi", "the upstream's frame reached the agent");
+
+    let clean = frame(b"{\"type\":\"response.create\"}");
+    agent.write_all(&clean).await.unwrap();
+    let (a, b) = CANARY.split_at(15);
+    let first = frame(format!("x {a}").as_bytes());
+    agent.write_all(&first).await.unwrap();
+    agent.write_all(&frame(b.as_bytes())).await.unwrap();
+    agent.flush().await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the proxy closed the agent's stream");
+
+    let (head, sent) = tokio::time::timeout(Duration::from_secs(10), upstream)
+        .await
+        .expect("the proxy closed the upstream side")
+        .unwrap();
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.starts_with("get /v1/responses http/1.1\r\n"),
+        "{head}"
+    );
+    assert!(lower.contains("upgrade: websocket"), "{head}");
+    assert!(lower.contains("connection: upgrade"), "{head}");
+    assert!(lower.contains("sec-websocket-version: 13"), "{head}");
+    let key = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("sec-websocket-key: "))
+        .expect("a handshake key for the upstream");
+    assert_eq!(key.trim().len(), 24, "16 bytes in base64: {head}");
+    assert!(!lower.contains("sec-websocket-extensions"), "{head}");
+    assert!(
+        head.contains(&format!("Bearer {TOKEN}")),
+        "the route's credential: {head}"
+    );
+    assert!(!lower.contains("placeholder"), "{head}");
+    let mut expected = clean.clone();
+    expected.extend_from_slice(&first);
+    assert_eq!(
+        sent, expected,
+        "clean frames unchanged; cut before the secret completes"
+    );
+    let cut = p
+        .lines
+        .json()
+        .into_iter()
+        .find(|l| l["verdict"] == "block")
+        .expect("the cut is logged");
+    assert!(
+        cut["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("known_secrets found canary"),
+        "{cut}"
     );
 }

@@ -337,6 +337,16 @@ impl Env {
         );
     }
 
+    /// Overwrites the gate's rules file (in place: the container sees it) with one gitleaks
+    /// would reject.
+    pub fn break_rules(&self) {
+        std::fs::write(
+            self._tmp.path().join("rules.toml"),
+            "[[rules]]\nid = broken\n",
+        )
+        .unwrap();
+    }
+
     pub fn wait_for(&self, what: &str, mut ready: impl FnMut() -> bool) {
         let end = Instant::now() + Duration::from_secs(60);
         while Instant::now() < end {

@@ -27,6 +27,7 @@ pub(super) async fn open_websocket(
     notes: &Notes,
 ) -> Response<Body> {
     let (d, route) = (forward.d, forward.route);
+    let over_http2 = parts.extensions.get::<websocket::OverHttp2>().is_some();
     let mut response = match send_upgrade(forward, parts).await {
         Ok(response) => response,
         Err(answer) => return answer,
@@ -47,7 +48,7 @@ pub(super) async fn open_websocket(
     }
     let echo = forward.cfg.secrets.current().echo_guard();
     echo.mask_headers(response.headers_mut());
-    let answer = websocket::switching_response(response.headers());
+    let answer = websocket::switching_response(response.headers(), over_http2);
     let on_masked = d.later_masked();
     let upstream_upgrade = hyper::upgrade::on(&mut response);
     d.allow(format!("route {}; WebSocket opened", route.host), notes);

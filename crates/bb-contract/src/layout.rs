@@ -11,6 +11,10 @@ pub const PROXY_PORT: u16 = 9099;
 pub const DNS_PORT: u16 = 53;
 /// The git gate (`git://`).
 pub const GIT_GATE_PORT: u16 = 9418;
+/// The supervise MCP server (streamable HTTP).
+pub const SUPERVISE_PORT: u16 = 9100;
+/// The MCP endpoint's path on [`SUPERVISE_PORT`].
+pub const SUPERVISE_PATH: &str = "/mcp";
 /// The proxy's name on the internal network, as the agent uses it.
 pub const PROXY_ALIAS: &str = "egress";
 /// The gate's name on the internal network (`git://git-gate/NAME.git`).
@@ -23,6 +27,11 @@ pub const SIDECAR_ALIASES: [&str; 3] = [PROXY_ALIAS, GATE_ALIAS, SUPERVISE_ALIAS
 /// The proxy URL the agent's `HTTP(S)_PROXY` variables hold.
 pub fn proxy_url() -> String {
     format!("http://{PROXY_ALIAS}:{PROXY_PORT}")
+}
+
+/// The supervise MCP server's URL, as the agent's CLIs are told it.
+pub fn supervise_url() -> String {
+    format!("http://{SUPERVISE_ALIAS}:{SUPERVISE_PORT}{SUPERVISE_PATH}")
 }
 
 /// Paths inside the agent container.
@@ -77,6 +86,9 @@ pub mod sidecar {
     pub const GATE_KEY_DIR: &str = concat!(gate!(), "/keys");
     /// The gitleaks-format rules of every push.
     pub const GATE_RULES: &str = concat!(gate!(), "/rules.toml");
+    /// The bottle's supervise folder (`state/<identity>/supervise/`): proposals out, decisions
+    /// in ([`crate::supervise`]).
+    pub const SUPERVISE_DIR: &str = "/var/lib/bot-bottle/supervise";
     /// The gate's working folder (mirrors, known_hosts files, locks): an anonymous volume.
     pub const GATE_ROOT: &str = "/var/lib/bot-bottle/git-gate";
     /// The binaries in the sidecar image.
@@ -98,6 +110,9 @@ pub mod env {
     pub const SIDECAR_MAX_BODY: &str = "BB_SIDECAR_MAX_BODY";
     pub const SIDECAR_GIT_GATE: &str = "BB_SIDECAR_GIT_GATE";
     pub const SIDECAR_HEALTH_URL: &str = "BB_SIDECAR_HEALTH_URL";
+    pub const SIDECAR_SUPERVISE: &str = "BB_SIDECAR_SUPERVISE";
+    pub const SIDECAR_SUPERVISE_LISTEN: &str = "BB_SIDECAR_SUPERVISE_LISTEN";
+    pub const SIDECAR_SUPERVISE_TIMEOUT: &str = "BB_SIDECAR_SUPERVISE_TIMEOUT";
     /// The canary's value in the sidecar (a known secret of the proxy and the gate).
     pub const SIDECAR_CANARY: &str = "BB_SIDECAR_CANARY";
     /// The canary's value in the agent.

@@ -8,6 +8,7 @@
 //!   (`metadata.json`), [`ca`] (`ca.json`);
 //! - [`layout`]: container paths, ports, names, labels and environment variable names;
 //! - [`repo`]: the rules a repo name and a pinned SSH host key follow, for planner and gate;
+//! - [`supervise`]: the proposal and decision files between a sidecar and the operator;
 //! - [`canary`]: the honeytoken's one format; [`error`]: input errors (exit 2) and the rest.
 
 pub mod ca;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod repo;
 pub mod schemas;
 pub mod state;
+pub mod supervise;
 
 pub use error::InputError;
 pub use plan::Plan;

@@ -24,6 +24,8 @@ pub const GATE_SERVICE: &str = "git-gate";
 pub enum Service {
     Egress,
     Dns,
+    /// The operator's answer to an agent's `request-egress` (its host is the host asked for).
+    Supervise,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

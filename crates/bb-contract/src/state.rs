@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::RuntimeName;
 
+/// The supervise folder's name inside a bottle's state folder.
+pub const SUPERVISE_DIR: &str = "supervise";
+
 /// The file's name inside a bottle's state folder.
 pub const METADATA_FILE: &str = "metadata.json";
 

@@ -31,6 +31,7 @@ pub mod provider_relay;
 pub mod proxy;
 pub mod request_form;
 pub mod secrets;
+pub mod supervise;
 pub mod tls;
 pub mod upstream;
 pub mod websocket;
@@ -104,6 +105,8 @@ pub struct RunOptions {
     pub resolve_override: Option<IpAddr>,
     /// The body cap for scanned bodies.
     pub max_body: u64,
+    /// The supervise MCP server, when the bottle's supervise folder is mounted.
+    pub supervise: Option<supervise::SuperviseOptions>,
 }
 
 impl RunOptions {
@@ -120,6 +123,7 @@ impl RunOptions {
             git_gate: None,
             resolve_override: None,
             max_body: proxy::DEFAULT_MAX_BODY,
+            supervise: None,
         }
     }
 }
@@ -148,6 +152,14 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
                 .with_context(|| format!("cannot listen on tcp {addr} (DNS sink)"))?;
             Some((udp, tcp))
         }
+        None => None,
+    };
+    let supervise_listener = match &opts.supervise {
+        Some(s) => Some(
+            TcpListener::bind(s.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (supervise)", s.listen))?,
+        ),
         None => None,
     };
     let mut hangup = signal(SignalKind::hangup())?;
@@ -181,6 +193,30 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
         tasks.push(tokio::spawn(dns::serve_tcp(
             tcp,
             log.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let (Some(s), Some(listener)) = (&opts.supervise, supervise_listener) {
+        let reloader: Arc<dyn Fn() + Send + Sync> = {
+            let (opts, cfg) = (opts.clone(), cfg.clone());
+            Arc::new(move || reload(&opts, &cfg))
+        };
+        let queue = supervise::queue::Queue::new(s.dir.clone(), s.timeout);
+        let supervisor = supervise::Supervisor::new(routes.clone(), queue, reloader, log.clone());
+        log.event(
+            "supervise",
+            true,
+            &format!(
+                "MCP server on http://{}{}, proposals in {}, answers awaited {} s",
+                s.listen,
+                bb_contract::layout::SUPERVISE_PATH,
+                s.dir.display(),
+                s.timeout.as_secs()
+            ),
+        );
+        tasks.push(tokio::spawn(supervise::serve(
+            listener,
+            supervisor,
             shutdown.clone(),
         )));
     }

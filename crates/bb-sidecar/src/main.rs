@@ -84,6 +84,13 @@ struct RunArgs {
         default_value = "/etc/bot-bottle/git-gate/repos.json"
     )]
     git_gate: PathBuf,
+    /// The bottle's supervise folder: when it exists, the supervise MCP server runs on the
+    /// proxy's address, port 9100, and files the agent's requests there for the operator
+    #[arg(long, value_name = "DIR", env = env::SIDECAR_SUPERVISE, default_value = bb_contract::layout::sidecar::SUPERVISE_DIR)]
+    supervise: PathBuf,
+    /// How long a request-egress call waits for the operator before it is denied (seconds)
+    #[arg(long, value_name = "SECS", env = env::SIDECAR_SUPERVISE_TIMEOUT, default_value_t = bb_sidecar::supervise::DEFAULT_TIMEOUT.as_secs())]
+    supervise_timeout: u64,
 }
 
 /// `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`, `MB`, `GB`, all binary).
@@ -163,5 +170,13 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
             }),
         resolve_override: args.resolve_override,
         max_body: args.max_body,
+        supervise: args
+            .supervise
+            .is_dir()
+            .then(|| bb_sidecar::supervise::SuperviseOptions {
+                listen: SocketAddr::new(listen_ip, bb_contract::layout::SUPERVISE_PORT),
+                dir: args.supervise.clone(),
+                timeout: std::time::Duration::from_secs(args.supervise_timeout.max(1)),
+            }),
     })
 }

@@ -103,6 +103,7 @@ pub fn readable(raw: &str) -> Option<String> {
             let service = match d.service {
                 Service::Egress => "egress",
                 Service::Dns => "dns",
+                Service::Supervise => "supervise",
             };
             let detector = d
                 .detector

@@ -148,6 +148,21 @@ pub struct Dlp {
 }
 
 impl Dlp {
+    /// What a route without a `dlp` key gets: `token_patterns` and `known_secrets` out,
+    /// `injection` in, `on_match` as given (`block` for routes the user writes, `redact` for
+    /// the provider's).
+    pub fn defaults(on_match: OnMatch) -> Dlp {
+        Dlp {
+            outbound: vec![
+                OutboundDetector::TokenPatterns,
+                OutboundDetector::KnownSecrets,
+            ],
+            inbound: vec![InboundDetector::Injection],
+            on_match,
+            personal_data: None,
+        }
+    }
+
     /// The policy for personal data: the route's own, or its `on_match`.
     pub fn personal_data(&self) -> PersonalData {
         self.personal_data.unwrap_or(match self.on_match {

@@ -149,18 +149,12 @@ impl DlpSpec {
     /// Fills absent fields with the defaults (`on_match` default depends on the route's origin).
     pub fn resolve(spec: Option<&DlpSpec>, default_on_match: OnMatch) -> Dlp {
         let spec = spec.cloned().unwrap_or_default();
+        let defaults = Dlp::defaults(spec.on_match.unwrap_or(default_on_match));
         Dlp {
-            outbound: spec.outbound.unwrap_or_else(|| {
-                vec![
-                    OutboundDetector::TokenPatterns,
-                    OutboundDetector::KnownSecrets,
-                ]
-            }),
-            inbound: spec
-                .inbound
-                .unwrap_or_else(|| vec![InboundDetector::Injection]),
-            on_match: spec.on_match.unwrap_or(default_on_match),
+            outbound: spec.outbound.unwrap_or(defaults.outbound),
+            inbound: spec.inbound.unwrap_or(defaults.inbound),
             personal_data: spec.personal_data,
+            ..defaults
         }
     }
 }

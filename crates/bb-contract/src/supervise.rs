@@ -1,0 +1,362 @@
+//! Supervise: what crosses between a bottle's sidecar and the operator's host.
+//!
+//! The sidecar's MCP server turns an agent's `request-egress` into a [`Proposal`] file in the
+//! bottle's supervise folder (`state/<identity>/supervise/`, mounted into the sidecar only, at
+//! [`crate::layout::sidecar::SUPERVISE_DIR`]); the operator's `bot-bottle supervise` imports
+//! every bottle's proposals into the host store and answers each with a [`Decision`] file in the
+//! same folder, after it has written an approved route into the bottle's routes file. Each file
+//! is written whole under a temporary name, then renamed: a reader sees all of it or nothing.
+//! A proposal's id is its file name, so a proposal read twice is the same proposal.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Folder of the proposals, inside the supervise folder.
+pub const PROPOSALS: &str = "proposals";
+/// Folder of the decisions, inside the supervise folder.
+pub const DECISIONS: &str = "decisions";
+
+/// What an agent asks for: a host, optionally only some path prefixes and methods, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressRequest {
+    pub host: String,
+    /// Path prefixes (`/v1/`); empty: every path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Methods (`GET`); empty: every method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    pub reason: String,
+}
+
+/// The most path prefixes, methods and reason characters a request may carry.
+pub const MAX_PATHS: usize = 16;
+pub const MAX_REASON: usize = 1000;
+/// The methods a request may name.
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// `added_by` of the routes an approval adds.
+pub const ADDED_BY: &str = "supervise";
+
+impl EgressRequest {
+    /// The request in its one accepted form (host in lower case without a final dot, methods
+    /// in upper case), or why it cannot be asked: a host name (or `*.` and one) rather than an
+    /// address, path prefixes that start with `/`, known methods, a reason.
+    pub fn normalized(mut self) -> Result<EgressRequest, String> {
+        self.host = self.host.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !is_route_host(&self.host) {
+            return Err(format!(
+                "`{}` is not a host name (ask for a name such as `docs.rs` or `*.example.org`, not an address or URL)",
+                shown(&self.host)
+            ));
+        }
+        if self.paths.len() > MAX_PATHS {
+            return Err(format!("at most {MAX_PATHS} path prefixes"));
+        }
+        if let Some(bad) = self.paths.iter().find(|p| !is_path_prefix(p)) {
+            return Err(format!(
+                "path `{}` does not start with `/` or holds spaces",
+                shown(bad)
+            ));
+        }
+        for m in &mut self.methods {
+            m.make_ascii_uppercase();
+        }
+        if let Some(bad) = self.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+            return Err(format!(
+                "unknown method `{}` (one of {})",
+                shown(bad),
+                METHODS.join(", ")
+            ));
+        }
+        self.reason = self.reason.trim().to_string();
+        if self.reason.is_empty() {
+            return Err("say why the access is needed (`reason`)".into());
+        }
+        if self.reason.chars().count() > MAX_REASON
+            || self
+                .reason
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(format!(
+                "the reason is over {MAX_REASON} characters or holds control characters"
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The route an approval adds: this host, limited to the paths and methods asked for, with
+    /// the detectors every route gets by default and no credential.
+    pub fn to_route(&self) -> crate::plan::Route {
+        use crate::plan::{Dlp, OnMatch, PathMatch, PathMatchKind, Route, RouteMatch};
+        let matches = if self.paths.is_empty() && self.methods.is_empty() {
+            Vec::new()
+        } else {
+            vec![RouteMatch {
+                paths: self
+                    .paths
+                    .iter()
+                    .map(|p| PathMatch {
+                        kind: PathMatchKind::Prefix,
+                        value: p.clone(),
+                    })
+                    .collect(),
+                methods: self.methods.clone(),
+                headers: Vec::new(),
+            }]
+        };
+        Route {
+            host: self.host.clone(),
+            auth: None,
+            matches,
+            dlp: Dlp::defaults(OnMatch::Block),
+            tls_passthrough: false,
+            private: false,
+            added_by: Some(ADDED_BY.into()),
+            provider_api: None,
+        }
+    }
+}
+
+/// A DNS name of two labels or more, or `*.` and one.
+fn is_route_host(host: &str) -> bool {
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    let labels: Vec<&str> = name.split('.').collect();
+    name.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && !labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_path_prefix(path: &str) -> bool {
+    path.starts_with('/') && path.len() <= 512 && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Agent-chosen text fit for one line of an error: printable ASCII, cut at 80 characters.
+fn shown(text: &str) -> String {
+    text.chars()
+        .take(80)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// One pending question to the operator, as the sidecar files it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// 32 lowercase hex digits (random); the file's name.
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// When the agent stops waiting (RFC 3339, UTC): an answer after it is refused.
+    pub expires_at: String,
+    pub request: EgressRequest,
+}
+
+/// The operator's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approved,
+    Rejected,
+}
+
+/// The answer to one proposal, as the host files it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub id: String,
+    pub verdict: Verdict,
+    /// The operator's reason (a rejection always has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The route now in the bottle's routes file (an approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::plan::Route>,
+    /// RFC 3339, UTC.
+    pub decided_at: String,
+}
+
+/// Whether `id` is a proposal id (and so a safe file name).
+pub fn is_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// `<dir>/proposals/<id>.json`.
+pub fn proposal_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(PROPOSALS).join(format!("{id}.json"))
+}
+
+/// `<dir>/decisions/<id>.json`.
+pub fn decision_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(DECISIONS).join(format!("{id}.json"))
+}
+
+/// Writes `value` as JSON to `path` whole: a temporary file in the same folder, synced, then
+/// renamed over `path` (created with mode 0600; the folder is created when missing).
+pub fn write_whole<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a file [`write_whole`] wrote; `None` when it is not there (yet).
+pub fn read_whole<T: serde::de::DeserializeOwned>(path: &Path) -> std::io::Result<Option<T>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(std::io::Error::other),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_hex_file_names() {
+        assert!(is_id("0123456789abcdef0123456789abcdef"));
+        assert!(!is_id("0123456789abcdef0123456789abcde"));
+        assert!(!is_id("../456789abcdef0123456789abcdef01"));
+        assert!(!is_id("0123456789ABCDEF0123456789abcdef"));
+    }
+
+    fn request(host: &str) -> EgressRequest {
+        EgressRequest {
+            host: host.into(),
+            paths: vec![],
+            methods: vec![],
+            reason: "read the docs".into(),
+        }
+    }
+
+    #[test]
+    fn requests_name_hosts_paths_methods_and_a_reason() {
+        let ok = EgressRequest {
+            methods: vec!["get".into()],
+            paths: vec!["/crate/".into()],
+            ..request("Docs.RS.")
+        }
+        .normalized()
+        .unwrap();
+        assert_eq!(ok.host, "docs.rs");
+        assert_eq!(ok.methods, ["GET"]);
+        assert!(request("*.example.org").normalized().is_ok());
+        for bad in [
+            "10.0.0.1",
+            "localhost",
+            "https://docs.rs/",
+            "a..b",
+            "-a.b",
+            "*.*.b.c",
+            "",
+            "[::1]",
+        ] {
+            let err = request(bad).normalized().unwrap_err();
+            assert!(err.contains("is not a host name"), "{bad}: {err}");
+        }
+        let no_reason = EgressRequest {
+            reason: "  ".into(),
+            ..request("docs.rs")
+        };
+        assert!(no_reason.normalized().unwrap_err().contains("reason"));
+        let bad_method = EgressRequest {
+            methods: vec!["CONNECT".into()],
+            ..request("docs.rs")
+        };
+        assert!(
+            bad_method
+                .normalized()
+                .unwrap_err()
+                .contains("unknown method")
+        );
+        let bad_path = EgressRequest {
+            paths: vec!["crate".into()],
+            ..request("docs.rs")
+        };
+        assert!(bad_path.normalized().is_err());
+        let escape = EgressRequest {
+            reason: "ok\u{1b}[2J".into(),
+            ..request("docs.rs")
+        };
+        assert!(
+            escape.normalized().is_err(),
+            "terminal escapes never reach the operator"
+        );
+    }
+
+    #[test]
+    fn an_approval_adds_a_route_limited_to_what_was_asked() {
+        let whole = request("docs.rs").to_route();
+        assert!(whole.matches.is_empty());
+        assert_eq!(whole.added_by.as_deref(), Some(ADDED_BY));
+        assert!(whole.auth.is_none() && !whole.private && !whole.tls_passthrough);
+        let narrow = EgressRequest {
+            paths: vec!["/crate/".into()],
+            methods: vec!["GET".into()],
+            ..request("docs.rs")
+        }
+        .to_route();
+        assert_eq!(narrow.matches.len(), 1);
+        assert_eq!(narrow.matches[0].methods, ["GET"]);
+        assert_eq!(narrow.matches[0].paths[0].value, "/crate/");
+    }
+
+    #[test]
+    fn files_are_written_whole_and_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = "0123456789abcdef0123456789abcdef";
+        let path = proposal_path(tmp.path(), id);
+        assert!(read_whole::<Proposal>(&path).unwrap().is_none());
+        let proposal = Proposal {
+            id: id.into(),
+            created_at: "2026-12-07T00:00:00Z".into(),
+            expires_at: "2026-12-07T00:02:00Z".into(),
+            request: EgressRequest {
+                host: "docs.rs".into(),
+                paths: vec!["/crate/".into()],
+                methods: vec![],
+                reason: "read the docs".into(),
+            },
+        };
+        write_whole(&path, &proposal).unwrap();
+        assert_eq!(read_whole::<Proposal>(&path).unwrap(), Some(proposal));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+    }
+}

@@ -154,7 +154,11 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
         up: false,
     };
     let routes = serde_json::to_vec_pretty(&plan.egress)?;
-    fsx::write_file(&plan.state_dir.join("egress/routes.json"), &routes, 0o644)?;
+    fsx::write_file(
+        &plan.state_dir.join(bb_contract::state::ROUTES_FILE),
+        &routes,
+        0o644,
+    )?;
     let extra_roots = copy_extra_roots(plan)?;
     write_gate_config(plan)?;
     let mut doc = document(plan, &compose, network, extra_roots.as_deref());

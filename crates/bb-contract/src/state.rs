@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::RuntimeName;
 
+/// The sidecar's routes inside a bottle's state folder (the plan's `egress` section as JSON;
+/// an approval of the operator adds to it).
+pub const ROUTES_FILE: &str = "egress/routes.json";
 /// The supervise folder's name inside a bottle's state folder.
 pub const SUPERVISE_DIR: &str = "supervise";
 

@@ -120,6 +120,35 @@ impl EgressRequest {
     }
 }
 
+/// Whether a route the operator edited can be granted: a host name pattern, absolute path
+/// prefixes, known methods, and no credential (a token reaches the sidecar only at launch).
+pub fn check_route(route: &crate::plan::Route) -> Result<(), String> {
+    if !is_route_host(&route.host) {
+        return Err(format!(
+            "`{}` is not a host name or `*.domain` pattern",
+            shown(&route.host)
+        ));
+    }
+    if route.auth.is_some() {
+        return Err(
+            "a granted route cannot carry `auth`: add credentials in the bottle file and relaunch"
+                .into(),
+        );
+    }
+    for m in &route.matches {
+        if let Some(p) = m.paths.iter().find(|p| !is_path_prefix(&p.value)) {
+            return Err(format!(
+                "path `{}` does not start with `/`",
+                shown(&p.value)
+            ));
+        }
+        if let Some(bad) = m.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+            return Err(format!("unknown method `{}`", shown(bad)));
+        }
+    }
+    Ok(())
+}
+
 /// A DNS name of two labels or more, or `*.` and one.
 fn is_route_host(host: &str) -> bool {
     let name = host.strip_prefix("*.").unwrap_or(host);

@@ -1,0 +1,225 @@
+use super::*;
+use bb_contract::plan::EgressPlan;
+use bb_contract::supervise::EgressRequest;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    root: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("home");
+        let root = home.join("state");
+        Fixture {
+            _tmp: tmp,
+            home,
+            root,
+        }
+    }
+
+    fn bottle(&self, identity: &str) -> PathBuf {
+        let dir = self.root.join(identity);
+        std::fs::create_dir_all(dir.join("egress")).unwrap();
+        std::fs::create_dir_all(dir.join(SUPERVISE_DIR)).unwrap();
+        std::fs::write(
+            dir.join(ROUTES_FILE),
+            r#"{"routes": [], "token_slots": []}"#,
+        )
+        .unwrap();
+        dir
+    }
+
+    /// Files a proposal as the sidecar does; returns its id.
+    fn file(&self, identity: &str, host: &str, expires_at: &str) -> String {
+        let id = format!("{:032x}", rand_id(identity, host));
+        let p = Proposal {
+            id: id.clone(),
+            created_at: "2026-12-07T00:00:00Z".into(),
+            expires_at: expires_at.into(),
+            request: EgressRequest {
+                host: host.into(),
+                paths: vec![],
+                methods: vec![],
+                reason: "needed".into(),
+            },
+        };
+        let dir = self.root.join(identity).join(SUPERVISE_DIR);
+        supervise::write_whole(&supervise::proposal_path(&dir, &id), &p).unwrap();
+        id
+    }
+
+    fn open(&self) -> Supervise {
+        Supervise::open(&self.home, &self.root).unwrap()
+    }
+
+    fn routes(&self, identity: &str) -> EgressPlan {
+        let text = std::fs::read(self.root.join(identity).join(ROUTES_FILE)).unwrap();
+        serde_json::from_slice(&text).unwrap()
+    }
+}
+
+fn rand_id(a: &str, b: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (a, b).hash(&mut h);
+    (u128::from(h.finish()) << 64) | 1
+}
+
+const LATER: &str = "2999-01-01T00:00:00Z";
+
+#[test]
+fn an_approval_writes_the_route_then_the_answer_then_the_row() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    let id = f.file("b1", "docs.rs", LATER);
+    let mut s = f.open();
+    assert_eq!(s.sync().unwrap().new, 1);
+    assert_eq!(s.sync().unwrap().new, 0, "read twice, stored once");
+    assert_eq!(s.pending().unwrap().len(), 1);
+
+    let d = s.approve(&id, None).unwrap();
+    assert_eq!(d.verdict, Verdict::Approved);
+    assert_eq!(f.routes("b1").routes[0].host, "docs.rs");
+    let dir = f.root.join("b1").join(SUPERVISE_DIR);
+    let file: Decision = supervise::read_whole(&supervise::decision_path(&dir, &id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(file, d);
+    assert_eq!(
+        s.store().decision(&id).unwrap().unwrap().outcome,
+        Outcome::Approved
+    );
+    assert!(s.pending().unwrap().is_empty());
+
+    let again = s.approve(&id, None).unwrap_err();
+    assert!(matches!(again, Error::AlreadyDecided(..)), "{again}");
+    assert!(again.is_input());
+    assert!(matches!(
+        s.approve("nope", None),
+        Err(Error::NoSuchProposal(_))
+    ));
+}
+
+#[test]
+fn a_rejection_needs_a_reason_and_grants_nothing() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    let id = f.file("b1", "pypi.org", LATER);
+    let mut s = f.open();
+    s.sync().unwrap();
+    assert!(s.reject(&id, "  ").unwrap_err().is_input());
+    let d = s.reject(&id, "use the mirror").unwrap();
+    assert_eq!(d.reason.as_deref(), Some("use the mirror"));
+    assert!(f.routes("b1").routes.is_empty());
+}
+
+#[test]
+fn an_edited_route_is_checked_and_granted_in_place_of_the_asked_one() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    let id = f.file("b1", "docs.rs", LATER);
+    let mut s = f.open();
+    s.sync().unwrap();
+    let mut edited = EgressRequest {
+        host: "docs.rs".into(),
+        paths: vec!["/crate/".into()],
+        methods: vec!["GET".into()],
+        reason: "r".into(),
+    }
+    .to_route();
+    let mut with_auth = edited.clone();
+    with_auth.auth = Some(bb_contract::plan::RouteAuth {
+        scheme: bb_contract::plan::AuthScheme::Bearer,
+        slot: "EGRESS_TOKEN_1".into(),
+        port: 443,
+    });
+    assert!(s.approve(&id, Some(with_auth)).unwrap_err().is_input());
+    edited.host = "static.docs.rs".into();
+    let d = s.approve(&id, Some(edited)).unwrap();
+    assert_eq!(d.route.unwrap().host, "static.docs.rs");
+    assert_eq!(f.routes("b1").routes[0].matches[0].methods, ["GET"]);
+}
+
+#[test]
+fn unanswered_proposals_expire_and_stray_files_are_skipped() {
+    let f = Fixture::new();
+    let dir = f.bottle("b1");
+    let id = f.file("b1", "docs.rs", "2020-01-01T00:00:00Z");
+    let stray = dir.join(SUPERVISE_DIR).join(PROPOSALS).join("junk.json");
+    std::fs::write(&stray, "{}").unwrap();
+    let mut s = f.open();
+    let report = s.sync().unwrap();
+    assert_eq!((report.new, report.expired), (1, 1));
+    assert_eq!(report.skipped, [stray]);
+    assert!(s.pending().unwrap().is_empty());
+    assert!(matches!(
+        s.approve(&id, None),
+        Err(Error::AlreadyDecided(_, "expired"))
+    ));
+}
+
+#[test]
+fn a_decision_file_without_its_row_is_recovered_at_the_next_sync() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    let id = f.file("b1", "docs.rs", LATER);
+    let mut s = f.open();
+    s.sync().unwrap();
+    // A decider that wrote the answer and stopped before the row.
+    let dir = f.root.join("b1").join(SUPERVISE_DIR);
+    let d = Decision {
+        id: id.clone(),
+        verdict: Verdict::Rejected,
+        reason: Some("later".into()),
+        route: None,
+        decided_at: "2026-12-07T00:00:01Z".into(),
+    };
+    supervise::write_whole(&supervise::decision_path(&dir, &id), &d).unwrap();
+    assert_eq!(s.sync().unwrap().recovered, 1);
+    assert_eq!(
+        s.store().decision(&id).unwrap().unwrap().outcome,
+        Outcome::Rejected
+    );
+    assert_eq!(s.sync().unwrap().recovered, 0);
+}
+
+#[test]
+fn ten_bottles_and_two_operators_at_once_lose_and_double_nothing() {
+    let f = Fixture::new();
+    let mut ids = Vec::new();
+    for b in 0..10 {
+        let identity = format!("bottle-{b}");
+        f.bottle(&identity);
+        for h in 0..3 {
+            ids.push((
+                identity.clone(),
+                f.file(&identity, &format!("h{h}.example.org"), LATER),
+            ));
+        }
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                let mut s = f.open();
+                s.sync().unwrap();
+                for (_, id) in &ids {
+                    let _ = s.approve(id, None);
+                }
+            });
+        }
+    });
+    let s = f.open();
+    let decisions = s.store().decisions().unwrap();
+    assert_eq!(
+        decisions.len(),
+        ids.len(),
+        "each proposal answered exactly once"
+    );
+    for b in 0..10 {
+        let routes = f.routes(&format!("bottle-{b}")).routes;
+        assert_eq!(routes.len(), 3, "bottle-{b}: {routes:?}");
+    }
+}

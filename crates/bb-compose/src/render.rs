@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use bb_contract::Plan;
 use bb_contract::gate::GateConfig;
 use bb_contract::layout::{
@@ -161,6 +161,7 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
     )?;
     let extra_roots = copy_extra_roots(plan)?;
     write_gate_config(plan)?;
+    supervise_folders(plan)?;
     let mut doc = document(plan, &compose, network, extra_roots.as_deref());
     escape_dollars(&mut doc);
     fsx::write_file(
@@ -346,13 +347,35 @@ fn apply_limits(agent: &mut Value, limits: &ResourceLimits) {
 }
 
 fn sidecar_volumes(plan: &Plan) -> Vec<String> {
-    let mut volumes = vec![format!(
-        "{}:{}:ro",
-        plan.state_dir.join("egress").display(),
-        in_sidecar::EGRESS_DIR
-    )];
+    let mut volumes = vec![
+        format!(
+            "{}:{}:ro",
+            plan.state_dir.join("egress").display(),
+            in_sidecar::EGRESS_DIR
+        ),
+        // Proposals out, decisions in: the sidecar's side of supervise (never the agent's).
+        format!(
+            "{}:{}",
+            plan.state_dir
+                .join(bb_contract::state::SUPERVISE_DIR)
+                .display(),
+            in_sidecar::SUPERVISE_DIR
+        ),
+    ];
     volumes.extend(gate_volumes(plan));
     volumes
+}
+
+/// The supervise folder's two halves, made by the user who launches: files the sidecar
+/// writes into them stay removable by that user (`cleanup`), whoever the sidecar runs as.
+fn supervise_folders(plan: &Plan) -> Result<()> {
+    use bb_contract::supervise::{DECISIONS, PROPOSALS};
+    let dir = plan.state_dir.join(bb_contract::state::SUPERVISE_DIR);
+    for sub in [PROPOSALS, DECISIONS] {
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("creating {}", dir.join(sub).display()))?;
+    }
+    Ok(())
 }
 
 /// Compose interpolates `$` in every string; a literal `$` is written `$$`.

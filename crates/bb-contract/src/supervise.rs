@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// How long the sidecar holds a `request-egress` call for the operator's answer by default.
+pub const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+/// The name the agents' CLIs know the supervise MCP server by.
+pub const MCP_SERVER_NAME: &str = "bot-bottle-supervise";
+
 /// Folder of the proposals, inside the supervise folder.
 pub const PROPOSALS: &str = "proposals";
 /// Folder of the decisions, inside the supervise folder.
@@ -236,7 +241,8 @@ pub fn decision_path(dir: &Path, id: &str) -> PathBuf {
 }
 
 /// Writes `value` as JSON to `path` whole: a temporary file in the same folder, synced, then
-/// renamed over `path` (created with mode 0600; the folder is created when missing).
+/// renamed over `path` (the folder is created when missing). Mode 0644: the sidecar and the
+/// operator may run as different users; the bottle's state folder (0700) keeps others out.
 pub fn write_whole<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -249,7 +255,7 @@ pub fn write_whole<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> 
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(0o600)
+        .mode(0o644)
         .open(&tmp)?;
     file.write_all(&text)?;
     file.sync_all()?;
@@ -381,7 +387,7 @@ mod tests {
         assert_eq!(read_whole::<Proposal>(&path).unwrap(), Some(proposal));
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o644);
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -4,7 +4,9 @@
 //! trust of the bottle CA from the system bundle `install_ca` extends.
 
 use bb_contract::Plan;
+use bb_contract::layout;
 use bb_contract::plan::Template;
+use bb_contract::supervise::{DEFAULT_WAIT, MCP_SERVER_NAME};
 use bb_core::agent_cli::PLACEHOLDER;
 use serde_json::json;
 
@@ -33,7 +35,8 @@ pub fn files(plan: &Plan, prompt: &str) -> Vec<HomeFile> {
 /// Claude Code: `~/.claude.json` marks onboarding done (which also skips the theme picker and
 /// the connectivity check against the login host), trusts the folders, and approves the
 /// placeholder API key (Claude Code asks about a key by its last 20 characters);
-/// `~/.claude/settings.json` skips the warning shown before permissions are bypassed.
+/// `~/.claude/settings.json` skips the warning shown before permissions are bypassed. The
+/// supervise MCP server is a user-scope server of `~/.claude.json` (no approval prompt).
 fn claude(plan: &Plan) -> Vec<HomeFile> {
     let projects: serde_json::Map<String, serde_json::Value> = trusted_folders(plan)
         .into_iter()
@@ -50,6 +53,7 @@ fn claude(plan: &Plan) -> Vec<HomeFile> {
         "bypassPermissionsModeAccepted": true,
         "customApiKeyResponses": {"approved": [key_suffix], "rejected": []},
         "projects": projects,
+        "mcpServers": {MCP_SERVER_NAME: {"type": "http", "url": layout::supervise_url()}},
     });
     let settings = json!({"skipDangerousModePermissionPrompt": true});
     vec![
@@ -58,7 +62,8 @@ fn claude(plan: &Plan) -> Vec<HomeFile> {
     ]
 }
 
-/// Codex: `~/.codex/config.toml` trusts the folders (else a git workspace asks), runs the TUI
+/// Codex: `~/.codex/config.toml` registers the supervise MCP server, trusts the folders (else a
+/// git workspace asks), runs the TUI
 /// in-process (its daemon wants a full package layout), turns off update checks, analytics,
 /// feedback, OpenTelemetry, plugins, apps, model discovery and request compression (a compressed
 /// body could not be scanned), bounds connection retries, and carries the agent's prompt as
@@ -83,6 +88,13 @@ fn codex(plan: &Plan, prompt: &str) -> Vec<HomeFile> {
         let key = serde_json::to_string(&folder).expect("strings serialise");
         config.push_str(&format!("\n[projects.{key}]\ntrust_level = \"trusted\"\n"));
     }
+    // Codex gives up on a tool call after 60 s by default; the operator gets the sidecar's
+    // whole wait, and the sidecar answers first.
+    config.push_str(&format!(
+        "\n[mcp_servers.{MCP_SERVER_NAME}]\nurl = \"{}\"\ntool_timeout_sec = {}\n",
+        layout::supervise_url(),
+        DEFAULT_WAIT.as_secs() + 30
+    ));
     vec![
         (".codex/config.toml".into(), config.into_bytes(), 0o600),
         (".codex/auth.json".into(), pretty(&codex_login(plan)), 0o600),
@@ -174,6 +186,38 @@ mod tests {
     fn an_unsigned_jwt_has_three_parts_and_no_signature() {
         let jwt = unsigned_jwt(&json!({}));
         assert_eq!(jwt, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.e30.placeholder");
+    }
+
+    fn plan(template: &str) -> Plan {
+        let mut plan = bb_testkit::minimal_plan();
+        plan["provider"]["template"] = json!(template);
+        serde_json::from_value(plan).unwrap()
+    }
+
+    fn file(files: &[HomeFile], name: &str) -> String {
+        let (_, bytes, _) = files.iter().find(|(n, _, _)| n == name).unwrap();
+        String::from_utf8(bytes.clone()).unwrap()
+    }
+
+    #[test]
+    fn both_clis_know_the_supervise_server_and_wait_for_the_operator() {
+        let url = layout::supervise_url();
+        assert_eq!(url, "http://supervise:9100/mcp");
+        let state: serde_json::Value =
+            serde_json::from_str(&file(&files(&plan("claude"), ""), ".claude.json")).unwrap();
+        assert_eq!(
+            state["mcpServers"][MCP_SERVER_NAME],
+            json!({"type": "http", "url": url})
+        );
+        let config: toml::Table =
+            toml::from_str(&file(&files(&plan("codex"), "hi"), ".codex/config.toml")).unwrap();
+        let server = &config["mcp_servers"][MCP_SERVER_NAME];
+        assert_eq!(server["url"].as_str(), Some(url.as_str()));
+        let waits = server["tool_timeout_sec"].as_integer().unwrap();
+        assert!(
+            waits as u64 > DEFAULT_WAIT.as_secs(),
+            "the CLI outwaits the sidecar"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ use crate::log::{Log, Service};
 use queue::{Outcome, Queue};
 
 /// How long a `request-egress` call waits for the operator by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_TIMEOUT: Duration = bb_contract::supervise::DEFAULT_WAIT;
 
 /// Where the server listens and files its proposals.
 #[derive(Debug, Clone)]

@@ -141,6 +141,23 @@ impl Supervise {
         })
     }
 
+    /// The one stored proposal whose id starts with `prefix` (4 characters or more).
+    pub fn resolve(&self, prefix: &str) -> Result<String, Error> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 4 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::NoSuchProposal(prefix));
+        }
+        let ids = self.store.ids_starting(&prefix)?;
+        match ids.as_slice() {
+            [id] => Ok(id.clone()),
+            [] => Err(Error::NoSuchProposal(prefix)),
+            _ => Err(Error::BadRoute(format!(
+                "`{prefix}` starts {} proposals; give more of the id",
+                ids.len()
+            ))),
+        }
+    }
+
     /// The identity of proposal `id`'s bottle.
     pub fn identity_of(&self, id: &str) -> Result<String, Error> {
         Ok(self

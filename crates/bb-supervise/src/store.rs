@@ -165,6 +165,14 @@ impl Store {
             .optional()
     }
 
+    /// The ids of stored proposals that start with `prefix`.
+    pub fn ids_starting(&self, prefix: &str) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM proposals WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id")?;
+        stmt.query_map([prefix], |r| r.get(0))?.collect()
+    }
+
     /// Proposals without a decision, oldest first.
     pub fn undecided(&self) -> rusqlite::Result<Vec<Stored>> {
         let mut stmt = self.conn.prepare(

@@ -1,6 +1,6 @@
 //! The wrapper's command line.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use bb_plan::cli::PlanArgs;
 
@@ -107,6 +107,12 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// The operator's queue of every bottle's requests for more access: approve, edit then
+    /// approve, reject with a reason
+    #[command(
+        after_help = "Examples:\n  bot-bottle supervise\n  bot-bottle supervise --once --json\n  bot-bottle supervise --approve 3f2a9c1e\n  bot-bottle supervise --reject 3f2a9c1e --reason 'use the package mirror'\n\nAn agent asks through the request-egress tool of its bottle's MCP server and waits for the\nanswer (2 minutes by default); an approval adds the route to the bottle's live table at once.\nIDs may be shortened to any unique prefix of 4 characters or more."
+    )]
+    Supervise(SuperviseArgs),
     /// Write a commented starter bottle and agent to ~/.bot-bottle/ (never overwrites)
     #[command(after_help = "Example:\n  bot-bottle init && bot-bottle start starter")]
     Init,
@@ -124,6 +130,28 @@ pub enum Command {
         /// The folder to write into (created if missing)
         dir: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// Print the pending requests and exit
+    #[arg(long, conflicts_with_all = ["approve", "reject"])]
+    pub once: bool,
+    /// JSON instead of text (the pending requests, or the decision)
+    #[arg(long)]
+    pub json: bool,
+    /// Approve this request (its id or a unique prefix)
+    #[arg(long, value_name = "ID", conflicts_with = "reject")]
+    pub approve: Option<String>,
+    /// Grant this route instead of the one asked for: a JSON file, `-` for stdin
+    #[arg(long, value_name = "FILE", requires = "approve")]
+    pub route: Option<std::path::PathBuf>,
+    /// Reject this request (its id or a unique prefix)
+    #[arg(long, value_name = "ID", requires = "reason")]
+    pub reject: Option<String>,
+    /// Why it is rejected (the agent is told)
+    #[arg(long, value_name = "TEXT", requires = "reject")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

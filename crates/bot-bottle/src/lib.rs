@@ -14,4 +14,6 @@ pub mod logs;
 pub mod resume;
 pub mod start;
 pub mod stop;
+pub mod supervise;
+pub mod supervise_tui;
 pub mod tty;

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             json,
         } => bot_bottle::logs::run(identity, *follow, *json),
         Command::Cleanup { yes } => bot_bottle::cleanup::run(*yes),
+        Command::Supervise(args) => bot_bottle::supervise::run(args),
         Command::Init => bot_bottle::init::run(),
         Command::Completions { shell } => bot_bottle::docs::completions(*shell),
         Command::ManPages { dir } => bot_bottle::docs::man_pages(dir),

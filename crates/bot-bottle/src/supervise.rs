@@ -1,0 +1,182 @@
+//! `bot-bottle supervise`: the operator's queue of every bottle's requests for more access.
+//! Interactive on a terminal ([`crate::supervise_tui`]); `--once` prints the pending requests,
+//! `--approve ID` and `--reject ID --reason TEXT` answer one from a script. Every action first
+//! imports what the bottles filed ([`bb_supervise::Supervise::sync`]).
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use bb_contract::InputError;
+use bb_contract::layout::names;
+use bb_contract::plan::Route;
+use bb_contract::supervise::Decision;
+use bb_supervise::Supervise;
+use bb_supervise::store::Stored;
+
+use crate::cli::SuperviseArgs;
+
+pub fn run(args: &SuperviseArgs) -> Result<()> {
+    let home = bb_core::paths::home()?;
+    let mut sup = Supervise::open(&home, &bb_core::paths::state_root(&home)).map_err(typed)?;
+    let report = sup.sync().map_err(typed)?;
+    for path in &report.skipped {
+        eprintln!(
+            "bot-bottle: supervise: {} is no proposal; skipped",
+            path.display()
+        );
+    }
+    if let Some(id) = &args.approve {
+        let route = args.route.as_deref().map(read_route).transpose()?;
+        let id = sup.resolve(id).map_err(typed)?;
+        let decision = sup.approve(&id, route).map_err(typed)?;
+        return answered(&sup, &decision, args.json);
+    }
+    if let (Some(id), Some(reason)) = (&args.reject, &args.reason) {
+        let id = sup.resolve(id).map_err(typed)?;
+        let decision = sup.reject(&id, reason).map_err(typed)?;
+        return answered(&sup, &decision, args.json);
+    }
+    if args.once || args.json {
+        return print_pending(&sup.pending().map_err(typed)?, args.json);
+    }
+    crate::supervise_tui::run(sup)
+}
+
+/// An operator's mistake (unknown id, answered twice, expired) exits 2; the rest 1.
+pub fn typed(e: bb_supervise::Error) -> anyhow::Error {
+    if e.is_input() {
+        InputError::new(e.to_string()).into()
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+/// A route from a JSON file (`-`: stdin), as `--route` gives it.
+fn read_route(path: &Path) -> Result<Route> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    parse_route(&text).map_err(|e| {
+        InputError::new(format!("--route: not a route: {e}"))
+            .in_file(path)
+            .into()
+    })
+}
+
+/// A route as JSON (the one a request proposes, as `--once --json` and the editor show it).
+pub fn parse_route(text: &str) -> Result<Route, String> {
+    let route: Route = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    bb_contract::supervise::check_route(&route)?;
+    Ok(route)
+}
+
+/// Reports a decision and tells the bottle's sidecar to reload its routes.
+fn answered(sup: &Supervise, decision: &Decision, json: bool) -> Result<()> {
+    let identity = sup.identity_of(&decision.id).map_err(typed)?;
+    if decision.route.is_some() && !reload_sidecar(&identity) {
+        eprintln!(
+            "bot-bottle: supervise: the sidecar of {identity} is not running; the route takes effect when the bottle is resumed"
+        );
+    }
+    if json {
+        let mut value = serde_json::to_value(decision)?;
+        value["identity"] = identity.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{}", describe(decision, &identity));
+    }
+    Ok(())
+}
+
+/// One line about a decision.
+pub fn describe(decision: &Decision, identity: &str) -> String {
+    match (&decision.route, &decision.reason) {
+        (Some(route), _) => format!(
+            "approved {} for {identity}: {} is reachable now ({})",
+            short(&decision.id),
+            route.host,
+            route_scope(route)
+        ),
+        (None, reason) => format!(
+            "rejected {} for {identity}: {}",
+            short(&decision.id),
+            reason.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+/// `SIGHUP` to the bottle's sidecar: it reloads the routes file (it also does when it reads
+/// an approval for a call still waiting; this covers one that is not). `false` when the
+/// sidecar is not running.
+pub fn reload_sidecar(identity: &str) -> bool {
+    let sidecar = names::sidecar_container(identity);
+    bb_core::docker::succeeds(["kill", "--signal", "HUP", sidecar.as_str()])
+}
+
+fn print_pending(pending: &[Stored], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(pending)?);
+        return Ok(());
+    }
+    if pending.is_empty() {
+        println!("no pending requests");
+    }
+    for s in pending {
+        println!("{}", summary(s));
+        println!(
+            "    reason: {}",
+            s.proposal.request.reason.replace('\n', "\n            ")
+        );
+    }
+    Ok(())
+}
+
+/// `ID  BOTTLE  HOST  [paths] [methods]  until TIME`.
+pub fn summary(s: &Stored) -> String {
+    let r = &s.proposal.request;
+    let mut scope = String::new();
+    if !r.paths.is_empty() {
+        scope.push_str(&format!(" paths {}", r.paths.join(",")));
+    }
+    if !r.methods.is_empty() {
+        scope.push_str(&format!(" methods {}", r.methods.join(",")));
+    }
+    format!(
+        "{}  {}  {}{}  (waits until {})",
+        s.proposal.id, s.identity, r.host, scope, s.proposal.expires_at
+    )
+}
+
+fn route_scope(route: &Route) -> String {
+    if route.matches.is_empty() {
+        return "every path and method".into();
+    }
+    route
+        .matches
+        .iter()
+        .map(|m| {
+            let paths: Vec<&str> = m.paths.iter().map(|p| p.value.as_str()).collect();
+            let paths = if paths.is_empty() {
+                "every path".into()
+            } else {
+                paths.join(",")
+            };
+            let methods = if m.methods.is_empty() {
+                "every method".into()
+            } else {
+                m.methods.join(",")
+            };
+            format!("{paths} / {methods}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}

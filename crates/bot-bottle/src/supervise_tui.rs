@@ -1,0 +1,260 @@
+//! The interactive queue of `bot-bottle supervise`: every bottle's pending requests, refreshed
+//! each second; `a` approves the selected one, `e` opens the route it would grant in `$VISUAL`
+//! or `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q` quits.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use bb_contract::InputError;
+use bb_supervise::Supervise;
+use bb_supervise::store::Stored;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::{DefaultTerminal, Frame};
+
+use crate::supervise::{describe, parse_route, reload_sidecar, short};
+
+const REFRESH: Duration = Duration::from_secs(1);
+const KEYS: &str = "a approve · e edit, then approve · r reject · ↑↓ select · q quit";
+
+/// What the bottom line is doing.
+enum Input {
+    Keys,
+    /// Typing the reason of a rejection.
+    Reason(String),
+}
+
+struct App {
+    sup: Supervise,
+    pending: Vec<Stored>,
+    list: ListState,
+    input: Input,
+    status: String,
+}
+
+pub fn run(sup: Supervise) -> Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            InputError::new("the interactive queue needs a terminal")
+                .fix("use --once (or --json) to list, --approve ID or --reject ID --reason TEXT to answer")
+        );
+    }
+    let mut app = App {
+        sup,
+        pending: Vec::new(),
+        list: ListState::default(),
+        input: Input::Keys,
+        status: "waiting for requests from the bottles".into(),
+    };
+    app.refresh();
+    let mut terminal = ratatui::init();
+    let result = app.event_loop(&mut terminal);
+    ratatui::restore();
+    result
+}
+
+impl App {
+    fn event_loop(&mut self, terminal: &mut DefaultTerminal) -> Result<()> {
+        let mut refreshed = Instant::now();
+        loop {
+            terminal.draw(|f| self.draw(f))?;
+            if event::poll(Duration::from_millis(200))?
+                && let Event::Key(key) = event::read()?
+                && key.kind == KeyEventKind::Press
+                && !self.on_key(key.code, terminal)?
+            {
+                return Ok(());
+            }
+            if refreshed.elapsed() >= REFRESH {
+                self.refresh();
+                refreshed = Instant::now();
+            }
+        }
+    }
+
+    /// Handles a key; `false` ends the queue.
+    fn on_key(&mut self, code: KeyCode, terminal: &mut DefaultTerminal) -> Result<bool> {
+        if let Input::Reason(text) = &mut self.input {
+            match code {
+                KeyCode::Enter => {
+                    let reason = std::mem::take(text);
+                    self.input = Input::Keys;
+                    self.reject(&reason);
+                }
+                KeyCode::Esc => {
+                    self.input = Input::Keys;
+                    self.status = "not rejected".into();
+                }
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            }
+            return Ok(true);
+        }
+        match code {
+            KeyCode::Char('q') | KeyCode::Esc => return Ok(false),
+            KeyCode::Down | KeyCode::Char('j') => self.list.select_next(),
+            KeyCode::Up | KeyCode::Char('k') => self.list.select_previous(),
+            KeyCode::Char('a') => self.approve(None),
+            KeyCode::Char('e') => self.edit_then_approve(terminal)?,
+            KeyCode::Char('r') if self.selected().is_some() => {
+                self.input = Input::Reason(String::new());
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    fn selected(&self) -> Option<&Stored> {
+        self.list.selected().and_then(|i| self.pending.get(i))
+    }
+
+    fn refresh(&mut self) {
+        if let Err(e) = self.sup.sync() {
+            self.status = format!("cannot read the bottles' requests: {e}");
+        }
+        let chosen = self.selected().map(|s| s.proposal.id.clone());
+        match self.sup.pending() {
+            Ok(pending) => self.pending = pending,
+            Err(e) => self.status = format!("cannot read the store: {e}"),
+        }
+        let at = chosen
+            .and_then(|id| self.pending.iter().position(|s| s.proposal.id == id))
+            .or((!self.pending.is_empty()).then_some(0));
+        self.list
+            .select(at.map(|i| i.min(self.pending.len().saturating_sub(1))));
+    }
+
+    fn approve(&mut self, route: Option<bb_contract::plan::Route>) {
+        let Some(stored) = self.selected().cloned() else {
+            return;
+        };
+        self.status = match self.sup.approve(&stored.proposal.id, route) {
+            Ok(d) => {
+                let reloaded = reload_sidecar(&stored.identity);
+                let mut line = describe(&d, &stored.identity);
+                if !reloaded {
+                    line.push_str(" (its sidecar is not running: it takes effect on resume)");
+                }
+                line
+            }
+            Err(e) => format!("not approved: {e}"),
+        };
+        self.refresh();
+    }
+
+    fn reject(&mut self, reason: &str) {
+        let Some(stored) = self.selected().cloned() else {
+            return;
+        };
+        self.status = match self.sup.reject(&stored.proposal.id, reason) {
+            Ok(d) => describe(&d, &stored.identity),
+            Err(e) => format!("not rejected: {e}"),
+        };
+        self.refresh();
+    }
+
+    /// The route the request would get, in the editor; what is saved is approved.
+    fn edit_then_approve(&mut self, terminal: &mut DefaultTerminal) -> Result<()> {
+        let Some(stored) = self.selected().cloned() else {
+            return Ok(());
+        };
+        let route = stored.proposal.request.to_route();
+        let file = tempfile::Builder::new()
+            .prefix("bot-bottle-route-")
+            .suffix(".json")
+            .tempfile()?;
+        std::fs::write(file.path(), serde_json::to_string_pretty(&route)? + "\n")?;
+        ratatui::restore();
+        let edited = edit(file.path());
+        *terminal = ratatui::init();
+        match edited.and_then(|text| parse_route(&text).map_err(anyhow::Error::msg)) {
+            Ok(route) => self.approve(Some(route)),
+            Err(e) => self.status = format!("not approved: the edited route: {e:#}"),
+        }
+        Ok(())
+    }
+
+    fn draw(&mut self, frame: &mut Frame) {
+        let [list_area, detail_area, status_area] = Layout::vertical([
+            Constraint::Min(3),
+            Constraint::Length(6),
+            Constraint::Length(3),
+        ])
+        .areas(frame.area());
+        let items: Vec<ListItem> = self.pending.iter().map(|s| ListItem::new(row(s))).collect();
+        let title = format!(
+            " bot-bottle supervise · {} pending · {KEYS} ",
+            self.pending.len()
+        );
+        let list = List::new(items)
+            .block(Block::bordered().title(title))
+            .highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+            .highlight_symbol("> ");
+        frame.render_stateful_widget(list, list_area, &mut self.list);
+        let detail = self.selected().map(details).unwrap_or_default();
+        frame.render_widget(
+            Paragraph::new(detail)
+                .wrap(Wrap { trim: false })
+                .block(Block::bordered().title(" request ")),
+            detail_area,
+        );
+        let bottom = match &self.input {
+            Input::Reason(text) => {
+                format!("reason for the rejection (Enter rejects, Esc cancels): {text}")
+            }
+            Input::Keys => self.status.clone(),
+        };
+        frame.render_widget(Paragraph::new(bottom).block(Block::bordered()), status_area);
+    }
+}
+
+/// One row of the queue: short id, bottle, host and what of it.
+fn row(s: &Stored) -> Line<'static> {
+    let r = &s.proposal.request;
+    let mut text = format!("{}  {}  {}", short(&s.proposal.id), s.identity, r.host);
+    if !r.paths.is_empty() {
+        text.push_str(&format!("  paths {}", r.paths.join(",")));
+    }
+    if !r.methods.is_empty() {
+        text.push_str(&format!("  methods {}", r.methods.join(",")));
+    }
+    Line::from(text)
+}
+
+fn details(s: &Stored) -> Vec<Line<'static>> {
+    let flat = |t: &str| t.replace(['\n', '\t'], " ");
+    vec![
+        Line::from(format!("id {}  bottle {}", s.proposal.id, s.identity)),
+        Line::from(format!(
+            "asked {}  waits until {}",
+            s.proposal.created_at, s.proposal.expires_at
+        )),
+        Line::from(format!("reason: {}", flat(&s.proposal.request.reason))),
+    ]
+}
+
+/// Runs `$VISUAL` or `$EDITOR` (else `vi`) on `path` through the shell (as git does, so an
+/// editor with arguments works); returns what was saved.
+fn edit(path: &std::path::Path) -> Result<String> {
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(path)
+        .status()?;
+    if !status.success() {
+        bail!("the editor exited with {status}");
+    }
+    Ok(std::fs::read_to_string(path)?)
+}

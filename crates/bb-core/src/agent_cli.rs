@@ -91,7 +91,9 @@ pub fn history_dir(template: Template) -> &'static str {
 /// Environment that keeps a CLI unattended and quiet in a bottle: no telemetry, error reports,
 /// update checks, marketplace installs or other traffic besides its own API. Claude Code honours
 /// `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC` (which alone leaves only `api.anthropic.com`); the
-/// narrower switches stay for older versions that read only those.
+/// narrower switches stay for older versions that read only those. `ENABLE_TOOL_SEARCH=false`
+/// declares MCP tools in full rather than behind a tool search: the bottle's `request-egress`
+/// is in front of the model when a host is refused.
 pub fn quiet_env(template: Template) -> &'static [(&'static str, &'static str)] {
     match template {
         Template::Claude => &[
@@ -100,6 +102,7 @@ pub fn quiet_env(template: Template) -> &'static [(&'static str, &'static str)] 
             ("DISABLE_TELEMETRY", "1"),
             ("DISABLE_ERROR_REPORTING", "1"),
             ("DISABLE_AUTOUPDATER", "1"),
+            ("ENABLE_TOOL_SEARCH", "false"),
         ],
         Template::Codex => &[],
     }

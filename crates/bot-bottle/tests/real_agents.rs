@@ -543,3 +543,167 @@ fn claude_hostile_turns_are_refused_and_it_goes_on() {
 fn codex_hostile_turns_are_refused_and_it_goes_on() {
     hostile_turns_are_refused_and_the_cli_goes_on(Cli::CodexApiKey);
 }
+
+/// The operator, in another process as a person would be: waits for the bottle's request in
+/// `bot-bottle supervise --once --json`, then gives `answer` (`--approve` or `--reject ID
+/// --reason …`, the id put after the first word). Returns the request as it was listed.
+fn operator(f: &Fixture, answer: &'static [&'static str]) -> std::thread::JoinHandle<Value> {
+    let env = [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", f.path("user").into_os_string()),
+        ("BOT_BOTTLE_HOME", f.home().into_os_string()),
+    ];
+    let supervise = move |args: &[&str]| {
+        let out = std::process::Command::new(bb_testkit::bin_path("bot-bottle"))
+            .env_clear()
+            .envs(env.clone())
+            .arg("supervise")
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.success(), format!("{stdout}{stderr}"))
+    };
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(420);
+        let pending = loop {
+            let (ok, out) = supervise(&["--once", "--json"]);
+            let listed: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+            if ok && listed.as_array().is_some_and(|a| !a.is_empty()) {
+                break listed[0].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no request reached the operator: {out}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        let id = pending["id"].as_str().unwrap().to_string();
+        let mut args = answer.to_vec();
+        args.insert(1, &id);
+        let (ok, out) = supervise(&args);
+        assert!(ok, "the operator's answer failed: {out}");
+        pending
+    })
+}
+
+/// A host the fixture's certificate covers that a Claude bottle has no route for.
+const ASKED_HOST: &str = "api.openai.com";
+
+fn probe() -> String {
+    format!("curl -sS -m 20 -o /dev/null https://{ASKED_HOST}/v1/models; echo probe-exit=$?")
+}
+
+/// The real Claude Code asks the operator for a host through its bottle's supervise MCP server
+/// (registered by provisioning): the call waits, `bot-bottle supervise --approve` answers from
+/// another process, the tool's result reaches the CLI, and its next request to that host
+/// passes the proxy that refused it before. The decision is in the operator's store.
+#[test]
+fn claude_asks_the_operator_for_a_host_and_is_told_why_not() {
+    let run = Run::new(
+        Cli::ClaudeApiKey,
+        &[
+            json!({"mcp": "request-egress", "input": {"host": ASKED_HOST, "reason": "list the models"}}),
+            json!({"shell": probe()}),
+            json!({"text": "FINAL-supervise"}),
+        ],
+    );
+    let asked = operator(
+        &run.w.f,
+        &["--reject", "--reason", "use the internal mirror"],
+    );
+    let (out, decisions) = run.headless("List the models.");
+    assert!(
+        out.status.success(),
+        "exit {}: {}",
+        out.status,
+        text(&out).1
+    );
+    asked.join().expect("the operator answered");
+    let last = run
+        .api_requests()
+        .last()
+        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let told = last
+        .find("use the internal mirror")
+        .expect("the reason reached the CLI");
+    let refused = last.find("probe-exit=56").expect("the host stays refused");
+    assert!(told < refused);
+    assert!(
+        refusals(&decisions)
+            .iter()
+            .any(|d| d["service"] == "supervise"),
+        "the sidecar logged the rejection: {decisions:#?}"
+    );
+    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
+    let audit = store.decisions().unwrap();
+    assert_eq!(audit[0].outcome, bb_supervise::store::Outcome::Rejected);
+    assert_eq!(audit[0].reason.as_deref(), Some("use the internal mirror"));
+    run.assert_nothing_left();
+}
+
+#[test]
+fn claude_asks_the_operator_for_a_host_and_uses_it_once_approved() {
+    let run = Run::new(
+        Cli::ClaudeApiKey,
+        &[
+            json!({"shell": probe()}),
+            json!({"mcp": "request-egress", "input": {"host": ASKED_HOST, "paths": ["/v1/"], "reason": "list the models"}}),
+            json!({"shell": probe()}),
+            json!({"text": "FINAL-supervise"}),
+        ],
+    );
+    let asked = operator(&run.w.f, &["--approve"]);
+    let (out, decisions) = run.headless("List the models.");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "exit {}: {stderr}", out.status);
+    assert!(stdout.contains("FINAL-supervise"), "{stdout}\n{stderr}");
+    let asked = asked.join().expect("the operator answered");
+    assert_eq!(asked["request"]["host"], ASKED_HOST);
+    assert_eq!(asked["request"]["reason"], "list the models");
+
+    let bodies: Vec<String> = run
+        .api_requests()
+        .iter()
+        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // The last request holds the whole conversation, in order.
+    let all = bodies.last().cloned().unwrap_or_default();
+    assert!(
+        !all.contains("NO-SUCH-TOOL"),
+        "the CLI offered the supervise tools"
+    );
+    let before = all
+        .find("probe-exit=56")
+        .expect("refused before the approval");
+    let approved = all
+        .find("the route is live: retry the request")
+        .expect("the tool's result reached the CLI");
+    let after = all
+        .find("probe-exit=0")
+        .expect("the host passes after the approval");
+    assert!(before < approved && approved < after, "in this order");
+
+    let lines: Vec<Value> = decisions
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|d| d["service"] == "supervise" && d["verdict"] == "allow"),
+        "the sidecar logged the approval: {decisions:#?}"
+    );
+    assert!(
+        lines.iter().any(|d| d["host"] == ASKED_HOST
+            && d["verdict"] == "allow"
+            && d["service"] == "egress"),
+        "the proxy let the host through: {decisions:#?}"
+    );
+    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
+    let audit = store.decisions().unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].outcome, bb_supervise::store::Outcome::Approved);
+    run.assert_nothing_left();
+}

@@ -178,7 +178,7 @@ pub fn attacks(run: &mut Runner, w: &World, runtime: &str) {
         expect(found.is_empty(), || format!("present: {found}"))
     });
     run.case(
-        "8 the sidecar offers only its proxy, sink and gate ports",
+        "8 the sidecar offers only its proxy, sink, gate and supervise ports",
         || sidecar_ports(w),
     );
     run.case(
@@ -513,8 +513,9 @@ pub fn sidecar_ports(w: &World) -> Result<(), String> {
         &format!("nc -z -v -w 1 {ip} 1-10000 2>&1 | grep succeeded | cut -d' ' -f4; true"),
     );
     let open: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
-    let allowed = ["53", "9099", "9418"];
-    expect(open.iter().all(|p| allowed.contains(&p.as_str())), || {
+    use bb_contract::layout::{DNS_PORT, GIT_GATE_PORT, PROXY_PORT, SUPERVISE_PORT};
+    let allowed = [DNS_PORT, PROXY_PORT, GIT_GATE_PORT, SUPERVISE_PORT].map(|p| p.to_string());
+    expect(open.iter().all(|p| allowed.contains(p)), || {
         format!("open ports on the sidecar: {open:?}")
     })?;
     expect(open.iter().any(|p| p == "9099"), || {

@@ -19,6 +19,7 @@ pub fn classes(run: &mut Runner, w: &World, _runtime: &str) {
     provider_relay(run, w);
     smaller_doors(run, w);
     guard(run, w);
+    crate::supervise::cases(run, w);
     crate::resources::limits(run, w);
 }
 
@@ -311,7 +312,7 @@ fn smaller_doors(run: &mut Runner, w: &World) {
                     .status
                     .success()
             };
-            for port in [9099, 9418, 53] {
+            for port in [9099, 9418, 53, bb_contract::layout::SUPERVISE_PORT] {
                 expect(!probe(&w.upstream, &egress_ip, port), || {
                     format!("port {port} answers on the egress network")
                 })?;

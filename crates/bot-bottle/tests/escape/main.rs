@@ -1,4 +1,4 @@
-//! The sandbox-escape suite (`docs/escape-suite.md`; spec: acceptance.md), the acceptance gate
+//! The sandbox-escape suite (README, "The sandbox-escape suite"; spec: acceptance.md), the acceptance gate
 //! of every change to the sidecar, the networks and the compose rendering.
 //!
 //! Two bottles are launched side by side with `bot-bottle start --headless`; their stub agent
@@ -26,6 +26,7 @@ mod gate;
 mod resources;
 mod run;
 mod selfcheck;
+mod supervise;
 mod util;
 mod world;
 

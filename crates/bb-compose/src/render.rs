@@ -366,12 +366,12 @@ fn sidecar_volumes(plan: &Plan) -> Vec<String> {
     volumes
 }
 
-/// The supervise folder's two halves, made by the user who launches: files the sidecar
+/// The supervise folder's parts, made by the user who launches: files the sidecar
 /// writes into them stay removable by that user (`cleanup`), whoever the sidecar runs as.
 fn supervise_folders(plan: &Plan) -> Result<()> {
-    use bb_contract::supervise::{DECISIONS, PROPOSALS};
+    use bb_contract::supervise::{DECISIONS, PROPOSALS, USED};
     let dir = plan.state_dir.join(bb_contract::state::SUPERVISE_DIR);
-    for sub in [PROPOSALS, DECISIONS] {
+    for sub in [PROPOSALS, DECISIONS, USED] {
         std::fs::create_dir_all(dir.join(sub))
             .with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }

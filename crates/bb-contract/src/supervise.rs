@@ -21,6 +21,8 @@ pub const MCP_SERVER_NAME: &str = "bot-bottle-supervise";
 pub const PROPOSALS: &str = "proposals";
 /// Folder of the decisions, inside the supervise folder.
 pub const DECISIONS: &str = "decisions";
+/// Folder of the sidecar's counts of the grants' uses, inside the supervise folder.
+pub const USED: &str = "used";
 
 /// What an agent asks for: a host, optionally only some path prefixes and methods, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +123,7 @@ impl EgressRequest {
             private: false,
             added_by: Some(ADDED_BY.into()),
             provider_api: None,
+            grant: None,
         }
     }
 }

@@ -153,6 +153,7 @@ pub fn routes(provider: &ProviderPlan, user_home: &Path) -> Vec<ProviderRoute> {
             private: false,
             added_by: Some("provider".into()),
             provider_api: (!provider.remote_fetch).then(|| api_format(provider.template)),
+            grant: None,
         },
         token,
     };

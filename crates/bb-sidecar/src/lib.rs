@@ -178,6 +178,9 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     redact_log_with(&log, &cfg.inspector.current());
     cfg.secrets = Live::new(Arc::new(secrets));
     cfg.max_body = opts.max_body;
+    if let Some(s) = &opts.supervise {
+        cfg.grants = Arc::new(supervise::grants::Grants::kept_in(s.dir.clone()));
+    }
     let cfg = Arc::new(cfg);
     let mut tasks = vec![tokio::spawn(proxy::serve(
         listener,
@@ -219,6 +222,11 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
             supervisor,
             shutdown.clone(),
         )));
+        tokio::spawn(supervise::grants::prune(
+            routes.clone(),
+            cfg.grants.clone(),
+            log.clone(),
+        ));
     }
     let gate_task = opts.git_gate.clone().map(|gate| {
         log.event(

@@ -357,3 +357,74 @@ async fn a_host_header_that_names_another_server_is_refused() {
     assert_eq!(status, 403);
     assert!(session.is_none());
 }
+
+/// A route the operator granted, as `bot-bottle supervise` writes it.
+fn granted(host: &str, uses: Option<u32>, expires_at: Option<&str>) -> Value {
+    let mut r = route(host);
+    r["grant"] =
+        json!({"id": "0123456789abcdef0123456789abcdef", "uses": uses, "expires_at": expires_at});
+    r
+}
+
+#[tokio::test]
+async fn the_proxy_holds_a_grant_to_its_requests_and_its_time() {
+    let (port, hits) = start_upstream().await;
+    let p = start(Setup::new(plan(vec![
+        granted("allowed.test", Some(1), None),
+        granted("wild.test", None, Some("2000-01-01T00:00:00Z")),
+        granted("other.test", None, Some("2999-01-01T00:00:00Z")),
+    ])))
+    .await;
+    let url = |host: &str| format!("http://{host}:{port}/x");
+    let first = send(p.addr, &get(&url("allowed.test"), "allowed.test")).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let second = send(p.addr, &get(&url("allowed.test"), "allowed.test")).await;
+    assert_eq!(second.status, 403);
+    assert!(second.body.contains("used up"), "{}", second.body);
+    let expired = send(p.addr, &get(&url("wild.test"), "wild.test")).await;
+    assert_eq!(expired.status, 403);
+    assert!(
+        expired.body.contains("not in the allowlist"),
+        "{}",
+        expired.body
+    );
+    let timed = send(p.addr, &get(&url("other.test"), "other.test")).await;
+    assert_eq!(timed.status, 200, "a grant before its time: {}", timed.body);
+    assert_eq!(hits.requests(), 2, "nothing refused reached the upstream");
+}
+
+#[tokio::test]
+async fn ended_grants_leave_the_live_table_by_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = json!({"routes": [
+        granted("allowed.test", Some(1), None),
+        granted("wild.test", None, Some("2000-01-01T00:00:00Z")),
+        route("other.test"),
+    ], "token_slots": []});
+    let routes = SharedRoutes::new(RouteTable::parse(&table.to_string()).unwrap());
+    let grants = Arc::new(bb_sidecar::supervise::grants::Grants::kept_in(
+        tmp.path().to_path_buf(),
+    ));
+    let (log, lines) = Log::memory();
+    let first = routes.current().routes()[0].grant.clone().unwrap();
+    grants.take(&first, "allowed.test").unwrap();
+    tokio::spawn(bb_sidecar::supervise::grants::prune(
+        routes.clone(),
+        grants,
+        log,
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while routes.current().routes().len() > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ended grants stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(routes.current().routes()[0].host, "other.test");
+    assert!(
+        lines.all().concat().contains("grant ended"),
+        "{:?}",
+        lines.all()
+    );
+}

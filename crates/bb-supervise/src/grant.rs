@@ -2,22 +2,91 @@
 
 use std::path::Path;
 
-use bb_contract::plan::{EgressPlan, Route};
+use std::time::Duration;
+
+use bb_contract::plan::{EgressPlan, Grant, Route};
+use time::OffsetDateTime;
 
 use crate::Error;
+use crate::operator::rfc3339;
 
-/// Merges `route` into `egress` and returns the route now in force for its host. A host the
-/// table lacks gets the route; a host it has keeps one route (the table allows no duplicates):
-/// one that already allows everything stays as it is, a grant of everything widens it, and a
-/// narrower grant adds its paths and methods as one more alternative of `matches`. Merging the
-/// same grant twice changes nothing the second time.
-pub fn merge(egress: &mut EgressPlan, route: Route) -> Route {
+/// How long an approval lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// For the bottle's life.
+    Life,
+    /// One request.
+    Once,
+    /// This many minutes.
+    Minutes(u32),
+}
+
+impl Scope {
+    /// `life`, `once`, or minutes as `30m` (1 to 1440).
+    pub fn parse(text: &str) -> Result<Scope, String> {
+        let minutes = |t: &str| t.parse::<u32>().ok().filter(|m| (1..=1440).contains(m));
+        match text.trim() {
+            "life" => Ok(Scope::Life),
+            "once" => Ok(Scope::Once),
+            t => t
+                .strip_suffix('m')
+                .and_then(minutes)
+                .map(Scope::Minutes)
+                .ok_or_else(|| {
+                    format!("`{t}` is no grant: life, once, or minutes such as 30m (at most 1440m)")
+                }),
+        }
+    }
+
+    /// The grant of proposal `id` approved at `now`; `None` for the bottle's life.
+    pub fn grant(self, id: &str, now: OffsetDateTime) -> Option<Grant> {
+        let (expires_at, uses) = match self {
+            Scope::Life => return None,
+            Scope::Once => (None, Some(1)),
+            Scope::Minutes(m) => (
+                Some(rfc3339(now + Duration::from_secs(u64::from(m) * 60))),
+                None,
+            ),
+        };
+        Some(Grant {
+            id: id.to_string(),
+            expires_at,
+            uses,
+        })
+    }
+}
+
+/// Merges `route` into `egress` at time `now` and returns the route now in force for its host.
+/// Grants that expired are dropped first. A host the table lacks gets the route; one whose
+/// route is a grant gets the new route in its place; one whose route is for the bottle's life
+/// keeps one route (the table allows no duplicates): one that already allows everything stays
+/// as it is, a grant of everything widens it, and a narrower grant adds its paths and methods
+/// as one more alternative of `matches`. A limited grant cannot change a route for the
+/// bottle's life (its limits would not hold). Merging the same grant twice changes nothing
+/// the second time.
+pub fn merge(egress: &mut EgressPlan, route: Route, now: &str) -> Result<Route, String> {
+    egress.routes.retain(|r| {
+        r.grant
+            .as_ref()
+            .and_then(|g| g.expires_at.as_deref())
+            .is_none_or(|t| t > now)
+    });
     let Some(existing) = egress.routes.iter_mut().find(|r| r.host == route.host) else {
         egress.routes.push(route.clone());
-        return route;
+        return Ok(route);
     };
+    if existing.grant.is_some() {
+        *existing = route.clone();
+        return Ok(route);
+    }
+    if route.grant.is_some() {
+        return Err(format!(
+            "{} has a route for the bottle's life already: approve for the bottle's life to widen it",
+            route.host
+        ));
+    }
     if existing.tls_passthrough || existing.matches.is_empty() {
-        return existing.clone();
+        return Ok(existing.clone());
     }
     if route.matches.is_empty() {
         existing.matches.clear();
@@ -28,7 +97,7 @@ pub fn merge(egress: &mut EgressPlan, route: Route) -> Route {
             }
         }
     }
-    existing.clone()
+    Ok(existing.clone())
 }
 
 /// Grants `route` in the routes file at `path` (read, merged, written whole then renamed);
@@ -38,7 +107,8 @@ pub fn grant(path: &Path, route: Route) -> Result<Route, Error> {
     let text = std::fs::read(path).map_err(|e| bad(format!("cannot read the routes: {e}")))?;
     let mut egress: EgressPlan =
         serde_json::from_slice(&text).map_err(|e| bad(format!("not a routes file: {e}")))?;
-    let in_force = merge(&mut egress, route);
+    let now = rfc3339(OffsetDateTime::now_utc());
+    let in_force = merge(&mut egress, route, &now).map_err(Error::BadRoute)?;
     write_routes(path, &egress).map_err(|e| bad(format!("cannot write the routes: {e}")))?;
     Ok(in_force)
 }
@@ -67,27 +137,85 @@ mod tests {
         .to_route()
     }
 
+    const NOW: &str = "2026-12-07T10:00:00Z";
+
     #[test]
     fn grants_add_narrow_widen_and_repeat_harmlessly() {
         let mut egress = EgressPlan::default();
-        let first = merge(&mut egress, asked("docs.rs", &["/crate/"], &["GET"]));
+        let mut merge = |r: Route| super::merge(&mut egress, r, NOW).unwrap();
+        let first = merge(asked("docs.rs", &["/crate/"], &["GET"]));
         assert_eq!(first.matches.len(), 1);
-        assert_eq!(egress.routes.len(), 1);
 
-        let again = merge(&mut egress, asked("docs.rs", &["/crate/"], &["GET"]));
+        let again = merge(asked("docs.rs", &["/crate/"], &["GET"]));
         assert_eq!(again, first, "the same grant twice is one grant");
 
-        let more = merge(&mut egress, asked("docs.rs", &["/src/"], &[]));
+        let more = merge(asked("docs.rs", &["/src/"], &[]));
         assert_eq!(more.matches.len(), 2, "another alternative");
-        assert_eq!(egress.routes.len(), 1, "one route per host");
 
-        let all = merge(&mut egress, asked("docs.rs", &[], &[]));
+        let all = merge(asked("docs.rs", &[], &[]));
         assert!(all.matches.is_empty(), "a grant of everything widens");
-        let narrow_after = merge(&mut egress, asked("docs.rs", &["/x/"], &[]));
+        let narrow_after = merge(asked("docs.rs", &["/x/"], &[]));
         assert!(narrow_after.matches.is_empty(), "nothing narrows a route");
 
-        merge(&mut egress, asked("pypi.org", &[], &[]));
-        assert_eq!(egress.routes.len(), 2);
+        merge(asked("pypi.org", &[], &[]));
+        assert_eq!(egress.routes.len(), 2, "one route per host");
+    }
+
+    fn limited(host: &str, scope: Scope, at: &str) -> Route {
+        let now =
+            OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+        Route {
+            grant: scope.grant("0123456789abcdef0123456789abcdef", now),
+            ..asked(host, &[], &[])
+        }
+    }
+
+    #[test]
+    fn limited_grants_replace_each_other_expire_and_never_touch_a_lasting_route() {
+        let mut egress = EgressPlan::default();
+        let once = super::merge(&mut egress, limited("docs.rs", Scope::Once, NOW), NOW).unwrap();
+        assert_eq!(once.grant.as_ref().unwrap().uses, Some(1));
+        let timed = limited("docs.rs", Scope::Minutes(30), NOW);
+        assert_eq!(
+            timed.grant.as_ref().unwrap().expires_at.as_deref(),
+            Some("2026-12-07T10:30:00Z")
+        );
+        super::merge(&mut egress, timed, NOW).unwrap();
+        assert_eq!(
+            egress.routes.len(),
+            1,
+            "the newer grant in place of the older"
+        );
+        // Past its expiry the grant is dropped when the file is next written.
+        super::merge(
+            &mut egress,
+            asked("pypi.org", &[], &[]),
+            "2026-12-07T10:31:00Z",
+        )
+        .unwrap();
+        assert!(
+            egress.routes.iter().all(|r| r.host != "docs.rs"),
+            "{:?}",
+            egress.routes
+        );
+
+        super::merge(&mut egress, asked("crates.io", &["/api/"], &[]), NOW).unwrap();
+        let err =
+            super::merge(&mut egress, limited("crates.io", Scope::Once, NOW), NOW).unwrap_err();
+        assert!(err.contains("for the bottle's life already"), "{err}");
+        let lasting = super::merge(&mut egress, asked("docs.rs", &[], &[]), NOW).unwrap();
+        assert!(lasting.grant.is_none());
+    }
+
+    #[test]
+    fn scopes_are_life_once_or_minutes() {
+        assert_eq!(Scope::parse("life"), Ok(Scope::Life));
+        assert_eq!(Scope::parse("once"), Ok(Scope::Once));
+        assert_eq!(Scope::parse("30m"), Ok(Scope::Minutes(30)));
+        for bad in ["0m", "1441m", "30", "forever", "m"] {
+            assert!(Scope::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Scope::Life.grant("x", OffsetDateTime::now_utc()).is_none());
     }
 
     #[test]

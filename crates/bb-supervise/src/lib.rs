@@ -18,6 +18,7 @@ pub mod store;
 
 mod operator;
 
+pub use grant::Scope;
 pub use operator::{Supervise, SyncReport};
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
-use crate::grant;
+use crate::grant::{self, Scope};
 use crate::store::{DB_FILE, DecisionRow, Outcome, Store, Stored};
 
 /// What [`Supervise::sync`] found.
@@ -98,15 +98,21 @@ impl Supervise {
             .collect())
     }
 
-    /// Approves proposal `id` with the route it asked for, or `edited` in its place: the route
-    /// goes into the bottle's routes file, then the decision file, then the row. Returns the
-    /// decision (its route is the one in force for the host).
-    pub fn approve(&mut self, id: &str, edited: Option<Route>) -> Result<Decision, Error> {
+    /// Approves proposal `id` for `scope` with the route it asked for, or `edited` in its
+    /// place: the route goes into the bottle's routes file, then the decision file, then the
+    /// row. Returns the decision (its route is the one in force for the host).
+    pub fn approve(
+        &mut self,
+        id: &str,
+        edited: Option<Route>,
+        scope: Scope,
+    ) -> Result<Decision, Error> {
         if let Some(route) = &edited {
             supervise::check_route(route).map_err(Error::BadRoute)?;
         }
         self.answer(id, |stored, dir| {
-            let route = edited.unwrap_or_else(|| stored.proposal.request.to_route());
+            let mut route = edited.unwrap_or_else(|| stored.proposal.request.to_route());
+            route.grant = scope.grant(&stored.proposal.id, OffsetDateTime::now_utc());
             let routes = dir
                 .parent()
                 .map(|state| state.join(ROUTES_FILE))
@@ -258,9 +264,14 @@ fn read_proposal(path: &Path) -> Option<Proposal> {
     (supervise::is_id(&p.id) && p.id == stem && request == p.request).then_some(p)
 }
 
-/// RFC 3339 in UTC with whole seconds, as the sidecar writes its times.
+/// Now, as [`rfc3339`].
 fn now() -> String {
-    let t = OffsetDateTime::now_utc();
+    rfc3339(OffsetDateTime::now_utc())
+}
+
+/// RFC 3339 in UTC with whole seconds, as the sidecar writes its times (so the text orders as
+/// the time does).
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0)
         .unwrap_or(t)
         .format(&Rfc3339)

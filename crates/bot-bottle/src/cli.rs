@@ -146,6 +146,10 @@ pub struct SuperviseArgs {
     /// Grant this route instead of the one asked for: a JSON file, `-` for stdin
     #[arg(long, value_name = "FILE", requires = "approve")]
     pub route: Option<std::path::PathBuf>,
+    /// How long the approval lasts: `life` (the bottle's), `once` (one request) or minutes
+    /// such as `30m`
+    #[arg(long, value_name = "SCOPE", requires = "approve", default_value = "life", value_parser = bb_supervise::Scope::parse)]
+    pub grant: bb_supervise::Scope,
     /// Reject this request (its id or a unique prefix)
     #[arg(long, value_name = "ID", requires = "reason")]
     pub reject: Option<String>,

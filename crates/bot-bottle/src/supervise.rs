@@ -29,7 +29,7 @@ pub fn run(args: &SuperviseArgs) -> Result<()> {
     if let Some(id) = &args.approve {
         let route = args.route.as_deref().map(read_route).transpose()?;
         let id = sup.resolve(id).map_err(typed)?;
-        let decision = sup.approve(&id, route).map_err(typed)?;
+        let decision = sup.approve(&id, route, args.grant).map_err(typed)?;
         return answered(&sup, &decision, args.json);
     }
     if let (Some(id), Some(reason)) = (&args.reject, &args.reason) {
@@ -97,10 +97,11 @@ fn answered(sup: &Supervise, decision: &Decision, json: bool) -> Result<()> {
 pub fn describe(decision: &Decision, identity: &str) -> String {
     match (&decision.route, &decision.reason) {
         (Some(route), _) => format!(
-            "approved {} for {identity}: {} is reachable now ({})",
+            "approved {} for {identity}: {} is reachable now ({}; {})",
             short(&decision.id),
             route.host,
-            route_scope(route)
+            route_scope(route),
+            lasting(route)
         ),
         (None, reason) => format!(
             "rejected {} for {identity}: {}",
@@ -150,6 +151,19 @@ pub fn summary(s: &Stored) -> String {
         "{}  {}  {}{}  (waits until {})",
         s.proposal.id, s.identity, r.host, scope, s.proposal.expires_at
     )
+}
+
+/// How long a granted route lasts.
+fn lasting(route: &Route) -> String {
+    match &route.grant {
+        None => "for the bottle's life".into(),
+        Some(g) => match (&g.uses, &g.expires_at) {
+            (Some(1), _) => "for one request".into(),
+            (Some(n), _) => format!("for {n} requests"),
+            (None, Some(t)) => format!("until {t}"),
+            (None, None) => "for the bottle's life".into(),
+        },
+    }
 }
 
 fn route_scope(route: &Route) -> String {

@@ -1,14 +1,15 @@
 //! The interactive queue of `bot-bottle supervise`: every bottle's pending requests, refreshed
-//! each second; `a` approves the selected one, `e` opens the route it would grant in `$VISUAL`
-//! or `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q` quits.
+//! each second; `a` approves the selected one for the bottle's life, `o` for one request, `t`
+//! for a number of minutes it asks, `e` opens the route it would grant in `$VISUAL` or
+//! `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q` quits.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bb_contract::InputError;
-use bb_supervise::Supervise;
 use bb_supervise::store::Stored;
+use bb_supervise::{Scope, Supervise};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
@@ -19,13 +20,16 @@ use ratatui::{DefaultTerminal, Frame};
 use crate::supervise::{describe, parse_route, reload_sidecar, short};
 
 const REFRESH: Duration = Duration::from_secs(1);
-const KEYS: &str = "a approve · e edit, then approve · r reject · ↑↓ select · q quit";
+const KEYS: &str =
+    "a approve · o once · t for minutes · e edit, then approve · r reject · ↑↓ · q quit";
 
 /// What the bottom line is doing.
 enum Input {
     Keys,
     /// Typing the reason of a rejection.
     Reason(String),
+    /// Typing the minutes of a timed approval.
+    Minutes(String),
 }
 
 struct App {
@@ -78,16 +82,21 @@ impl App {
 
     /// Handles a key; `false` ends the queue.
     fn on_key(&mut self, code: KeyCode, terminal: &mut DefaultTerminal) -> Result<bool> {
-        if let Input::Reason(text) = &mut self.input {
+        if let Input::Reason(text) | Input::Minutes(text) = &mut self.input {
             match code {
                 KeyCode::Enter => {
-                    let reason = std::mem::take(text);
-                    self.input = Input::Keys;
-                    self.reject(&reason);
+                    let text = std::mem::take(text);
+                    match std::mem::replace(&mut self.input, Input::Keys) {
+                        Input::Reason(_) => self.reject(&text),
+                        _ => match Scope::parse(&format!("{}m", text.trim())) {
+                            Ok(scope) => self.approve(None, scope),
+                            Err(e) => self.status = format!("not approved: {e}"),
+                        },
+                    }
                 }
                 KeyCode::Esc => {
                     self.input = Input::Keys;
-                    self.status = "not rejected".into();
+                    self.status = "nothing answered".into();
                 }
                 KeyCode::Backspace => {
                     text.pop();
@@ -101,7 +110,11 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(false),
             KeyCode::Down | KeyCode::Char('j') => self.list.select_next(),
             KeyCode::Up | KeyCode::Char('k') => self.list.select_previous(),
-            KeyCode::Char('a') => self.approve(None),
+            KeyCode::Char('a') => self.approve(None, Scope::Life),
+            KeyCode::Char('o') => self.approve(None, Scope::Once),
+            KeyCode::Char('t') if self.selected().is_some() => {
+                self.input = Input::Minutes(String::new());
+            }
             KeyCode::Char('e') => self.edit_then_approve(terminal)?,
             KeyCode::Char('r') if self.selected().is_some() => {
                 self.input = Input::Reason(String::new());
@@ -131,11 +144,11 @@ impl App {
             .select(at.map(|i| i.min(self.pending.len().saturating_sub(1))));
     }
 
-    fn approve(&mut self, route: Option<bb_contract::plan::Route>) {
+    fn approve(&mut self, route: Option<bb_contract::plan::Route>, scope: Scope) {
         let Some(stored) = self.selected().cloned() else {
             return;
         };
-        self.status = match self.sup.approve(&stored.proposal.id, route) {
+        self.status = match self.sup.approve(&stored.proposal.id, route, scope) {
             Ok(d) => {
                 let reloaded = reload_sidecar(&stored.identity);
                 let mut line = describe(&d, &stored.identity);
@@ -175,7 +188,7 @@ impl App {
         let edited = edit(file.path());
         *terminal = ratatui::init();
         match edited.and_then(|text| parse_route(&text).map_err(anyhow::Error::msg)) {
-            Ok(route) => self.approve(Some(route)),
+            Ok(route) => self.approve(Some(route), Scope::Life),
             Err(e) => self.status = format!("not approved: the edited route: {e:#}"),
         }
         Ok(())
@@ -208,6 +221,9 @@ impl App {
         let bottom = match &self.input {
             Input::Reason(text) => {
                 format!("reason for the rejection (Enter rejects, Esc cancels): {text}")
+            }
+            Input::Minutes(text) => {
+                format!("minutes the approval lasts (Enter approves, Esc cancels): {text}")
             }
             Input::Keys => self.status.clone(),
         };

@@ -131,6 +131,28 @@ fn scripts_list_approve_and_reject() {
     );
     assert!(routes(&f, "docs-bbbbb").routes.is_empty());
 
+    // Limited grants: one request, or minutes.
+    const C: &str = "cccc0000000000000000000000000003";
+    const D: &str = "dddd0000000000000000000000000004";
+    file(&f, "docs-bbbbb", C, "crates.io", &[]);
+    file(&f, "docs-bbbbb", D, "static.crates.io", &[]);
+    let (code, _, err) = run(&f, &["supervise", "--approve", C, "--grant", "0m"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = run(&f, &["supervise", "--approve", C, "--grant", "once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("for one request"), "{out}");
+    let (code, out, err) = run(&f, &["supervise", "--approve", D, "--grant", "30m"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("until 20"), "{out}");
+    let granted = routes(&f, "docs-bbbbb").routes;
+    let once = granted.iter().find(|r| r.host == "crates.io").unwrap();
+    assert_eq!(once.grant.as_ref().unwrap().uses, Some(1));
+    let timed = granted
+        .iter()
+        .find(|r| r.host == "static.crates.io")
+        .unwrap();
+    assert!(timed.grant.as_ref().unwrap().expires_at.is_some());
+
     let (code, out, _) = run(&f, &["supervise", "--once"]);
     assert_eq!(code, 0);
     assert!(out.contains("no pending requests"), "{out}");
@@ -265,5 +287,18 @@ fn an_operator_approves_edits_and_rejects_in_the_queue() {
         decision(&f, "fixer-aaaaa", c).unwrap().reason.as_deref(),
         Some("use the mirror")
     );
+
+    // `t`, minutes, Enter: a timed grant.
+    let d = "dddd0000000000000000000000000004";
+    file(&f, "fixer-aaaaa", d, "static.crates.io", &[]);
+    session.wait_for("the fourth request", |s| s.contains("static.crates.io"));
+    session.keys(&["t"]);
+    session.wait_for("the minutes prompt", |s| {
+        s.contains("minutes the approval lasts")
+    });
+    session.keys(&["15", "Enter"]);
+    session.wait_for("the timed approval", |s| {
+        s.contains("approved dddd0000") && s.contains("until")
+    });
     session.keys(&["q"]);
 }

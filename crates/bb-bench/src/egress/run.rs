@@ -100,6 +100,7 @@ fn routes(host: &str) -> EgressPlan {
                 private: true,
                 added_by: None,
                 provider_api: None,
+                grant: None,
             },
             Route {
                 host: certs::nodlp_host(host),
@@ -115,6 +116,7 @@ fn routes(host: &str) -> EgressPlan {
                 private: true,
                 added_by: None,
                 provider_api: None,
+                grant: None,
             },
         ],
         token_slots: (1..=SECRETS)

@@ -33,6 +33,24 @@ pub struct Route {
     /// (MCP connectors, web fetch tools, images and files by URL); `None`: not checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_api: Option<ProviderApi>,
+    /// A route the operator granted for a while or a number of requests (`bot-bottle
+    /// supervise`); `None`: for the bottle's life, as every route a bottle file declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Grant>,
+}
+
+/// The limits of an operator's grant; the sidecar drops the route from its live table once
+/// either is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Grant {
+    /// The request it answered; the sidecar counts the route's uses under it.
+    pub id: String,
+    /// RFC 3339, UTC: the route is gone after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// How many requests it allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<u32>,
 }
 
 /// The request formats the sidecar reads to refuse provider-side fetches.

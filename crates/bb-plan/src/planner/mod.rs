@@ -325,6 +325,7 @@ fn egress(
             private: spec.private,
             added_by: None,
             provider_api: None,
+            grant: None,
         });
     }
     for p in provider_routes {

@@ -121,13 +121,33 @@ impl RouteTable {
         &self.plan.routes
     }
 
-    /// The most specific route whose host pattern matches `host`.
+    /// The most specific route whose host pattern matches `host`; a route the operator granted
+    /// until a time that has passed is no route.
     pub fn find(&self, host: &str) -> Option<&Route> {
+        let mut now = None;
         self.plan
             .routes
             .iter()
             .filter(|r| host_matches(&r.host, host))
+            .filter(
+                |r| match r.grant.as_ref().and_then(|g| g.expires_at.as_deref()) {
+                    None => true,
+                    Some(until) => {
+                        let now = now.get_or_insert_with(|| {
+                            crate::supervise::queue::rfc3339(time::OffsetDateTime::now_utc())
+                        });
+                        until > now.as_str()
+                    }
+                },
+            )
             .max_by_key(|r| specificity(&r.host))
+    }
+
+    /// The table without the routes of `hosts`.
+    pub fn without_hosts(&self, hosts: &[String]) -> RouteTable {
+        let mut plan = self.plan.clone();
+        plan.routes.retain(|r| !hosts.contains(&r.host));
+        RouteTable { plan }
     }
 
     /// The route that allows a plain HTTP request, or the reason it is blocked.
@@ -254,6 +274,7 @@ mod tests {
             private: false,
             added_by: None,
             provider_api: None,
+            grant: None,
         }
     }
 

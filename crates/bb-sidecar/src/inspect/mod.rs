@@ -257,6 +257,7 @@ mod tests {
             private: false,
             added_by: None,
             provider_api: None,
+            grant: None,
         }
     }
 

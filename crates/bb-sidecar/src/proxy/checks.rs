@@ -93,6 +93,9 @@ pub(super) fn admit<'t>(
     if let Some(reason) = credential_misdirected(route, target) {
         return Err(reason);
     }
+    if let Some(grant) = &route.grant {
+        cfg.grants.take(grant, &target.host)?;
+    }
     let named = table.names_exactly(&target.host);
     if is_dns_over_https(uri, req.headers()) && !named {
         return Err(format!(

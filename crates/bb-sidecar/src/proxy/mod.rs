@@ -98,6 +98,8 @@ pub struct ProxyConfig {
     pub inspector: Live<dyn Inspector>,
     /// Bodies larger than this are refused where they must be scanned.
     pub max_body: u64,
+    /// The uses of the operator's grants.
+    pub grants: Arc<crate::supervise::grants::Grants>,
     upstreams: OnceLock<Upstreams>,
 }
 
@@ -118,6 +120,7 @@ impl ProxyConfig {
             secrets: Live::new(Arc::new(Secrets::default())),
             inspector: Live::new(Arc::new(NoopInspector)),
             max_body: DEFAULT_MAX_BODY,
+            grants: Arc::default(),
             upstreams: OnceLock::new(),
         }
     }

@@ -83,6 +83,11 @@ fn connect_route<'t>(
         return Err(reason);
     }
     let route = table.check_connect(host)?;
+    if route.grant.as_ref().is_some_and(|g| cfg.grants.used_up(g)) {
+        return Err(format!(
+            "the operator's grant of {host} is used up; ask again with request-egress"
+        ));
+    }
     if port == 853 && !table.names_exactly(host) {
         return Err(format!(
             "DNS over TLS (port 853) to {host} is refused unless a route names the host"

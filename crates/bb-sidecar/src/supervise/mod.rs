@@ -10,6 +10,7 @@
 //! `supervise` service. The agent can ask; nothing here decides: the answer is a file only the
 //! host writes, into a folder the agent's container does not see.
 
+pub mod grants;
 pub mod queue;
 
 use std::borrow::Cow;

@@ -80,7 +80,7 @@ fn an_approval_writes_the_route_then_the_answer_then_the_row() {
     assert_eq!(s.sync().unwrap().new, 0, "read twice, stored once");
     assert_eq!(s.pending().unwrap().len(), 1);
 
-    let d = s.approve(&id, None).unwrap();
+    let d = s.approve(&id, None, Scope::Life).unwrap();
     assert_eq!(d.verdict, Verdict::Approved);
     assert_eq!(f.routes("b1").routes[0].host, "docs.rs");
     let dir = f.root.join("b1").join(SUPERVISE_DIR);
@@ -94,11 +94,11 @@ fn an_approval_writes_the_route_then_the_answer_then_the_row() {
     );
     assert!(s.pending().unwrap().is_empty());
 
-    let again = s.approve(&id, None).unwrap_err();
+    let again = s.approve(&id, None, Scope::Life).unwrap_err();
     assert!(matches!(again, Error::AlreadyDecided(..)), "{again}");
     assert!(again.is_input());
     assert!(matches!(
-        s.approve("nope", None),
+        s.approve("nope", None, Scope::Life),
         Err(Error::NoSuchProposal(_))
     ));
 }
@@ -136,9 +136,13 @@ fn an_edited_route_is_checked_and_granted_in_place_of_the_asked_one() {
         slot: "EGRESS_TOKEN_1".into(),
         port: 443,
     });
-    assert!(s.approve(&id, Some(with_auth)).unwrap_err().is_input());
+    assert!(
+        s.approve(&id, Some(with_auth), Scope::Life)
+            .unwrap_err()
+            .is_input()
+    );
     edited.host = "static.docs.rs".into();
-    let d = s.approve(&id, Some(edited)).unwrap();
+    let d = s.approve(&id, Some(edited), Scope::Life).unwrap();
     assert_eq!(d.route.unwrap().host, "static.docs.rs");
     assert_eq!(f.routes("b1").routes[0].matches[0].methods, ["GET"]);
 }
@@ -156,7 +160,7 @@ fn unanswered_proposals_expire_and_stray_files_are_skipped() {
     assert_eq!(report.skipped, [stray]);
     assert!(s.pending().unwrap().is_empty());
     assert!(matches!(
-        s.approve(&id, None),
+        s.approve(&id, None, Scope::Life),
         Err(Error::AlreadyDecided(_, "expired"))
     ));
 }
@@ -206,7 +210,7 @@ fn ten_bottles_and_two_operators_at_once_lose_and_double_nothing() {
                 let mut s = f.open();
                 s.sync().unwrap();
                 for (_, id) in &ids {
-                    let _ = s.approve(id, None);
+                    let _ = s.approve(id, None, Scope::Life);
                 }
             });
         }

@@ -150,6 +150,13 @@ pub struct SuperviseArgs {
     /// such as `30m`
     #[arg(long, value_name = "SCOPE", requires = "approve", default_value = "life", value_parser = bb_supervise::Scope::parse)]
     pub grant: bb_supervise::Scope,
+    /// Also write the approved route into the bottle file whose routes are in force, after
+    /// showing the change as a diff and asking (only with `--grant life`)
+    #[arg(long, requires = "approve")]
+    pub save: bool,
+    /// Do not ask before writing the bottle file (with --save)
+    #[arg(long, short = 'y', requires = "save")]
+    pub yes: bool,
     /// Reject this request (its id or a unique prefix)
     #[arg(long, value_name = "ID", requires = "reason")]
     pub reject: Option<String>,

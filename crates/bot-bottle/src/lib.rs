@@ -15,5 +15,6 @@ pub mod resume;
 pub mod start;
 pub mod stop;
 pub mod supervise;
+pub mod supervise_save;
 pub mod supervise_tui;
 pub mod tty;

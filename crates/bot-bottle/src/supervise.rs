@@ -29,8 +29,26 @@ pub fn run(args: &SuperviseArgs) -> Result<()> {
     if let Some(id) = &args.approve {
         let route = args.route.as_deref().map(read_route).transpose()?;
         let id = sup.resolve(id).map_err(typed)?;
+        let save = if args.save {
+            if args.grant != bb_supervise::Scope::Life {
+                return Err(
+                    InputError::new("--save writes a route for the bottle's life")
+                        .fix("drop --grant, or --save")
+                        .into(),
+                );
+            }
+            let change = planned_save(&sup, &id, route.as_ref())?;
+            keep_asked(&change, args.yes)?.then_some(change)
+        } else {
+            None
+        };
         let decision = sup.approve(&id, route, args.grant).map_err(typed)?;
-        return answered(&sup, &decision, args.json);
+        answered(&sup, &decision, args.json)?;
+        if let Some(change) = save {
+            crate::supervise_save::write(&change)?;
+            eprintln!("bot-bottle: supervise: wrote {}", change.file.display());
+        }
+        return Ok(());
     }
     if let (Some(id), Some(reason)) = (&args.reject, &args.reason) {
         let id = sup.resolve(id).map_err(typed)?;
@@ -41,6 +59,34 @@ pub fn run(args: &SuperviseArgs) -> Result<()> {
         return print_pending(&sup.pending().map_err(typed)?, args.json);
     }
     crate::supervise_tui::run(sup)
+}
+
+/// The bottle-file change that keeps the route proposal `id` asks for (or `edited`).
+pub fn planned_save(
+    sup: &Supervise,
+    id: &str,
+    edited: Option<&Route>,
+) -> Result<crate::supervise_save::Change> {
+    let stored = sup
+        .store()
+        .get(id)
+        .map_err(|e| typed(e.into()))?
+        .ok_or_else(|| typed(bb_supervise::Error::NoSuchProposal(id.into())))?;
+    let route = edited
+        .cloned()
+        .unwrap_or_else(|| stored.proposal.request.to_route());
+    crate::supervise_save::plan_change(&stored.identity, &route)
+}
+
+/// Shows the change as a diff and asks whether to write it (`yes`: without asking). Asked
+/// before the approval, so a missing terminal leaves nothing half-made.
+pub fn keep_asked(change: &crate::supervise_save::Change, yes: bool) -> Result<bool> {
+    eprint!("{}", crate::supervise_save::diff(change));
+    let question = format!(
+        "approve, and write this change to {}? (no: approve only) [y/N] ",
+        change.file.display()
+    );
+    Ok(yes || crate::tty::ask(&question, "--yes writes without asking")?)
 }
 
 /// An operator's mistake (unknown id, answered twice, expired) exits 2; the rest 1.
@@ -189,6 +235,12 @@ fn route_scope(route: &Route) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+pub fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 pub fn short(id: &str) -> &str {

@@ -1,7 +1,9 @@
 //! The interactive queue of `bot-bottle supervise`: every bottle's pending requests, refreshed
 //! each second; `a` approves the selected one for the bottle's life, `o` for one request, `t`
-//! for a number of minutes it asks, `e` opens the route it would grant in `$VISUAL` or
-//! `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q` quits.
+//! for a number of minutes it asks, `w` approves for the bottle's life and writes the route into
+//! the bottle file after showing the diff and asking, `e` opens the route it would grant in
+//! `$VISUAL` or `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q`
+//! quits.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -17,11 +19,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::{DefaultTerminal, Frame};
 
-use crate::supervise::{describe, parse_route, reload_sidecar, short};
+use crate::supervise::{describe, keep_asked, parse_route, planned_save, reload_sidecar, short};
 
 const REFRESH: Duration = Duration::from_secs(1);
-const KEYS: &str =
-    "a approve · o once · t for minutes · e edit, then approve · r reject · ↑↓ · q quit";
+const KEYS: &str = "a approve · o once · t minutes · w approve and keep in the bottle file · e edit · r reject · q quit";
 
 /// What the bottom line is doing.
 enum Input {
@@ -89,7 +90,9 @@ impl App {
                     match std::mem::replace(&mut self.input, Input::Keys) {
                         Input::Reason(_) => self.reject(&text),
                         _ => match Scope::parse(&format!("{}m", text.trim())) {
-                            Ok(scope) => self.approve(None, scope),
+                            Ok(scope) => {
+                                self.approve(None, scope);
+                            }
                             Err(e) => self.status = format!("not approved: {e}"),
                         },
                     }
@@ -110,12 +113,17 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(false),
             KeyCode::Down | KeyCode::Char('j') => self.list.select_next(),
             KeyCode::Up | KeyCode::Char('k') => self.list.select_previous(),
-            KeyCode::Char('a') => self.approve(None, Scope::Life),
-            KeyCode::Char('o') => self.approve(None, Scope::Once),
+            KeyCode::Char('a') => {
+                self.approve(None, Scope::Life);
+            }
+            KeyCode::Char('o') => {
+                self.approve(None, Scope::Once);
+            }
             KeyCode::Char('t') if self.selected().is_some() => {
                 self.input = Input::Minutes(String::new());
             }
             KeyCode::Char('e') => self.edit_then_approve(terminal)?,
+            KeyCode::Char('w') => self.approve_and_keep(terminal)?,
             KeyCode::Char('r') if self.selected().is_some() => {
                 self.input = Input::Reason(String::new());
             }
@@ -144,11 +152,14 @@ impl App {
             .select(at.map(|i| i.min(self.pending.len().saturating_sub(1))));
     }
 
-    fn approve(&mut self, route: Option<bb_contract::plan::Route>, scope: Scope) {
+    /// Approves the selected request; whether it was.
+    fn approve(&mut self, route: Option<bb_contract::plan::Route>, scope: Scope) -> bool {
         let Some(stored) = self.selected().cloned() else {
-            return;
+            return false;
         };
-        self.status = match self.sup.approve(&stored.proposal.id, route, scope) {
+        let result = self.sup.approve(&stored.proposal.id, route, scope);
+        let approved = result.is_ok();
+        self.status = match result {
             Ok(d) => {
                 let reloaded = reload_sidecar(&stored.identity);
                 let mut line = describe(&d, &stored.identity);
@@ -160,6 +171,7 @@ impl App {
             Err(e) => format!("not approved: {e}"),
         };
         self.refresh();
+        approved
     }
 
     fn reject(&mut self, reason: &str) {
@@ -171,6 +183,40 @@ impl App {
             Err(e) => format!("not rejected: {e}"),
         };
         self.refresh();
+    }
+
+    /// Outside the queue, shows the bottle-file change and asks; then approves for the
+    /// bottle's life and writes the change on a yes.
+    fn approve_and_keep(&mut self, terminal: &mut DefaultTerminal) -> Result<()> {
+        let Some(stored) = self.selected().cloned() else {
+            return Ok(());
+        };
+        let change = match planned_save(&self.sup, &stored.proposal.id, None) {
+            Ok(c) => c,
+            Err(e) => {
+                self.status = format!("not approved: {e:#}");
+                return Ok(());
+            }
+        };
+        ratatui::restore();
+        let keep = keep_asked(&change, false);
+        *terminal = ratatui::init();
+        let keep = match keep {
+            Ok(keep) => keep,
+            Err(e) => {
+                self.status = format!("not approved: {e:#}");
+                return Ok(());
+            }
+        };
+        if !self.approve(None, Scope::Life) || !keep {
+            return Ok(());
+        }
+        let written = crate::supervise_save::write(&change);
+        self.status = match written {
+            Ok(()) => format!("{}; kept in {}", self.status, change.file.display()),
+            Err(e) => format!("{}; the bottle file was not written: {e:#}", self.status),
+        };
+        Ok(())
     }
 
     /// The route the request would get, in the editor; what is saved is approved.
@@ -188,7 +234,9 @@ impl App {
         let edited = edit(file.path());
         *terminal = ratatui::init();
         match edited.and_then(|text| parse_route(&text).map_err(anyhow::Error::msg)) {
-            Ok(route) => self.approve(Some(route), Scope::Life),
+            Ok(route) => {
+                self.approve(Some(route), Scope::Life);
+            }
             Err(e) => self.status = format!("not approved: the edited route: {e:#}"),
         }
         Ok(())

@@ -302,3 +302,51 @@ fn an_operator_approves_edits_and_rejects_in_the_queue() {
     });
     session.keys(&["q"]);
 }
+
+/// `metadata.json` of a bottle launched with `bottles` from the fixture's repo.
+fn launched_with(f: &Fixture, identity: &str, bottles: &[&str]) {
+    let meta = serde_json::json!({
+        "schema": "bot-bottle.plan/v1", "identity": identity, "agent": "fixer",
+        "bottles": bottles, "cwd": f.path("repo"), "workspace": null, "label": null,
+        "started_at": "2026-12-07T00:00:00Z", "compose_project": format!("bot-bottle-{identity}"),
+        "runtime": "runc",
+    });
+    let path = f.home().join("state").join(identity).join("metadata.json");
+    std::fs::write(path, meta.to_string()).unwrap();
+}
+
+#[test]
+fn an_approval_is_kept_in_the_bottle_file_whose_routes_are_in_force() {
+    let f = Fixture::new();
+    // `shop` declares the routes; `fixer` extends it and declares none: the route goes to
+    // `shop`, since a list in `fixer` would replace the inherited one.
+    let shop = f.bottle("shop", "# the shop\negress:\n  routes:\n    - host: pypi.org\n");
+    let fixer = f.bottle("fixer", "extends: shop\nenv:\n  RUST_LOG: info\n");
+    let fixer_before = std::fs::read_to_string(&fixer).unwrap();
+    f.agent("fixer", "bottle: fixer\n", "Fix things.");
+    bottle(&f, "fixer-aaaaa");
+    launched_with(&f, "fixer-aaaaa", &["fixer"]);
+    file(&f, "fixer-aaaaa", A, "docs.rs", &["/crate/"]);
+    file(&f, "fixer-aaaaa", B, "crates.io", &[]);
+
+    let (code, _, err) = run(&f, &["supervise", "--approve", A, "--save", "--grant", "once"]);
+    assert_eq!(code, 2, "only a lasting route is kept: {err}");
+    let (code, _, err) = run(&f, &["supervise", "--approve", A, "--save"]);
+    assert_eq!(code, 2, "no terminal to ask on: {err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert!(decision(&f, "fixer-aaaaa", A).is_none(), "nothing half-made");
+
+    let (code, out, err) = run(&f, &["supervise", "--approve", A, "--save", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("approved aaaa0000"), "{out}");
+    assert!(err.contains(&format!("+++ {}", shop.display())), "the diff: {err}");
+    assert!(err.contains("+    - host: \"docs.rs\""), "{err}");
+    let kept = std::fs::read_to_string(&shop).unwrap();
+    assert!(kept.contains("    - host: pypi.org\n    # approved with bot-bottle supervise on "), "{kept}");
+    assert!(kept.contains(r#"      matches: [{"paths":[{"type":"prefix","value":"/crate/"}]}]"#), "{kept}");
+    assert_eq!(std::fs::read_to_string(&fixer).unwrap(), fixer_before);
+    // The kept file still plans: the launch would have the route.
+    let (code, out, err) = run(&f, &["info", "fixer"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("docs.rs"), "{out}");
+}

@@ -86,6 +86,28 @@ pub fn resolve(
     Ok(resolved)
 }
 
+/// The bottle file whose `egress.routes` are in force when `bottles` are resolved (the last
+/// layer that declares them), and the last layer of all (where routes would go when none
+/// declares any).
+pub fn routes_source(
+    catalog: &Catalog,
+    bottles: &[String],
+) -> Result<(Option<std::path::PathBuf>, std::path::PathBuf), InputError> {
+    let mut source = None;
+    let mut last = None;
+    for name in bottles {
+        for (path, _, spec) in extends_chain(catalog, name)? {
+            if spec.routes.is_some() {
+                source = Some(path.clone());
+            }
+            last = Some(path);
+        }
+    }
+    let last =
+        last.ok_or_else(|| InputError::new("the bottle was launched with no bottle file"))?;
+    Ok((source, last))
+}
+
 /// The bottle `name` and its ancestors, root first.
 fn extends_chain(
     catalog: &Catalog,

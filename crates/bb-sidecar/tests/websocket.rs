@@ -114,6 +114,32 @@ fn frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Sends a clean frame, then the canary split across two frames and one more frame; waits
+/// until the proxy closes the agent's side. Returns what may leave: the clean frame and the
+/// first half.
+async fn send_split_canary(agent: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> Vec<u8> {
+    let clean = frame(b"{\"type\":\"response.create\"}");
+    agent.write_all(&clean).await.unwrap();
+    let (a, b) = CANARY.split_at(15);
+    let first = frame(format!("x {a}").as_bytes());
+    agent.write_all(&first).await.unwrap();
+    agent.write_all(&frame(b.as_bytes())).await.unwrap();
+    let _ = agent.write_all(&frame(b"never")).await;
+    let _ = agent.flush().await;
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the proxy closed the agent's side");
+    [clean, first].concat()
+}
+
+/// The upstream's request head and what reached it, once the proxy closed that side.
+async fn upstream_saw(upstream: tokio::task::JoinHandle<(String, Vec<u8>)>) -> (String, Vec<u8>) {
+    tokio::time::timeout(Duration::from_secs(10), upstream)
+        .await
+        .expect("the proxy closed the upstream side")
+        .unwrap()
+}
+
 /// The agent's upgrade through the proxy to the upstream on `port`: the answer's head and the
 /// bytes after it.
 async fn upgraded_agent(p: &Proxy, port: u16) -> (TcpStream, String, Vec<u8>) {
@@ -164,21 +190,8 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
         "the upstream's frame reached the agent"
     );
 
-    let clean = frame(b"{\"type\":\"response.create\"}");
-    agent.write_all(&clean).await.unwrap();
-    let (a, b) = CANARY.split_at(15);
-    let first = frame(format!("x {a}").as_bytes());
-    agent.write_all(&first).await.unwrap();
-    agent.write_all(&frame(b.as_bytes())).await.unwrap();
-    agent.write_all(&frame(b"never")).await.unwrap();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "the proxy closed the agent's side");
-
-    let (upstream_head, sent) = tokio::time::timeout(Duration::from_secs(10), upstream)
-        .await
-        .expect("the proxy closed the upstream side")
-        .unwrap();
+    let expected = send_split_canary(&mut agent).await;
+    let (upstream_head, sent) = upstream_saw(upstream).await;
     let lower = upstream_head.to_ascii_lowercase();
     assert!(lower.contains("upgrade: websocket"), "{upstream_head}");
     assert!(lower.contains("connection: upgrade"), "{upstream_head}");
@@ -190,8 +203,6 @@ async fn frames_flow_both_ways_and_a_split_secret_closes_the_connection_before_i
         !lower.contains("authorization"),
         "the agent's own credential does not leave: {upstream_head}"
     );
-    let mut expected = clean.clone();
-    expected.extend_from_slice(&first);
     assert_eq!(
         sent, expected,
         "clean frames unchanged; cut before the secret completes"
@@ -336,21 +347,8 @@ async fn an_http2_agent_opens_a_websocket_with_an_extended_connect() {
     agent.read_exact(&mut hi).await.unwrap();
     assert_eq!(&hi, b"\x81\x02hi", "the upstream's frame reached the agent");
 
-    let clean = frame(b"{\"type\":\"response.create\"}");
-    agent.write_all(&clean).await.unwrap();
-    let (a, b) = CANARY.split_at(15);
-    let first = frame(format!("x {a}").as_bytes());
-    agent.write_all(&first).await.unwrap();
-    agent.write_all(&frame(b.as_bytes())).await.unwrap();
-    agent.flush().await.unwrap();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(10), agent.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "the proxy closed the agent's stream");
-
-    let (head, sent) = tokio::time::timeout(Duration::from_secs(10), upstream)
-        .await
-        .expect("the proxy closed the upstream side")
-        .unwrap();
+    let expected = send_split_canary(&mut agent).await;
+    let (head, sent) = upstream_saw(upstream).await;
     let lower = head.to_ascii_lowercase();
     assert!(
         lower.starts_with("get /v1/responses http/1.1\r\n"),
@@ -370,8 +368,6 @@ async fn an_http2_agent_opens_a_websocket_with_an_extended_connect() {
         "the route's credential: {head}"
     );
     assert!(!lower.contains("placeholder"), "{head}");
-    let mut expected = clean.clone();
-    expected.extend_from_slice(&first);
     assert_eq!(
         sent, expected,
         "clean frames unchanged; cut before the secret completes"

@@ -320,7 +320,10 @@ fn an_approval_is_kept_in_the_bottle_file_whose_routes_are_in_force() {
     let f = Fixture::new();
     // `shop` declares the routes; `fixer` extends it and declares none: the route goes to
     // `shop`, since a list in `fixer` would replace the inherited one.
-    let shop = f.bottle("shop", "# the shop\negress:\n  routes:\n    - host: pypi.org\n");
+    let shop = f.bottle(
+        "shop",
+        "# the shop\negress:\n  routes:\n    - host: pypi.org\n",
+    );
     let fixer = f.bottle("fixer", "extends: shop\nenv:\n  RUST_LOG: info\n");
     let fixer_before = std::fs::read_to_string(&fixer).unwrap();
     f.agent("fixer", "bottle: fixer\n", "Fix things.");
@@ -329,21 +332,36 @@ fn an_approval_is_kept_in_the_bottle_file_whose_routes_are_in_force() {
     file(&f, "fixer-aaaaa", A, "docs.rs", &["/crate/"]);
     file(&f, "fixer-aaaaa", B, "crates.io", &[]);
 
-    let (code, _, err) = run(&f, &["supervise", "--approve", A, "--save", "--grant", "once"]);
+    let (code, _, err) = run(
+        &f,
+        &["supervise", "--approve", A, "--save", "--grant", "once"],
+    );
     assert_eq!(code, 2, "only a lasting route is kept: {err}");
     let (code, _, err) = run(&f, &["supervise", "--approve", A, "--save"]);
     assert_eq!(code, 2, "no terminal to ask on: {err}");
     assert!(err.contains("--yes"), "{err}");
-    assert!(decision(&f, "fixer-aaaaa", A).is_none(), "nothing half-made");
+    assert!(
+        decision(&f, "fixer-aaaaa", A).is_none(),
+        "nothing half-made"
+    );
 
     let (code, out, err) = run(&f, &["supervise", "--approve", A, "--save", "--yes"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("approved aaaa0000"), "{out}");
-    assert!(err.contains(&format!("+++ {}", shop.display())), "the diff: {err}");
+    assert!(
+        err.contains(&format!("+++ {}", shop.display())),
+        "the diff: {err}"
+    );
     assert!(err.contains("+    - host: \"docs.rs\""), "{err}");
     let kept = std::fs::read_to_string(&shop).unwrap();
-    assert!(kept.contains("    - host: pypi.org\n    # approved with bot-bottle supervise on "), "{kept}");
-    assert!(kept.contains(r#"      matches: [{"paths":[{"type":"prefix","value":"/crate/"}]}]"#), "{kept}");
+    assert!(
+        kept.contains("    - host: pypi.org\n    # approved with bot-bottle supervise on "),
+        "{kept}"
+    );
+    assert!(
+        kept.contains(r#"      matches: [{"paths":[{"type":"prefix","value":"/crate/"}]}]"#),
+        "{kept}"
+    );
     assert_eq!(std::fs::read_to_string(&fixer).unwrap(), fixer_before);
     // The kept file still plans: the launch would have the route.
     let (code, out, err) = run(&f, &["info", "fixer"]);

@@ -546,8 +546,13 @@ fn codex_hostile_turns_are_refused_and_it_goes_on() {
 
 /// The operator, in another process as a person would be: waits for the bottle's request in
 /// `bot-bottle supervise --once --json`, then gives `answer` (`--approve` or `--reject ID
-/// --reason …`, the id put after the first word). Returns the request as it was listed.
-fn operator(f: &Fixture, answer: &'static [&'static str]) -> std::thread::JoinHandle<Value> {
+/// --reason …`, the id put after the first word). Returns the request as it was listed, or
+/// `None` when `done` was set before any came.
+fn operator(
+    f: &Fixture,
+    answer: &'static [&'static str],
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<Option<Value>> {
     let env = [
         ("PATH", std::env::var_os("PATH").unwrap_or_default()),
         ("HOME", f.path("user").into_os_string()),
@@ -565,17 +570,15 @@ fn operator(f: &Fixture, answer: &'static [&'static str]) -> std::thread::JoinHa
         (out.status.success(), format!("{stdout}{stderr}"))
     };
     std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(420);
         let pending = loop {
             let (ok, out) = supervise(&["--once", "--json"]);
             let listed: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
             if ok && listed.as_array().is_some_and(|a| !a.is_empty()) {
                 break listed[0].clone();
             }
-            assert!(
-                Instant::now() < deadline,
-                "no request reached the operator: {out}"
-            );
+            if done.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(300));
         };
         let id = pending["id"].as_str().unwrap().to_string();
@@ -583,127 +586,128 @@ fn operator(f: &Fixture, answer: &'static [&'static str]) -> std::thread::JoinHa
         args.insert(1, &id);
         let (ok, out) = supervise(&args);
         assert!(ok, "the operator's answer failed: {out}");
-        pending
+        Some(pending)
     })
 }
 
-/// A host the fixture's certificate covers that a Claude bottle has no route for.
-const ASKED_HOST: &str = "api.openai.com";
-
-fn probe() -> String {
-    format!("curl -sS -m 20 -o /dev/null https://{ASKED_HOST}/v1/models; echo probe-exit=$?")
+/// A host the fixture's certificate covers that the CLI's bottle has no route for.
+fn asked_host(cli: Cli) -> &'static str {
+    match cli {
+        Cli::ClaudeOauth | Cli::ClaudeApiKey => "api.openai.com",
+        Cli::CodexApiKey | Cli::CodexChatgpt => "api.anthropic.com",
+    }
 }
 
-/// The real Claude Code asks the operator for a host through its bottle's supervise MCP server
-/// (registered by provisioning): the call waits, `bot-bottle supervise --approve` answers from
-/// another process, the tool's result reaches the CLI, and its next request to that host
-/// passes the proxy that refused it before. The decision is in the operator's store.
-#[test]
-fn claude_asks_the_operator_for_a_host_and_is_told_why_not() {
+fn probe(host: &str) -> String {
+    format!("curl -sS -m 20 -o /dev/null https://{host}/v1/models; echo probe-exit=$?")
+}
+
+/// The real CLI asks the operator for a host through its bottle's supervise MCP server
+/// (registered by provisioning): the call waits, `bot-bottle supervise` answers from another
+/// process with `answer`, the tool's result reaches the CLI, and its next request to that host
+/// passes (approved) or stays refused (rejected). The decision is in the operator's store.
+fn asks_the_operator(cli: Cli, answer: &'static [&'static str]) {
+    let host = asked_host(cli);
     let run = Run::new(
-        Cli::ClaudeApiKey,
+        cli,
         &[
-            json!({"mcp": "request-egress", "input": {"host": ASKED_HOST, "reason": "list the models"}}),
-            json!({"shell": probe()}),
+            json!({"shell": probe(host)}),
+            json!({"mcp": "request-egress", "input": {"host": host, "paths": ["/v1/"], "reason": "list the models"}}),
+            json!({"shell": probe(host)}),
             json!({"text": "FINAL-supervise"}),
         ],
     );
-    let asked = operator(
-        &run.w.f,
-        &["--reject", "--reason", "use the internal mirror"],
-    );
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asked = operator(&run.w.f, answer, done.clone());
     let (out, decisions) = run.headless("List the models.");
-    assert!(
-        out.status.success(),
-        "exit {}: {}",
-        out.status,
-        text(&out).1
-    );
-    asked.join().expect("the operator answered");
-    let last = run
-        .api_requests()
-        .last()
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let told = last
-        .find("use the internal mirror")
-        .expect("the reason reached the CLI");
-    let refused = last.find("probe-exit=56").expect("the host stays refused");
-    assert!(told < refused);
-    assert!(
-        refusals(&decisions)
-            .iter()
-            .any(|d| d["service"] == "supervise"),
-        "the sidecar logged the rejection: {decisions:#?}"
-    );
-    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
-    let audit = store.decisions().unwrap();
-    assert_eq!(audit[0].outcome, bb_supervise::store::Outcome::Rejected);
-    assert_eq!(audit[0].reason.as_deref(), Some("use the internal mirror"));
-    run.assert_nothing_left();
-}
-
-#[test]
-fn claude_asks_the_operator_for_a_host_and_uses_it_once_approved() {
-    let run = Run::new(
-        Cli::ClaudeApiKey,
-        &[
-            json!({"shell": probe()}),
-            json!({"mcp": "request-egress", "input": {"host": ASKED_HOST, "paths": ["/v1/"], "reason": "list the models"}}),
-            json!({"shell": probe()}),
-            json!({"text": "FINAL-supervise"}),
-        ],
-    );
-    let asked = operator(&run.w.f, &["--approve"]);
-    let (out, decisions) = run.headless("List the models.");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    std::fs::write(
+        "/tmp/codex-bodies.txt",
+        serde_json::to_string_pretty(&run.w.requests()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write("/tmp/codex-decisions.txt", decisions.join("\n")).unwrap();
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "exit {}: {stderr}", out.status);
     assert!(stdout.contains("FINAL-supervise"), "{stdout}\n{stderr}");
-    let asked = asked.join().expect("the operator answered");
-    assert_eq!(asked["request"]["host"], ASKED_HOST);
+    let asked = asked
+        .join()
+        .expect("the operator answered")
+        .expect("the CLI asked the operator");
+    assert_eq!(asked["request"]["host"], host);
     assert_eq!(asked["request"]["reason"], "list the models");
 
-    let bodies: Vec<String> = run
+    let approved = answer[0] == "--approve";
+    // The conversation as the CLI last sent it, in order.
+    let all = run
         .api_requests()
         .iter()
         .map(|r| r["body"].as_str().unwrap_or_default().to_string())
-        .collect();
-    // The last request holds the whole conversation, in order.
-    let all = bodies.last().cloned().unwrap_or_default();
+        .collect::<Vec<_>>()
+        .concat();
     assert!(
         !all.contains("NO-SUCH-TOOL"),
-        "the CLI offered the supervise tools"
+        "the CLI offered the supervise tools: {all}"
     );
+    let result = if approved {
+        "the route is live: retry the request"
+    } else {
+        "use the internal mirror"
+    };
     let before = all
         .find("probe-exit=56")
-        .expect("refused before the approval");
-    let approved = all
-        .find("the route is live: retry the request")
-        .expect("the tool's result reached the CLI");
-    let after = all
-        .find("probe-exit=0")
-        .expect("the host passes after the approval");
-    assert!(before < approved && approved < after, "in this order");
+        .expect("refused before the answer");
+    let told = all.find(result).expect("the tool's result reached the CLI");
+    let after = all.rfind(if approved {
+        "probe-exit=0"
+    } else {
+        "probe-exit=56"
+    });
+    assert!(
+        before < told && after.is_some_and(|a| told < a),
+        "refused, then the answer, then {}: {all}",
+        if approved { "passed" } else { "still refused" }
+    );
 
     let lines: Vec<Value> = decisions
         .iter()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
+    let verdict = if approved { "allow" } else { "block" };
     assert!(
         lines
             .iter()
-            .any(|d| d["service"] == "supervise" && d["verdict"] == "allow"),
-        "the sidecar logged the approval: {decisions:#?}"
+            .any(|d| d["service"] == "supervise" && d["verdict"] == verdict),
+        "the sidecar logged the answer: {decisions:#?}"
     );
-    assert!(
-        lines.iter().any(|d| d["host"] == ASKED_HOST
-            && d["verdict"] == "allow"
-            && d["service"] == "egress"),
-        "the proxy let the host through: {decisions:#?}"
+    assert_eq!(
+        lines
+            .iter()
+            .any(|d| d["host"] == host && d["verdict"] == "allow" && d["service"] == "egress"),
+        approved,
+        "the proxy let the host through only once approved: {decisions:#?}"
     );
     let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
     let audit = store.decisions().unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0].outcome, bb_supervise::store::Outcome::Approved);
+    let outcome = if approved {
+        bb_supervise::store::Outcome::Approved
+    } else {
+        bb_supervise::store::Outcome::Rejected
+    };
+    assert_eq!(audit[0].outcome, outcome);
     run.assert_nothing_left();
+}
+
+#[test]
+fn claude_asks_the_operator_for_a_host_and_uses_it_once_approved() {
+    asks_the_operator(Cli::ClaudeApiKey, &["--approve"]);
+}
+
+#[test]
+fn claude_asks_the_operator_for_a_host_and_is_told_why_not() {
+    asks_the_operator(
+        Cli::ClaudeApiKey,
+        &["--reject", "--reason", "use the internal mirror"],
+    );
 }

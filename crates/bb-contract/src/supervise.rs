@@ -70,6 +70,8 @@ impl EgressRequest {
         for m in &mut self.methods {
             m.make_ascii_uppercase();
         }
+        self.methods.sort();
+        self.methods.dedup();
         if let Some(bad) = self.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
             return Err(format!(
                 "unknown method `{}` (one of {})",
@@ -85,7 +87,7 @@ impl EgressRequest {
             || self
                 .reason
                 .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
+                .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_format_char(c))
         {
             return Err(format!(
                 "the reason is over {MAX_REASON} characters or holds control characters"
@@ -128,9 +130,15 @@ impl EgressRequest {
     }
 }
 
-/// Whether a route the operator edited can be granted: a host name pattern, absolute path
-/// prefixes, known methods, and no credential (a token reaches the sidecar only at launch).
-pub fn check_route(route: &crate::plan::Route) -> Result<(), String> {
+/// Whether a route the operator edited can be granted, in its accepted form (the host in lower
+/// case without a final dot): a host name pattern, absolute path prefixes, known methods, no
+/// credential (a token reaches the sidecar only at launch) and intercepted (a tunnel the proxy
+/// does not read could hold no grant's limits).
+pub fn check_route(mut route: crate::plan::Route) -> Result<crate::plan::Route, String> {
+    route.host = route.host.trim().trim_end_matches('.').to_ascii_lowercase();
+    if route.tls_passthrough {
+        return Err("a granted route cannot be `tls_passthrough`".into());
+    }
     if !is_route_host(&route.host) {
         return Err(format!(
             "`{}` is not a host name or `*.domain` pattern",
@@ -154,7 +162,13 @@ pub fn check_route(route: &crate::plan::Route) -> Result<(), String> {
             return Err(format!("unknown method `{}`", shown(bad)));
         }
     }
-    Ok(())
+    Ok(route)
+}
+
+/// Zero-width and bidirectional-override characters: text that displays otherwise than it
+/// reads.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
 }
 
 /// A DNS name of two labels or more, or `*.` and one.
@@ -350,6 +364,23 @@ mod tests {
             escape.normalized().is_err(),
             "terminal escapes never reach the operator"
         );
+        let bidi = EgressRequest {
+            reason: "ok \u{202E}gnp.exe".into(),
+            ..request("docs.rs")
+        };
+        assert!(
+            bidi.normalized().is_err(),
+            "nor text that displays otherwise than it reads"
+        );
+        let twice = EgressRequest {
+            methods: vec!["get".into(), "GET".into()],
+            ..request("docs.rs")
+        };
+        assert_eq!(twice.normalized().unwrap().methods, ["GET"]);
+        let mut passthrough = request("Docs.RS.").to_route();
+        assert_eq!(check_route(passthrough.clone()).unwrap().host, "docs.rs");
+        passthrough.tls_passthrough = true;
+        assert!(check_route(passthrough).is_err());
     }
 
     #[test]

@@ -326,7 +326,8 @@ fn relay_answer(stream: &UnixStream, request: &Request, out: &mut dyn Write) -> 
             Ok(Ok(Answer::Line(l))) => {
                 let _ = writeln!(out, "{l}");
             }
-            Ok(Ok(Answer::Exit(status))) => return status,
+            // Only 0 lets git go on; anything else is a refusal (a status over 255 would wrap).
+            Ok(Ok(Answer::Exit(status))) => return i32::from(status != 0),
             _ => return ended(out, "sent no verdict"),
         }
     }

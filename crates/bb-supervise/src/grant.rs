@@ -75,6 +75,15 @@ pub fn merge(egress: &mut EgressPlan, route: Route, now: &str) -> Result<Route, 
         egress.routes.push(route.clone());
         return Ok(route);
     };
+    if existing.auth.is_some()
+        || existing.provider_api.is_some()
+        || existing.added_by.as_deref() == Some("provider")
+    {
+        return Err(format!(
+            "{} has a route that carries a credential: widening it would send the credential further; change it in the bottle file",
+            route.host
+        ));
+    }
     if existing.grant.is_some() {
         *existing = route.clone();
         return Ok(route);
@@ -111,6 +120,14 @@ pub fn grant(path: &Path, route: Route) -> Result<Route, Error> {
     let in_force = merge(&mut egress, route, &now).map_err(Error::BadRoute)?;
     write_routes(path, &egress).map_err(|e| bad(format!("cannot write the routes: {e}")))?;
     Ok(in_force)
+}
+
+/// Puts the routes file back as it was (`bytes`), after an approval that could not be
+/// answered; best effort, as the error being reported matters more.
+pub fn restore(path: &Path, bytes: &[u8]) {
+    if let Ok(egress) = serde_json::from_slice::<EgressPlan>(bytes) {
+        let _ = write_routes(path, &egress);
+    }
 }
 
 /// The routes file keeps the mode bb-compose gave it (0644: the sidecar reads it as another
@@ -205,6 +222,21 @@ mod tests {
         assert!(err.contains("for the bottle's life already"), "{err}");
         let lasting = super::merge(&mut egress, asked("docs.rs", &[], &[]), NOW).unwrap();
         assert!(lasting.grant.is_none());
+    }
+
+    #[test]
+    fn a_route_that_carries_a_credential_is_never_widened() {
+        let mut egress = EgressPlan::default();
+        let mut api = asked("api.example.org", &["/v1/"], &["GET"]);
+        api.auth = Some(bb_contract::plan::RouteAuth {
+            scheme: bb_contract::plan::AuthScheme::Bearer,
+            slot: "EGRESS_TOKEN_1".into(),
+            port: 443,
+        });
+        egress.routes.push(api.clone());
+        let err = super::merge(&mut egress, asked("api.example.org", &[], &[]), NOW).unwrap_err();
+        assert!(err.contains("carries a credential"), "{err}");
+        assert_eq!(egress.routes, [api], "unchanged");
     }
 
     #[test]

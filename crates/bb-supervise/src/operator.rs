@@ -67,7 +67,8 @@ impl Supervise {
             for stored in s.undecided()? {
                 let dir = supervise_dir(&root, &stored.identity);
                 let path = supervise::decision_path(&dir, &stored.proposal.id);
-                if let Ok(Some(d)) = supervise::read_whole::<Decision>(&path) {
+                let found = supervise::read_whole::<Decision>(&path).ok().flatten();
+                if let Some(d) = found.filter(|d| d.id == stored.proposal.id) {
                     s.record(&row_of(&d, &operator))?;
                     report.recovered += 1;
                 } else if stored.proposal.expires_at <= now {
@@ -107,9 +108,10 @@ impl Supervise {
         edited: Option<Route>,
         scope: Scope,
     ) -> Result<Decision, Error> {
-        if let Some(route) = &edited {
-            supervise::check_route(route).map_err(Error::BadRoute)?;
-        }
+        let edited = edited
+            .map(supervise::check_route)
+            .transpose()
+            .map_err(Error::BadRoute)?;
         self.answer(id, |stored, dir| {
             let mut route = edited.unwrap_or_else(|| stored.proposal.request.to_route());
             route.grant = scope.grant(&stored.proposal.id, OffsetDateTime::now_utc());
@@ -197,9 +199,18 @@ impl Supervise {
                 ));
             }
             let dir = supervise_dir(&root, &stored.identity);
+            let routes = root.join(&stored.identity).join(ROUTES_FILE);
+            let before = std::fs::read(&routes).ok();
             let decision = decide(&stored, &dir)?;
             let path = supervise::decision_path(&dir, id);
-            supervise::write_whole(&path, &decision).map_err(|e| Error::Io(path.clone(), e))?;
+            if let Err(e) = supervise::write_whole(&path, &decision) {
+                // No answer reached the bottle: the route must not stay either.
+                if let Some(bytes) = &before {
+                    grant::restore(&routes, bytes);
+                }
+                return Err(Error::Io(path.clone(), e));
+            }
+            // From here the decision file stands; a row that fails is recorded by the next sync.
             s.record(&row_of(&decision, &operator))?;
             Ok(decision)
         })

@@ -117,8 +117,7 @@ fn read_route(path: &Path) -> Result<Route> {
 /// A route as JSON (the one a request proposes, as `--once --json` and the editor show it).
 pub fn parse_route(text: &str) -> Result<Route, String> {
     let route: Route = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    bb_contract::supervise::check_route(&route)?;
-    Ok(route)
+    bb_contract::supervise::check_route(route)
 }
 
 /// Reports a decision and tells the bottle's sidecar to reload its routes.

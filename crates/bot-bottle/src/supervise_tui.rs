@@ -145,9 +145,18 @@ impl App {
             Ok(pending) => self.pending = pending,
             Err(e) => self.status = format!("cannot read the store: {e}"),
         }
-        let at = chosen
-            .and_then(|id| self.pending.iter().position(|s| s.proposal.id == id))
-            .or((!self.pending.is_empty()).then_some(0));
+        let kept = chosen
+            .as_ref()
+            .and_then(|id| self.pending.iter().position(|s| &s.proposal.id == id));
+        if kept.is_none() && !matches!(self.input, Input::Keys) {
+            // What is being typed answers the request it was started on, or nothing.
+            self.input = Input::Keys;
+            self.status = format!(
+                "request {} was answered elsewhere or expired",
+                chosen.as_deref().map(short).unwrap_or_default()
+            );
+        }
+        let at = kept.or((!self.pending.is_empty()).then_some(0));
         self.list
             .select(at.map(|i| i.min(self.pending.len().saturating_sub(1))));
     }

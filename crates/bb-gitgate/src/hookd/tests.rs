@@ -60,7 +60,7 @@ fn answers_are_relayed_line_by_line_and_end_with_the_status() {
         };
         write!(sink, "first {}\nsecond", request.repo).unwrap();
         writeln!(sink, " line").unwrap();
-        sink.send(&Answer::Exit(3));
+        sink.send(&Answer::Exit(256));
     });
     let request = Request {
         repo: "shop".into(),
@@ -68,7 +68,11 @@ fn answers_are_relayed_line_by_line_and_end_with_the_status() {
         env: Vec::new(),
     };
     let mut out = Vec::new();
-    assert_eq!(relay_answer(&hook, &request, &mut out), 3);
+    assert_eq!(
+        relay_answer(&hook, &request, &mut out),
+        1,
+        "256 is a refusal, not 0"
+    );
     server.join().unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "first shop\nsecond line\n");
 }

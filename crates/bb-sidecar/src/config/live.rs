@@ -25,6 +25,17 @@ impl<T: ?Sized> Live<T> {
     pub fn replace(&self, value: Arc<T>) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = value;
     }
+
+    /// Replaces the value only if it is still `seen` (nothing swapped it meanwhile); whether it
+    /// did.
+    pub fn replace_if(&self, seen: &Arc<T>, value: Arc<T>) -> bool {
+        let mut current = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if !Arc::ptr_eq(&current, seen) {
+            return false;
+        }
+        *current = value;
+        true
+    }
 }
 
 /// The live table, swapped whole on reload.
@@ -49,5 +60,28 @@ impl SharedRoutes {
 
     pub fn replace(&self, table: RouteTable) {
         self.0.replace(Arc::new(table));
+    }
+
+    /// Replaces the table only if it is still `seen` (a reload meanwhile wins).
+    pub fn replace_if(&self, seen: &Arc<RouteTable>, table: RouteTable) -> bool {
+        self.0.replace_if(seen, Arc::new(table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pruned_table_never_overwrites_a_reload_made_meanwhile() {
+        let routes = SharedRoutes::default();
+        let seen = routes.current();
+        let reloaded = RouteTable::parse(r#"{"routes": [{"host": "docs.rs", "dlp": {"outbound": [], "inbound": [], "on_match": "block"}, "tls_passthrough": false, "private": false}], "token_slots": []}"#).unwrap();
+        routes.replace(reloaded);
+        assert!(!routes.replace_if(&seen, RouteTable::default()));
+        assert_eq!(routes.current().routes().len(), 1, "the reload stands");
+        let now = routes.current();
+        assert!(routes.replace_if(&now, RouteTable::default()));
+        assert!(routes.current().routes().is_empty());
     }
 }

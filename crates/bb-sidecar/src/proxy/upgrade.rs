@@ -32,6 +32,14 @@ pub(super) async fn open_websocket(
         Ok(response) => response,
         Err(answer) => return answer,
     };
+    if over_http2 && response.status().is_success() {
+        // An HTTP/2 agent reads any 2xx as its stream opened: only a 101 opens one upstream.
+        let why = format!(
+            "the upstream answered the WebSocket handshake with {}, not 101",
+            response.status()
+        );
+        return forward.failed(&why);
+    }
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         let (mut rparts, rbody) = response.into_parts();
         strip_hop_by_hop(&mut rparts.headers);

@@ -99,7 +99,9 @@ pub async fn prune(routes: SharedRoutes, grants: std::sync::Arc<Grants>, log: Lo
         if ended.is_empty() {
             continue;
         }
-        routes.replace(table.without_hosts(&ended));
+        if !routes.replace_if(&table, table.without_hosts(&ended)) {
+            continue; // reloaded meanwhile: judged again on the next tick
+        }
         log.event(
             "supervise",
             true,

@@ -20,6 +20,8 @@ const POLL: Duration = Duration::from_millis(200);
 pub struct Queue {
     dir: PathBuf,
     timeout: Duration,
+    /// Counting the waiting proposals and filing one happen as one step.
+    filing: std::sync::Mutex<()>,
 }
 
 /// What became of a filed proposal.
@@ -33,7 +35,11 @@ pub enum Outcome {
 impl Queue {
     /// The queue in `dir`; a call waits `timeout` for its answer.
     pub fn new(dir: PathBuf, timeout: Duration) -> Queue {
-        Queue { dir, timeout }
+        Queue {
+            dir,
+            timeout,
+            filing: std::sync::Mutex::new(()),
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -47,6 +53,7 @@ impl Queue {
     /// Files `request` (already [`EgressRequest::normalized`]) as a new proposal, or says why
     /// not: too many waiting, or the folder cannot be written.
     pub fn file(&self, request: EgressRequest) -> Result<Proposal, String> {
+        let _one_at_a_time = self.filing.lock().unwrap_or_else(|e| e.into_inner());
         let waiting = self.waiting();
         if waiting >= MAX_PENDING {
             return Err(format!(

@@ -191,6 +191,30 @@ fn a_decision_file_without_its_row_is_recovered_at_the_next_sync() {
 }
 
 #[test]
+fn a_decision_file_for_another_proposal_is_not_taken() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    let id = f.file("b1", "docs.rs", LATER);
+    let mut s = f.open();
+    s.sync().unwrap();
+    let dir = f.root.join("b1").join(SUPERVISE_DIR);
+    let forged = Decision {
+        id: "ffffffffffffffffffffffffffffffff".into(),
+        verdict: Verdict::Approved,
+        reason: None,
+        route: None,
+        decided_at: "2026-12-07T00:00:01Z".into(),
+    };
+    supervise::write_whole(&supervise::decision_path(&dir, &id), &forged).unwrap();
+    assert_eq!(s.sync().unwrap().recovered, 0);
+    assert_eq!(
+        s.pending().unwrap().len(),
+        1,
+        "still waiting for the operator"
+    );
+}
+
+#[test]
 fn ten_bottles_and_two_operators_at_once_lose_and_double_nothing() {
     let f = Fixture::new();
     let mut ids = Vec::new();

@@ -8,6 +8,7 @@
 //!   (`metadata.json`), [`ca`] (`ca.json`);
 //! - [`layout`]: container paths, ports, names, labels and environment variable names;
 //! - [`repo`]: the rules a repo name and a pinned SSH host key follow, for planner and gate;
+//! - [`route_host`]: the rule a route's host follows, for planner and supervise;
 //! - [`supervise`]: the proposal and decision files between a sidecar and the operator;
 //! - [`canary`]: the honeytoken's one format; [`error`]: input errors (exit 2) and the rest.
 
@@ -19,6 +20,7 @@ pub mod layout;
 pub mod log;
 pub mod plan;
 pub mod repo;
+pub mod route_host;
 pub mod schemas;
 pub mod state;
 pub mod supervise;

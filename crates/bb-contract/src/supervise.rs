@@ -51,13 +51,11 @@ impl EgressRequest {
     /// in upper case), or why it cannot be asked: a host name (or `*.` and one) rather than an
     /// address, path prefixes that start with `/`, known methods, a reason.
     pub fn normalized(mut self) -> Result<EgressRequest, String> {
-        self.host = self.host.trim().trim_end_matches('.').to_ascii_lowercase();
-        if !is_route_host(&self.host) {
-            return Err(format!(
-                "`{}` is not a host name (ask for a name such as `docs.rs` or `*.example.org`, not an address or URL)",
-                shown(&self.host)
-            ));
-        }
+        self.host = requestable_host(&self.host).map_err(|why| {
+            format!(
+                "{why} (ask for a name such as `docs.rs` or `*.example.org`, not an address or URL)"
+            )
+        })?;
         if self.paths.len() > MAX_PATHS {
             return Err(format!("at most {MAX_PATHS} path prefixes"));
         }
@@ -135,16 +133,10 @@ impl EgressRequest {
 /// credential (a token reaches the sidecar only at launch) and intercepted (a tunnel the proxy
 /// does not read could hold no grant's limits).
 pub fn check_route(mut route: crate::plan::Route) -> Result<crate::plan::Route, String> {
-    route.host = route.host.trim().trim_end_matches('.').to_ascii_lowercase();
     if route.tls_passthrough {
         return Err("a granted route cannot be `tls_passthrough`".into());
     }
-    if !is_route_host(&route.host) {
-        return Err(format!(
-            "`{}` is not a host name or `*.domain` pattern",
-            shown(&route.host)
-        ));
-    }
+    route.host = requestable_host(&route.host)?;
     if route.auth.is_some() {
         return Err(
             "a granted route cannot carry `auth`: add credentials in the bottle file and relaunch"
@@ -171,22 +163,15 @@ fn is_format_char(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}')
 }
 
-/// A DNS name of two labels or more, or `*.` and one.
-fn is_route_host(host: &str) -> bool {
-    let name = host.strip_prefix("*.").unwrap_or(host);
-    let labels: Vec<&str> = name.split('.').collect();
-    name.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-        && !labels
-            .last()
-            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+/// A route host as [`crate::route_host::normalise`] accepts it, with two labels or more: a
+/// single-label name (`localhost`, a container's alias) is never something to ask for.
+fn requestable_host(host: &str) -> Result<String, String> {
+    let not_a_host = || format!("`{}` is not a host name", shown(host));
+    let host = crate::route_host::normalise(host).map_err(|_| not_a_host())?;
+    if !host.trim_start_matches("*.").contains('.') {
+        return Err(not_a_host());
+    }
+    Ok(host)
 }
 
 fn is_path_prefix(path: &str) -> bool {

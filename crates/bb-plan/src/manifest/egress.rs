@@ -62,7 +62,7 @@ fn parse_route(ctx: &Ctx, node: &Node, position: usize) -> Result<RouteSpec, Inp
         ctx.error(node.line, &host_path, "missing")
             .fix("every route names its `host`")
     })?;
-    let host = super::route_host::normalise(&ctx.string(host_node, &host_path)?)
+    let host = bb_contract::route_host::normalise(&ctx.string(host_node, &host_path)?)
         .map_err(|(m, f)| ctx.error(host_node.line, &host_path, m).fix(f))?;
     let flag = |key: &str| -> Result<bool, InputError> {
         get(entries, key)

@@ -16,7 +16,6 @@ pub mod frontmatter;
 pub mod limits;
 pub mod repo_url;
 pub mod resolve;
-pub mod route_host;
 pub mod walk;
 pub mod yaml;
 

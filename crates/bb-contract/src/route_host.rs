@@ -1,6 +1,8 @@
-//! Route host names: exact names or `*.` wildcards, never IP literals.
+//! Route host names: exact names or `*.` wildcards, never IP literals. One rule for the
+//! routes a bottle file declares (the planner) and the routes an operator grants (supervise).
 
-type Problem = (String, String);
+/// What is wrong with a host, and the fix.
+pub type Problem = (String, String);
 
 /// Lower-cases, drops one trailing dot, and checks the name.
 pub fn normalise(host: &str) -> Result<String, Problem> {

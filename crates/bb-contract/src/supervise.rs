@@ -227,6 +227,21 @@ pub struct Decision {
     pub decided_at: String,
 }
 
+/// A time of these files and of a grant: RFC 3339 in UTC with whole seconds, so that the text
+/// orders as the time does and a sidecar and a host compare them as strings.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    utc.replace_nanosecond(0)
+        .unwrap_or(utc)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Now, as [`timestamp`].
+pub fn now() -> String {
+    timestamp(time::OffsetDateTime::now_utc())
+}
+
 /// Whether `id` is a proposal id (and so a safe file name).
 pub fn is_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

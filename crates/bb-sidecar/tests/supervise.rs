@@ -12,7 +12,7 @@ use bb_contract::plan::EgressPlan;
 use bb_contract::supervise::{self, Decision, EgressRequest, Proposal, Verdict};
 use bb_sidecar::config::{RouteTable, SharedRoutes};
 use bb_sidecar::log::{Lines, Log};
-use bb_sidecar::supervise::queue::{Queue, rfc3339};
+use bb_sidecar::supervise::queue::Queue;
 use bb_sidecar::supervise::{Supervisor, serve};
 use bb_sidecar::{Shutdown, ShutdownTrigger};
 use common::*;
@@ -205,7 +205,7 @@ fn operator(server: &Server, verdict: Verdict) -> tokio::task::JoinHandle<Propos
             verdict,
             reason: (verdict == Verdict::Rejected).then(|| "use the mirror".to_string()),
             route,
-            decided_at: rfc3339(time::OffsetDateTime::now_utc()),
+            decided_at: supervise::now(),
         };
         supervise::write_whole(&supervise::decision_path(&dir, &proposal.id), &decision).unwrap();
         proposal

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bb_contract::plan::{EgressPlan, Grant, Route};
+use bb_contract::supervise::timestamp;
 use time::OffsetDateTime;
 
 use crate::Error;
-use crate::operator::rfc3339;
 
 /// How long an approval lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl Scope {
             Scope::Life => return None,
             Scope::Once => (None, Some(1)),
             Scope::Minutes(m) => (
-                Some(rfc3339(now + Duration::from_secs(u64::from(m) * 60))),
+                Some(timestamp(now + Duration::from_secs(u64::from(m) * 60))),
                 None,
             ),
         };
@@ -65,12 +65,9 @@ impl Scope {
 /// bottle's life (its limits would not hold). Merging the same grant twice changes nothing
 /// the second time.
 pub fn merge(egress: &mut EgressPlan, route: Route, now: &str) -> Result<Route, String> {
-    egress.routes.retain(|r| {
-        r.grant
-            .as_ref()
-            .and_then(|g| g.expires_at.as_deref())
-            .is_none_or(|t| t > now)
-    });
+    egress
+        .routes
+        .retain(|r| r.grant.as_ref().is_none_or(|g| !g.expired(now)));
     let Some(existing) = egress.routes.iter_mut().find(|r| r.host == route.host) else {
         egress.routes.push(route.clone());
         return Ok(route);
@@ -116,7 +113,7 @@ pub fn grant(path: &Path, route: Route) -> Result<Route, Error> {
     let text = std::fs::read(path).map_err(|e| bad(format!("cannot read the routes: {e}")))?;
     let mut egress: EgressPlan =
         serde_json::from_slice(&text).map_err(|e| bad(format!("not a routes file: {e}")))?;
-    let now = rfc3339(OffsetDateTime::now_utc());
+    let now = bb_contract::supervise::now();
     let in_force = merge(&mut egress, route, &now).map_err(Error::BadRoute)?;
     write_routes(path, &egress).map_err(|e| bad(format!("cannot write the routes: {e}")))?;
     Ok(in_force)

@@ -6,7 +6,6 @@ use bb_contract::plan::Route;
 use bb_contract::state::{ROUTES_FILE, SUPERVISE_DIR};
 use bb_contract::supervise::{self, Decision, PROPOSALS, Proposal, Verdict};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::Error;
 use crate::grant::{self, Scope};
@@ -53,7 +52,7 @@ impl Supervise {
     /// Imports every bottle's proposals, records the decisions found as files but not in the
     /// store, and the proposals that expired unanswered.
     pub fn sync(&mut self) -> Result<SyncReport, Error> {
-        let now = now();
+        let now = supervise::now();
         let mut report = SyncReport::default();
         for (identity, path) in proposal_files(&self.state_root) {
             match read_proposal(&path) {
@@ -90,7 +89,7 @@ impl Supervise {
 
     /// Proposals waiting for an answer, oldest first (after [`Supervise::sync`]).
     pub fn pending(&self) -> Result<Vec<Stored>, Error> {
-        let now = now();
+        let now = supervise::now();
         Ok(self
             .store
             .undecided()?
@@ -125,7 +124,7 @@ impl Supervise {
                 verdict: Verdict::Approved,
                 reason: None,
                 route: Some(in_force),
-                decided_at: now(),
+                decided_at: supervise::now(),
             })
         })
     }
@@ -144,7 +143,7 @@ impl Supervise {
                 verdict: Verdict::Rejected,
                 reason: Some(reason.to_string()),
                 route: None,
-                decided_at: now(),
+                decided_at: supervise::now(),
             })
         })
     }
@@ -187,12 +186,9 @@ impl Supervise {
                 .get(id)?
                 .ok_or_else(|| Error::NoSuchProposal(id.to_string()))?;
             if let Some(d) = s.decision(id)? {
-                return Err(Error::AlreadyDecided(
-                    id.to_string(),
-                    outcome_name(d.outcome),
-                ));
+                return Err(Error::AlreadyDecided(id.to_string(), d.outcome.as_str()));
             }
-            if stored.proposal.expires_at <= now() {
+            if stored.proposal.expires_at <= supervise::now() {
                 return Err(Error::Expired(
                     id.to_string(),
                     stored.proposal.expires_at.clone(),
@@ -214,14 +210,6 @@ impl Supervise {
             s.record(&row_of(&decision, &operator))?;
             Ok(decision)
         })
-    }
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Approved => "approved",
-        Outcome::Rejected => "rejected",
-        Outcome::Expired => "expired",
     }
 }
 
@@ -273,20 +261,6 @@ fn read_proposal(path: &Path) -> Option<Proposal> {
     let stem = path.file_stem()?.to_string_lossy();
     let request = p.request.clone().normalized().ok()?;
     (supervise::is_id(&p.id) && p.id == stem && request == p.request).then_some(p)
-}
-
-/// Now, as [`rfc3339`].
-fn now() -> String {
-    rfc3339(OffsetDateTime::now_utc())
-}
-
-/// RFC 3339 in UTC with whole seconds, as the sidecar writes its times (so the text orders as
-/// the time does).
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Approved => "approved",
             Outcome::Rejected => "rejected",

@@ -53,6 +53,13 @@ pub struct Grant {
     pub uses: Option<u32>,
 }
 
+impl Grant {
+    /// Whether its time has passed at `now` ([`crate::supervise::timestamp`] text).
+    pub fn expired(&self, now: &str) -> bool {
+        self.expires_at.as_deref().is_some_and(|t| t <= now)
+    }
+}
+
 /// The request formats the sidecar reads to refuse provider-side fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -129,17 +129,12 @@ impl RouteTable {
             .routes
             .iter()
             .filter(|r| host_matches(&r.host, host))
-            .filter(
-                |r| match r.grant.as_ref().and_then(|g| g.expires_at.as_deref()) {
-                    None => true,
-                    Some(until) => {
-                        let now = now.get_or_insert_with(|| {
-                            crate::supervise::queue::rfc3339(time::OffsetDateTime::now_utc())
-                        });
-                        until > now.as_str()
-                    }
-                },
-            )
+            .filter(|r| match &r.grant {
+                Some(grant) if grant.expires_at.is_some() => {
+                    !grant.expired(now.get_or_insert_with(bb_contract::supervise::now))
+                }
+                _ => true,
+            })
             .max_by_key(|r| specificity(&r.host))
     }
 

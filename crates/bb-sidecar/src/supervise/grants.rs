@@ -80,7 +80,7 @@ impl Grants {
 
 /// Whether `grant` has ended at `now` (RFC 3339): past its time or used up.
 pub fn ended(grant: &Grant, now: &str, grants: &Grants) -> bool {
-    grant.expires_at.as_deref().is_some_and(|t| t <= now) || grants.used_up(grant)
+    grant.expired(now) || grants.used_up(grant)
 }
 
 /// Drops the routes whose grant ended from the live table, every second, until the process
@@ -88,7 +88,7 @@ pub fn ended(grant: &Grant, now: &str, grants: &Grants) -> bool {
 pub async fn prune(routes: SharedRoutes, grants: std::sync::Arc<Grants>, log: Log) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = super::queue::rfc3339(time::OffsetDateTime::now_utc());
+        let now = bb_contract::supervise::now();
         let table = routes.current();
         let ended: Vec<String> = table
             .routes()

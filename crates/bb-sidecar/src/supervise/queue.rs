@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bb_contract::supervise::timestamp;
 use bb_contract::supervise::{
-    self, DECISIONS, Decision, EgressRequest, PROPOSALS, Proposal, decision_path, proposal_path,
+    self, Decision, EgressRequest, PROPOSALS, Proposal, decision_path, proposal_path,
 };
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Proposals of one bottle waiting at once; more are refused until one is answered or expires
 /// (an agent cannot bury the operator's queue).
@@ -63,8 +63,8 @@ impl Queue {
         let now = OffsetDateTime::now_utc();
         let proposal = Proposal {
             id: new_id(),
-            created_at: rfc3339(now),
-            expires_at: rfc3339(now + self.timeout),
+            created_at: timestamp(now),
+            expires_at: timestamp(now + self.timeout),
             request,
         };
         supervise::write_whole(&proposal_path(&self.dir, &proposal.id), &proposal)
@@ -91,7 +91,7 @@ impl Queue {
 
     /// Proposals not answered and not expired.
     fn waiting(&self) -> usize {
-        let now = rfc3339(OffsetDateTime::now_utc());
+        let now = supervise::now();
         let Ok(entries) = std::fs::read_dir(self.dir.join(PROPOSALS)) else {
             return 0;
         };
@@ -102,7 +102,7 @@ impl Queue {
                 let id = name.strip_suffix(".json")?.to_owned();
                 supervise::is_id(&id).then_some(id)
             })
-            .filter(|id| !self.dir.join(DECISIONS).join(format!("{id}.json")).exists())
+            .filter(|id| !decision_path(&self.dir, id).exists())
             .filter_map(|id| {
                 supervise::read_whole::<Proposal>(&proposal_path(&self.dir, &id))
                     .ok()
@@ -117,14 +117,6 @@ impl Queue {
 fn new_id() -> String {
     let bits: u128 = rand::random();
     format!("{bits:032x}")
-}
-
-/// RFC 3339 in UTC with whole seconds (so the text orders as the time does).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 #[cfg(test)]
@@ -158,7 +150,7 @@ mod tests {
             verdict: Verdict::Rejected,
             reason: Some("not today".into()),
             route: None,
-            decided_at: rfc3339(OffsetDateTime::now_utc()),
+            decided_at: supervise::now(),
         };
         let dir = tmp.path().to_path_buf();
         let answer = decision.clone();

@@ -220,6 +220,16 @@ fn first_proposal(dir: &Path) -> Option<Proposal> {
         .find_map(|e| supervise::read_whole(&e.path()).ok().flatten())
 }
 
+/// The server's first decision line of the `supervise` service.
+fn supervise_line(server: &Server) -> Value {
+    server
+        .lines
+        .json()
+        .into_iter()
+        .find(|l| l["service"] == "supervise")
+        .expect("a supervise decision line")
+}
+
 #[tokio::test]
 async fn the_tools_are_listed_and_the_live_table_is_read() {
     let server = start_server(Duration::from_secs(5)).await;
@@ -272,12 +282,7 @@ async fn an_approved_request_is_live_when_the_call_returns() {
         hosts.contains(&"docs.rs".to_string()),
         "reloaded before answering: {hosts:?}"
     );
-    let line = server
-        .lines
-        .json()
-        .into_iter()
-        .find(|l| l["service"] == "supervise")
-        .expect("a decision line");
+    let line = supervise_line(&server);
     assert_eq!(line["verdict"], "allow");
     assert_eq!(line["host"], "docs.rs");
 }
@@ -320,12 +325,7 @@ async fn a_rejection_carries_the_reason_and_silence_denies() {
         answer["reason"].as_str().unwrap().contains("no answer"),
         "{answer}"
     );
-    let block = server
-        .lines
-        .json()
-        .into_iter()
-        .find(|l| l["service"] == "supervise")
-        .unwrap();
+    let block = supervise_line(&server);
     assert_eq!(block["verdict"], "block");
 }
 

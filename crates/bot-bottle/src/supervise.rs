@@ -184,18 +184,25 @@ fn print_pending(pending: &[Stored], json: bool) -> Result<()> {
 
 /// `ID  BOTTLE  HOST  [paths] [methods]  until TIME`.
 pub fn summary(s: &Stored) -> String {
-    let r = &s.proposal.request;
-    let mut scope = String::new();
+    format!(
+        "{}  {}  {}  (waits until {})",
+        s.proposal.id,
+        s.identity,
+        asked(&s.proposal.request),
+        s.proposal.expires_at
+    )
+}
+
+/// What a request asks for: `HOST[ paths P,...][ methods M,...]`.
+pub fn asked(r: &bb_contract::supervise::EgressRequest) -> String {
+    let mut text = r.host.clone();
     if !r.paths.is_empty() {
-        scope.push_str(&format!(" paths {}", r.paths.join(",")));
+        text.push_str(&format!(" paths {}", r.paths.join(",")));
     }
     if !r.methods.is_empty() {
-        scope.push_str(&format!(" methods {}", r.methods.join(",")));
+        text.push_str(&format!(" methods {}", r.methods.join(",")));
     }
-    format!(
-        "{}  {}  {}{}  (waits until {})",
-        s.proposal.id, s.identity, r.host, scope, s.proposal.expires_at
-    )
+    text
 }
 
 /// How long a granted route lasts.

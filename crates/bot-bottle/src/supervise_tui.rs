@@ -19,7 +19,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::{DefaultTerminal, Frame};
 
-use crate::supervise::{describe, keep_asked, parse_route, planned_save, reload_sidecar, short};
+use crate::supervise::{
+    asked, describe, keep_asked, parse_route, planned_save, reload_sidecar, short,
+};
 
 const REFRESH: Duration = Duration::from_secs(1);
 const KEYS: &str = "a approve · o once · t minutes · w approve and keep in the bottle file · e edit · r reject · q quit";
@@ -290,15 +292,12 @@ impl App {
 
 /// One row of the queue: short id, bottle, host and what of it.
 fn row(s: &Stored) -> Line<'static> {
-    let r = &s.proposal.request;
-    let mut text = format!("{}  {}  {}", short(&s.proposal.id), s.identity, r.host);
-    if !r.paths.is_empty() {
-        text.push_str(&format!("  paths {}", r.paths.join(",")));
-    }
-    if !r.methods.is_empty() {
-        text.push_str(&format!("  methods {}", r.methods.join(",")));
-    }
-    Line::from(text)
+    Line::from(format!(
+        "{}  {}  {}",
+        short(&s.proposal.id),
+        s.identity,
+        asked(&s.proposal.request)
+    ))
 }
 
 fn details(s: &Stored) -> Vec<Line<'static>> {

@@ -51,6 +51,19 @@ impl Fixture {
         id
     }
 
+    /// Writes, as the file of proposal `id`, a decision that names `named`.
+    fn decision_file(&self, identity: &str, id: &str, named: &str, verdict: Verdict) {
+        let dir = self.root.join(identity).join(SUPERVISE_DIR);
+        let d = Decision {
+            id: named.into(),
+            verdict,
+            reason: (verdict == Verdict::Rejected).then(|| "later".into()),
+            route: None,
+            decided_at: "2026-12-07T00:00:01Z".into(),
+        };
+        supervise::write_whole(&supervise::decision_path(&dir, id), &d).unwrap();
+    }
+
     fn open(&self) -> Supervise {
         Supervise::open(&self.home, &self.root).unwrap()
     }
@@ -173,15 +186,7 @@ fn a_decision_file_without_its_row_is_recovered_at_the_next_sync() {
     let mut s = f.open();
     s.sync().unwrap();
     // A decider that wrote the answer and stopped before the row.
-    let dir = f.root.join("b1").join(SUPERVISE_DIR);
-    let d = Decision {
-        id: id.clone(),
-        verdict: Verdict::Rejected,
-        reason: Some("later".into()),
-        route: None,
-        decided_at: "2026-12-07T00:00:01Z".into(),
-    };
-    supervise::write_whole(&supervise::decision_path(&dir, &id), &d).unwrap();
+    f.decision_file("b1", &id, &id, Verdict::Rejected);
     assert_eq!(s.sync().unwrap().recovered, 1);
     assert_eq!(
         s.store().decision(&id).unwrap().unwrap().outcome,
@@ -197,15 +202,12 @@ fn a_decision_file_for_another_proposal_is_not_taken() {
     let id = f.file("b1", "docs.rs", LATER);
     let mut s = f.open();
     s.sync().unwrap();
-    let dir = f.root.join("b1").join(SUPERVISE_DIR);
-    let forged = Decision {
-        id: "ffffffffffffffffffffffffffffffff".into(),
-        verdict: Verdict::Approved,
-        reason: None,
-        route: None,
-        decided_at: "2026-12-07T00:00:01Z".into(),
-    };
-    supervise::write_whole(&supervise::decision_path(&dir, &id), &forged).unwrap();
+    f.decision_file(
+        "b1",
+        &id,
+        "ffffffffffffffffffffffffffffffff",
+        Verdict::Approved,
+    );
     assert_eq!(s.sync().unwrap().recovered, 0);
     assert_eq!(
         s.pending().unwrap().len(),

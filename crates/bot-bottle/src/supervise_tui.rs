@@ -29,10 +29,16 @@ const KEYS: &str = "a approve · o once · t minutes · w approve and keep in th
 /// What the bottom line is doing.
 enum Input {
     Keys,
-    /// Typing the reason of a rejection.
-    Reason(String),
-    /// Typing the minutes of a timed approval.
-    Minutes(String),
+    /// Typing the reason of a rejection of `target`.
+    Reason {
+        target: Box<Stored>,
+        text: String,
+    },
+    /// Typing the minutes of a timed approval of `target`.
+    Minutes {
+        target: Box<Stored>,
+        text: String,
+    },
 }
 
 struct App {
@@ -85,20 +91,21 @@ impl App {
 
     /// Handles a key; `false` ends the queue.
     fn on_key(&mut self, code: KeyCode, terminal: &mut DefaultTerminal) -> Result<bool> {
-        if let Input::Reason(text) | Input::Minutes(text) = &mut self.input {
+        // What is typed answers the request it was started on, whatever is selected by then.
+        if let Input::Reason { text, .. } | Input::Minutes { text, .. } = &mut self.input {
             match code {
-                KeyCode::Enter => {
-                    let text = std::mem::take(text);
-                    match std::mem::replace(&mut self.input, Input::Keys) {
-                        Input::Reason(_) => self.reject(&text),
-                        _ => match Scope::parse(&format!("{}m", text.trim())) {
+                KeyCode::Enter => match std::mem::replace(&mut self.input, Input::Keys) {
+                    Input::Reason { target, text } => self.reject(&target, &text),
+                    Input::Minutes { target, text } => {
+                        match Scope::parse(&format!("{}m", text.trim())) {
                             Ok(scope) => {
-                                self.approve(None, scope);
+                                self.approve(&target, None, scope);
                             }
                             Err(e) => self.status = format!("not approved: {e}"),
-                        },
+                        }
                     }
-                }
+                    Input::Keys => {}
+                },
                 KeyCode::Esc => {
                     self.input = Input::Keys;
                     self.status = "nothing answered".into();
@@ -115,19 +122,33 @@ impl App {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(false),
             KeyCode::Down | KeyCode::Char('j') => self.list.select_next(),
             KeyCode::Up | KeyCode::Char('k') => self.list.select_previous(),
+            _ => {}
+        }
+        let Some(target) = self.selected().cloned() else {
+            return Ok(true);
+        };
+        match code {
             KeyCode::Char('a') => {
-                self.approve(None, Scope::Life);
+                self.approve(&target, None, Scope::Life);
             }
             KeyCode::Char('o') => {
-                self.approve(None, Scope::Once);
+                self.approve(&target, None, Scope::Once);
             }
-            KeyCode::Char('t') if self.selected().is_some() => {
-                self.input = Input::Minutes(String::new());
+            KeyCode::Char('t') => {
+                let target = Box::new(target);
+                self.input = Input::Minutes {
+                    target,
+                    text: String::new(),
+                };
             }
-            KeyCode::Char('e') => self.edit_then_approve(terminal)?,
-            KeyCode::Char('w') => self.approve_and_keep(terminal)?,
-            KeyCode::Char('r') if self.selected().is_some() => {
-                self.input = Input::Reason(String::new());
+            KeyCode::Char('e') => self.edit_then_approve(&target, terminal)?,
+            KeyCode::Char('w') => self.approve_and_keep(&target, terminal)?,
+            KeyCode::Char('r') => {
+                let target = Box::new(target);
+                self.input = Input::Reason {
+                    target,
+                    text: String::new(),
+                };
             }
             _ => {}
         }
@@ -147,27 +168,20 @@ impl App {
             Ok(pending) => self.pending = pending,
             Err(e) => self.status = format!("cannot read the store: {e}"),
         }
-        let kept = chosen
-            .as_ref()
-            .and_then(|id| self.pending.iter().position(|s| &s.proposal.id == id));
-        if kept.is_none() && !matches!(self.input, Input::Keys) {
-            // What is being typed answers the request it was started on, or nothing.
-            self.input = Input::Keys;
-            self.status = format!(
-                "request {} was answered elsewhere or expired",
-                chosen.as_deref().map(short).unwrap_or_default()
-            );
-        }
-        let at = kept.or((!self.pending.is_empty()).then_some(0));
+        let at = chosen
+            .and_then(|id| self.pending.iter().position(|s| s.proposal.id == id))
+            .or((!self.pending.is_empty()).then_some(0));
         self.list
             .select(at.map(|i| i.min(self.pending.len().saturating_sub(1))));
     }
 
-    /// Approves the selected request; whether it was.
-    fn approve(&mut self, route: Option<bb_contract::plan::Route>, scope: Scope) -> bool {
-        let Some(stored) = self.selected().cloned() else {
-            return false;
-        };
+    /// Approves `stored`; whether it was.
+    fn approve(
+        &mut self,
+        stored: &Stored,
+        route: Option<bb_contract::plan::Route>,
+        scope: Scope,
+    ) -> bool {
         let result = self.sup.approve(&stored.proposal.id, route, scope);
         let approved = result.is_ok();
         self.status = match result {
@@ -185,10 +199,7 @@ impl App {
         approved
     }
 
-    fn reject(&mut self, reason: &str) {
-        let Some(stored) = self.selected().cloned() else {
-            return;
-        };
+    fn reject(&mut self, stored: &Stored, reason: &str) {
         self.status = match self.sup.reject(&stored.proposal.id, reason) {
             Ok(d) => describe(&d, &stored.identity),
             Err(e) => format!("not rejected: {e}"),
@@ -198,10 +209,7 @@ impl App {
 
     /// Outside the queue, shows the bottle-file change and asks; then approves for the
     /// bottle's life and writes the change on a yes.
-    fn approve_and_keep(&mut self, terminal: &mut DefaultTerminal) -> Result<()> {
-        let Some(stored) = self.selected().cloned() else {
-            return Ok(());
-        };
+    fn approve_and_keep(&mut self, stored: &Stored, terminal: &mut DefaultTerminal) -> Result<()> {
         let change = match planned_save(&self.sup, &stored.proposal.id, None) {
             Ok(c) => c,
             Err(e) => {
@@ -219,7 +227,7 @@ impl App {
                 return Ok(());
             }
         };
-        if !self.approve(None, Scope::Life) || !keep {
+        if !self.approve(stored, None, Scope::Life) || !keep {
             return Ok(());
         }
         let written = crate::supervise_save::write(&change);
@@ -231,10 +239,7 @@ impl App {
     }
 
     /// The route the request would get, in the editor; what is saved is approved.
-    fn edit_then_approve(&mut self, terminal: &mut DefaultTerminal) -> Result<()> {
-        let Some(stored) = self.selected().cloned() else {
-            return Ok(());
-        };
+    fn edit_then_approve(&mut self, stored: &Stored, terminal: &mut DefaultTerminal) -> Result<()> {
         let route = stored.proposal.request.to_route();
         let file = tempfile::Builder::new()
             .prefix("bot-bottle-route-")
@@ -246,7 +251,7 @@ impl App {
         *terminal = ratatui::init();
         match edited.and_then(|text| parse_route(&text).map_err(anyhow::Error::msg)) {
             Ok(route) => {
-                self.approve(Some(route), Scope::Life);
+                self.approve(stored, Some(route), Scope::Life);
             }
             Err(e) => self.status = format!("not approved: the edited route: {e:#}"),
         }
@@ -278,10 +283,10 @@ impl App {
             detail_area,
         );
         let bottom = match &self.input {
-            Input::Reason(text) => {
+            Input::Reason { text, .. } => {
                 format!("reason for the rejection (Enter rejects, Esc cancels): {text}")
             }
-            Input::Minutes(text) => {
+            Input::Minutes { text, .. } => {
                 format!("minutes the approval lasts (Enter approves, Esc cancels): {text}")
             }
             Input::Keys => self.status.clone(),

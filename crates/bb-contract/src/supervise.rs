@@ -192,7 +192,8 @@ fn shown(text: &str) -> String {
         .collect()
 }
 
-/// One pending question to the operator, as the sidecar files it.
+/// One pending question to the operator, as the sidecar files it: an agent's
+/// `request-egress`, or a request the proxy holds ([`Hold`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// 32 lowercase hex digits (random); the file's name.
@@ -201,7 +202,80 @@ pub struct Proposal {
     pub created_at: String,
     /// When the agent stops waiting (RFC 3339, UTC): an answer after it is refused.
     pub expires_at: String,
+    /// What is asked. For a hold: the held request's host, and the proxy's account as reason.
     pub request: EgressRequest,
+    /// Set when the proxy holds a request its content checks flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+}
+
+/// A request the proxy holds on a route that says `on_match: supervise`: a content check found
+/// `rule` in `part`. Names only, never the matched text. Released once, the request goes on as
+/// it is; released for the bottle's life, the rule is added to the route's `dlp.released`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// The host of the route the request matched, as the routes file has it.
+    pub route: String,
+    /// `token_patterns`.
+    pub detector: String,
+    /// The rule that matched (`aws-access-key-id`, `generic-credential`).
+    pub rule: String,
+    /// Where: `body`, `url`, `header x-api-key`, `method`, `a header name`.
+    pub part: String,
+    pub method: String,
+    /// The request's path without its query; absent when the finding is in the URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+impl Hold {
+    /// The reason a held request's proposal gives the operator.
+    pub fn reason(&self) -> String {
+        format!(
+            "the proxy holds a {} request: {} found {} in {}",
+            self.method, self.detector, self.rule, self.part
+        )
+    }
+
+    /// Whether every field is short, printable text (what the operator will be shown).
+    fn is_plain(&self) -> bool {
+        let plain = |t: &str| {
+            !t.is_empty() && t.len() <= 512 && t.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        };
+        [
+            &self.route,
+            &self.detector,
+            &self.rule,
+            &self.part,
+            &self.method,
+        ]
+        .into_iter()
+        .all(|t| plain(t))
+            && self.path.as_deref().is_none_or(is_path_prefix)
+    }
+}
+
+impl Proposal {
+    /// Whether the proposal is in its one accepted form: a request as
+    /// [`EgressRequest::normalized`] leaves it, or a hold of plain text whose reason is its
+    /// own account. The host checks again what the sidecar checked before showing it.
+    pub fn is_well_formed(&self) -> bool {
+        if !is_id(&self.id) {
+            return false;
+        }
+        match &self.hold {
+            None => self.request.clone().normalized().as_ref() == Ok(&self.request),
+            Some(hold) => {
+                hold.is_plain()
+                    && crate::route_host::normalise(&self.request.host).as_deref()
+                        == Ok(self.request.host.as_str())
+                    && self.request.paths.is_empty()
+                    && self.request.methods.is_empty()
+                    && self.request.reason == hold.reason()
+            }
+        }
+    }
 }
 
 /// The operator's answer.
@@ -400,6 +474,64 @@ mod tests {
         assert_eq!(narrow.matches[0].paths[0].value, "/crate/");
     }
 
+    fn held(host: &str, hold: Hold) -> Proposal {
+        Proposal {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            created_at: "2026-12-07T00:00:00Z".into(),
+            expires_at: "2026-12-07T00:02:00Z".into(),
+            request: EgressRequest {
+                host: host.into(),
+                paths: vec![],
+                methods: vec![],
+                reason: hold.reason(),
+            },
+            hold: Some(hold),
+        }
+    }
+
+    #[test]
+    fn holds_and_requests_are_checked_before_the_operator_sees_them() {
+        let hold = Hold {
+            route: "*.example.org".into(),
+            detector: "token_patterns".into(),
+            rule: "generic-credential".into(),
+            part: "body".into(),
+            method: "POST".into(),
+            path: Some("/v1/upload".into()),
+        };
+        assert!(held("api.example.org", hold.clone()).is_well_formed());
+        assert!(
+            held("fixture", hold.clone()).is_well_formed(),
+            "a held request may go to a single-label host its route names"
+        );
+        let mut other_reason = held("api.example.org", hold.clone());
+        other_reason.request.reason = "approve me, the proxy is wrong".into();
+        assert!(!other_reason.is_well_formed(), "a hold's reason is its own");
+        let escape = Hold {
+            rule: "rule\u{1b}[2J".into(),
+            ..hold.clone()
+        };
+        assert!(!held("api.example.org", escape).is_well_formed());
+        let upper = held("API.example.org", hold);
+        assert!(!upper.is_well_formed());
+        let mut request = held(
+            "docs.rs",
+            Hold {
+                route: "docs.rs".into(),
+                detector: "x".into(),
+                rule: "x".into(),
+                part: "body".into(),
+                method: "GET".into(),
+                path: None,
+            },
+        );
+        request.hold = None;
+        request.request.reason = "read the docs".into();
+        assert!(request.is_well_formed());
+        request.request.host = "Docs.rs".into();
+        assert!(!request.is_well_formed());
+    }
+
     #[test]
     fn files_are_written_whole_and_read_back() {
         let tmp = tempfile::tempdir().unwrap();
@@ -416,6 +548,7 @@ mod tests {
                 methods: vec![],
                 reason: "read the docs".into(),
             },
+            hold: None,
         };
         write_whole(&path, &proposal).unwrap();
         assert_eq!(read_whole::<Proposal>(&path).unwrap(), Some(proposal));

@@ -189,15 +189,29 @@ fn route_defaults_and_options() {
     assert_eq!(route.matches[0].headers[0].name, "X-A");
 }
 
+fn policy_of(r: &Resolved, i: usize) -> bb_contract::plan::PersonalData {
+    bb_plan::manifest::bottle::DlpSpec::resolve(r.routes[i].dlp.as_ref(), OnMatch::Block)
+        .personal_data()
+}
+
 #[test]
 fn personal_data_follows_on_match_unless_set() {
     use bb_contract::plan::PersonalData;
     let f = Fixture::new();
     f.bottle(
         "b",
-        "egress:\n  routes:\n    - host: a.example.org\n    - host: b.example.org\n      dlp: {on_match: redact}\n    - host: c.example.org\n      dlp: {personal_data: warn}\n",
+        "egress:\n  routes:\n    - host: a.example.org\n    - host: b.example.org\n      dlp: {on_match: redact}\n    - host: c.example.org\n      dlp: {personal_data: warn}\n    - host: d.example.org\n      dlp: {on_match: supervise}\n",
     );
     let r = resolved(&f, &["b"]);
+    assert_eq!(
+        r.routes[3].dlp.as_ref().unwrap().on_match,
+        Some(OnMatch::Supervise)
+    );
+    assert_eq!(
+        policy_of(&r, 3),
+        PersonalData::Block,
+        "held, like a credential"
+    );
     let policy = |i: usize| {
         bb_plan::manifest::bottle::DlpSpec::resolve(r.routes[i].dlp.as_ref(), OnMatch::Block)
             .personal_data()

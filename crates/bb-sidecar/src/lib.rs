@@ -178,10 +178,25 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     redact_log_with(&log, &cfg.inspector.current());
     cfg.secrets = Live::new(Arc::new(secrets));
     cfg.max_body = opts.max_body;
-    if let Some(s) = &opts.supervise {
+    let queue = opts
+        .supervise
+        .as_ref()
+        .map(|s| Arc::new(supervise::queue::Queue::new(s.dir.clone(), s.timeout)));
+    if let (Some(s), Some(queue)) = (&opts.supervise, &queue) {
         cfg.grants = Arc::new(supervise::grants::Grants::kept_in(s.dir.clone()));
+        cfg.holds = Some(Arc::new(supervise::holds::Holds::new(
+            queue.clone(),
+            log.clone(),
+        )));
     }
     let cfg = Arc::new(cfg);
+    let reloader: Arc<dyn Fn() + Send + Sync> = {
+        let (opts, cfg) = (opts.clone(), cfg.clone());
+        Arc::new(move || reload(&opts, &cfg))
+    };
+    if let Some(holds) = &cfg.holds {
+        holds.reload_with(reloader.clone());
+    }
     let mut tasks = vec![tokio::spawn(proxy::serve(
         listener,
         cfg.clone(),
@@ -199,12 +214,7 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
             shutdown.clone(),
         )));
     }
-    if let (Some(s), Some(listener)) = (&opts.supervise, supervise_listener) {
-        let reloader: Arc<dyn Fn() + Send + Sync> = {
-            let (opts, cfg) = (opts.clone(), cfg.clone());
-            Arc::new(move || reload(&opts, &cfg))
-        };
-        let queue = supervise::queue::Queue::new(s.dir.clone(), s.timeout);
+    if let (Some(s), Some(listener), Some(queue)) = (&opts.supervise, supervise_listener, queue) {
         let supervisor = supervise::Supervisor::new(routes.clone(), queue, reloader, log.clone());
         log.event(
             "supervise",

@@ -46,7 +46,7 @@ async fn start_server(timeout: Duration) -> Server {
     };
     let supervisor = Supervisor::new(
         routes.clone(),
-        Queue::new(dir.clone(), timeout),
+        Arc::new(Queue::new(dir.clone(), timeout)),
         reload,
         log,
     );

@@ -106,6 +106,30 @@ pub fn merge(egress: &mut EgressPlan, route: Route, now: &str) -> Result<Route, 
     Ok(existing.clone())
 }
 
+/// Releases `rule` on the route of `host` in the routes file at `path` for the bottle's life
+/// (a held request's answer); returns the route now in force.
+pub fn release(path: &Path, host: &str, rule: &str) -> Result<Route, Error> {
+    let bad = |why: String| Error::Routes(path.to_path_buf(), why);
+    let text = std::fs::read(path).map_err(|e| bad(format!("cannot read the routes: {e}")))?;
+    let mut egress: EgressPlan =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("not a routes file: {e}")))?;
+    let route = egress
+        .routes
+        .iter_mut()
+        .find(|r| r.host == host)
+        .ok_or_else(|| {
+            Error::BadRoute(format!(
+                "the bottle has no route for {host} any more: approve once"
+            ))
+        })?;
+    if !route.dlp.released.iter().any(|r| r == rule) {
+        route.dlp.released.push(rule.to_string());
+    }
+    let in_force = route.clone();
+    write_routes(path, &egress).map_err(|e| bad(format!("cannot write the routes: {e}")))?;
+    Ok(in_force)
+}
+
 /// Grants `route` in the routes file at `path` (read, merged, written whole then renamed);
 /// returns the route in force.
 pub fn grant(path: &Path, route: Route) -> Result<Route, Error> {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use bb_contract::plan::Route;
 use bb_contract::state::{ROUTES_FILE, SUPERVISE_DIR};
-use bb_contract::supervise::{self, Decision, PROPOSALS, Proposal, Verdict};
+use bb_contract::supervise::{self, Decision, Hold, PROPOSALS, Proposal, Verdict};
 use time::OffsetDateTime;
 
 use crate::Error;
@@ -112,18 +112,23 @@ impl Supervise {
             .transpose()
             .map_err(Error::BadRoute)?;
         self.answer(id, |stored, dir| {
-            let mut route = edited.unwrap_or_else(|| stored.proposal.request.to_route());
-            route.grant = scope.grant(&stored.proposal.id, OffsetDateTime::now_utc());
             let routes = dir
                 .parent()
                 .map(|state| state.join(ROUTES_FILE))
                 .unwrap_or_default();
-            let in_force = grant::grant(&routes, route)?;
+            let in_force = match &stored.proposal.hold {
+                Some(hold) => release(&routes, hold, edited.is_some(), scope)?,
+                None => {
+                    let mut route = edited.unwrap_or_else(|| stored.proposal.request.to_route());
+                    route.grant = scope.grant(&stored.proposal.id, OffsetDateTime::now_utc());
+                    Some(grant::grant(&routes, route)?)
+                }
+            };
             Ok(Decision {
                 id: stored.proposal.id.clone(),
                 verdict: Verdict::Approved,
                 reason: None,
-                route: Some(in_force),
+                route: in_force,
                 decided_at: supervise::now(),
             })
         })
@@ -213,6 +218,24 @@ impl Supervise {
     }
 }
 
+/// What releasing a held request changes: nothing for one request, the rule released on its
+/// route for the bottle's life (the route returned). It has no route to edit and no minutes.
+fn release(routes: &Path, hold: &Hold, edited: bool, scope: Scope) -> Result<Option<Route>, Error> {
+    if edited {
+        return Err(Error::BadRoute(
+            "a held request has no route to edit: release it once or for the bottle's life, or reject it".into(),
+        ));
+    }
+    match scope {
+        Scope::Once => Ok(None),
+        Scope::Life => grant::release(routes, &hold.route, &hold.rule).map(Some),
+        Scope::Minutes(_) => Err(Error::BadRoute(
+            "a held request is released once or for the bottle's life (--grant once or life)"
+                .into(),
+        )),
+    }
+}
+
 fn row_of(d: &Decision, operator: &str) -> DecisionRow {
     DecisionRow {
         proposal_id: d.id.clone(),
@@ -254,13 +277,12 @@ fn proposal_files(state_root: &Path) -> Vec<(String, PathBuf)> {
     files
 }
 
-/// A proposal file whose name is its id and whose request is in its accepted form (the
-/// sidecar checked it; the host checks again what it will show the operator).
+/// A proposal file whose name is its id and which is in its accepted form (the sidecar
+/// checked it; the host checks again what it will show the operator).
 fn read_proposal(path: &Path) -> Option<Proposal> {
     let p: Proposal = supervise::read_whole(path).ok()??;
     let stem = path.file_stem()?.to_string_lossy();
-    let request = p.request.clone().normalized().ok()?;
-    (supervise::is_id(&p.id) && p.id == stem && request == p.request).then_some(p)
+    (p.is_well_formed() && p.id == stem).then_some(p)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use bb_contract::supervise::{EgressRequest, Proposal};
+use bb_contract::supervise::{EgressRequest, Hold, Proposal};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::Error;
@@ -35,6 +35,8 @@ pub const MIGRATIONS: &[&str] = &[
         operator    TEXT NOT NULL
     );
     CREATE INDEX proposals_by_time ON proposals(created_at);",
+    // 2: a request the proxy holds (`on_match: supervise`): the rule and where it matched.
+    "ALTER TABLE proposals ADD COLUMN hold TEXT;",
 ];
 
 /// What became of a proposal.
@@ -137,10 +139,11 @@ impl Store {
     /// Returns whether it was new.
     pub fn insert(&self, identity: &str, p: &Proposal, now: &str) -> rusqlite::Result<bool> {
         let request = serde_json::to_string(&p.request).unwrap_or_default();
+        let hold = p.hold.as_ref().and_then(|h| serde_json::to_string(h).ok());
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO proposals
-                 (id, identity, created_at, expires_at, host, request, imported_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (id, identity, created_at, expires_at, host, request, imported_at, hold)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 p.id,
                 identity,
@@ -148,7 +151,8 @@ impl Store {
                 p.expires_at,
                 p.request.host,
                 request,
-                now
+                now,
+                hold
             ],
         )?;
         Ok(n == 1)
@@ -158,7 +162,7 @@ impl Store {
     pub fn get(&self, id: &str) -> rusqlite::Result<Option<Stored>> {
         self.conn
             .query_row(
-                "SELECT id, identity, created_at, expires_at, request FROM proposals WHERE id = ?1",
+                "SELECT id, identity, created_at, expires_at, request, hold FROM proposals WHERE id = ?1",
                 [id],
                 row_to_stored,
             )
@@ -176,7 +180,7 @@ impl Store {
     /// Proposals without a decision, oldest first.
     pub fn undecided(&self) -> rusqlite::Result<Vec<Stored>> {
         let mut stmt = self.conn.prepare(
-            "SELECT p.id, p.identity, p.created_at, p.expires_at, p.request FROM proposals p
+            "SELECT p.id, p.identity, p.created_at, p.expires_at, p.request, p.hold FROM proposals p
              WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.proposal_id = p.id)
              ORDER BY p.created_at, p.id",
         )?;
@@ -245,6 +249,13 @@ fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
     let request: EgressRequest = serde_json::from_str(&request).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
     })?;
+    let hold: Option<String> = r.get(5)?;
+    let hold: Option<Hold> = hold
+        .map(|h| serde_json::from_str(&h))
+        .transpose()
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+        })?;
     Ok(Stored {
         identity: r.get(1)?,
         proposal: Proposal {
@@ -252,6 +263,7 @@ fn row_to_stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
             created_at: r.get(2)?,
             expires_at: r.get(3)?,
             request,
+            hold,
         },
     })
 }

@@ -147,9 +147,10 @@ pub struct SuperviseArgs {
     #[arg(long, value_name = "FILE", requires = "approve")]
     pub route: Option<std::path::PathBuf>,
     /// How long the approval lasts: `life` (the bottle's), `once` (one request) or minutes
-    /// such as `30m`
-    #[arg(long, value_name = "SCOPE", requires = "approve", default_value = "life", value_parser = bb_supervise::Scope::parse)]
-    pub grant: bb_supervise::Scope,
+    /// such as `30m`. Default: `life` for a requested route, `once` for a held request (`life`
+    /// releases its rule on the route for the bottle's life)
+    #[arg(long, value_name = "SCOPE", requires = "approve", value_parser = bb_supervise::Scope::parse)]
+    pub grant: Option<bb_supervise::Scope>,
     /// Also write the approved route into the bottle file whose routes are in force, after
     /// showing the change as a diff and asking (only with `--grant life`)
     #[arg(long, requires = "approve")]

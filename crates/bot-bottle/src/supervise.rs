@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use bb_contract::InputError;
 use bb_contract::layout::names;
 use bb_contract::plan::Route;
-use bb_contract::supervise::Decision;
+use bb_contract::supervise::{Decision, Hold, Proposal, Verdict};
 use bb_supervise::Supervise;
 use bb_supervise::store::Stored;
 
@@ -29,8 +29,21 @@ pub fn run(args: &SuperviseArgs) -> Result<()> {
     if let Some(id) = &args.approve {
         let route = args.route.as_deref().map(read_route).transpose()?;
         let id = sup.resolve(id).map_err(typed)?;
+        let held = stored(&sup, &id)?.proposal.hold.is_some();
+        let scope = args.grant.unwrap_or(if held {
+            bb_supervise::Scope::Once
+        } else {
+            bb_supervise::Scope::Life
+        });
         let save = if args.save {
-            if args.grant != bb_supervise::Scope::Life {
+            if held {
+                return Err(InputError::new(
+                    "--save keeps a route in the bottle file; a held request has none",
+                )
+                .fix("drop --save (--grant life releases the rule for the bottle's life)")
+                .into());
+            }
+            if scope != bb_supervise::Scope::Life {
                 return Err(
                     InputError::new("--save writes a route for the bottle's life")
                         .fix("drop --grant, or --save")
@@ -42,7 +55,7 @@ pub fn run(args: &SuperviseArgs) -> Result<()> {
         } else {
             None
         };
-        let decision = sup.approve(&id, route, args.grant).map_err(typed)?;
+        let decision = sup.approve(&id, route, scope).map_err(typed)?;
         answered(&sup, &decision, args.json)?;
         if let Some(change) = save {
             crate::supervise_save::write(&change)?;
@@ -67,15 +80,19 @@ pub fn planned_save(
     id: &str,
     edited: Option<&Route>,
 ) -> Result<crate::supervise_save::Change> {
-    let stored = sup
-        .store()
-        .get(id)
-        .map_err(|e| typed(e.into()))?
-        .ok_or_else(|| typed(bb_supervise::Error::NoSuchProposal(id.into())))?;
+    let stored = stored(sup, id)?;
     let route = edited
         .cloned()
         .unwrap_or_else(|| stored.proposal.request.to_route());
     crate::supervise_save::plan_change(&stored.identity, &route)
+}
+
+/// The stored proposal `id`.
+pub fn stored(sup: &Supervise, id: &str) -> Result<Stored> {
+    sup.store()
+        .get(id)
+        .map_err(|e| typed(e.into()))?
+        .ok_or_else(|| typed(bb_supervise::Error::NoSuchProposal(id.into())))
 }
 
 /// Shows the change as a diff and asks whether to write it (`yes`: without asking). Asked
@@ -133,26 +150,34 @@ fn answered(sup: &Supervise, decision: &Decision, json: bool) -> Result<()> {
         value["identity"] = identity.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("{}", describe(decision, &identity));
+        let hold = stored(sup, &decision.id)?.proposal.hold;
+        println!("{}", describe(decision, &identity, hold.as_ref()));
     }
     Ok(())
 }
 
-/// One line about a decision.
-pub fn describe(decision: &Decision, identity: &str) -> String {
-    match (&decision.route, &decision.reason) {
-        (Some(route), _) => format!(
-            "approved {} for {identity}: {} is reachable now ({}; {})",
-            short(&decision.id),
+/// One line about a decision (`hold`: the held request it answers).
+pub fn describe(decision: &Decision, identity: &str, hold: Option<&Hold>) -> String {
+    let id = short(&decision.id);
+    match (decision.verdict, &decision.route, hold) {
+        (Verdict::Rejected, ..) => format!(
+            "rejected {id} for {identity}: {}",
+            decision.reason.as_deref().unwrap_or("")
+        ),
+        (Verdict::Approved, None, Some(_)) => {
+            format!("released {id} for {identity}: the held request goes on (once)")
+        }
+        (Verdict::Approved, Some(route), Some(hold)) => format!(
+            "released {id} for {identity}: {} no longer holds requests to {} for the bottle's life",
+            hold.rule, route.host
+        ),
+        (Verdict::Approved, Some(route), None) => format!(
+            "approved {id} for {identity}: {} is reachable now ({}; {})",
             route.host,
             route_scope(route),
             lasting(route)
         ),
-        (None, reason) => format!(
-            "rejected {} for {identity}: {}",
-            short(&decision.id),
-            reason.as_deref().unwrap_or("")
-        ),
+        (Verdict::Approved, None, None) => format!("approved {id} for {identity}"),
     }
 }
 
@@ -174,8 +199,13 @@ fn print_pending(pending: &[Stored], json: bool) -> Result<()> {
     }
     for s in pending {
         println!("{}", summary(s));
+        let label = if s.proposal.hold.is_some() {
+            "held"
+        } else {
+            "reason"
+        };
         println!(
-            "    reason: {}",
+            "    {label}: {}",
             s.proposal.request.reason.replace('\n', "\n            ")
         );
     }
@@ -188,13 +218,22 @@ pub fn summary(s: &Stored) -> String {
         "{}  {}  {}  (waits until {})",
         s.proposal.id,
         s.identity,
-        asked(&s.proposal.request),
+        asked(&s.proposal),
         s.proposal.expires_at
     )
 }
 
-/// What a request asks for: `HOST[ paths P,...][ methods M,...]`.
-pub fn asked(r: &bb_contract::supervise::EgressRequest) -> String {
+/// What a proposal asks for: `HOST[ paths P,...][ methods M,...]`, or for a held request
+/// `held METHOD HOST[PATH] (RULE in PART)`.
+pub fn asked(p: &Proposal) -> String {
+    let r = &p.request;
+    if let Some(hold) = &p.hold {
+        let path = hold.path.as_deref().unwrap_or("");
+        return format!(
+            "held {} {}{path} ({} in {})",
+            hold.method, r.host, hold.rule, hold.part
+        );
+    }
     let mut text = r.host.clone();
     if !r.paths.is_empty() {
         text.push_str(&format!(" paths {}", r.paths.join(",")));

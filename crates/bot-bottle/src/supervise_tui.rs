@@ -3,7 +3,8 @@
 //! for a number of minutes it asks, `w` approves for the bottle's life and writes the route into
 //! the bottle file after showing the diff and asking, `e` opens the route it would grant in
 //! `$VISUAL` or `$EDITOR` and approves what is saved, `r` asks for a reason and rejects, `q`
-//! quits.
+//! quits. On a request the proxy holds, `a` (or `o`) releases it once and `w` releases its rule
+//! on the route for the bottle's life.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -25,6 +26,9 @@ use crate::supervise::{
 
 const REFRESH: Duration = Duration::from_secs(1);
 const KEYS: &str = "a approve · o once · t minutes · w approve and keep in the bottle file · e edit · r reject · q quit";
+/// What the keys do on a request the proxy holds.
+const HOLD_KEYS: &str =
+    "a held request: a release once · w release its rule for the bottle's life · r reject";
 
 /// What the bottom line is doing.
 enum Input {
@@ -127,6 +131,10 @@ impl App {
         let Some(target) = self.selected().cloned() else {
             return Ok(true);
         };
+        if target.proposal.hold.is_some() {
+            self.on_hold_key(code, target);
+            return Ok(true);
+        }
         match code {
             KeyCode::Char('a') => {
                 self.approve(&target, None, Scope::Life);
@@ -153,6 +161,29 @@ impl App {
             _ => {}
         }
         Ok(true)
+    }
+
+    /// A key on a held request: `a` or `o` releases it once, `w` releases its rule on the
+    /// route for the bottle's life, `r` rejects; it has no route to edit and no minutes.
+    fn on_hold_key(&mut self, code: KeyCode, target: Stored) {
+        match code {
+            KeyCode::Char('a' | 'o') => {
+                self.approve(&target, None, Scope::Once);
+            }
+            KeyCode::Char('w') => {
+                self.approve(&target, None, Scope::Life);
+            }
+            KeyCode::Char('r') => {
+                self.input = Input::Reason {
+                    target: Box::new(target),
+                    text: String::new(),
+                };
+            }
+            KeyCode::Char('t' | 'e') => {
+                self.status = format!("{}: {HOLD_KEYS}", short(&target.proposal.id));
+            }
+            _ => {}
+        }
     }
 
     fn selected(&self) -> Option<&Stored> {
@@ -187,7 +218,7 @@ impl App {
         self.status = match result {
             Ok(d) => {
                 let reloaded = reload_sidecar(&stored.identity);
-                let mut line = describe(&d, &stored.identity);
+                let mut line = describe(&d, &stored.identity, stored.proposal.hold.as_ref());
                 if !reloaded {
                     line.push_str(" (its sidecar is not running: it takes effect on resume)");
                 }
@@ -201,7 +232,7 @@ impl App {
 
     fn reject(&mut self, stored: &Stored, reason: &str) {
         self.status = match self.sup.reject(&stored.proposal.id, reason) {
-            Ok(d) => describe(&d, &stored.identity),
+            Ok(d) => describe(&d, &stored.identity, stored.proposal.hold.as_ref()),
             Err(e) => format!("not rejected: {e}"),
         };
         self.refresh();
@@ -261,7 +292,7 @@ impl App {
     fn draw(&mut self, frame: &mut Frame) {
         let [list_area, detail_area, status_area] = Layout::vertical([
             Constraint::Min(3),
-            Constraint::Length(6),
+            Constraint::Length(7),
             Constraint::Length(3),
         ])
         .areas(frame.area());
@@ -301,7 +332,7 @@ fn row(s: &Stored) -> Line<'static> {
         "{}  {}  {}",
         short(&s.proposal.id),
         s.identity,
-        asked(&s.proposal.request)
+        asked(&s.proposal)
     ))
 }
 
@@ -314,6 +345,11 @@ fn details(s: &Stored) -> Vec<Line<'static>> {
             s.proposal.created_at, s.proposal.expires_at
         )),
         Line::from(format!("reason: {}", flat(&s.proposal.request.reason))),
+        Line::from(if s.proposal.hold.is_some() {
+            HOLD_KEYS
+        } else {
+            ""
+        }),
     ]
 }
 

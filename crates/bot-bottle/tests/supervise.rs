@@ -36,6 +36,7 @@ fn file(f: &Fixture, identity: &str, id: &str, host: &str, paths: &[&str]) {
             methods: vec![],
             reason: format!("the build needs {host}"),
         },
+        hold: None,
     };
     let dir = f.home().join("state").join(identity).join("supervise");
     supervise::write_whole(&supervise::proposal_path(&dir, id), &p).unwrap();
@@ -367,4 +368,98 @@ fn an_approval_is_kept_in_the_bottle_file_whose_routes_are_in_force() {
     let (code, out, err) = run(&f, &["info", "fixer"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("docs.rs"), "{out}");
+}
+
+/// Files a request the proxy holds on the bottle's route for `host`, as the sidecar does.
+fn file_hold(f: &Fixture, identity: &str, id: &str, host: &str) {
+    let hold = supervise::Hold {
+        route: host.into(),
+        detector: "token_patterns".into(),
+        rule: "aws-access-key-id".into(),
+        part: "body".into(),
+        method: "POST".into(),
+        path: Some("/upload".into()),
+    };
+    let p = Proposal {
+        id: id.into(),
+        created_at: "2026-12-07T00:00:00Z".into(),
+        expires_at: LATER.into(),
+        request: EgressRequest {
+            host: host.into(),
+            paths: vec![],
+            methods: vec![],
+            reason: hold.reason(),
+        },
+        hold: Some(hold),
+    };
+    let dir = f.home().join("state").join(identity).join("supervise");
+    supervise::write_whole(&supervise::proposal_path(&dir, id), &p).unwrap();
+    let mut egress = routes(f, identity);
+    if egress.routes.is_empty() {
+        let mut route = EgressRequest {
+            host: host.into(),
+            paths: vec![],
+            methods: vec![],
+            reason: "r".into(),
+        }
+        .to_route();
+        route.dlp.on_match = bb_contract::plan::OnMatch::Supervise;
+        egress.routes.push(route);
+        let path = f
+            .home()
+            .join("state")
+            .join(identity)
+            .join(bb_contract::state::ROUTES_FILE);
+        supervise::write_whole(&path, &egress).unwrap();
+    }
+}
+
+#[test]
+fn a_held_request_is_listed_released_once_or_for_the_bottles_life() {
+    let f = Fixture::new();
+    bottle(&f, "fixer-aaaaa");
+    file_hold(&f, "fixer-aaaaa", A, "api.example.org");
+    file_hold(&f, "fixer-aaaaa", B, "api.example.org");
+    let before = routes(&f, "fixer-aaaaa");
+
+    let (code, out, err) = run(&f, &["supervise", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("held POST api.example.org/upload (aws-access-key-id in body)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "held: the proxy holds a POST request: token_patterns found aws-access-key-id in body"
+        ),
+        "{out}"
+    );
+    let (code, _, err) = run(&f, &["supervise", "--approve", A, "--save", "--yes"]);
+    assert_eq!(code, 2, "a hold has no route to keep: {err}");
+    let (code, _, err) = run(&f, &["supervise", "--approve", A, "--grant", "30m"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("once or for the bottle's life"), "{err}");
+
+    let (code, out, err) = run(&f, &["supervise", "--approve", A]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("released aaaa0000 for fixer-aaaaa: the held request goes on (once)"),
+        "{out}"
+    );
+    assert_eq!(routes(&f, "fixer-aaaaa"), before, "once: no route changed");
+    assert_eq!(
+        decision(&f, "fixer-aaaaa", A).unwrap().verdict,
+        Verdict::Approved
+    );
+
+    let (code, out, err) = run(&f, &["supervise", "--approve", B, "--grant", "life"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("aws-access-key-id no longer holds requests to api.example.org"),
+        "{out}"
+    );
+    assert_eq!(
+        routes(&f, "fixer-aaaaa").routes[0].dlp.released,
+        ["aws-access-key-id"]
+    );
 }

@@ -94,6 +94,7 @@ fn routes(host: &str) -> EgressPlan {
                     inbound: vec![InboundDetector::Injection],
                     on_match: OnMatch::Block,
                     personal_data: None,
+                    released: Vec::new(),
                 },
                 tls_passthrough: false,
                 // The fixture is on a Docker network (a private address).
@@ -111,6 +112,7 @@ fn routes(host: &str) -> EgressPlan {
                     inbound: Vec::new(),
                     on_match: OnMatch::Block,
                     personal_data: None,
+                    released: Vec::new(),
                 },
                 tls_passthrough: false,
                 private: true,

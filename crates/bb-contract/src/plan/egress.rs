@@ -170,6 +170,11 @@ pub struct Dlp {
     /// `token_patterns`) does. Absent (a plan of an earlier version): as `on_match`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_data: Option<PersonalData>,
+    /// Rules of `token_patterns` the operator released on this route for the bottle's life
+    /// (answering a held request, `on_match: supervise`): their findings only warn here.
+    /// `known_secrets` findings are never released.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
 }
 
 impl Dlp {
@@ -185,13 +190,14 @@ impl Dlp {
             inbound: vec![InboundDetector::Injection],
             on_match,
             personal_data: None,
+            released: Vec::new(),
         }
     }
 
     /// The policy for personal data: the route's own, or its `on_match`.
     pub fn personal_data(&self) -> PersonalData {
         self.personal_data.unwrap_or(match self.on_match {
-            OnMatch::Block => PersonalData::Block,
+            OnMatch::Block | OnMatch::Supervise => PersonalData::Block,
             OnMatch::Redact => PersonalData::Redact,
         })
     }
@@ -230,6 +236,9 @@ pub enum InboundDetector {
 pub enum OnMatch {
     Block,
     Redact,
+    /// The request is held and the operator asked (`bot-bottle supervise`): released, it goes
+    /// on as it is; refused or unanswered, 403 with the reason.
+    Supervise,
 }
 
 /// A sidecar env variable that receives a token value at launch.

@@ -154,6 +154,7 @@ impl DlpSpec {
             outbound: spec.outbound.unwrap_or(defaults.outbound),
             inbound: spec.inbound.unwrap_or(defaults.inbound),
             personal_data: spec.personal_data,
+            released: Vec::new(),
             ..defaults
         }
     }

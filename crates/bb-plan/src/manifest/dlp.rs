@@ -135,9 +135,10 @@ fn on_match(ctx: &Ctx, n: &Node, path: &str) -> Result<OnMatch, InputError> {
     match ctx.string(n, path)?.as_str() {
         "block" => Ok(OnMatch::Block),
         "redact" => Ok(OnMatch::Redact),
+        "supervise" => Ok(OnMatch::Supervise),
         other => Err(ctx
             .error(n.line, path, format!("unknown action `{other}`"))
-            .fix("use `block` or `redact`")),
+            .fix("use `block`, `redact` or `supervise`")),
     }
 }
 

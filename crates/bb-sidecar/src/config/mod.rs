@@ -264,6 +264,7 @@ mod tests {
                 inbound: vec![],
                 on_match: OnMatch::Block,
                 personal_data: None,
+                released: Vec::new(),
             },
             tls_passthrough: false,
             private: false,

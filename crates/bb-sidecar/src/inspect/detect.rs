@@ -90,13 +90,13 @@ fn finding_of(f: &bb_detect::Finding) -> Finding {
 /// [`DetectInspector`]'s body scanner: a `bb-detect` stream.
 struct DetectBodyScanner<'a> {
     stream: bb_detect::Stream<'a>,
-    personal_data: PersonalData,
+    policy: Policy,
     warning: Option<Finding>,
 }
 
 impl DetectBodyScanner<'_> {
     fn judge(&mut self, findings: Vec<bb_detect::Finding>) -> Option<Finding> {
-        let (warnings, blocking) = sort_out(findings, self.personal_data);
+        let (warnings, blocking) = self.policy.sort_out(findings);
         if self.warning.is_none() {
             self.warning = warnings.first().map(finding_of);
         }
@@ -104,28 +104,49 @@ impl DetectBodyScanner<'_> {
     }
 }
 
-/// Splits findings into warnings (entropy; personal data on a `warn` route) and blocking ones
-/// (personal data on an `off` route is dropped).
-fn sort_out(
-    findings: Vec<bb_detect::Finding>,
+/// What a route makes of a finding beyond its detectors.
+struct Policy {
     personal_data: PersonalData,
-) -> (Vec<bb_detect::Finding>, Vec<bb_detect::Finding>) {
-    let mut warnings = Vec::new();
-    let mut blocking = Vec::new();
-    for f in findings {
-        let personal = bb_detect::is_personal_data(&f.rule);
-        if personal && personal_data == PersonalData::Off {
-            continue;
-        }
-        if f.detector == bb_detect::Detector::Entropy
-            || (personal && personal_data == PersonalData::Warn)
-        {
-            warnings.push(f);
-        } else {
-            blocking.push(f);
+    /// `token_patterns` rules the operator released on the route.
+    released: Vec<String>,
+}
+
+impl Policy {
+    fn of(route: &Route) -> Policy {
+        Policy {
+            personal_data: route.dlp.personal_data(),
+            released: route.dlp.released.clone(),
         }
     }
-    (warnings, blocking)
+
+    fn is_released(&self, f: &bb_detect::Finding) -> bool {
+        f.detector == bb_detect::Detector::TokenPatterns && self.released.contains(&f.rule)
+    }
+
+    /// Splits findings into warnings (entropy; personal data on a `warn` route; a rule the
+    /// operator released) and blocking ones (personal data on an `off` route is dropped).
+    fn sort_out(
+        &self,
+        findings: Vec<bb_detect::Finding>,
+    ) -> (Vec<bb_detect::Finding>, Vec<bb_detect::Finding>) {
+        let mut warnings = Vec::new();
+        let mut blocking = Vec::new();
+        for f in findings {
+            let personal = bb_detect::is_personal_data(&f.rule);
+            if personal && self.personal_data == PersonalData::Off {
+                continue;
+            }
+            if f.detector == bb_detect::Detector::Entropy
+                || (personal && self.personal_data == PersonalData::Warn)
+                || self.is_released(&f)
+            {
+                warnings.push(f);
+            } else {
+                blocking.push(f);
+            }
+        }
+        (warnings, blocking)
+    }
 }
 
 /// Whether a blocking finding may be redacted on the route: never a value completed by pieces
@@ -167,7 +188,7 @@ impl Inspector for DetectInspector {
     fn body_scanner(&self, route: &Route) -> Option<Box<dyn BodyScanner + '_>> {
         Some(Box::new(DetectBodyScanner {
             stream: self.engine.stream(outbound_config(route)),
-            personal_data: route.dlp.personal_data(),
+            policy: Policy::of(route),
             warning: None,
         }))
     }
@@ -178,9 +199,20 @@ impl Inspector for DetectInspector {
             ..outbound_config(route)
         };
         let key = u8::from(cfg.token_patterns) | u8::from(cfg.known_secrets) << 1;
-        self.names.get_or(name, key, || {
-            self.engine.scan_name(&cfg, name).first().map(finding_of)
-        })
+        let policy = Policy::of(route);
+        let found = |name: &str| {
+            let findings = self.engine.scan_name(&cfg, name);
+            findings
+                .iter()
+                .find(|f| !policy.is_released(f))
+                .map(finding_of)
+        };
+        if policy.released.is_empty() {
+            self.names.get_or(name, key, || found(name))
+        } else {
+            // The cache keys no route: a name released on one route is not on another.
+            found(name)
+        }
     }
 
     fn secret_in(&self, text: &str, thorough: bool) -> Option<String> {
@@ -205,7 +237,7 @@ impl Inspector for DetectInspector {
         // The agent's request is scanned before the route's credential is injected, so a token
         // value in it, even on its own route, means the agent got hold of a secret: a block.
         let findings = self.engine.scan(&outbound_config(route), data);
-        let (warnings, blocking) = sort_out(findings, route.dlp.personal_data());
+        let (warnings, blocking) = Policy::of(route).sort_out(findings);
         // Redacted only when every finding may be: one that must be refused refuses them all.
         let all_redactable = blocking.iter().all(|f| redactable(route, &f.rule));
         match blocking.first() {

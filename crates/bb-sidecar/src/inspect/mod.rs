@@ -252,6 +252,7 @@ mod tests {
                 inbound: vec![],
                 on_match,
                 personal_data: None,
+                released: Vec::new(),
             },
             tls_passthrough: false,
             private: false,

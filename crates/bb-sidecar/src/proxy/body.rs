@@ -46,7 +46,7 @@ pub(super) enum Read<'s> {
 /// the first blocking finding when `stop_on_finding`, and once `stream_after` bytes are read
 /// (when there is a scanner), leaving the rest to a [`Pump`].
 pub(super) async fn read_body<'s>(
-    mut body: Incoming,
+    mut body: AgentBody,
     cap: u64,
     mut scanner: Option<Box<dyn BodyScanner + 's>>,
     stop_on_finding: bool,
@@ -94,6 +94,46 @@ pub(super) async fn read_body<'s>(
         None => s.finish(),
     });
     Ok(Read::Done(chunks, verdict))
+}
+
+/// A request body as the outbound scan reads it: the agent's, as it arrives, or one the proxy
+/// read whole before (a held request, scanned again after the operator's answer).
+pub(super) enum AgentBody {
+    Incoming(Incoming),
+    Read(Option<Bytes>),
+}
+
+impl hyper::body::Body for AgentBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            AgentBody::Incoming(body) => std::pin::Pin::new(body).poll_frame(cx),
+            AgentBody::Read(bytes) => {
+                std::task::Poll::Ready(bytes.take().map(|b| Ok(hyper::body::Frame::data(b))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            AgentBody::Incoming(body) => body.is_end_stream(),
+            AgentBody::Read(bytes) => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            AgentBody::Incoming(body) => body.size_hint(),
+            AgentBody::Read(bytes) => {
+                hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
 }
 
 pub(super) fn full(bytes: Bytes) -> Body {

@@ -62,6 +62,7 @@ impl Decide {
             reason,
             detector,
             unread,
+            ..
         } = refusal;
         self.line().detector(detector.as_deref()).block(&reason);
         if let Some(drain) = unread {
@@ -114,6 +115,8 @@ pub(crate) struct Refusal {
     status: StatusCode,
     reason: String,
     detector: Option<String>,
+    /// What a content check found, and where (`body`, `header x-key`): what a hold names.
+    finding: Option<(Finding, String)>,
     /// Reads off the agent's body, not read yet.
     unread: Option<Drain>,
 }
@@ -127,6 +130,7 @@ impl Refusal {
             status: StatusCode::FORBIDDEN,
             reason: reason.into(),
             detector: None,
+            finding: None,
             unread: None,
         }
     }
@@ -135,6 +139,7 @@ impl Refusal {
     pub(crate) fn found(finding: &Finding, part: Part<'_>) -> Refusal {
         Refusal {
             detector: Some(finding.detector.clone()),
+            finding: Some((finding.clone(), part.to_string())),
             ..Refusal::blocked(format!(
                 "{} found {} in {part}",
                 finding.detector, finding.rule
@@ -166,6 +171,11 @@ impl Refusal {
             status: StatusCode::BAD_REQUEST,
             ..Refusal::blocked(format!("cannot read the request body: {}", one_line(why)))
         }
+    }
+
+    /// The content check's finding and the part it was found in, when one refused.
+    pub(crate) fn finding(&self) -> Option<&(Finding, String)> {
+        self.finding.as_ref()
     }
 
     /// `note` after the reason.

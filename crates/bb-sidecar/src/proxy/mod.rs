@@ -31,6 +31,7 @@
 mod body;
 mod checks;
 mod decide;
+mod hold;
 mod pipeline;
 mod pump;
 mod scan;
@@ -100,6 +101,8 @@ pub struct ProxyConfig {
     pub max_body: u64,
     /// The uses of the operator's grants.
     pub grants: Arc<crate::supervise::grants::Grants>,
+    /// Where requests held on `on_match: supervise` routes are filed (none: refused).
+    pub holds: Option<Arc<crate::supervise::holds::Holds>>,
     upstreams: OnceLock<Upstreams>,
 }
 
@@ -121,6 +124,7 @@ impl ProxyConfig {
             inspector: Live::new(Arc::new(NoopInspector)),
             max_body: DEFAULT_MAX_BODY,
             grants: Arc::default(),
+            holds: None,
             upstreams: OnceLock::new(),
         }
     }

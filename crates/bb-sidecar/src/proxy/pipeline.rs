@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bb_contract::plan::Route;
+use bb_contract::plan::{OnMatch, Route};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -13,9 +13,10 @@ use hyper::http::request::Parts;
 use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Response, Uri, Version};
 
-use super::body::{Collect, collect_capped, full};
+use super::body::{AgentBody, Collect, collect_capped, full};
 use super::checks::{admit, host_secret};
 use super::decide::{Decide, Notes, Refusal, note_masked};
+use super::hold::scan_holding;
 use super::pump::{Outflow, OutflowSender, Pump};
 use super::scan::{Outbound, scan_request};
 use super::upgrade::open_websocket;
@@ -61,16 +62,30 @@ pub async fn pipeline(
     let mut notes = Notes::default();
 
     let (body, pump) = if inspector.scans_outbound(route) {
-        let scanned = scan_request(
-            cfg,
-            &*inspector,
-            route,
-            target,
-            &mut parts,
-            body,
-            &mut notes,
-        );
-        match scanned.await {
+        let scanned = if route.dlp.on_match == OnMatch::Supervise {
+            scan_holding(
+                cfg,
+                &*inspector,
+                route,
+                target,
+                &mut parts,
+                body,
+                &mut notes,
+            )
+            .await
+        } else {
+            scan_request(
+                cfg,
+                &*inspector,
+                route,
+                target,
+                &mut parts,
+                AgentBody::Incoming(body),
+                &mut notes,
+            )
+            .await
+        };
+        match scanned {
             Ok(Outbound::Ready(body)) => (body, None),
             Ok(Outbound::Streaming(pump)) => {
                 let (tx, body) = Outflow::channel(pump.size_hint());

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
+use super::body::AgentBody;
 use super::decide::Refusal;
 use super::{Body, BoxError};
 use crate::inspect::{BodyScanner, Finding, Part, Verdict};
@@ -16,7 +16,7 @@ use crate::inspect::{BodyScanner, Finding, Part, Verdict};
 /// (bytes before [`BodyScanner::decided`]) through an [`Outflow`]; the rest only when the
 /// scan of the whole body is clean.
 pub(super) struct Pump<'s> {
-    body: Incoming,
+    body: AgentBody,
     scanner: Box<dyn BodyScanner + 's>,
     /// Read, not yet sent, in order.
     pending: std::collections::VecDeque<Bytes>,
@@ -56,7 +56,7 @@ impl Cut {
 
 impl<'s> Pump<'s> {
     pub(super) fn new(
-        body: Incoming,
+        body: AgentBody,
         scanner: Box<dyn BodyScanner + 's>,
         read: Vec<Bytes>,
         total: u64,

@@ -5,12 +5,11 @@
 use bb_contract::plan::{OnMatch, PersonalData, Route};
 use bytes::Bytes;
 use hyper::Uri;
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::http::uri::PathAndQuery;
 
-use super::body::{Collect, Read, chunks_body, collect_capped, full, join, read_body};
+use super::body::{AgentBody, Collect, Read, chunks_body, collect_capped, full, join, read_body};
 use super::decide::{Notes, Refusal};
 use super::pump::Pump;
 use super::{Body, ProxyConfig, STREAM_AFTER, Target};
@@ -33,7 +32,7 @@ pub(super) async fn scan_request<'s>(
     route: &Route,
     target: &Target,
     parts: &mut Parts,
-    body: Incoming,
+    body: AgentBody,
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
     let codings = match coding::codings(&parts.headers) {
@@ -63,7 +62,7 @@ async fn scan_encoded_body<'s>(
     inspector: &'s dyn Inspector,
     route: &Route,
     parts: &mut Parts,
-    body: Incoming,
+    body: AgentBody,
     codings: &[coding::Coding],
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
@@ -233,15 +232,18 @@ async fn scan_body<'s>(
     inspector: &'s dyn Inspector,
     route: &Route,
     parts: &mut Parts,
-    body: Incoming,
+    body: AgentBody,
     notes: &mut Notes,
 ) -> Result<Outbound<'s>, Refusal> {
     // A body that may be redacted is held whole (a redaction rewrites it).
     let redact =
         route.dlp.on_match == OnMatch::Redact || route.dlp.personal_data() == PersonalData::Redact;
     let scanner = inspector.body_scanner(route);
-    // A provider API request is read whole: what it asks the provider to do is decided on all of it.
-    let stream_after = (!redact && route.provider_api.is_none()).then_some(STREAM_AFTER);
+    // A provider API request is read whole: what it asks the provider to do is decided on all
+    // of it. So is one that may be held for the operator: none of it leaves before the answer.
+    let stream_after =
+        (!redact && route.provider_api.is_none() && route.dlp.on_match != OnMatch::Supervise)
+            .then_some(STREAM_AFTER);
     let read = read_body(body, cfg.max_body, scanner, !redact, stream_after).await;
     let (chunks, verdict) = match read {
         Ok(Read::Blocked(f)) => return Err(Refusal::found(&f, Part::Body)),

@@ -11,6 +11,7 @@
 //! host writes, into a folder the agent's container does not see.
 
 pub mod grants;
+pub mod holds;
 pub mod queue;
 
 use std::borrow::Cow;
@@ -66,13 +67,13 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(
         routes: SharedRoutes,
-        queue: Queue,
+        queue: Arc<Queue>,
         reload: Arc<dyn Fn() + Send + Sync>,
         log: Log,
     ) -> Supervisor {
         Supervisor {
             routes,
-            queue: Arc::new(queue),
+            queue,
             reload,
             log,
         }
@@ -83,7 +84,7 @@ impl Supervisor {
             Ok(r) => r,
             Err(why) => return refused(&why),
         };
-        let proposal = match self.queue.file(request) {
+        let proposal = match self.queue.file(request, None) {
             Ok(p) => p,
             Err(why) => return refused(&why),
         };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bb_contract::supervise::timestamp;
 use bb_contract::supervise::{
-    self, Decision, EgressRequest, PROPOSALS, Proposal, decision_path, proposal_path,
+    self, Decision, EgressRequest, Hold, PROPOSALS, Proposal, decision_path, proposal_path,
 };
 use time::OffsetDateTime;
 
@@ -50,9 +50,9 @@ impl Queue {
         &self.dir
     }
 
-    /// Files `request` (already [`EgressRequest::normalized`]) as a new proposal, or says why
-    /// not: too many waiting, or the folder cannot be written.
-    pub fn file(&self, request: EgressRequest) -> Result<Proposal, String> {
+    /// Files `request` (already [`EgressRequest::normalized`], or a hold's) as a new proposal,
+    /// or says why not: too many waiting, or the folder cannot be written.
+    pub fn file(&self, request: EgressRequest, hold: Option<Hold>) -> Result<Proposal, String> {
         let _one_at_a_time = self.filing.lock().unwrap_or_else(|e| e.into_inner());
         let waiting = self.waiting();
         if waiting >= MAX_PENDING {
@@ -66,6 +66,7 @@ impl Queue {
             created_at: timestamp(now),
             expires_at: timestamp(now + self.timeout),
             request,
+            hold,
         };
         supervise::write_whole(&proposal_path(&self.dir, &proposal.id), &proposal)
             .map_err(|e| format!("the request could not be filed: {e}"))?;
@@ -137,7 +138,7 @@ mod tests {
     async fn a_filed_proposal_gets_the_decision_written_for_it() {
         let tmp = tempfile::tempdir().unwrap();
         let queue = Queue::new(tmp.path().to_path_buf(), Duration::from_secs(10));
-        let proposal = queue.file(request()).unwrap();
+        let proposal = queue.file(request(), None).unwrap();
         assert!(supervise::is_id(&proposal.id));
         assert!(proposal.expires_at > proposal.created_at);
         let on_disk: Proposal = supervise::read_whole(&proposal_path(tmp.path(), &proposal.id))
@@ -168,14 +169,14 @@ mod tests {
     async fn no_answer_times_out_and_the_waiting_are_capped() {
         let tmp = tempfile::tempdir().unwrap();
         let queue = Queue::new(tmp.path().to_path_buf(), Duration::from_millis(300));
-        let proposal = queue.file(request()).unwrap();
+        let proposal = queue.file(request(), None).unwrap();
         assert!(matches!(queue.wait(&proposal).await, Outcome::TimedOut));
 
         let queue = Queue::new(tmp.path().to_path_buf(), Duration::from_secs(60));
         for _ in 0..MAX_PENDING {
-            queue.file(request()).unwrap();
+            queue.file(request(), None).unwrap();
         }
-        let err = queue.file(request()).unwrap_err();
+        let err = queue.file(request(), None).unwrap_err();
         assert!(err.contains("already wait"), "{err}");
     }
 }

@@ -116,6 +116,8 @@ pub struct Setup {
     pub max_body: Option<u64>,
     /// Trust this upstream CA besides the built-in roots.
     pub upstream_ca: Option<&'static TestCa>,
+    /// Where held requests go.
+    pub holds: Option<Arc<bb_sidecar::supervise::holds::Holds>>,
 }
 
 impl Setup {
@@ -127,6 +129,7 @@ impl Setup {
             inspector: None,
             max_body: None,
             upstream_ca: None,
+            holds: None,
         }
     }
 }
@@ -188,6 +191,7 @@ pub async fn start(setup: Setup) -> Proxy {
     if let Some(max) = setup.max_body {
         cfg.max_body = max;
     }
+    cfg.holds = setup.holds;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, shutdown) = Shutdown::channel();

@@ -45,6 +45,7 @@ impl Fixture {
                 methods: vec![],
                 reason: "needed".into(),
             },
+            hold: None,
         };
         let dir = self.root.join(identity).join(SUPERVISE_DIR);
         supervise::write_whole(&supervise::proposal_path(&dir, &id), &p).unwrap();
@@ -252,4 +253,116 @@ fn ten_bottles_and_two_operators_at_once_lose_and_double_nothing() {
         let routes = f.routes(&format!("bottle-{b}")).routes;
         assert_eq!(routes.len(), 3, "bottle-{b}: {routes:?}");
     }
+}
+
+/// Files a request the proxy holds on the route of `route_host`; returns its id.
+fn file_hold(f: &Fixture, identity: &str, route_host: &str, rule: &str) -> String {
+    let id = format!("{:032x}", rand_id(identity, rule));
+    let hold = supervise::Hold {
+        route: route_host.into(),
+        detector: "token_patterns".into(),
+        rule: rule.into(),
+        part: "body".into(),
+        method: "POST".into(),
+        path: Some("/upload".into()),
+    };
+    let p = Proposal {
+        id: id.clone(),
+        created_at: "2026-12-07T00:00:00Z".into(),
+        expires_at: LATER.into(),
+        request: EgressRequest {
+            host: "api.example.org".into(),
+            paths: vec![],
+            methods: vec![],
+            reason: hold.reason(),
+        },
+        hold: Some(hold),
+    };
+    let dir = f.root.join(identity).join(SUPERVISE_DIR);
+    supervise::write_whole(&supervise::proposal_path(&dir, &id), &p).unwrap();
+    id
+}
+
+fn with_route(f: &Fixture, identity: &str, host: &str) {
+    let mut egress = f.routes(identity);
+    let mut route = EgressRequest {
+        host: host.into(),
+        paths: vec![],
+        methods: vec![],
+        reason: "r".into(),
+    }
+    .to_route();
+    route.dlp.on_match = bb_contract::plan::OnMatch::Supervise;
+    route.added_by = None;
+    egress.routes.push(route);
+    supervise::write_whole(&f.root.join(identity).join(ROUTES_FILE), &egress).unwrap();
+}
+
+#[test]
+fn a_held_request_is_released_once_without_touching_the_routes() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    with_route(&f, "b1", "*.example.org");
+    let before = f.routes("b1");
+    let id = file_hold(&f, "b1", "*.example.org", "aws-access-key-id");
+    let mut s = f.open();
+    assert_eq!(s.sync().unwrap().new, 1);
+    let stored = s.store().get(&id).unwrap().unwrap();
+    assert_eq!(
+        stored.proposal.hold.as_ref().unwrap().rule,
+        "aws-access-key-id"
+    );
+    for bad in [Scope::Minutes(30)] {
+        assert!(s.approve(&id, None, bad).unwrap_err().is_input());
+    }
+    let edited = before.routes[0].clone();
+    assert!(
+        s.approve(&id, Some(edited), Scope::Once)
+            .unwrap_err()
+            .is_input()
+    );
+    let d = s.approve(&id, None, Scope::Once).unwrap();
+    assert_eq!((d.verdict, d.route), (Verdict::Approved, None));
+    assert_eq!(
+        f.routes("b1"),
+        before,
+        "a release for one request changes no route"
+    );
+}
+
+#[test]
+fn a_release_for_the_bottles_life_adds_the_rule_to_the_route() {
+    let f = Fixture::new();
+    f.bottle("b1");
+    with_route(&f, "b1", "*.example.org");
+    let id = file_hold(&f, "b1", "*.example.org", "aws-access-key-id");
+    let gone = file_hold(&f, "b1", "gone.example.org", "generic-credential");
+    let mut s = f.open();
+    s.sync().unwrap();
+    let d = s.approve(&id, None, Scope::Life).unwrap();
+    let route = d.route.unwrap();
+    assert_eq!(route.dlp.released, ["aws-access-key-id"]);
+    assert_eq!(f.routes("b1").routes[0].dlp.released, ["aws-access-key-id"]);
+    let err = s.approve(&gone, None, Scope::Life).unwrap_err();
+    assert!(
+        err.to_string().contains("no route for gone.example.org"),
+        "{err}"
+    );
+    assert!(
+        s.store().decision(&gone).unwrap().is_none(),
+        "nothing was answered"
+    );
+}
+
+#[test]
+fn a_hold_that_tells_the_operator_something_else_is_skipped() {
+    let f = Fixture::new();
+    let dir = f.bottle("b1");
+    let id = file_hold(&f, "b1", "*.example.org", "aws-access-key-id");
+    let path = supervise::proposal_path(&dir.join(SUPERVISE_DIR), &id);
+    let mut p: Proposal = supervise::read_whole(&path).unwrap().unwrap();
+    p.request.reason = "approve this, it is fine".into();
+    supervise::write_whole(&path, &p).unwrap();
+    let report = f.open().sync().unwrap();
+    assert_eq!((report.new, report.skipped.len()), (0, 1));
 }

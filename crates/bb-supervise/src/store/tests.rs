@@ -12,6 +12,7 @@ fn proposal(id: &str) -> Proposal {
             methods: vec![],
             reason: "docs".into(),
         },
+        hold: None,
     }
 }
 

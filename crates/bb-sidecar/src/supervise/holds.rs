@@ -1,0 +1,96 @@
+//! DLP holds: a request the proxy's content checks flagged on a route that says
+//! `on_match: supervise` is filed as a proposal ([`Hold`]) and waits for the operator, like an
+//! agent's `request-egress`. Released, the proxy sends it on; refused or unanswered, it is
+//! refused with the reason. The proposal names the rule and where it matched, never the text.
+
+use std::sync::{Arc, OnceLock};
+
+use bb_contract::supervise::{EgressRequest, Hold, Verdict};
+
+use super::queue::{Outcome, Queue};
+use crate::log::{Log, Service};
+
+/// The operator's answer to a held request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Send it on; `remembered`: the rule is released on the route for the bottle's life.
+    Released { remembered: bool },
+    /// Refuse it, for this reason.
+    Refused(String),
+}
+
+/// Where the proxy files its holds: the supervise queue, and how to reload the routes file
+/// (an answer for the bottle's life changed it).
+pub struct Holds {
+    queue: Arc<Queue>,
+    reload: OnceLock<Arc<dyn Fn() + Send + Sync>>,
+    log: Log,
+}
+
+impl Holds {
+    pub fn new(queue: Arc<Queue>, log: Log) -> Holds {
+        Holds {
+            queue,
+            reload: OnceLock::new(),
+            log,
+        }
+    }
+
+    /// How to reload the routes file (set once the proxy's configuration exists).
+    pub fn reload_with(&self, reload: Arc<dyn Fn() + Send + Sync>) {
+        let _ = self.reload.set(reload);
+    }
+
+    /// Files `hold` of a request to `host` and waits for the answer.
+    pub async fn ask(&self, host: &str, hold: Hold) -> Answer {
+        let request = EgressRequest {
+            host: host.to_string(),
+            paths: Vec::new(),
+            methods: Vec::new(),
+            reason: hold.reason(),
+        };
+        let proposal = match self.queue.file(request, Some(hold)) {
+            Ok(p) => p,
+            Err(why) => return Answer::Refused(format!("the operator cannot be asked: {why}")),
+        };
+        self.log.event(
+            "supervise",
+            true,
+            &format!(
+                "held {} for {host}: {}; waiting up to {} s for the operator",
+                proposal.id,
+                proposal.request.reason,
+                self.queue.timeout().as_secs()
+            ),
+        );
+        let line = || self.log.decision(Service::Supervise).host(host);
+        match self.queue.wait(&proposal).await {
+            Outcome::Decided(d) if d.verdict == Verdict::Approved => {
+                let remembered = d.route.is_some();
+                if remembered && let Some(reload) = self.reload.get() {
+                    reload();
+                }
+                let lasting = if remembered {
+                    "for the bottle's life"
+                } else {
+                    "once"
+                };
+                line().allow(&format!("held {} released by the operator {lasting}", d.id));
+                Answer::Released { remembered }
+            }
+            Outcome::Decided(d) => {
+                let reason = d.reason.unwrap_or_else(|| "no reason given".into());
+                line().block(&format!("held {} refused by the operator: {reason}", d.id));
+                Answer::Refused(format!("refused by the operator: {reason}"))
+            }
+            Outcome::TimedOut => {
+                let why = format!(
+                    "no answer from the operator within {} s",
+                    self.queue.timeout().as_secs()
+                );
+                line().block(&format!("held {} refused: {why}", proposal.id));
+                Answer::Refused(why)
+            }
+        }
+    }
+}

@@ -116,7 +116,7 @@ pub(crate) struct Refusal {
     reason: String,
     detector: Option<String>,
     /// What a content check found, and where (`body`, `header x-key`): what a hold names.
-    finding: Option<(Finding, String)>,
+    finding: Option<Box<(Finding, String)>>,
     /// Reads off the agent's body, not read yet.
     unread: Option<Drain>,
 }
@@ -139,7 +139,7 @@ impl Refusal {
     pub(crate) fn found(finding: &Finding, part: Part<'_>) -> Refusal {
         Refusal {
             detector: Some(finding.detector.clone()),
-            finding: Some((finding.clone(), part.to_string())),
+            finding: Some(Box::new((finding.clone(), part.to_string()))),
             ..Refusal::blocked(format!(
                 "{} found {} in {part}",
                 finding.detector, finding.rule
@@ -175,7 +175,7 @@ impl Refusal {
 
     /// The content check's finding and the part it was found in, when one refused.
     pub(crate) fn finding(&self) -> Option<&(Finding, String)> {
-        self.finding.as_ref()
+        self.finding.as_deref()
     }
 
     /// `note` after the reason.

@@ -770,6 +770,94 @@ fn held_for_the_operator(cli: Cli, answer: &'static [&'static str]) {
     run.assert_nothing_left();
 }
 
+/// The sidecar is killed while the real CLI's `request-egress` call waits, and starts again
+/// (its restart policy's work, done here at once): the proposal filed before the kill is the
+/// one the operator sees, once; its approval after the restart is live in the restarted
+/// sidecar (the agent's retried request passes); the store holds one proposal and one decision.
+#[test]
+fn a_sidecar_killed_mid_call_loses_and_doubles_nothing() {
+    let cli = Cli::ClaudeApiKey;
+    let host = asked_host(cli);
+    let retry = format!(
+        "for i in $(seq 40); do curl -sS -m 5 -o /dev/null https://{host}/v1/models && break; sleep 2; done; echo probe-exit=$?"
+    );
+    let run = Run::new(
+        cli,
+        &[
+            json!({"mcp": "request-egress", "input": {"host": host, "reason": "list the models"}}),
+            json!({"shell": retry}),
+            json!({"text": "FINAL-restart"}),
+        ],
+    );
+    let home = run.w.f.home();
+    let env = [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", run.w.f.path("user").into_os_string()),
+        ("BOT_BOTTLE_HOME", home.clone().into_os_string()),
+    ];
+    let pending = move || -> Vec<Value> {
+        let out = std::process::Command::new(bb_testkit::bin_path("bot-bottle"))
+            .env_clear()
+            .envs(env.clone())
+            .args(["supervise", "--once", "--json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let operator = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        let first = loop {
+            if let Some(p) = pending().into_iter().next() {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "the CLI never asked");
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        let identity = first["identity"].as_str().unwrap().to_string();
+        let sidecar = bb_contract::layout::names::sidecar_container(&identity);
+        docker_try(&["restart", "--time", "0", &sidecar]).expect("the sidecar restarts");
+        let after = pending();
+        assert_eq!(after.len(), 1, "one proposal after the restart: {after:#?}");
+        assert_eq!(after[0]["id"], first["id"], "the same one");
+        let id = first["id"].as_str().unwrap().to_string();
+        let out = std::process::Command::new(bb_testkit::bin_path("bot-bottle"))
+            .env_clear()
+            .envs([
+                ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+                ("BOT_BOTTLE_HOME", home.into_os_string()),
+            ])
+            .args(["supervise", "--approve", &id])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        id
+    });
+    let (out, _) = run.headless("List the models.");
+    let id = operator.join().expect("the operator's thread");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "exit {}: {stderr}", out.status);
+    assert!(stdout.contains("FINAL-restart"), "{stdout}\n{stderr}");
+    let all = run
+        .api_requests()
+        .iter()
+        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .concat();
+    assert!(
+        all.contains("probe-exit=0"),
+        "the approval made after the restart is live: {all}"
+    );
+    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
+    let audit = store.decisions().unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].proposal_id, id);
+    run.assert_nothing_left();
+}
+
 #[test]
 fn claude_sends_a_held_request_once_the_operator_releases_it() {
     held_for_the_operator(Cli::ClaudeApiKey, &["--approve"]);

@@ -864,6 +864,11 @@ fn claude_sends_a_held_request_once_the_operator_releases_it() {
 }
 
 #[test]
+fn codex_sends_a_held_request_once_the_operator_releases_it() {
+    held_for_the_operator(Cli::CodexApiKey, &["--approve"]);
+}
+
+#[test]
 fn claude_is_told_why_a_held_request_was_refused() {
     held_for_the_operator(Cli::ClaudeApiKey, &["--reject", "--reason", "not that key"]);
 }
@@ -871,6 +876,19 @@ fn claude_is_told_why_a_held_request_was_refused() {
 #[test]
 fn claude_asks_the_operator_for_a_host_and_uses_it_once_approved() {
     asks_the_operator(Cli::ClaudeApiKey, &["--approve"]);
+}
+
+#[test]
+fn codex_asks_the_operator_for_a_host_and_uses_it_once_approved() {
+    asks_the_operator(Cli::CodexApiKey, &["--approve"]);
+}
+
+#[test]
+fn codex_asks_the_operator_for_a_host_and_is_told_why_not() {
+    asks_the_operator(
+        Cli::CodexApiKey,
+        &["--reject", "--reason", "use the internal mirror"],
+    );
 }
 
 #[test]

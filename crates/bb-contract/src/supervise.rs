@@ -238,6 +238,16 @@ impl Hold {
         )
     }
 
+    /// The request part of a hold's proposal: the held request's host, the proxy's account.
+    pub fn request(&self, host: &str) -> EgressRequest {
+        EgressRequest {
+            host: host.to_string(),
+            paths: Vec::new(),
+            methods: Vec::new(),
+            reason: self.reason(),
+        }
+    }
+
     /// Whether every field is short, printable text (what the operator will be shown).
     fn is_plain(&self) -> bool {
         let plain = |t: &str| {
@@ -479,12 +489,7 @@ mod tests {
             id: "0123456789abcdef0123456789abcdef".into(),
             created_at: "2026-12-07T00:00:00Z".into(),
             expires_at: "2026-12-07T00:02:00Z".into(),
-            request: EgressRequest {
-                host: host.into(),
-                paths: vec![],
-                methods: vec![],
-                reason: hold.reason(),
-            },
+            request: hold.request(host),
             hold: Some(hold),
         }
     }

@@ -202,6 +202,51 @@ impl Run {
             .collect()
     }
 
+    /// The conversation as the CLI last sent it, in order.
+    fn conversation(&self) -> String {
+        self.api_requests()
+            .iter()
+            .map(|r| r["body"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    /// Runs headless while an operator answers the first pending proposal with `answer`;
+    /// checks the CLI ended with `final_text`. Returns the proposal as listed and the
+    /// sidecar's decision lines.
+    fn answered_by_operator(
+        &self,
+        prompt: &str,
+        final_text: &str,
+        answer: &'static [&'static str],
+    ) -> (Value, Vec<Value>) {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let asked = operator(&self.w.f, answer, done.clone());
+        let (out, decisions) = self.headless(prompt);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "exit {}: {stderr}", out.status);
+        assert!(stdout.contains(final_text), "{stdout}\n{stderr}");
+        let asked = asked
+            .join()
+            .expect("the operator answered")
+            .expect("a proposal reached the operator");
+        let lines = decisions
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        (asked, lines)
+    }
+
+    /// The operator's store holds one decision, `outcome`.
+    fn assert_one_decision(&self, outcome: bb_supervise::store::Outcome) {
+        let store =
+            bb_supervise::store::Store::open(&self.w.f.home().join("bot-bottle.db")).unwrap();
+        let audit = store.decisions().unwrap();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].outcome, outcome);
+    }
+
     fn assert_nothing_left(&self) {
         let prefix = format!("bot-bottle-{}-", self.agent);
         let left: Vec<String> = docker_try(&["ps", "-a", "--format", "{{.Names}}"])
@@ -622,28 +667,12 @@ fn asks_the_operator(cli: Cli, answer: &'static [&'static str]) {
             json!({"text": "FINAL-supervise"}),
         ],
     );
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let asked = operator(&run.w.f, answer, done.clone());
-    let (out, decisions) = run.headless("List the models.");
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "exit {}: {stderr}", out.status);
-    assert!(stdout.contains("FINAL-supervise"), "{stdout}\n{stderr}");
-    let asked = asked
-        .join()
-        .expect("the operator answered")
-        .expect("the CLI asked the operator");
+    let (asked, lines) = run.answered_by_operator("List the models.", "FINAL-supervise", answer);
     assert_eq!(asked["request"]["host"], host);
     assert_eq!(asked["request"]["reason"], "list the models");
 
     let approved = answer[0] == "--approve";
-    // The conversation as the CLI last sent it, in order.
-    let all = run
-        .api_requests()
-        .iter()
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .concat();
+    let all = run.conversation();
     assert!(
         !all.contains("NO-SUCH-TOOL"),
         "the CLI offered the supervise tools: {all}"
@@ -668,34 +697,35 @@ fn asks_the_operator(cli: Cli, answer: &'static [&'static str]) {
         if approved { "passed" } else { "still refused" }
     );
 
-    let lines: Vec<Value> = decisions
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let verdict = if approved { "allow" } else { "block" };
-    assert!(
-        lines
-            .iter()
-            .any(|d| d["service"] == "supervise" && d["verdict"] == verdict),
-        "the sidecar logged the answer: {decisions:#?}"
-    );
+    assert_answer_logged(&lines, approved);
     assert_eq!(
         lines
             .iter()
             .any(|d| d["host"] == host && d["verdict"] == "allow" && d["service"] == "egress"),
         approved,
-        "the proxy let the host through only once approved: {decisions:#?}"
+        "the proxy let the host through only once approved: {lines:#?}"
     );
-    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
-    let audit = store.decisions().unwrap();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    let outcome = if approved {
+    run.assert_one_decision(outcome_of(approved));
+    run.assert_nothing_left();
+}
+
+/// The sidecar's `supervise` line of the operator's answer.
+fn assert_answer_logged(lines: &[Value], approved: bool) {
+    let verdict = if approved { "allow" } else { "block" };
+    assert!(
+        lines
+            .iter()
+            .any(|d| d["service"] == "supervise" && d["verdict"] == verdict),
+        "the sidecar logged the answer: {lines:#?}"
+    );
+}
+
+fn outcome_of(approved: bool) -> bb_supervise::store::Outcome {
+    if approved {
         bb_supervise::store::Outcome::Approved
     } else {
         bb_supervise::store::Outcome::Rejected
-    };
-    assert_eq!(audit[0].outcome, outcome);
-    run.assert_nothing_left();
+    }
 }
 
 /// The real CLI's shell sends a credential-shaped value to a host whose route says
@@ -713,29 +743,14 @@ fn held_for_the_operator(cli: Cli, answer: &'static [&'static str]) {
         &[json!({"shell": send}), json!({"text": "FINAL-held"})],
         &format!("    - host: {host}\n      private: true\n      dlp: {{on_match: supervise}}\n"),
     );
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let asked = operator(&run.w.f, answer, done.clone());
-    let (out, decisions) = run.headless("Upload the key.");
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "exit {}: {stderr}", out.status);
-    assert!(stdout.contains("FINAL-held"), "{stdout}\n{stderr}");
-    let held = asked
-        .join()
-        .expect("the operator answered")
-        .expect("the proxy held the request");
+    let (held, lines) = run.answered_by_operator("Upload the key.", "FINAL-held", answer);
     assert_eq!(held["request"]["host"], host);
     assert_eq!(held["hold"]["rule"], "aws-access-key-id");
     assert_eq!(held["hold"]["part"], "body");
     assert_eq!(held["hold"]["path"], "/v1/held");
 
     let released = answer[0] == "--approve";
-    let all = run
-        .api_requests()
-        .iter()
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .concat();
+    let all = run.conversation();
     if released {
         assert!(!all.contains("held-status=403"), "released: {all}");
         assert!(all.contains("held-status="), "{all}");
@@ -746,27 +761,16 @@ fn held_for_the_operator(cli: Cli, answer: &'static [&'static str]) {
             "the reason reached the CLI: {all}"
         );
     }
-    let lines: Vec<Value> = decisions
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
     let verdict = if released { "allow" } else { "block" };
     assert!(
         lines.iter().any(|d| d["service"] == "egress"
             && d["host"] == host
             && d["verdict"] == verdict
             && d["detector"] == "token_patterns"),
-        "the proxy's line for the held request: {decisions:#?}"
+        "the proxy's line for the held request: {lines:#?}"
     );
-    assert!(
-        lines
-            .iter()
-            .any(|d| d["service"] == "supervise" && d["verdict"] == verdict),
-        "the sidecar logged the answer: {decisions:#?}"
-    );
-    let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
-    let audit = store.decisions().unwrap();
-    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_answer_logged(&lines, released);
+    run.assert_one_decision(outcome_of(released));
     run.assert_nothing_left();
 }
 
@@ -841,20 +845,14 @@ fn a_sidecar_killed_mid_call_loses_and_doubles_nothing() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "exit {}: {stderr}", out.status);
     assert!(stdout.contains("FINAL-restart"), "{stdout}\n{stderr}");
-    let all = run
-        .api_requests()
-        .iter()
-        .map(|r| r["body"].as_str().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .concat();
+    let all = run.conversation();
     assert!(
         all.contains("probe-exit=0"),
         "the approval made after the restart is live: {all}"
     );
+    run.assert_one_decision(bb_supervise::store::Outcome::Approved);
     let store = bb_supervise::store::Store::open(&run.w.f.home().join("bot-bottle.db")).unwrap();
-    let audit = store.decisions().unwrap();
-    assert_eq!(audit.len(), 1, "{audit:?}");
-    assert_eq!(audit[0].proposal_id, id);
+    assert_eq!(store.decisions().unwrap()[0].proposal_id, id);
     run.assert_nothing_left();
 }
 

@@ -384,12 +384,7 @@ fn file_hold(f: &Fixture, identity: &str, id: &str, host: &str) {
         id: id.into(),
         created_at: "2026-12-07T00:00:00Z".into(),
         expires_at: LATER.into(),
-        request: EgressRequest {
-            host: host.into(),
-            paths: vec![],
-            methods: vec![],
-            reason: hold.reason(),
-        },
+        request: hold.request(host),
         hold: Some(hold),
     };
     let dir = f.home().join("state").join(identity).join("supervise");

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use bb_contract::supervise::{EgressRequest, Hold, Verdict};
+use bb_contract::supervise::{Hold, Verdict};
 
 use super::queue::{Outcome, Queue};
 use crate::log::{Log, Service};
@@ -43,13 +43,7 @@ impl Holds {
 
     /// Files `hold` of a request to `host` and waits for the answer.
     pub async fn ask(&self, host: &str, hold: Hold) -> Answer {
-        let request = EgressRequest {
-            host: host.to_string(),
-            paths: Vec::new(),
-            methods: Vec::new(),
-            reason: hold.reason(),
-        };
-        let proposal = match self.queue.file(request, Some(hold)) {
+        let proposal = match self.queue.file(hold.request(host), Some(hold)) {
             Ok(p) => p,
             Err(why) => return Answer::Refused(format!("the operator cannot be asked: {why}")),
         };

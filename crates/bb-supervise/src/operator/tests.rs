@@ -270,12 +270,7 @@ fn file_hold(f: &Fixture, identity: &str, route_host: &str, rule: &str) -> Strin
         id: id.clone(),
         created_at: "2026-12-07T00:00:00Z".into(),
         expires_at: LATER.into(),
-        request: EgressRequest {
-            host: "api.example.org".into(),
-            paths: vec![],
-            methods: vec![],
-            reason: hold.reason(),
-        },
+        request: hold.request("api.example.org"),
         hold: Some(hold),
     };
     let dir = f.root.join(identity).join(SUPERVISE_DIR);

@@ -90,6 +90,16 @@ pub struct Store {
     conn: Connection,
 }
 
+/// How long an opener or a decider waits for another one.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl Store {
     /// Opens (creating it, 0600 in a 0700 folder) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Store, Error> {
@@ -98,15 +108,38 @@ impl Store {
         }
         let conn = Connection::open(path).map_err(|e| Error::store(path, e))?;
         restrict(path)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(|e| Error::store(path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        conn.busy_timeout(BUSY_WAIT)
             .map_err(|e| Error::store(path, e))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| Error::store(path, e))?;
         let mut store = Store { conn };
+        store.wal().map_err(|e| Error::store(path, e))?;
         store.migrate().map_err(|e| Error::store(path, e))?;
         Ok(store)
+    }
+
+    /// Puts the store in WAL mode (kept in the file: later opens find it so). Switching takes
+    /// the whole file, and SQLite answers `SQLITE_BUSY` at once, without its busy handler,
+    /// while another opener migrates: retried here for as long as the busy timeout.
+    fn wal(&self) -> rusqlite::Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let mode = self
+                .conn
+                .pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0));
+            let set = match mode {
+                Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(_) => self.conn.pragma_update(None, "journal_mode", "WAL"),
+                Err(e) => Err(e),
+            };
+            match set {
+                Ok(()) => return Ok(()),
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The schema version now.

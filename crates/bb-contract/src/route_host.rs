@@ -48,9 +48,32 @@ pub fn normalise(host: &str) -> Result<String, Problem> {
     Ok(host)
 }
 
+/// Whether the route host `pattern` covers `host`, both normalised: equal, or for
+/// `*.example.com` one or more labels below `example.com`, never the apex.
+pub fn covers(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(apex) => {
+            host.len() > apex.len() + 1
+                && host.ends_with(apex)
+                && host.as_bytes()[host.len() - apex.len() - 1] == b'.'
+        }
+        None => pattern == host,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_cover_names_below_their_apex_only() {
+        assert!(covers("*.example.com", "a.example.com"));
+        assert!(covers("*.example.com", "a.b.example.com"));
+        assert!(!covers("*.example.com", "example.com"));
+        assert!(!covers("*.example.com", "badexample.com"));
+        assert!(covers("api.example.com", "api.example.com"));
+        assert!(!covers("api.example.com", "x.api.example.com"));
+    }
 
     #[test]
     fn normalises_case_and_trailing_dot() {

@@ -223,13 +223,35 @@ pub struct Hold {
     pub rule: String,
     /// Where: `body`, `url`, `header x-api-key`, `method`, `a header name`.
     pub part: String,
+    /// One of [`METHODS`], or [`Hold::OTHER_METHOD`] (an extension method is any token, so it
+    /// may be the secret itself).
     pub method: String,
-    /// The request's path without its query; absent when the finding is in the URL.
+    /// The request's path without its query; absent when it may hold a secret (the finding is
+    /// in the URL, or a scan of it for every known pattern finds one) or is no plain path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }
 
 impl Hold {
+    /// What a hold names in place of an extension method.
+    pub const OTHER_METHOD: &str = "OTHER";
+    /// The only detector whose findings are held.
+    pub const DETECTOR: &str = "token_patterns";
+
+    /// `method` as a hold may name it.
+    pub fn shown_method(method: &str) -> String {
+        if METHODS.contains(&method) {
+            method.to_string()
+        } else {
+            Hold::OTHER_METHOD.to_string()
+        }
+    }
+
+    /// `path` as a hold may show it: a plain absolute path, else none.
+    pub fn shown_path(path: &str) -> Option<String> {
+        is_path_prefix(path).then(|| path.to_string())
+    }
+
     /// The reason a held request's proposal gives the operator.
     pub fn reason(&self) -> String {
         format!(
@@ -253,15 +275,11 @@ impl Hold {
         let plain = |t: &str| {
             !t.is_empty() && t.len() <= 512 && t.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
         };
-        [
-            &self.route,
-            &self.detector,
-            &self.rule,
-            &self.part,
-            &self.method,
-        ]
-        .into_iter()
-        .all(|t| plain(t))
+        [&self.route, &self.rule, &self.part]
+            .into_iter()
+            .all(|t| plain(t))
+            && self.detector == Hold::DETECTOR
+            && (METHODS.contains(&self.method.as_str()) || self.method == Hold::OTHER_METHOD)
             && self.path.as_deref().is_none_or(is_path_prefix)
     }
 }
@@ -280,6 +298,9 @@ impl Proposal {
                 hold.is_plain()
                     && crate::route_host::normalise(&self.request.host).as_deref()
                         == Ok(self.request.host.as_str())
+                    && crate::route_host::normalise(&hold.route).as_deref()
+                        == Ok(hold.route.as_str())
+                    && crate::route_host::covers(&hold.route, &self.request.host)
                     && self.request.paths.is_empty()
                     && self.request.methods.is_empty()
                     && self.request.reason == hold.reason()
@@ -505,8 +526,12 @@ mod tests {
             path: Some("/v1/upload".into()),
         };
         assert!(held("api.example.org", hold.clone()).is_well_formed());
+        let fixture = Hold {
+            route: "fixture".into(),
+            ..hold.clone()
+        };
         assert!(
-            held("fixture", hold.clone()).is_well_formed(),
+            held("fixture", fixture).is_well_formed(),
             "a held request may go to a single-label host its route names"
         );
         let mut other_reason = held("api.example.org", hold.clone());
@@ -517,8 +542,28 @@ mod tests {
             ..hold.clone()
         };
         assert!(!held("api.example.org", escape).is_well_formed());
-        let upper = held("API.example.org", hold);
+        let upper = held("API.example.org", hold.clone());
         assert!(!upper.is_well_formed());
+        assert!(
+            !held("api.example.com", hold.clone()).is_well_formed(),
+            "the route a release changes covers the held request's host"
+        );
+        let secret_method = Hold {
+            method: "AKIAZ7QW3RTY5UIO2PAS".into(),
+            ..hold.clone()
+        };
+        assert!(!held("api.example.org", secret_method).is_well_formed());
+        assert_eq!(
+            Hold::shown_method("AKIAZ7QW3RTY5UIO2PAS"),
+            Hold::OTHER_METHOD
+        );
+        assert_eq!(Hold::shown_method("POST"), "POST");
+        assert_eq!(Hold::shown_path("*"), None);
+        let other = Hold {
+            detector: "known_secrets".into(),
+            ..hold
+        };
+        assert!(!held("api.example.org", other).is_well_formed());
         let mut request = held(
             "docs.rs",
             Hold {

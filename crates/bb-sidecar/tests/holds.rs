@@ -84,7 +84,24 @@ fn proposals(dir: &Path) -> Vec<Proposal> {
 /// released on the route in the routes file; `Rejected` with a reason.
 fn operator(held: &Held, verdict: Verdict, life: bool) -> tokio::task::JoinHandle<Proposal> {
     let (dir, routes_file) = (held.dir.clone(), held.routes_file.clone());
+    tokio::spawn(answer_next(dir, routes_file, verdict, life))
+}
+
+/// Releases the next `n` holds once, one after the other.
+fn releases(held: &Held, n: usize) -> tokio::task::JoinHandle<Vec<Proposal>> {
+    let (dir, routes_file) = (held.dir.clone(), held.routes_file.clone());
     tokio::spawn(async move {
+        let mut answered = Vec::new();
+        for _ in 0..n {
+            let p = answer_next(dir.clone(), routes_file.clone(), Verdict::Approved, false);
+            answered.push(p.await);
+        }
+        answered
+    })
+}
+
+async fn answer_next(dir: PathBuf, routes_file: PathBuf, verdict: Verdict, life: bool) -> Proposal {
+    {
         let proposal = loop {
             let waiting = proposals(&dir)
                 .into_iter()
@@ -117,7 +134,7 @@ fn operator(held: &Held, verdict: Verdict, life: bool) -> tokio::task::JoinHandl
         };
         supervise::write_whole(&supervise::decision_path(&dir, &proposal.id), &decision).unwrap();
         proposal
-    })
+    }
 }
 
 fn post(port: u16, path: &str, body: &str) -> String {
@@ -248,4 +265,105 @@ async fn a_finding_in_the_url_is_held_without_the_path() {
     let hold = operator.await.unwrap().hold.unwrap();
     assert_eq!(hold.part, "url");
     assert_eq!(hold.path, None, "the path holds the finding");
+}
+
+/// A GitHub token (the `github-pat` rule), a second finding beside [`KEY`].
+const PAT: &str = "ghp_R8mK2pQ7vX4nL9tB3wY6zD1cF5hJ0sA2eG8u";
+
+#[tokio::test]
+async fn what_the_operator_is_shown_holds_no_secret_even_after_a_release() {
+    let (port, hits) = start_upstream().await;
+    let held = start_holding(Duration::from_secs(20), true).await;
+    // The key in the path is held first, without the path; released once, the token in the
+    // body is held next: still without the path, which holds the key.
+    let twice = releases(&held, 2);
+    let answer = send(
+        held.proxy.addr,
+        &post(port, &format!("/keys/{KEY}"), &format!("t={PAT}")),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let holds: Vec<_> = twice
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.hold.unwrap())
+        .collect();
+    assert_eq!(holds[0].part, "url");
+    assert_eq!(holds[1].part, "body");
+    assert_eq!(
+        (holds[0].path.as_deref(), holds[1].path.as_deref()),
+        (None, None)
+    );
+
+    // A secret as the method: the hold names another method.
+    let operator = operator(&held, Verdict::Rejected, false);
+    let method = format!(
+        "{KEY} http://api.test:{port}/m HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    let refused = send(held.proxy.addr, &method).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let hold = operator.await.unwrap().hold.unwrap();
+    assert_eq!(
+        (hold.part.as_str(), hold.method.as_str()),
+        ("method", "OTHER")
+    );
+    for p in proposals(&held.dir) {
+        let filed = std::fs::read_to_string(supervise::proposal_path(&held.dir, &p.id)).unwrap();
+        assert!(!filed.contains(KEY) && !filed.contains(PAT), "{filed}");
+        assert!(p.is_well_formed(), "{p:?}");
+    }
+    assert_eq!(hits.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_known_secret_anywhere_refuses_before_the_operator_is_asked() {
+    let (port, hits) = start_upstream().await;
+    let held = start_holding(Duration::from_secs(20), true).await;
+    let body = format!("k={KEY}");
+    let request = format!(
+        "POST http://api.test:{port}/u HTTP/1.1\r\nHost: api.test\r\nX-Note: {TOKEN}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let refused = send(held.proxy.addr, &request).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("known_secrets"), "{}", refused.body);
+    assert!(proposals(&held.dir).is_empty(), "nobody was asked");
+    assert_eq!(hits.requests(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_that_does_not_release_the_hold_releases_nothing() {
+    let (port, hits) = start_upstream().await;
+    let held = start_holding(Duration::from_secs(20), true).await;
+    let (dir, routes_file) = (held.dir.clone(), held.routes_file.clone());
+    // An operator's tool that reads the hold as a request for a route.
+    let operator = tokio::spawn(async move {
+        let proposal = loop {
+            if let Some(p) = proposals(&dir).into_iter().next() {
+                break p;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let route: bb_contract::plan::Route =
+            serde_json::from_value(held_route("api.test")).unwrap();
+        let _ = routes_file;
+        let decision = Decision {
+            id: proposal.id.clone(),
+            verdict: Verdict::Approved,
+            reason: None,
+            route: Some(route),
+            decided_at: supervise::now(),
+        };
+        supervise::write_whole(&supervise::decision_path(&dir, &proposal.id), &decision).unwrap();
+    });
+    let refused = send(held.proxy.addr, &post(port, "/u", &format!("k={KEY}"))).await;
+    operator.await.unwrap();
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("does not release this hold"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(hits.requests(), 0);
 }

@@ -165,7 +165,9 @@ pub fn describe(decision: &Decision, identity: &str, hold: Option<&Hold>) -> Str
             decision.reason.as_deref().unwrap_or("")
         ),
         (Verdict::Approved, None, Some(_)) => {
-            format!("released {id} for {identity}: the held request goes on (once)")
+            format!(
+                "released {id} for {identity}: the held request goes on unless another finding holds it (once)"
+            )
         }
         (Verdict::Approved, Some(route), Some(hold)) => format!(
             "released {id} for {identity}: {} no longer holds requests to {} for the bottle's life",
@@ -229,8 +231,13 @@ pub fn asked(p: &Proposal) -> String {
     let r = &p.request;
     if let Some(hold) = &p.hold {
         let path = hold.path.as_deref().unwrap_or("");
+        let route = if hold.route == r.host {
+            String::new()
+        } else {
+            format!("; route {}", hold.route)
+        };
         return format!(
-            "held {} {}{path} ({} in {})",
+            "held {} {}{path} ({} in {}{route})",
             hold.method, r.host, hold.rule, hold.part
         );
     }

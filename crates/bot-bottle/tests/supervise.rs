@@ -438,7 +438,7 @@ fn a_held_request_is_listed_released_once_or_for_the_bottles_life() {
     let (code, out, err) = run(&f, &["supervise", "--approve", A]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("released aaaa0000 for fixer-aaaaa: the held request goes on (once)"),
+        out.contains("released aaaa0000 for fixer-aaaaa: the held request goes on unless another finding holds it (once)"),
         "{out}"
     );
     assert_eq!(routes(&f, "fixer-aaaaa"), before, "once: no route changed");

@@ -39,14 +39,7 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
     if !valid_host(&host) {
         return false;
     }
-    match pattern.strip_prefix("*.") {
-        Some(apex) => {
-            host.len() > apex.len() + 1
-                && host.ends_with(apex)
-                && host.as_bytes()[host.len() - apex.len() - 1] == b'.'
-        }
-        None => pattern == host,
-    }
+    bb_contract::route_host::covers(&pattern, &host)
 }
 
 /// How specific a matching pattern is: an exact host beats every wildcard, a longer apex beats

@@ -240,7 +240,13 @@ impl Inspector for DetectInspector {
         let (warnings, blocking) = Policy::of(route).sort_out(findings);
         // Redacted only when every finding may be: one that must be refused refuses them all.
         let all_redactable = blocking.iter().all(|f| redactable(route, &f.rule));
-        match blocking.first() {
+        // The finding named is one that refuses, when any does: what the route would redact is
+        // never what stops a request (nor what the operator is asked to let through).
+        let named = blocking
+            .iter()
+            .find(|f| !redactable(route, &f.rule))
+            .or(blocking.first());
+        match named {
             Some(first) => Verdict::Found {
                 finding: finding_of(first),
                 redacted: all_redactable.then(|| bb_detect::redact(data, &blocking)),

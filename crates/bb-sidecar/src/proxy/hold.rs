@@ -15,7 +15,7 @@ use super::body::{AgentBody, Collect, collect_capped};
 use super::decide::{Notes, Refusal};
 use super::scan::{Outbound, scan_request};
 use super::{ProxyConfig, Target};
-use crate::inspect::{Inspector, Part};
+use crate::inspect::{Finding, Inspector, Part};
 use crate::supervise::holds::Answer;
 
 /// The most findings one request may be held for, one after the other.
@@ -64,8 +64,13 @@ pub(super) async fn scan_holding<'s>(
         Err(Collect::Failed(why)) => return Err(Refusal::unreadable(&why)),
     };
     let head = Head::of(parts);
+    if let Some(refusal) = known_secret(inspector, target, &head, &bytes) {
+        return Err(refusal);
+    }
     let mut route = route.clone();
-    for _ in 0..=MAX_HOLDS {
+    // Once a finding was in the URL, no later hold of this request shows the path.
+    let mut url_held = false;
+    for held in 0..=MAX_HOLDS {
         head.restore(parts);
         *notes = Notes::default();
         let scanned = scan_request(
@@ -82,9 +87,14 @@ pub(super) async fn scan_holding<'s>(
             Ok(outbound) => return Ok(outbound),
             Err(refusal) => refusal,
         };
-        let Some(hold) = holdable(&refusal, &route, &head) else {
+        let Some(hold) = holdable(inspector, &refusal, &route, &head, &mut url_held) else {
             return Err(refusal);
         };
+        if held == MAX_HOLDS {
+            return Err(refusal.noting(&format!(
+                "; not held: {MAX_HOLDS} findings of this request were held already"
+            )));
+        }
         let Some(holds) = &cfg.holds else {
             return Err(
                 refusal.noting("; nobody can be asked (the bottle has no supervise folder)")
@@ -96,26 +106,74 @@ pub(super) async fn scan_holding<'s>(
             Answer::Refused(why) => return Err(refusal.noting(&format!("; held, {why}"))),
         }
     }
-    Err(Refusal::blocked(format!(
-        "held for {} findings in one request; send fewer at once",
-        MAX_HOLDS + 1
-    )))
+    unreachable!("the last round refuses or sends")
 }
 
-/// The hold a refusal asks for: a `token_patterns` finding the route has not released yet.
-fn holdable(refusal: &Refusal, route: &Route, head: &Head) -> Option<Hold> {
+/// A known secret (a token slot's value, the canary) anywhere in the request: refused before
+/// any operator is asked, whatever else the request holds.
+fn known_secret(
+    inspector: &dyn Inspector,
+    target: &Target,
+    head: &Head,
+    body: &[u8],
+) -> Option<Refusal> {
+    let found = |part: Part<'_>, text: &str| {
+        inspector
+            .secret_in(text, false)
+            .map(|rule| Refusal::found(&Finding::new("known_secrets", rule), part))
+    };
+    let pq = head.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    found(Part::Url, &format!("{}{pq}", target.host))
+        .or_else(|| {
+            let names: Vec<&str> = head.headers.keys().map(|n| n.as_str()).collect();
+            found(Part::HeaderName, &names.join("\n"))
+        })
+        .or_else(|| {
+            head.headers.iter().find_map(|(name, value)| {
+                found(
+                    Part::Header(name.as_str()),
+                    &String::from_utf8_lossy(value.as_bytes()),
+                )
+            })
+        })
+        .or_else(|| found(Part::Body, &String::from_utf8_lossy(body)))
+}
+
+/// The hold a refusal asks for: a `token_patterns` finding the route neither released nor
+/// would redact. What the hold shows the operator holds no secret: the method when it is a
+/// standard one, the path only when no finding of this request was in the URL and a scan of it
+/// for every pattern (released or not) finds nothing, the part's header name likewise.
+fn holdable(
+    inspector: &dyn Inspector,
+    refusal: &Refusal,
+    route: &Route,
+    head: &Head,
+    url_held: &mut bool,
+) -> Option<Hold> {
     let (finding, part) = refusal.finding()?;
-    if finding.detector != "token_patterns" || route.dlp.released.contains(&finding.rule) {
+    if finding.detector != Hold::DETECTOR
+        || route.dlp.released.contains(&finding.rule)
+        || inspector.may_redact(route, finding)
+    {
         return None;
     }
-    // The path is shown to the operator only when the finding is not in the URL.
-    let path = (part.as_str() != Part::Url.to_string()).then(|| head.uri.path().to_string());
+    *url_held |= *part == Part::Url.to_string();
+    let clean = |text: &str| inspector.secret_in(text, true).is_none();
+    let path = head.uri.path();
+    let path = (!*url_held && clean(path))
+        .then(|| Hold::shown_path(path))
+        .flatten();
+    let part = if clean(part) {
+        part.clone()
+    } else {
+        "a header".to_string()
+    };
     Some(Hold {
         route: route.host.clone(),
         detector: finding.detector.clone(),
         rule: finding.rule.clone(),
-        part: part.clone(),
-        method: head.method.as_str().to_string(),
+        part,
+        method: Hold::shown_method(head.method.as_str()),
         path,
     })
 }

@@ -43,6 +43,7 @@ impl Holds {
 
     /// Files `hold` of a request to `host` and waits for the answer.
     pub async fn ask(&self, host: &str, hold: Hold) -> Answer {
+        let rule = hold.rule.clone();
         let proposal = match self.queue.file(hold.request(host), Some(hold)) {
             Ok(p) => p,
             Err(why) => return Answer::Refused(format!("the operator cannot be asked: {why}")),
@@ -59,6 +60,18 @@ impl Holds {
         );
         let line = || self.log.decision(Service::Supervise).host(host);
         match self.queue.wait(&proposal).await {
+            Outcome::Decided(d)
+                if d.verdict == Verdict::Approved
+                    && d.route
+                        .as_ref()
+                        .is_some_and(|r| !r.dlp.released.contains(&rule)) =>
+            {
+                // A route without the rule answers a request for a route, not this hold (an
+                // operator's tool that does not know holds): nothing is released.
+                let why = "the answer does not release this hold (is bot-bottle supervise older than the sidecar?)";
+                line().block(&format!("held {} refused: {why}", d.id));
+                Answer::Refused(why.to_string())
+            }
             Outcome::Decided(d) if d.verdict == Verdict::Approved => {
                 let remembered = d.route.is_some();
                 if remembered && let Some(reload) = self.reload.get() {

@@ -270,7 +270,7 @@ fn file_hold(f: &Fixture, identity: &str, route_host: &str, rule: &str) -> Strin
         id: id.clone(),
         created_at: "2026-12-07T00:00:00Z".into(),
         expires_at: LATER.into(),
-        request: hold.request("api.example.org"),
+        request: hold.request(&route_host.replace("*.", "api.")),
         hold: Some(hold),
     };
     let dir = f.root.join(identity).join(SUPERVISE_DIR);

@@ -10,6 +10,7 @@
 
 pub mod render;
 pub mod secrets;
+pub mod token_command;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -71,6 +71,11 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
                     .fix(format!("export {name} before launching"))
                 })?,
             TokenSource::CodexAuthFile { path } => codex_token(path)?,
+            TokenSource::File { path } => file_token(path, &routes_of(plan, &slot.slot))?,
+            TokenSource::Command { argv, timeout_secs } => {
+                let timeout = std::time::Duration::from_secs(u64::from(*timeout_secs));
+                crate::token_command::run(argv, timeout, &routes_of(plan, &slot.slot))?
+            }
         };
         out.push((slot.slot.clone(), value));
     }
@@ -78,6 +83,35 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
     out.push((env::AGENT_CANARY.to_string(), canary.clone()));
     out.push((env::SIDECAR_CANARY.to_string(), canary));
     Ok(Secrets(out))
+}
+
+/// The hosts whose routes take the token of `slot`, for a message.
+fn routes_of(plan: &Plan, slot: &str) -> String {
+    let hosts: Vec<&str> = plan
+        .egress
+        .routes
+        .iter()
+        .filter(|r| r.auth.as_ref().is_some_and(|a| a.slot == slot))
+        .map(|r| r.host.as_str())
+        .collect();
+    hosts.join(", ")
+}
+
+/// A token kept in a file: its contents without one final line break.
+fn file_token(path: &Path, routes: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(format!("cannot read the token for {routes}: {e}"))
+            .in_file(path)
+            .fix("check the route's `token_file`")
+    })?;
+    let token = crate::token_command::strip_line_end(&text);
+    if token.trim().is_empty() {
+        return Err(InputError::new(format!("the token for {routes} is empty"))
+            .in_file(path)
+            .fix("write the token into the file, or change the route's `token_file`")
+            .into());
+    }
+    Ok(token.to_string())
 }
 
 /// The access token in Codex's `auth.json` (`tokens.access_token`, or `OPENAI_API_KEY`).

@@ -235,7 +235,10 @@ fn route_line(route: &Route, egress: &EgressPlan) -> String {
             .find(|s| s.slot == auth.slot)
             .map(|s| match &s.source {
                 TokenSource::HostEnv { name } => format!("${name}"),
-                TokenSource::CodexAuthFile { path } => display_path(path),
+                TokenSource::CodexAuthFile { path } | TokenSource::File { path } => {
+                    display_path(path)
+                }
+                TokenSource::Command { argv, .. } => format!("`{}`", argv.join(" ")),
             })
             .unwrap_or_default();
         let _ = write!(line, "  auth {} from {source}", auth.scheme.as_str());

@@ -277,6 +277,76 @@ fn partial_auth() {
     );
 }
 
+fn auth_case(auth: &str, expected: &[&str]) {
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        &format!(
+            "extends: claude\negress:\n  routes:\n    - host: a.example.org\n      auth: {auth}\n"
+        ),
+    );
+    assert_bad(&f, &["fixer"], &[], expected);
+}
+
+#[test]
+fn token_sources_are_one_of_three_and_a_command_is_a_list() {
+    auth_case(
+        "{scheme: Bearer, token_ref: GITEA_TOKEN, token_file: /tmp/t}",
+        &[
+            "egress.routes[0].auth",
+            "`token_ref`, `token_file` each name the token: give one",
+        ],
+    );
+    auth_case(
+        "{scheme: Bearer, token_command: \"op read op://a/b\"}",
+        &[
+            "egress.routes[0].auth.token_command",
+            "no shell runs it",
+            "[pass, show, github/token]",
+        ],
+    );
+    auth_case(
+        "{scheme: Bearer, token_command: []}",
+        &["egress.routes[0].auth.token_command", "no program named"],
+    );
+    auth_case(
+        "{scheme: Bearer, token_ref: GITEA_TOKEN, token_timeout: 5}",
+        &[
+            "egress.routes[0].auth.token_timeout",
+            "only a `token_command` has a timeout",
+        ],
+    );
+    auth_case(
+        "{scheme: Bearer, token_command: [pass, show, x], token_timeout: 0}",
+        &["egress.routes[0].auth.token_timeout", "from 1 to 600"],
+    );
+    auth_case(
+        "{scheme: Bearer, token_comand: [pass, show, x]}",
+        &[
+            "egress.routes[0].auth.token_comand",
+            "did you mean `token_command`",
+        ],
+    );
+}
+
+#[test]
+fn a_token_file_or_command_that_is_not_there_is_named_before_launch() {
+    auth_case(
+        "{scheme: Bearer, token_file: /nonexistent/bot-bottle/token}",
+        &[
+            "egress.routes[0].auth.token_file",
+            "/nonexistent/bot-bottle/token (token for a.example.org) is not a file",
+        ],
+    );
+    auth_case(
+        "{scheme: Bearer, token_command: [bot-bottle-no-such-vault, read, x]}",
+        &[
+            "egress.routes[0].auth.token_command",
+            "`bot-bottle-no-such-vault` (the token command for a.example.org) is not found",
+        ],
+    );
+}
+
 #[test]
 fn empty_auth() {
     let f = Fixture::new();

@@ -34,6 +34,9 @@ egress:
     # - host: api.example.com
     #   auth: {scheme: Bearer, token_ref: EXAMPLE_API_TOKEN}   # sent over https to port 443 only
     #                                                          # (`port: 8443` in auth to change)
+    # The token may also come from a file or from a command run at launch (no shell):
+    #   auth: {scheme: Bearer, token_file: ~/.config/example/token}
+    #   auth: {scheme: Bearer, token_command: [op, read, "op://Private/Example/token"]}
 
 # What the agent container may use (defaults: 4096 processes, half the engine's memory, every
 # CPU but one). The preflight shows the values in force.

@@ -428,15 +428,39 @@ egress:
       auth: {scheme: Bearer, token_ref: BB_TEST_ROUTE_TOKEN}
 "#;
 
+/// Routes whose tokens a file and a command hold (`{work}`: where they are, outside the
+/// bot-bottle home the test scans).
+const TOKEN_SOURCE_ROUTES: &str = r#"    - host: files.test
+      private: true
+      auth: {scheme: Bearer, token_file: "{work}/token.txt"}
+    - host: command.test
+      private: true
+      auth: {scheme: Bearer, token_command: ["{work}/vault", read, "op://bottle/api/token"], token_timeout: 20}
+"#;
+
 const HOST_SECRET: &str = "planted-host-Kx81Qm3zTa";
+const FILE_SECRET: &str = "planted-file-Qz62Hd8wLp";
+const COMMAND_SECRET: &str = "planted-command-Mv47Tj1cRs";
 const ASKED_SECRET: &str = "planted-asked-Wp27Lr9vNe";
 const ROUTE_SECRET: &str = "planted-route-Gh54Ys6uBc";
 
 #[test]
 fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
-    let b = Bottle::new("sec", SECRETS_BOTTLE);
-    let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
     let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("token.txt"), format!("{FILE_SECRET}\n")).unwrap();
+    let vault = work.path().join("vault");
+    std::fs::write(
+        &vault,
+        format!(
+            "#!/bin/sh\n[ \"$2\" = op://bottle/api/token ] && printf '%s\\n' {COMMAND_SECRET}\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let routes = TOKEN_SOURCE_ROUTES.replace("{work}", &work.path().display().to_string());
+    let b = Bottle::new("sec", &format!("{SECRETS_BOTTLE}{routes}"));
+    let bins = bin_path("bb-plan").parent().unwrap().to_path_buf();
     let plan_file = work.path().join("plan.json");
     let log_file = work.path().join("stderr.log");
     // `?` values are asked on the terminal: run the pipeline under a pseudo-terminal (script)
@@ -489,12 +513,23 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
         !env.contains(ROUTE_SECRET),
         "the route token never enters the agent"
     );
-    let token = text(&exec(&sidecar, "root", "printenv EGRESS_TOKEN_1")).0;
+    let token = |slot: &str| text(&exec(&sidecar, "root", &format!("printenv {slot}"))).0;
     assert_eq!(
-        token.trim(),
+        token("EGRESS_TOKEN_1").trim(),
         ROUTE_SECRET,
         "the route token reached the sidecar"
     );
+    assert_eq!(
+        token("EGRESS_TOKEN_2"),
+        format!("{FILE_SECRET}\n"),
+        "the file's token, without its line break, reached the sidecar"
+    );
+    assert_eq!(
+        token("EGRESS_TOKEN_3"),
+        format!("{COMMAND_SECRET}\n"),
+        "the command's token, without its line break, reached the sidecar"
+    );
+    assert!(!env.contains(FILE_SECRET) && !env.contains(COMMAND_SECRET));
 
     let logs = b.stage(&plan, &["bb-compose", "logs"]);
     assert!(logs.status.success());
@@ -533,7 +568,13 @@ fn secrets_reach_the_agent_and_sidecar_environment_and_nothing_else() {
             .any(|(name, _)| name.ends_with("compose.log"))
     );
     for (name, text) in &haystacks {
-        for secret in [HOST_SECRET, ASKED_SECRET, ROUTE_SECRET] {
+        for secret in [
+            HOST_SECRET,
+            ASKED_SECRET,
+            ROUTE_SECRET,
+            FILE_SECRET,
+            COMMAND_SECRET,
+        ] {
             assert!(!text.contains(secret), "a planted value is in {name}");
         }
     }

@@ -257,4 +257,15 @@ pub enum TokenSource {
     HostEnv { name: String },
     /// The access token in the host's `~/.codex/auth.json`.
     CodexAuthFile { path: PathBuf },
+    /// The contents of this host file (one final line break dropped).
+    File { path: PathBuf },
+    /// What this command prints (one final line break dropped), run on the host without a
+    /// shell; given up after `timeout_secs`.
+    Command {
+        argv: Vec<String>,
+        timeout_secs: u32,
+    },
 }
+
+/// How long a token command may run by default.
+pub const TOKEN_COMMAND_TIMEOUT_SECS: u32 = 30;

@@ -131,9 +131,46 @@ pub struct RouteSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthSpec {
     pub scheme: AuthScheme,
-    pub token_ref: String,
+    /// Where the token is read at launch.
+    pub token: TokenRef,
     /// The TLS port the token goes to (443 when unset).
     pub port: Option<u16>,
+}
+
+/// Where a route's token comes from: `token_ref` (a host variable), `token_file` or
+/// `token_command` (with `token_timeout`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenRef {
+    HostEnv(String),
+    File(std::path::PathBuf),
+    Command {
+        argv: Vec<String>,
+        timeout_secs: u32,
+    },
+}
+
+impl TokenRef {
+    /// The key of the bottle file that names it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            TokenRef::HostEnv(_) => "token_ref",
+            TokenRef::File(_) => "token_file",
+            TokenRef::Command { .. } => "token_command",
+        }
+    }
+
+    /// The plan's source of the token.
+    pub fn source(&self) -> bb_contract::plan::TokenSource {
+        use bb_contract::plan::TokenSource;
+        match self {
+            TokenRef::HostEnv(name) => TokenSource::HostEnv { name: name.clone() },
+            TokenRef::File(path) => TokenSource::File { path: path.clone() },
+            TokenRef::Command { argv, timeout_secs } => TokenSource::Command {
+                argv: argv.clone(),
+                timeout_secs: *timeout_secs,
+            },
+        }
+    }
 }
 
 /// `dlp`, each field optional (an absent one takes the default).

@@ -4,7 +4,7 @@ use bb_contract::InputError;
 use bb_contract::plan::{AuthScheme, HeaderMatch, PathMatch, PathMatchKind, RouteMatch};
 
 use super::Loc;
-use super::bottle::{AuthSpec, RouteSpec, env_name};
+use super::bottle::{AuthSpec, RouteSpec};
 use super::walk::{Ctx, get, index, join};
 use super::yaml::{Node, Value};
 
@@ -17,7 +17,14 @@ const ROUTE_KEYS: &[&str] = &[
     "private",
 ];
 const EGRESS_KEYS: &[&str] = &["routes"];
-const AUTH_KEYS: &[&str] = &["scheme", "token_ref", "port"];
+const AUTH_KEYS: &[&str] = &[
+    "scheme",
+    "token_ref",
+    "token_file",
+    "token_command",
+    "token_timeout",
+    "port",
+];
 const MATCH_KEYS: &[&str] = &["paths", "methods", "headers"];
 const PATH_KEYS: &[&str] = &["type", "value"];
 const HEADER_KEYS: &[&str] = &["name", "value"];
@@ -107,22 +114,12 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
     let entries = ctx.map(node, base)?;
     ctx.check_keys(entries, base, AUTH_KEYS)?;
     let example = "write `auth: {scheme: Bearer, token_ref: HOST_VAR}`";
-    let scheme_node = get(entries, "scheme");
-    let token_node = get(entries, "token_ref");
-    let (Some(scheme_node), Some(token_node)) = (scheme_node, token_node) else {
-        let missing = if scheme_node.is_none() {
-            "scheme"
-        } else {
-            "token_ref"
-        };
+    let Some(scheme_node) = get(entries, "scheme") else {
         return Err(ctx
-            .error(
-                node.line,
-                base,
-                format!("partial auth: `{missing}` is missing"),
-            )
+            .error(node.line, base, "partial auth: `scheme` is missing")
             .fix(example));
     };
+    let token = super::token::parse_token(ctx, node, entries, base)?;
     let scheme_path = join(base, "scheme");
     let scheme = match ctx.string(scheme_node, &scheme_path)?.as_str() {
         "Bearer" => AuthScheme::Bearer,
@@ -139,12 +136,6 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
                 .fix("use `Bearer`, `token`, `Basic` or `x-api-key`"));
         }
     };
-    let token_ref = env_name(
-        ctx,
-        token_node,
-        &join(base, "token_ref"),
-        "the host variable holding the token",
-    )?;
     let port = match get(entries, "port") {
         None => None,
         Some(n) => match &n.value {
@@ -158,7 +149,7 @@ fn parse_auth(ctx: &Ctx, node: &Node, base: &str) -> Result<AuthSpec, InputError
     };
     Ok(AuthSpec {
         scheme,
-        token_ref,
+        token,
         port,
     })
 }

@@ -16,6 +16,7 @@ pub mod frontmatter;
 pub mod limits;
 pub mod repo_url;
 pub mod resolve;
+pub mod token;
 pub mod walk;
 pub mod yaml;
 

@@ -4,8 +4,43 @@
 use bb_contract::InputError;
 
 use super::{Host, Resolution};
-use crate::manifest::bottle::EnvValue;
+use crate::manifest::bottle::{EnvValue, TokenRef};
 use crate::provider;
+
+/// Why a route's token cannot be read at launch, and the fix: an unset variable, a missing
+/// file, a program not found. (A command's output is read at launch, not here: planning runs
+/// no user command.)
+fn token_missing(host: &Host, token: &TokenRef, route: &str) -> Option<(String, String)> {
+    match token {
+        TokenRef::HostEnv(name) => (!host.is_set(name)).then(|| {
+            (
+                format!("host variable `{name}` (token for {route}) is not set or empty"),
+                format!("export {name} before launching"),
+            )
+        }),
+        TokenRef::File(path) => (!path.is_file()).then(|| {
+            (
+                format!("{} (token for {route}) is not a file", path.display()),
+                "give the path of the file that holds the token".to_string(),
+            )
+        }),
+        TokenRef::Command { argv, .. } => {
+            let program = &argv[0];
+            let path = (host.env)("PATH").unwrap_or_default();
+            let found = if program.contains('/') {
+                std::path::Path::new(program).is_file()
+            } else {
+                which::which_in(program, Some(path), &host.user_home).is_ok()
+            };
+            (!found).then(|| {
+                (
+                    format!("`{program}` (the token command for {route}) is not found"),
+                    "install it, or name it by its full path".to_string(),
+                )
+            })
+        }
+    }
+}
 
 /// Everything the launch reads from the host must be there now, so a launch never half-starts.
 pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> {
@@ -43,19 +78,11 @@ pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> 
     }
     for route in &r.resolved.routes {
         if let Some(auth) = &route.auth
-            && !host.is_set(&auth.token_ref)
             && !r.replaced_routes.contains(&route.host)
+            && let Some((message, fix)) = token_missing(host, &auth.token, &route.host)
         {
-            return Err(route
-                .loc
-                .error(
-                    &format!("egress.routes[{}].auth.token_ref", route.index),
-                    format!(
-                        "host variable `{}` (token for {}) is not set or empty",
-                        auth.token_ref, route.host
-                    ),
-                )
-                .fix(format!("export {} before launching", auth.token_ref)));
+            let key = format!("egress.routes[{}].auth.{}", route.index, auth.token.key());
+            return Err(route.loc.error(&key, message).fix(fix));
         }
     }
     if r.provider.forward_host_credentials {

@@ -314,9 +314,7 @@ fn egress(
             host: spec.host.clone(),
             auth: spec.auth.as_ref().map(|a| RouteAuth {
                 scheme: a.scheme,
-                slot: slot_for(TokenSource::HostEnv {
-                    name: a.token_ref.clone(),
-                }),
+                slot: slot_for(a.token.source()),
                 port: a.port.unwrap_or(plan::HTTPS_PORT),
             }),
             matches: spec.matches.clone(),

@@ -58,6 +58,16 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
         };
         out.push((prompted.name.clone(), ask(&question)?));
     }
+    out.extend(tokens(plan)?.0);
+    let canary = bb_contract::canary::mint_canary();
+    out.push((env::AGENT_CANARY.to_string(), canary.clone()));
+    out.push((env::SIDECAR_CANARY.to_string(), canary));
+    Ok(Secrets(out))
+}
+
+/// The value of every token slot of the plan, read from its source now.
+pub fn tokens(plan: &Plan) -> Result<Secrets> {
+    let mut out = Vec::new();
     for slot in &plan.egress.token_slots {
         let value = match &slot.source {
             TokenSource::HostEnv { name } => std::env::var(name)
@@ -79,9 +89,6 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
         };
         out.push((slot.slot.clone(), value));
     }
-    let canary = bb_contract::canary::mint_canary();
-    out.push((env::AGENT_CANARY.to_string(), canary.clone()));
-    out.push((env::SIDECAR_CANARY.to_string(), canary));
     Ok(Secrets(out))
 }
 

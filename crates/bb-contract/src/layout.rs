@@ -91,6 +91,9 @@ pub mod sidecar {
     pub const SUPERVISE_DIR: &str = "/var/lib/bot-bottle/supervise";
     /// The gate's working folder (mirrors, known_hosts files, locks): an anonymous volume.
     pub const GATE_ROOT: &str = "/var/lib/bot-bottle/git-gate";
+    /// The sidecar's control socket (in its own `/tmp`): `bb-sidecar set-tokens`, run in the
+    /// container, hands the running proxy new token values through it.
+    pub const CONTROL_SOCKET: &str = "/tmp/bb-sidecar/control.sock";
     /// The binaries in the sidecar image.
     pub const SIDECAR_BIN: &str = "/usr/local/bin/bb-sidecar";
     pub const GATE_BIN: &str = "/usr/local/bin/bb-gitgate";

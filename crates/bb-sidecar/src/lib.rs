@@ -19,6 +19,7 @@
 
 pub mod coding;
 pub mod config;
+pub mod control;
 pub mod dns;
 pub mod echo;
 pub mod gate;
@@ -107,6 +108,10 @@ pub struct RunOptions {
     pub max_body: u64,
     /// The supervise MCP server, when the bottle's supervise folder is mounted.
     pub supervise: Option<supervise::SuperviseOptions>,
+    /// The control socket (`bb-sidecar set-tokens`); `None`: none.
+    pub control: Option<PathBuf>,
+    /// Token values handed over through the control socket since the start.
+    pub given_tokens: control::GivenTokens,
 }
 
 impl RunOptions {
@@ -124,6 +129,8 @@ impl RunOptions {
             resolve_override: None,
             max_body: proxy::DEFAULT_MAX_BODY,
             supervise: None,
+            control: None,
+            given_tokens: control::GivenTokens::default(),
         }
     }
 }
@@ -196,6 +203,15 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     };
     if let Some(holds) = &cfg.holds {
         holds.reload_with(reloader.clone());
+    }
+    if let Some(path) = &opts.control {
+        tokio::spawn(control::serve(
+            path.clone(),
+            opts.given_tokens.clone(),
+            reloader.clone(),
+            log.clone(),
+            shutdown.clone(),
+        ));
     }
     let mut tasks = vec![tokio::spawn(proxy::serve(
         listener,
@@ -309,7 +325,12 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
 fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
     config::reload(&opts.routes, &cfg.routes, &cfg.log);
     let table = cfg.routes.current();
-    let secrets = Secrets::from_env(&table);
+    let given = opts
+        .given_tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let secrets = Secrets::from_env_and(&table, &given);
     warn_missing(&cfg.log, &secrets.missing(&table));
     let inspector = inspect::default_inspector(&secrets);
     redact_log_with(&cfg.log, &inspector);

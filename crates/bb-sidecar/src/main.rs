@@ -35,6 +35,19 @@ enum Command {
     Run(RunArgs),
     /// Exit 0 when the proxy answers GET /healthz with 200 within 2 s, else 1
     Health(HealthArgs),
+    /// Hand the running proxy new token values: `EGRESS_TOKEN_<n>=VALUE` lines on stdin (what
+    /// `bot-bottle reload` sends through `docker exec -i`); the proxy reloads its routes too
+    #[command(
+        after_help = "Example:\n  printf 'EGRESS_TOKEN_1=%s\\n' \"$TOKEN\" | docker exec -i bot-bottle-ID-sidecar bb-sidecar set-tokens"
+    )]
+    SetTokens(SetTokensArgs),
+}
+
+#[derive(Debug, Args)]
+struct SetTokensArgs {
+    /// The proxy's control socket
+    #[arg(long, value_name = "FILE", default_value = bb_sidecar::control::CONTROL_SOCKET)]
+    socket: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +146,14 @@ fn main() -> std::process::ExitCode {
                 runtime.block_on(bb_sidecar::run(opts, Log::stdout()))
             }
             Command::Health(args) => runtime.block_on(health::check(&args.url, health::TIMEOUT)),
+            Command::SetTokens(args) => {
+                use std::io::Read;
+                let mut message = Vec::new();
+                std::io::stdin().read_to_end(&mut message)?;
+                let answer = bb_sidecar::control::send(&args.socket, &message)?;
+                eprintln!("bb-sidecar: set-tokens: {answer}");
+                Ok(())
+            }
         }
     })
 }
@@ -170,6 +191,8 @@ fn run_options(args: RunArgs) -> Result<RunOptions> {
             }),
         resolve_override: args.resolve_override,
         max_body: args.max_body,
+        control: Some(PathBuf::from(bb_sidecar::control::CONTROL_SOCKET)),
+        given_tokens: Default::default(),
         supervise: args
             .supervise
             .is_dir()

@@ -50,6 +50,19 @@ impl Secrets {
         Secrets::new(tokens, canary)
     }
 
+    /// As [`Secrets::from_env`], with `given` (slot values handed over since the start, by
+    /// `bb-sidecar set-tokens`) in place of the environment's.
+    pub fn from_env_and(table: &RouteTable, given: &BTreeMap<String, String>) -> Secrets {
+        let from_env = Secrets::from_env(table);
+        let mut tokens = from_env.tokens;
+        for slot in table.slot_names() {
+            if let Some(value) = given.get(&slot).filter(|v| !v.is_empty()) {
+                tokens.insert(slot, value.clone());
+            }
+        }
+        Secrets::new(tokens, from_env.canary)
+    }
+
     fn new(tokens: BTreeMap<String, String>, canary: Option<String>) -> Secrets {
         let echo = Arc::new(EchoGuard::new(
             tokens.iter().map(|(k, v)| (k.as_str(), v.as_str())),

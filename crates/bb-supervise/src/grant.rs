@@ -151,6 +151,36 @@ pub fn restore(path: &Path, bytes: &[u8]) {
     }
 }
 
+/// What the operator granted in `live` (the routes file in force) that `fresh` (the routes
+/// replanned from the bottle files) keeps: the rules released on a host it still routes, and
+/// the granted routes, not ended, of hosts it does not route.
+pub fn carry_over(live: &EgressPlan, fresh: &mut EgressPlan, now: &str) {
+    for route in &mut fresh.routes {
+        if let Some(old) = live.routes.iter().find(|r| r.host == route.host) {
+            for rule in &old.dlp.released {
+                if !route.dlp.released.contains(rule) {
+                    route.dlp.released.push(rule.clone());
+                }
+            }
+        }
+    }
+    let granted: Vec<Route> = live
+        .routes
+        .iter()
+        .filter(|r| r.added_by.as_deref() == Some(bb_contract::supervise::ADDED_BY))
+        .filter(|r| r.grant.as_ref().is_none_or(|g| !g.expired(now)))
+        .filter(|r| fresh.routes.iter().all(|f| f.host != r.host))
+        .cloned()
+        .collect();
+    fresh.routes.extend(granted);
+}
+
+/// Replaces the routes file at `path` with `egress` (written whole, its mode kept).
+pub fn replace(path: &Path, egress: &EgressPlan) -> Result<(), Error> {
+    write_routes(path, egress)
+        .map_err(|e| Error::Routes(path.to_path_buf(), format!("cannot write the routes: {e}")))
+}
+
 /// The routes file keeps the mode bb-compose gave it (0644: the sidecar reads it as another
 /// user); its content is names and patterns, never a token.
 fn write_routes(path: &Path, egress: &EgressPlan) -> std::io::Result<()> {
@@ -197,6 +227,49 @@ mod tests {
 
         merge(asked("pypi.org", &[], &[]));
         assert_eq!(egress.routes.len(), 2, "one route per host");
+    }
+
+    #[test]
+    fn a_reload_keeps_what_the_operator_granted_and_released() {
+        let mut own = asked("api.example.org", &[], &[]);
+        own.added_by = None;
+        let mut live = EgressPlan::default();
+        let mut released = own.clone();
+        released.dlp.released = vec!["aws-access-key-id".into()];
+        live.routes = vec![
+            released,
+            asked("docs.rs", &[], &[]),
+            limited("old.example.org", Scope::Minutes(1), "2026-12-07T09:00:00Z"),
+            asked("dropped.example.org", &[], &[]),
+        ];
+        live.routes[3].added_by = None;
+        let mut fresh = EgressPlan {
+            routes: vec![own, asked("docs.rs", &["/crate/"], &[])],
+            ..EgressPlan::default()
+        };
+        fresh.routes[1].added_by = None;
+        carry_over(&live, &mut fresh, NOW);
+        let hosts: Vec<&str> = fresh.routes.iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(
+            hosts,
+            ["api.example.org", "docs.rs"],
+            "the bottle file's routes win, an ended grant and a route the file dropped are gone"
+        );
+        assert_eq!(fresh.routes[0].dlp.released, ["aws-access-key-id"]);
+        assert_eq!(
+            fresh.routes[1].matches.len(),
+            1,
+            "the file's own docs.rs route"
+        );
+
+        let mut without = EgressPlan::default();
+        carry_over(&live, &mut without, NOW);
+        let kept: Vec<&str> = without.routes.iter().map(|r| r.host.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["docs.rs"],
+            "a live grant stays when the file lacks its host"
+        );
     }
 
     fn limited(host: &str, scope: Scope, at: &str) -> Route {

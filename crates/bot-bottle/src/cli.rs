@@ -56,6 +56,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Make a running bottle read its bottle files' routes and its tokens again (variables,
+    /// files, commands), without a restart; what supervise granted is kept
+    #[command(after_help = "Example:\n  bot-bottle reload fixer-a1b2c")]
+    Reload {
+        /// The bottle's identity (`bot-bottle list active`)
+        identity: String,
+    },
     /// List the available agents (name, source file, bottle), or the running bottles
     #[command(after_help = "Examples:\n  bot-bottle list --json\n  bot-bottle list active")]
     List {

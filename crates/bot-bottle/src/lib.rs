@@ -11,6 +11,7 @@ pub mod info;
 pub mod init;
 pub mod list;
 pub mod logs;
+pub mod reload;
 pub mod resume;
 pub mod start;
 pub mod stop;

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             status = bot_bottle::start::run(args)?;
             Ok(())
         }
+        Command::Reload { identity } => bot_bottle::reload::run(identity),
         Command::Resume {
             identity,
             yes,

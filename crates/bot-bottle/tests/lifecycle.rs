@@ -21,11 +21,15 @@ struct Case {
 
 impl Case {
     fn new(prefix: &str) -> Case {
+        Case::with_bottle(prefix, BOTTLE)
+    }
+
+    fn with_bottle(prefix: &str, bottle: &str) -> Case {
         require_images();
         let f = Fixture::new();
         let name = unique_name(prefix);
         let cleanup = DockerCleanup::new(&name);
-        let env = simple_bottle(&f, &name, BOTTLE);
+        let env = simple_bottle(&f, &name, bottle);
         Case {
             f,
             name,
@@ -508,5 +512,101 @@ fn stop_after_the_launch_was_killed_removes_the_bottle_itself() {
         docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
         volume,
         "the home outlived the killed launch and stop"
+    );
+}
+
+const OLD_TOKEN: &str = "reload-old-Zq81Lm4TxVe";
+const NEW_TOKEN: &str = "reload-new-Hb27Wc9KsJu";
+
+/// What the proxy answers the agent for a body holding `value` (curl's status line).
+fn sent(agent: &str, value: &str) -> String {
+    let out = exec(
+        agent,
+        &format!(
+            "curl -sS -m 10 -o - -w ' status=%{{http_code}}' -d v={value} https://allowed.test/x"
+        ),
+    );
+    text(&out).0
+}
+
+#[test]
+fn reload_reads_the_bottle_file_and_the_tokens_again_without_a_restart() {
+    let work = tempfile::tempdir().unwrap();
+    let token_file = work.path().join("token");
+    std::fs::write(&token_file, format!("{OLD_TOKEN}\n")).unwrap();
+    let bottle = format!(
+        "egress:\n  routes:\n    - host: allowed.test\n      private: true\n      auth: {{scheme: Bearer, token_file: \"{}\"}}\n",
+        token_file.display()
+    );
+    let c = Case::with_bottle("reload", &bottle);
+    let (mut child, identity) = c.start_waiting();
+    let agent = format!("bot-bottle-{identity}-agent");
+    let sidecar = format!("bot-bottle-{identity}-sidecar");
+    let started =
+        |container: &str| docker(&["inspect", "-f", "{{.Id}} {{.State.StartedAt}}", container]);
+    let (agent_before, sidecar_before) = (started(&agent), started(&sidecar));
+    let before = sent(&agent, OLD_TOKEN);
+    assert!(
+        before.contains("known_secrets") && before.contains("status=403"),
+        "{before}"
+    );
+
+    // The token changes at its source, and the bottle file gains a route.
+    std::fs::write(&token_file, format!("{NEW_TOKEN}\n")).unwrap();
+    let file = c.f.home().join("bottles").join(format!("{}.md", c.name));
+    let text_before = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text_before.replacen(
+            "egress:\n  routes:\n",
+            "egress:\n  routes:\n    - host: new.test\n      private: true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = c.bb(&["reload", &identity]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(text(&out).1.contains("EGRESS_TOKEN_1"), "{}", text(&out).1);
+
+    let now_known = sent(&agent, NEW_TOKEN);
+    assert!(
+        now_known.contains("known_secrets") && now_known.contains("status=403"),
+        "the new value is the token now: {now_known}"
+    );
+    let old = sent(&agent, OLD_TOKEN);
+    assert!(
+        !old.contains("known_secrets"),
+        "the old value is no token any more: {old}"
+    );
+    let table = text(&exec(
+        &agent,
+        "curl -sS -m 10 http://_egress.local/allowlist",
+    ))
+    .0;
+    assert!(table.contains("new.test"), "the new route is live: {table}");
+    assert_eq!(
+        (started(&agent), started(&sidecar)),
+        (agent_before, sidecar_before),
+        "nothing restarted"
+    );
+    for file in bb_testkit::walk(&c.f.home()) {
+        if file.is_file() {
+            let bytes = std::fs::read(&file).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(NEW_TOKEN),
+                "the token is in {}",
+                file.display()
+            );
+        }
+    }
+
+    let _ = exec(&agent, "touch /tmp/done");
+    wait(&mut child);
+    let out = c.bb(&["reload", &identity]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a stopped bottle: {}",
+        text(&out).1
     );
 }

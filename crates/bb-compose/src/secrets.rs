@@ -87,6 +87,15 @@ pub fn tokens(plan: &Plan) -> Result<Secrets> {
                 crate::token_command::run(argv, timeout, &routes_of(plan, &slot.slot))?
             }
         };
+        if value.chars().any(char::is_control) {
+            return Err(InputError::new(format!(
+                "the token for {} holds a line break or another control character",
+                routes_of(plan, &slot.slot)
+            ))
+            .key(format!("egress.token_slots.{}", slot.slot))
+            .fix("check what its source holds: a token is one line")
+            .into());
+        }
         out.push((slot.slot.clone(), value));
     }
     Ok(Secrets(out))

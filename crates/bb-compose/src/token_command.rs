@@ -37,23 +37,36 @@ pub fn run(argv: &[String], timeout: Duration, routes: &str) -> Result<String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| fail(format!("could not start: {e}")))?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || read_capped(stdout));
-    let err = std::thread::spawn(move || read_capped(stderr));
-    let status = wait(&mut child, timeout);
-    let Some(status) = status else {
-        kill_group(&child);
-        let _ = child.wait();
-        return Err(fail(format!(
+    let deadline = Instant::now() + timeout;
+    let stdout = reader(child.stdout.take().expect("piped"));
+    let stderr = reader(child.stderr.take().expect("piped"));
+    let late = || {
+        fail(format!(
             "did not finish within {} s (raise `token_timeout`)",
             timeout.as_secs()
-        )));
+        ))
     };
-    let output = out.join().unwrap_or_default();
-    let errors = err.join().unwrap_or_default();
+    let Some(status) = wait(&mut child, deadline) else {
+        kill_group(&child);
+        let _ = child.wait();
+        return Err(late());
+    };
+    // What it started may hold its output open after it exits: the timeout covers that too.
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let (Ok((output, too_long)), Ok((errors, _))) =
+        (stdout.recv_timeout(left()), stderr.recv_timeout(left()))
+    else {
+        kill_group(&child);
+        return Err(late());
+    };
     if !status.success() {
-        return Err(fail(format!("failed ({status}){}", last_line(&errors))));
+        return Err(fail(format!(
+            "failed ({status}){}",
+            last_line(&errors, &output)
+        )));
+    }
+    if too_long {
+        return Err(fail(format!("printed more than {} KiB", MAX_OUTPUT / 1024)));
     }
     let text = String::from_utf8(output).map_err(|_| fail("printed no text".into()))?;
     let token = strip_line_end(&text);
@@ -71,9 +84,8 @@ pub fn strip_line_end(text: &str) -> &str {
         .unwrap_or(text)
 }
 
-/// Waits for `child` until `timeout`; `None` when it is still running.
-fn wait(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
+/// Waits for `child` until `deadline`; `None` when it is still running.
+fn wait(child: &mut std::process::Child, deadline: Instant) -> Option<std::process::ExitStatus> {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
@@ -92,20 +104,40 @@ fn kill_group(child: &std::process::Child) {
     }
 }
 
-fn read_capped(from: impl Read) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    let _ = from.take(MAX_OUTPUT).read_to_end(&mut bytes);
-    bytes
+/// A thread reading `from` whole; its result arrives on the channel.
+fn reader(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<(Vec<u8>, bool)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_capped(from));
+    });
+    rx
 }
 
-/// `: <the last line it wrote to stderr>`, cut to 200 characters, or nothing.
-fn last_line(stderr: &[u8]) -> String {
+/// Up to [`MAX_OUTPUT`] bytes, and whether there was more; the rest is read and dropped, so
+/// the command never blocks on a full pipe.
+fn read_capped(mut from: impl Read) -> (Vec<u8>, bool) {
+    let mut bytes = Vec::new();
+    let _ = (&mut from).take(MAX_OUTPUT).read_to_end(&mut bytes);
+    let more = std::io::copy(&mut from, &mut std::io::sink()).unwrap_or(0) > 0;
+    (bytes, more)
+}
+
+/// `: <the last line it wrote to stderr>`, cut to 200 characters, or nothing; nothing either
+/// when that line holds what it printed on stdout (a tracing wrapper echoing the value).
+fn last_line(stderr: &[u8], stdout: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(|l| format!(": {}", l.trim().chars().take(200).collect::<String>()))
-        .unwrap_or_default()
+    let printed = String::from_utf8_lossy(stdout);
+    let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return String::new();
+    };
+    let echoes = printed
+        .lines()
+        .map(str::trim)
+        .any(|p| p.len() >= 8 && line.contains(p));
+    if echoes {
+        return String::new();
+    }
+    format!(": {}", line.trim().chars().take(200).collect::<String>())
 }
 
 /// The command as a user would type it (for messages; its arguments are references such as
@@ -182,6 +214,42 @@ mod tests {
             err.downcast_ref::<InputError>().is_some(),
             "an input error (exit 2): {err}"
         );
+    }
+
+    #[test]
+    fn a_command_that_prints_too_much_is_refused_not_stalled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let loud = script(tmp.path(), "loud", "head -c 1000000 /dev/zero | tr '\\0' a");
+        let err = run(&[loud], SECONDS, "api.test").unwrap_err().to_string();
+        assert!(err.contains("printed more than 64 KiB"), "{err}");
+    }
+
+    #[test]
+    fn a_command_whose_helper_keeps_its_output_open_is_given_up_at_the_timeout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let leaves = script(tmp.path(), "leaves", "sleep 30 & printf tok-1");
+        let started = Instant::now();
+        let err = run(&[leaves], Duration::from_secs(1), "api.test")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not finish within 1 s"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "it was not waited for"
+        );
+    }
+
+    #[test]
+    fn a_failure_that_echoes_the_value_on_stderr_is_not_shown() {
+        let tmp = tempfile::tempdir().unwrap();
+        let traced = script(
+            tmp.path(),
+            "traced",
+            "echo value-9Kd2Lw8Q; echo '+ token=value-9Kd2Lw8Q' >&2; exit 1",
+        );
+        let err = run(&[traced], SECONDS, "api.test").unwrap_err().to_string();
+        assert!(err.contains("failed"), "{err}");
+        assert!(!err.contains("value-9Kd2Lw8Q"), "{err}");
     }
 
     #[test]

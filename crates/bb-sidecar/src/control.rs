@@ -24,6 +24,8 @@ pub type GivenTokens = Arc<Mutex<BTreeMap<String, String>>>;
 
 /// The most a message may hold.
 const MAX_MESSAGE: u64 = 256 * 1024;
+/// How long a client may take to send its message.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Parses `SLOT=VALUE` lines: slots as the plan names them (`EGRESS_TOKEN_<n>`), values
 /// without control characters. Names the first bad line by number, never its value.
@@ -48,7 +50,7 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, String>, String> {
 pub async fn serve(
     path: PathBuf,
     given: GivenTokens,
-    apply: Arc<dyn Fn() + Send + Sync>,
+    apply: Arc<dyn Fn() -> bool + Send + Sync>,
     log: Log,
     mut shutdown: Shutdown,
 ) {
@@ -68,10 +70,20 @@ pub async fn serve(
             continue;
         };
         let mut bytes = Vec::new();
-        let read = (&mut stream)
-            .take(MAX_MESSAGE)
-            .read_to_end(&mut bytes)
-            .await;
+        // A client that never ends its message does not hold the socket for the next one.
+        let read = tokio::time::timeout(
+            READ_TIMEOUT,
+            (&mut stream).take(MAX_MESSAGE + 1).read_to_end(&mut bytes),
+        )
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("the message did not end in time")));
+        let read = read.and_then(|n| {
+            if n as u64 > MAX_MESSAGE {
+                Err(std::io::Error::other("the message is too long"))
+            } else {
+                Ok(n)
+            }
+        });
         let answer = match read.map_err(|e| e.to_string()).and_then(|_| {
             String::from_utf8(bytes).map_err(|_| "the message is not text".to_string())
         }) {
@@ -82,9 +94,12 @@ pub async fn serve(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .extend(tokens);
-                    apply();
-                    log.event("set-tokens", true, &format!("{n} token slots handed over"));
-                    format!("ok: {n} token slots\n")
+                    if apply() {
+                        log.event("set-tokens", true, &format!("{n} token slots handed over"));
+                        format!("ok: {n} token slots\n")
+                    } else {
+                        "error: the routes file did not load; the old table is in force\n".into()
+                    }
                 }
                 Err(why) => format!("error: {why}\n"),
             },
@@ -152,10 +167,11 @@ mod tests {
         let path = tmp.path().join("ctl").join("control.sock");
         let given = GivenTokens::default();
         let applied = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let apply: Arc<dyn Fn() + Send + Sync> = {
+        let apply: Arc<dyn Fn() -> bool + Send + Sync> = {
             let applied = applied.clone();
             Arc::new(move || {
                 applied.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                true
             })
         };
         let (log, lines) = Log::memory();

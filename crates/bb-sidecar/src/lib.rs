@@ -199,16 +199,22 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
     let cfg = Arc::new(cfg);
     let reloader: Arc<dyn Fn() + Send + Sync> = {
         let (opts, cfg) = (opts.clone(), cfg.clone());
-        Arc::new(move || reload(&opts, &cfg))
+        Arc::new(move || {
+            reload(&opts, &cfg);
+        })
     };
     if let Some(holds) = &cfg.holds {
         holds.reload_with(reloader.clone());
     }
     if let Some(path) = &opts.control {
+        let apply: Arc<dyn Fn() -> bool + Send + Sync> = {
+            let (opts, cfg) = (opts.clone(), cfg.clone());
+            Arc::new(move || reload(&opts, &cfg))
+        };
         tokio::spawn(control::serve(
             path.clone(),
             opts.given_tokens.clone(),
-            reloader.clone(),
+            apply,
             log.clone(),
             shutdown.clone(),
         ));
@@ -303,7 +309,9 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
 
     let signal_name = loop {
         tokio::select! {
-            _ = hangup.recv() => reload(&opts, &cfg),
+            _ = hangup.recv() => {
+                reload(&opts, &cfg);
+            }
             _ = terminate.recv() => break "SIGTERM",
             _ = interrupt.recv() => break "SIGINT",
         }
@@ -322,8 +330,10 @@ pub async fn run(opts: RunOptions, log: Log) -> Result<()> {
 
 /// SIGHUP: the routes file, then the token slots and canary for the table now in force, then
 /// a new inspector for those secrets.
-fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
-    config::reload(&opts.routes, &cfg.routes, &cfg.log);
+/// Reloads the routes file and the secrets; whether the routes file loaded (a bad one keeps
+/// the old table).
+fn reload(opts: &RunOptions, cfg: &ProxyConfig) -> bool {
+    let loaded = config::reload(&opts.routes, &cfg.routes, &cfg.log);
     let table = cfg.routes.current();
     let given = opts
         .given_tokens
@@ -336,6 +346,7 @@ fn reload(opts: &RunOptions, cfg: &ProxyConfig) {
     redact_log_with(&cfg.log, &inspector);
     cfg.inspector.replace(inspector);
     cfg.secrets.replace(Arc::new(secrets));
+    loaded
 }
 
 /// The decision log redacts what `inspector` finds in the fields the agent chose.

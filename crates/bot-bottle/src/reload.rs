@@ -18,7 +18,13 @@ use crate::resume::read_metadata;
 
 pub fn run(identity: &str) -> Result<()> {
     let meta = read_metadata(identity)?;
-    if bottles::of_identity(identity)?.is_empty() {
+    let sidecar_up = bb_core::docker::succeeds([
+        "exec",
+        names::sidecar_container(identity).as_str(),
+        sidecar::SIDECAR_BIN,
+        "health",
+    ]);
+    if bottles::of_identity(identity)?.is_empty() || !sidecar_up {
         return Err(InputError::new(format!("bottle {identity} is not running"))
             .fix(format!(
                 "a stopped bottle reads its files when it starts: bot-bottle resume {identity}"
@@ -38,17 +44,28 @@ pub fn run(identity: &str) -> Result<()> {
     };
     let mut plan = planner::plan(&host, &request)?.plan;
     let routes_file = bottles::state_dir(identity)?.join(ROUTES_FILE);
-    let live: EgressPlan = serde_json::from_slice(
-        &std::fs::read(&routes_file)
-            .with_context(|| format!("reading {}", routes_file.display()))?,
-    )
-    .with_context(|| format!("{} is not a routes file", routes_file.display()))?;
-    bb_supervise::grant::carry_over(&live, &mut plan.egress, &bb_contract::supervise::now());
+    stable_slots(&read_routes(&routes_file)?, &mut plan.egress);
     // Every value is read before anything changes: a source that fails leaves the bottle as
-    // it was.
-    let tokens = bb_compose::secrets::tokens(&plan)?;
+    // it was. Retired slots (no route uses them) are not read.
+    let mut reading = plan.clone();
+    reading.egress.token_slots.retain(|s| {
+        plan.egress
+            .routes
+            .iter()
+            .any(|r| r.auth.as_ref().is_some_and(|a| a.slot == s.slot))
+    });
+    let tokens = bb_compose::secrets::tokens(&reading)?;
+    // Read again now: an approval may have landed while the sources were read.
+    let before = std::fs::read(&routes_file)
+        .with_context(|| format!("reading {}", routes_file.display()))?;
+    let live = parse_routes(&routes_file, &before)?;
+    bb_supervise::grant::carry_over(&live, &mut plan.egress, &bb_contract::supervise::now());
     bb_supervise::grant::replace(&routes_file, &plan.egress)?;
-    hand_over(identity, &tokens)?;
+    if let Err(e) = hand_over(identity, &tokens) {
+        bb_supervise::grant::restore(&routes_file, &before);
+        crate::supervise::reload_sidecar(identity);
+        return Err(e.context("the routes file is as it was"));
+    }
     eprintln!(
         "bot-bottle: reload: {identity}: {} routes, token slots {} read again",
         plan.egress.routes.len(),
@@ -59,6 +76,56 @@ pub fn run(identity: &str) -> Result<()> {
         }
     );
     Ok(())
+}
+
+fn read_routes(path: &std::path::Path) -> Result<EgressPlan> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_routes(path, &bytes)
+}
+
+fn parse_routes(path: &std::path::Path, bytes: &[u8]) -> Result<EgressPlan> {
+    serde_json::from_slice(bytes)
+        .with_context(|| format!("{} is not a routes file", path.display()))
+}
+
+/// Gives each token source of `fresh` the slot name it had in `live` and a new source a
+/// number this bottle never used; keeps `live`'s slots that `fresh` no longer uses, retired. A
+/// slot name never passes to another source: a sidecar that restarts finds its launch values
+/// under their old names, and must not inject one of them for another route.
+pub fn stable_slots(live: &EgressPlan, fresh: &mut EgressPlan) {
+    let number = |slot: &str| {
+        slot.strip_prefix("EGRESS_TOKEN_")
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let mut next = live
+        .token_slots
+        .iter()
+        .filter_map(|s| number(&s.slot))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut renamed = std::collections::HashMap::new();
+    for slot in &mut fresh.token_slots {
+        let name = match live.token_slots.iter().find(|l| l.source == slot.source) {
+            Some(l) => l.slot.clone(),
+            None => {
+                next += 1;
+                bb_contract::layout::env::token_slot(next - 1)
+            }
+        };
+        renamed.insert(slot.slot.clone(), name.clone());
+        slot.slot = name;
+    }
+    for auth in fresh.routes.iter_mut().filter_map(|r| r.auth.as_mut()) {
+        if let Some(name) = renamed.get(&auth.slot) {
+            auth.slot = name.clone();
+        }
+    }
+    for retired in &live.token_slots {
+        if fresh.token_slots.iter().all(|f| f.slot != retired.slot) {
+            fresh.token_slots.push(retired.clone());
+        }
+    }
 }
 
 /// Sends the values to the running sidecar on `docker exec`'s stdin; it reloads its routes
@@ -92,4 +159,79 @@ fn hand_over(identity: &str, tokens: &bb_compose::secrets::Secrets) -> Result<()
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bb_contract::plan::{AuthScheme, Route, RouteAuth, TokenSlot, TokenSource};
+
+    fn env_source(name: &str) -> TokenSource {
+        TokenSource::HostEnv { name: name.into() }
+    }
+
+    fn with_token(host: &str, slot: &str) -> Route {
+        let mut route = bb_contract::supervise::EgressRequest {
+            host: host.into(),
+            paths: vec![],
+            methods: vec![],
+            reason: "r".into(),
+        }
+        .to_route();
+        route.auth = Some(RouteAuth {
+            scheme: AuthScheme::Bearer,
+            slot: slot.into(),
+            port: 443,
+        });
+        route
+    }
+
+    fn slot(name: &str, var: &str) -> TokenSlot {
+        TokenSlot {
+            slot: name.into(),
+            source: env_source(var),
+        }
+    }
+
+    #[test]
+    fn a_slot_name_never_passes_to_another_source() {
+        let live = EgressPlan {
+            routes: vec![
+                with_token("a.test", "EGRESS_TOKEN_1"),
+                with_token("b.test", "EGRESS_TOKEN_2"),
+            ],
+            token_slots: vec![slot("EGRESS_TOKEN_1", "A"), slot("EGRESS_TOKEN_2", "B")],
+        };
+        // The bottle file now has a new route first (its token numbered 1 by the planner) and
+        // no longer has a.test.
+        let mut fresh = EgressPlan {
+            routes: vec![
+                with_token("c.test", "EGRESS_TOKEN_1"),
+                with_token("b.test", "EGRESS_TOKEN_2"),
+            ],
+            token_slots: vec![slot("EGRESS_TOKEN_1", "C"), slot("EGRESS_TOKEN_2", "B")],
+        };
+        stable_slots(&live, &mut fresh);
+        let auth = |i: usize| fresh.routes[i].auth.as_ref().unwrap().slot.clone();
+        assert_eq!(
+            auth(0),
+            "EGRESS_TOKEN_3",
+            "a new source gets a number never used"
+        );
+        assert_eq!(auth(1), "EGRESS_TOKEN_2", "b.test keeps its slot");
+        let names: Vec<(&str, &TokenSource)> = fresh
+            .token_slots
+            .iter()
+            .map(|s| (s.slot.as_str(), &s.source))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("EGRESS_TOKEN_3", &env_source("C")),
+                ("EGRESS_TOKEN_2", &env_source("B")),
+                ("EGRESS_TOKEN_1", &env_source("A")),
+            ],
+            "A's slot is kept, retired, so its number is never given again"
+        );
+    }
 }

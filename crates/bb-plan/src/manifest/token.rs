@@ -94,9 +94,18 @@ fn command(ctx: &Ctx, node: &Node, path: &str) -> Result<Vec<String>, InputError
             )
             .fix("write it as a list, for example `[pass, show, github/token]`"));
     }
-    let argv = ctx.string_list(node, path)?;
+    let mut argv = ctx.string_list(node, path)?;
     match argv.first() {
-        Some(program) if !program.trim().is_empty() => Ok(argv),
+        Some(program) if !program.trim().is_empty() => {
+            // A path (`./get-token`, `~/bin/vault`) is the bottle file's, as `token_file` is;
+            // a bare name is looked up on PATH.
+            if program.contains('/') || program.starts_with('~') {
+                argv[0] = relative_to_file(&ctx.file, program)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            Ok(argv)
+        }
         _ => Err(ctx.error(node.line, path, "no program named").fix(
             "write it as a list, the program first, for example `[pass, show, github/token]`",
         )),

@@ -11,7 +11,7 @@ use bb_contract::InputError;
 use bb_contract::layout::{names, sidecar};
 use bb_contract::plan::EgressPlan;
 use bb_contract::state::ROUTES_FILE;
-use bb_plan::{Host, Request, planner};
+use bb_plan::{Host, planner};
 
 use crate::bottles;
 use crate::resume::read_metadata;
@@ -33,15 +33,7 @@ pub fn run(identity: &str) -> Result<()> {
     }
     let mut host = Host::from_process("bot-bottle")?;
     host.cwd = meta.cwd.clone();
-    let request = Request {
-        agent: Some(meta.agent.clone()),
-        bottles: meta.bottles.clone(),
-        workspace: meta.workspace.is_some(),
-        identity: Some(meta.identity.clone()),
-        label: meta.label.clone(),
-        runtime: Some(meta.runtime),
-        rebuild: false,
-    };
+    let request = crate::resume::request_of(&meta);
     let mut plan = planner::plan(&host, &request)?.plan;
     let routes_file = bottles::state_dir(identity)?.join(ROUTES_FILE);
     stable_slots(&read_routes(&routes_file)?, &mut plan.egress);

@@ -47,7 +47,18 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
             }
         });
     }
-    let request = Request {
+    let request = request_of(&meta);
+    let planned = planner::plan(&host, &request)?;
+    let turn = Turn {
+        prompt: args.prompt.clone(),
+        resume: true,
+    };
+    launch(&planned, args.yes || args.prompt.is_some(), &turn)
+}
+
+/// The launch `meta` recorded, asked again under the same identity.
+pub fn request_of(meta: &Metadata) -> Request {
+    Request {
         agent: Some(meta.agent.clone()),
         bottles: meta.bottles.clone(),
         workspace: meta.workspace.is_some(),
@@ -55,13 +66,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         label: meta.label.clone(),
         runtime: Some(meta.runtime),
         rebuild: false,
-    };
-    let planned = planner::plan(&host, &request)?;
-    let turn = Turn {
-        prompt: args.prompt.clone(),
-        resume: true,
-    };
-    launch(&planned, args.yes || args.prompt.is_some(), &turn)
+    }
 }
 
 /// What `resume` would bring back, one line each.

@@ -102,7 +102,7 @@ pub(super) async fn scan_holding<'s>(
         };
         let rule = hold.rule.clone();
         match holds.ask(&target.host, hold).await {
-            Answer::Released { .. } => route.dlp.released.push(rule),
+            Answer::Released => route.dlp.released.push(rule),
             Answer::Refused(why) => return Err(refusal.noting(&format!("; held, {why}"))),
         }
     }

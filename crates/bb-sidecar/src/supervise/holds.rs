@@ -13,8 +13,8 @@ use crate::log::{Log, Service};
 /// The operator's answer to a held request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// Send it on; `remembered`: the rule is released on the route for the bottle's life.
-    Released { remembered: bool },
+    /// Send it on (the rule may also be released on the route for the bottle's life).
+    Released,
     /// Refuse it, for this reason.
     Refused(String),
 }
@@ -44,22 +44,13 @@ impl Holds {
     /// Files `hold` of a request to `host` and waits for the answer.
     pub async fn ask(&self, host: &str, hold: Hold) -> Answer {
         let rule = hold.rule.clone();
-        let proposal = match self.queue.file(hold.request(host), Some(hold)) {
-            Ok(p) => p,
+        let asked = self.queue.ask(hold.request(host), Some(hold), &self.log);
+        let (proposal, outcome) = match asked.await {
+            Ok(answered) => answered,
             Err(why) => return Answer::Refused(format!("the operator cannot be asked: {why}")),
         };
-        self.log.event(
-            "supervise",
-            true,
-            &format!(
-                "held {} for {host}: {}; waiting up to {} s for the operator",
-                proposal.id,
-                proposal.request.reason,
-                self.queue.timeout().as_secs()
-            ),
-        );
         let line = || self.log.decision(Service::Supervise).host(host);
-        match self.queue.wait(&proposal).await {
+        match outcome {
             Outcome::Decided(d)
                 if d.verdict == Verdict::Approved
                     && d.route
@@ -83,7 +74,7 @@ impl Holds {
                     "once"
                 };
                 line().allow(&format!("held {} released by the operator {lasting}", d.id));
-                Answer::Released { remembered }
+                Answer::Released
             }
             Outcome::Decided(d) => {
                 let reason = d.reason.unwrap_or_else(|| "no reason given".into());
@@ -91,10 +82,7 @@ impl Holds {
                 Answer::Refused(format!("refused by the operator: {reason}"))
             }
             Outcome::TimedOut => {
-                let why = format!(
-                    "no answer from the operator within {} s",
-                    self.queue.timeout().as_secs()
-                );
+                let why = self.queue.silence();
                 line().block(&format!("held {} refused: {why}", proposal.id));
                 Answer::Refused(why)
             }

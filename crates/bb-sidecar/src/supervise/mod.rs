@@ -84,22 +84,13 @@ impl Supervisor {
             Ok(r) => r,
             Err(why) => return refused(&why),
         };
-        let proposal = match self.queue.file(request, None) {
-            Ok(p) => p,
+        let (proposal, outcome) = match self.queue.ask(request, None, &self.log).await {
+            Ok(answered) => answered,
             Err(why) => return refused(&why),
         };
         let host = proposal.request.host.clone();
-        self.log.event(
-            "supervise",
-            true,
-            &format!(
-                "request-egress {} filed for {host}; waiting up to {} s for the operator",
-                proposal.id,
-                self.queue.timeout().as_secs()
-            ),
-        );
         let line = || self.log.decision(Service::Supervise).host(host.as_str());
-        match self.queue.wait(&proposal).await {
+        match outcome {
             Outcome::Decided(d) if d.verdict == Verdict::Approved => {
                 (self.reload)();
                 let route = d
@@ -124,10 +115,7 @@ impl Supervisor {
                 )])
             }
             Outcome::TimedOut => {
-                let why = format!(
-                    "no answer from the operator within {} s",
-                    self.queue.timeout().as_secs()
-                );
+                let why = self.queue.silence();
                 line().block(&format!("request-egress {} denied: {why}", proposal.id));
                 CallToolResult::error(vec![ContentBlock::text(
                     json!({"decision": "denied", "host": host, "reason": why}).to_string(),

@@ -73,6 +73,42 @@ impl Queue {
         Ok(proposal)
     }
 
+    /// Files `request` (with `hold`, for a held request), says so in `log`, and waits for the
+    /// answer; or why it could not be filed.
+    pub async fn ask(
+        &self,
+        request: EgressRequest,
+        hold: Option<Hold>,
+        log: &crate::log::Log,
+    ) -> Result<(Proposal, Outcome), String> {
+        let proposal = self.file(request, hold)?;
+        let what = if proposal.hold.is_some() {
+            "held request"
+        } else {
+            "request-egress"
+        };
+        log.event(
+            "supervise",
+            true,
+            &format!(
+                "{what} {} filed for {}; waiting up to {} s for the operator",
+                proposal.id,
+                proposal.request.host,
+                self.timeout.as_secs()
+            ),
+        );
+        let outcome = self.wait(&proposal).await;
+        Ok((proposal, outcome))
+    }
+
+    /// Why a proposal nobody answered is denied.
+    pub fn silence(&self) -> String {
+        format!(
+            "no answer from the operator within {} s",
+            self.timeout.as_secs()
+        )
+    }
+
     /// Waits for the operator's decision on `proposal` until it expires.
     pub async fn wait(&self, proposal: &Proposal) -> Outcome {
         let deadline = tokio::time::Instant::now() + self.timeout;

@@ -22,11 +22,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use bb_contract::log::Rule;
 use bb_contract::plan::RepoPlan;
 
 use crate::config::{GateConfig, Paths};
 use crate::detect::Detectors;
-use crate::events::Event;
+use crate::events::{Event, Ruling};
 use crate::flight::{Flights, Ran};
 use crate::groups::{GIT_COMMANDS, Groups};
 use crate::hooks::PREFIX;
@@ -181,11 +182,19 @@ impl Daemon {
         }
     }
 
-    /// Sends `ERR <PREFIX>: <message>`, logs it and closes the connection.
-    fn refuse(&self, stream: &mut TcpStream, peer: SocketAddr, repo: Option<&str>, msg: &str) {
+    /// Sends `ERR <PREFIX>: <message>`, writes the refusal line and closes the connection.
+    fn refuse(&self, stream: &mut TcpStream, refused: Refused<'_>, msg: &str) {
         let line = format!("{PREFIX}: {msg}");
         let _ = pkt::send_err(stream, &line);
-        Event::new("request", false, repo, format!("{peer}: {msg}")).print();
+        let Refused {
+            peer,
+            rule,
+            action,
+            repo,
+        } = refused;
+        Ruling::on(action, repo, None)
+            .refuse(rule, format!("{peer}: {msg}"))
+            .print();
         drain_and_close(stream);
     }
 
@@ -198,26 +207,32 @@ impl Daemon {
         let req = match request {
             Ok(r) => r,
             Err(BadRequest::Closed) => return,
-            Err(e) => return self.refuse(&mut stream, peer, None, &e.to_string()),
+            Err(e) => {
+                let refused = Refused::new(peer, Rule::BadRequest, None, None);
+                return self.refuse(&mut stream, refused, &e.to_string());
+            }
         };
+        let action = Some(req.service.action());
+        let failure = |repo| Refused::new(peer, Rule::GateFailure, action, repo);
         if let Err(e) = stream.set_read_timeout(None) {
-            return self.refuse(&mut stream, peer, None, &format!("socket: {e}"));
+            return self.refuse(&mut stream, failure(None), &format!("socket: {e}"));
         }
         let config = match crate::config::load(&self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 let msg = format!("the gate's config cannot be read ({e:#})");
-                return self.refuse(&mut stream, peer, None, &msg);
+                return self.refuse(&mut stream, failure(None), &msg);
             }
         };
         let Some(repo) = config.repo(&req.repo) else {
             let msg = format!("no repository `{}` behind this gate", req.repo);
-            return self.refuse(&mut stream, peer, Some(&req.repo), &msg);
+            let refused = Refused::new(peer, Rule::UnknownRepo, action, Some(&req.repo));
+            return self.refuse(&mut stream, refused, &msg);
         };
         if req.service == Service::UploadPack
             && let Err(msg) = self.refresh(&config, repo)
         {
-            return self.refuse(&mut stream, peer, Some(&repo.name), &msg);
+            return self.refuse(&mut stream, failure(Some(&repo.name)), &msg);
         }
         self.run_service(stream, peer, repo, &req);
     }
@@ -287,7 +302,9 @@ impl Daemon {
             Ok(c) => c,
             Err(e) => {
                 let msg = format!("cannot start git {}: {e}", req.service.subcommand());
-                return self.refuse(&mut stream, peer, Some(&repo.name), &msg);
+                let action = Some(req.service.action());
+                let refused = Refused::new(peer, Rule::GateFailure, action, Some(&repo.name));
+                return self.refuse(&mut stream, refused, &msg);
             }
         };
         let pid = child.id();
@@ -382,6 +399,30 @@ fn log_stderr(err: ChildStderr, detectors: &Detectors, repo: &str, service: &str
             format!("git {service}: {shown}"),
         )
         .print();
+    }
+}
+
+/// Who was refused, by which rule, doing what, on which repo.
+struct Refused<'a> {
+    peer: SocketAddr,
+    rule: Rule,
+    action: Option<&'a str>,
+    repo: Option<&'a str>,
+}
+
+impl<'a> Refused<'a> {
+    fn new(
+        peer: SocketAddr,
+        rule: Rule,
+        action: Option<&'a str>,
+        repo: Option<&'a str>,
+    ) -> Refused<'a> {
+        Refused {
+            peer,
+            rule,
+            action,
+            repo,
+        }
     }
 }
 

@@ -1,5 +1,8 @@
-//! The gate's log: one JSON object per line on `serve`'s stdout, with the keys
-//! `time, service: "git-gate", event, ok, repo, message` (`repo` may be null).
+//! The gate's log: one JSON object per line on `serve`'s stdout. A [`Ruling`] is the decision
+//! on a push or on a request for a repository (the decision line every service writes, with
+//! `service: "git"`, `repo`, and on a refusal the rule and the bottle key that would allow it);
+//! an [`Event`] is about the gate itself (`time, service: "git-gate", event, ok, repo,
+//! message`; `repo` may be null).
 //!
 //! Hooks run under `git receive-pack`, whose stdout is the client's socket; they send their
 //! lines as datagrams to `serve` ([`Paths::events_socket`]), which prints them. Lines never hold
@@ -27,6 +30,7 @@ impl Event {
             ok,
             repo: Some(repo.map(|r| r.to_string().into())),
             message: message.into().into(),
+            bottle: None,
         })
     }
 
@@ -48,9 +52,67 @@ impl Event {
 }
 
 pub fn send_to(socket: &Path, event: &Event) {
+    send_line(socket, &event.line());
+}
+
+fn send_line(socket: &Path, line: &str) {
     if let Ok(sock) = UnixDatagram::unbound() {
         let _ = sock.set_nonblocking(true);
-        let _ = sock.send_to(event.line().as_bytes(), socket);
+        let _ = sock.send_to(line.as_bytes(), socket);
+    }
+}
+
+/// One decision of the gate: on a push (`push`) or a request for a repository (`fetch`,
+/// `push`; no method when the request could not be read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ruling(log::Decision<'static>);
+
+impl Ruling {
+    /// The decision on `method` of `repo` (its upstream `host` when the gate knows it).
+    pub fn on(method: Option<&str>, repo: Option<&str>, host: Option<&str>) -> Ruling {
+        let owned = |s: Option<&str>| s.map(|s| s.to_owned().into());
+        Ruling(log::Decision {
+            time: log::now().into(),
+            service: log::Service::Git,
+            host: owned(host),
+            method: owned(method),
+            path: None,
+            verdict: log::Verdict::Allow,
+            reason: "".into(),
+            detector: None,
+            refused_by: None,
+            repo: owned(repo),
+            bottle: None,
+        })
+    }
+
+    pub fn allow(mut self, reason: impl Into<String>) -> Ruling {
+        self.0.reason = reason.into().into();
+        self
+    }
+
+    /// Refused by `rule`: the line names the bottle key that would allow it.
+    pub fn refuse(mut self, rule: log::Rule, reason: impl Into<String>) -> Ruling {
+        let at = self.0.repo.as_deref().unwrap_or_default();
+        self.0.refused_by = Some(rule.refused_by(at));
+        self.0.verdict = log::Verdict::Block;
+        self.0.reason = reason.into().into();
+        self
+    }
+
+    pub fn line(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+
+    pub fn print(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", self.line());
+        let _ = out.flush();
+    }
+
+    /// Sends the line to `serve` (from a hook).
+    pub fn send(&self, paths: &Paths) {
+        send_line(&paths.events_socket(), &self.line());
     }
 }
 
@@ -87,10 +149,14 @@ pub fn relay(paths: &Paths) -> anyhow::Result<()> {
             match sock.recv(&mut buf) {
                 Ok(n) => {
                     // Re-serialised: a stray datagram cannot break the one-line framing.
-                    if let Ok(event) = serde_json::from_slice::<log::Event>(&buf[..n])
-                        && event.service == SERVICE
-                    {
-                        Event(event).print();
+                    match serde_json::from_slice::<log::LogLine<'static>>(&buf[..n]) {
+                        Ok(log::LogLine::Event(event)) if event.service == SERVICE => {
+                            Event(event).print();
+                        }
+                        Ok(log::LogLine::Decision(d)) if d.service == log::Service::Git => {
+                            Ruling(d).print();
+                        }
+                        _ => {}
                     }
                 }
                 Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),

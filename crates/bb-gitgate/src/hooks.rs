@@ -11,11 +11,13 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use bb_contract::log::Rule;
+use bb_contract::plan::RepoPlan;
 use bb_gitleaks::ignore::Ignores;
 
 use crate::config::{GateConfig, Paths};
 use crate::detect::{Detectors, known_secret_vars};
-use crate::events::Event;
+use crate::events::Ruling;
 use crate::mirror;
 use crate::policy::{self, UpdateKind};
 use crate::run::{GitRepo, RAW_OBJECTS_ENV};
@@ -66,7 +68,7 @@ fn is_ancestor(git: &GitRepo, old: &str, new: &str) -> bool {
 
 /// Everything wrong with a push: the policy refusals and the secret findings.
 struct Verdict {
-    refusals: Vec<String>,
+    refusals: Vec<policy::Refusal>,
     findings: Vec<Finding>,
     commits: usize,
 }
@@ -74,7 +76,7 @@ struct Verdict {
 /// Judges the updates: ref policy, secret scan (content and names), CI policy.
 fn judge(
     git: &GitRepo,
-    repo: &bb_contract::plan::RepoPlan,
+    repo: &RepoPlan,
     updates: &[Update],
     kinds: &[UpdateKind],
     detectors: &Detectors,
@@ -134,8 +136,8 @@ fn is_ignored(ignores: &Ignores, f: &Finding) -> bool {
     })
 }
 
-/// Tells the agent (and the log) why the push was refused.
-fn report(out: &mut HookOutput<'_>, paths: &Paths, repo_name: &str, verdict: &Verdict) {
+/// Tells the agent (and the log: one refusal line per rule) why the push was refused.
+fn report(out: &mut HookOutput<'_>, paths: &Paths, repo: &RepoPlan, verdict: &Verdict) {
     let findings = &verdict.findings;
     if !findings.is_empty() {
         out.line(&format!(
@@ -155,37 +157,49 @@ fn report(out: &mut HookOutput<'_>, paths: &Paths, repo_name: &str, verdict: &Ve
             "{PREFIX}: remove them from the history (for example `git rebase -i`, or amend) and push again"
         ));
     }
-    for r in &verdict.refusals {
+    for (_, r) in &verdict.refusals {
         out.line(&format!("{PREFIX}: push rejected: {r}"));
     }
     if findings.is_empty() {
         out.line(&format!("{PREFIX}: nothing was sent upstream"));
     }
-    let summary: Vec<String> = findings
-        .iter()
-        .take(MAX_SHOWN)
-        .map(|f| {
-            let at = if f.line == 0 {
-                f.path.clone()
-            } else {
-                format!("{}:{}", f.path, f.line)
-            };
-            format!("{at} {} {}", f.rule, scan::short(&f.commit))
-        })
-        .chain(verdict.refusals.iter().take(MAX_SHOWN).cloned())
-        .collect();
-    Event::new(
-        "push",
-        false,
-        Some(repo_name),
-        format!(
-            "rejected: {} finding(s), {} refusal(s): {}",
+    let ruling = || Ruling::on(Some("push"), Some(&repo.name), Some(&repo.host));
+    if !findings.is_empty() {
+        let shown: Vec<String> = findings
+            .iter()
+            .take(MAX_SHOWN)
+            .map(|f| {
+                let at = if f.line == 0 {
+                    f.path.clone()
+                } else {
+                    format!("{}:{}", f.path, f.line)
+                };
+                format!("{at} {} {}", f.rule, scan::short(&f.commit))
+            })
+            .collect();
+        let reason = format!(
+            "{} possible secret(s) in the pushed commits: {}",
             findings.len(),
-            verdict.refusals.len(),
-            summary.join("; ")
-        ),
-    )
-    .send(paths);
+            shown.join("; ")
+        );
+        ruling().refuse(Rule::SecretInPush, reason).send(paths);
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for (rule, _) in &verdict.refusals {
+        if !rules.contains(rule) {
+            rules.push(*rule);
+        }
+    }
+    for rule in rules {
+        let lines: Vec<&str> = verdict
+            .refusals
+            .iter()
+            .filter(|(r, _)| *r == rule)
+            .take(MAX_SHOWN)
+            .map(|(_, line)| line.as_str())
+            .collect();
+        ruling().refuse(rule, lines.join("; ")).send(paths);
+    }
 }
 
 /// What judges a push: the repository with the pushed objects, and where the detectors come
@@ -208,16 +222,18 @@ pub fn pre_receive(
     out: &mut HookOutput<'_>,
 ) -> i32 {
     let git = judge_with.git;
-    let reject = |out: &mut HookOutput<'_>, msg: &str| {
+    let host = config.repo(repo_name).map(|r| r.host.as_str());
+    let reject_by = |rule: Rule, out: &mut HookOutput<'_>, msg: &str| {
         out.line(&format!("{PREFIX}: push rejected: {msg}"));
-        Event::new("push", false, Some(repo_name), msg).send(paths);
+        Ruling::on(Some("push"), Some(repo_name), host)
+            .refuse(rule, msg)
+            .send(paths);
         1
     };
+    let reject = |out: &mut HookOutput<'_>, msg: &str| reject_by(Rule::GateFailure, out, msg);
     let Some(repo) = config.repo(repo_name) else {
-        return reject(
-            out,
-            &format!("no repository `{repo_name}` behind this gate"),
-        );
+        let msg = format!("no repository `{repo_name}` behind this gate");
+        return reject_by(Rule::UnknownRepo, out, &msg);
     };
     let updates = match scan::parse_updates(input) {
         Ok(u) if !u.is_empty() => u,
@@ -243,7 +259,7 @@ pub fn pre_receive(
         }
     };
     if !verdict.findings.is_empty() || !verdict.refusals.is_empty() {
-        report(out, paths, repo_name, &verdict);
+        report(out, paths, repo, &verdict);
         return 1;
     }
     match forward(git, config, paths, repo, &updates, &kinds) {
@@ -251,17 +267,13 @@ pub fn pre_receive(
             for line in fwd.output.lines() {
                 out.line(line);
             }
-            Event::new(
-                "push",
-                true,
-                Some(repo_name),
-                format!(
+            Ruling::on(Some("push"), Some(repo_name), Some(&repo.host))
+                .allow(format!(
                     "forwarded {} ref update(s), {} new commit(s) scanned",
                     updates.len(),
                     verdict.commits
-                ),
-            )
-            .send(paths);
+                ))
+                .send(paths);
             0
         }
         Ok(fwd) => {
@@ -328,7 +340,7 @@ pub fn forward(
     git: &GitRepo,
     config: &GateConfig,
     paths: &Paths,
-    repo: &bb_contract::plan::RepoPlan,
+    repo: &RepoPlan,
     updates: &[Update],
     kinds: &[UpdateKind],
 ) -> Result<Forwarded> {

@@ -29,6 +29,14 @@ impl Service {
             Service::ReceivePack => "receive-pack",
         }
     }
+
+    /// What the agent does through it, as decision lines name it: `fetch` or `push`.
+    pub fn action(self) -> &'static str {
+        match self {
+            Service::UploadPack => "fetch",
+            Service::ReceivePack => "push",
+        }
+    }
 }
 
 /// A request the gate may serve (the repo is still to be found in the config).

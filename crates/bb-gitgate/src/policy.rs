@@ -13,6 +13,7 @@
 //!
 //! Each refusal is one line naming the ref or path and the bottle key that allows it.
 
+use bb_contract::log::Rule;
 use bb_contract::plan::{PushAllowance, RepoPlan};
 
 use crate::changes::Change;
@@ -54,6 +55,9 @@ pub fn allow_hint(repo: &str, key: &str) -> String {
     format!("set git-gate.repos.{repo}.allow.{key}: true in the bottle to allow it")
 }
 
+/// One refusal of a push: the rule (which names the key that would allow it) and the line.
+pub type Refusal = (Rule, String);
+
 /// One refusal line per update the repo's allowance does not cover. `shown` makes a ref name
 /// fit to print (sanitized, secrets redacted).
 pub fn check_updates(
@@ -61,21 +65,27 @@ pub fn check_updates(
     updates: &[Update],
     kinds: &[UpdateKind],
     shown: impl Fn(&str) -> String,
-) -> Vec<String> {
+) -> Vec<Refusal> {
     let allow: &PushAllowance = &repo.allow;
     let mut out = Vec::new();
     for (u, kind) in updates.iter().zip(kinds) {
         let name = shown(&u.refname);
         if !ref_allowed(&u.refname) {
-            out.push(format!(
-                "{name}: only branches (refs/heads/*) and tags (refs/tags/*) can be pushed through the gate"
+            out.push((
+                Rule::RefNotAllowed,
+                format!(
+                    "{name}: only branches (refs/heads/*) and tags (refs/tags/*) can be pushed through the gate"
+                ),
             ));
             continue;
         }
         match kind {
-            UpdateKind::Delete if !allow.delete => out.push(format!(
-                "deleting {name} is refused; {}",
-                allow_hint(&repo.name, "delete")
+            UpdateKind::Delete if !allow.delete => out.push((
+                Rule::RefDelete,
+                format!(
+                    "deleting {name} is refused; {}",
+                    allow_hint(&repo.name, "delete")
+                ),
             )),
             UpdateKind::Forced if !allow.force_push => {
                 let what = if u.refname.starts_with("refs/tags/") {
@@ -83,12 +93,13 @@ pub fn check_updates(
                 } else {
                     "not a fast-forward"
                 };
-                out.push(format!(
+                let line = format!(
                     "{name}: {what} ({}..{}); {}",
                     short(&u.old),
                     short(&u.new),
                     allow_hint(&repo.name, "force_push")
-                ));
+                );
+                out.push((Rule::ForcePush, line));
             }
             _ => {}
         }
@@ -156,6 +167,7 @@ pub fn is_gitleaks_ignore(path: &[u8]) -> bool {
 
 /// A kind of path a push may change only when the bottle allows it.
 struct Guard {
+    rule: Rule,
     key: &'static str,
     what: &'static str,
     is: fn(&[u8]) -> bool,
@@ -164,12 +176,14 @@ struct Guard {
 
 const GUARDS: &[Guard] = &[
     Guard {
+        rule: Rule::CiConfig,
         key: "ci_config",
         what: "is CI configuration",
         is: is_ci_path,
         allowed: |a| a.ci_config,
     },
     Guard {
+        rule: Rule::GitleaksIgnore,
         key: "gitleaks_ignore",
         what: "lists findings the secret scan lets through",
         is: is_gitleaks_ignore,
@@ -187,7 +201,7 @@ pub fn path_refusals(
     repo: &RepoPlan,
     changes: &[Change],
     shown: impl Fn(&[u8]) -> String,
-) -> Vec<String> {
+) -> Vec<Refusal> {
     let mut out = Vec::new();
     for guard in GUARDS.iter().filter(|g| !(g.allowed)(&repo.allow)) {
         let mut seen = std::collections::BTreeSet::new();
@@ -196,20 +210,22 @@ pub fn path_refusals(
             .filter(|c| (guard.is)(&c.path) && seen.insert(c.path.clone()))
             .collect();
         out.extend(hits.iter().take(MAX_PATH_LINES).map(|c| {
-            format!(
+            let line = format!(
                 "{} (commit {}) {}; {}",
                 shown(&c.path),
                 short(&c.commit),
                 guard.what,
                 allow_hint(&repo.name, guard.key)
-            )
+            );
+            (guard.rule, line)
         }));
         if hits.len() > MAX_PATH_LINES {
-            out.push(format!(
+            let line = format!(
                 "... and {} more such path(s) ({})",
                 hits.len() - MAX_PATH_LINES,
                 guard.key
-            ));
+            );
+            out.push((guard.rule, line));
         }
     }
     out
@@ -316,15 +332,26 @@ mod tests {
         });
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert_eq!(
-            lines[0],
+            lines[0].1,
             "deleting refs/heads/gone is refused; set git-gate.repos.shop.allow.delete: true in the bottle to allow it"
         );
         assert!(
-            lines[1].starts_with("refs/heads/main: not a fast-forward (cccccccccc..dddddddddd)")
+            lines[1]
+                .1
+                .starts_with("refs/heads/main: not a fast-forward (cccccccccc..dddddddddd)")
         );
-        assert!(lines[1].ends_with("allow.force_push: true in the bottle to allow it"));
-        assert!(lines[2].contains("moving an existing tag"));
-        assert!(lines[3].starts_with("refs/replace/x: only branches"));
+        assert!(lines[1].1.ends_with("allow.force_push: true in the bottle to allow it"));
+        assert!(lines[2].1.contains("moving an existing tag"));
+        assert!(lines[3].1.starts_with("refs/replace/x: only branches"));
+        let rules: Vec<Rule> = lines.iter().map(|(rule, _)| *rule).collect();
+        assert_eq!(
+            rules,
+            [Rule::RefDelete, Rule::ForcePush, Rule::ForcePush, Rule::RefNotAllowed]
+        );
+        assert_eq!(
+            Rule::ForcePush.refused_by("shop").key.as_deref(),
+            Some("git-gate.repos.shop.allow.force_push")
+        );
         let all = PushAllowance {
             delete: true,
             force_push: true,
@@ -401,12 +428,14 @@ mod tests {
         let shown = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
         let lines = path_refusals(&repo(PushAllowance::default()), &changes, shown);
         assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[2].0, Rule::GitleaksIgnore);
+        assert_eq!(lines[0].0, Rule::CiConfig);
         assert_eq!(
-            lines[2],
+            lines[2].1,
             ".GitleaksIgnore (commit bbbbbbbbbb) lists findings the secret scan lets through; set git-gate.repos.shop.allow.gitleaks_ignore: true in the bottle to allow it"
         );
         assert_eq!(
-            lines[0],
+            lines[0].1,
             ".github/workflows/ci.yml (commit aaaaaaaaaa) is CI configuration; set git-gate.repos.shop.allow.ci_config: true in the bottle to allow it"
         );
         let allowed = PushAllowance {

@@ -82,7 +82,7 @@ fn clone_fetch_and_push_through_the_gate() {
     assert!(
         events
             .iter()
-            .any(|e| e["event"] == "push" && e["ok"] == true)
+            .any(|e| e["service"] == "git" && e["method"] == "push" && e["verdict"] == "allow")
     );
     assert!(
         events.iter().any(|e| e["event"] == "rules"
@@ -171,6 +171,27 @@ fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
         upstream_ref(&env.upstream_refs(), "refs/heads/main"),
         Some(ci)
     );
+    // Each refusal's line names its rule and the key that would allow it.
+    let refusals: Vec<(String, String)> = env
+        .events()
+        .iter()
+        .filter(|e| e["service"] == "git" && e["verdict"] == "block")
+        .map(|e| {
+            assert_eq!(e["repo"], "shop", "{e}");
+            let by = &e["refused_by"];
+            (by["rule"].as_str().unwrap().to_owned(), by["key"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    for (rule, key) in [
+        ("ref_delete", "git-gate.repos.shop.allow.delete"),
+        ("force_push", "git-gate.repos.shop.allow.force_push"),
+        ("ci_config", "git-gate.repos.shop.allow.ci_config"),
+    ] {
+        assert!(
+            refusals.contains(&(rule.to_owned(), key.to_owned())),
+            "{rule}: {refusals:?}"
+        );
+    }
 
     // `.gitleaksignore`: a change needs the allowance; once upstream, the scan honours it for
     // the rules it lists, never for a known secret.
@@ -418,6 +439,13 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
     let logs = env.gate_logs();
     eprintln!("gate logs:\n{logs}");
     assert!(logs.contains("creds.txt:2"), "{logs}");
+    let secret = env
+        .events()
+        .into_iter()
+        .find(|e| e["refused_by"]["rule"] == "secret_in_push")
+        .expect("a refusal line for the secret");
+    assert!(secret["refused_by"]["key"].is_null(), "{secret}");
+    assert!(secret["reason"].as_str().unwrap().contains("creds.txt:2"), "{secret}");
     assert!(
         !logs.contains(AWS_KEY) && !logs.contains(TOKEN) && !logs.contains(CUSTOM),
         "{logs}"

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use crate::Shutdown;
-use crate::log::{Log, Service};
+use crate::log::{Log, Rule, Service};
 
 const HEADER_LEN: usize = 12;
 const MAX_NAME: usize = 255;
@@ -138,7 +138,10 @@ pub fn answer(packet: &[u8], log: &Log) -> Option<Vec<u8>> {
     log.decision(Service::Dns)
         .host(query.name.as_str())
         .method(qtype_name(query.qtype).as_str())
-        .block("dns sink: every name is refused (the proxy resolves names)");
+        .block(
+            Rule::DnsSink.refused_by(&query.name),
+            "dns sink: every name is refused (the proxy resolves names)",
+        );
     Some(refused(&query))
 }
 

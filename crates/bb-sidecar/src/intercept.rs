@@ -18,6 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio_rustls::LazyConfigAcceptor;
 
+use crate::denial::Denial;
+use crate::log::Rule;
 use crate::config::normalize_host;
 use crate::guard::{HostKind, classify_host};
 use crate::proxy::{Body, Decide, ProxyConfig, Refusal, Target, host_header_mismatch, pipeline};
@@ -111,7 +113,7 @@ async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, mut req: Request<Incoming>) -
     if let Some(reason) = refusal(tunnel, &req) {
         let method = req.method().as_str();
         let d = Decide::new(&cfg.log, Some(&tunnel.host), method, Some(req.uri().path()));
-        return d.refuse(Refusal::blocked(reason).draining(req.into_body()));
+        return d.refuse(Refusal::denied(reason).draining(req.into_body()));
     }
     if websocket::is_extended_connect(&req) {
         websocket::from_extended_connect(&mut req);
@@ -127,20 +129,20 @@ async fn inner(cfg: &ProxyConfig, tunnel: &Tunnel, mut req: Request<Incoming>) -
 /// Why a request inside the tunnel is refused before the pipeline: the tunnel's own refusal,
 /// `CONNECT` (but a WebSocket's extended CONNECT), an absolute URI or a `Host` header naming
 /// another host.
-fn refusal(tunnel: &Tunnel, req: &Request<Incoming>) -> Option<String> {
+fn refusal(tunnel: &Tunnel, req: &Request<Incoming>) -> Option<Denial> {
+    let host = &tunnel.host;
     if let Some(why) = &tunnel.refused {
-        return Some(why.clone());
+        return Some(Denial::new(Rule::HostMismatch, host, why.clone()));
     }
     if req.method() == Method::CONNECT && !websocket::is_extended_connect(req) {
-        return Some("CONNECT inside an intercepted tunnel is not supported".to_owned());
+        let reason = "CONNECT inside an intercepted tunnel is not supported";
+        return Some(Denial::new(Rule::BadRequest, host, reason));
     }
     if let Some(authority) = req.uri().authority() {
         let named = normalize_host(authority.host());
-        if named != tunnel.host {
-            return Some(format!(
-                "the request names {named}, not the CONNECT target {}",
-                tunnel.host
-            ));
+        if named != *host {
+            let reason = format!("the request names {named}, not the CONNECT target {host}");
+            return Some(Denial::new(Rule::HostMismatch, host, reason));
         }
     }
     host_header_mismatch(&tunnel.host, req.headers())

@@ -18,6 +18,7 @@
 //! token slots), `SIGTERM` and `SIGINT` stop the listeners and return.
 
 pub mod coding;
+pub mod denial;
 pub mod config;
 pub mod control;
 pub mod dns;

@@ -16,11 +16,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
 use bb_contract::log::{Decision, Event, SIDECAR_SERVICE};
-pub use bb_contract::log::{Service, Verdict, now};
+pub use bb_contract::log::{RefusedBy, Rule, Service, Verdict, now};
 use serde::Serialize;
 
 /// A decision line being filled in ([`Log::decision`]); nothing is written until
-/// [`DecisionLine::allow`] or [`DecisionLine::block`]. Fields not given are `null`.
+/// [`DecisionLine::allow`] or [`DecisionLine::block`] (which names the rule that refused and
+/// the key that would allow it). Fields not given are `null`.
 #[must_use = "a decision line is written by .allow() or .block()"]
 #[derive(Clone, Copy)]
 pub struct DecisionLine<'l, 'a> {
@@ -55,11 +56,11 @@ impl<'a> DecisionLine<'_, 'a> {
     }
 
     pub fn allow(self, reason: &str) {
-        self.log.write_decision(&self, Verdict::Allow, reason);
+        self.log.write_decision(&self, None, reason);
     }
 
-    pub fn block(self, reason: &str) {
-        self.log.write_decision(&self, Verdict::Block, reason);
+    pub fn block(self, refused_by: RefusedBy, reason: &str) {
+        self.log.write_decision(&self, Some(refused_by), reason);
     }
 }
 
@@ -144,7 +145,12 @@ impl Log {
         }
     }
 
-    fn write_decision(&self, line: &DecisionLine<'_, '_>, verdict: Verdict, reason: &str) {
+    fn write_decision(
+        &self,
+        line: &DecisionLine<'_, '_>,
+        refused_by: Option<RefusedBy>,
+        reason: &str,
+    ) {
         let DecisionLine {
             service,
             host,
@@ -153,52 +159,55 @@ impl Log {
             detector,
             ..
         } = *line;
+        let verdict = match refused_by {
+            Some(_) => Verdict::Block,
+            None => Verdict::Allow,
+        };
         // One scan of everything the agent chose; the fields one by one only when it finds
         // something (a decision line is written per request: this is on the hot path).
+        let remedy = refused_by.as_ref();
         let joined = [host, method, path, Some(reason)]
             .into_iter()
+            .chain([remedy.and_then(|r| r.key.as_deref()), remedy.map(|r| r.fix.as_str())])
             .flatten()
             .collect::<Vec<_>>()
             .join("\n");
         let thorough = verdict == Verdict::Block || detector.is_some();
         let Some(redactor) = self.redactor().filter(|r| r(&joined, thorough).is_some()) else {
-            return self.write(&Decision {
-                time: now().into(),
-                service,
-                host: host.map(Into::into),
-                method: method.map(Into::into),
-                path: path.map(Into::into),
-                verdict,
-                reason: reason.into(),
-                detector: detector.map(Into::into),
-            });
+            let fields = [host, method, path];
+            return self.write(&decision(service, detector, fields, reason, refused_by));
         };
-        let mut reason = reason.to_owned();
+        // Texts that repeat a field: the reason, and the refusal's key and fix (they name the host).
+        let mut texts = [
+            reason.to_owned(),
+            remedy.and_then(|r| r.key.clone()).unwrap_or_default(),
+            remedy.map(|r| r.fix.clone()).unwrap_or_default(),
+        ];
         let mut clean = |field: Option<&str>| -> Option<String> {
             let field = field?;
             Some(match redactor(field, thorough) {
                 None => field.to_owned(),
                 Some(rule) => {
                     let marker = format!("[redacted: {rule}]");
-                    reason = reason.replace(field, &marker);
+                    for text in &mut texts {
+                        *text = text.replace(field, &marker);
+                    }
                     marker
                 }
             })
         };
         let (host, method, path) = (clean(host), clean(method), clean(path));
-        if let Some(rule) = redactor(&reason, thorough) {
-            reason = format!("[redacted: the reason named a secret ({rule})]");
-        }
-        self.write(&Decision {
-            time: now().into(),
-            service,
-            host: host.map(Into::into),
-            method: method.map(Into::into),
-            path: path.map(Into::into),
-            verdict,
-            reason: reason.into(),
-            detector: detector.map(Into::into),
+        let [reason, key, fix] = texts.map(|text| match redactor(&text, thorough) {
+            Some(rule) => format!("[redacted: the text named a secret ({rule})]"),
+            None => text,
         });
+        let refused_by = refused_by.map(|r| RefusedBy {
+            key: r.key.map(|_| key),
+            fix,
+            rule: r.rule,
+        });
+        let fields = [host.as_deref(), method.as_deref(), path.as_deref()];
+        self.write(&decision(service, detector, fields, &reason, refused_by));
     }
 
     /// Writes one event line about the sidecar itself.
@@ -215,6 +224,7 @@ impl Log {
             ok,
             repo: None,
             message: message.into(),
+            bottle: None,
         });
     }
 
@@ -234,6 +244,33 @@ impl Log {
     }
 }
 
+/// A decision line of borrowed fields (one is written per request: nothing is copied).
+fn decision<'a>(
+    service: Service,
+    detector: Option<&'a str>,
+    [host, method, path]: [Option<&'a str>; 3],
+    reason: &'a str,
+    refused_by: Option<RefusedBy>,
+) -> Decision<'a> {
+    let verdict = match refused_by {
+        Some(_) => Verdict::Block,
+        None => Verdict::Allow,
+    };
+    Decision {
+        time: now().into(),
+        service,
+        host: host.map(Into::into),
+        method: method.map(Into::into),
+        path: path.map(Into::into),
+        verdict,
+        reason: reason.into(),
+        detector: detector.map(Into::into),
+        refused_by,
+        repo: None,
+        bottle: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,23 +285,33 @@ mod tests {
             .host("SeCrEt.evil.example")
             .method("SeCrEt")
             .path("/leak/SeCrEt")
-            .block("GET /leak/SeCrEt on SeCrEt.evil.example matches nothing");
+            .block(
+                Rule::NoRoute.refused_by("SeCrEt.evil.example"),
+                "GET /leak/SeCrEt on SeCrEt.evil.example matches nothing",
+            );
         log.event("warning", false, "upstream SeCrEt.evil.example failed");
         let all = lines.all().join("\n");
         assert!(!all.contains("SeCrEt"), "{all}");
-        assert_eq!(all.matches("[redacted: known]").count(), 5, "{all}");
+        assert_eq!(all.matches("[redacted: known]").count(), 6, "{all}");
+        let line = &lines.json()[0];
+        assert_eq!(line["refused_by"]["key"], "egress.routes");
+        assert!(line["refused_by"]["fix"].as_str().unwrap().contains("[redacted: known]"));
     }
 
     #[test]
-    fn decision_line_has_exactly_the_spec_keys() {
+    fn decision_lines_have_the_spec_keys_and_a_refusal_says_why() {
         let (log, lines) = Log::memory();
         log.decision(Service::Egress)
             .host("evil.example")
             .method("GET")
             .path("/x\n\"y")
-            .block("host evil.example is not in the allowlist");
+            .block(
+                Rule::NoRoute.refused_by("evil.example"),
+                "host evil.example is not in the allowlist",
+            );
+        log.decision(Service::Egress).host("ok.example").allow("route ok.example");
         let all = lines.all();
-        assert_eq!(all.len(), 1);
+        assert_eq!(all.len(), 2);
         assert!(!all[0].contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
@@ -273,9 +320,19 @@ mod tests {
         assert_eq!(
             sorted,
             [
-                "detector", "host", "method", "path", "reason", "service", "time", "verdict"
+                "detector",
+                "host",
+                "method",
+                "path",
+                "reason",
+                "refused_by",
+                "service",
+                "time",
+                "verdict"
             ]
         );
+        let allowed: serde_json::Value = serde_json::from_str(&all[1]).unwrap();
+        assert_eq!(allowed.as_object().unwrap().len(), 8, "{allowed}");
         assert_eq!(v["service"], "egress");
         assert_eq!(v["verdict"], "block");
         assert_eq!(v["path"], "/x\n\"y");

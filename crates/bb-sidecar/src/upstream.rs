@@ -6,6 +6,7 @@
 //! for routes that say `private: true` and one for the others, so a pooled connection is only
 //! ever reused under the policy it was checked with.
 
+use bb_contract::log::Rule;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -32,8 +33,8 @@ use crate::proxy::Body;
 /// Why no upstream connection was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectError {
-    /// The address policy refused every address: a block (403).
-    Refused(String),
+    /// The address policy refused every address: a block (403), by the rule of the first.
+    Refused(Rule, String),
     /// Resolution, connection or the TLS handshake failed: a bad gateway (502).
     Failed(String),
 }
@@ -41,7 +42,7 @@ pub enum ConnectError {
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnectError::Refused(s) | ConnectError::Failed(s) => f.write_str(s),
+            ConnectError::Refused(_, s) | ConnectError::Failed(s) => f.write_str(s),
         }
     }
 }
@@ -81,12 +82,12 @@ pub async fn connect_to_checked(
     let mut refused = None;
     let mut last_error = None;
     for addr in addrs {
-        if let Some(why) = policy.refusal(addr.ip(), private_route) {
+        if let Some((rule, why)) = policy.refusal(addr.ip(), private_route) {
             refused.get_or_insert_with(|| {
                 if addr.ip().to_string() == host {
-                    format!("{host} is {why}")
+                    (rule, format!("{host} is {why}"))
                 } else {
-                    format!("{host} resolves to {}, {why}", addr.ip())
+                    (rule, format!("{host} resolves to {}, {why}", addr.ip()))
                 }
             });
             continue;
@@ -102,7 +103,7 @@ pub async fn connect_to_checked(
     }
     match (last_error, refused) {
         (Some(err), _) => Err(ConnectError::Failed(err)),
-        (None, Some(why)) => Err(ConnectError::Refused(why)),
+        (None, Some((rule, why))) => Err(ConnectError::Refused(rule, why)),
         (None, None) => Err(ConnectError::Failed(format!("{host} has no address"))),
     }
 }

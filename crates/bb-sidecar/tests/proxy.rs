@@ -139,6 +139,10 @@ async fn disallowed_host_gets_403_and_upstream_is_not_contacted() {
     assert_eq!(l["verdict"], "block");
     assert_eq!(l["host"], "evil.example");
     assert_eq!(l["reason"], "host evil.example is not in the allowlist");
+    assert_eq!(l["refused_by"]["rule"], "no_route");
+    assert_eq!(l["refused_by"]["key"], "egress.routes");
+    let fix = l["refused_by"]["fix"].as_str().unwrap();
+    assert!(fix.contains("- host: evil.example"), "{fix}");
 }
 
 #[tokio::test]
@@ -195,6 +199,18 @@ async fn route_matches_are_enforced_on_plain_http() {
         wrong_method.body
     );
     assert_eq!(hits.requests(), 1);
+    let refusals: Vec<Value> = p
+        .lines
+        .json()
+        .into_iter()
+        .filter(|l| l["verdict"] == "block")
+        .collect();
+    assert_eq!(refusals.len(), 3);
+    let rules: Vec<&Value> = refusals.iter().map(|l| &l["refused_by"]["rule"]).collect();
+    assert_eq!(rules, ["no_match", "ambiguous_request", "no_match"]);
+    for l in &refusals {
+        assert_eq!(l["refused_by"]["key"], "egress.routes[api.test].matches", "{l}");
+    }
 }
 
 #[tokio::test]
@@ -271,6 +287,11 @@ async fn strict_address_policy_refuses_loopback_upstreams() {
     );
     assert_eq!(hits.requests(), 0);
     assert_eq!(hits.connections(), 0);
+    for l in p.lines.json().iter().filter(|l| l["verdict"] == "block") {
+        assert_eq!(l["refused_by"]["rule"], "guarded_address", "{l}");
+        assert!(l["refused_by"]["key"].is_null(), "{l}");
+        assert!(l["refused_by"]["fix"].as_str().unwrap().starts_with("nothing may: "));
+    }
 }
 
 #[tokio::test]

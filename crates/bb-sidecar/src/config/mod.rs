@@ -8,6 +8,9 @@
 mod host;
 mod live;
 
+use bb_contract::log::Rule;
+
+use crate::denial::Denial;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -153,13 +156,15 @@ impl RouteTable {
         path: &str,
         query: Option<&str>,
         headers: &HeaderMap,
-    ) -> Result<&Route, String> {
+    ) -> Result<&Route, Denial> {
         let route = self.find(host).ok_or_else(|| not_allowed(host))?;
         if route.matches.is_empty() {
             return Ok(route);
         }
-        let refused =
-            |why: String| format!("{host} has `matches` and this request is ambiguous: {why}");
+        let refused = |why: String| {
+            let reason = format!("{host} has `matches` and this request is ambiguous: {why}");
+            Denial::new(Rule::AmbiguousRequest, &route.host, reason)
+        };
         if let Some(why) = crate::request_form::method_ambiguity(method, query, headers) {
             return Err(refused(why));
         }
@@ -167,15 +172,14 @@ impl RouteTable {
         if route_allows(route, method, path, headers) {
             Ok(route)
         } else {
-            Err(format!(
-                "{method} {path} on {host} matches none of the route's `matches`"
-            ))
+            let reason = format!("{method} {path} on {host} matches none of the route's `matches`");
+            Err(Denial::new(Rule::NoMatch, &route.host, reason))
         }
     }
 
     /// The route that allows a `CONNECT` tunnel to `host`, or the reason it is blocked. A
     /// route's `matches` are checked on each request inside the (intercepted) tunnel.
-    pub fn check_connect(&self, host: &str) -> Result<&Route, String> {
+    pub fn check_connect(&self, host: &str) -> Result<&Route, Denial> {
         self.find(host).ok_or_else(|| not_allowed(host))
     }
 
@@ -218,8 +222,9 @@ impl RouteTable {
     }
 }
 
-fn not_allowed(host: &str) -> String {
-    format!("host {host} is not in the allowlist")
+fn not_allowed(host: &str) -> Denial {
+    let reason = format!("host {host} is not in the allowlist");
+    Denial::new(Rule::NoRoute, host, reason)
 }
 
 /// Reloads `path` into `routes` (the SIGHUP handler). A file that fails to read or parse keeps
@@ -414,10 +419,11 @@ mod tests {
         ]);
         assert!(t.check_connect("open.test").is_ok());
         assert!(t.check_connect("api.test").is_ok(), "matches apply inside");
-        assert_eq!(
-            t.check_connect("evil.example").unwrap_err(),
-            "host evil.example is not in the allowlist"
-        );
+        let denial = t.check_connect("evil.example").unwrap_err();
+        assert_eq!(denial.reason, "host evil.example is not in the allowlist");
+        assert_eq!(denial.refused_by().key.as_deref(), Some("egress.routes"));
+        let denial = t.check_http("api.test", "DELETE", "/", None, &HeaderMap::new());
+        assert_eq!(denial.unwrap_err().rule, Rule::NoMatch);
         assert!(t.names_exactly("Open.Test."));
         assert!(!t.names_exactly("a.wild.test"));
         assert!(t.check_connect("a.wild.test").is_ok());

@@ -14,6 +14,7 @@
 mod host;
 mod resolve;
 
+use bb_contract::log::Rule;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
@@ -244,8 +245,8 @@ impl AddressPolicy {
         &self.deny_nets
     }
 
-    /// Why `ip` is refused for a route, or `None` when it may be used.
-    pub fn refusal(&self, ip: IpAddr, private_route: bool) -> Option<String> {
+    /// Why `ip` is refused for a route (the rule and the reason), or `None` when it may be used.
+    pub fn refusal(&self, ip: IpAddr, private_route: bool) -> Option<(Rule, String)> {
         let mut candidates = vec![ip];
         if let IpAddr::V6(v6) = ip
             && let Some(v4) = v6.to_ipv4_mapped().or_else(|| embedded_v4(v6))
@@ -254,7 +255,8 @@ impl AddressPolicy {
         }
         for c in &candidates {
             if let Some(net) = self.deny_nets.iter().find(|n| n.contains(*c)) {
-                return Some(format!("in the bottle's own network {net}"));
+                let why = format!("in the bottle's own network {net}");
+                return Some((Rule::GuardedAddress, why));
             }
         }
         if !self.check_ranges {
@@ -265,10 +267,11 @@ impl AddressPolicy {
             IpAddr::V6(v6) => class_v6(v6),
         };
         match class {
-            Class::Always(why) => Some(why.to_owned()),
-            Class::Private(why) if !private_route => {
-                Some(format!("{why} (the route does not say `private: true`)"))
-            }
+            Class::Always(why) => Some((Rule::GuardedAddress, why.to_owned())),
+            Class::Private(why) if !private_route => Some((
+                Rule::PrivateAddress,
+                format!("{why} (the route does not say `private: true`)"),
+            )),
             Class::Private(_) | Class::Public => None,
         }
     }
@@ -328,6 +331,7 @@ mod tests {
         ] {
             assert!(p.refusal(ip(s), false).is_some(), "{s}");
             assert!(p.refusal(ip(s), true).is_none(), "{s} on a private route");
+            assert_eq!(p.refusal(ip(s), false).unwrap().0, Rule::PrivateAddress);
         }
         for s in [
             "93.184.216.34",
@@ -355,8 +359,9 @@ mod tests {
             AddressPolicy::strict().deny(nets.clone()),
             AddressPolicy::unchecked().deny(nets.clone()),
         ] {
-            let why = p.refusal(ip("10.99.3.4"), true).unwrap();
+            let (rule, why) = p.refusal(ip("10.99.3.4"), true).unwrap();
             assert_eq!(why, "in the bottle's own network 10.99.0.0/16");
+            assert_eq!(rule, Rule::GuardedAddress);
             assert!(p.refusal(ip("::ffff:10.99.3.4"), true).is_some());
             assert!(p.refusal(ip("fd12::5"), true).is_some());
             assert!(p.refusal(ip("10.98.0.1"), true).is_none());

@@ -13,6 +13,8 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::http::uri::Authority;
 
 use super::decide::Refusal;
+use crate::denial::Denial;
+use bb_contract::log::Rule;
 use super::{ProxyConfig, Target};
 use crate::config::{RouteTable, normalize_host};
 use crate::guard::{HostKind, classify_host};
@@ -21,24 +23,30 @@ use crate::inspect::Part;
 /// Why a request or tunnel to `host` is refused before any route lookup: an invalid host, or
 /// an IP address (in any form; decided by the SSRF guard without a resolver, and never a route
 /// since routes are names).
-pub(super) fn host_refusal(cfg: &ProxyConfig, host: &str) -> Option<String> {
+pub(super) fn host_refusal(cfg: &ProxyConfig, host: &str) -> Option<Denial> {
     match classify_host(host) {
         HostKind::Name => None,
-        HostKind::Invalid(why) => Some(why),
+        HostKind::Invalid(why) => Some(Denial::new(Rule::BadRequest, host, why)),
         HostKind::Ip(ip) => Some(ip_refusal(cfg, host, ip)),
     }
 }
 
-fn ip_refusal(cfg: &ProxyConfig, host: &str, ip: IpAddr) -> String {
+fn ip_refusal(cfg: &ProxyConfig, host: &str, ip: IpAddr) -> Denial {
     let named = if ip.to_string() == host {
         host.to_owned()
     } else {
         format!("{host} ({ip})")
     };
-    match cfg.addresses.refusal(ip, false) {
-        Some(why) => format!("{named} is {why}"),
-        None => format!("{named} is an IP address; routes allow host names only"),
-    }
+    let (rule, reason) = match cfg.addresses.refusal(ip, false) {
+        // A private address is refused as an address: no route names one.
+        Some((Rule::PrivateAddress, why)) => (Rule::IpAddress, format!("{named} is {why}")),
+        Some((rule, why)) => (rule, format!("{named} is {why}")),
+        None => (
+            Rule::IpAddress,
+            format!("{named} is an IP address; routes allow host names only"),
+        ),
+    };
+    Denial::new(rule, host, reason)
 }
 
 /// A secret carried in the labels of `host` (a wildcard route lets the agent choose them),
@@ -49,12 +57,12 @@ pub(super) fn host_secret(cfg: &ProxyConfig, route: &Route, host: &str) -> Optio
         return None;
     }
     let finding = inspector.name(route, host)?;
-    Some(Refusal::found(&finding, Part::Host))
+    Some(Refusal::found(&finding, Part::Host).on_route(route))
 }
 
 /// A `Host` header that names another host than `host` (the port aside; case and one trailing
 /// dot ignored). No `Host` header: nothing to disagree.
-pub fn host_header_mismatch(host: &str, headers: &HeaderMap) -> Option<String> {
+pub fn host_header_mismatch(host: &str, headers: &HeaderMap) -> Option<Denial> {
     let mut values = headers.get_all(header::HOST).iter();
     let given = values.next()?;
     let agrees = values.next().is_none()
@@ -66,9 +74,8 @@ pub fn host_header_mismatch(host: &str, headers: &HeaderMap) -> Option<String> {
     if agrees {
         None
     } else {
-        Some(format!(
-            "the Host header does not name the request target {host}"
-        ))
+        let reason = format!("the Host header does not name the request target {host}");
+        Some(Denial::new(Rule::HostMismatch, host, reason))
     }
 }
 
@@ -81,12 +88,12 @@ pub(super) fn admit<'t>(
     table: &'t RouteTable,
     target: &Target,
     req: &Request<Incoming>,
-) -> Result<(&'t Route, Option<Credential>), String> {
+) -> Result<(&'t Route, Option<Credential>), Denial> {
     let method = req.method().as_str();
+    let host = &target.host;
     if is_echo_method(method) {
-        return Err(format!(
-            "{method} is refused: it echoes the request, credentials included"
-        ));
+        let reason = format!("{method} is refused: it echoes the request, credentials included");
+        return Err(Denial::new(Rule::EchoMethod, host, reason));
     }
     let uri = req.uri();
     let route = table.check_http(&target.host, method, uri.path(), uri.query(), req.headers())?;
@@ -94,26 +101,25 @@ pub(super) fn admit<'t>(
         return Err(reason);
     }
     if let Some(grant) = &route.grant {
-        cfg.grants.take(grant, &target.host)?;
+        cfg.grants
+            .take(grant, host)
+            .map_err(|why| Denial::new(Rule::GrantUsedUp, host, why))?;
     }
-    let named = table.names_exactly(&target.host);
+    let named = table.names_exactly(host);
     if is_dns_over_https(uri, req.headers()) && !named {
-        return Err(format!(
-            "DNS over HTTPS to {} is refused unless a route names the host",
-            target.host
-        ));
+        let reason = format!("DNS over HTTPS to {host} is refused unless a route names the host");
+        return Err(Denial::new(Rule::EncryptedDns, host, reason));
     }
     if target.port == 853 && !named {
-        return Err(format!(
-            "DNS over TLS (port 853) to {} is refused unless a route names the host",
-            target.host
-        ));
+        return Err(dns_over_tls(host));
     }
     let credential = match &route.auth {
         None => None,
         Some(auth) => Some(
-            credential(cfg, auth)
-                .ok_or_else(|| format!("credential for {} is not configured", target.host))?,
+            credential(cfg, auth).ok_or_else(|| {
+                let reason = format!("credential for {host} is not configured");
+                Denial::new(Rule::CredentialMissing, &route.host, reason)
+            })?,
         ),
     };
     Ok((route, credential))
@@ -136,20 +142,28 @@ fn is_echo_method(method: &str) -> bool {
 
 /// Why a route's credential must not go to `target`: only over TLS, only to the route's host
 /// (the table lookup made sure of that) on its declared port.
-fn credential_misdirected(route: &Route, target: &Target) -> Option<String> {
+fn credential_misdirected(route: &Route, target: &Target) -> Option<Denial> {
     let auth = route.auth.as_ref()?;
-    if !target.https {
-        return Some(format!(
-            "{} injects a credential: only https:// is allowed, plain http:// would send it in the clear",
-            route.host
-        ));
-    }
-    (target.port != auth.port).then(|| {
+    let host = &route.host;
+    let reason = if !target.https {
         format!(
-            "{} injects a credential for port {} only, not {}",
-            route.host, auth.port, target.port
+            "{host} injects a credential: only https:// is allowed, plain http:// would send it in the clear"
         )
-    })
+    } else if target.port != auth.port {
+        format!(
+            "{host} injects a credential for port {} only, not {}",
+            auth.port, target.port
+        )
+    } else {
+        return None;
+    };
+    Some(Denial::new(Rule::CredentialMisdirected, host, reason))
+}
+
+/// DNS over TLS to a host no route names itself.
+pub(super) fn dns_over_tls(host: &str) -> Denial {
+    let reason = format!("DNS over TLS (port 853) to {host} is refused unless a route names the host");
+    Denial::new(Rule::EncryptedDns, host, reason)
 }
 
 /// Whether the request names DNS-over-HTTPS: `application/dns-message` in `Content-Type` or

@@ -11,9 +11,10 @@ use hyper::{Response, StatusCode};
 
 use super::body::{collect_capped, full};
 use super::{Body, BoxError, Target};
+use crate::denial::Denial;
 use crate::echo::OnFound;
 use crate::inspect::{Finding, Part};
-use crate::log::{DecisionLine, Log, Service};
+use crate::log::{DecisionLine, Log, Rule, Service};
 
 /// Most of a refused request's body read off and dropped while the refusal is answered: an
 /// HTTP/2 client still sending would otherwise see its stream reset instead of the 403.
@@ -27,6 +28,8 @@ pub(crate) struct Decide {
     host: Option<String>,
     method: String,
     path: Option<String>,
+    /// The host of the route that took the request, once one did: what a refusal's key names.
+    route: Option<String>,
 }
 
 impl Decide {
@@ -36,7 +39,13 @@ impl Decide {
             host: host.map(str::to_owned),
             method: method.to_owned(),
             path: path.map(str::to_owned),
+            route: None,
         }
+    }
+
+    /// Notes the route that took the request.
+    pub(crate) fn routed(&mut self, route: &Route) {
+        self.route = Some(route.host.clone());
     }
 
     /// The request's decision line, to be finished with a detector and a verdict.
@@ -55,16 +64,33 @@ impl Decide {
             .allow(&notes.reason(base));
     }
 
+    /// Writes a block line by `rule`, about the request's route (its host when none took it).
+    pub(crate) fn block(&self, rule: Rule, detector: Option<&str>, reason: &str) {
+        self.block_at(rule, None, detector, reason);
+    }
+
+    fn block_at(&self, rule: Rule, at: Option<&str>, detector: Option<&str>, reason: &str) {
+        let at = at
+            .or(self.route.as_deref())
+            .or(self.host.as_deref())
+            .unwrap_or_default();
+        self.line()
+            .detector(detector)
+            .block(rule.refused_by(at), reason);
+    }
+
     /// Writes the block line and answers the refusal, draining the body it holds.
     pub(crate) fn refuse(&self, refusal: Refusal) -> Response<Body> {
         let Refusal {
             status,
             reason,
             detector,
+            rule,
+            at,
             unread,
             ..
         } = refusal;
-        self.line().detector(detector.as_deref()).block(&reason);
+        self.block_at(rule, at.as_deref(), detector.as_deref(), &reason);
         if let Some(drain) = unread {
             tokio::spawn(drain);
         }
@@ -109,11 +135,14 @@ impl Decide {
 }
 
 /// How a request is refused: the status, the reason (of the answer and of the block line), the
-/// DLP detector that decided, and the agent's body when it is still unread.
+/// rule that decided and what it is about (the route's host when not given), the DLP detector
+/// that decided, and the agent's body when it is still unread.
 #[must_use = "a refusal is answered by Decide::refuse"]
 pub(crate) struct Refusal {
     status: StatusCode,
     reason: String,
+    rule: Rule,
+    at: Option<String>,
     detector: Option<String>,
     /// What a content check found, and where (`body`, `header x-key`): what a hold names.
     finding: Option<Box<(Finding, String)>>,
@@ -124,26 +153,54 @@ pub(crate) struct Refusal {
 type Drain = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl Refusal {
-    /// 403 `blocked: <reason>`.
-    pub(crate) fn blocked(reason: impl Into<String>) -> Refusal {
+    /// 403 `blocked: <reason>`, by `rule`.
+    pub(crate) fn blocked(rule: Rule, reason: impl Into<String>) -> Refusal {
         Refusal {
             status: StatusCode::FORBIDDEN,
             reason: reason.into(),
+            rule,
+            at: None,
             detector: None,
             finding: None,
             unread: None,
         }
     }
 
+    /// 403 `blocked: <reason>` of a check that refused before any content was read.
+    pub(crate) fn denied(denial: Denial) -> Refusal {
+        Refusal {
+            at: Some(denial.at),
+            ..Refusal::blocked(denial.rule, denial.reason)
+        }
+    }
+
     /// 403: a content check found `finding` in `part`.
     pub(crate) fn found(finding: &Finding, part: Part<'_>) -> Refusal {
+        let rule = finding_rule(finding);
         Refusal {
+            rule,
             detector: Some(finding.detector.clone()),
             finding: Some(Box::new((finding.clone(), part.to_string()))),
-            ..Refusal::blocked(format!(
-                "{} found {} in {part}",
-                finding.detector, finding.rule
-            ))
+            ..Refusal::blocked(
+                rule,
+                format!("{} found {} in {part}", finding.detector, finding.rule),
+            )
+        }
+    }
+
+    /// The refusal about `route` (the key it names).
+    pub(crate) fn on_route(self, route: &Route) -> Refusal {
+        Refusal {
+            at: Some(route.host.clone()),
+            ..self
+        }
+    }
+
+    /// The refusal of the operator, who was asked about this one.
+    pub(crate) fn by_operator(self) -> Refusal {
+        Refusal {
+            rule: Rule::HoldRefused,
+            ..self
         }
     }
 
@@ -161,15 +218,16 @@ impl Refusal {
         };
         Refusal {
             status,
-            ..Refusal::blocked(reason)
+            ..Refusal::blocked(Rule::TooLarge, reason)
         }
     }
 
     /// 400: the agent's request body could not be read.
     pub(crate) fn unreadable(why: &str) -> Refusal {
+        let reason = format!("cannot read the request body: {}", one_line(why));
         Refusal {
             status: StatusCode::BAD_REQUEST,
-            ..Refusal::blocked(format!("cannot read the request body: {}", one_line(why)))
+            ..Refusal::blocked(Rule::BadRequest, reason)
         }
     }
 
@@ -201,6 +259,16 @@ impl Refusal {
             unread: Some(Box::pin(drain)),
             ..self
         }
+    }
+}
+
+/// The rule of a content check's finding: the bottle's own secrets are never allowed; anything
+/// else is the route's DLP.
+pub(crate) fn finding_rule(finding: &Finding) -> Rule {
+    if finding.detector == bb_detect::Detector::KnownSecrets.as_str() {
+        Rule::KnownSecret
+    } else {
+        Rule::Dlp
     }
 }
 
@@ -276,7 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_refusal_writes_its_block_line_and_answers_one_line() {
-        let (status, body, line) = answer(Refusal::blocked("no\r\nroute")).await;
+        let (status, body, line) = answer(Refusal::blocked(Rule::NoRoute, "no\r\nroute")).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body, "blocked: no  route\n");
         assert_eq!(line["verdict"], "block");
@@ -284,6 +352,8 @@ mod tests {
         assert_eq!(line["host"], "a.test");
         assert_eq!(line["path"], "/x");
         assert!(line["detector"].is_null());
+        assert_eq!(line["refused_by"]["rule"], "no_route");
+        assert_eq!(line["refused_by"]["key"], "egress.routes");
 
         let (status, body, _) = answer(Refusal::too_large(Part::Body).noting("; cut")).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -302,6 +372,11 @@ mod tests {
         let (_, body, line) = answer(Refusal::found(&finding, Part::Url)).await;
         assert_eq!(body, "blocked: known_secrets found slot in url\n");
         assert_eq!(line["detector"], "known_secrets");
+        assert_eq!(line["refused_by"]["rule"], "known_secret");
+        assert!(line["refused_by"]["key"].is_null());
+        let finding = Finding::new("token_patterns", "aws-access-key-id");
+        let (_, _, line) = answer(Refusal::found(&finding, Part::Body)).await;
+        assert_eq!(line["refused_by"]["key"], "egress.routes[a.test].dlp");
     }
 
     /// A body that reports being read.
@@ -325,7 +400,7 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_drains_the_body_it_holds() {
         let (read, was_read) = tokio::sync::oneshot::channel();
-        answer(Refusal::blocked("no").draining(Watched(Some(read)))).await;
+        answer(Refusal::blocked(Rule::BadRequest, "no").draining(Watched(Some(read)))).await;
         tokio::time::timeout(std::time::Duration::from_secs(5), was_read)
             .await
             .expect("the body was read off")

@@ -103,7 +103,9 @@ pub(super) async fn scan_holding<'s>(
         let rule = hold.rule.clone();
         match holds.ask(&target.host, hold).await {
             Answer::Released => route.dlp.released.push(rule),
-            Answer::Refused(why) => return Err(refusal.noting(&format!("; held, {why}"))),
+            Answer::Refused(why) => {
+                return Err(refusal.by_operator().noting(&format!("; held, {why}")));
+            }
         }
     }
     unreachable!("the last round refuses or sends")

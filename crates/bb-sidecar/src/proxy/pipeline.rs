@@ -24,6 +24,7 @@ use super::{Body, BoxError, ProxyConfig, Target};
 use crate::coding;
 use crate::echo::{EchoGuard, MaskedBody};
 use crate::inspect::{Inspector, Part, Verdict};
+use crate::log::Rule;
 use crate::upstream::{ConnectError, connect_error, describe};
 use crate::websocket;
 
@@ -35,7 +36,7 @@ pub async fn pipeline(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let mut req = req;
-    let d = Decide::new(
+    let mut d = Decide::new(
         &cfg.log,
         Some(&target.host),
         req.method().as_str(),
@@ -49,8 +50,9 @@ pub async fn pipeline(
     let table = cfg.routes.current();
     let (route, credential) = match admit(cfg, &table, target, &req) {
         Ok(admitted) => admitted,
-        Err(reason) => return d.refuse(Refusal::blocked(reason).draining(req.into_body())),
+        Err(denial) => return d.refuse(Refusal::denied(denial).draining(req.into_body())),
     };
+    d.routed(route);
     if let Some(refusal) = host_secret(cfg, route, &target.host) {
         return d.refuse(refusal.draining(req.into_body()));
     }
@@ -150,10 +152,13 @@ fn upstream_head(
     plain_answers: bool,
 ) -> Result<(), Refusal> {
     if upgrade && scan_inbound {
-        return Err(Refusal::blocked(format!(
-            "WebSocket is refused on {}: the route scans answers, and a stream of them cannot be held back for the scan",
-            route.host
-        )));
+        return Err(Refusal::blocked(
+            Rule::Unscannable,
+            format!(
+                "WebSocket is refused on {}: the route scans answers, and a stream of them cannot be held back for the scan",
+                route.host
+            ),
+        ));
     }
     if plain_answers {
         // Saves decoding them (and keeps a streamed answer streaming where only credentials
@@ -170,7 +175,10 @@ fn upstream_head(
         .to_owned();
     parts.uri = format!("{}{path_and_query}", target.origin())
         .parse::<Uri>()
-        .map_err(|err| Refusal::blocked(format!("cannot forward this request target: {err}")))?;
+        .map_err(|err| {
+            let reason = format!("cannot forward this request target: {err}");
+            Refusal::blocked(Rule::BadRequest, reason)
+        })?;
     parts.version = Version::HTTP_11;
     Ok(())
 }
@@ -218,7 +226,9 @@ impl Forward<'_> {
             }
         };
         response.map_err(|err| match connect_error(&err) {
-            Some(ConnectError::Refused(why)) => self.d.refuse(Refusal::blocked(why)),
+            Some(ConnectError::Refused(rule, why)) => {
+                self.d.refuse(Refusal::blocked(*rule, why.clone()))
+            }
             Some(ConnectError::Failed(why)) => self.failed(why),
             None => self.failed(&describe(&err)),
         })
@@ -294,7 +304,7 @@ impl Forward<'_> {
     ) -> Result<Body, Response<Body>> {
         let codings = coding::codings(headers).map_err(|name| {
             let why = format!("answers in Content-Encoding {name} cannot be scanned");
-            self.d.refuse(Refusal::blocked(why))
+            self.d.refuse(Refusal::blocked(Rule::Unscannable, why))
         })?;
         let bytes = match collect_capped(rbody, self.cfg.max_body).await {
             Ok(bytes) => bytes,
@@ -310,7 +320,7 @@ impl Forward<'_> {
         } else {
             let plain = coding::decode(&codings, &bytes, self.cfg.max_body).map_err(|e| {
                 let why = format!("the answer cannot be scanned: {e}");
-                self.d.refuse(Refusal::blocked(why))
+                self.d.refuse(Refusal::blocked(Rule::Unscannable, why))
             })?;
             for name in [
                 header::CONTENT_ENCODING,

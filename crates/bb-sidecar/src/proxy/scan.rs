@@ -9,6 +9,7 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::http::uri::PathAndQuery;
 
+use crate::log::Rule;
 use super::body::{AgentBody, Collect, Read, chunks_body, collect_capped, full, join, read_body};
 use super::decide::{Notes, Refusal};
 use super::pump::Pump;
@@ -39,7 +40,7 @@ pub(super) async fn scan_request<'s>(
         Ok(codings) => codings,
         Err(name) => {
             let why = format!("request bodies in Content-Encoding {name} cannot be scanned");
-            return Err(Refusal::blocked(why).draining(body));
+            return Err(Refusal::blocked(Rule::Unscannable, why).draining(body));
         }
     };
     let scanned = scan_method(inspector, route, parts)
@@ -72,11 +73,14 @@ async fn scan_encoded_body<'s>(
         Err(Collect::Failed(why)) => return Err(Refusal::unreadable(&why)),
     };
     let decoded = coding::decode(codings, &encoded, cfg.max_body)
-        .map_err(|e| Refusal::blocked(format!("the request body cannot be scanned: {e}")))?;
+        .map_err(|e| {
+            let why = format!("the request body cannot be scanned: {e}");
+            Refusal::blocked(Rule::Unscannable, why)
+        })?;
     if let Some(api) = route.provider_api
         && let Some(why) = crate::provider_relay::refusal(api, &decoded)
     {
-        return Err(Refusal::blocked(why));
+        return Err(Refusal::blocked(Rule::ProviderFetch, why));
     }
     match judge_body(inspector, route, parts, &decoded, notes)? {
         // Clean: the body goes on compressed, as the agent sent it.
@@ -255,7 +259,7 @@ async fn scan_body<'s>(
     if let Some(api) = route.provider_api
         && let Some(why) = crate::provider_relay::refusal(api, &join(chunks.clone()))
     {
-        return Err(Refusal::blocked(why));
+        return Err(Refusal::blocked(Rule::ProviderFetch, why));
     }
     match verdict {
         Some(Verdict::Clean) => return Ok(Outbound::Ready(chunks_body(chunks))),

@@ -15,6 +15,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+use crate::denial::Denial;
+use crate::log::Rule;
 use super::checks::{host_header_mismatch, host_refusal};
 use super::decide::{Decide, Refusal, text};
 use super::{Body, ProxyConfig, Target, pipeline, tunnel};
@@ -73,8 +75,8 @@ fn origin_form(cfg: &ProxyConfig, req: Request<Incoming>) -> Response<Body> {
         return text(StatusCode::OK, "ok\n");
     }
     let d = Decide::new(&cfg.log, None, req.method().as_str(), Some(path));
-    let refusal =
-        Refusal::blocked("not a proxy request (send an absolute http:// URI or CONNECT host:port)");
+    let reason = "not a proxy request (send an absolute http:// URI or CONNECT host:port)";
+    let refusal = Refusal::blocked(Rule::BadRequest, reason);
     d.refuse(refusal.draining(req.into_body()))
 }
 
@@ -83,16 +85,16 @@ async fn absolute_form(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Respons
     let path = req.uri().path().to_owned();
     let Some(authority) = req.uri().authority().cloned() else {
         let d = Decide::new(&cfg.log, None, &method, Some(&path));
-        let refusal = Refusal::blocked("no host in the request target");
+        let refusal = Refusal::blocked(Rule::BadRequest, "no host in the request target");
         return d.refuse(refusal.draining(req.into_body()));
     };
     let host = normalize_host(authority.host());
     if host == INTROSPECTION_HOST && req.uri().scheme_str() == Some("http") {
         return introspection(&cfg, &method, &path);
     }
-    if let Some(reason) = absolute_form_refusal(&cfg, &host, &req) {
+    if let Some(denial) = absolute_form_refusal(&cfg, &host, &req) {
         let d = Decide::new(&cfg.log, Some(&host), &method, Some(&path));
-        return d.refuse(Refusal::blocked(reason).draining(req.into_body()));
+        return d.refuse(Refusal::denied(denial).draining(req.into_body()));
     }
     let target = Target {
         https: false,
@@ -104,9 +106,10 @@ async fn absolute_form(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Respons
 
 /// Why a plain request to `host` is refused before the pipeline: not `http://`, a refused
 /// host, a `Host` header naming another host.
-fn absolute_form_refusal(cfg: &ProxyConfig, host: &str, req: &Request<Incoming>) -> Option<String> {
+fn absolute_form_refusal(cfg: &ProxyConfig, host: &str, req: &Request<Incoming>) -> Option<Denial> {
     if req.uri().scheme_str() != Some("http") {
-        return Some("only http:// URIs are forwarded; use CONNECT for https".to_owned());
+        let reason = "only http:// URIs are forwarded; use CONNECT for https";
+        return Some(Denial::new(Rule::BadRequest, host, reason));
     }
     host_refusal(cfg, host).or_else(|| host_header_mismatch(host, req.headers()))
 }

@@ -11,28 +11,31 @@ use hyper::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
-use super::checks::{host_header_mismatch, host_refusal, host_secret};
+use super::checks::{dns_over_tls, host_header_mismatch, host_refusal, host_secret};
+use crate::denial::Denial;
+use crate::log::Rule;
 use super::decide::{Decide, Refusal};
 use super::{Body, BoxError, ProxyConfig, Target};
 use crate::config::{INTROSPECTION_HOST, normalize_host};
 use crate::upstream::{ConnectError, connect_checked};
 
 const METHOD: &str = "CONNECT";
+const NO_PORT: &str = "CONNECT needs a host:port target";
 
 pub(super) async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Response<Body> {
     let Some(authority) = req.uri().authority().cloned() else {
         let d = Decide::new(&cfg.log, None, METHOD, None);
-        return d.refuse(Refusal::blocked("CONNECT needs a host:port target"));
+        return d.refuse(Refusal::blocked(Rule::BadRequest, NO_PORT));
     };
     let host = normalize_host(authority.host());
     let d = Decide::new(&cfg.log, Some(&host), METHOD, None);
     let Some(port) = authority.port_u16() else {
-        return d.refuse(Refusal::blocked("CONNECT needs a host:port target"));
+        return d.refuse(Refusal::blocked(Rule::BadRequest, NO_PORT));
     };
     let table = cfg.routes.current();
     let route = match connect_route(&cfg, &table, &host, port, &req) {
         Ok(route) => route,
-        Err(reason) => return d.refuse(Refusal::blocked(reason)),
+        Err(denial) => return d.refuse(Refusal::denied(denial)),
     };
     if let Some(refusal) = host_secret(&cfg, route, &host) {
         return d.refuse(refusal);
@@ -46,9 +49,8 @@ pub(super) async fn connect(cfg: Arc<ProxyConfig>, req: Request<Incoming>) -> Re
         return passthrough(&cfg, &d, req, route, target).await;
     }
     let Some(ca) = cfg.authority.clone() else {
-        return d.refuse(Refusal::blocked(
-            "TLS interception is not configured (no bottle CA)",
-        ));
+        let reason = "TLS interception is not configured (no bottle CA)";
+        return d.refuse(Refusal::blocked(Rule::NoInterception, reason));
     };
     d.line()
         .allow(&format!("route {} (intercepted)", route.host));
@@ -73,9 +75,10 @@ fn connect_route<'t>(
     host: &str,
     port: u16,
     req: &Request<Incoming>,
-) -> Result<&'t Route, String> {
+) -> Result<&'t Route, Denial> {
     if host == INTROSPECTION_HOST {
-        return Err("_egress.local answers plain http:// requests only".to_owned());
+        let reason = "_egress.local answers plain http:// requests only";
+        return Err(Denial::new(Rule::BadRequest, host, reason));
     }
     if let Some(reason) =
         host_refusal(cfg, host).or_else(|| host_header_mismatch(host, req.headers()))
@@ -84,14 +87,11 @@ fn connect_route<'t>(
     }
     let route = table.check_connect(host)?;
     if route.grant.as_ref().is_some_and(|g| cfg.grants.used_up(g)) {
-        return Err(format!(
-            "the operator's grant of {host} is used up; ask again with request-egress"
-        ));
+        let reason = format!("the operator's grant of {host} is used up; ask again with request-egress");
+        return Err(Denial::new(Rule::GrantUsedUp, host, reason));
     }
     if port == 853 && !table.names_exactly(host) {
-        return Err(format!(
-            "DNS over TLS (port 853) to {host} is refused unless a route names the host"
-        ));
+        return Err(dns_over_tls(host));
     }
     Ok(route)
 }
@@ -115,7 +115,9 @@ async fn passthrough(
     .await;
     let mut upstream = match connected {
         Ok(stream) => stream,
-        Err(ConnectError::Refused(reason)) => return d.refuse(Refusal::blocked(reason)),
+        Err(ConnectError::Refused(rule, reason)) => {
+            return d.refuse(Refusal::denied(Denial::new(rule, &route.host, reason)));
+        }
         Err(ConnectError::Failed(reason)) => return d.upstream_failed(route, &target, &reason),
     };
     d.line().allow(&format!(

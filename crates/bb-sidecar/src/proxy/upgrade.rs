@@ -11,9 +11,10 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Uri};
 
 use super::Body;
-use super::decide::{Decide, Notes, Refusal};
+use super::decide::{Decide, Notes, Refusal, finding_rule};
 use super::pipeline::{Forward, strip_hop_by_hop};
 use crate::echo::MaskedBody;
+use crate::log::Rule;
 use crate::upstream::ConnectError;
 use crate::websocket;
 
@@ -92,7 +93,9 @@ async fn send_upgrade(
         .await
     {
         Ok(io) => io,
-        Err(ConnectError::Refused(why)) => return Err(forward.d.refuse(Refusal::blocked(why))),
+        Err(ConnectError::Refused(rule, why)) => {
+            return Err(forward.d.refuse(Refusal::blocked(rule, why)));
+        }
         Err(ConnectError::Failed(why)) => return Err(forward.failed(&why)),
     };
     if let Some(host) = parts
@@ -111,7 +114,7 @@ async fn send_upgrade(
         Ok(uri) => parts.uri = uri,
         Err(err) => {
             let reason = format!("cannot forward this request target: {err}");
-            return Err(forward.d.refuse(Refusal::blocked(reason)));
+            return Err(forward.d.refuse(Refusal::blocked(Rule::BadRequest, reason)));
         }
     }
     let (mut sender, connection) = match hyper::client::conn::http1::handshake::<_, Body>(io).await
@@ -131,9 +134,10 @@ async fn send_upgrade(
 
 /// The second decision line of a WebSocket the proxy closed (none when a side closed it).
 fn closed(d: &Decide, ended: websocket::Ended) {
-    let (reason, detector) = match ended {
+    let (rule, reason, detector) = match ended {
         websocket::Ended::Closed { .. } => return,
         websocket::Ended::Found { finding, sent } => (
+            finding_rule(&finding),
             format!(
                 "{} found {} in a WebSocket message; the connection was closed (at most {sent} clean bytes sent)",
                 finding.detector, finding.rule
@@ -141,6 +145,7 @@ fn closed(d: &Decide, ended: websocket::Ended) {
             Some(finding.detector),
         ),
         websocket::Ended::TooLarge { sent } => (
+            Rule::Unscannable,
             format!(
                 "a WebSocket frame larger than {} bytes cannot be scanned; the connection was closed (at most {sent} clean bytes sent)",
                 websocket::MAX_FRAME
@@ -148,11 +153,12 @@ fn closed(d: &Decide, ended: websocket::Ended) {
             None,
         ),
         websocket::Ended::Reserved { sent } => (
+            Rule::Unscannable,
             format!(
                 "a WebSocket frame with a reserved bit set (compressed or transformed by an extension that was not negotiated) cannot be scanned; the connection was closed (at most {sent} clean bytes sent)"
             ),
             None,
         ),
     };
-    d.line().detector(detector.as_deref()).block(&reason);
+    d.block(rule, detector.as_deref(), &reason);
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use bb_contract::supervise::{Hold, Verdict};
 
 use super::queue::{Outcome, Queue};
-use crate::log::{Log, Service};
+use crate::log::{Log, Rule, Service};
 
 /// The operator's answer to a held request.
 #[derive(Debug, PartialEq, Eq)]
@@ -44,6 +44,8 @@ impl Holds {
     /// Files `hold` of a request to `host` and waits for the answer.
     pub async fn ask(&self, host: &str, hold: Hold) -> Answer {
         let rule = hold.rule.clone();
+        let route = hold.route.clone();
+        let refused_by = || Rule::HoldRefused.refused_by(&route);
         let asked = self.queue.ask(hold.request(host), Some(hold), &self.log);
         let (proposal, outcome) = match asked.await {
             Ok(answered) => answered,
@@ -60,7 +62,7 @@ impl Holds {
                 // A route without the rule answers a request for a route, not this hold (an
                 // operator's tool that does not know holds): nothing is released.
                 let why = "the answer does not release this hold (is bot-bottle supervise older than the sidecar?)";
-                line().block(&format!("held {} refused: {why}", d.id));
+                line().block(refused_by(), &format!("held {} refused: {why}", d.id));
                 Answer::Refused(why.to_string())
             }
             Outcome::Decided(d) if d.verdict == Verdict::Approved => {
@@ -78,12 +80,13 @@ impl Holds {
             }
             Outcome::Decided(d) => {
                 let reason = d.reason.unwrap_or_else(|| "no reason given".into());
-                line().block(&format!("held {} refused by the operator: {reason}", d.id));
+                let text = format!("held {} refused by the operator: {reason}", d.id);
+                line().block(refused_by(), &text);
                 Answer::Refused(format!("refused by the operator: {reason}"))
             }
             Outcome::TimedOut => {
                 let why = self.queue.silence();
-                line().block(&format!("held {} refused: {why}", proposal.id));
+                line().block(refused_by(), &format!("held {} refused: {why}", proposal.id));
                 Answer::Refused(why)
             }
         }

@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 
 use crate::Shutdown;
 use crate::config::SharedRoutes;
-use crate::log::{Log, Service};
+use crate::log::{Log, Rule, Service};
 use queue::{Outcome, Queue};
 
 /// How long a `request-egress` call waits for the operator by default.
@@ -106,17 +106,20 @@ impl Supervisor {
             }
             Outcome::Decided(d) => {
                 let reason = d.reason.unwrap_or_else(|| "no reason given".into());
-                line().block(&format!(
-                    "request-egress {} rejected by the operator: {reason}",
-                    d.id
-                ));
+                line().block(
+                    Rule::OperatorDenied.refused_by(&host),
+                    &format!("request-egress {} rejected by the operator: {reason}", d.id),
+                );
                 CallToolResult::error(vec![ContentBlock::text(
                     json!({"decision": "rejected", "host": host, "reason": reason}).to_string(),
                 )])
             }
             Outcome::TimedOut => {
                 let why = self.queue.silence();
-                line().block(&format!("request-egress {} denied: {why}", proposal.id));
+                line().block(
+                    Rule::OperatorDenied.refused_by(&host),
+                    &format!("request-egress {} denied: {why}", proposal.id),
+                );
                 CallToolResult::error(vec![ContentBlock::text(
                     json!({"decision": "denied", "host": host, "reason": why}).to_string(),
                 )])

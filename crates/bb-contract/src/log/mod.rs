@@ -3,6 +3,9 @@
 //! fetch, and an [`Event`] about a service itself. The JSON Schema of a line ([`LogLine`]) is
 //! `docs/schemas/log-line.schema.json`.
 //!
+//! A refusal line carries [`RefusedBy`]: the [`Rule`] that decided and the bottle key that would
+//! allow it. `docs/audit.md` documents every field and maps the lines onto OCSF classes.
+//!
 //! Fields are [`Cow`] so the sidecar writes borrowed strings on its hot path and readers get
 //! owned ones.
 
@@ -12,6 +15,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+mod rule;
+
+pub use rule::{RefusedBy, Rule};
 
 /// The `service` of the proxy's event lines.
 pub const SIDECAR_SERVICE: &str = "sidecar";
@@ -26,6 +33,9 @@ pub enum Service {
     Dns,
     /// The operator's answer to an agent's `request-egress` (its host is the host asked for).
     Supervise,
+    /// The git gate's verdict on a push (`method` `push`, `repo` the repo's name, `host` its
+    /// upstream host) or on a request for a repository (`method` `fetch` or `push`).
+    Git,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -35,9 +45,10 @@ pub enum Verdict {
     Block,
 }
 
-/// One decision: exactly the keys `time, service, host, method, path, verdict, reason,
-/// detector`. Never a header value, a query string or a body; a host, method or path that
-/// carries a secret is written as `[redacted: <rule>]`.
+/// One decision: the keys `time, service, host, method, path, verdict, reason, detector`, and
+/// `refused_by` on every refusal (`repo` on the gate's, `bottle` once read by `bot-bottle
+/// logs` or kept in the state folder). Never a header value, a query string or a body; a host,
+/// method or path that carries a secret is written as `[redacted: <rule>]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Decision<'a> {
     /// RFC 3339, UTC.
@@ -50,6 +61,17 @@ pub struct Decision<'a> {
     pub reason: Cow<'a, str>,
     /// The DLP detector that blocked, redacted or warned; `null` when no content check decided.
     pub detector: Option<Cow<'a, str>>,
+    /// On a refusal (`verdict: block`): the rule that decided and the bottle key that would allow
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<RefusedBy>,
+    /// The repo a gate decision is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<Cow<'a, str>>,
+    /// The bottle's identity: added when a line leaves its sidecar's stream (`bot-bottle logs`,
+    /// the state folder's `audit.jsonl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottle: Option<Cow<'a, str>>,
 }
 
 /// An event about a service itself (start, reload, warnings, failures; the gate's pushes).
@@ -69,6 +91,9 @@ pub struct Event<'a> {
     )]
     pub repo: Option<Option<Cow<'a, str>>>,
     pub message: Cow<'a, str>,
+    /// The bottle's identity, as on a [`Decision`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottle: Option<Cow<'a, str>>,
 }
 
 /// A key that is there, even as `null`, is `Some`.
@@ -93,6 +118,43 @@ impl LogLine<'static> {
     /// Parses one line; `None` for anything else (compose's own output, a torn line).
     pub fn parse(line: &str) -> Option<LogLine<'static>> {
         serde_json::from_str(line).ok()
+    }
+}
+
+impl<'a> LogLine<'a> {
+    /// The line's time, parsed (`None` when it is not RFC 3339).
+    pub fn time(&self) -> Option<OffsetDateTime> {
+        let time = match self {
+            LogLine::Decision(d) => &d.time,
+            LogLine::Event(e) => &e.time,
+        };
+        OffsetDateTime::parse(time, &Rfc3339).ok()
+    }
+
+    pub fn bottle(&self) -> Option<&str> {
+        match self {
+            LogLine::Decision(d) => d.bottle.as_deref(),
+            LogLine::Event(e) => e.bottle.as_deref(),
+        }
+    }
+
+    /// The line marked as `identity`'s.
+    pub fn with_bottle(mut self, identity: &str) -> LogLine<'a> {
+        let bottle = match &mut self {
+            LogLine::Decision(d) => &mut d.bottle,
+            LogLine::Event(e) => &mut e.bottle,
+        };
+        *bottle = Some(identity.to_owned().into());
+        self
+    }
+
+    /// Whether this is a refusal.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, LogLine::Decision(d) if d.verdict == Verdict::Block)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

@@ -12,7 +12,8 @@ pub mod render;
 pub mod secrets;
 pub mod token_command;
 
-use std::path::PathBuf;
+use bb_contract::layout::state_files::COMPOSE_LOG;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -219,9 +220,11 @@ pub fn remove_containers(identity: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the project's logs to `state/<id>/compose.log` (0600) and returns its path.
+/// Writes the project's logs to `state/<id>/compose.log` (0600), appends the sidecar's lines to
+/// the bottle's audit stream ([`bb_core::audit`]), and returns the log's path.
 pub fn logs(plan: &Plan) -> Result<PathBuf> {
-    let path = plan.state_dir.join("compose.log");
+    keep_audit(&plan.state_dir, &plan.identity)?;
+    let path = plan.state_dir.join(COMPOSE_LOG);
     let file = render::compose_file(plan);
     let mut text = Vec::new();
     if file.is_file() {
@@ -231,4 +234,15 @@ pub fn logs(plan: &Plan) -> Result<PathBuf> {
     }
     bb_core::fsx::write_file(&path, &text, 0o600)?;
     Ok(path)
+}
+
+/// Appends what the sidecar of `identity` logged (if it is there) to its audit stream.
+pub fn keep_audit(state: &Path, identity: &str) -> Result<()> {
+    let sidecar = bb_contract::layout::names::sidecar_container(identity);
+    if let Ok(out) = docker::raw(["logs", "--timestamps", &sidecar])
+        && out.status.success()
+    {
+        bb_core::audit::keep(state, identity, &String::from_utf8_lossy(&out.stdout))?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use bb_contract::Plan;
 use bb_contract::gate::GateConfig;
 use bb_contract::layout::{
+    audit,
     GATE_ALIAS, GIT_GATE_PORT, PROXY_PORT, SIDECAR_ALIASES, SUPERVISE_ALIAS, agent as in_agent,
     env, labels as label, names, proxy_url, sidecar as in_sidecar,
 };
@@ -287,6 +288,12 @@ fn document(
         "security_opt": ["no-new-privileges:true"],
         "read_only": true,
         "tmpfs": ["/tmp"],
+        // The audit stream while the bottle runs: capped and rotated by the engine, copied
+        // into the state folder at teardown.
+        "logging": {
+            "driver": "json-file",
+            "options": {"max-size": audit::ENGINE_MAX_SIZE, "max-file": audit::ENGINE_MAX_FILES},
+        },
     });
     let mut doc = json!({
         "version": "2.4",

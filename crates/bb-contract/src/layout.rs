@@ -139,6 +139,28 @@ pub mod env {
     pub const QUIET: &str = "BOT_BOTTLE_QUIET";
 }
 
+/// Files of a bottle's state folder (`~/.bot-bottle/state/<identity>/`) that several tools read.
+pub mod state_files {
+    /// Everything compose printed, written at teardown.
+    pub const COMPOSE_LOG: &str = "compose.log";
+    /// The bottle's audit stream: every line of its sidecar's log, kept across teardowns and
+    /// resumes (rotated: `audit.jsonl.1` is older, and so on).
+    pub const AUDIT_LOG: &str = "audit.jsonl";
+}
+
+/// How the audit stream is capped: on the engine while the sidecar runs (its log driver's
+/// rotation), and in the state folder (rotated files of at most [`audit::MAX_BYTES`]).
+pub mod audit {
+    /// The engine's cap on one log file of the sidecar (`json-file` `max-size`).
+    pub const ENGINE_MAX_SIZE: &str = "10m";
+    /// How many files the engine keeps (`json-file` `max-file`).
+    pub const ENGINE_MAX_FILES: &str = "5";
+    /// The size at which the state folder's `audit.jsonl` is rotated.
+    pub const MAX_BYTES: u64 = 8 << 20;
+    /// Rotated files kept beside `audit.jsonl` (`.1` … `.3`): at most 32 MiB in all.
+    pub const ROTATED: usize = 3;
+}
+
 /// Docker resource names of a bottle, all `bot-bottle-<identity>-…`.
 pub mod names {
     /// The prefix of every resource bot-bottle creates.

@@ -91,19 +91,26 @@ pub enum Command {
         /// The bottle's identity (see `bot-bottle list active`)
         identity: String,
     },
-    /// The sidecar's decision log of a bottle, one readable line per decision
+    /// A bottle's audit stream (decisions of its proxy, DNS sink, git gate and supervise), one readable line each
     #[command(
-        after_help = "Examples:\n  bot-bottle logs fixer-a1b2c -f\n  bot-bottle logs fixer-a1b2c --json | jq 'select(.verdict == \"block\")'"
+        after_help = "Examples:\n  bot-bottle logs fixer-a1b2c -f\n  bot-bottle logs fixer-a1b2c --refused\n  bot-bottle logs --all --follow --json | jq 'select(.verdict == \"block\")'\n\nA refusal names the rule that decided and the bottle key that would allow it (or says that nothing may). The stream is kept in the state folder (audit.jsonl) when the bottle is torn down; docs/audit.md describes every field."
     )]
     Logs {
         /// The bottle's identity (see `bot-bottle list active`)
-        identity: String,
-        /// Keep printing new decisions
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        identity: Option<String>,
+        /// Every running bottle's stream, merged in time order
+        #[arg(long)]
+        all: bool,
+        /// Keep printing new lines
         #[arg(long, short = 'f')]
         follow: bool,
-        /// The raw JSON lines
+        /// The JSON lines (each with its `bottle`)
         #[arg(long)]
         json: bool,
+        /// Only refusals, each with the bottle key that would allow it
+        #[arg(long)]
+        refused: bool,
     },
     /// Remove every container and network of any bottle and state folders without .preserve
     #[command(

@@ -39,9 +39,17 @@ fn main() -> ExitCode {
         Command::Commit { identity, tag } => bot_bottle::commit::run(identity, tag.as_deref()),
         Command::Logs {
             identity,
+            all,
             follow,
             json,
-        } => bot_bottle::logs::run(identity, *follow, *json),
+            refused,
+        } => bot_bottle::logs::run(&bot_bottle::logs::Options {
+            identity: identity.clone(),
+            all: *all,
+            follow: *follow,
+            json: *json,
+            refused: *refused,
+        }),
         Command::Cleanup { yes } => bot_bottle::cleanup::run(*yes),
         Command::Supervise(args) => bot_bottle::supervise::run(args),
         Command::Init => bot_bottle::init::run(),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bb_contract::InputError;
+use bb_contract::layout::state_files::COMPOSE_LOG;
 
 use crate::bottles;
 
@@ -47,7 +48,8 @@ pub fn run(identity: &str) -> Result<()> {
 fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> Result<()> {
     if state.is_dir() {
         let logs = bottles::dump_logs(bottle);
-        bb_core::fsx::write_file(&state.join("compose.log"), &logs, 0o600)?;
+        bb_core::fsx::write_file(&state.join(COMPOSE_LOG), &logs, 0o600)?;
+        bb_compose::keep_audit(state, identity)?;
     }
     let failures: Vec<String> = [
         bb_compose::remove_containers(identity),

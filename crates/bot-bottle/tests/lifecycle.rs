@@ -62,8 +62,13 @@ impl Case {
 
     /// `start` in the background with an agent that waits for /tmp/done; returns the child and
     /// the identity once the agent is up. The caller waits for the child.
-    #[allow(clippy::zombie_processes)]
     fn start_waiting(&self) -> (Child, String) {
+        self.start_waiting_besides(&[])
+    }
+
+    /// [`Case::start_waiting`] for a bottle of the same name as the running `others`.
+    #[allow(clippy::zombie_processes)]
+    fn start_waiting_besides(&self, others: &[String]) -> (Child, String) {
         let mut child = self
             .f
             .spawnable("bot-bottle")
@@ -84,9 +89,10 @@ impl Case {
                 panic!("the agent never got ready");
             }
             let names = docker(&["ps", "--format", "{{.Names}}"]);
+            let known = |n: &str| others.iter().any(|o| n == format!("bot-bottle-{o}-agent"));
             if let Some(agent) = names
                 .lines()
-                .find(|n| n.starts_with(&prefix) && n.ends_with("-agent"))
+                .find(|n| n.starts_with(&prefix) && n.ends_with("-agent") && !known(n))
                 && exec(agent, "test -e /tmp/ready").status.success()
             {
                 let identity = agent
@@ -392,6 +398,122 @@ fn list_active_logs_and_stop_from_another_terminal() {
 
     let out = c.bb(&["stop", &identity]);
     assert_eq!(out.status.code(), Some(2), "nothing left to stop");
+}
+
+/// The refusals of `lines` (JSON) whose host is one of the test's `evil-<n>.test`, as
+/// `(bottle, host)`, in the order given.
+fn evil_refusals(lines: &[Value]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter(|l| l["verdict"] == "block")
+        .filter(|l| l["host"].as_str().is_some_and(|h| h.starts_with("evil-")))
+        .map(|l| {
+            assert_eq!(l["refused_by"]["rule"], "no_route", "{l}");
+            assert_eq!(l["refused_by"]["key"], "egress.routes", "{l}");
+            (
+                l["bottle"].as_str().unwrap_or_default().to_owned(),
+                l["host"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn logs_all_merges_three_bottles_in_order_and_each_stream_outlives_its_bottle() {
+    let c = Case::new("audit");
+    let mut identities = Vec::new();
+    let mut launches = Vec::new();
+    for _ in 0..3 {
+        let (child, identity) = c.start_waiting_besides(&identities);
+        launches.push(child);
+        identities.push(identity);
+    }
+    let mut follow =
+        c.f.spawnable("bot-bottle")
+            .args(["logs", "--all", "--follow", "--json"])
+            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    // Interleaved: each request is answered before the next one leaves.
+    let mut sent = Vec::new();
+    for round in 0..2 {
+        for identity in &identities {
+            let host = format!("evil-{round}.test");
+            let agent = format!("bot-bottle-{identity}-agent");
+            let _ = exec(&agent, &format!("curl -sS -m 5 http://{host}/x"));
+            sent.push((identity.clone(), host));
+        }
+    }
+    let mut followed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            followed.push(serde_json::from_str::<Value>(&line).unwrap());
+            let mine = evil_refusals(&followed);
+            if mine.iter().filter(|(b, _)| identities.contains(b)).count() == sent.len() {
+                break;
+            }
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let ours = |all: Vec<(String, String)>| -> Vec<(String, String)> {
+        all.into_iter()
+            .filter(|(b, _)| identities.contains(b))
+            .collect()
+    };
+    assert_eq!(ours(evil_refusals(&followed)), sent, "followed, merged in order");
+    let all = json_lines(&text(&c.bb(&["logs", "--all", "--json"])).0);
+    assert_eq!(ours(evil_refusals(&all)), sent, "the backlog, merged in order");
+
+    // --refused: only refusals, each naming the key to change.
+    let refused = text(&c.bb(&["logs", &identities[0], "--refused"])).0;
+    assert!(refused.lines().count() >= 2, "{refused}");
+    for line in refused.lines() {
+        assert!(line.contains("  BLOCK  "), "{line}");
+    }
+    assert!(
+        refused.contains("GET evil-0.test/x  host evil-0.test is not in the allowlist  [no_route → egress.routes: add a route `- host: evil-0.test`"),
+        "{refused}"
+    );
+
+    // Torn down, each stream is kept in its state folder and still reads.
+    for identity in &identities {
+        assert!(c.bb(&["stop", identity]).status.success());
+    }
+    for mut launch in launches {
+        wait(&mut launch);
+    }
+    assert_eq!(c.left(), "");
+    for identity in &identities {
+        let state = c.f.home().join("state").join(identity);
+        assert!(state.join("audit.jsonl").is_file(), "{identity}");
+        let kept = json_lines(&text(&c.bb(&["logs", identity, "--json"])).0);
+        let mine: Vec<(String, String)> = sent
+            .iter()
+            .filter(|(b, _)| b == identity)
+            .cloned()
+            .collect();
+        assert_eq!(evil_refusals(&kept), mine, "{identity}");
+    }
 }
 
 #[test]

@@ -178,6 +178,45 @@ impl Rule {
 mod tests {
     use super::*;
 
+    /// `docs/audit.md` documents every field of a log line, every service and every rule.
+    #[test]
+    fn the_audit_docs_name_every_field_service_and_rule() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let docs = std::fs::read_to_string(root.join("docs/audit.md")).unwrap();
+        let schema = schemars::schema_for!(crate::log::LogLine).to_value();
+        let defs = &schema["$defs"];
+        let mut names: Vec<String> = Vec::new();
+        for def in ["Decision", "Event"] {
+            names.extend(defs[def]["properties"].as_object().unwrap().keys().cloned());
+        }
+        names.extend(
+            defs["RefusedBy"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| format!("refused_by.{k}")),
+        );
+        // Each variant is a `const`, or several without docs an `enum`.
+        let consts = |def: &str| -> Vec<String> {
+            let variants = defs[def]["oneOf"].as_array().unwrap();
+            variants
+                .iter()
+                .flat_map(|v| match v["enum"].as_array() {
+                    Some(values) => values.clone(),
+                    None => vec![v["const"].clone()],
+                })
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let rules = consts("Rule");
+        assert!(rules.len() > 20, "{rules:?}");
+        names.extend(rules);
+        names.extend(consts("Service"));
+        for name in names {
+            assert!(docs.contains(&format!("`{name}`")), "docs/audit.md does not name `{name}`");
+        }
+    }
+
     #[test]
     fn a_refusal_names_the_key_or_says_nothing_may() {
         let r = Rule::NoRoute.refused_by("evil.test");

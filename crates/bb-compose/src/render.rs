@@ -7,11 +7,10 @@ use anyhow::{Context, Result};
 use bb_contract::Plan;
 use bb_contract::gate::GateConfig;
 use bb_contract::layout::{
-    audit,
     GATE_ALIAS, GIT_GATE_PORT, PROXY_PORT, SIDECAR_ALIASES, SUPERVISE_ALIAS, agent as in_agent,
-    env, labels as label, names, proxy_url, sidecar as in_sidecar,
+    audit, env, labels as label, names, proxy_url, sidecar as in_sidecar,
 };
-use bb_contract::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
+use bb_contract::plan::{ComposePlan, NetworkPlan, RepoKey, ResourceLimits, RuntimeName};
 use bb_core::fsx;
 use serde_json::{Value, json};
 
@@ -74,7 +73,7 @@ fn gate_rules_file(plan: &Plan) -> PathBuf {
 
 /// `repos.json` in the state folder.
 fn gate_config_file(plan: &Plan) -> PathBuf {
-    plan.state_dir.join("git-gate/repos.json")
+    plan.state_dir.join(bb_contract::state::GATE_CONFIG_FILE)
 }
 
 /// The sidecar's mounts for the gate: its config, each repo's key and the rules, read-only.
@@ -88,12 +87,14 @@ fn gate_volumes(plan: &Plan) -> Vec<String> {
         in_sidecar::GATE_CONFIG
     )];
     for repo in &plan.git_gate.repos {
-        volumes.push(format!(
-            "{}:{}/{}:ro",
-            repo.key_path.display(),
-            in_sidecar::GATE_KEY_DIR,
-            repo.name
-        ));
+        if let RepoKey::File { key_path } = &repo.key {
+            volumes.push(format!(
+                "{}:{}/{}:ro",
+                key_path.display(),
+                in_sidecar::GATE_KEY_DIR,
+                repo.name
+            ));
+        }
     }
     if plan.git_gate.rules.is_some() {
         volumes.push(format!(
@@ -266,6 +267,14 @@ fn document(
         sidecar_env.push(format!("{}={ip}", env::SIDECAR_RESOLVE_OVERRIDE));
     }
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
+    // Keys from commands, as bare names: the values come from compose's environment.
+    sidecar_env.extend(
+        plan.git_gate
+            .repos
+            .iter()
+            .filter(|r| matches!(r.key, RepoKey::Command { .. }))
+            .map(|r| env::gate_key(&r.name)),
+    );
     let sidecar = json!({
         "image": compose.sidecar_image,
         "container_name": compose.sidecar_container,

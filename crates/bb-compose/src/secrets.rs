@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use bb_contract::InputError;
 use bb_contract::layout::env;
-use bb_contract::plan::{Plan, TokenSource};
+use bb_contract::plan::{Plan, RepoKey, RepoPlan, TokenSource};
 
 /// Name/value pairs for the compose child's environment. `Debug` shows names only.
 #[derive(Default)]
@@ -59,6 +59,7 @@ pub fn collect(plan: &Plan, ask: &mut Ask<'_>) -> Result<Secrets> {
         out.push((prompted.name.clone(), ask(&question)?));
     }
     out.extend(tokens(plan)?.0);
+    out.extend(repo_keys(plan)?.0);
     let canary = bb_contract::canary::mint_canary();
     out.push((env::AGENT_CANARY.to_string(), canary.clone()));
     out.push((env::SIDECAR_CANARY.to_string(), canary));
@@ -99,6 +100,51 @@ pub fn tokens(plan: &Plan) -> Result<Secrets> {
         out.push((slot.slot.clone(), value));
     }
     Ok(Secrets(out))
+}
+
+/// The SSH key of every repo whose key comes from a command, run now; each under the sidecar
+/// variable of its repo ([`env::gate_key`]). A key from a file is mounted instead.
+pub fn repo_keys(plan: &Plan) -> Result<Secrets> {
+    keys_of(&plan.git_gate.repos)
+}
+
+fn keys_of(repos: &[RepoPlan]) -> Result<Secrets> {
+    let mut out = Vec::new();
+    for repo in repos {
+        let RepoKey::Command {
+            key_command,
+            key_timeout_secs,
+        } = &repo.key
+        else {
+            continue;
+        };
+        let of = format!("of repo `{}`", repo.name);
+        let purpose = crate::token_command::Purpose::KEY.of(&of);
+        let timeout = std::time::Duration::from_secs(u64::from(*key_timeout_secs));
+        let key = crate::token_command::run_for(key_command, timeout, &purpose)?;
+        if !is_private_key(&key) {
+            return Err(InputError::new(format!(
+                "the key command of repo `{}` printed no SSH private key",
+                repo.name
+            ))
+            .key(format!("git-gate.repos.{}.key.command", repo.name))
+            .fix("it must print the key itself (`-----BEGIN OPENSSH PRIVATE KEY-----` …)")
+            .into());
+        }
+        out.push((env::gate_key(&repo.name), format!("{key}\n")));
+    }
+    Ok(Secrets(out))
+}
+
+/// Whether `text` is one PEM private key (OpenSSH's own format, or PKCS#1/#8).
+fn is_private_key(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("-----BEGIN ")
+        && text.ends_with("PRIVATE KEY-----")
+        && text
+            .lines()
+            .next()
+            .is_some_and(|l| l.ends_with("PRIVATE KEY-----"))
 }
 
 /// The hosts whose routes take the token of `slot`, for a message.
@@ -150,4 +196,65 @@ fn codex_token(path: &Path) -> Result<String> {
                 .fix("run `codex login` on the host")
                 .into()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfake\n-----END OPENSSH PRIVATE KEY-----";
+
+    fn repo(name: &str, key: RepoKey) -> RepoPlan {
+        RepoPlan {
+            name: name.into(),
+            url: "ssh://git@h/x.git".into(),
+            url_as_written: "git@h:x.git".into(),
+            ssh_user: "git".into(),
+            host: "h".into(),
+            port: 22,
+            path: "/x.git".into(),
+            key,
+            host_key: "ssh-ed25519 AAAA".into(),
+            allow: Default::default(),
+        }
+    }
+
+    fn command(dir: &Path, body: &str, timeout_secs: u32) -> RepoKey {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("vault");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        RepoKey::Command {
+            key_command: vec![path.to_string_lossy().into_owned(), "deploy".into()],
+            key_timeout_secs: timeout_secs,
+        }
+    }
+
+    #[test]
+    fn a_key_from_a_command_is_read_whole_under_its_repos_variable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let printed = command(tmp.path(), &format!("[ \"$1\" = deploy ] && printf '%s\\n' '{KEY}'"), 5);
+        let file = RepoKey::File {
+            key_path: "/k".into(),
+        };
+        let keys = keys_of(&[repo("shop-app", printed), repo("docs", file)]).unwrap();
+        let all: Vec<(&str, &str)> = keys.iter().collect();
+        assert_eq!(all.len(), 1, "a key from a file is mounted, not read");
+        assert_eq!(all[0].0, env::gate_key("shop-app"));
+        assert_eq!(all[0].1, format!("{KEY}\n"));
+        assert!(!format!("{keys:?}").contains("PRIVATE"), "Debug shows names only");
+    }
+
+    #[test]
+    fn a_key_command_that_prints_no_key_or_hangs_is_one_error_without_the_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let token = command(tmp.path(), "printf 'not-a-key-5d1e\\n'", 5);
+        let err = keys_of(&[repo("shop", token)]).unwrap_err().to_string();
+        assert!(err.contains("the key command of repo `shop` printed no SSH private key"), "{err}");
+        assert!(!err.contains("not-a-key-5d1e"), "{err}");
+        let hangs = command(tmp.path(), "sleep 30", 1);
+        let err = keys_of(&[repo("shop", hangs)]).unwrap_err().to_string();
+        assert!(err.contains("key command"), "{err}");
+        assert!(err.contains("of repo `shop` did not finish within 1 s (raise `key.timeout`)"), "{err}");
+    }
 }

@@ -19,10 +19,57 @@ const POLL: Duration = Duration::from_millis(20);
 /// Runs `argv` and returns the token it printed, or an input error naming the command and
 /// the routes the token is for (`routes`).
 pub fn run(argv: &[String], timeout: Duration, routes: &str) -> Result<String> {
+    let of = format!("for {routes}");
+    run_for(argv, timeout, &Purpose::TOKEN.of(&of))
+}
+
+/// What a command's value is for, as its errors name it.
+#[derive(Clone, Copy)]
+pub struct Purpose<'a> {
+    /// `token command`, `key command`.
+    pub what: &'a str,
+    /// `for api.example.org`, `of repo `shop``.
+    pub of: &'a str,
+    /// The bottle key that names the command, and the one of its timeout.
+    pub key: &'a str,
+    pub timeout_key: &'a str,
+}
+
+impl<'a> Purpose<'a> {
+    pub const TOKEN: Purpose<'static> = Purpose {
+        what: "token command",
+        of: "",
+        key: "the route's `token_command`",
+        timeout_key: "token_timeout",
+    };
+    pub const KEY: Purpose<'static> = Purpose {
+        what: "key command",
+        of: "",
+        key: "the repo's `key.command`",
+        timeout_key: "key.timeout",
+    };
+
+    pub fn of<'b>(self, of: &'b str) -> Purpose<'b>
+    where
+        'a: 'b,
+    {
+        Purpose { of, ..self }
+    }
+}
+
+/// Runs `argv` and returns what it printed (one final line break dropped), or an input error
+/// naming the command and what its value is for.
+pub fn run_for(argv: &[String], timeout: Duration, purpose: &Purpose<'_>) -> Result<String> {
     let shown = shown(argv);
-    let fail = |what: String| -> anyhow::Error {
-        InputError::new(format!("the token command `{shown}` for {routes} {what}"))
-            .fix("run it by hand to see why, or change the route's `token_command`")
+    let Purpose {
+        what,
+        of,
+        key,
+        timeout_key,
+    } = *purpose;
+    let fail = |failure: String| -> anyhow::Error {
+        InputError::new(format!("the {what} `{shown}` {of} {failure}"))
+            .fix(format!("run it by hand to see why, or change {key}"))
             .into()
     };
     let (program, args) = argv
@@ -42,7 +89,7 @@ pub fn run(argv: &[String], timeout: Duration, routes: &str) -> Result<String> {
     let stderr = reader(child.stderr.take().expect("piped"));
     let late = || {
         fail(format!(
-            "did not finish within {} s (raise `token_timeout`)",
+            "did not finish within {} s (raise `{timeout_key}`)",
             timeout.as_secs()
         ))
     };

@@ -133,6 +133,14 @@ pub mod env {
     pub fn token_slot(n: usize) -> String {
         format!("{TOKEN_SLOT_PREFIX}{n}")
     }
+    /// A repo's SSH key from a command travels in the sidecar's environment under this prefix
+    /// and the repo name in hex ([`gate_key`]).
+    pub const GATE_KEY_PREFIX: &str = "BB_GATE_KEY_";
+    /// The sidecar's variable holding the key of repo `name` (hex: names may hold `-` and `.`).
+    pub fn gate_key(name: &str) -> String {
+        let hex: String = name.bytes().map(|b| format!("{b:02X}")).collect();
+        format!("{GATE_KEY_PREFIX}{hex}")
+    }
     /// The base image of bot-bottle's images (a build argument).
     pub const BASE_IMAGE: &str = "BOT_BOTTLE_BASE_IMAGE";
     /// Quiet progress output in every tool.

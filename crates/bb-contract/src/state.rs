@@ -10,6 +10,8 @@ use crate::plan::RuntimeName;
 /// The sidecar's routes inside a bottle's state folder (the plan's `egress` section as JSON;
 /// an approval of the operator adds to it).
 pub const ROUTES_FILE: &str = "egress/routes.json";
+/// The git gate's configuration (`repos.json`), written at launch.
+pub const GATE_CONFIG_FILE: &str = "git-gate/repos.json";
 /// The supervise folder's name inside a bottle's state folder.
 pub const SUPERVISE_DIR: &str = "supervise";
 

@@ -64,9 +64,7 @@ pub fn parse_logged(line: &str) -> Option<LogLine<'static>> {
 fn last_time(state: &Path) -> Option<OffsetDateTime> {
     files(state).iter().rev().find_map(|file| {
         let text = std::fs::read_to_string(file).ok()?;
-        text.lines()
-            .rev()
-            .find_map(|l| LogLine::parse(l)?.time())
+        text.lines().rev().find_map(|l| LogLine::parse(l)?.time())
     })
 }
 
@@ -169,6 +167,9 @@ mod tests {
         let kept = read(dir.path()).unwrap();
         assert!(kept.len() < total);
         let times: Vec<_> = kept.iter().map(|l| l.time().unwrap()).collect();
-        assert!(times.windows(2).all(|w| w[0] < w[1]), "oldest first, in order");
+        assert!(
+            times.windows(2).all(|w| w[0] < w[1]),
+            "oldest first, in order"
+        );
     }
 }

@@ -94,7 +94,9 @@ mod tests {
             host: "up".into(),
             port: 2222,
             path: "/srv/shop.git".into(),
-            key_path: "/home/u/.ssh/k".into(),
+            key: bb_contract::plan::RepoKey::File {
+                key_path: "/home/u/.ssh/k".into(),
+            },
             host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKq".into(),
             allow: Default::default(),
         }

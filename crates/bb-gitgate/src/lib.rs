@@ -12,6 +12,7 @@
 //! over SSH with the repo's key and pinned host key. See `../shared/spec/sidecar.md`,
 //! "Git gate".
 
+pub mod agent;
 pub mod changes;
 pub mod config;
 pub mod daemon;

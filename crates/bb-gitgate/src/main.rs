@@ -66,6 +66,12 @@ enum Cmd {
         #[arg(long)]
         merged: bool,
     },
+    /// Replace the keys the gate's agents hold (repos whose key comes from a command): one
+    /// JSON object `{"<repo>": "<private key>"}` on stdin, never in argv
+    SetKeys {
+        #[command(flatten)]
+        at: Where,
+    },
     /// Exit 0 when the gate accepts connections
     Health {
         /// The gate's address (a bottle's sidecar sets it: the gate listens on the internal
@@ -120,6 +126,14 @@ fn run(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::Health { addr } => bb_gitgate::serve::health(addr),
+        Cmd::SetKeys { at } => {
+            let mut input = String::new();
+            std::io::stdin().read_to_string(&mut input)?;
+            let paths = bb_gitgate::config::Paths::new(&at.root)?;
+            let repos = bb_gitgate::agent::set_keys(&paths, &input)?;
+            eprintln!("bb-gitgate: keys replaced for [{}]", repos.join(", "));
+            Ok(())
+        }
         Cmd::PreReceive { .. } => unreachable!("handled in main"),
     }
 }

@@ -244,7 +244,9 @@ mod tests {
             host: "up".into(),
             port: 22,
             path: "/srv/shop.git".into(),
-            key_path: "/k".into(),
+            key: bb_contract::plan::RepoKey::File {
+                key_path: "/k".into(),
+            },
             host_key: "ssh-ed25519 AAAA".into(),
             allow,
         }
@@ -340,13 +342,22 @@ mod tests {
                 .1
                 .starts_with("refs/heads/main: not a fast-forward (cccccccccc..dddddddddd)")
         );
-        assert!(lines[1].1.ends_with("allow.force_push: true in the bottle to allow it"));
+        assert!(
+            lines[1]
+                .1
+                .ends_with("allow.force_push: true in the bottle to allow it")
+        );
         assert!(lines[2].1.contains("moving an existing tag"));
         assert!(lines[3].1.starts_with("refs/replace/x: only branches"));
         let rules: Vec<Rule> = lines.iter().map(|(rule, _)| *rule).collect();
         assert_eq!(
             rules,
-            [Rule::RefDelete, Rule::ForcePush, Rule::ForcePush, Rule::RefNotAllowed]
+            [
+                Rule::RefDelete,
+                Rule::ForcePush,
+                Rule::ForcePush,
+                Rule::RefNotAllowed
+            ]
         );
         assert_eq!(
             Rule::ForcePush.refused_by("shop").key.as_deref(),

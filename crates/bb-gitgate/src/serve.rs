@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::agent::Agents;
 use crate::config::{GateConfig, Paths};
 use crate::daemon::{Daemon, Limits};
 use crate::detect::{Detectors, known_secret_vars};
@@ -37,10 +38,18 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 /// Mirrors, known_hosts files and hooks for every repo of the config; checks the rules file.
 /// Problems that only make some requests fail (a missing key, a broken rule) are logged, not
 /// fatal: the hooks fail closed on them.
-pub fn setup(config_path: &Path, paths: &Paths, exe: &Path) -> Result<GateConfig> {
+pub fn setup(
+    config_path: &Path,
+    paths: &Paths,
+    exe: &Path,
+    agents: &mut Agents,
+) -> Result<GateConfig> {
     let config = crate::config::load(config_path)?;
     std::fs::create_dir_all(paths.mirrors())
         .with_context(|| format!("creating {}", paths.mirrors().display()))?;
+    for (repo, why) in agents.start_missing(&config, paths) {
+        Event::new("setup", false, Some(&repo), why).print();
+    }
     for repo in &config.repos {
         ssh::write_known_hosts(paths, repo)?;
         mirror::ensure(paths, repo, exe, config_path)
@@ -98,7 +107,8 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
     std::fs::create_dir_all(&opts.root)
         .with_context(|| format!("creating {}", opts.root.display()))?;
     let paths = Paths::new(&opts.root.canonicalize()?)?;
-    let config = setup(&config_path, &paths, &exe)?;
+    let mut agents = Agents::default();
+    let config = setup(&config_path, &paths, &exe, &mut agents)?;
     crate::events::relay(&paths).context("binding the events socket")?;
     let listener =
         TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
@@ -130,7 +140,7 @@ pub fn serve(opts: &ServeOptions) -> Result<()> {
 
     while !stop.load(Ordering::Relaxed) {
         if reload.swap(false, Ordering::Relaxed) {
-            match setup(&config_path, &paths, &exe) {
+            match setup(&config_path, &paths, &exe, &mut agents) {
                 Ok(c) => {
                     let (judge, log) = detectors(&c);
                     hooks.set_detectors(&c, judge);

@@ -38,16 +38,27 @@ pub fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// The `GIT_SSH_COMMAND` for a repo: its key only, the pinned host key only, no agent, no
-/// forwarding, no prompts, no user or system ssh config.
-pub fn ssh_command(key: &Path, known_hosts: &Path) -> String {
-    let key = sh_quote(&key.to_string_lossy());
+/// Where ssh finds a repo's key: a private key file, or the repo's own agent and the public
+/// half that picks the key in it.
+pub enum KeyAt<'a> {
+    File(&'a Path),
+    Agent { socket: &'a Path, public: &'a Path },
+}
+
+/// The `GIT_SSH_COMMAND` for a repo: its key only (no other agent), the pinned host key only,
+/// no forwarding, no prompts, no user or system ssh config.
+pub fn ssh_command(key: KeyAt<'_>, known_hosts: &Path) -> String {
+    let quoted = |p: &Path| sh_quote(&p.to_string_lossy());
+    let (key, agent) = match key {
+        KeyAt::File(path) => (quoted(path), "none".to_owned()),
+        KeyAt::Agent { socket, public } => (quoted(public), quoted(socket)),
+    };
     let known = sh_quote(&format!(
         "UserKnownHostsFile={}",
         known_hosts.to_string_lossy()
     ));
     format!(
-        "ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o IdentityAgent=none \
+        "ssh -F /dev/null -i {key} -o IdentitiesOnly=yes -o IdentityAgent={agent} \
          -o StrictHostKeyChecking=yes -o {known} -o GlobalKnownHostsFile=/dev/null \
          -o UpdateHostKeys=no -o ConnectTimeout=10 -o BatchMode=yes -o ForwardAgent=no \
          -o ForwardX11=no -o ClearAllForwardings=yes -o PermitLocalCommand=no \
@@ -71,6 +82,16 @@ pub fn write_known_hosts(paths: &Paths, repo: &RepoPlan) -> Result<PathBuf> {
 /// (owned by this user and readable by others, as a bind mount of a 0644 file can be); then a
 /// private 0600 copy under the root is used.
 pub fn usable_key(paths: &Paths, config: &GateConfig, repo: &RepoPlan) -> Result<PathBuf> {
+    if crate::agent::uses_agent(repo) {
+        let public = crate::agent::public_key(paths, &repo.name);
+        if !crate::agent::socket(paths, &repo.name).exists() || !public.is_file() {
+            bail!(
+                "the key of repo `{}` (from a command) is not loaded",
+                repo.name
+            );
+        }
+        return Ok(public);
+    }
     let key = config.key_path(repo);
     let meta = std::fs::metadata(&key).with_context(|| {
         format!(
@@ -115,8 +136,17 @@ pub fn upstream_env(
     if !known.is_file() {
         write_known_hosts(paths, repo)?;
     }
+    let socket = crate::agent::socket(paths, &repo.name);
+    let at = if crate::agent::uses_agent(repo) {
+        KeyAt::Agent {
+            socket: &socket,
+            public: &key,
+        }
+    } else {
+        KeyAt::File(&key)
+    };
     Ok(vec![
-        ("GIT_SSH_COMMAND".into(), ssh_command(&key, &known)),
+        ("GIT_SSH_COMMAND".into(), ssh_command(at, &known)),
         ("GIT_SSH_VARIANT".into(), "ssh".into()),
         ("GIT_TERMINAL_PROMPT".into(), "0".into()),
         ("GIT_ASKPASS".into(), "/bin/false".into()),
@@ -159,8 +189,21 @@ mod tests {
     #[test]
     fn ssh_command_pins_everything() {
         let cmd = ssh_command(
-            Path::new("/etc/k/shop"),
+            KeyAt::File(Path::new("/etc/k/shop")),
             Path::new("/var/x y/shop.known_hosts"),
+        );
+        let agent = ssh_command(
+            KeyAt::Agent {
+                socket: Path::new("/r/ssh/shop.agent"),
+                public: Path::new("/r/ssh/shop.pub"),
+            },
+            Path::new("/k"),
+        );
+        assert!(
+            agent.contains(
+                "-i /r/ssh/shop.pub -o IdentitiesOnly=yes -o IdentityAgent=/r/ssh/shop.agent"
+            ),
+            "{agent}"
         );
         for want in [
             "-i /etc/k/shop",

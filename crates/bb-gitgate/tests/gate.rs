@@ -10,6 +10,49 @@ use bb_testkit::docker_ok;
 use support::{AWS_KEY, CUSTOM, Env, Options, TOKEN, unique, upstream_ref};
 
 #[test]
+fn a_key_from_a_command_is_held_by_an_agent_and_replaced_by_set_keys() {
+    let env = Env::new();
+    env.client("git clone -q git://git-gate/vaulted.git vaulted && cd vaulted && echo v > v.txt && git add v.txt && git commit -q -m vaulted && git push -q origin HEAD:main")
+        .expect_ok("clone and push with the key from the gate's environment");
+    // The key is in no file of the gate (its agent holds it), only its public half. (The
+    // other repos' keys are mounted files, and may be copied: they are left out.)
+    let marker = env.key_marker();
+    let files = env.exec(
+        &env.gate,
+        None,
+        &format!(
+            "test -f /var/lib/bot-bottle/git-gate/ssh/vaulted.pub || echo 'no public key'; \
+             grep -rlF '{marker}' /var/lib/bot-bottle /tmp 2>/dev/null \
+             | grep -v -e '/ssh/shop.key$' -e '/ssh/free.key$' -e '/ssh/wrongkey.key$'; true"
+        ),
+    );
+    assert!(files.out.trim().is_empty(), "{}", files.out);
+    // Another key replaces it: upstream refuses it; the first one again works again.
+    let set_keys = |key: &str| {
+        let json = serde_json::json!({"vaulted": key}).to_string();
+        let out = std::process::Command::new("docker")
+            .args(["exec", "-i", &env.gate, "bb-gitgate", "set-keys"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(json.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    set_keys(&env.other_key());
+    env.client("git clone -q git://git-gate/vaulted.git second")
+        .expect_fail("upstream does not know the other key");
+    set_keys(&env.key());
+    env.client("git clone -q git://git-gate/vaulted.git third")
+        .expect_ok("the deploy key again");
+}
+
+#[test]
 fn clone_fetch_and_push_through_the_gate() {
     let env = Env::new();
     let readme = env
@@ -179,7 +222,10 @@ fn destructive_and_privileged_pushes_need_the_bottle_allowance() {
         .map(|e| {
             assert_eq!(e["repo"], "shop", "{e}");
             let by = &e["refused_by"];
-            (by["rule"].as_str().unwrap().to_owned(), by["key"].as_str().unwrap_or("").to_owned())
+            (
+                by["rule"].as_str().unwrap().to_owned(),
+                by["key"].as_str().unwrap_or("").to_owned(),
+            )
         })
         .collect();
     for (rule, key) in [
@@ -445,7 +491,10 @@ fn secrets_are_rejected_before_upstream_is_contacted() {
         .find(|e| e["refused_by"]["rule"] == "secret_in_push")
         .expect("a refusal line for the secret");
     assert!(secret["refused_by"]["key"].is_null(), "{secret}");
-    assert!(secret["reason"].as_str().unwrap().contains("creds.txt:2"), "{secret}");
+    assert!(
+        secret["reason"].as_str().unwrap().contains("creds.txt:2"),
+        "{secret}"
+    );
     assert!(
         !logs.contains(AWS_KEY) && !logs.contains(TOKEN) && !logs.contains(CUSTOM),
         "{logs}"

@@ -65,7 +65,8 @@ fn gate() -> Gate {
     std::fs::write(&config, repos.to_string()).unwrap();
     let paths = Paths::new(&tmp.path().join("root")).unwrap();
     let exe = Path::new(env!("CARGO_BIN_EXE_bb-gitgate"));
-    bb_gitgate::serve::setup(&config, &paths, exe).expect("setup");
+    let mut agents = bb_gitgate::agent::Agents::default();
+    bb_gitgate::serve::setup(&config, &paths, exe, &mut agents).expect("setup");
     let work = tmp.path().join("work");
     assert!(git(tmp.path(), &["init", "-q", "work"]).status.success());
     Gate {

@@ -512,6 +512,62 @@ fn repo_without_host_key_refuses_trust_on_first_use() {
     );
 }
 
+fn key_case(key: &str, expected: &[&str]) {
+    let f = Fixture::new();
+    with_shop(
+        &f,
+        &format!(
+            "extends: claude\ngit-gate:\n  repos:\n    shop:\n      url: git@h.example.org:a/b.git\n      key: {key}\n      host_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIbase\n"
+        ),
+    );
+    assert_bad(&f, &["fixer"], &[], expected);
+}
+
+#[test]
+fn a_repo_key_is_a_file_or_a_command_given_as_a_list() {
+    key_case(
+        "{provider: vault, path: /k}",
+        &[
+            "git-gate.repos.shop.key.provider",
+            "unknown key provider `vault`",
+            "`static` (a file) and `command`",
+        ],
+    );
+    key_case(
+        "{provider: command, command: \"pass show deploy\"}",
+        &["git-gate.repos.shop.key.command", "no shell runs it"],
+    );
+    key_case(
+        "{provider: command}",
+        &["git-gate.repos.shop.key.command", "missing"],
+    );
+    key_case(
+        "{provider: command, command: [pass, show, k], path: /k}",
+        &[
+            "git-gate.repos.shop.key.path",
+            "not a key of provider `command`",
+        ],
+    );
+    key_case(
+        "{provider: static, path: /k, timeout: 5}",
+        &[
+            "git-gate.repos.shop.key.timeout",
+            "not a key of provider `static`",
+        ],
+    );
+    key_case(
+        "{provider: command, command: [pass, show, k], timeout: 601}",
+        &["git-gate.repos.shop.key.timeout", "from 1 to 600"],
+    );
+    key_case(
+        "{provider: command, command: [bot-bottle-no-such-vault, k]}",
+        &[
+            "git-gate.repos.shop.key.command",
+            "`bot-bottle-no-such-vault` (the key command of repo `shop`) is not found",
+        ],
+    );
+}
+
 #[test]
 fn host_key_types_openssh_refuses_are_refused_at_planning() {
     // `ssh-dss` used to pass planning and fail inside the sidecar: one rule now decides both.

@@ -70,8 +70,10 @@ fn git_user_merges_per_field_and_repos_field_by_field() {
         "git@a.example.org:x/app.git"
     );
     assert_eq!(
-        app.key_path.as_ref().unwrap().value,
-        std::path::PathBuf::from("/k/child")
+        app.key.as_ref().unwrap().value,
+        bb_contract::plan::RepoKey::File {
+            key_path: "/k/child".into()
+        }
     );
     assert_eq!(
         app.host_key.as_ref().unwrap().value,

@@ -89,7 +89,9 @@ mod tests {
                 host: "git.example.org".into(),
                 port: 22,
                 path: "team/shop.git".into(),
-                key_path: "/k".into(),
+                key: bb_contract::plan::RepoKey::File {
+                    key_path: "/k".into(),
+                },
                 host_key: "ssh-ed25519 AAAA".into(),
                 allow: Default::default(),
             }],

@@ -18,10 +18,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio_rustls::LazyConfigAcceptor;
 
-use crate::denial::Denial;
-use crate::log::Rule;
 use crate::config::normalize_host;
+use crate::denial::Denial;
 use crate::guard::{HostKind, classify_host};
+use crate::log::Rule;
 use crate::proxy::{Body, Decide, ProxyConfig, Refusal, Target, host_header_mismatch, pipeline};
 use crate::tls::Authority;
 use crate::websocket;

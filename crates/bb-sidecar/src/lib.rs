@@ -18,9 +18,9 @@
 //! token slots), `SIGTERM` and `SIGINT` stop the listeners and return.
 
 pub mod coding;
-pub mod denial;
 pub mod config;
 pub mod control;
+pub mod denial;
 pub mod dns;
 pub mod echo;
 pub mod gate;

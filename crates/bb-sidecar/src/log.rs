@@ -168,7 +168,10 @@ impl Log {
         let remedy = refused_by.as_ref();
         let joined = [host, method, path, Some(reason)]
             .into_iter()
-            .chain([remedy.and_then(|r| r.key.as_deref()), remedy.map(|r| r.fix.as_str())])
+            .chain([
+                remedy.and_then(|r| r.key.as_deref()),
+                remedy.map(|r| r.fix.as_str()),
+            ])
             .flatten()
             .collect::<Vec<_>>()
             .join("\n");
@@ -295,7 +298,12 @@ mod tests {
         assert_eq!(all.matches("[redacted: known]").count(), 6, "{all}");
         let line = &lines.json()[0];
         assert_eq!(line["refused_by"]["key"], "egress.routes");
-        assert!(line["refused_by"]["fix"].as_str().unwrap().contains("[redacted: known]"));
+        assert!(
+            line["refused_by"]["fix"]
+                .as_str()
+                .unwrap()
+                .contains("[redacted: known]")
+        );
     }
 
     #[test]
@@ -309,7 +317,9 @@ mod tests {
                 Rule::NoRoute.refused_by("evil.example"),
                 "host evil.example is not in the allowlist",
             );
-        log.decision(Service::Egress).host("ok.example").allow("route ok.example");
+        log.decision(Service::Egress)
+            .host("ok.example")
+            .allow("route ok.example");
         let all = lines.all();
         assert_eq!(all.len(), 2);
         assert!(!all[0].contains('\n'));

@@ -209,7 +209,10 @@ async fn route_matches_are_enforced_on_plain_http() {
     let rules: Vec<&Value> = refusals.iter().map(|l| &l["refused_by"]["rule"]).collect();
     assert_eq!(rules, ["no_match", "ambiguous_request", "no_match"]);
     for l in &refusals {
-        assert_eq!(l["refused_by"]["key"], "egress.routes[api.test].matches", "{l}");
+        assert_eq!(
+            l["refused_by"]["key"], "egress.routes[api.test].matches",
+            "{l}"
+        );
     }
 }
 
@@ -290,7 +293,12 @@ async fn strict_address_policy_refuses_loopback_upstreams() {
     for l in p.lines.json().iter().filter(|l| l["verdict"] == "block") {
         assert_eq!(l["refused_by"]["rule"], "guarded_address", "{l}");
         assert!(l["refused_by"]["key"].is_null(), "{l}");
-        assert!(l["refused_by"]["fix"].as_str().unwrap().starts_with("nothing may: "));
+        assert!(
+            l["refused_by"]["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("nothing may: ")
+        );
     }
 }
 

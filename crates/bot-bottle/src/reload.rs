@@ -3,14 +3,18 @@
 //! files (what the operator granted through supervise is kept), every token is read again
 //! from its source (variable, file or command), then the routes file is replaced and the values
 //! are handed to the running sidecar through `docker exec -i … bb-sidecar set-tokens` (stdin
-//! only), which reloads both at once. Nothing else of the bottle changes: the agent keeps
-//! running, connections stay open.
+//! only), which reloads both at once. The keys of repos whose key comes from a command are read
+//! again too and handed to the gate's agents (`bb-gitgate set-keys`, stdin only). Nothing else
+//! of the bottle changes: the agent keeps running, connections stay open.
+
+use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use bb_contract::InputError;
-use bb_contract::layout::{names, sidecar};
-use bb_contract::plan::EgressPlan;
-use bb_contract::state::ROUTES_FILE;
+use bb_contract::gate::GateConfig;
+use bb_contract::layout::{env, names, sidecar};
+use bb_contract::plan::{EgressPlan, Plan, RepoKey};
+use bb_contract::state::{GATE_CONFIG_FILE, ROUTES_FILE};
 use bb_plan::{Host, planner};
 
 use crate::bottles;
@@ -47,6 +51,7 @@ pub fn run(identity: &str) -> Result<()> {
             .any(|r| r.auth.as_ref().is_some_and(|a| a.slot == s.slot))
     });
     let tokens = bb_compose::secrets::tokens(&reading)?;
+    let keys = running_repo_keys(identity, &plan)?;
     // Read again now: an approval may have landed while the sources were read.
     let before = std::fs::read(&routes_file)
         .with_context(|| format!("reading {}", routes_file.display()))?;
@@ -57,6 +62,13 @@ pub fn run(identity: &str) -> Result<()> {
         bb_supervise::grant::restore(&routes_file, &before);
         crate::supervise::reload_sidecar(identity);
         return Err(e.context("the routes file is as it was"));
+    }
+    if !keys.is_empty() {
+        hand_keys_over(identity, &keys)?;
+        eprintln!(
+            "bot-bottle: reload: {identity}: the keys of repos {} read again",
+            keys.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     eprintln!(
         "bot-bottle: reload: {identity}: {} routes, token slots {} read again",
@@ -122,6 +134,65 @@ pub fn stable_slots(live: &EgressPlan, fresh: &mut EgressPlan) {
 
 /// Sends the values to the running sidecar on `docker exec`'s stdin; it reloads its routes
 /// and secrets.
+/// The keys from commands of the repos the running gate serves with such a key, read now. (A
+/// repo added, or whose key changed from a file to a command, takes a resume: the gate's repos
+/// are set at launch.)
+fn running_repo_keys(identity: &str, plan: &Plan) -> Result<BTreeMap<String, String>> {
+    let gate_config = bottles::state_dir(identity)?.join(GATE_CONFIG_FILE);
+    let Ok(text) = std::fs::read_to_string(&gate_config) else {
+        return Ok(BTreeMap::new());
+    };
+    let running: GateConfig = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}", gate_config.display()))?;
+    let mut reading = plan.clone();
+    reading.git_gate.repos.retain(|r| {
+        running
+            .repo(&r.name)
+            .is_some_and(|live| matches!(live.key, RepoKey::Command { .. }))
+    });
+    let keys = bb_compose::secrets::repo_keys(&reading)?;
+    let repo_of = |var: &str| {
+        reading
+            .git_gate
+            .repos
+            .iter()
+            .find(|r| env::gate_key(&r.name) == var)
+            .map(|r| r.name.clone())
+    };
+    Ok(keys
+        .iter()
+        .filter_map(|(var, key)| Some((repo_of(var)?, key.to_owned())))
+        .collect())
+}
+
+/// Hands the keys to the gate's agents in the sidecar, on `bb-gitgate set-keys`'s stdin.
+fn hand_keys_over(identity: &str, keys: &BTreeMap<String, String>) -> Result<()> {
+    let container = names::sidecar_container(identity);
+    let out = duct::cmd(
+        "docker",
+        [
+            "exec",
+            "-i",
+            container.as_str(),
+            sidecar::GATE_BIN,
+            "set-keys",
+        ],
+    )
+    .stdin_bytes(serde_json::to_vec(keys)?)
+    .stdout_capture()
+    .stderr_capture()
+    .unchecked()
+    .run()
+    .context("running docker exec")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "the git gate of {identity} did not take the keys: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 fn hand_over(identity: &str, tokens: &bb_compose::secrets::Secrets) -> Result<()> {
     let message: String = tokens
         .iter()

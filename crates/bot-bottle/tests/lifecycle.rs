@@ -480,9 +480,17 @@ fn logs_all_merges_three_bottles_in_order_and_each_stream_outlives_its_bottle() 
             .filter(|(b, _)| identities.contains(b))
             .collect()
     };
-    assert_eq!(ours(evil_refusals(&followed)), sent, "followed, merged in order");
+    assert_eq!(
+        ours(evil_refusals(&followed)),
+        sent,
+        "followed, merged in order"
+    );
     let all = json_lines(&text(&c.bb(&["logs", "--all", "--json"])).0);
-    assert_eq!(ours(evil_refusals(&all)), sent, "the backlog, merged in order");
+    assert_eq!(
+        ours(evil_refusals(&all)),
+        sent,
+        "the backlog, merged in order"
+    );
 
     // --refused: only refusals, each naming the key to change.
     let refused = text(&c.bb(&["logs", &identities[0], "--refused"])).0;

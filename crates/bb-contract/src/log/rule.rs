@@ -213,7 +213,10 @@ mod tests {
         names.extend(rules);
         names.extend(consts("Service"));
         for name in names {
-            assert!(docs.contains(&format!("`{name}`")), "docs/audit.md does not name `{name}`");
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/audit.md does not name `{name}`"
+            );
         }
     }
 
@@ -223,9 +226,15 @@ mod tests {
         assert_eq!(r.key.as_deref(), Some("egress.routes"));
         assert!(r.fix.contains("- host: evil.test"), "{}", r.fix);
         let r = Rule::NoMatch.refused_by("*.example.org");
-        assert_eq!(r.key.as_deref(), Some("egress.routes[*.example.org].matches"));
+        assert_eq!(
+            r.key.as_deref(),
+            Some("egress.routes[*.example.org].matches")
+        );
         let r = Rule::ForcePush.refused_by("shop");
-        assert_eq!(r.key.as_deref(), Some("git-gate.repos.shop.allow.force_push"));
+        assert_eq!(
+            r.key.as_deref(),
+            Some("git-gate.repos.shop.allow.force_push")
+        );
         let r = Rule::GuardedAddress.refused_by("169.254.169.254");
         assert_eq!(r.key, None);
         assert!(r.fix.starts_with("nothing may: "), "{}", r.fix);

@@ -44,13 +44,30 @@ pub struct RepoPlan {
     pub host: String,
     pub port: u16,
     pub path: String,
-    /// Host path of the SSH private key (mounted read-only into the sidecar only).
-    pub key_path: PathBuf,
+    /// Where the SSH private key comes from.
+    #[serde(flatten)]
+    pub key: RepoKey,
     /// The pinned host key line used as known_hosts.
     pub host_key: String,
     /// Pushes the gate refuses unless the bottle allows them (`git-gate.repos.<name>.allow`).
     #[serde(default)]
     pub allow: PushAllowance,
+}
+
+/// Where a repo's SSH private key comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RepoKey {
+    /// A host file (`key: {provider: static, path}`), mounted read-only into the sidecar only.
+    File { key_path: PathBuf },
+    /// What a host command prints (`key: {provider: command, command}`), run at launch without
+    /// a shell and given up after `key_timeout_secs`. The key reaches the sidecar only in its
+    /// environment ([`crate::layout::env::gate_key`]); the gate holds it in an ssh-agent, never
+    /// in a file.
+    Command {
+        key_command: Vec<String>,
+        key_timeout_secs: u32,
+    },
 }
 
 /// Kinds of push that are refused by default, each allowed per repo by the bottle.

@@ -18,7 +18,9 @@ fn repo() -> RepoPlan {
         host: "127.0.0.1".into(),
         port: 9,
         path: "/srv/shop.git".into(),
-        key_path: "/k".into(),
+        key: bb_contract::plan::RepoKey::File {
+            key_path: "/k".into(),
+        },
         host_key:
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOa0zV2j0k6n8S2m0T1g0YH3y5Vf3p0l7e1N4cT0yZk0"
                 .into(),

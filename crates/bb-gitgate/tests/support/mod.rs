@@ -128,8 +128,9 @@ fn key_words(line: &str) -> String {
         .join(" ")
 }
 
-/// repos.json: `shop` (nothing allowed), `free` (the same upstream, everything allowed) and
-/// `wrongkey` (a host key that is not upstream's).
+/// repos.json: `shop` (nothing allowed), `free` (the same upstream, everything allowed),
+/// `wrongkey` (a host key that is not upstream's) and `vaulted` (shop again, its key from a
+/// command: in the gate's environment).
 fn config(host_key: &str, wrong_key: &str) -> serde_json::Value {
     let repo = |name: &str, key: &str, allow: bool| {
         serde_json::json!({
@@ -145,12 +146,18 @@ fn config(host_key: &str, wrong_key: &str) -> serde_json::Value {
             "allow": {"delete": allow, "force_push": allow, "ci_config": allow, "gitleaks_ignore": allow},
         })
     };
+    let mut vaulted = repo("vaulted", host_key, false);
+    let fields = vaulted.as_object_mut().unwrap();
+    fields.remove("key_path");
+    fields.insert("key_command".into(), serde_json::json!(["vault", "read", "deploy"]));
+    fields.insert("key_timeout_secs".into(), serde_json::json!(30));
     serde_json::json!({
         "user": {"name": {"value": "Agent", "from": "bottle:test"}},
         "repos": [
             repo("shop", host_key, false),
             repo("free", host_key, true),
             repo("wrongkey", wrong_key, false),
+            vaulted,
         ],
         "rules": "/etc/bot-bottle/git-gate/rules.toml",
     })
@@ -197,6 +204,10 @@ impl Env {
 
     /// `docker run -d` on the test network with the test's labels.
     fn run_container(&self, name: &str, extra: &[&str]) {
+        self.run_container_env(name, extra, &[]);
+    }
+
+    fn run_container_env(&self, name: &str, extra: &[&str], env: &[(&str, &str)]) {
         let run_label = self.run_label();
         let mut args = vec![
             "run",
@@ -211,7 +222,16 @@ impl Env {
             &run_label,
         ];
         args.extend_from_slice(extra);
-        docker_ok(&args);
+        let out = Command::new("docker")
+            .args(&args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("running docker");
+        assert!(
+            out.status.success(),
+            "docker run {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The sshd upstream; returns its pinned host key.
@@ -300,6 +320,9 @@ impl Env {
         for m in &mounts {
             args.extend(["-v", m.as_str()]);
         }
+        // The vaulted repo's key, as a launch hands it over: in the environment, never in argv.
+        let key_var = bb_contract::layout::env::gate_key("vaulted");
+        args.extend(["-e", key_var.as_str()]);
         args.extend([
             "--entrypoint",
             "bb-gitgate",
@@ -310,7 +333,8 @@ impl Env {
             "--root",
             "/var/lib/bot-bottle/git-gate",
         ]);
-        self.run_container(&self.gate, &args);
+        let key_text = std::fs::read_to_string(&key).unwrap();
+        self.run_container_env(&self.gate, &args, &[(key_var.as_str(), key_text.as_str())]);
         self.wait_for("the gate", || {
             docker(&["exec", &self.gate, "bb-gitgate", "health"])
                 .status
@@ -356,6 +380,25 @@ impl Env {
             std::thread::sleep(Duration::from_millis(200));
         }
         panic!("{what} not ready in 60 s; gate logs:\n{}", self.gate_logs());
+    }
+
+    /// The private key upstream knows (the gate's deploy key).
+    pub fn key(&self) -> String {
+        std::fs::read_to_string(self._tmp.path().join("key")).unwrap()
+    }
+
+    /// A line from inside the deploy key: what a copy of it would hold.
+    pub fn key_marker(&self) -> String {
+        self.key().lines().nth(1).unwrap().to_owned()
+    }
+
+    /// A private key upstream does not know.
+    pub fn other_key(&self) -> String {
+        let path = self._tmp.path().join("other");
+        if !path.exists() {
+            bb_testkit::ssh_keygen(&path);
+        }
+        std::fs::read_to_string(path).unwrap()
     }
 
     pub fn exec(&self, container: &str, user: Option<&str>, script: &str) -> Run {

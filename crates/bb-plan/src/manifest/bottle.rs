@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bb_contract::InputError;
 use bb_contract::plan::{
     AuthScheme, Dlp, InboundDetector, OnMatch, OutboundDetector, PersonalData, PushAllowance,
-    RouteMatch, Template,
+    RepoKey, RouteMatch, Template,
 };
 
 use super::walk::{Ctx, get, join, string_entries};
@@ -35,7 +35,7 @@ const PROVIDER_KEYS: &[&str] = &[
 const GIT_GATE_KEYS: &[&str] = &["user", "repos", "rules"];
 const USER_KEYS: &[&str] = &["name", "email"];
 const REPO_KEYS: &[&str] = &["url", "key", "host_key", "allow"];
-const KEY_KEYS: &[&str] = &["provider", "path"];
+const KEY_KEYS: &[&str] = &["provider", "path", "command", "timeout"];
 
 /// Variables bot-bottle sets in the agent itself; a bottle may not override them.
 pub const RESERVED_ENV: &[&str] = &[
@@ -106,7 +106,7 @@ pub struct UserSpec {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RepoSpec {
     pub url: Option<At<String>>,
-    pub key_path: Option<At<PathBuf>>,
+    pub key: Option<At<RepoKey>>,
     pub host_key: Option<At<String>>,
     pub allow: Option<PushAllowance>,
     /// Where the repo was last declared.
@@ -320,6 +320,69 @@ pub fn parse_env_value(text: &str) -> Result<EnvValue, (String, String)> {
     Ok(EnvValue::Literal(text.to_string()))
 }
 
+/// `key: {provider: static, path}` or `key: {provider: command, command: [..], timeout}`.
+fn parse_repo_key(ctx: &Ctx, n: &Node, base: &str) -> Result<RepoKey, InputError> {
+    const EXAMPLE: &str = "write `key: {provider: static, path: ~/.ssh/deploy_key}` or `key: {provider: command, command: [pass, show, deploy-key]}`";
+    let key = ctx.map(n, base)?;
+    ctx.check_keys(key, base, KEY_KEYS)?;
+    let provider_path = join(base, "provider");
+    let provider = match get(key, "provider") {
+        Some(p) => (ctx.string(p, &provider_path)?, p.line),
+        None => return Err(ctx.error(n.line, &provider_path, "missing").fix(EXAMPLE)),
+    };
+    let only = |field: &str, provider: &str| -> Result<(), InputError> {
+        match get(key, field) {
+            Some(f) => Err(ctx
+                .error(
+                    f.line,
+                    &join(base, field),
+                    format!("not a key of provider `{provider}`"),
+                )
+                .fix(EXAMPLE)),
+            None => Ok(()),
+        }
+    };
+    match provider.0.as_str() {
+        "static" => {
+            only("command", "static")?;
+            only("timeout", "static")?;
+            let path_key = join(base, "path");
+            let p = get(key, "path").ok_or_else(|| {
+                ctx.error(n.line, &path_key, "missing")
+                    .fix("give the host path of the SSH private key")
+            })?;
+            let text = ctx.string(p, &path_key)?;
+            Ok(RepoKey::File {
+                key_path: relative_to_file(&ctx.file, &text),
+            })
+        }
+        "command" => {
+            only("path", "command")?;
+            let command_key = join(base, "command");
+            let c = get(key, "command").ok_or_else(|| {
+                ctx.error(n.line, &command_key, "missing").fix(
+                    "give the command that prints the key, as a list: `command: [pass, show, deploy-key]`",
+                )
+            })?;
+            Ok(RepoKey::Command {
+                key_command: super::token::command(ctx, c, &command_key)?,
+                key_timeout_secs: super::token::timeout_secs(
+                    ctx,
+                    get(key, "timeout"),
+                    &join(base, "timeout"),
+                )?,
+            })
+        }
+        other => Err(ctx
+            .error(
+                provider.1,
+                &provider_path,
+                format!("unknown key provider `{other}`"),
+            )
+            .fix("the providers are `static` (a file) and `command`")),
+    }
+}
+
 fn parse_provider(ctx: &Ctx, node: &Node) -> Result<ProviderSpec, InputError> {
     let base = "agent_provider";
     let entries = ctx.map(node, base)?;
@@ -447,30 +510,7 @@ fn parse_repos(ctx: &Ctx, node: &Node) -> Result<BTreeMap<String, RepoSpec>, Inp
             repo.url = Some(at(ctx, n, url));
         }
         if let Some(n) = get(fields, "key") {
-            let key_base = join(&base, "key");
-            let key = ctx.map(n, &key_base)?;
-            ctx.check_keys(key, &key_base, KEY_KEYS)?;
-            let provider_path = join(&key_base, "provider");
-            match get(key, "provider") {
-                Some(p) if ctx.string(p, &provider_path)? == "static" => {}
-                Some(p) => {
-                    return Err(ctx
-                        .error(p.line, &provider_path, "unknown key provider")
-                        .fix("the only provider is `static`"));
-                }
-                None => {
-                    return Err(ctx
-                        .error(n.line, &provider_path, "missing")
-                        .fix("write `key: {provider: static, path: ~/.ssh/deploy_key}`"));
-                }
-            }
-            let path_key = join(&key_base, "path");
-            let p = get(key, "path").ok_or_else(|| {
-                ctx.error(n.line, &path_key, "missing")
-                    .fix("give the host path of the SSH private key")
-            })?;
-            let text = ctx.string(p, &path_key)?;
-            repo.key_path = Some(at(ctx, p, relative_to_file(&ctx.file, &text)));
+            repo.key = Some(at(ctx, n, parse_repo_key(ctx, n, &join(&base, "key"))?));
         }
         if let Some(n) = get(fields, "host_key") {
             let path = join(&base, "host_key");

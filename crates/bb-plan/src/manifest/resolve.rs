@@ -200,7 +200,7 @@ fn overlay(base: &mut Layer, top: BottleSpec, label: &str) {
     for (name, repo) in top.repos {
         let entry = spec.repos.entry(name).or_default();
         merge_field(&mut entry.url, repo.url);
-        merge_field(&mut entry.key_path, repo.key_path);
+        merge_field(&mut entry.key, repo.key);
         merge_field(&mut entry.host_key, repo.host_key);
         merge_field(&mut entry.allow, repo.allow);
         entry.loc = repo.loc;
@@ -309,7 +309,7 @@ fn check_repos(resolved: &Resolved) -> Result<(), InputError> {
             ),
             (
                 "key",
-                repo.key_path.is_none(),
+                repo.key.is_none(),
                 "give `key: {provider: static, path: ~/.ssh/deploy_key}`",
             ),
             (

@@ -84,7 +84,7 @@ pub fn parse_token(
 }
 
 /// The command as a list of arguments, the program first: no shell runs it.
-fn command(ctx: &Ctx, node: &Node, path: &str) -> Result<Vec<String>, InputError> {
+pub fn command(ctx: &Ctx, node: &Node, path: &str) -> Result<Vec<String>, InputError> {
     if matches!(node.value, Value::Str(_)) {
         return Err(ctx
             .error(
@@ -112,7 +112,7 @@ fn command(ctx: &Ctx, node: &Node, path: &str) -> Result<Vec<String>, InputError
     }
 }
 
-fn timeout_secs(ctx: &Ctx, node: Option<&Node>, path: &str) -> Result<u32, InputError> {
+pub fn timeout_secs(ctx: &Ctx, node: Option<&Node>, path: &str) -> Result<u32, InputError> {
     let Some(node) = node else {
         return Ok(TOKEN_COMMAND_TIMEOUT_SECS);
     };

@@ -2,6 +2,7 @@
 //! launch will read is there now.
 
 use bb_contract::InputError;
+use bb_contract::plan::RepoKey;
 
 use super::{Host, Resolution};
 use crate::manifest::bottle::{EnvValue, TokenRef};
@@ -25,21 +26,25 @@ fn token_missing(host: &Host, token: &TokenRef, route: &str) -> Option<(String, 
             )
         }),
         TokenRef::Command { argv, .. } => {
-            let program = &argv[0];
-            let path = (host.env)("PATH").unwrap_or_default();
-            let found = if program.contains('/') {
-                std::path::Path::new(program).is_file()
-            } else {
-                which::which_in(program, Some(path), &host.user_home).is_ok()
-            };
-            (!found).then(|| {
-                (
-                    format!("`{program}` (the token command for {route}) is not found"),
-                    "install it, or name it by its full path".to_string(),
-                )
-            })
+            program_missing(host, &argv[0], &format!("the token command for {route}"))
         }
     }
+}
+
+/// Why `program` (of `what`) cannot be run: not found on the host's PATH, or no such file.
+fn program_missing(host: &Host, program: &str, what: &str) -> Option<(String, String)> {
+    let path = (host.env)("PATH").unwrap_or_default();
+    let found = if program.contains('/') {
+        std::path::Path::new(program).is_file()
+    } else {
+        which::which_in(program, Some(path), &host.user_home).is_ok()
+    };
+    (!found).then(|| {
+        (
+            format!("`{program}` ({what}) is not found"),
+            "install it, or name it by its full path".to_string(),
+        )
+    })
 }
 
 /// Everything the launch reads from the host must be there now, so a launch never half-starts.
@@ -156,16 +161,27 @@ pub(super) fn check_host(host: &Host, r: &Resolution) -> Result<(), InputError> 
         });
     }
     for (name, repo) in &r.resolved.repos {
-        if let Some(key) = &repo.key_path
-            && !key.value.is_file()
-        {
+        let Some(key) = &repo.key else { continue };
+        let missing = match &key.value {
+            RepoKey::File { key_path } => (!key_path.is_file()).then(|| {
+                (
+                    "path",
+                    format!("key file {} does not exist", key_path.display()),
+                    "give the path of the SSH private key for this repo".to_owned(),
+                )
+            }),
+            RepoKey::Command { key_command, .. } => program_missing(
+                host,
+                &key_command[0],
+                &format!("the key command of repo `{name}`"),
+            )
+            .map(|(message, fix)| ("command", message, fix)),
+        };
+        if let Some((field, message, fix)) = missing {
             return Err(key
                 .loc
-                .error(
-                    &format!("git-gate.repos.{name}.key.path"),
-                    format!("key file {} does not exist", key.value.display()),
-                )
-                .fix("give the path of the SSH private key for this repo"));
+                .error(&format!("git-gate.repos.{name}.key.{field}"), message)
+                .fix(fix));
         }
     }
     Ok(())

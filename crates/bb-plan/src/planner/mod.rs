@@ -358,7 +358,7 @@ fn git_gate(resolved: &Resolved) -> GitGatePlan {
                 host: url.host,
                 port: url.port,
                 path: url.path,
-                key_path: spec.key_path.as_ref()?.value.clone(),
+                key: spec.key.as_ref()?.value.clone(),
                 host_key: spec.host_key.as_ref()?.value.clone(),
                 allow: spec.allow.unwrap_or_default(),
             })

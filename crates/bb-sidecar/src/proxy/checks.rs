@@ -13,12 +13,12 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::http::uri::Authority;
 
 use super::decide::Refusal;
-use crate::denial::Denial;
-use bb_contract::log::Rule;
 use super::{ProxyConfig, Target};
 use crate::config::{RouteTable, normalize_host};
+use crate::denial::Denial;
 use crate::guard::{HostKind, classify_host};
 use crate::inspect::Part;
+use bb_contract::log::Rule;
 
 /// Why a request or tunnel to `host` is refused before any route lookup: an invalid host, or
 /// an IP address (in any form; decided by the SSRF guard without a resolver, and never a route
@@ -115,12 +115,10 @@ pub(super) fn admit<'t>(
     }
     let credential = match &route.auth {
         None => None,
-        Some(auth) => Some(
-            credential(cfg, auth).ok_or_else(|| {
-                let reason = format!("credential for {host} is not configured");
-                Denial::new(Rule::CredentialMissing, &route.host, reason)
-            })?,
-        ),
+        Some(auth) => Some(credential(cfg, auth).ok_or_else(|| {
+            let reason = format!("credential for {host} is not configured");
+            Denial::new(Rule::CredentialMissing, &route.host, reason)
+        })?),
     };
     Ok((route, credential))
 }
@@ -162,7 +160,8 @@ fn credential_misdirected(route: &Route, target: &Target) -> Option<Denial> {
 
 /// DNS over TLS to a host no route names itself.
 pub(super) fn dns_over_tls(host: &str) -> Denial {
-    let reason = format!("DNS over TLS (port 853) to {host} is refused unless a route names the host");
+    let reason =
+        format!("DNS over TLS (port 853) to {host} is refused unless a route names the host");
     Denial::new(Rule::EncryptedDns, host, reason)
 }
 

@@ -9,13 +9,13 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::http::uri::PathAndQuery;
 
-use crate::log::Rule;
 use super::body::{AgentBody, Collect, Read, chunks_body, collect_capped, full, join, read_body};
 use super::decide::{Notes, Refusal};
 use super::pump::Pump;
 use super::{Body, ProxyConfig, STREAM_AFTER, Target};
 use crate::coding;
 use crate::inspect::{Inspector, Outcome, Part, Verdict, judge_outbound};
+use crate::log::Rule;
 
 /// A request body cleared for sending.
 pub(super) enum Outbound<'s> {
@@ -72,11 +72,10 @@ async fn scan_encoded_body<'s>(
         Err(Collect::TooLarge) => return Err(Refusal::too_large(Part::Body)),
         Err(Collect::Failed(why)) => return Err(Refusal::unreadable(&why)),
     };
-    let decoded = coding::decode(codings, &encoded, cfg.max_body)
-        .map_err(|e| {
-            let why = format!("the request body cannot be scanned: {e}");
-            Refusal::blocked(Rule::Unscannable, why)
-        })?;
+    let decoded = coding::decode(codings, &encoded, cfg.max_body).map_err(|e| {
+        let why = format!("the request body cannot be scanned: {e}");
+        Refusal::blocked(Rule::Unscannable, why)
+    })?;
     if let Some(api) = route.provider_api
         && let Some(why) = crate::provider_relay::refusal(api, &decoded)
     {

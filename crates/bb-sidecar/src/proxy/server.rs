@@ -15,13 +15,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::denial::Denial;
-use crate::log::Rule;
 use super::checks::{host_header_mismatch, host_refusal};
 use super::decide::{Decide, Refusal, text};
 use super::{Body, ProxyConfig, Target, pipeline, tunnel};
 use crate::Shutdown;
 use crate::config::{INTROSPECTION_HOST, normalize_host};
+use crate::denial::Denial;
+use crate::log::Rule;
 use crate::log::Service;
 
 /// Accepts proxy connections until shutdown. Connections in progress are not waited for.

@@ -12,11 +12,11 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use super::checks::{dns_over_tls, host_header_mismatch, host_refusal, host_secret};
-use crate::denial::Denial;
-use crate::log::Rule;
 use super::decide::{Decide, Refusal};
 use super::{Body, BoxError, ProxyConfig, Target};
 use crate::config::{INTROSPECTION_HOST, normalize_host};
+use crate::denial::Denial;
+use crate::log::Rule;
 use crate::upstream::{ConnectError, connect_checked};
 
 const METHOD: &str = "CONNECT";
@@ -87,7 +87,8 @@ fn connect_route<'t>(
     }
     let route = table.check_connect(host)?;
     if route.grant.as_ref().is_some_and(|g| cfg.grants.used_up(g)) {
-        let reason = format!("the operator's grant of {host} is used up; ask again with request-egress");
+        let reason =
+            format!("the operator's grant of {host} is used up; ask again with request-egress");
         return Err(Denial::new(Rule::GrantUsedUp, host, reason));
     }
     if port == 853 && !table.names_exactly(host) {

@@ -86,7 +86,10 @@ impl Holds {
             }
             Outcome::TimedOut => {
                 let why = self.queue.silence();
-                line().block(refused_by(), &format!("held {} refused: {why}", proposal.id));
+                line().block(
+                    refused_by(),
+                    &format!("held {} refused: {why}", proposal.id),
+                );
                 Answer::Refused(why)
             }
         }

@@ -121,11 +121,18 @@ mod tests {
         let mut r = Reorder::default();
         r.push(line(5, "a"), start);
         r.push(line(6, "a"), start);
-        assert!(r.ready(start + SETTLE / 2).is_empty(), "nothing before it settled");
+        assert!(
+            r.ready(start + SETTLE / 2).is_empty(),
+            "nothing before it settled"
+        );
         // Delivered later, written earlier.
         r.push(line(4, "b"), start + SETTLE / 2);
         let first = r.ready(start + SETTLE);
-        assert!(first.is_empty(), "the earliest line has not settled: {:?}", order(&first));
+        assert!(
+            first.is_empty(),
+            "the earliest line has not settled: {:?}",
+            order(&first)
+        );
         let all = r.ready(start + SETTLE * 2);
         assert_eq!(order(&all), ["b@4", "a@5", "a@6"]);
         r.push(line(7, "c"), start);

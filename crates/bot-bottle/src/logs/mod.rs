@@ -275,10 +275,13 @@ impl<W: Write> Printer<W> {
                 Err(err) => return Err(err.into()),
             }
         }
-        self.out.flush().map(|_| true).or_else(|err| match err.kind() {
-            std::io::ErrorKind::BrokenPipe => Ok(false),
-            _ => Err(err.into()),
-        })
+        self.out
+            .flush()
+            .map(|_| true)
+            .or_else(|err| match err.kind() {
+                std::io::ErrorKind::BrokenPipe => Ok(false),
+                _ => Err(err.into()),
+            })
     }
 }
 

@@ -25,7 +25,10 @@ pub fn readable(line: &LogLine<'_>, with_bottle: bool) -> String {
         }
         LogLine::Decision(d) => {
             let field = |f: &Option<Cow<str>>| f.as_deref().unwrap_or("").to_string();
-            let place = d.repo.as_deref().map_or_else(|| field(&d.path), |r| format!(" {r}"));
+            let place = d
+                .repo
+                .as_deref()
+                .map_or_else(|| field(&d.path), |r| format!(" {r}"));
             let target = format!("{} {}{place}", field(&d.method), field(&d.host));
             let verdict = match d.verdict {
                 Verdict::Allow => "ALLOW",

@@ -737,7 +737,8 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         &f,
         &name,
         &format!(
-            "git-gate:\n  user: {{name: Gate Bot, email: gate@example.org}}\n  repos:\n    shop:\n      url: ssh://git@upstream.test:2222/srv/git/shop.git\n      key: {{provider: static, path: ~/.ssh/deploy}}\n      host_key: \"{host_key}\"\n"
+            "git-gate:\n  user: {{name: Gate Bot, email: gate@example.org}}\n  repos:\n    shop:\n      url: ssh://git@upstream.test:2222/srv/git/shop.git\n      key: {{provider: command, command: [cat, \"{}\"]}}\n      host_key: \"{host_key}\"\n",
+            key.display()
         ),
     );
     let b = Bottle {
@@ -824,6 +825,33 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
         "",
         "the deploy key is nowhere in the agent"
     );
+    // The key came from a command: it is in no file of the bot-bottle home, no container's
+    // command line or mount, only the sidecar's environment (its ssh-agent holds it).
+    let home_files = b
+        .f
+        .shell(&format!(
+            "grep -rlF '{marker}' {} 2>/dev/null; true",
+            b.f.home().display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(text(&home_files).0, "", "the key in a file of the home");
+    let sidecar = string(&plan["compose"]["sidecar_container"]);
+    for container in [&agent, &sidecar] {
+        let inspect = docker_ok(&[
+            "inspect",
+            "-f",
+            "{{json .Args}} {{json .Config.Cmd}} {{json .Mounts}} {{json .Config.Labels}}",
+            container,
+        ]);
+        assert!(!inspect.contains(marker), "the key in {container}'s inspect");
+    }
+    let gate_files = exec(
+        &sidecar,
+        "root",
+        &format!("grep -rlF '{marker}' /var/lib/bot-bottle /tmp /etc/bot-bottle 2>/dev/null; true"),
+    );
+    assert_eq!(text(&gate_files).0, "", "the key in a file of the sidecar");
 
     docker_ok(&["rm", "-f", "-v", &upstream]);
     docker_ok(&["network", "rm", &upstream_net]);

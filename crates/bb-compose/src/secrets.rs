@@ -233,7 +233,11 @@ mod tests {
     #[test]
     fn a_key_from_a_command_is_read_whole_under_its_repos_variable() {
         let tmp = tempfile::tempdir().unwrap();
-        let printed = command(tmp.path(), &format!("[ \"$1\" = deploy ] && printf '%s\\n' '{KEY}'"), 5);
+        let printed = command(
+            tmp.path(),
+            &format!("[ \"$1\" = deploy ] && printf '%s\\n' '{KEY}'"),
+            5,
+        );
         let file = RepoKey::File {
             key_path: "/k".into(),
         };
@@ -242,7 +246,10 @@ mod tests {
         assert_eq!(all.len(), 1, "a key from a file is mounted, not read");
         assert_eq!(all[0].0, env::gate_key("shop-app"));
         assert_eq!(all[0].1, format!("{KEY}\n"));
-        assert!(!format!("{keys:?}").contains("PRIVATE"), "Debug shows names only");
+        assert!(
+            !format!("{keys:?}").contains("PRIVATE"),
+            "Debug shows names only"
+        );
     }
 
     #[test]
@@ -250,11 +257,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let token = command(tmp.path(), "printf 'not-a-key-5d1e\\n'", 5);
         let err = keys_of(&[repo("shop", token)]).unwrap_err().to_string();
-        assert!(err.contains("the key command of repo `shop` printed no SSH private key"), "{err}");
+        assert!(
+            err.contains("the key command of repo `shop` printed no SSH private key"),
+            "{err}"
+        );
         assert!(!err.contains("not-a-key-5d1e"), "{err}");
         let hangs = command(tmp.path(), "sleep 30", 1);
         let err = keys_of(&[repo("shop", hangs)]).unwrap_err().to_string();
         assert!(err.contains("key command"), "{err}");
-        assert!(err.contains("of repo `shop` did not finish within 1 s (raise `key.timeout`)"), "{err}");
+        assert!(
+            err.contains("of repo `shop` did not finish within 1 s (raise `key.timeout`)"),
+            "{err}"
+        );
     }
 }

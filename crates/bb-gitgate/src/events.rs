@@ -40,9 +40,7 @@ impl Event {
 
     /// Prints the line on stdout (from `serve`).
     pub fn print(&self) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.line());
-        let _ = out.flush();
+        print_line(&self.line());
     }
 
     /// Sends the line to `serve` (from a hook); dropped when `serve` is not listening.
@@ -53,6 +51,12 @@ impl Event {
 
 pub fn send_to(socket: &Path, event: &Event) {
     send_line(socket, &event.line());
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn send_line(socket: &Path, line: &str) {
@@ -105,9 +109,7 @@ impl Ruling {
     }
 
     pub fn print(&self) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.line());
-        let _ = out.flush();
+        print_line(&self.line());
     }
 
     /// Sends the line to `serve` (from a hook).

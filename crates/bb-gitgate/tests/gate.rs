@@ -42,7 +42,11 @@ fn a_key_from_a_command_is_held_by_an_agent_and_replaced_by_set_keys() {
                 child.wait_with_output()
             })
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     set_keys(&env.other_key());
     env.client("git clone -q git://git-gate/vaulted.git second")

@@ -167,61 +167,43 @@ fn running_repo_keys(identity: &str, plan: &Plan) -> Result<BTreeMap<String, Str
 
 /// Hands the keys to the gate's agents in the sidecar, on `bb-gitgate set-keys`'s stdin.
 fn hand_keys_over(identity: &str, keys: &BTreeMap<String, String>) -> Result<()> {
-    let container = names::sidecar_container(identity);
-    let out = duct::cmd(
-        "docker",
-        [
-            "exec",
-            "-i",
-            container.as_str(),
-            sidecar::GATE_BIN,
-            "set-keys",
-        ],
-    )
-    .stdin_bytes(serde_json::to_vec(keys)?)
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .context("running docker exec")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "the git gate of {identity} did not take the keys: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+    let message = serde_json::to_vec(keys)?;
+    exec_with_stdin(identity, &[sidecar::GATE_BIN, "set-keys"], message)
+        .map_err(|why| anyhow::anyhow!("the git gate of {identity} did not take the keys: {why}"))
 }
 
+/// Hands the tokens to the sidecar, on `bb-sidecar set-tokens`'s stdin.
 fn hand_over(identity: &str, tokens: &bb_compose::secrets::Secrets) -> Result<()> {
     let message: String = tokens
         .iter()
         .map(|(slot, value)| format!("{slot}={value}\n"))
         .collect();
-    let container = names::sidecar_container(identity);
-    let out = duct::cmd(
-        "docker",
-        [
-            "exec",
-            "-i",
-            container.as_str(),
-            sidecar::SIDECAR_BIN,
-            "set-tokens",
-        ],
+    exec_with_stdin(
+        identity,
+        &[sidecar::SIDECAR_BIN, "set-tokens"],
+        message.into_bytes(),
     )
-    .stdin_bytes(message.into_bytes())
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .context("running docker exec")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "the sidecar of {identity} did not take the tokens: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+    .map_err(|why| anyhow::anyhow!("the sidecar of {identity} did not take the tokens: {why}"))
+}
+
+/// Runs `command` in the sidecar of `identity` with `input` on its stdin (values never reach
+/// argv); its stderr when it fails.
+fn exec_with_stdin(identity: &str, command: &[&str], input: Vec<u8>) -> Result<(), String> {
+    let container = names::sidecar_container(identity);
+    let mut args = vec!["exec", "-i", container.as_str()];
+    args.extend_from_slice(command);
+    let out = duct::cmd("docker", args)
+        .stdin_bytes(input)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| format!("running docker exec: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -827,9 +827,8 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
     );
     // The key came from a command: it is in no file of the bot-bottle home, no container's
     // command line or mount, only the sidecar's environment (its ssh-agent holds it).
-    let home_files = b
-        .f
-        .shell(&format!(
+    let home_files =
+        b.f.shell(&format!(
             "grep -rlF '{marker}' {} 2>/dev/null; true",
             b.f.home().display()
         ))
@@ -844,7 +843,10 @@ fn the_git_gate_serves_clean_pushes_and_rejects_secrets_end_to_end() {
             "{{json .Args}} {{json .Config.Cmd}} {{json .Mounts}} {{json .Config.Labels}}",
             container,
         ]);
-        assert!(!inspect.contains(marker), "the key in {container}'s inspect");
+        assert!(
+            !inspect.contains(marker),
+            "the key in {container}'s inspect"
+        );
     }
     let gate_files = exec(
         &sidecar,

@@ -105,6 +105,29 @@ impl Case {
         }
     }
 
+    /// `bot-bottle ARGS` in the background; each line it prints arrives on the receiver.
+    fn following(&self, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
+        let mut child = self
+            .f
+            .spawnable("bot-bottle")
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (child, rx)
+    }
+
     fn state_dirs(&self) -> Vec<String> {
         std::fs::read_dir(self.f.home().join("state"))
             .map(|d| {
@@ -343,22 +366,7 @@ fn list_active_logs_and_stop_from_another_terminal() {
     assert!(raw.contains("\"verdict\":\"block\""), "{raw}");
 
     // -f keeps printing decisions made after it started.
-    let mut follow =
-        c.f.spawnable("bot-bottle")
-            .args(["logs", &identity, "-f"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut follow, rx) = c.following(&["logs", &identity, "-f"]);
     std::thread::sleep(Duration::from_millis(500));
     let _ = exec(&agent, "curl -sS -m 5 http://evil.test/followed");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -434,23 +442,7 @@ fn logs_all_merges_three_bottles_in_order_and_each_stream_outlives_its_bottle() 
         launches.push(child);
         identities.push(identity);
     }
-    let mut follow =
-        c.f.spawnable("bot-bottle")
-            .args(["logs", "--all", "--follow", "--json"])
-            .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(follow.stdout.take().unwrap()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut follow, rx) = c.following(&["logs", "--all", "--follow", "--json"]);
     std::thread::sleep(Duration::from_secs(1));
     // Interleaved: each request is answered before the next one leaves.
     let mut sent = Vec::new();

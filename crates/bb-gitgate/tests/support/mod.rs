@@ -149,7 +149,10 @@ fn config(host_key: &str, wrong_key: &str) -> serde_json::Value {
     let mut vaulted = repo("vaulted", host_key, false);
     let fields = vaulted.as_object_mut().unwrap();
     fields.remove("key_path");
-    fields.insert("key_command".into(), serde_json::json!(["vault", "read", "deploy"]));
+    fields.insert(
+        "key_command".into(),
+        serde_json::json!(["vault", "read", "deploy"]),
+    );
     fields.insert("key_timeout_secs".into(), serde_json::json!(30));
     serde_json::json!({
         "user": {"name": {"value": "Agent", "from": "bottle:test"}},

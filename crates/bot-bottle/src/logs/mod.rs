@@ -151,7 +151,7 @@ impl Tail {
         for raw in text.lines() {
             tail.after = engine_time(raw).or(tail.after);
             if let Some(line) = audit::parse_logged(raw)
-                && !kept_until.is_some_and(|k| line.time().is_some_and(|t| t <= k))
+                && kept_until.is_none_or(|k| line.time().is_none_or(|t| t > k))
             {
                 lines.push(line.with_bottle(&self.identity));
             }
@@ -181,7 +181,7 @@ impl Tail {
                 let repeated = after.is_some_and(|a| engine_time(&raw).is_some_and(|t| t <= a));
                 if let Some(line) = audit::parse_logged(&raw).filter(|_| !repeated) {
                     let line = line.with_bottle(&identity);
-                    if tx.send(Live::Line(line, Instant::now())).is_err() {
+                    if tx.send(Live::Line(Box::new(line), Instant::now())).is_err() {
                         return;
                     }
                 }
@@ -199,7 +199,7 @@ fn engine_time(raw: &str) -> Option<OffsetDateTime> {
 }
 
 enum Live {
-    Line(LogLine<'static>, Instant),
+    Line(Box<LogLine<'static>>, Instant),
     Ended,
 }
 
@@ -222,7 +222,7 @@ fn follow(out: &mut Printer<impl Write>, tails: Vec<Tail>, all: bool) -> Result<
     let mut looked = Instant::now();
     let result = loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Live::Line(line, arrived)) => order.push(line, arrived),
+            Ok(Live::Line(line, arrived)) => order.push(*line, arrived),
             Ok(Live::Ended) => live -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),

@@ -223,7 +223,9 @@ pub fn remove_containers(identity: &str) -> Result<()> {
 /// Writes the project's logs to `state/<id>/compose.log` (0600), appends the sidecar's lines to
 /// the bottle's audit stream ([`bb_core::audit`]), and returns the log's path.
 pub fn logs(plan: &Plan) -> Result<PathBuf> {
-    keep_audit(&plan.state_dir, &plan.identity)?;
+    if let Err(e) = keep_audit(&plan.state_dir, &plan.identity) {
+        eprintln!("bb-compose: the audit stream was not kept: {e:#}");
+    }
     let path = plan.state_dir.join(COMPOSE_LOG);
     let file = render::compose_file(plan);
     let mut text = Vec::new();

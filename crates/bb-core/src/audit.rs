@@ -41,7 +41,9 @@ pub fn read(state: &Path) -> Result<Vec<LogLine<'static>>> {
 
 /// Appends the log lines of `raw` (a sidecar's `docker logs` output, with or without
 /// `--timestamps`) that are newer than the last kept line, marked as `identity`'s. Returns how
-/// many were kept. Dumping the same container twice keeps its lines once.
+/// many were kept. Dumping the same container twice keeps its lines once. (A line its service
+/// wrote before the newest kept one, but the engine got later, is dropped on a second dump of
+/// the same container; dumps happen at teardown, when the services have stopped writing.)
 pub fn keep(state: &Path, identity: &str, raw: &str) -> Result<usize> {
     let last = last_time(state);
     let mut kept = 0;
@@ -61,10 +63,11 @@ pub fn parse_logged(line: &str) -> Option<LogLine<'static>> {
     LogLine::parse(&line[line.find('{')?..])
 }
 
+/// The newest time kept (lines are not quite in time order: services write concurrently).
 fn last_time(state: &Path) -> Option<OffsetDateTime> {
     files(state).iter().rev().find_map(|file| {
         let text = std::fs::read_to_string(file).ok()?;
-        text.lines().rev().find_map(|l| LogLine::parse(l)?.time())
+        text.lines().filter_map(|l| LogLine::parse(l)?.time()).max()
     })
 }
 

@@ -182,7 +182,8 @@ impl Daemon {
         }
     }
 
-    /// Sends `ERR <PREFIX>: <message>`, writes the refusal line and closes the connection.
+    /// Sends `ERR <PREFIX>: <message>`, writes the refusal line and closes the connection. The
+    /// agent chose the repo name and much of the message: the line holds them redacted.
     fn refuse(&self, stream: &mut TcpStream, refused: Refused<'_>, msg: &str) {
         let line = format!("{PREFIX}: {msg}");
         let _ = pkt::send_err(stream, &line);
@@ -192,8 +193,11 @@ impl Daemon {
             action,
             repo,
         } = refused;
-        Ruling::on(action, repo, None)
-            .refuse(rule, format!("{peer}: {msg}"))
+        let detectors = self.detectors();
+        let shown = |text: &str| redacted_name(&detectors, text.as_bytes(), "");
+        let repo = repo.map(shown);
+        Ruling::on(action, repo.as_deref(), None)
+            .refuse(rule, format!("{peer}: {}", shown(msg)))
             .print();
         drain_and_close(stream);
     }
@@ -276,6 +280,7 @@ impl Daemon {
         req: &Request,
     ) -> io::Result<Child> {
         let mut cmd = Command::new("git");
+        crate::agent::remove_keys(&mut cmd);
         cmd.arg(req.service.subcommand());
         if req.service == Service::UploadPack {
             cmd.arg("--strict").arg(format!(

@@ -94,6 +94,7 @@ impl Git {
     /// `git` in `dir` (a bare repo: `--git-dir`), or in the current directory.
     pub fn new(dir: Option<&Path>) -> Git {
         let mut cmd = Command::new("git");
+        crate::agent::remove_keys(&mut cmd);
         let mut line = String::from("git");
         if let Some(dir) = dir {
             cmd.arg("--git-dir").arg(dir);

@@ -83,13 +83,19 @@ pub async fn connect_to_checked(
     let mut last_error = None;
     for addr in addrs {
         if let Some((rule, why)) = policy.refusal(addr.ip(), private_route) {
-            refused.get_or_insert_with(|| {
-                if addr.ip().to_string() == host {
+            // The first refusal is shown, unless a later address only needs `private: true`:
+            // that key would allow the connection, so the line names it.
+            let upgrade = rule == Rule::PrivateAddress
+                && refused
+                    .as_ref()
+                    .is_some_and(|(r, _): &(Rule, String)| *r != Rule::PrivateAddress);
+            if refused.is_none() || upgrade {
+                refused = Some(if addr.ip().to_string() == host {
                     (rule, format!("{host} is {why}"))
                 } else {
                     (rule, format!("{host} resolves to {}, {why}", addr.ip()))
-                }
-            });
+                });
+            }
             continue;
         }
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {

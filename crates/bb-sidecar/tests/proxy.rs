@@ -462,6 +462,20 @@ async fn plain_http_never_carries_a_route_credential_and_drops_the_agents() {
         assert!(echo.body.contains("echoes the request"), "{}", echo.body);
     }
     assert_eq!(hits.requests(), 1);
+    let rules: Vec<Value> = p
+        .lines
+        .json()
+        .into_iter()
+        .filter(|l| l["verdict"] == "block")
+        .map(|l| l["refused_by"].clone())
+        .collect();
+    assert_eq!(rules[0]["rule"], "credential_in_clear");
+    assert!(rules[0]["key"].is_null(), "{}", rules[0]);
+    assert!(
+        rules[1..]
+            .iter()
+            .all(|r| r["rule"] == "echo_method" && r["key"].is_null())
+    );
 }
 
 #[tokio::test]

@@ -49,7 +49,9 @@ fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> R
     if state.is_dir() {
         let logs = bottles::dump_logs(bottle);
         bb_core::fsx::write_file(&state.join(COMPOSE_LOG), &logs, 0o600)?;
-        bb_compose::keep_audit(state, identity)?;
+        if let Err(e) = bb_compose::keep_audit(state, identity) {
+            eprintln!("bot-bottle: stop {identity}: the audit stream was not kept: {e:#}");
+        }
     }
     let failures: Vec<String> = [
         bb_compose::remove_containers(identity),

@@ -452,9 +452,17 @@ fn hostile_turns_are_refused_and_the_cli_goes_on(cli: Cli) {
         refused.iter().any(|d| d["host"] == "exfil.bb-test.invalid"),
         "the decision log has the refusal: {decisions:#?}"
     );
+    let provoked = |d: &&Value| {
+        d["host"] == "exfil.bb-test.invalid"
+            || (d["service"] == "git" && d["refused_by"]["rule"] == "secret_in_push")
+    };
     assert!(
-        refused.iter().all(|d| d["host"] == "exfil.bb-test.invalid"),
+        refused.iter().all(|d| provoked(&d)),
         "every refusal is one the test provoked: {refused:#?}"
+    );
+    assert!(
+        refused.iter().any(|d| d["service"] == "git"),
+        "the gate's refusal is a decision line: {refused:#?}"
     );
     assert!(
         !run.w

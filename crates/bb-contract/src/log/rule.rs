@@ -33,8 +33,10 @@ pub enum Rule {
     BadRequest,
     /// DNS over HTTPS or TLS to a host a route names only through a wildcard.
     EncryptedDns,
-    /// The route's credential would leave in the clear or to another port.
+    /// The route's credential would go to another port than the route's `auth.port`.
     CredentialMisdirected,
+    /// The route's credential would leave in the clear (plain `http://`).
+    CredentialInClear,
     /// The route's credential has no value in the sidecar.
     CredentialMissing,
     /// The operator's grant (from `request-egress`) is used up or expired.
@@ -45,8 +47,10 @@ pub enum Rule {
     Dlp,
     /// The bottle's own credential or canary, anywhere in the request.
     KnownSecret,
-    /// A body over the scanning limit: never sent unscanned.
+    /// A request body over the scanning limit: never sent unscanned.
     TooLarge,
+    /// An answer over the scanning limit: never passed on unscanned.
+    AnswerTooLarge,
     /// Content the route scans but cannot be scanned (an unknown encoding, a WebSocket where
     /// answers are scanned, a frame an extension transformed).
     Unscannable,
@@ -128,19 +132,33 @@ impl Rule {
             Rule::EncryptedDns => (routes(), format!("add a route naming {at} itself, not through a wildcard")),
             Rule::CredentialMisdirected => (
                 route("auth.port"),
-                "the credential goes over https:// to `auth.port` only; set the port it belongs to".into(),
+                "the credential goes to `auth.port` only; set the port it belongs to".into(),
+            ),
+            Rule::CredentialInClear => (
+                None,
+                "a route's credential goes over https:// only; send the request to https://".into(),
             ),
             Rule::CredentialMissing => (
                 route("auth"),
                 "give the route's token source a value, then run `bot-bottle reload`".into(),
             ),
             Rule::GrantUsedUp => (routes(), format!("ask again with request-egress, or {add_route}")),
-            Rule::NoInterception => (None, "the bottle has no CA; launch it again".into()),
+            Rule::NoInterception => (
+                route("tls_passthrough"),
+                "the bottle has no CA to intercept with; `tls_passthrough: true` tunnels the host uninspected (or launch the bottle again)".into(),
+            ),
             Rule::Dlp => (
                 route("dlp"),
                 "leave the detector out of `dlp.outbound` (`dlp.inbound` for an answer), or set `dlp.on_match: supervise` to decide each finding".into(),
             ),
-            Rule::KnownSecret => (None, "the bottle's own credentials and canary never leave it".into()),
+            Rule::KnownSecret => (
+                route("dlp.outbound"),
+                "the bottle's own credentials and canary leave only as a route's injected credential; `known_secrets` left out of `dlp.outbound` stops looking for them on this route".into(),
+            ),
+            Rule::AnswerTooLarge => (
+                route("dlp.inbound"),
+                "an answer over the scanning limit is never passed on unscanned; `dlp.inbound: false` stops scanning answers on this route".into(),
+            ),
             Rule::TooLarge => (
                 route("dlp.outbound"),
                 "a body over the scanning limit is never sent unscanned; `dlp.outbound: false` stops scanning on this route".into(),
@@ -168,8 +186,11 @@ impl Rule {
             Rule::ForcePush => (allow("force_push"), "set it to true in the bottle file".into()),
             Rule::CiConfig => (allow("ci_config"), "set it to true in the bottle file".into()),
             Rule::GitleaksIgnore => (allow("gitleaks_ignore"), "set it to true in the bottle file".into()),
-            Rule::SecretInPush => (None, "remove the secret from the history and push again".into()),
-            Rule::GateFailure => (None, "the gate could not judge or forward the push; see its message".into()),
+            Rule::SecretInPush => (
+                None,
+                "remove the secret from the history and push again (a false finding: list it in the repository's `.gitleaksignore` upstream)".into(),
+            ),
+            Rule::GateFailure => (None, "the gate could not judge or serve the request; see its message".into()),
         }
     }
 }
@@ -238,8 +259,8 @@ mod tests {
         let r = Rule::GuardedAddress.refused_by("169.254.169.254");
         assert_eq!(r.key, None);
         assert!(r.fix.starts_with("nothing may: "), "{}", r.fix);
-        let json = serde_json::to_value(Rule::KnownSecret.refused_by("a.test")).unwrap();
-        assert_eq!(json["rule"], "known_secret");
+        let json = serde_json::to_value(Rule::DnsSink.refused_by("a.test")).unwrap();
+        assert_eq!(json["rule"], "dns_sink");
         assert!(json["key"].is_null());
     }
 }

@@ -143,19 +143,25 @@ fn is_echo_method(method: &str) -> bool {
 fn credential_misdirected(route: &Route, target: &Target) -> Option<Denial> {
     let auth = route.auth.as_ref()?;
     let host = &route.host;
-    let reason = if !target.https {
-        format!(
-            "{host} injects a credential: only https:// is allowed, plain http:// would send it in the clear"
+    let (rule, reason) = if !target.https {
+        (
+            Rule::CredentialInClear,
+            format!(
+                "{host} injects a credential: only https:// is allowed, plain http:// would send it in the clear"
+            ),
         )
     } else if target.port != auth.port {
-        format!(
-            "{host} injects a credential for port {} only, not {}",
-            auth.port, target.port
+        (
+            Rule::CredentialMisdirected,
+            format!(
+                "{host} injects a credential for port {} only, not {}",
+                auth.port, target.port
+            ),
         )
     } else {
         return None;
     };
-    Some(Denial::new(Rule::CredentialMisdirected, host, reason))
+    Some(Denial::new(rule, host, reason))
 }
 
 /// DNS over TLS to a host no route names itself.

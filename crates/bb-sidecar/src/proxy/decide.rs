@@ -206,19 +206,21 @@ impl Refusal {
 
     /// 413 (403 for a response): larger than the cap.
     pub(crate) fn too_large(part: Part<'_>) -> Refusal {
-        let (status, reason) = match part {
+        let (status, rule, reason) = match part {
             Part::Response => (
                 StatusCode::FORBIDDEN,
+                Rule::AnswerTooLarge,
                 "response body larger than the scanning limit",
             ),
             _ => (
                 StatusCode::PAYLOAD_TOO_LARGE,
+                Rule::TooLarge,
                 "body larger than the scanning limit",
             ),
         };
         Refusal {
             status,
-            ..Refusal::blocked(Rule::TooLarge, reason)
+            ..Refusal::blocked(rule, reason)
         }
     }
 
@@ -358,8 +360,12 @@ mod tests {
         let (status, body, _) = answer(Refusal::too_large(Part::Body).noting("; cut")).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(body, "blocked: body larger than the scanning limit; cut\n");
-        let (status, _, _) = answer(Refusal::too_large(Part::Response)).await;
+        let (status, _, line) = answer(Refusal::too_large(Part::Response)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            line["refused_by"]["key"],
+            "egress.routes[a.test].dlp.inbound"
+        );
 
         let (status, body, _) = answer(Refusal::unreadable("reset\n")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -373,7 +379,10 @@ mod tests {
         assert_eq!(body, "blocked: known_secrets found slot in url\n");
         assert_eq!(line["detector"], "known_secrets");
         assert_eq!(line["refused_by"]["rule"], "known_secret");
-        assert!(line["refused_by"]["key"].is_null());
+        assert_eq!(
+            line["refused_by"]["key"],
+            "egress.routes[a.test].dlp.outbound"
+        );
         let finding = Finding::new("token_patterns", "aws-access-key-id");
         let (_, _, line) = answer(Refusal::found(&finding, Part::Body)).await;
         assert_eq!(line["refused_by"]["key"], "egress.routes[a.test].dlp");

@@ -118,7 +118,11 @@ fn running_sidecars() -> Result<Vec<Tail>> {
     Ok(bottles::containers()?
         .into_iter()
         .filter(|c| c.running && c.role.as_deref() == Some("sidecar"))
-        .filter_map(|c| Some(Tail::new(c.identity?, c.name)))
+        .filter_map(|c| {
+            let mut tail = Tail::new(c.identity?, c.name);
+            tail.started = c.started_at;
+            Some(tail)
+        })
         .collect())
 }
 
@@ -127,6 +131,8 @@ fn running_sidecars() -> Result<Vec<Tail>> {
 struct Tail {
     identity: String,
     container: String,
+    /// When the container started: a resumed bottle's sidecar has its name and another start.
+    started: String,
     /// The engine's time of the last line read: the next read starts after it.
     after: Option<OffsetDateTime>,
 }
@@ -136,8 +142,14 @@ impl Tail {
         Tail {
             identity,
             container,
+            started: String::new(),
             after: None,
         }
+    }
+
+    /// Which run of which container this is.
+    fn key(&self) -> String {
+        format!("{} {}", self.container, self.started)
     }
 
     /// Everything the sidecar logged so far that the state folder does not hold already.
@@ -175,7 +187,7 @@ impl Tail {
             .spawn()
             .context("running docker logs -f")?;
         let stdout = child.stdout.take().context("docker logs stdout")?;
-        let (identity, after) = (self.identity.clone(), self.after);
+        let (identity, after, key) = (self.identity.clone(), self.after, self.key());
         std::thread::spawn(move || {
             for raw in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let repeated = after.is_some_and(|a| engine_time(&raw).is_some_and(|t| t <= a));
@@ -186,7 +198,7 @@ impl Tail {
                     }
                 }
             }
-            let _ = tx.send(Live::Ended);
+            let _ = tx.send(Live::Ended(key));
         });
         Ok(child)
     }
@@ -200,55 +212,59 @@ fn engine_time(raw: &str) -> Option<OffsetDateTime> {
 
 enum Live {
     Line(Box<LogLine<'static>>, Instant),
-    Ended,
+    /// The `docker logs -f` of this [`Tail::key`] ended (its container stopped).
+    Ended(String),
+}
+
+/// The `docker logs -f` processes being read: ended when this is dropped, on every way out.
+#[derive(Default)]
+struct Followers(Vec<Child>);
+
+impl Drop for Followers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Follows `tails` (and, with `all`, bottles started later) until stdout closes, or, for one
 /// bottle, until its sidecar stops.
 fn follow(out: &mut Printer<impl Write>, tails: Vec<Tail>, all: bool) -> Result<()> {
     let (tx, rx) = mpsc::channel();
-    let mut children = Vec::new();
+    let mut children = Followers::default();
     let mut followed = BTreeSet::new();
-    let start = |tail: &Tail, children: &mut Vec<Child>| -> Result<()> {
-        children.push(tail.follow(tx.clone())?);
-        Ok(())
-    };
     for tail in &tails {
-        followed.insert(tail.identity.clone());
-        start(tail, &mut children)?;
+        followed.insert(tail.key());
+        children.0.push(tail.follow(tx.clone())?);
     }
-    let mut live = followed.len();
     let mut order = merge::Reorder::default();
     let mut looked = Instant::now();
-    let result = loop {
+    loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Live::Line(line, arrived)) => order.push(*line, arrived),
-            Ok(Live::Ended) => live -= 1,
+            Ok(Live::Ended(key)) => {
+                followed.remove(&key);
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         }
-        match out.all(&order.ready(Instant::now())) {
-            Ok(true) => {}
-            other => break other.map(|_| ()),
+        if !out.all(&order.ready(Instant::now()))? {
+            return Ok(());
         }
-        if !all && live == 0 {
-            break out.all(&order.drain()).map(|_| ());
+        if !all && followed.is_empty() {
+            return out.all(&order.drain()).map(|_| ());
         }
         if all && looked.elapsed() >= NEW_BOTTLES_EVERY {
             looked = Instant::now();
             for tail in running_sidecars()? {
-                if followed.insert(tail.identity.clone()) {
-                    start(&tail, &mut children)?;
-                    live += 1;
+                if followed.insert(tail.key()) {
+                    children.0.push(tail.follow(tx.clone())?);
                 }
             }
         }
-    };
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
     }
-    result
 }
 
 /// Writes lines as asked: readable or JSON, refusals only or all.

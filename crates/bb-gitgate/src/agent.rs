@@ -148,7 +148,9 @@ pub fn load(paths: &Paths, name: &str, key: &str) -> Result<()> {
 
 /// Whether two public key lines are the same key (type and base64; comments aside).
 fn same_key(a: &str, b: &str) -> bool {
-    a.split_whitespace().take(2).eq(b.split_whitespace().take(2))
+    a.split_whitespace()
+        .take(2)
+        .eq(b.split_whitespace().take(2))
 }
 
 fn write_public(path: &Path, line: &str) -> Result<()> {

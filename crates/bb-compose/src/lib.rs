@@ -133,6 +133,24 @@ fn compose(
 }
 
 /// Removes the project; then any container still carrying the bottle's label.
+/// Stops the project's containers (the agent first, then the sidecar), so that the logs taken
+/// next hold everything they will ever write: what an agent does during teardown is kept too.
+pub fn stop(plan: &Plan) -> Result<()> {
+    let file = plan
+        .compose
+        .as_ref()
+        .map(|c| c.file.clone())
+        .unwrap_or_else(|| render::compose_file(plan));
+    if !file.is_file() {
+        return Ok(());
+    }
+    let (tool, args, out) = compose(plan, &file, &["stop", "--timeout", "5"])?;
+    if !out.status.success() {
+        bail!("{}", docker::failure(&tool.name(), &args, &out));
+    }
+    Ok(())
+}
+
 pub fn down(plan: &Plan) -> Result<()> {
     let file = plan
         .compose

@@ -190,9 +190,14 @@ impl Launch {
         let mut failures = Vec::new();
         for step in self.done.iter().rev() {
             let result = match step {
-                Step::Compose => bb_compose::logs(&self.plan)
-                    .map(|_| ())
-                    .and(bb_compose::down(&self.plan)),
+                // Stopped before the logs are taken, so that they hold the last decisions;
+                // `down` runs whatever happened before it.
+                Step::Compose => {
+                    let stopped = bb_compose::stop(&self.plan);
+                    let logged = bb_compose::logs(&self.plan).map(|_| ());
+                    let down = bb_compose::down(&self.plan);
+                    stopped.and(logged).and(down)
+                }
                 Step::Networks => bb_net::remove(&self.plan.identity),
                 Step::State => Ok(()),
             };

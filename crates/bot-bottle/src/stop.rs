@@ -46,6 +46,14 @@ pub fn run(identity: &str) -> Result<()> {
 /// Dumps the logs and removes what is left of the bottle (its wrapper is gone), with the same
 /// calls teardown makes.
 fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> Result<()> {
+    // Stopped first (the agent, then the sidecar): the logs then hold the last decisions.
+    let mut names: Vec<&bottles::Container> = bottle.containers.iter().collect();
+    names.sort_by_key(|c| c.role.as_deref() != Some("agent"));
+    let mut args = vec!["stop", "--time", "5"];
+    args.extend(names.iter().map(|c| c.name.as_str()));
+    if !names.is_empty() {
+        let _ = bb_core::docker::output(&args);
+    }
     if state.is_dir() {
         let logs = bottles::dump_logs(bottle);
         bb_core::fsx::write_file(&state.join(COMPOSE_LOG), &logs, 0o600)?;

@@ -513,6 +513,12 @@ fn logs_all_merges_three_bottles_in_order_and_each_stream_outlives_its_bottle() 
             .cloned()
             .collect();
         assert_eq!(evil_refusals(&kept), mine, "{identity}");
+        // Stopped before its log was kept: the sidecar's own last line is there too.
+        assert!(
+            kept.iter()
+                .any(|l| l["service"] == "sidecar" && l["event"] == "stop"),
+            "{identity}: {kept:?}"
+        );
     }
 }
 

@@ -1,7 +1,8 @@
 //! A bottle's audit stream in its state folder: every JSON line of its sidecar's log (decisions
 //! of the proxy, DNS sink, gate and supervise, and the services' events), each marked with the
-//! bottle's identity, appended at every teardown so that it outlives the containers and spans
-//! resumes. Capped by rotation: `audit.jsonl` grows to [`audit::MAX_BYTES`], then becomes
+//! bottle's identity, so that it outlives the containers and spans resumes. The launch follows
+//! the sidecar's log into it while the bottle runs ([`follow`]: the engine's own capped window
+//! cannot push a line out first), and every teardown appends what is not kept yet ([`keep`]). Capped by rotation: `audit.jsonl` grows to [`audit::MAX_BYTES`], then becomes
 //! `audit.jsonl.1` (and `.1` becomes `.2` …); [`audit::ROTATED`] old files are kept.
 
 use std::io::Write;
@@ -69,6 +70,59 @@ fn last_time(state: &Path) -> Option<OffsetDateTime> {
         let text = std::fs::read_to_string(file).ok()?;
         text.lines().filter_map(|l| LogLine::parse(l)?.time()).max()
     })
+}
+
+/// A `docker logs -f` of a sidecar copied into the stream as it is written.
+pub struct Follower {
+    child: std::process::Child,
+    copier: std::thread::JoinHandle<()>,
+}
+
+/// Follows `container`'s log into `state`'s stream from now on (lines older than the newest
+/// kept one are the engine's backlog of an earlier follow: skipped).
+pub fn follow(state: &Path, identity: &str, container: &str) -> Result<Follower> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(crate::docker::docker_bin()?)
+        .args(["logs", "-f", "--timestamps", container])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("running docker logs -f")?;
+    let stdout = child.stdout.take().context("docker logs stdout")?;
+    let (state, identity) = (state.to_path_buf(), identity.to_owned());
+    let copier = std::thread::spawn(move || {
+        let last = last_time(&state);
+        for raw in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let Some(line) = parse_logged(&raw) else {
+                continue;
+            };
+            if last.is_some_and(|last| line.time().is_none_or(|t| t <= last)) {
+                continue;
+            }
+            if append(&state, &(line.with_bottle(&identity).to_json() + "\n")).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Follower { child, copier })
+}
+
+impl Follower {
+    /// Waits up to `grace` for the copy to reach the end of the log (the container stopped),
+    /// then ends it.
+    pub fn finish(mut self, grace: std::time::Duration) {
+        let deadline = std::time::Instant::now() + grace;
+        while !self.copier.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = self.copier.join();
+    }
 }
 
 fn append(state: &Path, line: &str) -> Result<()> {

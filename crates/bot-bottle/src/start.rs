@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bb_contract::Plan;
+use bb_contract::layout::names;
 use bb_core::progress::info;
 use bb_plan::{Host, Planned, planner, report, state};
 
@@ -60,6 +61,7 @@ pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
         plan: planned.plan.clone(),
         done: Vec::new(),
         signals,
+        audit: None,
     };
     state::write(planned)?;
     bb_core::fsx::write_file(
@@ -90,6 +92,8 @@ struct Launch {
     plan: Plan,
     done: Vec<Step>,
     signals: Signals,
+    /// The sidecar's log, copied into the audit stream while the bottle runs.
+    audit: Option<bb_core::audit::Follower>,
 }
 
 /// How the launch ended.
@@ -142,6 +146,11 @@ impl Launch {
             bb_compose::up(&self.plan, &secrets)
         })?);
         drop(secrets);
+        let sidecar = names::sidecar_container(&self.plan.identity);
+        match bb_core::audit::follow(&self.plan.state_dir, &self.plan.identity, &sidecar) {
+            Ok(follower) => self.audit = Some(follower),
+            Err(e) => eprintln!("bot-bottle: the audit stream is kept at teardown only: {e:#}"),
+        }
         if let Some(stop) = self.interrupted("compose") {
             return Ok(stop);
         }
@@ -186,7 +195,7 @@ impl Launch {
     }
 
     /// Undoes every step in reverse, attempting each; reports failures at the end.
-    fn teardown(self, outcome: Outcome) -> Result<i32> {
+    fn teardown(mut self, outcome: Outcome) -> Result<i32> {
         let mut failures = Vec::new();
         for step in self.done.iter().rev() {
             let result = match step {
@@ -194,6 +203,9 @@ impl Launch {
                 // `down` runs whatever happened before it.
                 Step::Compose => {
                     let stopped = bb_compose::stop(&self.plan);
+                    if let Some(follower) = self.audit.take() {
+                        follower.finish(Duration::from_secs(5));
+                    }
                     let logged = bb_compose::logs(&self.plan).map(|_| ());
                     let down = bb_compose::down(&self.plan);
                     stopped.and(logged).and(down)

@@ -495,6 +495,17 @@ fn logs_all_merges_three_bottles_in_order_and_each_stream_outlives_its_bottle() 
         "{refused}"
     );
 
+    // The launch keeps each stream while the bottle runs, not only at teardown.
+    for identity in &identities {
+        let audit = c.f.home().join("state").join(identity).join("audit.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let kept = || std::fs::read_to_string(&audit).unwrap_or_default();
+        while !kept().contains("evil-1.test") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(kept().contains("evil-1.test"), "{identity}: {}", kept());
+    }
+
     // Torn down, each stream is kept in its state folder and still reads.
     for identity in &identities {
         assert!(c.bb(&["stop", identity]).status.success());

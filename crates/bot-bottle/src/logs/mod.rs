@@ -48,7 +48,8 @@ pub fn run(options: &Options) -> Result<()> {
         Some(identity) if !options.all => {
             let sidecar = one_bottle(identity)?;
             let mut lines = kept(identity)?;
-            let live = sidecar.as_ref().map(Tail::backlog).transpose()?;
+            let until = newest(&lines);
+            let live = sidecar.as_ref().map(|t| t.backlog(until)).transpose()?;
             lines.extend(live.iter().flat_map(|(_, l)| l.clone()));
             merge::sort(&mut lines);
             if !out.all(&lines)? || !options.follow {
@@ -60,8 +61,9 @@ pub fn run(options: &Options) -> Result<()> {
             let mut lines = Vec::new();
             let mut tails = Vec::new();
             for tail in running_sidecars()? {
-                let (tail, live) = tail.backlog()?;
-                lines.extend(kept(&tail.identity)?);
+                let kept = kept(&tail.identity)?;
+                let (tail, live) = tail.backlog(newest(&kept))?;
+                lines.extend(kept);
                 lines.extend(live);
                 tails.push(tail);
             }
@@ -114,6 +116,11 @@ fn kept(identity: &str) -> Result<Vec<LogLine<'static>>> {
         .collect())
 }
 
+/// The newest time of `lines`.
+fn newest(lines: &[LogLine<'static>]) -> Option<OffsetDateTime> {
+    lines.iter().filter_map(LogLine::time).max()
+}
+
 fn running_sidecars() -> Result<Vec<Tail>> {
     Ok(bottles::containers()?
         .into_iter()
@@ -152,12 +159,11 @@ impl Tail {
         format!("{} {}", self.container, self.started)
     }
 
-    /// Everything the sidecar logged so far that the state folder does not hold already.
-    fn backlog(&self) -> Result<(Tail, Vec<LogLine<'static>>)> {
+    /// Everything the sidecar logged so far that is newer than what was read from the state
+    /// folder (`kept_until`: the newest line read there; the launch keeps copying meanwhile).
+    fn backlog(&self, kept_until: Option<OffsetDateTime>) -> Result<(Tail, Vec<LogLine<'static>>)> {
         let out = bb_core::docker::raw(["logs", "--timestamps", &self.container])?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let state = bottles::state_dir(&self.identity)?;
-        let kept_until = audit::read(&state)?.last().and_then(LogLine::time);
         let mut tail = self.clone();
         let mut lines = Vec::new();
         for raw in text.lines() {

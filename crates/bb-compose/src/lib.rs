@@ -132,15 +132,18 @@ fn compose(
     Ok((tool, args, out))
 }
 
-/// Removes the project; then any container still carrying the bottle's label.
+/// The project's compose file: the one `up` used, else where `render` writes it.
+fn project_file(plan: &Plan) -> PathBuf {
+    plan.compose
+        .as_ref()
+        .map(|c| c.file.clone())
+        .unwrap_or_else(|| render::compose_file(plan))
+}
+
 /// Stops the project's containers (the agent first, then the sidecar), so that the logs taken
 /// next hold everything they will ever write: what an agent does during teardown is kept too.
 pub fn stop(plan: &Plan) -> Result<()> {
-    let file = plan
-        .compose
-        .as_ref()
-        .map(|c| c.file.clone())
-        .unwrap_or_else(|| render::compose_file(plan));
+    let file = project_file(plan);
     if !file.is_file() {
         return Ok(());
     }
@@ -151,12 +154,9 @@ pub fn stop(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
+/// Removes the project; then any container still carrying the bottle's label.
 pub fn down(plan: &Plan) -> Result<()> {
-    let file = plan
-        .compose
-        .as_ref()
-        .map(|c| c.file.clone())
-        .unwrap_or_else(|| render::compose_file(plan));
+    let file = project_file(plan);
     let mut failures = Vec::new();
     if file.is_file() {
         let (tool, args, out) = compose(

@@ -111,29 +111,37 @@ pub fn repo_keys(plan: &Plan) -> Result<Secrets> {
 fn keys_of(repos: &[RepoPlan]) -> Result<Secrets> {
     let mut out = Vec::new();
     for repo in repos {
-        let RepoKey::Command {
-            key_command,
-            key_timeout_secs,
-        } = &repo.key
-        else {
-            continue;
-        };
-        let of = format!("of repo `{}`", repo.name);
-        let purpose = crate::token_command::Purpose::KEY.of(&of);
-        let timeout = std::time::Duration::from_secs(u64::from(*key_timeout_secs));
-        let key = crate::token_command::run_for(key_command, timeout, &purpose)?;
-        if !is_private_key(&key) {
-            return Err(InputError::new(format!(
-                "the key command of repo `{}` printed no SSH private key",
-                repo.name
-            ))
-            .key(format!("git-gate.repos.{}.key.command", repo.name))
-            .fix("it must print the key itself (`-----BEGIN OPENSSH PRIVATE KEY-----` …)")
-            .into());
+        if let Some(key) = repo_key(repo)? {
+            out.push((env::gate_key(&repo.name), key));
         }
-        out.push((env::gate_key(&repo.name), format!("{key}\n")));
     }
     Ok(Secrets(out))
+}
+
+/// The key of `repo` when it comes from a command, run now (ending in a line break, as ssh-add
+/// reads it); `None` for a key file.
+pub fn repo_key(repo: &RepoPlan) -> Result<Option<String>> {
+    let RepoKey::Command {
+        key_command,
+        key_timeout_secs,
+    } = &repo.key
+    else {
+        return Ok(None);
+    };
+    let of = format!("of repo `{}`", repo.name);
+    let purpose = crate::token_command::Purpose::KEY.of(&of);
+    let timeout = std::time::Duration::from_secs(u64::from(*key_timeout_secs));
+    let key = crate::token_command::run_for(key_command, timeout, &purpose)?;
+    if !is_private_key(&key) {
+        return Err(InputError::new(format!(
+            "the key command of repo `{}` printed no SSH private key",
+            repo.name
+        ))
+        .key(format!("git-gate.repos.{}.key.command", repo.name))
+        .fix("it must print the key itself (`-----BEGIN OPENSSH PRIVATE KEY-----` …)")
+        .into());
+    }
+    Ok(Some(format!("{key}\n")))
 }
 
 /// Whether `text` is one PEM private key (OpenSSH's own format, or PKCS#1/#8).

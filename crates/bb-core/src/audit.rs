@@ -48,15 +48,60 @@ pub fn read(state: &Path) -> Result<Vec<LogLine<'static>>> {
 pub fn keep(state: &Path, identity: &str, raw: &str) -> Result<usize> {
     let last = last_time(state);
     let mut kept = 0;
-    for line in raw.lines().filter_map(parse_logged) {
-        let Some(time) = line.time() else { continue };
-        if last.is_some_and(|last| time <= last) {
-            continue;
-        }
-        append(state, &(line.with_bottle(identity).to_json() + "\n"))?;
-        kept += 1;
+    for raw in raw.lines() {
+        kept += usize::from(keep_line(state, identity, last, raw)?);
     }
     Ok(kept)
+}
+
+/// Appends one `docker logs` line, marked as `identity`'s, when it is a log line newer than
+/// `last` (the newest kept when the copy began); whether it did.
+fn keep_line(
+    state: &Path,
+    identity: &str,
+    last: Option<OffsetDateTime>,
+    raw: &str,
+) -> Result<bool> {
+    let Some(line) = parse_logged(raw) else {
+        return Ok(false);
+    };
+    let Some(time) = line.time() else {
+        return Ok(false);
+    };
+    if last.is_some_and(|last| time <= last) {
+        return Ok(false);
+    }
+    append(state, &(line.with_bottle(identity).to_json() + "\n"))?;
+    Ok(true)
+}
+
+/// `docker logs -f --timestamps` of `container` (after `since`, the engine's time, when given):
+/// the process and its stdout, one line per log line.
+pub fn follow_logs(
+    container: &str,
+    since: Option<OffsetDateTime>,
+) -> Result<(std::process::Child, std::process::ChildStdout)> {
+    let mut args = vec!["logs".to_owned(), "-f".into(), "--timestamps".into()];
+    if let Some(since) = since {
+        args.push("--since".into());
+        args.push(since.format(&time::format_description::well_known::Rfc3339)?);
+    }
+    args.push(container.to_owned());
+    let mut child = std::process::Command::new(crate::docker::docker_bin()?)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("running docker logs -f")?;
+    let stdout = child.stdout.take().context("docker logs stdout")?;
+    Ok((child, stdout))
+}
+
+/// The engine's time at the start of a `--timestamps` line.
+pub fn engine_time(raw: &str) -> Option<OffsetDateTime> {
+    let stamp = raw.split_once(' ')?.0;
+    OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// One line of `docker logs` (`--timestamps` puts the engine's time first), parsed.
@@ -82,14 +127,7 @@ pub struct Follower {
 /// kept one are the engine's backlog of an earlier follow: skipped).
 pub fn follow(state: &Path, identity: &str, container: &str) -> Result<Follower> {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(crate::docker::docker_bin()?)
-        .args(["logs", "-f", "--timestamps", container])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .context("running docker logs -f")?;
-    let stdout = child.stdout.take().context("docker logs stdout")?;
+    let (child, stdout) = follow_logs(container, None)?;
     let (state, identity) = (state.to_path_buf(), identity.to_owned());
     let copier = std::thread::spawn(move || {
         let last = last_time(&state);
@@ -97,13 +135,7 @@ pub fn follow(state: &Path, identity: &str, container: &str) -> Result<Follower>
             .lines()
             .map_while(Result::ok)
         {
-            let Some(line) = parse_logged(&raw) else {
-                continue;
-            };
-            if last.is_some_and(|last| line.time().is_none_or(|t| t <= last)) {
-                continue;
-            }
-            if append(&state, &(line.with_bottle(&identity).to_json() + "\n")).is_err() {
+            if keep_line(&state, &identity, last, &raw).is_err() {
                 return;
             }
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use bb_contract::InputError;
 use bb_contract::gate::GateConfig;
-use bb_contract::layout::{env, names, sidecar};
+use bb_contract::layout::{names, sidecar};
 use bb_contract::plan::{EgressPlan, Plan, RepoKey};
 use bb_contract::state::{GATE_CONFIG_FILE, ROUTES_FILE};
 use bb_plan::{Host, planner};
@@ -144,25 +144,16 @@ fn running_repo_keys(identity: &str, plan: &Plan) -> Result<BTreeMap<String, Str
     };
     let running: GateConfig = serde_json::from_str(&text)
         .with_context(|| format!("reading {}", gate_config.display()))?;
-    let mut reading = plan.clone();
-    reading.git_gate.repos.retain(|r| {
-        running
-            .repo(&r.name)
-            .is_some_and(|live| matches!(live.key, RepoKey::Command { .. }))
-    });
-    let keys = bb_compose::secrets::repo_keys(&reading)?;
-    let repo_of = |var: &str| {
-        reading
-            .git_gate
-            .repos
-            .iter()
-            .find(|r| env::gate_key(&r.name) == var)
-            .map(|r| r.name.clone())
-    };
-    Ok(keys
-        .iter()
-        .filter_map(|(var, key)| Some((repo_of(var)?, key.to_owned())))
-        .collect())
+    let mut keys = BTreeMap::new();
+    for repo in &plan.git_gate.repos {
+        let agent_held = running
+            .repo(&repo.name)
+            .is_some_and(|live| matches!(live.key, RepoKey::Command { .. }));
+        if agent_held && let Some(key) = bb_compose::secrets::repo_key(repo)? {
+            keys.insert(repo.name.clone(), key);
+        }
+    }
+    Ok(keys)
 }
 
 /// Hands the keys to the gate's agents in the sidecar, on `bb-gitgate set-keys`'s stdin.

@@ -11,11 +11,11 @@ mod readable;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bb_contract::InputError;
 use bb_contract::layout::{names, state_files::COMPOSE_LOG};
 use bb_contract::log::LogLine;
@@ -167,7 +167,7 @@ impl Tail {
         let mut tail = self.clone();
         let mut lines = Vec::new();
         for raw in text.lines() {
-            tail.after = engine_time(raw).or(tail.after);
+            tail.after = audit::engine_time(raw).or(tail.after);
             if let Some(line) = audit::parse_logged(raw)
                 && kept_until.is_none_or(|k| line.time().is_none_or(|t| t > k))
             {
@@ -180,23 +180,12 @@ impl Tail {
     /// `docker logs -f` from after the backlog (from the start when there was none: a bottle
     /// found while following); its lines go to `tx` until it ends.
     fn follow(&self, tx: mpsc::Sender<Live>) -> Result<Child> {
-        let mut args = vec!["logs".to_owned(), "-f".into(), "--timestamps".into()];
-        if let Some(after) = self.after {
-            args.push("--since".into());
-            args.push(after.format(&time::format_description::well_known::Rfc3339)?);
-        }
-        args.push(self.container.clone());
-        let mut child = Command::new(bb_core::docker::docker_bin()?)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("running docker logs -f")?;
-        let stdout = child.stdout.take().context("docker logs stdout")?;
+        let (child, stdout) = audit::follow_logs(&self.container, self.after)?;
         let (identity, after, key) = (self.identity.clone(), self.after, self.key());
         std::thread::spawn(move || {
             for raw in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let repeated = after.is_some_and(|a| engine_time(&raw).is_some_and(|t| t <= a));
+                let repeated =
+                    after.is_some_and(|a| audit::engine_time(&raw).is_some_and(|t| t <= a));
                 if let Some(line) = audit::parse_logged(&raw).filter(|_| !repeated) {
                     let line = line.with_bottle(&identity);
                     if tx.send(Live::Line(Box::new(line), Instant::now())).is_err() {
@@ -208,12 +197,6 @@ impl Tail {
         });
         Ok(child)
     }
-}
-
-/// The engine's time at the start of a `--timestamps` line.
-fn engine_time(raw: &str) -> Option<OffsetDateTime> {
-    let stamp = raw.split_once(' ')?.0;
-    OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339).ok()
 }
 
 enum Live {
@@ -333,8 +316,8 @@ mod tests {
 
     #[test]
     fn the_engines_timestamp_is_read_off_a_line() {
-        let t = engine_time("2026-12-07T10:00:01.123456789Z {\"a\":1}").unwrap();
+        let t = audit::engine_time("2026-12-07T10:00:01.123456789Z {\"a\":1}").unwrap();
         assert_eq!(t.nanosecond(), 123_456_789);
-        assert_eq!(engine_time("{\"a\":1}"), None);
+        assert_eq!(audit::engine_time("{\"a\":1}"), None);
     }
 }

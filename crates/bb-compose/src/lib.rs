@@ -21,6 +21,7 @@ use bb_contract::Plan;
 use bb_contract::layout::labels::IDENTITY as IDENTITY_LABEL;
 use bb_contract::plan::ComposePlan;
 use bb_core::docker::{self, Compose};
+use bb_core::engine_files;
 
 pub use render::render;
 
@@ -42,9 +43,16 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
         "bb-compose",
         format!("starting {} with {}", compose.project, tool.name()),
     );
-    let args = tool.args(&compose.project, &compose.file, &["up", "-d", "--no-build"]);
+    let create = tool.args(
+        &compose.project,
+        &compose.file,
+        &["up", "--no-start", "--no-build"],
+    );
+    let start = tool.args(&compose.project, &compose.file, &["start"]);
     let gate = !plan.git_gate.repos.is_empty();
-    let result = run_with_secrets(&tool, &args, secrets)
+    let result = run_with_secrets(&tool, &create, secrets)
+        .and_then(|()| put_sidecar_files(plan, &compose.sidecar_container))
+        .and_then(|()| run_with_secrets(&tool, &start, &secrets::Secrets::default()))
         .and_then(|()| wait_healthy(&compose.sidecar_container, gate));
     if let Err(err) = result {
         let _ = down(plan);
@@ -53,6 +61,17 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
     step.finish(format!("{} is up (sidecar healthy)", compose.project));
     compose.up = true;
     Ok(compose)
+}
+
+/// The sidecar's configuration and its empty supervise folders, into the created container
+/// through the engine: the engine may be another machine, so no file of the launcher's is
+/// mounted.
+fn put_sidecar_files(plan: &Plan, container: &str) -> Result<()> {
+    use bb_contract::layout::sidecar::{CONFIG_DIR, SUPERVISE_DIR};
+    use bb_contract::supervise::{DECISIONS, PROPOSALS, USED};
+    let files = render::sidecar_files(plan)?;
+    engine_files::put(container, CONFIG_DIR, &[], &files)?;
+    engine_files::put(container, SUPERVISE_DIR, &[PROPOSALS, DECISIONS, USED], &[])
 }
 
 /// Runs compose with a clean copy of our environment plus the secret values. Nothing of the

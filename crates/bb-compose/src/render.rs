@@ -10,14 +10,18 @@ use bb_contract::layout::{
     GATE_ALIAS, GIT_GATE_PORT, PROXY_PORT, SIDECAR_ALIASES, SUPERVISE_ALIAS, agent as in_agent,
     audit, env, labels as label, names, proxy_url, sidecar as in_sidecar,
 };
-use bb_contract::plan::{ComposePlan, NetworkPlan, RepoKey, ResourceLimits, RuntimeName};
+use bb_contract::plan::{ComposePlan, NetworkPlan, ResourceLimits, RuntimeName};
+use bb_core::engine_files::FileIn;
 use bb_core::fsx;
 use serde_json::{Value, json};
 
 /// `BOT_BOTTLE_EXTRA_ROOTS`: a PEM bundle the sidecar trusts for upstreams besides its own store
 /// (a private forge's CA, or a test CA).
 fn copy_extra_roots(plan: &Plan) -> Result<Option<PathBuf>> {
+    let dest = plan.state_dir.join(EXTRA_ROOTS_FILE);
     let Some(source) = std::env::var_os("BOT_BOTTLE_EXTRA_ROOTS").filter(|v| !v.is_empty()) else {
+        // A resume without the variable: the sidecar must not get an earlier launch's roots.
+        let _ = std::fs::remove_file(&dest);
         return Ok(None);
     };
     let pem = std::fs::read(&source).map_err(|e| {
@@ -26,7 +30,6 @@ fn copy_extra_roots(plan: &Plan) -> Result<Option<PathBuf>> {
             PathBuf::from(&source).display()
         )
     })?;
-    let dest = plan.state_dir.join("egress/extra-roots.pem");
     fsx::write_file(&dest, &pem, 0o644)?;
     Ok(Some(dest))
 }
@@ -46,6 +49,7 @@ fn write_gate_config(plan: &Plan) -> Result<()> {
             .as_ref()
             .map(|_| in_sidecar::GATE_RULES.into()),
         key_dir: in_sidecar::GATE_KEY_DIR.into(),
+        agent_keys: true,
     };
     fsx::write_file(
         &gate_config_file(plan),
@@ -76,37 +80,46 @@ fn gate_config_file(plan: &Plan) -> PathBuf {
     plan.state_dir.join(bb_contract::state::GATE_CONFIG_FILE)
 }
 
-/// The sidecar's mounts for the gate: its config, each repo's key and the rules, read-only.
-fn gate_volumes(plan: &Plan) -> Vec<String> {
-    if plan.git_gate.repos.is_empty() {
-        return Vec::new();
+/// The files the sidecar reads, as the launcher wrote them in the state folder, named under
+/// [`in_sidecar::CONFIG_DIR`]: the routes, the CA (its key 0600), extra roots, and the gate's
+/// config and rules. `bb-compose up` puts them into the created container through the engine.
+pub fn sidecar_files(plan: &Plan) -> Result<Vec<FileIn>> {
+    let mut files = Vec::new();
+    let ca = plan.ca()?;
+    let mut from_state = vec![
+        (
+            plan.state_dir.join(bb_contract::state::ROUTES_FILE),
+            in_sidecar::ROUTES,
+        ),
+        (ca.cert.clone(), in_sidecar::CA_CERT),
+        (ca.key.clone(), in_sidecar::CA_KEY),
+    ];
+    let extra_roots = plan.state_dir.join(EXTRA_ROOTS_FILE);
+    if extra_roots.is_file() {
+        from_state.push((extra_roots, in_sidecar::EXTRA_ROOTS));
     }
-    let mut volumes = vec![format!(
-        "{}:{}:ro",
-        gate_config_file(plan).display(),
-        in_sidecar::GATE_CONFIG
-    )];
-    for repo in &plan.git_gate.repos {
-        if let RepoKey::File { key_path } = &repo.key {
-            volumes.push(format!(
-                "{}:{}/{}:ro",
-                key_path.display(),
-                in_sidecar::GATE_KEY_DIR,
-                repo.name
-            ));
+    if !plan.git_gate.repos.is_empty() {
+        from_state.push((gate_config_file(plan), in_sidecar::GATE_CONFIG));
+        if plan.git_gate.rules.is_some() {
+            from_state.push((gate_rules_file(plan), in_sidecar::GATE_RULES));
         }
     }
-    if plan.git_gate.rules.is_some() {
-        volumes.push(format!(
-            "{}:{}:ro",
-            gate_rules_file(plan).display(),
-            in_sidecar::GATE_RULES
-        ));
+    for (host, inside) in from_state {
+        files.push(FileIn::read(&host, config_relative(inside))?);
     }
-    // The mirrors: an anonymous volume, removed by `down --volumes`.
-    volumes.push(in_sidecar::GATE_ROOT.into());
-    volumes
+    Ok(files)
 }
+
+/// A path of the sidecar's configuration, relative to [`in_sidecar::CONFIG_DIR`].
+fn config_relative(inside: &str) -> PathBuf {
+    Path::new(inside)
+        .strip_prefix(in_sidecar::CONFIG_DIR)
+        .expect("the sidecar's configuration lies under its config folder")
+        .to_path_buf()
+}
+
+/// `BOT_BOTTLE_EXTRA_ROOTS`' copy in the state folder.
+const EXTRA_ROOTS_FILE: &str = "egress/extra-roots.pem";
 
 /// `BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE`: for tests and the conformance harness only, every
 /// upstream name resolves to this address (the sidecar's address guard still applies).
@@ -267,14 +280,9 @@ fn document(
         sidecar_env.push(format!("{}={ip}", env::SIDECAR_RESOLVE_OVERRIDE));
     }
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
-    // Keys from commands, as bare names: the values come from compose's environment.
-    sidecar_env.extend(
-        plan.git_gate
-            .repos
-            .iter()
-            .filter(|r| matches!(r.key, RepoKey::Command { .. }))
-            .map(|r| env::gate_key(&r.name)),
-    );
+    // Every repo's key, as a bare name: the value (read from its file or command at `up`)
+    // comes from compose's environment.
+    sidecar_env.extend(plan.git_gate.repos.iter().map(|r| env::gate_key(&r.name)));
     let sidecar = json!({
         "image": compose.sidecar_image,
         "container_name": compose.sidecar_container,
@@ -362,23 +370,18 @@ fn apply_limits(agent: &mut Value, limits: &ResourceLimits) {
     });
 }
 
+/// Anonymous volumes (removed by `down --volumes`), none from the launcher's filesystem: the
+/// configuration, filled through the engine before start; the supervise folder (proposals
+/// out, decisions in, carried to and from the launcher's state folder through the engine);
+/// the gate's mirrors.
 fn sidecar_volumes(plan: &Plan) -> Vec<String> {
     let mut volumes = vec![
-        format!(
-            "{}:{}:ro",
-            plan.state_dir.join("egress").display(),
-            in_sidecar::EGRESS_DIR
-        ),
-        // Proposals out, decisions in: the sidecar's side of supervise (never the agent's).
-        format!(
-            "{}:{}",
-            plan.state_dir
-                .join(bb_contract::state::SUPERVISE_DIR)
-                .display(),
-            in_sidecar::SUPERVISE_DIR
-        ),
+        in_sidecar::CONFIG_DIR.to_string(),
+        in_sidecar::SUPERVISE_DIR.to_string(),
     ];
-    volumes.extend(gate_volumes(plan));
+    if !plan.git_gate.repos.is_empty() {
+        volumes.push(in_sidecar::GATE_ROOT.into());
+    }
     volumes
 }
 

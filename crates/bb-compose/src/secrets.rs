@@ -102,8 +102,9 @@ pub fn tokens(plan: &Plan) -> Result<Secrets> {
     Ok(Secrets(out))
 }
 
-/// The SSH key of every repo whose key comes from a command, run now; each under the sidecar
-/// variable of its repo ([`env::gate_key`]). A key from a file is mounted instead.
+/// The SSH key of every repo, read now (a file) or from its command, run now; each under the
+/// sidecar variable of its repo ([`env::gate_key`]). No key file is mounted: the engine may be
+/// another machine, and the gate holds every key in an agent.
 pub fn repo_keys(plan: &Plan) -> Result<Secrets> {
     keys_of(&plan.git_gate.repos)
 }
@@ -111,22 +112,20 @@ pub fn repo_keys(plan: &Plan) -> Result<Secrets> {
 fn keys_of(repos: &[RepoPlan]) -> Result<Secrets> {
     let mut out = Vec::new();
     for repo in repos {
-        if let Some(key) = repo_key(repo)? {
-            out.push((env::gate_key(&repo.name), key));
-        }
+        out.push((env::gate_key(&repo.name), repo_key(repo)?));
     }
     Ok(Secrets(out))
 }
 
-/// The key of `repo` when it comes from a command, run now (ending in a line break, as ssh-add
-/// reads it); `None` for a key file.
-pub fn repo_key(repo: &RepoPlan) -> Result<Option<String>> {
-    let RepoKey::Command {
-        key_command,
-        key_timeout_secs,
-    } = &repo.key
-    else {
-        return Ok(None);
+/// The key of `repo`, read from its file or its command, run now (ending in a line break, as
+/// ssh-add reads it).
+pub fn repo_key(repo: &RepoPlan) -> Result<String> {
+    let (key_command, key_timeout_secs) = match &repo.key {
+        RepoKey::File { key_path } => return key_file(repo, key_path),
+        RepoKey::Command {
+            key_command,
+            key_timeout_secs,
+        } => (key_command, key_timeout_secs),
     };
     let of = format!("of repo `{}`", repo.name);
     let purpose = crate::token_command::Purpose::KEY.of(&of);
@@ -141,7 +140,25 @@ pub fn repo_key(repo: &RepoPlan) -> Result<Option<String>> {
         .fix("it must print the key itself (`-----BEGIN OPENSSH PRIVATE KEY-----` …)")
         .into());
     }
-    Ok(Some(format!("{key}\n")))
+    Ok(format!("{key}\n"))
+}
+
+/// A key file's content, as it is: one ssh-add refuses fails that repo closed in the gate,
+/// like a key file ssh refuses did when it was mounted.
+fn key_file(repo: &RepoPlan, path: &Path) -> Result<String> {
+    let mut key = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(format!(
+            "the key file of repo `{}` cannot be read: {}: {e}",
+            repo.name,
+            path.display()
+        ))
+        .key(format!("git-gate.repos.{}.key.path", repo.name))
+        .fix("point it at a readable SSH private key file (UTF-8 PEM)")
+    })?;
+    if !key.ends_with('\n') {
+        key.push('\n');
+    }
+    Ok(key)
 }
 
 /// Whether `text` is one PEM private key (OpenSSH's own format, or PKCS#1/#8).
@@ -239,21 +256,28 @@ mod tests {
     }
 
     #[test]
-    fn a_key_from_a_command_is_read_whole_under_its_repos_variable() {
+    fn every_repos_key_is_read_whole_under_its_repos_variable() {
         let tmp = tempfile::tempdir().unwrap();
         let printed = command(
             tmp.path(),
             &format!("[ \"$1\" = deploy ] && printf '%s\\n' '{KEY}'"),
             5,
         );
-        let file = RepoKey::File {
-            key_path: "/k".into(),
-        };
+        let key_path = tmp.path().join("deploy-key");
+        std::fs::write(&key_path, KEY).unwrap();
+        let file = RepoKey::File { key_path };
         let keys = keys_of(&[repo("shop-app", printed), repo("docs", file)]).unwrap();
         let all: Vec<(&str, &str)> = keys.iter().collect();
-        assert_eq!(all.len(), 1, "a key from a file is mounted, not read");
+        assert_eq!(all.len(), 2, "a key file is read too: nothing is mounted");
         assert_eq!(all[0].0, env::gate_key("shop-app"));
         assert_eq!(all[0].1, format!("{KEY}\n"));
+        assert_eq!(all[1].0, env::gate_key("docs"));
+        assert_eq!(all[1].1, format!("{KEY}\n"), "ends in a line break");
+        let missing = RepoKey::File {
+            key_path: tmp.path().join("nope"),
+        };
+        let err = keys_of(&[repo("docs", missing)]).unwrap_err().to_string();
+        assert!(err.contains("git-gate.repos.docs.key.path"), "{err}");
         assert!(
             !format!("{keys:?}").contains("PRIVATE"),
             "Debug shows names only"

@@ -146,6 +146,23 @@ fn rendered_file_snapshot() {
     insta::assert_snapshot!(text);
 }
 
+/// The engine may be another machine: every volume is the bottle's home (a named volume) or
+/// anonymous, never a path of the launcher's.
+#[test]
+fn no_file_of_the_launcher_is_mounted() {
+    let (_f, _plan, doc) = rendered("runc");
+    for service in ["agent", "sidecar"] {
+        for volume in doc["services"][service]["volumes"].as_array().unwrap() {
+            let volume = volume.as_str().unwrap();
+            let source = volume.split(':').next().unwrap();
+            assert!(
+                !volume.contains(':') || source == "home",
+                "{service} mounts {volume}"
+            );
+        }
+    }
+}
+
 #[test]
 fn gitleaks_rules_reach_the_sidecar_merged_into_one_file() {
     let f = Fixture::new();
@@ -162,30 +179,22 @@ fn gitleaks_rules_reach_the_sidecar_merged_into_one_file() {
         "shop",
         "extends: claude\ngit-gate:\n  rules: rules.toml\n  repos:\n    shop:\n      url: ssh://git@git.example.org:2222/team/shop.git\n      key: {provider: static, path: ~/.ssh/shop_deploy}\n      host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\"\n",
     );
-    let (f, plan, doc) = render_fixture(f, "runc");
-    let mounts: Vec<&str> = doc["services"]["sidecar"]["volumes"]
-        .as_array()
-        .unwrap()
+    let (f, mut plan, _doc) = render_fixture(f, "runc");
+    plan["ca"]["cert"] = json!(f.write("ca/ca.pem", "cert").to_str().unwrap());
+    plan["ca"]["key"] = json!(f.write("ca/ca-key.pem", "key").to_str().unwrap());
+    let plan = bb_contract::Plan::from_json(&plan.to_string()).unwrap();
+    let files = bb_compose::render::sidecar_files(&plan).unwrap();
+    let rules = files
         .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let rules_mount = mounts
-        .iter()
-        .find(|m| m.ends_with("/rules.toml:ro"))
-        .unwrap_or_else(|| panic!("no rules mount in {mounts:?}"));
-    let state = plan["state_dir"].as_str().unwrap();
-    let source = rules_mount.split(':').next().unwrap();
-    assert!(
-        source.starts_with(state),
-        "{source} is not in the state folder {state}"
+        .find(|file| file.path == std::path::Path::new("git-gate/rules.toml"))
+        .unwrap_or_else(|| panic!("no rules file in {files:?}"));
+    let source = plan.state_dir.join("git-gate/rules.toml");
+    assert_eq!(
+        std::fs::read(&source).unwrap(),
+        rules.bytes,
+        "the sidecar gets the merged file of the state folder"
     );
-    let bottles = f.home().join("bottles");
-    assert!(
-        !mounts
-            .iter()
-            .any(|m| m.contains(&*bottles.to_string_lossy())),
-        "{mounts:?}"
-    );
+    let source = source.to_str().unwrap();
     let merged = std::fs::read_to_string(source).unwrap();
     assert!(
         merged.contains("shop_[a-z0-9]{16}") && merged.contains("^shop_test"),

@@ -25,6 +25,11 @@ pub struct GateConfig {
     /// Folder of the repos' SSH private keys (`<key_dir>/<repo name>`).
     #[serde(default = "default_key_dir")]
     pub key_dir: PathBuf,
+    /// Every repo's key is in the gate's environment ([`crate::layout::env::gate_key`]) and
+    /// held by an agent, whatever its source: a bottle's sidecar has no key file (bb-compose
+    /// reads key files on the launcher, so the engine may be another machine).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_keys: bool,
 }
 
 fn default_key_dir() -> PathBuf {

@@ -69,6 +69,10 @@ pub mod sidecar {
             "/etc/bot-bottle/git-gate"
         };
     }
+    /// The sidecar's configuration (the proxy's and the gate's): a volume of the container,
+    /// filled through the engine before the sidecar starts (`bb_core::engine_files`), never a
+    /// folder of the launcher's.
+    pub const CONFIG_DIR: &str = "/etc/bot-bottle";
     /// The proxy's configuration folder.
     pub const EGRESS_DIR: &str = egress!();
     /// The plan's `egress` section, as the proxy reads it.
@@ -82,7 +86,8 @@ pub mod sidecar {
     pub const GATE_DIR: &str = gate!();
     /// The gate's `repos.json` ([`crate::gate::GateConfig`]).
     pub const GATE_CONFIG: &str = concat!(gate!(), "/repos.json");
-    /// The repos' SSH keys, one file per repo name.
+    /// The repos' SSH keys, one file per repo name, for a gate run on its own; in a bottle
+    /// every key is in the gate's environment instead ([`crate::gate::GateConfig::agent_keys`]).
     pub const GATE_KEY_DIR: &str = concat!(gate!(), "/keys");
     /// The gitleaks-format rules of every push.
     pub const GATE_RULES: &str = concat!(gate!(), "/rules.toml");

@@ -11,6 +11,7 @@ pub mod agent_cli;
 pub mod audit;
 pub mod digest;
 pub mod docker;
+pub mod engine_files;
 pub mod fsx;
 pub mod inspect;
 pub mod paths;

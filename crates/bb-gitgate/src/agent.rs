@@ -32,15 +32,15 @@ impl Drop for Agents {
 }
 
 impl Agents {
-    /// Starts an agent for every repo of `config` whose key comes from a command (one not
-    /// started yet), loaded with the key from the gate's environment. Returns the repos that
+    /// Starts an agent for every repo of `config` whose key is in the gate's environment (one
+    /// not started yet, see [`uses_agent`]), loaded with that key. Returns the repos that
     /// failed and why; their pushes and fetches fail closed.
     pub fn start_missing(&mut self, config: &GateConfig, paths: &Paths) -> Vec<(String, String)> {
         let mut failed = Vec::new();
         // An agent that died is started again.
         self.0
             .retain_mut(|(_, child)| matches!(child.try_wait(), Ok(None)));
-        for repo in config.repos.iter().filter(|r| uses_agent(r)) {
+        for repo in config.repos.iter().filter(|r| uses_agent(config, r)) {
             if self.0.iter().any(|(name, _)| *name == repo.name) {
                 continue;
             }
@@ -64,9 +64,10 @@ impl Agents {
     }
 }
 
-/// Whether the repo's key is held by an agent (it came from a command).
-pub fn uses_agent(repo: &RepoPlan) -> bool {
-    matches!(repo.key, RepoKey::Command { .. })
+/// Whether the repo's key is held by an agent: it came from a command, or the gate runs in a
+/// bottle, where every key is in its environment.
+pub fn uses_agent(config: &GateConfig, repo: &RepoPlan) -> bool {
+    config.agent_keys || matches!(repo.key, RepoKey::Command { .. })
 }
 
 /// The agent's socket of repo `name`: named by a digest of the name, since a socket's path is
@@ -121,7 +122,7 @@ fn start(paths: &Paths, name: &str, key: &str) -> Result<Child> {
 pub fn load(paths: &Paths, name: &str, key: &str) -> Result<()> {
     let sock = socket(paths, name);
     if !sock.exists() {
-        bail!("repo `{name}` has no key agent (its key is not from a command)");
+        bail!("repo `{name}` has no key agent (its key is not held by an agent)");
     }
     let held = String::from_utf8(ssh_add(&sock, &["-L"], None).unwrap_or_default())?;
     ssh_add(&sock, &["-q", "-"], Some(key.as_bytes()))

@@ -129,6 +129,7 @@ mod tests {
             user: GitUser::default(),
             rules: None,
             key_dir: "/k".into(),
+            agent_keys: false,
         };
         assert!(cfg.validate().unwrap_err().to_string().contains("twice"));
         let mut r = repo("a");

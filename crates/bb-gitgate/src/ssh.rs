@@ -82,11 +82,11 @@ pub fn write_known_hosts(paths: &Paths, repo: &RepoPlan) -> Result<PathBuf> {
 /// (owned by this user and readable by others, as a bind mount of a 0644 file can be); then a
 /// private 0600 copy under the root is used.
 pub fn usable_key(paths: &Paths, config: &GateConfig, repo: &RepoPlan) -> Result<PathBuf> {
-    if crate::agent::uses_agent(repo) {
+    if crate::agent::uses_agent(config, repo) {
         let public = crate::agent::public_key(paths, &repo.name);
         if !crate::agent::socket(paths, &repo.name).exists() || !public.is_file() {
             bail!(
-                "the key of repo `{}` (from a command) is not loaded",
+                "the key of repo `{}` is not loaded (see the gate's log for why)",
                 repo.name
             );
         }
@@ -137,7 +137,7 @@ pub fn upstream_env(
         write_known_hosts(paths, repo)?;
     }
     let socket = crate::agent::socket(paths, &repo.name);
-    let at = if crate::agent::uses_agent(repo) {
+    let at = if crate::agent::uses_agent(config, repo) {
         KeyAt::Agent {
             socket: &socket,
             public: &key,

@@ -38,6 +38,7 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
         user: Default::default(),
         rules: None,
         key_dir: dir.join("keys"),
+        agent_keys: false,
     };
     std::fs::create_dir_all(dir.join("keys")).unwrap();
     std::fs::write(dir.join("keys/shop"), "not a key\n").unwrap();

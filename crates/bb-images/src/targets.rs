@@ -16,6 +16,7 @@ use crate::{base, env, log};
 pub const TEST_AGENT_TAG: &str = "bot-bottle-test-agent:latest";
 pub const SIDECAR_TAG: &str = "bot-bottle-sidecar:latest";
 pub const FIXTURE_TAG: &str = "bot-bottle-fixture:latest";
+pub const ENGINE_TAG: &str = "bot-bottle-engine:latest";
 
 /// An image `cargo xtask images` builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Target {
     TestAgent,
     Sidecar,
     Fixture,
+    /// A second Docker engine, for the remote-engine tests.
+    Engine,
 }
 
 /// How to build.
@@ -47,7 +50,14 @@ pub fn build(targets: &[Target], options: &Options) -> Result<()> {
     crate::signals::install()?;
     let want = |t: Target| targets.contains(&t);
     let needs_local_base = options.base_image.is_none()
-        && (want(Target::TestAgent) || want(Target::Sidecar) || want(Target::Fixture));
+        && [
+            Target::TestAgent,
+            Target::Sidecar,
+            Target::Fixture,
+            Target::Engine,
+        ]
+        .into_iter()
+        .any(want);
     if want(Target::Base) || needs_local_base {
         base::ensure(options.verbose)?;
     }
@@ -57,6 +67,9 @@ pub fn build(targets: &[Target], options: &Options) -> Result<()> {
     }
     if want(Target::Fixture) {
         fixture(options, options.base_image.as_deref().unwrap_or(&local))?;
+    }
+    if want(Target::Engine) {
+        engine(options, options.base_image.as_deref().unwrap_or(&local))?;
     }
     if want(Target::Sidecar) {
         sidecar(options, &local)?;
@@ -82,6 +95,15 @@ fn fixture(options: &Options, base: &str) -> Result<()> {
     let spec =
         Spec::new(FIXTURE_TAG, options.root.join("images/fixture")).build_arg("BASE_IMAGE", base);
     cached_build("fixture", spec, options.verbose).map(drop)
+}
+
+/// The second engine of the remote-engine tests (images/engine): Debian's dockerd, installed
+/// with apt from the base's own sources, so it builds with network.
+fn engine(options: &Options, base: &str) -> Result<()> {
+    pull_missing(base).context("engine")?;
+    let spec =
+        Spec::new(ENGINE_TAG, options.root.join("images/engine")).build_arg("BASE_IMAGE", base);
+    cached_build("engine", spec, options.verbose).map(drop)
 }
 
 /// The sidecar, from `bb-sidecar` and `bb-gitgate` in a temporary context: offline from the

@@ -45,6 +45,11 @@ impl Supervise {
         })
     }
 
+    /// The state folder whose bottles' supervise folders this reads.
+    pub fn state_root(&self) -> &Path {
+        &self.state_root
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

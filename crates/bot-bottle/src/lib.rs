@@ -13,6 +13,7 @@ pub mod list;
 pub mod logs;
 pub mod reload;
 pub mod resume;
+pub mod sidecar_files;
 pub mod start;
 pub mod stop;
 pub mod supervise;

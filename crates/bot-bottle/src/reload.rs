@@ -58,9 +58,11 @@ pub fn run(identity: &str) -> Result<()> {
     let live = parse_routes(&routes_file, &before)?;
     bb_supervise::grant::carry_over(&live, &mut plan.egress, &bb_contract::supervise::now());
     bb_supervise::grant::replace(&routes_file, &plan.egress)?;
-    if let Err(e) = hand_over(identity, &tokens) {
+    if let Err(e) =
+        crate::sidecar_files::push_routes(identity).and_then(|()| hand_over(identity, &tokens))
+    {
         bb_supervise::grant::restore(&routes_file, &before);
-        crate::supervise::reload_sidecar(identity);
+        crate::sidecar_files::routes_changed(identity);
         return Err(e.context("the routes file is as it was"));
     }
     if !keys.is_empty() {
@@ -134,9 +136,9 @@ pub fn stable_slots(live: &EgressPlan, fresh: &mut EgressPlan) {
 
 /// Sends the values to the running sidecar on `docker exec`'s stdin; it reloads its routes
 /// and secrets.
-/// The keys from commands of the repos the running gate serves with such a key, read now. (A
-/// repo added, or whose key changed from a file to a command, takes a resume: the gate's repos
-/// are set at launch.)
+/// The keys of the repos the running gate holds in agents (every repo of a bottle launched
+/// since keys stopped being mounted; before, those from commands), read now. (A repo added
+/// takes a resume: the gate's repos are set at launch.)
 fn running_repo_keys(identity: &str, plan: &Plan) -> Result<BTreeMap<String, String>> {
     let gate_config = bottles::state_dir(identity)?.join(GATE_CONFIG_FILE);
     let Ok(text) = std::fs::read_to_string(&gate_config) else {
@@ -148,9 +150,9 @@ fn running_repo_keys(identity: &str, plan: &Plan) -> Result<BTreeMap<String, Str
     for repo in &plan.git_gate.repos {
         let agent_held = running
             .repo(&repo.name)
-            .is_some_and(|live| matches!(live.key, RepoKey::Command { .. }));
-        if agent_held && let Some(key) = bb_compose::secrets::repo_key(repo)? {
-            keys.insert(repo.name.clone(), key);
+            .is_some_and(|live| running.agent_keys || matches!(live.key, RepoKey::Command { .. }));
+        if agent_held {
+            keys.insert(repo.name.clone(), bb_compose::secrets::repo_key(repo)?);
         }
     }
     Ok(keys)

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use bb_contract::InputError;
-use bb_contract::layout::names;
 use bb_contract::plan::Route;
 use bb_contract::supervise::{Decision, Hold, Proposal, Verdict};
 use bb_supervise::Supervise;
@@ -18,7 +17,11 @@ use crate::cli::SuperviseArgs;
 
 pub fn run(args: &SuperviseArgs) -> Result<()> {
     let home = bb_core::paths::home()?;
-    let mut sup = Supervise::open(&home, &bb_core::paths::state_root(&home)).map_err(typed)?;
+    let state_root = bb_core::paths::state_root(&home);
+    let mut sup = Supervise::open(&home, &state_root).map_err(typed)?;
+    for (identity, why) in crate::sidecar_files::fetch_proposals(&state_root) {
+        eprintln!("bot-bottle: supervise: cannot read the requests of {identity}: {why}");
+    }
     let report = sup.sync().map_err(typed)?;
     for path in &report.skipped {
         eprintln!(
@@ -137,10 +140,10 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
     bb_contract::supervise::check_route(route)
 }
 
-/// Reports a decision and tells the bottle's sidecar to reload its routes.
+/// Carries a decision into the bottle and reports it.
 fn answered(sup: &Supervise, decision: &Decision, json: bool) -> Result<()> {
     let identity = sup.identity_of(&decision.id).map_err(typed)?;
-    if decision.route.is_some() && !reload_sidecar(&identity) {
+    if !crate::sidecar_files::deliver(&identity, &decision.id) && decision.route.is_some() {
         eprintln!(
             "bot-bottle: supervise: the sidecar of {identity} is not running; the route takes effect when the bottle is resumed"
         );
@@ -181,14 +184,6 @@ pub fn describe(decision: &Decision, identity: &str, hold: Option<&Hold>) -> Str
         ),
         (Verdict::Approved, None, None) => format!("approved {id} for {identity}"),
     }
-}
-
-/// `SIGHUP` to the bottle's sidecar: it reloads the routes file (it also does when it reads
-/// an approval for a call still waiting; this covers one that is not). `false` when the
-/// sidecar is not running.
-pub fn reload_sidecar(identity: &str) -> bool {
-    let sidecar = names::sidecar_container(identity);
-    bb_core::docker::succeeds(["kill", "--signal", "HUP", sidecar.as_str()])
 }
 
 fn print_pending(pending: &[Stored], json: bool) -> Result<()> {

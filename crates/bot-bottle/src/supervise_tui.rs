@@ -20,9 +20,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::{DefaultTerminal, Frame};
 
-use crate::supervise::{
-    asked, describe, keep_asked, parse_route, planned_save, reload_sidecar, short,
-};
+use crate::supervise::{asked, describe, keep_asked, parse_route, planned_save, short};
 
 const REFRESH: Duration = Duration::from_secs(1);
 const KEYS: &str = "a approve · o once · t minutes · w approve and keep in the bottle file · e edit · r reject · q quit";
@@ -191,6 +189,10 @@ impl App {
     }
 
     fn refresh(&mut self) {
+        let root = self.sup.state_root().to_path_buf();
+        if let Some((identity, why)) = crate::sidecar_files::fetch_proposals(&root).pop() {
+            self.status = format!("cannot read the requests of {identity}: {why}");
+        }
         if let Err(e) = self.sup.sync() {
             self.status = format!("cannot read the bottles' requests: {e}");
         }
@@ -217,7 +219,7 @@ impl App {
         let approved = result.is_ok();
         self.status = match result {
             Ok(d) => {
-                let reloaded = reload_sidecar(&stored.identity);
+                let reloaded = crate::sidecar_files::deliver(&stored.identity, &d.id);
                 let mut line = describe(&d, &stored.identity, stored.proposal.hold.as_ref());
                 if !reloaded {
                     line.push_str(" (its sidecar is not running: it takes effect on resume)");
@@ -232,7 +234,10 @@ impl App {
 
     fn reject(&mut self, stored: &Stored, reason: &str) {
         self.status = match self.sup.reject(&stored.proposal.id, reason) {
-            Ok(d) => describe(&d, &stored.identity, stored.proposal.hold.as_ref()),
+            Ok(d) => {
+                crate::sidecar_files::deliver(&stored.identity, &d.id);
+                describe(&d, &stored.identity, stored.proposal.hold.as_ref())
+            }
             Err(e) => format!("not rejected: {e}"),
         };
         self.refresh();

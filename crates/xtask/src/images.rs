@@ -8,7 +8,7 @@ use bb_images::targets::{self, Options, Target};
 use clap::ArgAction;
 
 const USAGE: &str =
-    "scripts/images [--base-image IMAGE] [-v] [base|test-agent|sidecar|fixture|all]...";
+    "scripts/images [--base-image IMAGE] [-v] [base|test-agent|sidecar|fixture|engine|all]...";
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -19,7 +19,7 @@ const USAGE: &str =
     disable_help_flag = true
 )]
 pub struct Args {
-    /// base, test-agent, sidecar, fixture or all (default: base, test-agent and sidecar)
+    /// base, test-agent, sidecar, fixture, engine or all (default: base, test-agent and sidecar)
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
     /// BASE_IMAGE build argument for test-agent, sidecar and fixture (default:
@@ -51,6 +51,8 @@ Targets (default: all):
   fixture     bot-bottle-fixture:latest: the upstream of scripts/egress-conformance (Debian's
               python3 and images/fixture/upstream.py), FROM the local base; installs python3
               with apt, so it needs the Debian mirror (not built offline)
+  engine      bot-bottle-engine:latest: a second Docker engine (Debian's dockerd) for the
+              remote-engine tests, FROM the local base; installs with apt (not offline)
   all         base, test-agent and sidecar: everything the tests and the demo need
 
 The real agents' images (Claude Code, Codex) are not built here: bot-bottle builds them on first
@@ -90,6 +92,7 @@ fn parse_targets(names: &[String]) -> Result<Vec<Target>, String> {
             "test-agent" => targets.push(Target::TestAgent),
             "sidecar" => targets.push(Target::Sidecar),
             "fixture" => targets.push(Target::Fixture),
+            "engine" => targets.push(Target::Engine),
             "all" => targets.extend([Target::Base, Target::TestAgent, Target::Sidecar]),
             "claude" | "codex" => {
                 return Err(format!(

@@ -36,6 +36,7 @@ fn rig(limits: Limits) -> Rig {
         user: Default::default(),
         rules: None,
         key_dir: dir.path().join("keys"),
+        agent_keys: false,
     };
     let config_path = dir.path().join("repos.json");
     std::fs::write(&config_path, serde_json::to_string(&config).unwrap()).unwrap();

@@ -30,25 +30,25 @@ fn mcp_script() -> String {
     )
 }
 
-/// The proposals filed in bottle A's supervise folder for [`ASKED`], and whether any has an
-/// answer.
+/// The proposals filed in bottle A's supervise folder (in its sidecar) for [`ASKED`], and
+/// whether any has an answer.
 fn filed(w: &World) -> (Vec<Proposal>, bool) {
-    let dir = w.a.state_dir.join(bb_contract::state::SUPERVISE_DIR);
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir.join(PROPOSALS))
-        .into_iter()
+    let dir = bb_contract::layout::sidecar::SUPERVISE_DIR;
+    let files = bb_core::engine_files::get(&w.a.sidecar, dir)
+        .ok()
         .flatten()
-        .flatten()
-    {
-        if let Ok(Some(p)) = supervise::read_whole::<Proposal>(&entry.path())
-            && p.request.host == ASKED
-        {
-            found.push(p);
-        }
-    }
-    let answered = found
+        .unwrap_or_default();
+    let found: Vec<Proposal> = files
         .iter()
-        .any(|p| supervise::decision_path(&dir, &p.id).exists());
+        .filter(|f| f.path.starts_with(PROPOSALS))
+        .filter_map(|f| serde_json::from_slice::<Proposal>(&f.bytes).ok())
+        .filter(|p| p.request.host == ASKED)
+        .collect();
+    let root = std::path::Path::new("");
+    let answered = found.iter().any(|p| {
+        let decision = supervise::decision_path(root, &p.id);
+        files.iter().any(|f| f.path == decision)
+    });
     (found, answered)
 }
 

@@ -1057,6 +1057,9 @@ fn the_proxy_intercepts_injects_passes_through_blocks_and_reloads_in_the_contain
     let tmp = routes_file.with_extension("json.new");
     std::fs::write(&tmp, routes.to_string()).unwrap();
     std::fs::rename(&tmp, &routes_file).unwrap();
+    // Nothing is mounted: the file reaches the sidecar through the engine, as `reload` does.
+    let inside = format!("{sidecar}:{}", bb_contract::layout::sidecar::ROUTES);
+    docker_ok(&["cp", routes_file.to_str().unwrap(), &inside]);
     docker_ok(&["kill", "-s", "HUP", &sidecar]);
     let reloaded = exec(
         &agent,

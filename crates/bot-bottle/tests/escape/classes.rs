@@ -403,14 +403,17 @@ pub fn ssrf_refused(w: &World) -> Result<(), String> {
     })
 }
 
-/// Rewrites bottle A's routes file with `edit` and reloads its sidecar.
+/// Rewrites bottle A's routes file with `edit`, puts it into the sidecar through the engine (as
+/// `reload` does) and reloads the sidecar.
 pub fn edit_routes(w: &World, edit: impl FnOnce(&mut serde_json::Value)) -> Result<(), String> {
-    let routes_file = w.a.state_dir.join("egress/routes.json");
+    let routes_file = w.a.state_dir.join(bb_contract::state::ROUTES_FILE);
     let text = std::fs::read_to_string(&routes_file).map_err(|e| e.to_string())?;
     let mut routes: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     edit(&mut routes);
     let tmp = routes_file.with_extension("json.sabotage");
     std::fs::write(&tmp, routes.to_string()).map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, &routes_file).map_err(|e| e.to_string())?;
+    let inside = format!("{}:{}", w.a.sidecar, bb_contract::layout::sidecar::ROUTES);
+    docker_try(&["cp", &routes_file.to_string_lossy(), &inside])?;
     docker_try(&["kill", "-s", "HUP", &w.a.sidecar]).map(drop)
 }

@@ -200,7 +200,9 @@ fn labels(plan: &Plan, role: &str) -> Value {
     labels
 }
 
-fn agent_environment(plan: &Plan) -> Vec<String> {
+/// The agent's environment: `NAME=VALUE` for values, a bare `NAME` for a secret whose value
+/// comes at launch (`bb-kube` renders the same list for its agent Pod).
+pub fn agent_environment(plan: &Plan) -> Vec<String> {
     let mut vars = Vec::new();
     for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
         vars.push(format!("{name}={}", proxy_url()));

@@ -4,6 +4,8 @@
 //! Every service binds the sidecar's address on the bottle's internal network only, never
 //! `0.0.0.0`: a container on the egress network must not reach the proxy (and the tokens it
 //! injects) or push through the gate.
+//! (On Kubernetes the sidecar has a pod of its own and binds `0.0.0.0` there: NetworkPolicies
+//! let only the agent's pod in; see [`kube`].)
 
 /// The egress proxy (HTTP, `CONNECT`).
 pub const PROXY_PORT: u16 = 9099;
@@ -55,6 +57,8 @@ pub mod agent {
     pub const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
     /// The user the agent runs as.
     pub const USER: &str = "node";
+    /// [`USER`]'s uid and gid in the agent image (`images/agent/Dockerfile` checks it).
+    pub const UID: i64 = 1000;
 }
 
 /// Paths inside the sidecar container.
@@ -200,6 +204,45 @@ pub mod names {
     pub fn egress_network(identity: &str) -> String {
         format!("{PREFIX}{identity}-egress")
     }
+}
+
+/// A bottle on Kubernetes (`bb-kube`): the namespace, the names of its objects, and the labels,
+/// annotations and ports that `render` and `apply` agree on.
+pub mod kube {
+    /// A bottle's namespace is this prefix and its identity (`bb-fixer-x7k2p`).
+    pub const NAMESPACE_PREFIX: &str = "bb-";
+    /// The sidecar's Deployment and Service.
+    pub const SIDECAR: &str = "sidecar";
+    /// The agent's Pod.
+    pub const AGENT: &str = "agent";
+    /// The agent home's PersistentVolumeClaim.
+    pub const HOME_CLAIM: &str = "agent-home";
+    /// Secret: the bottle CA's certificate and key (sidecar only).
+    pub const CA_SECRET: &str = "bottle-ca";
+    /// Secret: the sidecar's variables (token slots, canary), one key per variable name.
+    pub const SIDECAR_ENV_SECRET: &str = "sidecar-env";
+    /// Secret: the gate's SSH keys, one key per repo name (sidecar only).
+    pub const GATE_KEYS_SECRET: &str = "gate-keys";
+    /// Secret: the agent's secret variables (host-copied, prompted, canary).
+    pub const AGENT_ENV_SECRET: &str = "agent-env";
+    /// ConfigMap: the sidecar's routes, the gate's repos.json and rules.
+    pub const SIDECAR_CONFIG: &str = "sidecar-config";
+    /// ConfigMap: the bottle CA's certificate, for the agent's trust store.
+    pub const AGENT_CA: &str = "agent-ca";
+    /// The DNS sink's port inside the sidecar pod: unprivileged, so the sidecar needs no
+    /// capability; the Service maps [`super::DNS_PORT`] to it.
+    pub const SIDECAR_DNS_TARGET_PORT: u16 = 5353;
+    /// The uid and gid the sidecar runs as (`nobody` in the Debian-based image).
+    pub const SIDECAR_UID: i64 = 65534;
+    /// The well-known label that tells the sidecar's pod from the agent's.
+    pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+    pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+    pub const MANAGED_BY: &str = "bb-kube";
+    /// On a Secret rendered without values: who fills it ([`FILLED_BY`]).
+    pub const FILLED_BY_ANNOTATION: &str = "bot-bottle.filled-by";
+    pub const FILLED_BY: &str = "bb-kube apply";
+    /// On a Secret rendered without values: the keys it must hold, comma-separated.
+    pub const SECRET_KEYS_ANNOTATION: &str = "bot-bottle.secret-keys";
 }
 
 /// Docker labels bot-bottle puts on what it creates (cleanup and `list` find things by them).

@@ -86,8 +86,9 @@ pub(crate) fn config_maps(ctx: &Ctx) -> Result<Vec<ConfigMap>, RenderError> {
     ])
 }
 
-/// `repos.json` as `bb-compose` writes it: the plan's repos, the rules and keys where the
-/// sidecar sees them.
+/// `repos.json` as `bb-compose` writes it: the plan's repos and the rules where the sidecar
+/// sees them; every key in the gate's environment (from the gate-keys Secret), held by an
+/// agent.
 fn gate_config(plan: &Plan) -> GateConfig {
     GateConfig {
         repos: plan.git_gate.repos.clone(),
@@ -98,6 +99,7 @@ fn gate_config(plan: &Plan) -> GateConfig {
             .as_ref()
             .map(|_| in_sidecar::GATE_RULES.into()),
         key_dir: in_sidecar::GATE_KEY_DIR.into(),
+        agent_keys: true,
     }
 }
 

@@ -7,7 +7,6 @@ use bb_contract::Plan;
 use bb_contract::layout::{
     DNS_PORT, GIT_GATE_PORT, PROXY_PORT, SUPERVISE_PORT, env, kube, sidecar as in_sidecar,
 };
-use bb_contract::plan::RepoKey;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, ExecAction, PodSecurityContext, PodSpec, PodTemplateSpec,
@@ -193,20 +192,18 @@ fn environment(ctx: &Ctx) -> Vec<EnvVar> {
             &slot.slot,
         ));
     }
+    // Every repo's key, from a file or a command alike: the gate holds it in an agent.
     for repo in &plan.git_gate.repos {
-        if matches!(repo.key, RepoKey::Command { .. }) {
-            vars.push(env_from_secret(
-                &env::gate_key(&repo.name),
-                kube::GATE_KEYS_SECRET,
-                &repo.name,
-            ));
-        }
+        vars.push(env_from_secret(
+            &env::gate_key(&repo.name),
+            kube::GATE_KEYS_SECRET,
+            &repo.name,
+        ));
     }
     vars
 }
 
-/// Read-only key files: the owner is root, the group the pod's `fsGroup` (ssh accepts a key
-/// that is not its user's own when it is not readable by others).
+/// The CA key's file: the owner is root, the group the pod's `fsGroup`.
 const KEY_MODE: i32 = 0o440;
 
 fn volumes(plan: &Plan) -> Vec<Volume> {
@@ -246,30 +243,14 @@ fn volumes(plan: &Plan) -> Vec<Volume> {
     volumes
 }
 
-/// The gate's folder: `repos.json`, the rules, and one key file per repo whose key is a file.
+/// The gate's folder: `repos.json` and the rules (its keys are in its environment).
 fn gate_projections(plan: &Plan) -> Vec<VolumeProjection> {
     let dir = in_sidecar::GATE_DIR;
     let mut files = vec![(REPOS_KEY, relative(in_sidecar::GATE_CONFIG, dir))];
     if plan.git_gate.rules.is_some() {
         files.push((GATE_RULES_KEY, relative(in_sidecar::GATE_RULES, dir)));
     }
-    let key_dir = relative(in_sidecar::GATE_KEY_DIR, dir);
-    let keys: Vec<(&str, String)> = plan
-        .git_gate
-        .repos
-        .iter()
-        .filter(|r| matches!(r.key, RepoKey::File { .. }))
-        .map(|r| (r.name.as_str(), format!("{key_dir}/{}", r.name)))
-        .collect();
-    let mut projections = vec![config::projection(kube::SIDECAR_CONFIG, &files, None)];
-    if !keys.is_empty() {
-        projections.push(config::secret_projection(
-            kube::GATE_KEYS_SECRET,
-            &keys,
-            KEY_MODE,
-        ));
-    }
-    projections
+    vec![config::projection(kube::SIDECAR_CONFIG, &files, None)]
 }
 
 fn projected(name: &str, sources: Vec<VolumeProjection>) -> Volume {

@@ -8,6 +8,7 @@
 //! - [`agent_cli`]: the pinned agent CLIs and the built-in Dockerfiles; [`digest`]: SHA-256.
 
 pub mod agent_cli;
+pub mod agent_exec;
 pub mod audit;
 pub mod digest;
 pub mod docker;

@@ -1,4 +1,5 @@
-//! Stage 6: the agent command, run in the agent container as `node`.
+//! Stage 6: the agent command, run in the agent as `node`: in its container (`docker exec`) or,
+//! for a bottle on Kubernetes, in its pod (`kubectl exec`).
 //!
 //! The command line is the provider's command, its bypass flag (the bottle is the boundary), the
 //! prompt flag (the prompt is read from the file inside the container, so it never appears in a
@@ -8,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result};
 use bb_contract::Plan;
+use bb_core::agent_exec::{AgentAt, Input};
 
 pub use bb_contract::layout::agent::PROMPT_FILE;
 
@@ -58,22 +60,22 @@ pub fn script(plan: &Plan, options: &Options, has_prompt: bool) -> String {
     format!("exec {}", words.join(" "))
 }
 
-/// The `docker exec` arguments.
-pub fn docker_args(plan: &Plan, options: &Options, has_prompt: bool) -> Result<Vec<String>> {
-    let container = plan.compose_up()?.agent_container.clone();
-    let workdir = match &plan.workspace {
-        Some(w) => w.container_path.display().to_string(),
-        None => bb_contract::layout::agent::HOME.into(),
+/// The program and arguments (`docker exec …` or `kubectl exec …`).
+pub fn argv(plan: &Plan, options: &Options, has_prompt: bool) -> Result<Vec<String>> {
+    let workdir = plan
+        .workspace
+        .as_ref()
+        .map(|w| w.container_path.display().to_string());
+    let input = match (options.headless.is_some(), options.tty) {
+        (true, _) => Input::Closed,
+        (false, true) => Input::Terminal,
+        (false, false) => Input::Piped,
     };
-    let mut args = vec!["exec".to_string()];
-    match (options.headless.is_some(), options.tty) {
-        (true, _) => {}
-        (false, true) => args.push("-it".into()),
-        (false, false) => args.push("-i".into()),
-    }
-    args.extend(["-u".into(), "node".into(), "-w".into(), workdir, container]);
-    args.extend(["sh".into(), "-c".into(), script(plan, options, has_prompt)]);
-    Ok(args)
+    AgentAt::of(plan)?.argv(
+        &script(plan, options, has_prompt),
+        input,
+        workdir.as_deref(),
+    )
 }
 
 /// Starts the agent; the caller waits for it (and may kill it on a signal).
@@ -89,25 +91,22 @@ pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
         );
         options.resume = false;
     }
-    let args = docker_args(plan, &options, has_prompt)?;
-    let mut cmd = Command::new(bb_core::docker::docker_bin()?);
-    cmd.args(&args);
+    let argv = argv(plan, &options, has_prompt)?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
     if options.headless.is_some() {
         cmd.stdin(Stdio::null());
     } else if options.stdin_from_tty {
         cmd.stdin(std::fs::File::open("/dev/tty").context("opening /dev/tty")?);
     }
-    cmd.spawn().context("starting docker exec")
+    cmd.spawn().with_context(|| format!("starting {}", argv[0]))
 }
 
 /// Whether the agent's home holds a conversation its CLI can continue.
 pub fn has_history(plan: &Plan) -> Result<bool> {
-    let container = &plan.compose_up()?.agent_container;
     let dir = bb_core::agent_cli::history_dir(plan.provider.template);
     let probe = format!("find {dir} -name '*.jsonl' -print 2>/dev/null | grep -q .");
-    Ok(bb_core::docker::succeeds([
-        "exec", "-u", "node", container, "sh", "-c", &probe,
-    ]))
+    Ok(AgentAt::of(plan)?.succeeds(&probe))
 }
 
 /// The exit status as the shell reports it (128 + signal when killed).

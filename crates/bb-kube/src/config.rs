@@ -26,28 +26,49 @@ pub const CA_KEY_KEY: &str = file_name(in_sidecar::CA_KEY);
 /// Key of the agent's CA ConfigMap.
 pub const AGENT_CA_KEY: &str = file_name(in_agent::CA_CERT);
 
-/// Every Secret of the bottle, empty.
-pub(crate) fn secrets(plan: &Plan) -> Vec<Secret> {
+/// Every Secret of the bottle and the keys it must hold.
+pub fn secret_keys(plan: &Plan) -> Vec<(&'static str, Vec<String>)> {
     let mut sidecar_env = vec![env::SIDECAR_CANARY.to_string()];
     sidecar_env.extend(plan.egress.token_slots.iter().map(|s| s.slot.clone()));
     let mut secrets = vec![
-        empty_secret(
-            plan,
-            kube::CA_SECRET,
-            vec![CA_CERT_KEY.into(), CA_KEY_KEY.into()],
-        ),
-        empty_secret(plan, kube::SIDECAR_ENV_SECRET, sidecar_env),
+        (kube::CA_SECRET, vec![CA_CERT_KEY.into(), CA_KEY_KEY.into()]),
+        (kube::SIDECAR_ENV_SECRET, sidecar_env),
     ];
     if !plan.git_gate.repos.is_empty() {
         let names = plan.git_gate.repos.iter().map(|r| r.name.clone()).collect();
-        secrets.push(empty_secret(plan, kube::GATE_KEYS_SECRET, names));
+        secrets.push((kube::GATE_KEYS_SECRET, names));
     }
-    secrets.push(empty_secret(
-        plan,
-        kube::AGENT_ENV_SECRET,
-        crate::agent::secret_names(plan),
-    ));
+    secrets.push((kube::AGENT_ENV_SECRET, crate::agent::secret_names(plan)));
     secrets
+}
+
+/// Every Secret of the bottle, empty.
+pub(crate) fn secrets(plan: &Plan) -> Vec<Secret> {
+    secret_keys(plan)
+        .into_iter()
+        .map(|(name, keys)| empty_secret(plan, name, keys))
+        .collect()
+}
+
+/// Every Secret of the bottle with its values: `value(secret, key)` gives each (`None`: the
+/// key has no value, an error naming it). Only `apply` makes these, for kubectl's stdin.
+pub fn filled_secrets(
+    plan: &Plan,
+    value: impl Fn(&str, &str) -> Option<String>,
+) -> Result<Vec<Secret>, String> {
+    let mut filled = Vec::new();
+    for (name, keys) in secret_keys(plan) {
+        let mut data = BTreeMap::new();
+        for key in &keys {
+            let v =
+                value(name, key).ok_or_else(|| format!("no value for {key} of Secret {name}"))?;
+            data.insert(key.clone(), v);
+        }
+        let mut secret = empty_secret(plan, name, keys);
+        secret.string_data = Some(data);
+        filled.push(secret);
+    }
+    Ok(filled)
 }
 
 /// A Secret with no data, annotated with who fills it and the keys it must hold.

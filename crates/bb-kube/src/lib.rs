@@ -12,8 +12,10 @@
 //! ([`config::read_host_files`] reads them), so `apply` can render the very same objects.
 
 pub mod agent;
+pub mod apply;
 pub mod config;
 pub mod error;
+pub mod kubectl;
 pub mod names;
 pub mod options;
 mod pod;

@@ -107,6 +107,36 @@ pub struct RenderArgs {
     /// server and its names for the sidecar point at it)
     #[arg(long, value_name = "IP")]
     pub sidecar_ip: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+/// `bb-kube apply`'s flags: the cluster's, kubectl's context and how long to wait.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub kubectl: KubectlArgs,
+}
+
+/// How to reach the cluster.
+#[derive(Debug, Clone, Args)]
+pub struct KubectlArgs {
+    /// The kubectl context (default: the current one; a plan applied with one keeps it)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Seconds to wait for the sidecar and the agent to be ready, or for a deletion
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub wait: u64,
+}
+
+/// What the objects depend on in the cluster: its networks, classes and images.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
     /// The cluster's pod network: the sidecar may not connect into it
     #[arg(long, value_name = "CIDR", default_value = DEFAULT_POD_CIDR)]
     pub pod_cidr: String,
@@ -126,9 +156,6 @@ pub struct RenderArgs {
     /// The sidecar's image (default: the plan's, from bb-compose render)
     #[arg(long, value_name = "IMAGE")]
     pub sidecar_image: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,15 +167,24 @@ pub enum Format {
 impl RenderArgs {
     /// The checked options (the host files are the caller's to add).
     pub fn options(&self) -> Result<Options, RenderError> {
-        let pod_cidr = cidr("--pod-cidr", &self.pod_cidr)?;
-        let service_cidr = cidr("--service-cidr", &self.service_cidr)?;
-        let sidecar_ip = self
+        let mut options = self.cluster.options()?;
+        options.sidecar_ip = self
             .sidecar_ip
             .as_deref()
-            .map(|ip| sidecar_ip(ip, service_cidr))
+            .map(|ip| sidecar_ip(ip, options.service_cidr))
             .transpose()?;
+        Ok(options)
+    }
+}
+
+impl ClusterArgs {
+    /// The checked options, without the sidecar's address (`apply` learns it from the
+    /// cluster).
+    pub fn options(&self) -> Result<Options, RenderError> {
+        let pod_cidr = cidr("--pod-cidr", &self.pod_cidr)?;
+        let service_cidr = cidr("--service-cidr", &self.service_cidr)?;
         Ok(Options {
-            sidecar_ip,
+            sidecar_ip: None,
             pod_cidr,
             service_cidr,
             runtime_class: name_flag("--runtime-class", self.runtime_class.as_deref())?,

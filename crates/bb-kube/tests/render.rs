@@ -236,7 +236,15 @@ fn help_shows_an_example() {
         .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("Example:") && text.contains("bb-kube render"),
+        text.contains("Examples:")
+            && [
+                "bb-kube render",
+                "bb-kube apply",
+                "bb-kube delete",
+                "bb-kube exec"
+            ]
+            .iter()
+            .all(|c| text.contains(c)),
         "{text}"
     );
 }

@@ -1,8 +1,9 @@
-//! Stage 5: what the agent container needs, put in through `docker exec` and `docker cp` only
-//! (nothing is mounted from the host into the agent).
+//! Stage 5: what the agent needs, put in through `docker exec` (or, for a bottle on Kubernetes,
+//! `kubectl exec`) only: nothing is mounted from the host into the agent.
 //!
 //! - the bottle CA into the system trust store and bundle; the compose file
-//!   already points `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE` at it;
+//!   already points `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE` at it (on
+//!   Kubernetes the agent Pod's init container built the bundle: a restricted pod has no root);
 //! - the prompt to `/home/node/.bot-bottle-prompt.txt` (0600, owned by `node`);
 //! - each skill to `/home/node/.claude/skills/<name>/`;
 //! - `~/.gitconfig`: the identity and, per repo, `url."git://git-gate/<repo>.git".insteadOf` for
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bb_contract::Plan;
 use bb_contract::plan::ProvisionPlan;
+use bb_core::agent_exec::{AgentAt, Input};
 use bb_core::docker;
 
 pub use bb_contract::layout::agent::{
@@ -28,10 +30,10 @@ pub use bb_contract::layout::agent::{
     WORKSPACE as WORKSPACE_PATH,
 };
 
-/// Provisions the running agent container of `plan`: the CA (as root) and the files under
-/// /home/node (one tar stream extracted by node) go in concurrently.
+/// Provisions the running agent of `plan`: the CA (as root, in a container) and the files
+/// under /home/node (one tar stream extracted by node) go in concurrently.
 pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
-    let container = plan.compose_up()?.agent_container.clone();
+    let agent = AgentAt::of(plan)?;
     let ca = std::fs::read(&plan.ca()?.cert).context("reading the bottle CA")?;
     let prompt = std::fs::read(&plan.agent.prompt_file).context("reading the prompt file")?;
     let gitconfig = gitconfig::render(&plan.git_gate);
@@ -55,7 +57,7 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
         ));
     }
     if let Some(w) = &plan.workspace {
-        if has_workspace(&container) {
+        if agent.succeeds(&format!("test -d {WORKSPACE_PATH}")) {
             // A resumed bottle: its own workspace (edits, unpushed commits) stays as it is.
             bb_core::progress::info(
                 "bb-provision",
@@ -66,8 +68,11 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
         }
     }
     std::thread::scope(|scope| {
-        let ca_done = scope.spawn(|| install_ca(&container, &ca));
-        let home_done = write_home(&container, &home);
+        let ca_done = scope.spawn(|| match &agent {
+            AgentAt::Docker { container } => install_ca(container, &ca),
+            AgentAt::Kube { .. } => Ok(()),
+        });
+        let home_done = write_home(&agent, &home);
         ca_done.join().expect("the CA thread does not panic")?;
         home_done
     })?;
@@ -89,19 +94,6 @@ pub fn provision(plan: &Plan) -> Result<ProvisionPlan> {
     })
 }
 
-/// Whether the agent's home already holds a workspace (its volume outlived a container).
-fn has_workspace(container: &str) -> bool {
-    docker::succeeds([
-        "exec",
-        "-u",
-        "node",
-        container,
-        "test",
-        "-d",
-        WORKSPACE_PATH,
-    ])
-}
-
 /// What goes under /home/node: files (path, contents, mode) and host folders to mirror.
 struct HomeFiles {
     files: Vec<agent_config::HomeFile>,
@@ -110,30 +102,26 @@ struct HomeFiles {
 
 /// Streams one tar of `home` into `tar -x` run by node, replacing the mirrored folders.
 /// Symbolic links in host folders are copied as links, never followed.
-fn write_home(container: &str, home: &HomeFiles) -> Result<()> {
+fn write_home(agent: &AgentAt, home: &HomeFiles) -> Result<()> {
     let clear: Vec<String> = home.dirs.iter().map(|(d, _)| format!("'{d}'")).collect();
     let script = format!(
         "set -e; cd {HOME}; rm -rf {}; mkdir -p .claude/skills .codex; tar -x -p --no-same-owner -f -",
         clear.join(" ")
     );
-    let mut child = std::process::Command::new(docker::docker_bin()?)
-        .args(["exec", "-i", "-u", "node", container, "sh", "-c", &script])
+    let mut child = agent
+        .command(&script, Input::Piped, Some(HOME))?
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .context("starting docker exec")?;
+        .context("starting the copy into the agent")?;
     let stdin = child.stdin.take().expect("stdin is piped");
     let written = write_tar(stdin, home);
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        let args: Vec<std::ffi::OsString> = ["exec", "-i", "-u", "node"]
-            .iter()
-            .map(Into::into)
-            .collect();
         bail!(
             "copying files into the agent: {}",
-            docker::failure("docker", &args, &out)
+            docker::message(&out.stderr)
         );
     }
     written.context("copying files into the agent")

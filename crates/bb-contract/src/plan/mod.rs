@@ -77,6 +77,9 @@ pub struct Plan {
     /// Added by `bb-compose render` / `up`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose: Option<ComposePlan>,
+    /// Added by `bb-kube apply` (a bottle on Kubernetes has no `network` or `compose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<KubePlan>,
     /// Added by `bb-provision`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provision: Option<ProvisionPlan>,

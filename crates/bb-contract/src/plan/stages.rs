@@ -1,4 +1,4 @@
-//! The sections the stages add: workspace, network, CA, compose, provision.
+//! The sections the stages add: workspace, network, CA, compose or kube, provision.
 
 use std::path::PathBuf;
 
@@ -55,6 +55,23 @@ pub struct ComposePlan {
     /// Set once `up` succeeded.
     #[serde(default)]
     pub up: bool,
+}
+
+/// The bottle on a Kubernetes cluster (`bb-kube apply`), instead of a compose project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KubePlan {
+    /// `bb-<identity>`: everything of the bottle lives in it.
+    pub namespace: String,
+    /// The kubectl context it was applied with (`None`: the current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The sidecar Service's ClusterIP (the agent's DNS server).
+    pub sidecar_ip: String,
+    pub agent_pod: String,
+    pub agent_container: String,
+    /// Set once `apply` succeeded (the sidecar rolled out, the agent ready).
+    #[serde(default)]
+    pub applied: bool,
 }
 
 /// What `bb-provision` put into the agent container (paths inside it).

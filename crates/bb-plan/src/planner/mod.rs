@@ -439,6 +439,7 @@ pub fn plan(host: &Host, request: &Request) -> anyhow::Result<Planned> {
         network: None,
         ca: None,
         compose: None,
+        kube: None,
         provision: None,
         extra: BTreeMap::new(),
     };

@@ -1,0 +1,128 @@
+//! Running `kubectl`: `$BB_KUBECTL` when set (tests put a fake one there), else `kubectl` on
+//! `PATH`, with the operator's `--context` when given. Objects go in on stdin, never in argv
+//! or a file; a failure carries kubectl's own message, with any secret value scrubbed out.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+/// The kubectl binary and the context every command names.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub program: PathBuf,
+    pub context: Option<String>,
+}
+
+impl Kubectl {
+    /// `$BB_KUBECTL`, else `kubectl` on `PATH`.
+    pub fn find(context: Option<String>) -> Result<Kubectl> {
+        Ok(Kubectl {
+            program: bb_core::agent_exec::kubectl_bin()?,
+            context,
+        })
+    }
+
+    /// The arguments of a command: the context first, then `args`.
+    pub fn args<I, S>(&self, args: I) -> Vec<OsString>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut all = Vec::new();
+        if let Some(context) = &self.context {
+            all.push("--context".into());
+            all.push(context.into());
+        }
+        all.extend(args.into_iter().map(Into::into));
+        all
+    }
+
+    /// Runs `kubectl ARGS` with `input` on stdin (none: an empty stdin) and returns its stdout.
+    /// `secrets`: values to scrub from a failure's message.
+    pub fn run<I, S>(&self, args: I, input: Option<&[u8]>, secrets: &[&str]) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let args = self.args(args);
+        let mut cmd = duct::cmd(&self.program, &args)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked();
+        cmd = match input {
+            Some(bytes) => cmd.stdin_bytes(bytes.to_vec()),
+            None => cmd.stdin_null(),
+        };
+        let out = cmd
+            .run()
+            .with_context(|| format!("running {}", self.program.display()))?;
+        if !out.status.success() {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let message = scrub(String::from_utf8_lossy(&out.stderr).trim(), secrets);
+            bail!("kubectl {} failed: {message}", shown.join(" "));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `kubectl apply --server-side` of `objects` (a List, as JSON) on stdin. Server-side
+    /// apply keeps no `last-applied-configuration` annotation, which would copy a Secret's
+    /// values into its metadata.
+    pub fn apply(&self, objects: &[u8], secrets: &[&str]) -> Result<()> {
+        self.run(
+            [
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager",
+                FIELD_MANAGER,
+                "-f",
+                "-",
+            ],
+            Some(objects),
+            secrets,
+        )
+        .map(drop)
+    }
+}
+
+/// The field manager of every object bot-bottle applies.
+pub const FIELD_MANAGER: &str = "bot-bottle";
+
+/// `text` with every value of `secrets` replaced (a server's message may quote what it was
+/// given).
+pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut text = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        text = text.replace(secret, "[redacted]");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_comes_first_and_values_are_scrubbed() {
+        let k = Kubectl {
+            program: "kubectl".into(),
+            context: Some("prod".into()),
+        };
+        assert_eq!(
+            k.args(["get", "ns"]),
+            ["--context", "prod", "get", "ns"].map(OsString::from)
+        );
+        assert_eq!(
+            scrub(
+                "invalid value \"s3cr3t-token\" in a b",
+                &["s3cr3t-token", "a"]
+            ),
+            "invalid value \"[redacted]\" in a b",
+            "short values are not scrubbed: they would mangle the message"
+        );
+    }
+}

@@ -163,6 +163,9 @@ pub mod state_files {
     /// The bottle's audit stream: every line of its sidecar's log, kept across teardowns and
     /// resumes (rotated: `audit.jsonl.1` is older, and so on).
     pub const AUDIT_LOG: &str = "audit.jsonl";
+    /// Where a bottle launched on Kubernetes was applied (a [`crate::plan::KubePlan`]): `list`,
+    /// `stop` and `cleanup` find it on the cluster by this.
+    pub const KUBE: &str = "kube.json";
 }
 
 /// How the audit stream is capped: on the engine while the sidecar runs (its log driver's

@@ -57,16 +57,29 @@ impl AgentAt {
     /// The program and arguments that run `sh -c SCRIPT` as the agent's user, in `workdir`
     /// (the agent's home when `None`).
     pub fn argv(&self, script: &str, input: Input, workdir: Option<&str>) -> Result<Vec<String>> {
+        let program = match self {
+            AgentAt::Docker { .. } => crate::docker::docker_bin()?,
+            AgentAt::Kube { .. } => kubectl_bin()?,
+        };
+        Ok(self.argv_of(&program, script, input, workdir))
+    }
+
+    fn argv_of(
+        &self,
+        program: &std::path::Path,
+        script: &str,
+        input: Input,
+        workdir: Option<&str>,
+    ) -> Vec<String> {
         let workdir = workdir.unwrap_or(in_agent::HOME);
         let flag = match input {
             Input::Closed => None,
             Input::Piped => Some("-i"),
             Input::Terminal => Some("-it"),
         };
-        let mut argv = Vec::new();
+        let mut argv = vec![program.display().to_string()];
         match self {
             AgentAt::Docker { container } => {
-                argv.push(crate::docker::docker_bin()?.display().to_string());
                 argv.push("exec".into());
                 argv.extend(flag.map(str::to_string));
                 argv.extend(["-u", in_agent::USER, "-w", workdir].map(str::to_string));
@@ -78,7 +91,6 @@ impl AgentAt {
                 pod,
                 container,
             } => {
-                argv.push(kubectl_bin()?.display().to_string());
                 if let Some(context) = context {
                     argv.extend(["--context".into(), context.clone()]);
                 }
@@ -91,7 +103,7 @@ impl AgentAt {
                 argv.extend(["sh".into(), "-c".into(), script]);
             }
         }
-        Ok(argv)
+        argv
     }
 
     /// [`AgentAt::argv`] as a command.
@@ -144,11 +156,12 @@ mod tests {
             pod: "agent".into(),
             container: "agent".into(),
         };
-        // SAFETY: no other test of this crate reads BB_KUBECTL.
-        unsafe { std::env::set_var("BB_KUBECTL", "/opt/kubectl") };
-        let argv = at
-            .argv("exec claude", Input::Terminal, Some("/home/node/it's"))
-            .unwrap();
+        let argv = at.argv_of(
+            std::path::Path::new("/opt/kubectl"),
+            "exec claude",
+            Input::Terminal,
+            Some("/home/node/it's"),
+        );
         assert_eq!(
             argv,
             [
@@ -175,7 +188,7 @@ mod tests {
         let at = AgentAt::Docker {
             container: "bot-bottle-x-agent".into(),
         };
-        let argv = at.argv("true", Input::Closed, None).unwrap();
+        let argv = at.argv_of(std::path::Path::new("docker"), "true", Input::Closed, None);
         assert_eq!(
             argv[1..],
             [

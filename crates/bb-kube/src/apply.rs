@@ -209,6 +209,33 @@ pub fn delete(plan: &Plan, kubectl: &Kubectl, wait: Duration) -> Result<()> {
     delete_namespace(kubectl, &namespace, wait)
 }
 
+/// Stops the bottle and keeps its home: every object of it but the namespace and the agent
+/// home's claim is deleted (what `bot-bottle` does when a launch keeps its state, as compose
+/// keeps the home volume). Applying again makes the rest anew.
+pub fn stop(namespace: &str, kubectl: &Kubectl, wait: Duration) -> Result<()> {
+    let timeout = format!("--timeout={}s", wait.as_secs());
+    let managed = format!("{}={}", kube::MANAGED_BY_LABEL, kube::MANAGED_BY);
+    kubectl.run(
+        [
+            "delete",
+            STOPPED_KINDS,
+            "-n",
+            namespace,
+            "-l",
+            managed.as_str(),
+            "--ignore-not-found",
+            "--wait=true",
+            timeout.as_str(),
+        ],
+        None,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// What [`stop`] deletes: every kind [`crate::render`] makes in the namespace but the claim.
+pub const STOPPED_KINDS: &str = "pod,deployment,service,secret,configmap,networkpolicy";
+
 fn delete_namespace(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
     let timeout = format!("--timeout={}s", wait.as_secs());
     let name = format!("namespace/{namespace}");

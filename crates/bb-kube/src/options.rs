@@ -115,7 +115,7 @@ pub struct RenderArgs {
 }
 
 /// `bb-kube apply`'s flags: the cluster's, kubectl's context and how long to wait.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -124,7 +124,7 @@ pub struct ApplyArgs {
 }
 
 /// How to reach the cluster.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct KubectlArgs {
     /// The kubectl context (default: the current one; a plan applied with one keeps it)
     #[arg(long, value_name = "NAME")]
@@ -135,7 +135,7 @@ pub struct KubectlArgs {
 }
 
 /// What the objects depend on in the cluster: its networks, classes and images.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub struct ClusterArgs {
     /// The cluster's pod network: the sidecar may not connect into it
     #[arg(long, value_name = "CIDR", default_value = DEFAULT_POD_CIDR)]

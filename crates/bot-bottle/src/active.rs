@@ -50,7 +50,9 @@ enum Row {
 }
 
 pub fn run(json: bool) -> Result<()> {
-    let running = collect()?;
+    let mut running = collect()?;
+    let root = bb_core::paths::state_root(&bb_core::paths::home()?);
+    running.extend(crate::kube_bottles::active(&root));
     let kept = kept(&running)?;
     if json {
         let rows: Vec<Row> = running

@@ -14,6 +14,10 @@ pub fn run(yes: bool) -> Result<()> {
     let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
     let (states, preserved) = state_dirs()?;
     let volumes = home_volumes(&preserved)?;
+    let namespaces: Vec<bb_contract::plan::KubePlan> = states
+        .iter()
+        .filter_map(|dir| crate::kube_bottles::recorded(dir))
+        .collect();
     for dir in &preserved {
         eprintln!("bot-bottle: keeping {} (.preserve)", dir.display());
     }
@@ -30,6 +34,13 @@ pub fn run(yes: bool) -> Result<()> {
     for s in &states {
         println!("state      {}", s.display());
     }
+    for k in &namespaces {
+        let context = k.context.as_deref().unwrap_or("the current context");
+        println!(
+            "namespace  {} ({context}: the bottle and its home)",
+            k.namespace
+        );
+    }
     let sizes = crate::active::home_sizes();
     for v in &volumes {
         match sizes.get(v) {
@@ -44,13 +55,19 @@ pub fn run(yes: bool) -> Result<()> {
             crate::active::human_size(freed)
         );
     }
-    let count = containers.len() + networks.len() + states.len() + volumes.len();
+    let count = containers.len() + networks.len() + states.len() + volumes.len() + namespaces.len();
     let question = format!("remove these {count} items? [y/N] ");
     if !yes && !crate::tty::ask(&question, "pass --yes to remove without asking")? {
         eprintln!("bot-bottle: nothing removed");
         return Ok(());
     }
     let mut failures = bottles::remove(&containers, &networks);
+    // Before the state folders: their records say where the namespaces are.
+    for k in &namespaces {
+        if let Err(err) = crate::kube_bottles::delete(k) {
+            failures.push(format!("namespace {}: {err:#}", k.namespace));
+        }
+    }
     for dir in &states {
         if let Err(err) = std::fs::remove_dir_all(dir) {
             failures.push(format!("state {}: {err}", dir.display()));

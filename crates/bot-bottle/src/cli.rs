@@ -209,6 +209,18 @@ pub struct StartArgs {
     /// The prompt of the headless turn
     #[arg(long, value_name = "TEXT", requires = "headless")]
     pub prompt: Option<String>,
+    /// Where the bottle runs: the Docker engine (DOCKER_HOST or the current context, local or
+    /// remote), or a Kubernetes cluster through kubectl (docs/kubernetes.md)
+    #[arg(long, value_enum, default_value = "docker")]
+    pub backend: Backend,
+    #[command(flatten, next_help_heading = "With --backend kubernetes")]
+    pub kube: bb_kube::options::ApplyArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Docker,
+    Kubernetes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,6 +9,7 @@ pub mod commit;
 pub mod docs;
 pub mod info;
 pub mod init;
+pub mod kube_bottles;
 pub mod list;
 pub mod logs;
 pub mod reload;

@@ -25,7 +25,13 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         print_restore(&meta)?;
         return Ok(0);
     }
-    if !bottles::of_identity(&args.identity)?.is_empty() {
+    let state = bottles::state_dir(&args.identity)?;
+    let on_cluster = crate::kube_bottles::record(&state);
+    let running = match on_cluster {
+        Some(_) => bottles::wrapper_pid(&state).is_some(),
+        None => !bottles::of_identity(&args.identity)?.is_empty(),
+    };
+    if running {
         return Err(
             InputError::new(format!("bottle {} is still running", args.identity))
                 .fix(format!(
@@ -53,7 +59,13 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         prompt: args.prompt.clone(),
         resume: true,
     };
-    launch(&planned, args.yes || args.prompt.is_some(), &turn)
+    // A bottle launched on a cluster is applied there again, with the flags it was launched
+    // with: its namespace and home were kept.
+    let backend = match &on_cluster {
+        Some(record) => crate::start::Backend::kubernetes(&record.launch)?,
+        None => crate::start::Backend::Docker,
+    };
+    launch(&planned, args.yes || args.prompt.is_some(), &turn, backend)
 }
 
 /// The launch `meta` recorded, asked again under the same identity.

@@ -31,7 +31,43 @@ pub fn run(args: &StartArgs) -> Result<i32> {
         prompt: args.prompt.clone(),
         resume: false,
     };
-    launch(&planned, args.yes || args.headless, &turn)
+    let backend = match args.backend {
+        crate::cli::Backend::Docker => Backend::Docker,
+        crate::cli::Backend::Kubernetes => Backend::kubernetes(&args.kube)?,
+    };
+    launch(&planned, args.yes || args.headless, &turn, backend)
+}
+
+/// Where the stages make the bottle.
+pub enum Backend {
+    /// A compose project on the Docker engine (local or remote).
+    Docker,
+    /// A namespace on a Kubernetes cluster (`bb-kube apply`).
+    Kubernetes(Box<KubeTarget>),
+}
+
+/// The cluster, kubectl and how long to wait, from `start`'s flags.
+pub struct KubeTarget {
+    args: bb_kube::options::ApplyArgs,
+    options: bb_kube::Options,
+    kubectl: bb_kube::kubectl::Kubectl,
+    wait: Duration,
+}
+
+impl Backend {
+    /// A cluster, with `start`'s flags (or those a launch recorded, for `resume`).
+    pub fn kubernetes(args: &bb_kube::options::ApplyArgs) -> Result<Backend> {
+        let options = args
+            .cluster
+            .options()
+            .map_err(bb_contract::InputError::from)?;
+        Ok(Backend::Kubernetes(Box::new(KubeTarget {
+            args: args.clone(),
+            options,
+            kubectl: bb_kube::kubectl::Kubectl::find(args.kubectl.context.clone())?,
+            wait: Duration::from_secs(args.kubectl.wait),
+        })))
+    }
 }
 
 /// What the agent does once the bottle is up.
@@ -43,7 +79,7 @@ pub struct Turn {
 }
 
 /// Preflight, confirmation, the stages, the agent, and teardown: `start` and `resume`.
-pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
+pub fn launch(planned: &Planned, yes: bool, turn: &Turn, backend: Backend) -> Result<i32> {
     if !bb_core::progress::quiet() {
         eprint!("{}", report::preflight(planned));
     }
@@ -62,6 +98,7 @@ pub fn launch(planned: &Planned, yes: bool, turn: &Turn) -> Result<i32> {
         done: Vec::new(),
         signals,
         audit: None,
+        backend,
     };
     state::write(planned)?;
     bb_core::fsx::write_file(
@@ -86,6 +123,7 @@ enum Step {
     State,
     Networks,
     Compose,
+    Kube,
 }
 
 struct Launch {
@@ -94,6 +132,7 @@ struct Launch {
     signals: Signals,
     /// The sidecar's log, copied into the audit stream while the bottle runs.
     audit: Option<bb_core::audit::Follower>,
+    backend: Backend,
 }
 
 /// How the launch ended.
@@ -129,29 +168,11 @@ impl Launch {
     }
 
     fn stages(&mut self, turn: &Turn) -> Result<Outcome> {
-        self.done.push(Step::Networks);
-        self.plan.network = Some(timed("networks", || bb_net::create(&self.plan))?);
-        if let Some(stop) = self.interrupted("net") {
-            return Ok(stop);
-        }
-        self.plan.ca = Some(timed("CA", || bb_ca::ensure(&self.plan))?);
-        let secrets =
-            bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
-        if let Some(stop) = self.interrupted("ca") {
-            return Ok(stop);
-        }
-        self.done.push(Step::Compose);
-        self.plan.compose = Some(bb_compose::render(&self.plan)?);
-        self.plan.compose = Some(timed("compose up", || {
-            bb_compose::up(&self.plan, &secrets)
-        })?);
-        drop(secrets);
-        let sidecar = names::sidecar_container(&self.plan.identity);
-        match bb_core::audit::follow(&self.plan.state_dir, &self.plan.identity, &sidecar) {
-            Ok(follower) => self.audit = Some(follower),
-            Err(e) => eprintln!("bot-bottle: the audit stream is kept at teardown only: {e:#}"),
-        }
-        if let Some(stop) = self.interrupted("compose") {
+        let stopped = match &self.backend {
+            Backend::Docker => self.compose_stages()?,
+            Backend::Kubernetes(_) => self.kube_stages()?,
+        };
+        if let Some(stop) = stopped {
             return Ok(stop);
         }
         self.plan.provision = Some(timed("provision", || bb_provision::provision(&self.plan))?);
@@ -164,11 +185,70 @@ impl Launch {
                 format_args!("CA SHA-256 {}", ca.fingerprint_sha256),
             );
         }
+        let place = match &self.plan.kube {
+            Some(k) => format!("namespace {}", k.namespace),
+            None => self.plan.compose_project(),
+        };
         info(
             "bot-bottle",
-            format_args!("{} is up; starting the agent", self.plan.compose_project()),
+            format_args!("{place} is up; starting the agent"),
         );
         self.exec(turn)
+    }
+
+    /// The bottle on a Kubernetes cluster: its CA, then `bb-kube apply` with the secret values
+    /// read now. `Some`: interrupted.
+    fn kube_stages(&mut self) -> Result<Option<Outcome>> {
+        let Backend::Kubernetes(target) = &self.backend else {
+            unreachable!("kube stages run for the Kubernetes backend")
+        };
+        self.plan.ca = Some(timed("CA", || bb_ca::ensure(&self.plan))?);
+        let values = bb_kube::apply::read_values(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
+        if let Some(stop) = self.interrupted("ca") {
+            return Ok(Some(stop));
+        }
+        let mut options = target.options.clone();
+        options.files = bb_kube::config::read_host_files(&self.plan)?;
+        self.done.push(Step::Kube);
+        let applied = timed("kube apply", || {
+            bb_kube::apply::apply(&self.plan, &options, &target.kubectl, &values, target.wait)
+        })?;
+        drop(values);
+        let record = crate::kube_bottles::Record {
+            applied: applied.clone(),
+            launch: target.args.clone(),
+        };
+        crate::kube_bottles::remember(&self.plan.state_dir, &record)?;
+        self.plan.kube = Some(applied);
+        Ok(self.interrupted("compose"))
+    }
+
+    /// The bottle on the Docker engine: networks, CA, the compose project, the audit stream's
+    /// follower. `Some`: interrupted.
+    fn compose_stages(&mut self) -> Result<Option<Outcome>> {
+        self.done.push(Step::Networks);
+        self.plan.network = Some(timed("networks", || bb_net::create(&self.plan))?);
+        if let Some(stop) = self.interrupted("net") {
+            return Ok(Some(stop));
+        }
+        self.plan.ca = Some(timed("CA", || bb_ca::ensure(&self.plan))?);
+        let secrets =
+            bb_compose::secrets::collect(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
+        if let Some(stop) = self.interrupted("ca") {
+            return Ok(Some(stop));
+        }
+        self.done.push(Step::Compose);
+        self.plan.compose = Some(bb_compose::render(&self.plan)?);
+        self.plan.compose = Some(timed("compose up", || {
+            bb_compose::up(&self.plan, &secrets)
+        })?);
+        drop(secrets);
+        let sidecar = names::sidecar_container(&self.plan.identity);
+        match bb_core::audit::follow(&self.plan.state_dir, &self.plan.identity, &sidecar) {
+            Ok(follower) => self.audit = Some(follower),
+            Err(e) => eprintln!("bot-bottle: the audit stream is kept at teardown only: {e:#}"),
+        }
+        Ok(self.interrupted("compose"))
     }
 
     fn exec(&self, turn: &Turn) -> Result<Outcome> {
@@ -197,6 +277,13 @@ impl Launch {
     /// Undoes every step in reverse, attempting each; reports failures at the end.
     fn teardown(mut self, outcome: Outcome) -> Result<i32> {
         let mut failures = Vec::new();
+        let status = match &outcome {
+            Outcome::Exited(code) => *code,
+            Outcome::Interrupted(sig) => 128 + sig,
+            Outcome::Failed(_) => 1,
+        };
+        let state = self.plan.state_dir.clone();
+        let keep_home = status != 0 || state.join(".preserve").exists();
         for step in self.done.iter().rev() {
             let result = match step {
                 // Stopped before the logs are taken, so that they hold the last decisions;
@@ -211,20 +298,15 @@ impl Launch {
                     stopped.and(logged).and(down)
                 }
                 Step::Networks => bb_net::remove(&self.plan.identity),
+                Step::Kube => self.kube_down(keep_home),
                 Step::State => Ok(()),
             };
             if let Err(err) = result {
                 failures.push(format!("{step:?}: {err:#}"));
             }
         }
-        let status = match &outcome {
-            Outcome::Exited(code) => *code,
-            Outcome::Interrupted(sig) => 128 + sig,
-            Outcome::Failed(_) => 1,
-        };
-        let state = &self.plan.state_dir;
         let _ = std::fs::remove_file(state.join(crate::bottles::WRAPPER_PID));
-        let keep = status != 0 || !failures.is_empty() || state.join(".preserve").exists();
+        let keep = keep_home || !failures.is_empty();
         if keep {
             eprintln!("bot-bottle: state kept in {}", state.display());
             eprintln!(
@@ -232,10 +314,12 @@ impl Launch {
                 self.plan.identity
             );
         } else {
-            if let Err(err) = std::fs::remove_dir_all(state) {
+            if let Err(err) = std::fs::remove_dir_all(&state) {
                 failures.push(format!("removing {}: {err}", state.display()));
             }
-            if let Err(err) = bb_compose::remove_home_volume(&self.plan.identity) {
+            if matches!(self.backend, Backend::Docker)
+                && let Err(err) = bb_compose::remove_home_volume(&self.plan.identity)
+            {
                 failures.push(format!("{err:#}"));
             }
         }
@@ -250,6 +334,22 @@ impl Launch {
             }
             Outcome::Exited(_) if !failures.is_empty() => Ok(status.max(1)),
             Outcome::Exited(_) => Ok(status),
+        }
+    }
+}
+
+impl Launch {
+    /// The bottle on the cluster: deleted with its namespace, or stopped with its home kept
+    /// (as compose keeps the home volume) when the state is kept.
+    fn kube_down(&self, keep_home: bool) -> Result<()> {
+        let Backend::Kubernetes(target) = &self.backend else {
+            return Ok(());
+        };
+        let namespace = bb_kube::names::namespace(&self.plan.identity);
+        if keep_home {
+            bb_kube::apply::stop(&namespace, &target.kubectl, target.wait)
+        } else {
+            bb_kube::apply::delete(&self.plan, &target.kubectl, target.wait)
         }
     }
 }

@@ -14,8 +14,18 @@ use crate::bottles;
 
 pub fn run(identity: &str) -> Result<()> {
     let state = bottles::state_dir(identity)?;
-    let bottle = bottles::of_identity(identity)?;
     let wrapper = bottles::wrapper_pid(&state);
+    let on_cluster = crate::kube_bottles::recorded(&state);
+    if let (Some(applied), None) = (&on_cluster, wrapper) {
+        crate::kube_bottles::stop(applied)?;
+        eprintln!(
+            "bot-bottle: {identity} stopped on the cluster (namespace {} and its home kept); state kept in {}",
+            applied.namespace,
+            state.display()
+        );
+        return Ok(());
+    }
+    let bottle = bottles::of_identity(identity)?;
     if bottle.is_empty() && wrapper.is_none() {
         return Err(InputError::new(format!("no running bottle {identity}"))
             .fix("bot-bottle list active shows the running ones")

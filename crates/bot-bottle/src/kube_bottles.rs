@@ -1,0 +1,161 @@
+//! Bottles on Kubernetes (`start --backend kubernetes`). A launch records where it applied the
+//! bottle (`state/<id>/kube.json`: namespace, context); `list active`, `stop` and `cleanup`
+//! find it on the cluster through that record and kubectl, as they find a compose bottle's
+//! containers through the engine.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bb_contract::layout::{kube, state_files::KUBE};
+use bb_contract::plan::KubePlan;
+use bb_kube::kubectl::Kubectl;
+use bb_kube::options::ApplyArgs;
+use serde::{Deserialize, Serialize};
+
+use crate::active::Active;
+
+/// How long `stop` and `cleanup` wait for a deletion.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Where a bottle was applied, and the flags it was applied with (`resume` applies it again
+/// with them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub applied: KubePlan,
+    pub launch: ApplyArgs,
+}
+
+/// Records where the bottle of `state_dir` was applied.
+pub fn remember(state_dir: &Path, record: &Record) -> Result<()> {
+    let text = serde_json::to_vec_pretty(record)?;
+    bb_core::fsx::write_file(&state_dir.join(KUBE), &text, 0o600)
+}
+
+/// The record of a bottle launched on Kubernetes, if it was.
+pub fn record(state_dir: &Path) -> Option<Record> {
+    let text = std::fs::read(state_dir.join(KUBE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Where the bottle of `state_dir` was applied, if it was launched on Kubernetes.
+pub fn recorded(state_dir: &Path) -> Option<KubePlan> {
+    record(state_dir).map(|r| r.applied)
+}
+
+fn kubectl(applied: &KubePlan) -> Result<Kubectl> {
+    Kubectl::find(applied.context.clone())
+}
+
+/// Stops it and keeps its home (the namespace and the claim stay).
+pub fn stop(applied: &KubePlan) -> Result<()> {
+    bb_kube::apply::stop(&applied.namespace, &kubectl(applied)?, WAIT)
+        .with_context(|| format!("stopping {} on the cluster", applied.namespace))
+}
+
+/// Deletes its namespace, its home with it.
+pub fn delete(applied: &KubePlan) -> Result<()> {
+    let kubectl = kubectl(applied)?;
+    let namespace = format!("namespace/{}", applied.namespace);
+    let timeout = format!("--timeout={}s", WAIT.as_secs());
+    kubectl
+        .run(
+            [
+                "delete",
+                namespace.as_str(),
+                "--ignore-not-found",
+                "--wait=true",
+                timeout.as_str(),
+            ],
+            None,
+            &[],
+        )
+        .map(drop)
+}
+
+/// The recorded bottles whose agent Pod runs, as `list active` shows them.
+pub fn active(state_root: &Path) -> Vec<Active> {
+    let Ok(dirs) = std::fs::read_dir(state_root) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for dir in dirs.flatten() {
+        let Some(applied) = recorded(&dir.path()) else {
+            continue;
+        };
+        let identity = dir.file_name().to_string_lossy().into_owned();
+        if let Some(row) = row(&identity, &applied) {
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// One row, from the agent Pod and the sidecar's Deployment; `None` when the pod is not
+/// running (or the cluster cannot be asked).
+fn row(identity: &str, applied: &KubePlan) -> Option<Active> {
+    let kubectl = kubectl(applied).ok()?;
+    let pod: serde_json::Value = kubectl
+        .run(
+            [
+                "get",
+                "pod",
+                applied.agent_pod.as_str(),
+                "-n",
+                applied.namespace.as_str(),
+                "-o",
+                "json",
+            ],
+            None,
+            &[],
+        )
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())?;
+    if pod["status"]["phase"] != "Running" {
+        return None;
+    }
+    let labels = &pod["metadata"]["labels"];
+    let started = pod["status"]["startTime"].as_str().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let runtime = pod["spec"]["runtimeClassName"]
+        .as_str()
+        .map(|class| format!("kubernetes ({class})"))
+        .unwrap_or_else(|| "kubernetes".into());
+    Some(Active {
+        identity: identity.to_string(),
+        label: pod["metadata"]["annotations"][bb_contract::layout::labels::LABEL]
+            .as_str()
+            .map(str::to_string),
+        agent: labels[bb_contract::layout::labels::AGENT]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        uptime_seconds: started
+            .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds().max(0)),
+        runtime,
+        sidecar: sidecar_health(&kubectl, &applied.namespace),
+        committed: None,
+    })
+}
+
+fn sidecar_health(kubectl: &Kubectl, namespace: &str) -> String {
+    let deployment = format!("deployment/{}", kube::SIDECAR);
+    let ready = kubectl.run(
+        [
+            "get",
+            deployment.as_str(),
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ],
+        None,
+        &[],
+    );
+    match ready.as_deref().map(str::trim) {
+        Ok("1") => "healthy".into(),
+        Ok(_) => "unhealthy".into(),
+        Err(_) => "down".into(),
+    }
+}

@@ -1,0 +1,292 @@
+//! `bot-bottle start --backend kubernetes` against a recording `kubectl` (this machine has no
+//! cluster): the stages apply, provision and run the agent in its pod; teardown stops the
+//! bottle and keeps its home when the state is kept, deletes the namespace on a clean exit;
+//! `list active`, `resume` and `cleanup` find it through its record. No secret value reaches an
+//! argv, the state folder or the output. The Docker CLI answers nothing here (`BB_DOCKER`): a bottle
+//! on a cluster needs no engine, and `cleanup` cannot touch the engine's real bottles.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bb_testkit::{Fixture, simple_bottle, text, unique_name};
+use serde_json::Value;
+
+const TOKEN: &str = "kube-backend-PLANTED-token-6d2f";
+
+/// Records each call (`call-NN.args`, and what it read on stdin as `call-NN.stdin`); answers
+/// like a cluster whose pods are up. The agent's own command exits with `$FAKE_AGENT_EXIT`.
+const FAKE_KUBECTL: &str = r#"#!/bin/sh
+dir="$FAKE_KUBECTL_DIR"
+n=$(printf '%02d' "$(ls "$dir" | grep -c '\.args$')")
+printf '%s\n' "$*" > "$dir/call-$n.args"
+case " $* " in
+  *" apply "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
+  *" get service "*) printf '10.96.0.88'; exit 0 ;;
+  *" get pod "*) printf '{"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"},"metadata":{"labels":{"bot-bottle.agent":"%s"}},"spec":{}}' "$FAKE_AGENT"; exit 0 ;;
+  *" get deployment/"*) printf '1'; exit 0 ;;
+  *" exec "*"tar -x"*) cat > "$dir/call-$n.stdin"; exit 0 ;;
+  *" exec "*"test -d"*) exit 1 ;;
+  *" exec "*) exit "${FAKE_AGENT_EXIT:-0}" ;;
+esac
+exit 0
+"#;
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    kubectl: PathBuf,
+    calls: PathBuf,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let kubectl = dir.path().join("kubectl");
+        std::fs::write(&kubectl, FAKE_KUBECTL).unwrap();
+        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let docker = dir.path().join("docker");
+        std::fs::write(&docker, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let calls = dir.path().join("calls");
+        std::fs::create_dir(&calls).unwrap();
+        Cluster {
+            dir,
+            kubectl,
+            calls,
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.calls)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "args"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
+            .collect()
+    }
+
+    /// Everything kubectl was given, argv and stdin.
+    fn everything(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&self.calls).unwrap().flatten() {
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(entry.path()).unwrap(),
+            ));
+        }
+        all
+    }
+}
+
+struct Bottle {
+    f: Fixture,
+    name: String,
+    env: Vec<(String, String)>,
+    cluster: Cluster,
+}
+
+impl Bottle {
+    fn new() -> Bottle {
+        let f = Fixture::new();
+        let name = unique_name("kb");
+        let env = simple_bottle(
+            &f,
+            &name,
+            "egress:\n  routes:\n    - host: api.example.org\n      auth: {scheme: Bearer, token_ref: BB_TEST_KUBE_TOKEN}\n",
+        );
+        Bottle {
+            f,
+            name,
+            env,
+            cluster: Cluster::new(),
+        }
+    }
+
+    fn run(&self, args: &[&str], agent_exit: &str) -> std::process::Output {
+        self.f
+            .cmd("bot-bottle")
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("BB_KUBECTL", &self.cluster.kubectl)
+            .env("BB_DOCKER", self.cluster.dir.path().join("docker"))
+            .env("FAKE_KUBECTL_DIR", &self.cluster.calls)
+            .env("FAKE_AGENT", &self.name)
+            .env("FAKE_AGENT_EXIT", agent_exit)
+            .env("BB_TEST_KUBE_TOKEN", TOKEN)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    }
+
+    fn start(&self, agent_exit: &str) -> std::process::Output {
+        self.run(
+            &[
+                "start",
+                &self.name,
+                "--headless",
+                "--prompt",
+                "run the tests",
+                "--runtime",
+                "runc",
+                "--backend",
+                "kubernetes",
+                "--sidecar-image",
+                "registry.example/bot-bottle-sidecar:1",
+                "--context",
+                "lab",
+            ],
+            agent_exit,
+        )
+    }
+
+    fn state_dirs(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.f.home().join("state"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn verbs(calls: &[String]) -> Vec<String> {
+    calls
+        .iter()
+        .map(|c| {
+            let words: Vec<&str> = c.split_whitespace().collect();
+            // `--context lab VERB …`
+            words[2..]
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn files_under(dir: &Path) -> String {
+    bb_testkit::walk(dir)
+        .iter()
+        .filter(|p| p.is_file())
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
+}
+
+#[test]
+fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it() {
+    let b = Bottle::new();
+    let out = b.start("7");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(7), "the agent's status: {stderr}");
+    let calls = b.cluster.calls();
+    assert!(
+        calls.iter().all(|c| c.starts_with("--context lab ")),
+        "{calls:#?}"
+    );
+    assert_eq!(
+        verbs(&calls),
+        [
+            "apply --server-side",
+            "get service",
+            "apply --server-side",
+            "rollout status",
+            "wait --for=condition=Ready",
+            "exec -i",
+            "exec -n",
+            "delete pod,deployment,service,secret,configmap,networkpolicy",
+        ],
+        "{calls:#?}"
+    );
+    assert!(
+        calls[6].contains("'run the tests'"),
+        "the headless turn: {}",
+        calls[6]
+    );
+    let provisioned = std::fs::read(b.cluster.calls.join("call-05.stdin")).unwrap();
+    let mut names: Vec<String> = tar::Archive::new(provisioned.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    names.sort();
+    assert!(
+        names.contains(&".bot-bottle-prompt.txt".to_string())
+            && names.contains(&".gitconfig".to_string()),
+        "the home's files went in on kubectl exec's stdin: {names:?}"
+    );
+
+    let kept = b.state_dirs();
+    assert_eq!(kept.len(), 1, "a non-zero exit keeps the state: {stderr}");
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(kept[0].join("kube.json")).unwrap()).unwrap();
+    assert_eq!(record["applied"]["sidecar_ip"], "10.96.0.88");
+    assert_eq!(
+        record["launch"]["cluster"]["sidecar_image"],
+        "registry.example/bot-bottle-sidecar:1"
+    );
+
+    let listed = b.run(&["list", "active", "--json"], "0");
+    let rows: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "running")
+        .unwrap_or_else(|| panic!("no running row: {rows}"));
+    assert_eq!(row["runtime"], "kubernetes");
+    assert_eq!(row["sidecar"], "healthy");
+    assert_eq!(row["agent"], b.name.as_str());
+
+    let identity = kept[0].file_name().unwrap().to_str().unwrap().to_string();
+    let before = b.cluster.calls().len();
+    let resumed = b.run(&["resume", &identity, "--yes", "--prompt", "go on"], "0");
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed).1);
+    let again = b.cluster.calls()[before..].to_vec();
+    assert!(
+        again[0].contains("apply --server-side")
+            && again.last().unwrap().contains("delete namespace/"),
+        "resume applies again with the recorded flags and a clean exit deletes the namespace: {again:#?}"
+    );
+    assert!(b.state_dirs().is_empty(), "a clean exit removes the state");
+
+    let shown = format!("{stdout}{stderr}{}", b.cluster.calls().join("\n"));
+    assert!(
+        !shown.contains(TOKEN),
+        "the token is in an argv or the output"
+    );
+    assert!(
+        b.cluster.everything().contains(TOKEN),
+        "control: the Secret got it on stdin"
+    );
+}
+
+#[test]
+fn cleanup_deletes_the_namespace_of_a_kept_bottle_before_its_state() {
+    let b = Bottle::new();
+    let out = b.start("3");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out).1);
+    let state = files_under(&b.f.home().join("state"));
+    assert!(
+        !state.contains(TOKEN),
+        "a secret value is in the state folder"
+    );
+    let namespace = format!(
+        "bb-{}",
+        b.state_dirs()[0].file_name().unwrap().to_str().unwrap()
+    );
+    let out = b.run(&["cleanup", "--yes"], "0");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!("namespace  {namespace}")),
+        "{stdout}"
+    );
+    let last = b.cluster.calls().last().unwrap().clone();
+    assert!(
+        last.starts_with(&format!("--context lab delete namespace/{namespace} ")),
+        "{last}"
+    );
+    assert!(b.state_dirs().is_empty());
+}

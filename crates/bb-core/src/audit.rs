@@ -75,26 +75,72 @@ fn keep_line(
     Ok(true)
 }
 
-/// `docker logs -f --timestamps` of `container` (after `since`, the engine's time, when given):
+/// Where a sidecar's log is read: its container on the engine, or its Deployment on a
+/// cluster. Both put the time first with `--timestamps` (RFC 3339), so their lines read alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    Docker {
+        container: String,
+    },
+    Kube {
+        context: Option<String>,
+        namespace: String,
+        /// `deployment/sidecar`.
+        object: String,
+    },
+}
+
+impl LogSource {
+    /// `docker logs -f --timestamps` or `kubectl logs -f --timestamps`, after `since` when
+    /// given.
+    fn follow_command(&self, since: Option<OffsetDateTime>) -> Result<std::process::Command> {
+        let since = since
+            .map(|t| t.format(&time::format_description::well_known::Rfc3339))
+            .transpose()?;
+        let mut cmd;
+        match self {
+            LogSource::Docker { container } => {
+                cmd = std::process::Command::new(crate::docker::docker_bin()?);
+                cmd.args(["logs", "-f", "--timestamps"]);
+                if let Some(since) = since {
+                    cmd.args(["--since", &since]);
+                }
+                cmd.arg(container);
+            }
+            LogSource::Kube {
+                context,
+                namespace,
+                object,
+            } => {
+                cmd = std::process::Command::new(crate::agent_exec::kubectl_bin()?);
+                if let Some(context) = context {
+                    cmd.args(["--context", context]);
+                }
+                cmd.args(["logs", "-f", "--timestamps", "-n", namespace]);
+                if let Some(since) = since {
+                    cmd.arg(format!("--since-time={since}"));
+                }
+                cmd.arg(object);
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+/// The sidecar's log followed from `source` (after `since`, the engine's time, when given):
 /// the process and its stdout, one line per log line.
 pub fn follow_logs(
-    container: &str,
+    source: &LogSource,
     since: Option<OffsetDateTime>,
 ) -> Result<(std::process::Child, std::process::ChildStdout)> {
-    let mut args = vec!["logs".to_owned(), "-f".into(), "--timestamps".into()];
-    if let Some(since) = since {
-        args.push("--since".into());
-        args.push(since.format(&time::format_description::well_known::Rfc3339)?);
-    }
-    args.push(container.to_owned());
-    let mut child = std::process::Command::new(crate::docker::docker_bin()?)
-        .args(&args)
+    let mut child = source
+        .follow_command(since)?
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .context("running docker logs -f")?;
-    let stdout = child.stdout.take().context("docker logs stdout")?;
+        .context("following the sidecar's log")?;
+    let stdout = child.stdout.take().context("the log's stdout")?;
     Ok((child, stdout))
 }
 
@@ -117,17 +163,17 @@ fn last_time(state: &Path) -> Option<OffsetDateTime> {
     })
 }
 
-/// A `docker logs -f` of a sidecar copied into the stream as it is written.
+/// A followed sidecar log copied into the stream as it is written.
 pub struct Follower {
     child: std::process::Child,
     copier: std::thread::JoinHandle<()>,
 }
 
-/// Follows `container`'s log into `state`'s stream from now on (lines older than the newest
-/// kept one are the engine's backlog of an earlier follow: skipped).
-pub fn follow(state: &Path, identity: &str, container: &str) -> Result<Follower> {
+/// Follows the sidecar's log into `state`'s stream from now on (lines older than the newest
+/// kept one are the backlog of an earlier follow: skipped).
+pub fn follow(state: &Path, identity: &str, source: &LogSource) -> Result<Follower> {
     use std::io::BufRead;
-    let (child, stdout) = follow_logs(container, None)?;
+    let (child, stdout) = follow_logs(source, None)?;
     let (state, identity) = (state.to_path_buf(), identity.to_owned());
     let copier = std::thread::spawn(move || {
         let last = last_time(&state);

@@ -250,6 +250,21 @@ mod tests {
     }
 
     #[test]
+    fn stopping_deletes_every_kind_rendered_but_the_namespace_and_the_home() {
+        let mut kinds: Vec<String> = ["plain", "repos"]
+            .iter()
+            .flat_map(|p| render(&plan(p), &options()).unwrap())
+            .map(|o| o.kind().to_lowercase())
+            .filter(|k| k != "namespace" && k != "persistentvolumeclaim")
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let mut stopped: Vec<&str> = apply::STOPPED_KINDS.split(',').collect();
+        stopped.sort();
+        assert_eq!(kinds, stopped);
+    }
+
+    #[test]
     fn what_is_missing_is_named_with_its_fix() {
         let mut p = plan("plain");
         p.compose = None;

@@ -219,6 +219,12 @@ impl Launch {
             launch: target.args.clone(),
         };
         crate::kube_bottles::remember(&self.plan.state_dir, &record)?;
+        let source = bb_core::audit::LogSource::Kube {
+            context: applied.context.clone(),
+            namespace: applied.namespace.clone(),
+            object: format!("deployment/{}", bb_contract::layout::kube::SIDECAR),
+        };
+        self.follow_audit(source, "not kept (kubectl logs deploy/sidecar shows it)");
         self.plan.kube = Some(applied);
         Ok(self.interrupted("compose"))
     }
@@ -243,12 +249,19 @@ impl Launch {
             bb_compose::up(&self.plan, &secrets)
         })?);
         drop(secrets);
-        let sidecar = names::sidecar_container(&self.plan.identity);
-        match bb_core::audit::follow(&self.plan.state_dir, &self.plan.identity, &sidecar) {
-            Ok(follower) => self.audit = Some(follower),
-            Err(e) => eprintln!("bot-bottle: the audit stream is kept at teardown only: {e:#}"),
-        }
+        let source = bb_core::audit::LogSource::Docker {
+            container: names::sidecar_container(&self.plan.identity),
+        };
+        self.follow_audit(source, "kept at teardown only");
         Ok(self.interrupted("compose"))
+    }
+
+    /// Copies the sidecar's log into the audit stream while the bottle runs.
+    fn follow_audit(&mut self, source: bb_core::audit::LogSource, otherwise: &str) {
+        match bb_core::audit::follow(&self.plan.state_dir, &self.plan.identity, &source) {
+            Ok(follower) => self.audit = Some(follower),
+            Err(e) => eprintln!("bot-bottle: the audit stream is {otherwise}: {e:#}"),
+        }
     }
 
     fn exec(&self, turn: &Turn) -> Result<Outcome> {
@@ -298,7 +311,14 @@ impl Launch {
                     stopped.and(logged).and(down)
                 }
                 Step::Networks => bb_net::remove(&self.plan.identity),
-                Step::Kube => self.kube_down(keep_home),
+                // The pod's log ends when it is deleted: the follower then has every line.
+                Step::Kube => {
+                    let down = self.kube_down(keep_home);
+                    if let Some(follower) = self.audit.take() {
+                        follower.finish(Duration::from_secs(5));
+                    }
+                    down
+                }
                 Step::State => Ok(()),
             };
             if let Err(err) = result {

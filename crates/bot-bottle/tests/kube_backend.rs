@@ -1,5 +1,6 @@
 //! `bot-bottle start --backend kubernetes` against a recording `kubectl` (this machine has no
-//! cluster): the stages apply, provision and run the agent in its pod; teardown stops the
+//! cluster): the stages apply, provision and run the agent in its pod while the sidecar's log
+//! is copied into the audit stream; teardown stops the
 //! bottle and keeps its home when the state is kept, deletes the namespace on a clean exit;
 //! `list active`, `resume` and `cleanup` find it through its record. No secret value reaches an
 //! argv, the state folder or the output. The Docker CLI answers nothing here (`BB_DOCKER`): a bottle
@@ -13,17 +14,19 @@ use serde_json::Value;
 
 const TOKEN: &str = "kube-backend-PLANTED-token-6d2f";
 
-/// Records each call (`call-NN.args`, and what it read on stdin as `call-NN.stdin`); answers
-/// like a cluster whose pods are up. The agent's own command exits with `$FAKE_AGENT_EXIT`.
+/// Records each call (`call-TIME-PID.args`, and what it read on stdin as `.stdin`: the
+/// launch follows the log while it provisions, so two calls may run at once); answers like a
+/// cluster whose pods are up. The agent's own command exits with `$FAKE_AGENT_EXIT`.
 const FAKE_KUBECTL: &str = r#"#!/bin/sh
 dir="$FAKE_KUBECTL_DIR"
-n=$(printf '%02d' "$(ls "$dir" | grep -c '\.args$')")
+n="$(date +%s%N)-$$"
 printf '%s\n' "$*" > "$dir/call-$n.args"
 case " $* " in
   *" apply "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" get service "*) printf '10.96.0.88'; exit 0 ;;
   *" get pod "*) printf '{"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"},"metadata":{"labels":{"bot-bottle.agent":"%s"}},"spec":{}}' "$FAKE_AGENT"; exit 0 ;;
   *" get deployment/"*) printf '1'; exit 0 ;;
+  *" logs -f --timestamps "*) echo '2026-12-07T10:00:00.5Z {"time":"2026-12-07T10:00:00.5Z","service":"egress","host":"api.example.org","method":"GET","path":"/","verdict":"allow","reason":"route api.example.org","detector":null}'; exit 0 ;;
   *" exec "*"tar -x"*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" exec "*"test -d"*) exit 1 ;;
   *" exec "*) exit "${FAKE_AGENT_EXIT:-0}" ;;
@@ -68,6 +71,19 @@ impl Cluster {
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
             .collect()
+    }
+
+    /// What the call whose arguments hold `marker` read on stdin.
+    fn stdin_of(&self, marker: &str) -> Vec<u8> {
+        for entry in std::fs::read_dir(&self.calls).unwrap().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "args")
+                && std::fs::read_to_string(&path).unwrap().contains(marker)
+            {
+                return std::fs::read(path.with_extension("stdin")).unwrap();
+            }
+        }
+        panic!("no call with {marker}")
     }
 
     /// Everything kubectl was given, argv and stdin.
@@ -185,6 +201,10 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
         calls.iter().all(|c| c.starts_with("--context lab ")),
         "{calls:#?}"
     );
+    let (followed, calls): (Vec<String>, Vec<String>) =
+        calls.into_iter().partition(|c| c.contains(" logs -f "));
+    assert_eq!(followed.len(), 1, "the sidecar's log is followed");
+    assert!(followed[0].ends_with(" deployment/sidecar"), "{followed:?}");
     assert_eq!(
         verbs(&calls),
         [
@@ -204,7 +224,7 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
         "the headless turn: {}",
         calls[6]
     );
-    let provisioned = std::fs::read(b.cluster.calls.join("call-05.stdin")).unwrap();
+    let provisioned = b.cluster.stdin_of("tar -x");
     let mut names: Vec<String> = tar::Archive::new(provisioned.as_slice())
         .entries()
         .unwrap()
@@ -219,6 +239,15 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
 
     let kept = b.state_dirs();
     assert_eq!(kept.len(), 1, "a non-zero exit keeps the state: {stderr}");
+    let identity = kept[0].file_name().unwrap().to_str().unwrap().to_string();
+    let logged = b.run(&["logs", &identity, "--json"], "0");
+    let line: Value = serde_json::from_slice(&logged.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&logged).1));
+    assert_eq!(
+        line["host"], "api.example.org",
+        "the pod's log, kept: {line}"
+    );
+    assert_eq!(line["bottle"], identity.as_str());
     let record: Value =
         serde_json::from_slice(&std::fs::read(kept[0].join("kube.json")).unwrap()).unwrap();
     assert_eq!(record["applied"]["sidecar_ip"], "10.96.0.88");
@@ -239,7 +268,6 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     assert_eq!(row["sidecar"], "healthy");
     assert_eq!(row["agent"], b.name.as_str());
 
-    let identity = kept[0].file_name().unwrap().to_str().unwrap().to_string();
     let before = b.cluster.calls().len();
     let resumed = b.run(&["resume", &identity, "--yes", "--prompt", "go on"], "0");
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed).1);

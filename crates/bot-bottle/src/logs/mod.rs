@@ -180,7 +180,10 @@ impl Tail {
     /// `docker logs -f` from after the backlog (from the start when there was none: a bottle
     /// found while following); its lines go to `tx` until it ends.
     fn follow(&self, tx: mpsc::Sender<Live>) -> Result<Child> {
-        let (child, stdout) = audit::follow_logs(&self.container, self.after)?;
+        let source = audit::LogSource::Docker {
+            container: self.container.clone(),
+        };
+        let (child, stdout) = audit::follow_logs(&source, self.after)?;
         let (identity, after, key) = (self.identity.clone(), self.after, self.key());
         std::thread::spawn(move || {
             for raw in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -168,15 +168,9 @@ pub fn render(plan: &Plan) -> Result<ComposePlan> {
         sidecar_image: bb_images::launch::sidecar_image()?,
         up: false,
     };
-    let routes = serde_json::to_vec_pretty(&plan.egress)?;
-    fsx::write_file(
-        &plan.state_dir.join(bb_contract::state::ROUTES_FILE),
-        &routes,
-        0o644,
-    )?;
+    launcher_side(plan)?;
     let extra_roots = copy_extra_roots(plan)?;
     write_gate_config(plan)?;
-    supervise_folders(plan)?;
     let mut doc = document(plan, &compose, network, extra_roots.as_deref());
     escape_dollars(&mut doc);
     fsx::write_file(
@@ -387,8 +381,19 @@ fn sidecar_volumes(plan: &Plan) -> Vec<String> {
     volumes
 }
 
-/// The supervise folder's parts, made by the user who launches: files the sidecar
-/// writes into them stay removable by that user (`cleanup`), whoever the sidecar runs as.
+/// The launcher's side of the sidecar's files, which `reload` and `supervise` work on and carry
+/// into the sidecar: the routes file and the supervise folders (whatever runs the bottle).
+pub fn launcher_side(plan: &Plan) -> Result<()> {
+    let routes = serde_json::to_vec_pretty(&plan.egress)?;
+    let file = plan.state_dir.join(bb_contract::state::ROUTES_FILE);
+    if let Some(dir) = file.parent() {
+        fsx::create_private_dir(dir)?;
+    }
+    fsx::write_file(&file, &routes, 0o644)?;
+    supervise_folders(plan)
+}
+
+/// The supervise folder's parts on the launcher.
 fn supervise_folders(plan: &Plan) -> Result<()> {
     use bb_contract::supervise::{DECISIONS, PROPOSALS, USED};
     let dir = plan.state_dir.join(bb_contract::state::SUPERVISE_DIR);

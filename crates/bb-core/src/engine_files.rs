@@ -76,7 +76,8 @@ pub fn get(container: &str, path: &str) -> Result<Option<Vec<FileOut>>> {
     files_of(&out.stdout).map(Some)
 }
 
-fn tar_of(dirs: &[&str], files: &[FileIn]) -> Result<Vec<u8>> {
+/// One tar of empty folders `dirs` and `files`, as `put` sends it.
+pub fn tar_of(dirs: &[&str], files: &[FileIn]) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for dir in dirs {
         let mut header = tar::Header::new_gnu();
@@ -111,7 +112,7 @@ fn relative(path: &Path) -> Result<&Path> {
 
 /// The regular files of a tar stream, named without its first component (`docker cp` names
 /// the entries after the folder that was read).
-fn files_of(archive: &[u8]) -> Result<Vec<FileOut>> {
+pub fn files_of(archive: &[u8]) -> Result<Vec<FileOut>> {
     let mut files = Vec::new();
     let mut reader = tar::Archive::new(archive);
     for entry in reader.entries()? {

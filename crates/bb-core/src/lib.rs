@@ -17,5 +17,6 @@ pub mod fsx;
 pub mod inspect;
 pub mod paths;
 pub mod progress;
+pub mod sidecar_at;
 pub mod signals;
 pub mod stage;

@@ -68,6 +68,7 @@ pub fn apply(
     wait: Duration,
 ) -> Result<KubePlan> {
     let namespace = names::namespace(&plan.identity);
+    bb_compose::render::launcher_side(plan)?;
     let result = make(plan, opts, kubectl, values, wait, &namespace);
     if result.is_err() {
         let _ = delete_namespace(kubectl, &namespace, wait);

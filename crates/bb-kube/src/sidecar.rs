@@ -112,6 +112,7 @@ fn pod_spec(ctx: &Ctx) -> PodSpec {
             fs_group: Some(kube::SIDECAR_UID),
             ..pod_security(kube::SIDECAR_UID)
         }),
+        init_containers: Some(vec![config_container(ctx)]),
         containers: vec![container(ctx)],
         volumes: Some(volumes(ctx.plan)),
         ..Default::default()
@@ -203,54 +204,72 @@ fn environment(ctx: &Ctx) -> Vec<EnvVar> {
     vars
 }
 
-/// The CA key's file: the owner is root, the group the pod's `fsGroup`.
-const KEY_MODE: i32 = 0o440;
+/// The source files of the configuration: read-only, readable by the pod's group only.
+const SOURCE_MODE: i32 = 0o440;
 
+/// Where the init container finds the configuration (the ConfigMap and the CA Secret).
+const CONFIG_SOURCE: &str = "/var/run/bot-bottle/config";
+
+/// The configuration as compose's sidecar has it: a writable folder at
+/// [`in_sidecar::CONFIG_DIR`] (in memory: the CA key never reaches the node's disk), filled at
+/// each start of the pod from the ConfigMap and the CA Secret, which `reload` and `supervise`
+/// update in place through `kubectl exec` as they do through the engine.
 fn volumes(plan: &Plan) -> Vec<Volume> {
-    let egress = vec![
-        config::projection(
-            kube::SIDECAR_CONFIG,
-            &[(
-                ROUTES_KEY,
-                relative(in_sidecar::ROUTES, in_sidecar::EGRESS_DIR),
-            )],
-            None,
-        ),
-        config::secret_projection(
-            kube::CA_SECRET,
-            &[
-                (
-                    config::CA_CERT_KEY,
-                    relative(in_sidecar::CA_CERT, in_sidecar::EGRESS_DIR),
-                ),
-                (
-                    config::CA_KEY_KEY,
-                    relative(in_sidecar::CA_KEY, in_sidecar::EGRESS_DIR),
-                ),
-            ],
-            KEY_MODE,
-        ),
-    ];
     let mut volumes = vec![
         empty_dir("tmp", "64Mi", true),
-        projected("egress", egress),
+        empty_dir("config", "16Mi", true),
+        projected("config-source", config_sources(plan)),
         empty_dir("supervise", "64Mi", false),
     ];
     if !plan.git_gate.repos.is_empty() {
-        volumes.push(projected("gate", gate_projections(plan)));
         volumes.push(empty_dir("gate-root", "4Gi", false));
     }
     volumes
 }
 
-/// The gate's folder: `repos.json` and the rules (its keys are in its environment).
-fn gate_projections(plan: &Plan) -> Vec<VolumeProjection> {
-    let dir = in_sidecar::GATE_DIR;
-    let mut files = vec![(REPOS_KEY, relative(in_sidecar::GATE_CONFIG, dir))];
-    if plan.git_gate.rules.is_some() {
-        files.push((GATE_RULES_KEY, relative(in_sidecar::GATE_RULES, dir)));
+/// Every file of the configuration, named as under [`in_sidecar::CONFIG_DIR`].
+fn config_sources(plan: &Plan) -> Vec<VolumeProjection> {
+    let dir = in_sidecar::CONFIG_DIR;
+    let mut files = vec![(ROUTES_KEY, relative(in_sidecar::ROUTES, dir))];
+    if !plan.git_gate.repos.is_empty() {
+        files.push((REPOS_KEY, relative(in_sidecar::GATE_CONFIG, dir)));
+        if plan.git_gate.rules.is_some() {
+            files.push((GATE_RULES_KEY, relative(in_sidecar::GATE_RULES, dir)));
+        }
     }
-    vec![config::projection(kube::SIDECAR_CONFIG, &files, None)]
+    let ca = [
+        (config::CA_CERT_KEY, relative(in_sidecar::CA_CERT, dir)),
+        (config::CA_KEY_KEY, relative(in_sidecar::CA_KEY, dir)),
+    ];
+    vec![
+        config::projection(kube::SIDECAR_CONFIG, &files, Some(SOURCE_MODE)),
+        config::secret_projection(kube::CA_SECRET, &ca, SOURCE_MODE),
+    ]
+}
+
+/// Copies the configuration into the writable folder, private to the sidecar's user (the
+/// `*` leaves out the projected volume's own `..data` links).
+fn config_container(ctx: &Ctx) -> Container {
+    let script = format!(
+        "set -e; umask 077; for f in {CONFIG_SOURCE}/*; do cp -RL \"$f\" {}/; done",
+        in_sidecar::CONFIG_DIR
+    );
+    Container {
+        name: "config".into(),
+        image: Some(ctx.sidecar_image.clone()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["sh".into(), "-c".into(), script]),
+        resources: Some(resources(
+            quantities(&[("cpu", "50m"), ("memory", "32Mi")]),
+            quantities(&[("cpu", "200m"), ("memory", "64Mi")]),
+        )),
+        security_context: Some(container_security()),
+        volume_mounts: Some(vec![
+            mount("config-source", CONFIG_SOURCE, true),
+            mount("config", in_sidecar::CONFIG_DIR, false),
+        ]),
+        ..Default::default()
+    }
 }
 
 fn projected(name: &str, sources: Vec<VolumeProjection>) -> Volume {
@@ -267,11 +286,10 @@ fn projected(name: &str, sources: Vec<VolumeProjection>) -> Volume {
 fn mounts(plan: &Plan) -> Vec<VolumeMount> {
     let mut mounts = vec![
         mount("tmp", "/tmp", false),
-        mount("egress", in_sidecar::EGRESS_DIR, true),
+        mount("config", in_sidecar::CONFIG_DIR, false),
         mount("supervise", in_sidecar::SUPERVISE_DIR, false),
     ];
     if !plan.git_gate.repos.is_empty() {
-        mounts.push(mount("gate", in_sidecar::GATE_DIR, true));
         mounts.push(mount("gate-root", in_sidecar::GATE_ROOT, false));
     }
     mounts

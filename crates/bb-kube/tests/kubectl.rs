@@ -81,14 +81,16 @@ impl Cluster {
     }
 }
 
-/// The `repos` fixture with its key command printing the fixture's deploy key.
-fn plan_text() -> String {
+/// The `repos` fixture with its key command printing the fixture's deploy key, its state
+/// folder in a temporary one.
+fn plan_text(state: &Path) -> String {
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("repos.json"))
         .unwrap()
         .replace("@FIXTURES@", FIXTURES);
     let mut plan: Value = serde_json::from_str(&text).unwrap();
     let key = format!("{FIXTURES}/deploy_key");
     plan["git_gate"]["repos"][1]["key_command"] = serde_json::json!(["cat", key]);
+    plan["state_dir"] = serde_json::json!(state);
     plan.to_string()
 }
 
@@ -123,7 +125,7 @@ fn apply_makes_the_namespace_and_service_first_then_everything_with_its_address(
                 "--context",
                 "lab",
             ],
-            &plan_text(),
+            &plan_text(&cluster.dir.path().join("state")),
         )
         .assert()
         .success()
@@ -223,7 +225,7 @@ fn a_failed_wait_deletes_the_namespace_and_shows_no_secret() {
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(),
+            &plan_text(&cluster.dir.path().join("state")),
         )
         .env("FAKE_FAIL", "wait")
         .assert()
@@ -249,7 +251,7 @@ fn an_address_outside_the_service_range_is_refused_before_anything_else_is_made(
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(),
+            &plan_text(&cluster.dir.path().join("state")),
         )
         .env("FAKE_CLUSTER_IP", "10.43.0.10")
         .assert()
@@ -273,7 +275,7 @@ fn applied_plan(cluster: &Cluster) -> Value {
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(),
+            &plan_text(&cluster.dir.path().join("state")),
         )
         .assert()
         .success()
@@ -336,7 +338,7 @@ fn delete_removes_the_namespace_with_the_plans_context() {
 fn exec_and_delete_need_an_applied_plan_and_kubectl() {
     let cluster = Cluster::new();
     let out = cluster
-        .bb_kube(&["exec"], &plan_text())
+        .bb_kube(&["exec"], &plan_text(&cluster.dir.path().join("state")))
         .assert()
         .code(2)
         .get_output()
@@ -344,7 +346,7 @@ fn exec_and_delete_need_an_applied_plan_and_kubectl() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("run bb-kube apply first"), "{stderr}");
     let out = cluster
-        .bb_kube(&["delete"], &plan_text())
+        .bb_kube(&["delete"], &plan_text(&cluster.dir.path().join("state")))
         .env("BB_KUBECTL", "")
         .env("PATH", "/nonexistent")
         .assert()

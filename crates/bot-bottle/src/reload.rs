@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use bb_contract::InputError;
 use bb_contract::gate::GateConfig;
-use bb_contract::layout::{names, sidecar};
+use bb_contract::layout::sidecar;
 use bb_contract::plan::{EgressPlan, Plan, RepoKey};
 use bb_contract::state::{GATE_CONFIG_FILE, ROUTES_FILE};
 use bb_plan::{Host, planner};
@@ -22,13 +22,7 @@ use crate::resume::read_metadata;
 
 pub fn run(identity: &str) -> Result<()> {
     let meta = read_metadata(identity)?;
-    let sidecar_up = bb_core::docker::succeeds([
-        "exec",
-        names::sidecar_container(identity).as_str(),
-        sidecar::SIDECAR_BIN,
-        "health",
-    ]);
-    if bottles::of_identity(identity)?.is_empty() || !sidecar_up {
+    if !crate::sidecar_files::sidecar(identity)?.healthy() {
         return Err(InputError::new(format!("bottle {identity} is not running"))
             .fix(format!(
                 "a stopped bottle reads its files when it starts: bot-bottle resume {identity}"
@@ -182,21 +176,10 @@ fn hand_over(identity: &str, tokens: &bb_compose::secrets::Secrets) -> Result<()
 /// Runs `command` in the sidecar of `identity` with `input` on its stdin (values never reach
 /// argv); its stderr when it fails.
 fn exec_with_stdin(identity: &str, command: &[&str], input: Vec<u8>) -> Result<(), String> {
-    let container = names::sidecar_container(identity);
-    let mut args = vec!["exec", "-i", container.as_str()];
-    args.extend_from_slice(command);
-    let out = duct::cmd("docker", args)
-        .stdin_bytes(input)
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| format!("running docker exec: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
+    crate::sidecar_files::sidecar(identity)
+        .and_then(|s| s.exec(command, Some(input)))
+        .map(drop)
+        .map_err(|e| format!("{e:#}"))
 }
 
 #[cfg(test)]

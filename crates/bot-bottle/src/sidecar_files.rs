@@ -1,35 +1,37 @@
 //! The sidecar's files that change while a bottle runs, carried through the engine (which may
-//! be another machine, so nothing is bind-mounted): the routes file (`reload`, `supervise`)
-//! and the supervise folder's proposals (out) and decisions (in). The state folder on the
-//! launcher stays the operator's side of both.
+//! be another machine, so nothing is bind-mounted) or, for a bottle on a cluster, through
+//! `kubectl exec`: the routes file (`reload`, `supervise`) and the supervise folder's
+//! proposals (out) and decisions (in). The state folder on the launcher stays the operator's
+//! side of both.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use bb_contract::layout::{names, sidecar as in_sidecar};
+use bb_contract::layout::sidecar as in_sidecar;
 use bb_contract::state::{ROUTES_FILE, SUPERVISE_DIR};
 use bb_contract::supervise::{self, PROPOSALS};
-use bb_core::engine_files::{self, FileIn};
+use bb_core::engine_files::FileIn;
+use bb_core::sidecar_at::SidecarAt;
+
+/// The sidecar of `identity`: in the namespace its launch recorded, else its container.
+pub fn sidecar(identity: &str) -> Result<SidecarAt> {
+    let state = crate::bottles::state_dir(identity)?;
+    let applied = crate::kube_bottles::recorded(&state);
+    Ok(SidecarAt::of(identity, applied.as_ref()))
+}
 
 /// Puts the bottle's routes file into its sidecar (which reads it at its next reload).
 pub fn push_routes(identity: &str) -> Result<()> {
     let routes = crate::bottles::state_dir(identity)?.join(ROUTES_FILE);
     let file = FileIn::read(&routes, relative(in_sidecar::ROUTES))?;
-    engine_files::put(
-        &names::sidecar_container(identity),
-        in_sidecar::CONFIG_DIR,
-        &[],
-        &[file],
-    )
+    sidecar(identity)?.put(in_sidecar::CONFIG_DIR, &[], &[file])
 }
 
 /// The routes file changed: puts it into the sidecar and sends `SIGHUP` (the proxy reloads
 /// it; it also does when it reads an approval for a call still waiting). `false` when the
 /// sidecar is not running.
 pub fn routes_changed(identity: &str) -> bool {
-    let sidecar = names::sidecar_container(identity);
-    push_routes(identity).is_ok()
-        && bb_core::docker::succeeds(["kill", "--signal", "HUP", sidecar.as_str()])
+    push_routes(identity).is_ok() && sidecar(identity).is_ok_and(|s| s.reload())
 }
 
 /// Carries an answer into the bottle: the routes file first (the sidecar reads it when it
@@ -41,8 +43,7 @@ pub fn deliver(identity: &str, decision_id: &str) -> bool {
         let path = supervise::decision_path(&dir, decision_id);
         let name = path.strip_prefix(&dir)?.to_path_buf();
         push_routes(identity)?;
-        engine_files::put(
-            &names::sidecar_container(identity),
+        sidecar(identity)?.put(
             in_sidecar::SUPERVISE_DIR,
             &[],
             &[FileIn::read(&path, name)?],
@@ -56,7 +57,7 @@ pub fn deliver(identity: &str, decision_id: &str) -> bool {
 /// is not this operator's). Returns the bottles that could not be read.
 pub fn fetch_proposals(state_root: &Path) -> Vec<(String, String)> {
     let mut failed = Vec::new();
-    let ours = running_sidecars()
+    let ours = running_sidecars(state_root)
         .into_iter()
         .filter(|identity| state_root.join(identity).is_dir());
     for identity in ours {
@@ -69,7 +70,7 @@ pub fn fetch_proposals(state_root: &Path) -> Vec<(String, String)> {
 
 fn fetch_one(state_root: &Path, identity: &str) -> Result<()> {
     let inside = format!("{}/{PROPOSALS}", in_sidecar::SUPERVISE_DIR);
-    let Some(files) = engine_files::get(&names::sidecar_container(identity), &inside)? else {
+    let Some(files) = sidecar(identity)?.get(&inside)? else {
         return Ok(());
     };
     let dir = state_root
@@ -97,13 +98,25 @@ fn proposal_name(path: &Path) -> Option<PathBuf> {
     supervise::is_id(id).then(|| PathBuf::from(name))
 }
 
-fn running_sidecars() -> Vec<String> {
-    crate::bottles::containers()
+/// The bottles whose sidecar runs: containers on the engine, and bottles on a cluster whose
+/// launch is still alive.
+fn running_sidecars(state_root: &Path) -> Vec<String> {
+    let mut running: Vec<String> = crate::bottles::containers()
         .unwrap_or_default()
         .into_iter()
         .filter(|c| c.running && c.role.as_deref() == Some("sidecar"))
         .filter_map(|c| c.identity)
-        .collect()
+        .collect();
+    let dirs = std::fs::read_dir(state_root)
+        .into_iter()
+        .flatten()
+        .flatten();
+    running.extend(
+        dirs.filter(|d| crate::kube_bottles::recorded(&d.path()).is_some())
+            .filter(|d| crate::bottles::wrapper_pid(&d.path()).is_some())
+            .map(|d| d.file_name().to_string_lossy().into_owned()),
+    );
+    running
 }
 
 /// A path of the sidecar's configuration, relative to its configuration folder.

@@ -28,6 +28,7 @@ case " $* " in
   *" get deployment/"*) printf '1'; exit 0 ;;
   *" logs -f --timestamps "*) echo '2026-12-07T10:00:00.5Z {"time":"2026-12-07T10:00:00.5Z","service":"egress","host":"api.example.org","method":"GET","path":"/","verdict":"allow","reason":"route api.example.org","detector":null}'; exit 0 ;;
   *" exec "*"tar -x"*) cat > "$dir/call-$n.stdin"; exit 0 ;;
+  *" exec -i "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" exec "*"test -d"*) exit 1 ;;
   *" exec "*) exit "${FAKE_AGENT_EXIT:-0}" ;;
 esac
@@ -267,6 +268,32 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     assert_eq!(row["runtime"], "kubernetes");
     assert_eq!(row["sidecar"], "healthy");
     assert_eq!(row["agent"], b.name.as_str());
+
+    // reload: the routes into the sidecar's configuration folder, then the tokens, both on
+    // kubectl exec's stdin.
+    let reloaded = b.run(&["reload", &identity], "0");
+    assert!(reloaded.status.success(), "{}", text(&reloaded).1);
+    let routes = b.cluster.stdin_of("tar -x -m -C /etc/bot-bottle -f -");
+    let files = bb_core::engine_files::files_of(&routes).unwrap();
+    assert!(
+        String::from_utf8_lossy(&files[0].bytes).contains("api.example.org"),
+        "{files:?}"
+    );
+    let tokens = b.cluster.stdin_of("bb-sidecar set-tokens");
+    assert_eq!(
+        String::from_utf8_lossy(&tokens),
+        format!("EGRESS_TOKEN_1={TOKEN}\n")
+    );
+    let set_tokens = b
+        .cluster
+        .calls()
+        .into_iter()
+        .find(|c| c.contains("set-tokens"))
+        .unwrap();
+    assert!(
+        set_tokens.contains(" deployment/sidecar -c sidecar -- "),
+        "{set_tokens}"
+    );
 
     let before = b.cluster.calls().len();
     let resumed = b.run(&["resume", &identity, "--yes", "--prompt", "go on"], "0");

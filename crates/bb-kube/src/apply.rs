@@ -17,7 +17,7 @@ use bb_contract::{InputError, Plan};
 
 use crate::kubectl::Kubectl;
 use crate::options::Options;
-use crate::{List, Object, config, names, sidecar};
+use crate::{List, Object, config, names, sidecar, teardown};
 
 /// The values of the bottle's Secrets, read by the caller from the launcher.
 pub struct Values {
@@ -59,7 +59,8 @@ impl Values {
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 
 /// Makes the bottle of `plan` on the cluster and waits until its sidecar and agent are ready.
-/// On failure the namespace (and so everything in it) is deleted before the error returns.
+/// On failure what apply made is removed before the error returns: the whole namespace when
+/// apply created it, else (a resumed bottle) everything but its home.
 pub fn apply(
     plan: &Plan,
     opts: &Options,
@@ -69,9 +70,13 @@ pub fn apply(
 ) -> Result<KubePlan> {
     let namespace = names::namespace(&plan.identity);
     bb_compose::render::launcher_side(plan)?;
+    let kept_home = teardown::namespace_exists(kubectl, &namespace)?;
     let result = make(plan, opts, kubectl, values, wait, &namespace);
     if result.is_err() {
-        let _ = delete_namespace(kubectl, &namespace, wait);
+        let _ = match kept_home {
+            true => teardown::stop(kubectl, &namespace, wait),
+            false => teardown::delete_namespace(kubectl, &namespace, wait),
+        };
     }
     result
 }
@@ -104,7 +109,7 @@ fn make(
     ready(kubectl, namespace, wait)?;
     Ok(KubePlan {
         namespace: namespace.to_string(),
-        context: kubectl.context.clone(),
+        context: kubectl.context.clone().or_else(|| current_context(kubectl)),
         sidecar_ip: sidecar_ip.to_string(),
         agent_pod: kube::AGENT.into(),
         agent_container: kube::AGENT.into(),
@@ -164,6 +169,13 @@ fn assigned_ip(kubectl: &Kubectl, namespace: &str, opts: &Options) -> Result<Ipv
     Ok(ip)
 }
 
+/// The context kubectl uses now: recorded, so that later commands (`stop`, `resume`, `cleanup`)
+/// reach this cluster whatever context is current then.
+fn current_context(kubectl: &Kubectl) -> Option<String> {
+    let name = kubectl.run(["config", "current-context"], None, &[]).ok()?;
+    Some(name.trim().to_string()).filter(|n| !n.is_empty())
+}
+
 /// Waits for the sidecar's rollout and the agent Pod's readiness.
 fn ready(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
     let timeout = format!("--timeout={}s", wait.as_secs());
@@ -197,60 +209,6 @@ fn ready(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
             &[],
         )
         .context("waiting for the agent")?;
-    Ok(())
-}
-
-/// Removes the bottle's namespace and everything in it (its home's claim too); a namespace
-/// already gone is no error.
-pub fn delete(plan: &Plan, kubectl: &Kubectl, wait: Duration) -> Result<()> {
-    let namespace = match &plan.kube {
-        Some(k) => k.namespace.clone(),
-        None => names::namespace(&plan.identity),
-    };
-    delete_namespace(kubectl, &namespace, wait)
-}
-
-/// Stops the bottle and keeps its home: every object of it but the namespace and the agent
-/// home's claim is deleted (what `bot-bottle` does when a launch keeps its state, as compose
-/// keeps the home volume). Applying again makes the rest anew.
-pub fn stop(namespace: &str, kubectl: &Kubectl, wait: Duration) -> Result<()> {
-    let timeout = format!("--timeout={}s", wait.as_secs());
-    let managed = format!("{}={}", kube::MANAGED_BY_LABEL, kube::MANAGED_BY);
-    kubectl.run(
-        [
-            "delete",
-            STOPPED_KINDS,
-            "-n",
-            namespace,
-            "-l",
-            managed.as_str(),
-            "--ignore-not-found",
-            "--wait=true",
-            timeout.as_str(),
-        ],
-        None,
-        &[],
-    )?;
-    Ok(())
-}
-
-/// What [`stop`] deletes: every kind [`crate::render`] makes in the namespace but the claim.
-pub const STOPPED_KINDS: &str = "pod,deployment,service,secret,configmap,networkpolicy";
-
-fn delete_namespace(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
-    let timeout = format!("--timeout={}s", wait.as_secs());
-    let name = format!("namespace/{namespace}");
-    kubectl.run(
-        [
-            "delete",
-            name.as_str(),
-            "--ignore-not-found",
-            "--wait=true",
-            timeout.as_str(),
-        ],
-        None,
-        &[],
-    )?;
     Ok(())
 }
 

@@ -93,11 +93,23 @@ impl Kubectl {
 pub const FIELD_MANAGER: &str = "bot-bottle";
 
 /// `text` with every value of `secrets` replaced (a server's message may quote what it was
-/// given).
+/// given): as it is, JSON-escaped (a multi-line key quoted in a message), and each of its
+/// lines of 16 characters or more (a PEM quoted in part).
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut text = text.to_string();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        text = text.replace(secret, "[redacted]");
+        let escaped = serde_json::to_string(secret).expect("a string serialises");
+        let mut forms = vec![secret.to_string(), escaped.trim_matches('"').to_string()];
+        forms.extend(
+            secret
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.len() >= 16)
+                .map(str::to_string),
+        );
+        for form in forms {
+            text = text.replace(&form, "[redacted]");
+        }
     }
     text
 }
@@ -124,5 +136,11 @@ mod tests {
             "invalid value \"[redacted]\" in a b",
             "short values are not scrubbed: they would mangle the message"
         );
+        let key = "-----BEGIN KEY-----\nAAAABBBBCCCCDDDDEEEE\n-----END KEY-----\n";
+        let quoted = format!("bad: {}", serde_json::to_string(key).unwrap());
+        let scrubbed = scrub(&quoted, &[key]);
+        assert!(!scrubbed.contains("AAAABBBB"), "{scrubbed}");
+        let line = scrub("near AAAABBBBCCCCDDDDEEEE here", &[key]);
+        assert_eq!(line, "near [redacted] here");
     }
 }

@@ -22,6 +22,7 @@ mod pod;
 pub mod policy;
 pub mod reach;
 pub mod sidecar;
+pub mod teardown;
 
 use bb_contract::Plan;
 use k8s_openapi::Resource;
@@ -259,7 +260,10 @@ mod tests {
             .collect();
         kinds.sort();
         kinds.dedup();
-        let mut stopped: Vec<&str> = apply::STOPPED_KINDS.split(',').collect();
+        let mut stopped: Vec<&str> = teardown::WORKLOADS
+            .split(',')
+            .chain(teardown::AFTER_WORKLOADS.split(','))
+            .collect();
         stopped.sort();
         assert_eq!(kinds, stopped);
     }

@@ -135,7 +135,7 @@ fn delete(mut plan: Plan, args: &KubectlArgs) -> Result<()> {
         .clone()
         .or_else(|| plan.kube.as_ref().and_then(|k| k.context.clone()));
     let kubectl = Kubectl::find(context)?;
-    bb_kube::apply::delete(&plan, &kubectl, Duration::from_secs(args.wait))?;
+    bb_kube::teardown::delete(&plan, &kubectl, Duration::from_secs(args.wait))?;
     if let Some(kube) = plan.kube.as_mut() {
         kube.applied = false;
     }

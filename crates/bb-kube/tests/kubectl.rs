@@ -12,14 +12,21 @@ const TOKEN: &str = "sk-ant-oat01-PLANTED-apply-3f9e1b";
 const CLUSTER_IP: &str = "10.96.0.77";
 
 /// Every call is recorded as `call-NN.args` (its arguments) and, for `apply`, `call-NN.stdin`.
+/// The namespace exists once something was applied (or from the start: `FAKE_NS_EXISTS`).
+/// `FAKE_FAIL=secrets` fails the apply that carries the Secrets, quoting it all on stderr.
 const FAKE_KUBECTL: &str = r#"#!/bin/sh
 dir="$FAKE_KUBECTL_DIR"
 n=$(printf '%02d' "$(ls "$dir" | grep -c '\.args$')")
 printf '%s\n' "$*" > "$dir/call-$n.args"
 case " $* " in
-  *" apply "*) cat > "$dir/call-$n.stdin" ;;
+  *" apply "*) cat > "$dir/call-$n.stdin"; : > "$dir/namespace"
+    if [ "$FAKE_FAIL" = secrets ] && grep -q stringData "$dir/call-$n.stdin"; then
+      echo "Error from server: $(cat "$dir/call-$n.stdin")" >&2; exit 1; fi ;;
 esac
 case " $* " in
+  *" get namespace/"*) if [ -e "$dir/namespace" ] || [ -n "$FAKE_NS_EXISTS" ]; then
+      printf 'namespace/x\n'; fi ;;
+  *" config current-context "*) printf 'fake-context\n' ;;
   *" get service "*) printf '%s' "${FAKE_CLUSTER_IP:-10.96.0.77}" ;;
   *" wait "*) if [ "$FAKE_FAIL" = wait ]; then
       echo "error: timed out waiting for the condition on pods/agent" >&2; exit 1; fi ;;
@@ -146,7 +153,7 @@ fn apply_makes_the_namespace_and_service_first_then_everything_with_its_address(
         .collect();
     assert_eq!(
         verbs,
-        ["apply", "get", "apply", "rollout", "wait"],
+        ["get", "apply", "get", "apply", "rollout", "wait"],
         "{calls:#?}"
     );
     assert!(
@@ -154,12 +161,12 @@ fn apply_makes_the_namespace_and_service_first_then_everything_with_its_address(
         "{calls:#?}"
     );
     assert!(
-        calls[0].contains("--server-side"),
+        calls[1].contains("--server-side"),
         "no last-applied annotation: {}",
-        calls[0]
+        calls[1]
     );
 
-    let first = cluster.stdin_of(0);
+    let first = cluster.stdin_of(1);
     let kinds: Vec<&str> = first["items"]
         .as_array()
         .unwrap()
@@ -172,7 +179,7 @@ fn apply_makes_the_namespace_and_service_first_then_everything_with_its_address(
         "the cluster picks it"
     );
 
-    let all = cluster.stdin_of(2);
+    let all = cluster.stdin_of(3);
     let pod = items_of(&all, "Pod")[0];
     assert_eq!(pod["spec"]["dnsConfig"]["nameservers"][0], CLUSTER_IP);
     let secret = |name: &str| {
@@ -235,13 +242,70 @@ fn a_failed_wait_deletes_the_namespace_and_shows_no_secret() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("waiting for the agent"), "{stderr}");
     let calls = cluster.calls();
-    let last = calls.last().unwrap();
+    let n = calls.len();
     assert!(
-        last.starts_with("delete namespace/bb-") && last.contains("--ignore-not-found"),
+        calls[n - 2].starts_with("delete pod,deployment -n bb-")
+            && calls[n - 2].contains("--wait=true"),
+        "the pods go first, while the policies still wall them in: {calls:#?}"
+    );
+    assert!(
+        calls[n - 1].starts_with("delete namespace/bb-")
+            && calls[n - 1].contains("--ignore-not-found"),
         "{calls:#?}"
     );
     for value in secret_values() {
         assert!(!stderr.contains(&value), "{value}");
+    }
+}
+
+#[test]
+fn a_failed_apply_of_a_kept_bottle_keeps_its_home() {
+    let cluster = Cluster::new();
+    cluster
+        .bb_kube(
+            &["apply", "--sidecar-image", "reg.example/sidecar:1"],
+            &plan_text(&cluster.dir.path().join("state")),
+        )
+        .env("FAKE_FAIL", "wait")
+        .env("FAKE_NS_EXISTS", "1")
+        .assert()
+        .code(1);
+    let calls = cluster.calls();
+    assert!(
+        !calls.iter().any(|c| c.starts_with("delete namespace/")),
+        "the namespace held the home of a kept bottle: {calls:#?}"
+    );
+    let n = calls.len();
+    assert!(
+        calls[n - 2].starts_with("delete pod,deployment "),
+        "{calls:#?}"
+    );
+    assert!(
+        calls[n - 1].starts_with("delete service,secret,configmap,networkpolicy "),
+        "{calls:#?}"
+    );
+}
+
+#[test]
+fn a_server_that_quotes_the_secrets_gets_them_scrubbed() {
+    let cluster = Cluster::new();
+    let out = cluster
+        .bb_kube(
+            &["apply", "--sidecar-image", "reg.example/sidecar:1"],
+            &plan_text(&cluster.dir.path().join("state")),
+        )
+        .env("FAKE_FAIL", "secrets")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stringData") && stderr.contains("[redacted]"),
+        "control: the server's message is shown: {stderr}"
+    );
+    for value in secret_values() {
+        assert!(!stderr.contains(&value), "{value} in {stderr}");
     }
 }
 
@@ -266,8 +330,13 @@ fn an_address_outside_the_service_range_is_refused_before_anything_else_is_made(
     let errors = stderr.lines().filter(|l| l.contains("error")).count();
     assert_eq!(errors, 1, "one line, with its fix: {stderr}");
     let calls = cluster.calls();
-    assert_eq!(calls.len(), 3, "apply, get, delete: {calls:#?}");
-    assert!(calls[2].starts_with("delete namespace/"), "{calls:#?}");
+    let verbs: Vec<&str> = calls.iter().map(|c| c.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        verbs,
+        ["get", "apply", "get", "get", "delete", "delete"],
+        "the namespace and Service, their address, then nothing but deletion: {calls:#?}"
+    );
+    assert!(calls[5].starts_with("delete namespace/"), "{calls:#?}");
 }
 
 /// The plan `apply` printed, with its `provision` section as bb-provision adds it.
@@ -305,7 +374,8 @@ fn exec_runs_the_agent_in_its_pod_and_exits_with_its_status() {
         .code(7);
     let calls = cluster.calls();
     let exec = calls.last().unwrap();
-    let expected = format!("exec -n {namespace} agent -c agent -- sh -c cd '");
+    let expected =
+        format!("--context fake-context exec -n {namespace} agent -c agent -- sh -c cd '");
     assert!(exec.starts_with(&expected), "{exec}");
     assert!(exec.contains("'run the tests'"), "{exec}");
 }

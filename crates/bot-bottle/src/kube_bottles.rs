@@ -49,28 +49,13 @@ fn kubectl(applied: &KubePlan) -> Result<Kubectl> {
 
 /// Stops it and keeps its home (the namespace and the claim stay).
 pub fn stop(applied: &KubePlan) -> Result<()> {
-    bb_kube::apply::stop(&applied.namespace, &kubectl(applied)?, WAIT)
+    bb_kube::teardown::stop(&kubectl(applied)?, &applied.namespace, WAIT)
         .with_context(|| format!("stopping {} on the cluster", applied.namespace))
 }
 
-/// Deletes its namespace, its home with it.
+/// Deletes its pods, then its namespace, its home with it.
 pub fn delete(applied: &KubePlan) -> Result<()> {
-    let kubectl = kubectl(applied)?;
-    let namespace = format!("namespace/{}", applied.namespace);
-    let timeout = format!("--timeout={}s", WAIT.as_secs());
-    kubectl
-        .run(
-            [
-                "delete",
-                namespace.as_str(),
-                "--ignore-not-found",
-                "--wait=true",
-                timeout.as_str(),
-            ],
-            None,
-            &[],
-        )
-        .map(drop)
+    bb_kube::teardown::delete_namespace(&kubectl(applied)?, &applied.namespace, WAIT)
 }
 
 /// The recorded bottles whose agent Pod runs, as `list active` shows them.

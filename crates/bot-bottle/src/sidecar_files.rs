@@ -49,7 +49,7 @@ pub fn deliver(identity: &str, decision_id: &str) -> bool {
             &[FileIn::read(&path, name)?],
         )
     };
-    sent().is_ok() && routes_changed(identity)
+    sent().is_ok() && sidecar(identity).is_ok_and(|s| s.reload())
 }
 
 /// Brings the proposals of every running bottle of `state_root` into its state folder, where

@@ -367,9 +367,9 @@ impl Launch {
         };
         let namespace = bb_kube::names::namespace(&self.plan.identity);
         if keep_home {
-            bb_kube::apply::stop(&namespace, &target.kubectl, target.wait)
+            bb_kube::teardown::stop(&target.kubectl, &namespace, target.wait)
         } else {
-            bb_kube::apply::delete(&self.plan, &target.kubectl, target.wait)
+            bb_kube::teardown::delete(&self.plan, &target.kubectl, target.wait)
         }
     }
 }

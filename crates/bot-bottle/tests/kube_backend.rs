@@ -23,6 +23,7 @@ n="$(date +%s%N)-$$"
 printf '%s\n' "$*" > "$dir/call-$n.args"
 case " $* " in
   *" apply "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
+  *" get namespace/"*) printf 'namespace/x\n'; exit 0 ;;
   *" get service "*) printf '10.96.0.88'; exit 0 ;;
   *" get pod "*) printf '{"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"},"metadata":{"labels":{"bot-bottle.agent":"%s"}},"spec":{}}' "$FAKE_AGENT"; exit 0 ;;
   *" get deployment/"*) printf '1'; exit 0 ;;
@@ -173,12 +174,8 @@ fn verbs(calls: &[String]) -> Vec<String> {
         .map(|c| {
             let words: Vec<&str> = c.split_whitespace().collect();
             // `--context lab VERB …`
-            words[2..]
-                .iter()
-                .take(2)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ")
+            let verb = words[2..].iter().take(2).copied().collect::<Vec<_>>();
+            verb.join(" ").split('/').next().unwrap().to_string()
         })
         .collect()
 }
@@ -209,6 +206,7 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     assert_eq!(
         verbs(&calls),
         [
+            "get namespace",
             "apply --server-side",
             "get service",
             "apply --server-side",
@@ -216,14 +214,16 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
             "wait --for=condition=Ready",
             "exec -i",
             "exec -n",
-            "delete pod,deployment,service,secret,configmap,networkpolicy",
+            // Kept: the pods first (while the policies still wall them in), the home stays.
+            "delete pod,deployment",
+            "delete service,secret,configmap,networkpolicy",
         ],
         "{calls:#?}"
     );
     assert!(
-        calls[6].contains("'run the tests'"),
+        calls[7].contains("'run the tests'"),
         "the headless turn: {}",
-        calls[6]
+        calls[7]
     );
     let provisioned = b.cluster.stdin_of("tar -x");
     let mut names: Vec<String> = tar::Archive::new(provisioned.as_slice())
@@ -300,7 +300,7 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed).1);
     let again = b.cluster.calls()[before..].to_vec();
     assert!(
-        again[0].contains("apply --server-side")
+        again[1].contains("apply --server-side")
             && again.last().unwrap().contains("delete namespace/"),
         "resume applies again with the recorded flags and a clean exit deletes the namespace: {again:#?}"
     );

@@ -40,7 +40,19 @@ fn write_gate_config(plan: &Plan) -> Result<()> {
     if plan.git_gate.repos.is_empty() {
         return Ok(());
     }
-    let config = GateConfig {
+    let config = gate_config(plan);
+    fsx::write_file(
+        &gate_config_file(plan),
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+        0o644,
+    )?;
+    write_gate_rules(plan)
+}
+
+/// `repos.json` of a bottle's gate: the plan's repos, the rules where the sidecar sees them,
+/// every key in the gate's environment (held by an agent), whatever runs the bottle.
+pub fn gate_config(plan: &Plan) -> GateConfig {
+    GateConfig {
         repos: plan.git_gate.repos.clone(),
         user: plan.git_gate.user.clone(),
         rules: plan
@@ -50,13 +62,7 @@ fn write_gate_config(plan: &Plan) -> Result<()> {
             .map(|_| in_sidecar::GATE_RULES.into()),
         key_dir: in_sidecar::GATE_KEY_DIR.into(),
         agent_keys: true,
-    };
-    fsx::write_file(
-        &gate_config_file(plan),
-        serde_json::to_string_pretty(&config)?.as_bytes(),
-        0o644,
-    )?;
-    write_gate_rules(plan)
+    }
 }
 
 /// The bottle's rules file with its `[extend]` chain merged into one file, so the sidecar needs
@@ -105,17 +111,9 @@ pub fn sidecar_files(plan: &Plan) -> Result<Vec<FileIn>> {
         }
     }
     for (host, inside) in from_state {
-        files.push(FileIn::read(&host, config_relative(inside))?);
+        files.push(FileIn::read(&host, in_sidecar::in_config(inside))?);
     }
     Ok(files)
-}
-
-/// A path of the sidecar's configuration, relative to [`in_sidecar::CONFIG_DIR`].
-fn config_relative(inside: &str) -> PathBuf {
-    Path::new(inside)
-        .strip_prefix(in_sidecar::CONFIG_DIR)
-        .expect("the sidecar's configuration lies under its config folder")
-        .to_path_buf()
 }
 
 /// `BOT_BOTTLE_EXTRA_ROOTS`' copy in the state folder.
@@ -240,7 +238,7 @@ fn document(
         "dns": [sidecar_ip],
         "networks": {"internal": {}},
         "volumes": [format!("home:{}", in_agent::HOME)],
-        "labels": labels(plan, "agent"),
+        "labels": labels(plan, label::AGENT_ROLE),
         "cap_drop": ["NET_RAW", "MKNOD"],
         "security_opt": ["no-new-privileges:true"],
         "depends_on": ["sidecar"],
@@ -296,7 +294,7 @@ fn document(
             "timeout": "2s",
             "retries": 3,
         },
-        "labels": labels(plan, "sidecar"),
+        "labels": labels(plan, label::SIDECAR_ROLE),
         "cap_drop": ["NET_RAW", "MKNOD"],
         "security_opt": ["no-new-privileges:true"],
         "read_only": true,

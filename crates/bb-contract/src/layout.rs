@@ -63,20 +63,34 @@ pub mod agent {
 
 /// Paths inside the sidecar container.
 pub mod sidecar {
+    macro_rules! config {
+        () => {
+            "/etc/bot-bottle"
+        };
+    }
     macro_rules! egress {
         () => {
-            "/etc/bot-bottle/egress"
+            concat!(config!(), "/egress")
         };
     }
     macro_rules! gate {
         () => {
-            "/etc/bot-bottle/git-gate"
+            concat!(config!(), "/git-gate")
         };
     }
     /// The sidecar's configuration (the proxy's and the gate's): a volume of the container,
     /// filled through the engine before the sidecar starts (`bb_core::engine_files`), never a
     /// folder of the launcher's.
-    pub const CONFIG_DIR: &str = "/etc/bot-bottle";
+    pub const CONFIG_DIR: &str = config!();
+
+    /// A path of the configuration (`ROUTES`, `CA_KEY`, …) relative to [`CONFIG_DIR`]: its
+    /// name in the tar that fills the folder, or under the folder a pod's volume fills.
+    pub fn in_config(path: &str) -> &str {
+        path.strip_prefix(CONFIG_DIR)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or_else(|| panic!("{path} is not in the sidecar's configuration folder"))
+    }
     /// The proxy's configuration folder.
     pub const EGRESS_DIR: &str = egress!();
     /// The plan's `egress` section, as the proxy reads it.
@@ -183,6 +197,16 @@ pub mod audit {
 
 /// Docker resource names of a bottle, all `bot-bottle-<identity>-…`.
 pub mod names {
+    /// Whether `id` is a bottle identity: 3 to 48 lower-case letters, digits and `-`, not
+    /// starting with `-` (a safe Docker name component and file name).
+    pub fn is_identity(id: &str) -> bool {
+        (3..=48).contains(&id.len())
+            && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
     /// The prefix of every resource bot-bottle creates.
     pub const PREFIX: &str = "bot-bottle-";
     /// The compose project.
@@ -212,12 +236,16 @@ pub mod names {
 /// A bottle on Kubernetes (`bb-kube`): the namespace, the names of its objects, and the labels,
 /// annotations and ports that `render` and `apply` agree on.
 pub mod kube {
+    /// The sidecar's Deployment, as kubectl names it (`logs`, `exec`, `rollout status`).
+    pub fn sidecar_deployment() -> String {
+        format!("deployment/{SIDECAR}")
+    }
     /// A bottle's namespace is this prefix and its identity (`bb-fixer-x7k2p`).
     pub const NAMESPACE_PREFIX: &str = "bb-";
     /// The sidecar's Deployment and Service.
-    pub const SIDECAR: &str = "sidecar";
+    pub const SIDECAR: &str = super::labels::SIDECAR_ROLE;
     /// The agent's Pod.
-    pub const AGENT: &str = "agent";
+    pub const AGENT: &str = super::labels::AGENT_ROLE;
     /// The agent home's PersistentVolumeClaim.
     pub const HOME_CLAIM: &str = "agent-home";
     /// Secret: the bottle CA's certificate and key (sidecar only).
@@ -253,6 +281,9 @@ pub mod labels {
     pub const IDENTITY: &str = "bot-bottle.identity";
     /// `agent`, `sidecar`, `home`, ...
     pub const ROLE: &str = "bot-bottle.role";
+    /// The values of [`ROLE`] for the two containers (the pods' components on a cluster).
+    pub const AGENT_ROLE: &str = "agent";
+    pub const SIDECAR_ROLE: &str = "sidecar";
     pub const AGENT: &str = "bot-bottle.agent";
     pub const RUNTIME: &str = "bot-bottle.runtime";
     /// The operator's `--label`.

@@ -5,6 +5,10 @@
 //! cannot push a line out first), and every teardown appends what is not kept yet ([`keep`]). Capped by rotation: `audit.jsonl` grows to [`audit::MAX_BYTES`], then becomes
 //! `audit.jsonl.1` (and `.1` becomes `.2` …); [`audit::ROTATED`] old files are kept.
 
+mod follow;
+
+pub use follow::{Follower, LogSource, follow, follow_logs};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +60,7 @@ pub fn keep(state: &Path, identity: &str, raw: &str) -> Result<usize> {
 
 /// Appends one `docker logs` line, marked as `identity`'s, when it is a log line newer than
 /// `last` (the newest kept when the copy began); whether it did.
-fn keep_line(
+pub(crate) fn keep_line(
     state: &Path,
     identity: &str,
     last: Option<OffsetDateTime>,
@@ -75,75 +79,6 @@ fn keep_line(
     Ok(true)
 }
 
-/// Where a sidecar's log is read: its container on the engine, or its Deployment on a
-/// cluster. Both put the time first with `--timestamps` (RFC 3339), so their lines read alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogSource {
-    Docker {
-        container: String,
-    },
-    Kube {
-        context: Option<String>,
-        namespace: String,
-        /// `deployment/sidecar`.
-        object: String,
-    },
-}
-
-impl LogSource {
-    /// `docker logs -f --timestamps` or `kubectl logs -f --timestamps`, after `since` when
-    /// given.
-    fn follow_command(&self, since: Option<OffsetDateTime>) -> Result<std::process::Command> {
-        let since = since
-            .map(|t| t.format(&time::format_description::well_known::Rfc3339))
-            .transpose()?;
-        let mut cmd;
-        match self {
-            LogSource::Docker { container } => {
-                cmd = std::process::Command::new(crate::docker::docker_bin()?);
-                cmd.args(["logs", "-f", "--timestamps"]);
-                if let Some(since) = since {
-                    cmd.args(["--since", &since]);
-                }
-                cmd.arg(container);
-            }
-            LogSource::Kube {
-                context,
-                namespace,
-                object,
-            } => {
-                cmd = std::process::Command::new(crate::agent_exec::kubectl_bin()?);
-                if let Some(context) = context {
-                    cmd.args(["--context", context]);
-                }
-                cmd.args(["logs", "-f", "--timestamps", "-n", namespace]);
-                if let Some(since) = since {
-                    cmd.arg(format!("--since-time={since}"));
-                }
-                cmd.arg(object);
-            }
-        }
-        Ok(cmd)
-    }
-}
-
-/// The sidecar's log followed from `source` (after `since`, the engine's time, when given):
-/// the process and its stdout, one line per log line.
-pub fn follow_logs(
-    source: &LogSource,
-    since: Option<OffsetDateTime>,
-) -> Result<(std::process::Child, std::process::ChildStdout)> {
-    let mut child = source
-        .follow_command(since)?
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .context("following the sidecar's log")?;
-    let stdout = child.stdout.take().context("the log's stdout")?;
-    Ok((child, stdout))
-}
-
 /// The engine's time at the start of a `--timestamps` line.
 pub fn engine_time(raw: &str) -> Option<OffsetDateTime> {
     let stamp = raw.split_once(' ')?.0;
@@ -156,51 +91,11 @@ pub fn parse_logged(line: &str) -> Option<LogLine<'static>> {
 }
 
 /// The newest time kept (lines are not quite in time order: services write concurrently).
-fn last_time(state: &Path) -> Option<OffsetDateTime> {
+pub(crate) fn last_time(state: &Path) -> Option<OffsetDateTime> {
     files(state).iter().rev().find_map(|file| {
         let text = std::fs::read_to_string(file).ok()?;
         text.lines().filter_map(|l| LogLine::parse(l)?.time()).max()
     })
-}
-
-/// A followed sidecar log copied into the stream as it is written.
-pub struct Follower {
-    child: std::process::Child,
-    copier: std::thread::JoinHandle<()>,
-}
-
-/// Follows the sidecar's log into `state`'s stream from now on (lines older than the newest
-/// kept one are the backlog of an earlier follow: skipped).
-pub fn follow(state: &Path, identity: &str, source: &LogSource) -> Result<Follower> {
-    use std::io::BufRead;
-    let (child, stdout) = follow_logs(source, None)?;
-    let (state, identity) = (state.to_path_buf(), identity.to_owned());
-    let copier = std::thread::spawn(move || {
-        let last = last_time(&state);
-        for raw in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if keep_line(&state, &identity, last, &raw).is_err() {
-                return;
-            }
-        }
-    });
-    Ok(Follower { child, copier })
-}
-
-impl Follower {
-    /// Waits up to `grace` for the copy to reach the end of the log (the container stopped),
-    /// then ends it.
-    pub fn finish(mut self, grace: std::time::Duration) {
-        let deadline = std::time::Instant::now() + grace;
-        while !self.copier.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.copier.join();
-    }
 }
 
 fn append(state: &Path, line: &str) -> Result<()> {

@@ -58,7 +58,7 @@ impl SidecarAt {
                 if stdin {
                     all.push("-i".into());
                 }
-                let deployment = format!("deployment/{}", kube::SIDECAR);
+                let deployment = kube::sidecar_deployment();
                 all.extend(["-n".into(), namespace.clone(), deployment]);
                 all.extend(["-c".into(), kube::SIDECAR.into(), "--".into()]);
             }

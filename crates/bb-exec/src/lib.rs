@@ -78,6 +78,30 @@ pub fn argv(plan: &Plan, options: &Options, has_prompt: bool) -> Result<Vec<Stri
     )
 }
 
+/// Runs the agent of a provisioned plan and returns its status (`bb-exec`, `bb-kube exec`):
+/// one headless turn with `prompt`, else interactive, with a TTY when stdin is one or, when
+/// stdin is the plan's pipe, the terminal reopened.
+pub fn run(plan: &Plan, prompt: Option<String>, resume: bool) -> Result<i32> {
+    use std::io::IsTerminal;
+    plan.provision.as_ref().ok_or_else(|| {
+        bb_contract::InputError::new("the plan has no `provision` section")
+            .key("provision")
+            .fix("run bb-provision first")
+    })?;
+    let interactive = prompt.is_none();
+    let stdin_is_tty = std::io::stdin().is_terminal();
+    // In `… | bb-exec` stdin is the plan pipe; the agent gets the terminal instead.
+    let stdin_from_tty = interactive && !stdin_is_tty && std::fs::File::open("/dev/tty").is_ok();
+    let options = Options {
+        headless: prompt,
+        resume,
+        tty: interactive && (stdin_is_tty || stdin_from_tty),
+        stdin_from_tty,
+    };
+    let mut child = spawn(plan, &options)?;
+    Ok(exit_code(child.wait()?))
+}
+
 /// Starts the agent; the caller waits for it (and may kill it on a signal).
 pub fn spawn(plan: &Plan, options: &Options) -> Result<Child> {
     let has_prompt = std::fs::metadata(&plan.agent.prompt_file)

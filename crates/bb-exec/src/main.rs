@@ -1,4 +1,3 @@
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -51,21 +50,5 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<i32> {
     let plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
-    plan.provision.as_ref().ok_or_else(|| {
-        bb_contract::InputError::new("the plan has no `provision` section")
-            .key("provision")
-            .fix("run bb-provision first")
-    })?;
-    let interactive = cli.prompt.is_none();
-    let stdin_is_tty = std::io::stdin().is_terminal();
-    // In `… | bb-exec` stdin is the plan pipe; the agent gets the terminal instead.
-    let stdin_from_tty = interactive && !stdin_is_tty && std::fs::File::open("/dev/tty").is_ok();
-    let options = bb_exec::Options {
-        headless: cli.prompt.clone(),
-        resume: cli.resume,
-        tty: interactive && (stdin_is_tty || stdin_from_tty),
-        stdin_from_tty,
-    };
-    let mut child = bb_exec::spawn(&plan, &options)?;
-    Ok(bb_exec::exit_code(child.wait()?))
+    bb_exec::run(&plan, cli.prompt.clone(), cli.resume)
 }

@@ -55,8 +55,8 @@ impl Values {
     }
 }
 
-/// How long apply waits for the sidecar and the agent to be ready.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+/// How long apply waits, by default, for the sidecar and the agent to be ready (`--wait`).
+pub const DEFAULT_WAIT_SECS: u64 = 300;
 
 /// Makes the bottle of `plan` on the cluster and waits until its sidecar and agent are ready.
 /// On failure what apply made is removed before the error returns: the whole namespace when
@@ -179,7 +179,7 @@ fn current_context(kubectl: &Kubectl) -> Option<String> {
 /// Waits for the sidecar's rollout and the agent Pod's readiness.
 fn ready(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
     let timeout = format!("--timeout={}s", wait.as_secs());
-    let deployment = format!("deployment/{}", kube::SIDECAR);
+    let deployment = kube::sidecar_deployment();
     kubectl
         .run(
             [

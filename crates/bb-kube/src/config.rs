@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use bb_contract::gate::GateConfig;
 use bb_contract::layout::{agent as in_agent, env, kube, sidecar as in_sidecar};
 use bb_contract::{InputError, Plan};
 use k8s_openapi::api::core::v1::{
@@ -89,7 +88,7 @@ pub(crate) fn config_maps(ctx: &Ctx) -> Result<Vec<ConfigMap>, RenderError> {
     let plan = ctx.plan;
     let mut data = BTreeMap::from([(ROUTES_KEY.to_string(), to_json(&plan.egress))]);
     if !plan.git_gate.repos.is_empty() {
-        let config = gate_config(plan);
+        let config = bb_compose::render::gate_config(plan);
         data.insert(REPOS_KEY.into(), to_json(&config));
         if let Some(path) = &plan.git_gate.rules {
             let rules = ctx.opts.files.gate_rules.clone().ok_or(RenderError::MissingFile {
@@ -105,23 +104,6 @@ pub(crate) fn config_maps(ctx: &Ctx) -> Result<Vec<ConfigMap>, RenderError> {
         config_map(plan, kube::SIDECAR_CONFIG, data),
         config_map(plan, kube::AGENT_CA, agent_ca),
     ])
-}
-
-/// `repos.json` as `bb-compose` writes it: the plan's repos and the rules where the sidecar
-/// sees them; every key in the gate's environment (from the gate-keys Secret), held by an
-/// agent.
-fn gate_config(plan: &Plan) -> GateConfig {
-    GateConfig {
-        repos: plan.git_gate.repos.clone(),
-        user: plan.git_gate.user.clone(),
-        rules: plan
-            .git_gate
-            .rules
-            .as_ref()
-            .map(|_| in_sidecar::GATE_RULES.into()),
-        key_dir: in_sidecar::GATE_KEY_DIR.into(),
-        agent_keys: true,
-    }
 }
 
 fn to_json(value: &impl serde::Serialize) -> String {

@@ -184,15 +184,6 @@ pub(crate) const fn file_name(path: &'static str) -> &'static str {
     path.split_at(i).1
 }
 
-/// `path` inside the folder `dir` (both container paths from the layout).
-pub(crate) fn relative(path: &str, dir: &str) -> String {
-    path.strip_prefix(dir)
-        .map(|rest| rest.trim_start_matches('/'))
-        .filter(|rest| !rest.is_empty())
-        .unwrap_or_else(|| panic!("{path} is not inside {dir}"))
-        .to_string()
-}
-
 #[cfg(test)]
 pub(crate) mod test_support {
     use std::net::Ipv4Addr;
@@ -233,7 +224,8 @@ mod tests {
     fn paths_become_keys_and_relative_paths() {
         assert_eq!(file_name("/etc/x/routes.json"), "routes.json");
         assert_eq!(file_name("plain"), "plain");
-        assert_eq!(relative("/etc/x/keys/a", "/etc/x"), "keys/a");
+        use bb_contract::layout::sidecar::{ROUTES, in_config};
+        assert_eq!(in_config(ROUTES), "egress/routes.json");
     }
 
     #[test]

@@ -143,22 +143,6 @@ fn delete(mut plan: Plan, args: &KubectlArgs) -> Result<()> {
 }
 
 fn exec(plan: &Plan, args: &ExecArgs) -> Result<i32> {
-    use std::io::IsTerminal;
     bb_kube::apply::applied(plan)?;
-    plan.provision.as_ref().ok_or_else(|| {
-        InputError::new("the plan has no `provision` section")
-            .key("provision")
-            .fix("run bb-provision first")
-    })?;
-    let interactive = args.prompt.is_none();
-    let stdin_is_tty = std::io::stdin().is_terminal();
-    let stdin_from_tty = interactive && !stdin_is_tty && std::fs::File::open("/dev/tty").is_ok();
-    let options = bb_exec::Options {
-        headless: args.prompt.clone(),
-        resume: args.resume,
-        tty: interactive && (stdin_is_tty || stdin_from_tty),
-        stdin_from_tty,
-    };
-    let mut child = bb_exec::spawn(plan, &options)?;
-    Ok(bb_exec::exit_code(child.wait()?))
+    bb_exec::run(plan, args.prompt.clone(), args.resume)
 }

@@ -130,7 +130,7 @@ pub struct KubectlArgs {
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Seconds to wait for the sidecar and the agent to be ready, or for a deletion
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = crate::apply::DEFAULT_WAIT_SECS)]
     pub wait: u64,
 }
 

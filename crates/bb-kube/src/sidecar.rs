@@ -16,13 +16,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::Ctx;
 use crate::config::{self, GATE_RULES_KEY, REPOS_KEY, ROUTES_KEY};
 use crate::names::{meta, pod_labels, selector, selector_labels};
 use crate::pod::{
     container_security, empty_dir, env_from_secret, env_value, mount, pod_security, quantities,
     resources,
 };
-use crate::{Ctx, relative};
 
 /// One port of the sidecar: the Service's, the pod's, and its protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,17 +229,31 @@ fn volumes(plan: &Plan) -> Vec<Volume> {
 
 /// Every file of the configuration, named as under [`in_sidecar::CONFIG_DIR`].
 fn config_sources(plan: &Plan) -> Vec<VolumeProjection> {
-    let dir = in_sidecar::CONFIG_DIR;
-    let mut files = vec![(ROUTES_KEY, relative(in_sidecar::ROUTES, dir))];
+    let mut files = vec![(
+        ROUTES_KEY,
+        in_sidecar::in_config(in_sidecar::ROUTES).to_string(),
+    )];
     if !plan.git_gate.repos.is_empty() {
-        files.push((REPOS_KEY, relative(in_sidecar::GATE_CONFIG, dir)));
+        files.push((
+            REPOS_KEY,
+            in_sidecar::in_config(in_sidecar::GATE_CONFIG).to_string(),
+        ));
         if plan.git_gate.rules.is_some() {
-            files.push((GATE_RULES_KEY, relative(in_sidecar::GATE_RULES, dir)));
+            files.push((
+                GATE_RULES_KEY,
+                in_sidecar::in_config(in_sidecar::GATE_RULES).to_string(),
+            ));
         }
     }
     let ca = [
-        (config::CA_CERT_KEY, relative(in_sidecar::CA_CERT, dir)),
-        (config::CA_KEY_KEY, relative(in_sidecar::CA_KEY, dir)),
+        (
+            config::CA_CERT_KEY,
+            in_sidecar::in_config(in_sidecar::CA_CERT).to_string(),
+        ),
+        (
+            config::CA_KEY_KEY,
+            in_sidecar::in_config(in_sidecar::CA_KEY).to_string(),
+        ),
     ];
     vec![
         config::projection(kube::SIDECAR_CONFIG, &files, Some(SOURCE_MODE)),

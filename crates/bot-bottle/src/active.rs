@@ -2,6 +2,7 @@
 //! agent, uptime, runtime, the sidecar's health from `bb-sidecar health` inside it), then the
 //! kept ones: stopped, resumable, with their age and the size of their home volume.
 
+use bb_contract::layout::labels as label;
 use bb_contract::state::{METADATA_FILE, Metadata};
 use bb_core::inspect::VolumeUsage;
 use std::collections::BTreeMap;
@@ -197,18 +198,18 @@ pub fn collect() -> Result<Vec<Active>> {
         .filter(|(_, cs)| cs.iter().any(|c| c.running))
         .map(|(identity, cs)| {
             let role = |r: &str| cs.iter().find(|c| c.role.as_deref() == Some(r));
-            let main = role("agent").or(cs.first()).expect("a container");
+            let main = role(label::AGENT_ROLE).or(cs.first()).expect("a container");
             let label = |k: &str| main.labels.get(k).cloned();
             let started = OffsetDateTime::parse(&main.started_at, &Rfc3339).ok();
             Active {
                 label: label("bot-bottle.label"),
                 agent: label("bot-bottle.agent").unwrap_or_default(),
                 uptime_seconds: started.map(|t| (now - t).whole_seconds().max(0)),
-                runtime: role("agent")
+                runtime: role(label::AGENT_ROLE)
                     .map(|c| c.runtime.clone())
                     .or(label("bot-bottle.runtime"))
                     .unwrap_or_default(),
-                sidecar: health(role("sidecar")),
+                sidecar: health(role(label::SIDECAR_ROLE)),
                 committed: crate::commit::committed_image(&identity).ok().flatten(),
                 identity,
             }

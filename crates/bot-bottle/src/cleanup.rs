@@ -14,10 +14,10 @@ pub fn run(yes: bool) -> Result<()> {
     let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
     let (states, preserved) = state_dirs()?;
     let volumes = home_volumes(&preserved)?;
-    let namespaces: Vec<bb_contract::plan::KubePlan> = states
-        .iter()
-        .filter_map(|dir| crate::kube_bottles::recorded(dir))
-        .collect();
+    let mut namespaces = Vec::new();
+    for dir in &states {
+        namespaces.extend(crate::kube_bottles::recorded(dir)?);
+    }
     for dir in &preserved {
         eprintln!("bot-bottle: keeping {} (.preserve)", dir.display());
     }

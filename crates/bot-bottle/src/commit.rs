@@ -20,7 +20,7 @@ pub fn run(identity: &str, tag: Option<&str>) -> Result<()> {
     let agent = bottle
         .containers
         .iter()
-        .find(|c| c.role.as_deref() == Some("agent") && c.running)
+        .find(|c| c.role.as_deref() == Some(bb_contract::layout::labels::AGENT_ROLE) && c.running)
         .ok_or_else(|| {
             InputError::new(format!("bottle {identity} has no running agent"))
                 .fix("bot-bottle list active shows the running ones")

@@ -32,15 +32,28 @@ pub fn remember(state_dir: &Path, record: &Record) -> Result<()> {
     bb_core::fsx::write_file(&state_dir.join(KUBE), &text, 0o600)
 }
 
-/// The record of a bottle launched on Kubernetes, if it was.
-pub fn record(state_dir: &Path) -> Option<Record> {
-    let text = std::fs::read(state_dir.join(KUBE)).ok()?;
-    serde_json::from_slice(&text).ok()
+/// The record of a bottle launched on Kubernetes, if it was. One that cannot be read is an
+/// error: taking it for a Docker bottle would leave its namespace behind.
+pub fn record(state_dir: &Path) -> Result<Option<Record>> {
+    let path = state_dir.join(KUBE);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let record = serde_json::from_slice(&text).map_err(|e| {
+        bb_contract::InputError::new(format!(
+            "{} is not a Kubernetes bottle's record ({e})",
+            path.display()
+        ))
+        .fix("restore it, or delete the bottle's namespace with kubectl and then the state folder")
+    })?;
+    Ok(Some(record))
 }
 
 /// Where the bottle of `state_dir` was applied, if it was launched on Kubernetes.
-pub fn recorded(state_dir: &Path) -> Option<KubePlan> {
-    record(state_dir).map(|r| r.applied)
+pub fn recorded(state_dir: &Path) -> Result<Option<KubePlan>> {
+    Ok(record(state_dir)?.map(|r| r.applied))
 }
 
 fn kubectl(applied: &KubePlan) -> Result<Kubectl> {
@@ -65,8 +78,13 @@ pub fn active(state_root: &Path) -> Vec<Active> {
     };
     let mut rows = Vec::new();
     for dir in dirs.flatten() {
-        let Some(applied) = recorded(&dir.path()) else {
-            continue;
+        let applied = match recorded(&dir.path()) {
+            Ok(Some(applied)) => applied,
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!("bot-bottle: {e:#}");
+                continue;
+            }
         };
         let identity = dir.file_name().to_string_lossy().into_owned();
         if let Some(row) = row(&identity, &applied) {
@@ -125,7 +143,7 @@ fn row(identity: &str, applied: &KubePlan) -> Option<Active> {
 }
 
 fn sidecar_health(kubectl: &Kubectl, namespace: &str) -> String {
-    let deployment = format!("deployment/{}", kube::SIDECAR);
+    let deployment = kube::sidecar_deployment();
     let ready = kubectl.run(
         [
             "get",

@@ -26,7 +26,7 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
         return Ok(0);
     }
     let state = bottles::state_dir(&args.identity)?;
-    let on_cluster = crate::kube_bottles::record(&state);
+    let on_cluster = crate::kube_bottles::record(&state)?;
     let running = match on_cluster {
         Some(_) => bottles::wrapper_pid(&state).is_some(),
         None => !bottles::of_identity(&args.identity)?.is_empty(),

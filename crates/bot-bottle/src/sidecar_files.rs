@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use bb_contract::layout::labels::SIDECAR_ROLE;
 use bb_contract::layout::sidecar as in_sidecar;
 use bb_contract::state::{ROUTES_FILE, SUPERVISE_DIR};
 use bb_contract::supervise::{self, PROPOSALS};
@@ -16,14 +17,14 @@ use bb_core::sidecar_at::SidecarAt;
 /// The sidecar of `identity`: in the namespace its launch recorded, else its container.
 pub fn sidecar(identity: &str) -> Result<SidecarAt> {
     let state = crate::bottles::state_dir(identity)?;
-    let applied = crate::kube_bottles::recorded(&state);
+    let applied = crate::kube_bottles::recorded(&state)?;
     Ok(SidecarAt::of(identity, applied.as_ref()))
 }
 
 /// Puts the bottle's routes file into its sidecar (which reads it at its next reload).
 pub fn push_routes(identity: &str) -> Result<()> {
     let routes = crate::bottles::state_dir(identity)?.join(ROUTES_FILE);
-    let file = FileIn::read(&routes, relative(in_sidecar::ROUTES))?;
+    let file = FileIn::read(&routes, in_sidecar::in_config(in_sidecar::ROUTES))?;
     sidecar(identity)?.put(in_sidecar::CONFIG_DIR, &[], &[file])
 }
 
@@ -57,8 +58,10 @@ pub fn deliver(identity: &str, decision_id: &str) -> bool {
 /// is not this operator's). Returns the bottles that could not be read.
 pub fn fetch_proposals(state_root: &Path) -> Vec<(String, String)> {
     let mut failed = Vec::new();
+    // An identity label is the engine's to say: one that is no identity names no folder.
     let ours = running_sidecars(state_root)
         .into_iter()
+        .filter(|identity| bb_contract::layout::names::is_identity(identity))
         .filter(|identity| state_root.join(identity).is_dir());
     for identity in ours {
         if let Err(e) = fetch_one(state_root, &identity) {
@@ -104,7 +107,7 @@ fn running_sidecars(state_root: &Path) -> Vec<String> {
     let mut running: Vec<String> = crate::bottles::containers()
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.running && c.role.as_deref() == Some("sidecar"))
+        .filter(|c| c.running && c.role.as_deref() == Some(SIDECAR_ROLE))
         .filter_map(|c| c.identity)
         .collect();
     let dirs = std::fs::read_dir(state_root)
@@ -112,19 +115,11 @@ fn running_sidecars(state_root: &Path) -> Vec<String> {
         .flatten()
         .flatten();
     running.extend(
-        dirs.filter(|d| crate::kube_bottles::recorded(&d.path()).is_some())
+        dirs.filter(|d| matches!(crate::kube_bottles::recorded(&d.path()), Ok(Some(_))))
             .filter(|d| crate::bottles::wrapper_pid(&d.path()).is_some())
             .map(|d| d.file_name().to_string_lossy().into_owned()),
     );
     running
-}
-
-/// A path of the sidecar's configuration, relative to its configuration folder.
-fn relative(inside: &str) -> PathBuf {
-    Path::new(inside)
-        .strip_prefix(in_sidecar::CONFIG_DIR)
-        .expect("the routes file lies under the sidecar's configuration folder")
-        .to_path_buf()
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ pub enum Backend {
 }
 
 /// The cluster, kubectl and how long to wait, from `start`'s flags.
+#[derive(Clone)]
 pub struct KubeTarget {
     args: bb_kube::options::ApplyArgs,
     options: bb_kube::Options,
@@ -170,7 +171,10 @@ impl Launch {
     fn stages(&mut self, turn: &Turn) -> Result<Outcome> {
         let stopped = match &self.backend {
             Backend::Docker => self.compose_stages()?,
-            Backend::Kubernetes(_) => self.kube_stages()?,
+            Backend::Kubernetes(target) => {
+                let target = KubeTarget::clone(target);
+                self.kube_stages(&target)?
+            }
         };
         if let Some(stop) = stopped {
             return Ok(stop);
@@ -198,10 +202,7 @@ impl Launch {
 
     /// The bottle on a Kubernetes cluster: its CA, then `bb-kube apply` with the secret values
     /// read now. `Some`: interrupted.
-    fn kube_stages(&mut self) -> Result<Option<Outcome>> {
-        let Backend::Kubernetes(target) = &self.backend else {
-            unreachable!("kube stages run for the Kubernetes backend")
-        };
+    fn kube_stages(&mut self, target: &KubeTarget) -> Result<Option<Outcome>> {
         self.plan.ca = Some(timed("CA", || bb_ca::ensure(&self.plan))?);
         let values = bb_kube::apply::read_values(&self.plan, &mut bb_compose::secrets::ask_on_tty)?;
         if let Some(stop) = self.interrupted("ca") {
@@ -222,7 +223,7 @@ impl Launch {
         let source = bb_core::audit::LogSource::Kube {
             context: applied.context.clone(),
             namespace: applied.namespace.clone(),
-            object: format!("deployment/{}", bb_contract::layout::kube::SIDECAR),
+            object: bb_contract::layout::kube::sidecar_deployment(),
         };
         self.follow_audit(source, "not kept (kubectl logs deploy/sidecar shows it)");
         self.plan.kube = Some(applied);

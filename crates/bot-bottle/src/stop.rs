@@ -15,18 +15,8 @@ use crate::bottles;
 pub fn run(identity: &str) -> Result<()> {
     let state = bottles::state_dir(identity)?;
     let wrapper = bottles::wrapper_pid(&state);
-    let on_cluster = crate::kube_bottles::recorded(&state);
-    if let (Some(applied), None) = (&on_cluster, wrapper) {
-        crate::kube_bottles::stop(applied)?;
-        eprintln!(
-            "bot-bottle: {identity} stopped on the cluster (namespace {} and its home kept); state kept in {}",
-            applied.namespace,
-            state.display()
-        );
-        return Ok(());
-    }
-    let bottle = bottles::of_identity(identity)?;
-    if bottle.is_empty() && wrapper.is_none() {
+    let on_cluster = crate::kube_bottles::recorded(&state)?;
+    if on_cluster.is_none() && wrapper.is_none() && bottles::of_identity(identity)?.is_empty() {
         return Err(InputError::new(format!("no running bottle {identity}"))
             .fix("bot-bottle list active shows the running ones")
             .into());
@@ -42,9 +32,19 @@ pub fn run(identity: &str) -> Result<()> {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    let left = bottles::of_identity(identity)?;
-    if !left.is_empty() {
-        force(identity, &state, &left)?;
+    // Whatever the launch's own teardown did (or did not get to do): on a cluster, stopping
+    // again deletes only what is left; on the engine, what is left is removed here.
+    if let Some(applied) = &on_cluster {
+        crate::kube_bottles::stop(applied)?;
+        eprintln!(
+            "bot-bottle: {identity}: its pods are gone from namespace {} (its home kept)",
+            applied.namespace
+        );
+    } else {
+        let left = bottles::of_identity(identity)?;
+        if !left.is_empty() {
+            force(identity, &state, &left)?;
+        }
     }
     eprintln!(
         "bot-bottle: {identity} stopped; state kept in {}",
@@ -58,7 +58,7 @@ pub fn run(identity: &str) -> Result<()> {
 fn force(identity: &str, state: &std::path::Path, bottle: &bottles::Bottle) -> Result<()> {
     // Stopped first (the agent, then the sidecar): the logs then hold the last decisions.
     let mut names: Vec<&bottles::Container> = bottle.containers.iter().collect();
-    names.sort_by_key(|c| c.role.as_deref() != Some("agent"));
+    names.sort_by_key(|c| c.role.as_deref() != Some(bb_contract::layout::labels::AGENT_ROLE));
     let mut args = vec!["stop", "--time", "5"];
     args.extend(names.iter().map(|c| c.name.as_str()));
     if !names.is_empty() {

@@ -23,6 +23,9 @@ use ratatui::{DefaultTerminal, Frame};
 use crate::supervise::{asked, describe, keep_asked, parse_route, planned_save, short};
 
 const REFRESH: Duration = Duration::from_secs(1);
+/// How often the running sidecars' proposals are copied out (one `docker cp` or `kubectl
+/// exec` per bottle: over `ssh://` or to an API server that is not free).
+const FETCH: Duration = Duration::from_secs(3);
 const KEYS: &str = "a approve · o once · t minutes · w approve and keep in the bottle file · e edit · r reject · q quit";
 /// What the keys do on a request the proxy holds.
 const HOLD_KEYS: &str =
@@ -49,6 +52,8 @@ struct App {
     list: ListState,
     input: Input,
     status: String,
+    /// When the proposals were last copied out of the sidecars.
+    fetched: Option<std::time::Instant>,
 }
 
 pub fn run(sup: Supervise) -> Result<()> {
@@ -64,6 +69,7 @@ pub fn run(sup: Supervise) -> Result<()> {
         list: ListState::default(),
         input: Input::Keys,
         status: "waiting for requests from the bottles".into(),
+        fetched: None,
     };
     app.refresh();
     let mut terminal = ratatui::init();
@@ -189,9 +195,12 @@ impl App {
     }
 
     fn refresh(&mut self) {
-        let root = self.sup.state_root().to_path_buf();
-        if let Some((identity, why)) = crate::sidecar_files::fetch_proposals(&root).pop() {
-            self.status = format!("cannot read the requests of {identity}: {why}");
+        if self.fetched.is_none_or(|at| at.elapsed() >= FETCH) {
+            self.fetched = Some(std::time::Instant::now());
+            let root = self.sup.state_root().to_path_buf();
+            if let Some((identity, why)) = crate::sidecar_files::fetch_proposals(&root).pop() {
+                self.status = format!("cannot read the requests of {identity}: {why}");
+            }
         }
         if let Err(e) = self.sup.sync() {
             self.status = format!("cannot read the bottles' requests: {e}");

@@ -22,11 +22,16 @@ dir="$FAKE_KUBECTL_DIR"
 n="$(date +%s%N)-$$"
 printf '%s\n' "$*" > "$dir/call-$n.args"
 case " $* " in
-  *" apply "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
+  *" apply "*) cat > "$dir/call-$n.stdin"; rm -f "$dir/deleted"; exit 0 ;;
+  *" delete pod,deployment "*) for i in $(seq 50); do [ -e "$dir/refollowed" ] && break; sleep 0.1; done
+    : > "$dir/deleted"; exit 0 ;;
+  *" get deployment/"*" -o name "*) [ -e "$dir/deleted" ] && exit 1; exit 0 ;;
   *" get namespace/"*) printf 'namespace/x\n'; exit 0 ;;
   *" get service "*) printf '10.96.0.88'; exit 0 ;;
   *" get pod "*) printf '{"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"},"metadata":{"labels":{"bot-bottle.agent":"%s"}},"spec":{}}' "$FAKE_AGENT"; exit 0 ;;
   *" get deployment/"*) printf '1'; exit 0 ;;
+  *" logs -f --timestamps "*" --since-time="*) : > "$dir/refollowed"; echo '2026-12-07T10:00:00.5Z {"time":"2026-12-07T10:00:00.5Z","service":"egress","host":"api.example.org","method":"GET","path":"/","verdict":"allow","reason":"route api.example.org","detector":null}'
+    echo '2026-12-07T10:00:01.5Z {"time":"2026-12-07T10:00:01.5Z","service":"dns","host":"after-a-restart.example","method":"A","path":null,"verdict":"block","reason":"sink","detector":null}'; exit 0 ;;
   *" logs -f --timestamps "*) echo '2026-12-07T10:00:00.5Z {"time":"2026-12-07T10:00:00.5Z","service":"egress","host":"api.example.org","method":"GET","path":"/","verdict":"allow","reason":"route api.example.org","detector":null}'; exit 0 ;;
   *" exec "*"tar -x"*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" exec -i "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
@@ -168,6 +173,13 @@ impl Bottle {
     }
 }
 
+/// A call of the launch's log follower (`logs -f`, and its check that the sidecar's
+/// Deployment is still there).
+fn of_follower(call: &str) -> bool {
+    call.contains(" logs -f ")
+        || call.contains(" get deployment/sidecar ") && call.ends_with(" -o name")
+}
+
 fn verbs(calls: &[String]) -> Vec<String> {
     calls
         .iter()
@@ -199,10 +211,21 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
         calls.iter().all(|c| c.starts_with("--context lab ")),
         "{calls:#?}"
     );
-    let (followed, calls): (Vec<String>, Vec<String>) =
-        calls.into_iter().partition(|c| c.contains(" logs -f "));
-    assert_eq!(followed.len(), 1, "the sidecar's log is followed");
+    // The log's follower runs beside the stages: its calls (and its checks that the sidecar's
+    // Deployment is still there) come in any order.
+    let (follower, calls): (Vec<String>, Vec<String>) =
+        calls.into_iter().partition(|c| of_follower(c));
+    let followed: Vec<&String> = follower
+        .iter()
+        .filter(|c| c.contains(" logs -f "))
+        .collect();
     assert!(followed[0].ends_with(" deployment/sidecar"), "{followed:?}");
+    assert!(
+        followed[1..]
+            .iter()
+            .any(|c| c.contains(" --since-time=2026-12-07T10:00:00.5Z ")),
+        "followed again from the last line when the stream ended: {followed:?}"
+    );
     assert_eq!(
         verbs(&calls),
         [
@@ -242,13 +265,18 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     assert_eq!(kept.len(), 1, "a non-zero exit keeps the state: {stderr}");
     let identity = kept[0].file_name().unwrap().to_str().unwrap().to_string();
     let logged = b.run(&["logs", &identity, "--json"], "0");
-    let line: Value = serde_json::from_slice(&logged.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&logged).1));
+    let lines: Vec<Value> = String::from_utf8_lossy(&logged.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hosts: Vec<&str> = lines.iter().map(|l| l["host"].as_str().unwrap()).collect();
     assert_eq!(
-        line["host"], "api.example.org",
-        "the pod's log, kept: {line}"
+        hosts,
+        ["api.example.org", "after-a-restart.example"],
+        "the pod's log, kept once, across the end of a stream: {}",
+        text(&logged).1
     );
-    assert_eq!(line["bottle"], identity.as_str());
+    assert!(lines.iter().all(|l| l["bottle"] == identity.as_str()));
     let record: Value =
         serde_json::from_slice(&std::fs::read(kept[0].join("kube.json")).unwrap()).unwrap();
     assert_eq!(record["applied"]["sidecar_ip"], "10.96.0.88");
@@ -298,7 +326,11 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
     let before = b.cluster.calls().len();
     let resumed = b.run(&["resume", &identity, "--yes", "--prompt", "go on"], "0");
     assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed).1);
-    let again = b.cluster.calls()[before..].to_vec();
+    let again: Vec<String> = b.cluster.calls()[before..]
+        .iter()
+        .filter(|c| !of_follower(c))
+        .cloned()
+        .collect();
     assert!(
         again[1].contains("apply --server-side")
             && again.last().unwrap().contains("delete namespace/"),
@@ -327,10 +359,8 @@ fn cleanup_deletes_the_namespace_of_a_kept_bottle_before_its_state() {
         !state.contains(TOKEN),
         "a secret value is in the state folder"
     );
-    let namespace = format!(
-        "bb-{}",
-        b.state_dirs()[0].file_name().unwrap().to_str().unwrap()
-    );
+    let namespace =
+        bb_kube::names::namespace(b.state_dirs()[0].file_name().unwrap().to_str().unwrap());
     let out = b.run(&["cleanup", "--yes"], "0");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");

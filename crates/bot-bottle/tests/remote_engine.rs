@@ -2,8 +2,9 @@
 //! container of the local engine: `scripts/images engine`), whose filesystem is not the
 //! launcher's: a bottle that bind-mounted a file of the launcher's would find nothing there.
 //! Launched headless on it, the bottle runs its agent, its proxy intercepts with the bottle's
-//! CA, injects the route's token and refuses a host without a route, the gate holds a repo's
-//! key read from a file on the launcher, and nothing is left on either engine afterwards.
+//! CA, injects the route's token and refuses a host without a route; while it runs, neither
+//! container has a bind mount and the gate's agent holds the repo's key read from a file on the
+//! launcher; nothing is left on either engine afterwards.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -76,7 +77,7 @@ impl Engine {
         let privileged = Command::new("docker")
             .args(["run", "-d", "--name", &self.container, "--privileged"])
             .args(common)
-            .arg(bb_images_engine_tag())
+            .arg(bb_images::targets::ENGINE_TAG)
             .args(args)
             .output()
             .unwrap();
@@ -102,7 +103,7 @@ impl Engine {
                 "/dev/fuse",
             ])
             .args(common)
-            .arg(bb_images_engine_tag())
+            .arg(bb_images::targets::ENGINE_TAG)
             .args(args)
             .output()
             .unwrap();
@@ -179,10 +180,6 @@ fn engine_socket_mount(dir: &Path) -> String {
     format!("{}:/run/bb-engine", dir.display())
 }
 
-fn bb_images_engine_tag() -> &'static str {
-    "bot-bottle-engine:latest"
-}
-
 /// The upstream of the egress case, on a network of the second engine the sidecar joins: the
 /// test's leaf certificate copied in through the engine (no bind mount there either).
 fn start_upstream(engine: &Engine, name: &str, certs: &Path) -> (String, String) {
@@ -243,7 +240,36 @@ egress:
 const PROMPT: &str = "run: echo \"greeting=$GREETING\"; \
 curl -fsS -m 10 -H 'Authorization: Bearer agent-made-this-up' https://api.test/whoami; echo; \
 curl -sS -m 10 https://evil.test/ 2>&1 | tail -1; \
-exit 0";
+for i in $(seq 300); do [ -e /tmp/checked ] && exit 0; sleep 0.2; done; exit 3";
+
+/// While the bottle runs: the mounts of both containers and the keys the gate's agents hold,
+/// read on the other engine; then the agent is told to finish.
+fn inspect_running(engine: &Engine, name: &str) -> (String, String) {
+    let filter = format!("label=bot-bottle.agent={name}");
+    let containers = bb_testkit::wait_for(Duration::from_secs(240), || {
+        let names = engine.docker_ok(&["ps", "--filter", &filter, "--format", "{{.Names}}"]);
+        let names: Vec<String> = names.lines().map(str::to_string).collect();
+        (names.len() == 2).then_some(names)
+    })
+    .expect("the bottle's two containers run on the other engine");
+    let mut mounts = String::new();
+    for container in &containers {
+        mounts += &engine.docker_ok(&["inspect", "--format", "{{json .Mounts}}", container]);
+    }
+    let sidecar = containers.iter().find(|c| c.ends_with("-sidecar")).unwrap();
+    let agent = containers.iter().find(|c| c.ends_with("-agent")).unwrap();
+    let keys = format!(
+        "for s in {}/ssh/agent-*.sock; do SSH_AUTH_SOCK=$s ssh-add -L; done",
+        bb_contract::layout::sidecar::GATE_ROOT
+    );
+    let held = bb_testkit::wait_for(Duration::from_secs(30), || {
+        let out = engine.docker(&["exec", sidecar, "sh", "-c", &keys]);
+        Some(text(&out).0).filter(|t| t.contains("ssh-ed25519"))
+    })
+    .unwrap_or_default();
+    engine.docker_ok(&["exec", agent, "touch", "/tmp/checked"]);
+    (mounts, held)
+}
 
 #[test]
 fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
@@ -266,8 +292,8 @@ fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
     let ca = test_certs(certs.path(), &["api.test"]);
     let (network, upstream_ip) = start_upstream(&engine, &name, certs.path());
 
-    let out = f
-        .cmd("bot-bottle")
+    let launch = f
+        .spawnable("bot-bottle")
         .args([
             "start",
             &name,
@@ -283,10 +309,28 @@ fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
         .env("BOT_BOTTLE_EXTRA_ROOTS", &ca)
         .env("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK", &network)
         .env("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE", &upstream_ip)
-        .timeout(Duration::from_secs(300))
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let (mounts, held) = inspect_running(&engine, &name);
+    let out = launch.wait_with_output().unwrap();
     let (stdout, stderr) = text(&out);
+    assert!(
+        !mounts.contains("\"bind\""),
+        "a bind mount on the other engine: {mounts}"
+    );
+    assert!(
+        mounts.contains("\"volume\""),
+        "control: the mounts were read: {mounts}"
+    );
+    let public = std::fs::read_to_string(f.path("user/.ssh/deploy.pub")).unwrap();
+    let public_key = public.split_whitespace().nth(1).unwrap();
+    assert!(
+        held.contains(public_key),
+        "the gate's agent holds the key file's key: {held}"
+    );
     assert_eq!(
         out.status.code(),
         Some(0),

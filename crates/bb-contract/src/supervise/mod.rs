@@ -1,11 +1,12 @@
 //! Supervise: what crosses between a bottle's sidecar and the operator's host.
 //!
-//! The sidecar's MCP server turns an agent's `request-egress` into a [`Proposal`] file in the
-//! bottle's supervise folder (`state/<identity>/supervise/`, mounted into the sidecar only, at
-//! [`crate::layout::sidecar::SUPERVISE_DIR`]); the operator's `bot-bottle supervise` imports
-//! every bottle's proposals into the host store and answers each with a [`Decision`] file in the
-//! same folder, after it has written an approved route into the bottle's routes file. Each file
-//! is written whole under a temporary name, then renamed: a reader sees all of it or nothing.
+//! The sidecar's MCP server turns an agent's `request-egress` into a [`Proposal`] file in its
+//! supervise folder ([`crate::layout::sidecar::SUPERVISE_DIR`], a volume of the sidecar only);
+//! the operator's `bot-bottle supervise` copies the proposals out (through the engine, or
+//! `kubectl exec` on a cluster) into the bottle's `state/<identity>/supervise/`, imports them
+//! into the host store and answers each with a [`Decision`] file, carried back into the sidecar
+//! after the routes file with an approved route. Each file is written whole under a temporary
+//! name, then renamed: a reader sees all of it or nothing.
 //! A proposal's id is its file name, so a proposal read twice is the same proposal.
 
 use std::path::{Path, PathBuf};

@@ -4,12 +4,7 @@ use bb_contract::InputError;
 
 /// An identity given for resume must be a safe Docker name component.
 pub(super) fn check_identity(id: &str) -> Result<String, InputError> {
-    let ok = (3..=48).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    if bb_contract::layout::names::is_identity(id) {
         Ok(id.to_string())
     } else {
         Err(InputError::new(format!("`{id}` is not a bottle identity"))

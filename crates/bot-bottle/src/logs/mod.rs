@@ -82,7 +82,7 @@ pub fn run(options: &Options) -> Result<()> {
 fn one_bottle(identity: &str) -> Result<Option<Tail>> {
     let name = names::sidecar_container(identity);
     let present = bottles::of_identity(identity)?
-        .role("sidecar")
+        .role(bb_contract::layout::labels::SIDECAR_ROLE)
         .is_some_and(|c| c.name == name);
     let state = bottles::state_dir(identity)?;
     let kept = !audit::files(&state).is_empty() || state.join(COMPOSE_LOG).is_file();
@@ -124,7 +124,9 @@ fn newest(lines: &[LogLine<'static>]) -> Option<OffsetDateTime> {
 fn running_sidecars() -> Result<Vec<Tail>> {
     Ok(bottles::containers()?
         .into_iter()
-        .filter(|c| c.running && c.role.as_deref() == Some("sidecar"))
+        .filter(|c| {
+            c.running && c.role.as_deref() == Some(bb_contract::layout::labels::SIDECAR_ROLE)
+        })
         .filter_map(|c| {
             let mut tail = Tail::new(c.identity?, c.name);
             tail.started = c.started_at;

@@ -1,0 +1,222 @@
+//! Following a running sidecar's log into the audit stream: `docker logs -f` of its container,
+//! or `kubectl logs -f` of its Deployment. On a cluster the stream ends whenever the sidecar's
+//! container restarts or its pod is replaced; the follower then follows again from the last
+//! line it read, for as long as the Deployment exists.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use time::OffsetDateTime;
+
+use super::{engine_time, keep_line, last_time};
+
+/// Where a sidecar's log is read: its container on the engine, or its Deployment on a
+/// cluster. Both put the time first with `--timestamps` (RFC 3339), so their lines read alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    Docker {
+        container: String,
+    },
+    Kube {
+        context: Option<String>,
+        namespace: String,
+        /// `deployment/sidecar`.
+        object: String,
+    },
+}
+
+/// How long a follower waits before it follows a cluster's log again.
+const AGAIN: Duration = Duration::from_secs(1);
+
+impl LogSource {
+    /// `docker logs -f --timestamps` or `kubectl logs -f --timestamps`, after `since` when
+    /// given.
+    fn follow_command(&self, since: Option<OffsetDateTime>) -> Result<Command> {
+        let since = since
+            .map(|t| t.format(&time::format_description::well_known::Rfc3339))
+            .transpose()?;
+        let mut cmd;
+        match self {
+            LogSource::Docker { container } => {
+                cmd = Command::new(crate::docker::docker_bin()?);
+                cmd.args(["logs", "-f", "--timestamps"]);
+                if let Some(since) = since {
+                    cmd.args(["--since", &since]);
+                }
+                cmd.arg(container);
+            }
+            LogSource::Kube { namespace, .. } => {
+                cmd = self.kubectl()?;
+                cmd.args(["logs", "-f", "--timestamps", "-n", namespace]);
+                if let Some(since) = since {
+                    cmd.arg(format!("--since-time={since}"));
+                }
+                cmd.arg(self.object());
+            }
+        }
+        Ok(cmd)
+    }
+
+    fn kubectl(&self) -> Result<Command> {
+        let mut cmd = Command::new(crate::agent_exec::kubectl_bin()?);
+        if let LogSource::Kube {
+            context: Some(context),
+            ..
+        } = self
+        {
+            cmd.args(["--context", context]);
+        }
+        Ok(cmd)
+    }
+
+    fn object(&self) -> &str {
+        match self {
+            LogSource::Docker { container } => container,
+            LogSource::Kube { object, .. } => object,
+        }
+    }
+
+    /// Whether the log may go on after its stream ended: a cluster's sidecar whose Deployment
+    /// is still there (a container's log ends when the container stops, for good).
+    fn goes_on(&self) -> bool {
+        let LogSource::Kube { namespace, .. } = self else {
+            return false;
+        };
+        self.kubectl()
+            .and_then(|mut cmd| {
+                Ok(cmd
+                    .args(["get", self.object(), "-n", namespace, "-o", "name"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()?)
+            })
+            .is_ok_and(|s| s.success())
+    }
+}
+
+/// The sidecar's log followed from `source` (after `since`, the engine's time, when given):
+/// the process and its stdout, one line per log line.
+pub fn follow_logs(
+    source: &LogSource,
+    since: Option<OffsetDateTime>,
+) -> Result<(Child, ChildStdout)> {
+    let mut child = source
+        .follow_command(since)?
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("following the sidecar's log")?;
+    let stdout = child.stdout.take().context("the log's stdout")?;
+    Ok((child, stdout))
+}
+
+/// A followed sidecar log copied into the stream as it is written.
+pub struct Follower {
+    child: Arc<Mutex<Option<Child>>>,
+    stop: Arc<AtomicBool>,
+    copier: std::thread::JoinHandle<()>,
+}
+
+/// Follows the sidecar's log into `state`'s stream from now on (lines older than the newest
+/// kept one are the backlog of an earlier follow: skipped).
+pub fn follow(state: &Path, identity: &str, source: &LogSource) -> Result<Follower> {
+    let (child, stdout) = follow_logs(source, None)?;
+    let child = Arc::new(Mutex::new(Some(child)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let copy = Copy {
+        state: state.to_path_buf(),
+        identity: identity.to_owned(),
+        source: source.clone(),
+        child: Arc::clone(&child),
+        stop: Arc::clone(&stop),
+    };
+    let copier = std::thread::spawn(move || copy.run(stdout));
+    Ok(Follower {
+        child,
+        stop,
+        copier,
+    })
+}
+
+/// What the copying thread holds.
+struct Copy {
+    state: PathBuf,
+    identity: String,
+    source: LogSource,
+    child: Arc<Mutex<Option<Child>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Copy {
+    fn run(self, first: ChildStdout) {
+        let kept_before = last_time(&self.state);
+        let mut read_until: Option<OffsetDateTime> = None;
+        let mut stdout = Some(first);
+        loop {
+            let Some(out) = stdout.take() else { return };
+            for raw in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let time = engine_time(&raw);
+                // Following again from a line's time gives that line again.
+                if read_until.is_some_and(|until| time.is_some_and(|t| t <= until)) {
+                    continue;
+                }
+                read_until = time.or(read_until);
+                if keep_line(&self.state, &self.identity, kept_before, &raw).is_err() {
+                    return;
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) || !self.source.goes_on() {
+                return;
+            }
+            std::thread::sleep(AGAIN);
+            let Ok((child, out)) = follow_logs(&self.source, read_until) else {
+                return;
+            };
+            if !self.replace_child(child) {
+                return;
+            }
+            stdout = Some(out);
+        }
+    }
+
+    /// Keeps `child` as the process to end at [`Follower::finish`], the ended one reaped;
+    /// `false` (and `child` ended) when the follower is finishing.
+    fn replace_child(&self, mut child: Child) -> bool {
+        let mut current = self.child.lock().expect("the follower's lock");
+        if let Some(mut ended) = current.take() {
+            let _ = ended.wait();
+        }
+        // Under the lock: `finish` sets `stop` before it takes the lock to end the child.
+        if self.stop.load(Ordering::SeqCst) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        *current = Some(child);
+        true
+    }
+}
+
+impl Follower {
+    /// Waits up to `grace` for the copy to reach the end of the log (the container stopped,
+    /// the Deployment deleted), then ends it.
+    pub fn finish(self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while !self.copier.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(mut child) = self.child.lock().expect("the follower's lock").take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = self.copier.join();
+    }
+}

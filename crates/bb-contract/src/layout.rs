@@ -180,6 +180,9 @@ pub mod state_files {
     /// Where a bottle launched on Kubernetes was applied (a [`crate::plan::KubePlan`]): `list`,
     /// `stop` and `cleanup` find it on the cluster by this.
     pub const KUBE: &str = "kube.json";
+    /// Which Docker engine a bottle was launched on (its ID and how it was reached): `stop`,
+    /// `reload`, `resume`, `logs` and `cleanup` refuse to act on it through another engine.
+    pub const ENGINE: &str = "engine.json";
 }
 
 /// How the audit stream is capped: on the engine while the sidecar runs (its log driver's

@@ -122,6 +122,31 @@ fn parse_engine_info(text: &str) -> Result<EngineInfo> {
     })
 }
 
+/// The engine the docker CLI reaches now: its daemon's ID (the same however it is reached) and
+/// how it is reached (`DOCKER_HOST`, else the current context's endpoint).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EngineAt {
+    pub id: String,
+    pub endpoint: String,
+}
+
+/// [`EngineAt`] of the engine the CLI reaches now.
+pub fn engine_at() -> Result<EngineAt> {
+    let id = output(["info", "--format", "{{.ID}}"])?.trim().to_string();
+    let endpoint = match std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        Some(host) => host,
+        None => output([
+            "context",
+            "inspect",
+            "--format",
+            "{{.Endpoints.docker.Host}}",
+        ])
+        .map(|e| e.trim().to_string())
+        .unwrap_or_else(|_| "the default engine".into()),
+    };
+    Ok(EngineAt { id, endpoint })
+}
+
 /// What trying a runtime found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeProbe {

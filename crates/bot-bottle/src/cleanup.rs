@@ -13,6 +13,20 @@ pub fn run(yes: bool) -> Result<()> {
     let containers: Vec<String> = bottles::containers()?.into_iter().map(|c| c.name).collect();
     let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
     let (states, preserved) = state_dirs()?;
+    // A bottle on another engine: its containers are not in reach, so neither is its state.
+    let (elsewhere, states): (Vec<PathBuf>, Vec<PathBuf>) = states
+        .into_iter()
+        .partition(|d| crate::engine_record::elsewhere(d).is_some());
+    for dir in &elsewhere {
+        if let Some(there) = crate::engine_record::elsewhere(dir) {
+            eprintln!(
+                "bot-bottle: keeping {}: its bottle is on another engine ({}); run cleanup with DOCKER_HOST={}",
+                dir.display(),
+                there.endpoint,
+                there.endpoint
+            );
+        }
+    }
     let volumes = home_volumes(&preserved)?;
     let mut namespaces = Vec::new();
     for dir in &states {

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod commit;
 pub mod docs;
+pub mod engine_record;
 pub mod info;
 pub mod init;
 pub mod kube_bottles;

@@ -21,8 +21,9 @@ use crate::bottles;
 use crate::resume::read_metadata;
 
 pub fn run(identity: &str) -> Result<()> {
+    let sidecar = crate::sidecar_files::sidecar(identity)?;
     let meta = read_metadata(identity)?;
-    if !crate::sidecar_files::sidecar(identity)?.healthy() {
+    if !sidecar.healthy() {
         return Err(InputError::new(format!("bottle {identity} is not running"))
             .fix(format!(
                 "a stopped bottle reads its files when it starts: bot-bottle resume {identity}"

@@ -27,6 +27,9 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     }
     let state = bottles::state_dir(&args.identity)?;
     let on_cluster = crate::kube_bottles::record(&state)?;
+    if on_cluster.is_none() {
+        crate::engine_record::check(&state, &args.identity)?;
+    }
     let running = match on_cluster {
         Some(_) => bottles::wrapper_pid(&state).is_some(),
         None => !bottles::of_identity(&args.identity)?.is_empty(),

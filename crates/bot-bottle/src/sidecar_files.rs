@@ -18,6 +18,9 @@ use bb_core::sidecar_at::SidecarAt;
 pub fn sidecar(identity: &str) -> Result<SidecarAt> {
     let state = crate::bottles::state_dir(identity)?;
     let applied = crate::kube_bottles::recorded(&state)?;
+    if applied.is_none() {
+        crate::engine_record::check(&state, identity)?;
+    }
     Ok(SidecarAt::of(identity, applied.as_ref()))
 }
 

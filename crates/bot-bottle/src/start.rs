@@ -250,6 +250,7 @@ impl Launch {
             bb_compose::up(&self.plan, &secrets)
         })?);
         drop(secrets);
+        crate::engine_record::remember(&self.plan.state_dir)?;
         let source = bb_core::audit::LogSource::Docker {
             container: names::sidecar_container(&self.plan.identity),
         };

@@ -16,6 +16,9 @@ pub fn run(identity: &str) -> Result<()> {
     let state = bottles::state_dir(identity)?;
     let wrapper = bottles::wrapper_pid(&state);
     let on_cluster = crate::kube_bottles::recorded(&state)?;
+    if on_cluster.is_none() {
+        crate::engine_record::check(&state, identity)?;
+    }
     if on_cluster.is_none() && wrapper.is_none() && bottles::of_identity(identity)?.is_empty() {
         return Err(InputError::new(format!("no running bottle {identity}"))
             .fix("bot-bottle list active shows the running ones")

@@ -240,7 +240,7 @@ egress:
 const PROMPT: &str = "run: echo \"greeting=$GREETING\"; \
 curl -fsS -m 10 -H 'Authorization: Bearer agent-made-this-up' https://api.test/whoami; echo; \
 curl -sS -m 10 https://evil.test/ 2>&1 | tail -1; \
-for i in $(seq 300); do [ -e /tmp/checked ] && exit 0; sleep 0.2; done; exit 3";
+for i in $(seq 300); do [ -e /tmp/checked ] && exit 5; sleep 0.2; done; exit 3";
 
 /// While the bottle runs: the mounts of both containers and the keys the gate's agents hold,
 /// read on the other engine; then the agent is told to finish.
@@ -333,8 +333,8 @@ fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
     );
     assert_eq!(
         out.status.code(),
-        Some(0),
-        "the launch on the other engine: {stderr}"
+        Some(5),
+        "the launch on the other engine (the agent's status): {stderr}"
     );
     assert!(
         stdout.contains("greeting=hello from the other engine"),
@@ -358,6 +358,38 @@ fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
     assert!(!seen.contains("agent-made-this-up"), "{seen}");
     engine.docker_ok(&["rm", "-f", "-v", &fixture]);
     engine.docker_ok(&["network", "rm", &network]);
+
+    // Its state is kept (a non-zero exit); commands that reach another engine leave it alone.
+    let state = std::fs::read_dir(f.home().join("state"))
+        .unwrap()
+        .flatten()
+        .next()
+        .expect("the state is kept")
+        .path();
+    let identity = state.file_name().unwrap().to_str().unwrap().to_string();
+    let run = |args: &[&str], host: Option<&str>| {
+        let mut cmd = f.cmd("bot-bottle");
+        cmd.args(args);
+        if let Some(host) = host {
+            cmd.env("DOCKER_HOST", host);
+        }
+        cmd.timeout(Duration::from_secs(120)).output().unwrap()
+    };
+    let stopped = run(&["stop", &identity], None);
+    assert_eq!(stopped.status.code(), Some(2), "{}", text(&stopped).1);
+    assert!(
+        text(&stopped)
+            .1
+            .contains(&format!("DOCKER_HOST={}", engine.host)),
+        "names the engine to reach: {}",
+        text(&stopped).1
+    );
+    let cleaned = run(&["cleanup", "--yes"], Some(&engine.host));
+    assert!(cleaned.status.success(), "{}", text(&cleaned).1);
+    assert!(
+        !state.exists(),
+        "cleanup through the bottle's engine removes its state"
+    );
 
     let prefix = format!("bot-bottle-{name}-");
     assert_eq!(

@@ -80,11 +80,14 @@ pub fn run(options: &Options) -> Result<()> {
 /// The running (or stopped, not yet removed) sidecar of `identity`; an input error when the
 /// bottle has neither a sidecar nor a kept stream.
 fn one_bottle(identity: &str) -> Result<Option<Tail>> {
+    let state = bottles::state_dir(identity)?;
+    if crate::kube_bottles::recorded(&state)?.is_none() {
+        crate::engine_record::check(&state, identity)?;
+    }
     let name = names::sidecar_container(identity);
     let present = bottles::of_identity(identity)?
         .role(bb_contract::layout::labels::SIDECAR_ROLE)
         .is_some_and(|c| c.name == name);
-    let state = bottles::state_dir(identity)?;
     let kept = !audit::files(&state).is_empty() || state.join(COMPOSE_LOG).is_file();
     if !present && !kept {
         return Err(InputError::new(format!(

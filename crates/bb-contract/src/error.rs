@@ -137,6 +137,24 @@ pub fn run_main(
     }
 }
 
+/// [`run_main`] of a program that exits with a status of its own (the agent's, which `main`
+/// returns) when nothing failed.
+pub fn run_main_with_status(
+    program: &str,
+    main: impl FnOnce() -> anyhow::Result<i32>,
+) -> std::process::ExitCode {
+    let mut status = 0;
+    let code = run_main(program, || {
+        status = main()?;
+        Ok(())
+    });
+    if code == std::process::ExitCode::SUCCESS {
+        std::process::ExitCode::from(status.clamp(0, 255) as u8)
+    } else {
+        code
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

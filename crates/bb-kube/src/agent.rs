@@ -20,8 +20,8 @@ use crate::config::AGENT_CA_KEY;
 use crate::names::{meta, pod_labels};
 use crate::options::GVISOR_RUNTIME_CLASS;
 use crate::pod::{
-    container_security, empty_dir, env_from_secret, env_value, file_mount, mount, pod_security,
-    quantities, resources,
+    container_security, empty_dir, env_from_secret, env_value, file_mount, init_container, mount,
+    pod_security, quantities, resources,
 };
 
 /// Where the init container finds the CA certificate and writes the trust bundle.
@@ -120,22 +120,15 @@ fn ca_bundle_container(plan: &Plan) -> Container {
         in_agent::CA_BUNDLE,
         crate::file_name(in_agent::CA_BUNDLE)
     );
-    Container {
-        name: "ca-bundle".into(),
-        image: Some(plan.provider.image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec!["sh".into(), "-c".into(), script]),
-        resources: Some(resources(
-            quantities(&[("cpu", "50m"), ("memory", "32Mi")]),
-            quantities(&[("cpu", "200m"), ("memory", "64Mi")]),
-        )),
-        security_context: Some(container_security()),
-        volume_mounts: Some(vec![
+    init_container(
+        "ca-bundle",
+        &plan.provider.image,
+        script,
+        vec![
             mount("agent-ca", CA_DIR, true),
             mount("ca-bundle", BUNDLE_DIR, false),
-        ]),
-        ..Default::default()
-    }
+        ],
+    )
 }
 
 fn agent_container(plan: &Plan) -> Container {

@@ -189,7 +189,6 @@ pub(crate) mod test_support {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::options::{DEFAULT_HOME_SIZE, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, Ipv4Net};
 
     /// A fixture plan of `tests/fixtures/`.
     pub fn plan(name: &str) -> Plan {
@@ -201,16 +200,11 @@ pub(crate) mod test_support {
     pub fn options() -> Options {
         Options {
             sidecar_ip: Some(Ipv4Addr::new(10, 96, 0, 200)),
-            pod_cidr: Ipv4Net::parse(DEFAULT_POD_CIDR).unwrap(),
-            service_cidr: Ipv4Net::parse(DEFAULT_SERVICE_CIDR).unwrap(),
-            runtime_class: None,
-            home_size: DEFAULT_HOME_SIZE.into(),
-            storage_class: None,
-            sidecar_image: None,
             files: HostFiles {
                 ca_cert: Some("CERT".into()),
                 gate_rules: Some("RULES".into()),
             },
+            ..Options::default()
         }
     }
 }

@@ -63,16 +63,7 @@ struct ExecArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.quiet.apply();
-    let mut status = 0;
-    let code = bb_contract::error::run_main("bb-kube", || {
-        status = run(&cli)?;
-        Ok(())
-    });
-    if code == ExitCode::SUCCESS {
-        ExitCode::from(status as u8)
-    } else {
-        code
-    }
+    bb_contract::error::run_main_with_status("bb-kube", || run(&cli))
 }
 
 fn run(cli: &Cli) -> Result<i32> {

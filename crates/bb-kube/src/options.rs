@@ -100,6 +100,22 @@ pub struct Options {
     pub files: HostFiles,
 }
 
+impl Default for Options {
+    /// The flags' defaults: kubeadm's ranges, a 10Gi home, no address, class or image.
+    fn default() -> Options {
+        Options {
+            sidecar_ip: None,
+            pod_cidr: Ipv4Net::parse(DEFAULT_POD_CIDR).expect("the default is a network"),
+            service_cidr: Ipv4Net::parse(DEFAULT_SERVICE_CIDR).expect("the default is a network"),
+            runtime_class: None,
+            home_size: DEFAULT_HOME_SIZE.into(),
+            storage_class: None,
+            sidecar_image: None,
+            files: HostFiles::default(),
+        }
+    }
+}
+
 /// `bb-kube render`'s flags, as typed.
 #[derive(Debug, Clone, Args)]
 pub struct RenderArgs {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext,
     ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -34,6 +34,28 @@ pub(crate) fn container_security() -> SecurityContext {
         }),
         read_only_root_filesystem: Some(true),
         run_as_non_root: Some(true),
+        ..Default::default()
+    }
+}
+
+/// A container that runs `sh -c SCRIPT` once before the pod's own, small and as restricted.
+pub(crate) fn init_container(
+    name: &str,
+    image: &str,
+    script: String,
+    volume_mounts: Vec<VolumeMount>,
+) -> Container {
+    Container {
+        name: name.into(),
+        image: Some(image.into()),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec!["sh".into(), "-c".into(), script]),
+        resources: Some(resources(
+            quantities(&[("cpu", "50m"), ("memory", "32Mi")]),
+            quantities(&[("cpu", "200m"), ("memory", "64Mi")]),
+        )),
+        security_context: Some(container_security()),
+        volume_mounts: Some(volume_mounts),
         ..Default::default()
     }
 }

@@ -20,8 +20,8 @@ use crate::Ctx;
 use crate::config::{self, GATE_RULES_KEY, REPOS_KEY, ROUTES_KEY};
 use crate::names::{meta, pod_labels, selector, selector_labels};
 use crate::pod::{
-    container_security, empty_dir, env_from_secret, env_value, mount, pod_security, quantities,
-    resources,
+    container_security, empty_dir, env_from_secret, env_value, init_container, mount, pod_security,
+    quantities, resources,
 };
 
 /// One port of the sidecar: the Service's, the pod's, and its protocol.
@@ -268,22 +268,15 @@ fn config_container(ctx: &Ctx) -> Container {
         "set -e; umask 077; for f in {CONFIG_SOURCE}/*; do cp -RL \"$f\" {}/; done",
         in_sidecar::CONFIG_DIR
     );
-    Container {
-        name: "config".into(),
-        image: Some(ctx.sidecar_image.clone()),
-        image_pull_policy: Some("IfNotPresent".into()),
-        command: Some(vec!["sh".into(), "-c".into(), script]),
-        resources: Some(resources(
-            quantities(&[("cpu", "50m"), ("memory", "32Mi")]),
-            quantities(&[("cpu", "200m"), ("memory", "64Mi")]),
-        )),
-        security_context: Some(container_security()),
-        volume_mounts: Some(vec![
+    init_container(
+        "config",
+        &ctx.sidecar_image,
+        script,
+        vec![
             mount("config-source", CONFIG_SOURCE, true),
             mount("config", in_sidecar::CONFIG_DIR, false),
-        ]),
-        ..Default::default()
-    }
+        ],
+    )
 }
 
 fn projected(name: &str, sources: Vec<VolumeProjection>) -> Volume {

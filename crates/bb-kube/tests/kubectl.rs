@@ -5,25 +5,20 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use bb_testkit::kubectl::FakeKubectl;
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const TOKEN: &str = "sk-ant-oat01-PLANTED-apply-3f9e1b";
 const CLUSTER_IP: &str = "10.96.0.77";
 
-/// Every call is recorded as `call-NN.args` (its arguments) and, for `apply`, `call-NN.stdin`.
 /// The namespace exists once something was applied (or from the start: `FAKE_NS_EXISTS`).
-/// `FAKE_FAIL=secrets` fails the apply that carries the Secrets, quoting it all on stderr.
-const FAKE_KUBECTL: &str = r#"#!/bin/sh
-dir="$FAKE_KUBECTL_DIR"
-n=$(printf '%02d' "$(ls "$dir" | grep -c '\.args$')")
-printf '%s\n' "$*" > "$dir/call-$n.args"
-case " $* " in
+/// `FAKE_FAIL=secrets` fails the apply that carries the Secrets, quoting it all on stderr;
+/// `FAKE_FAIL=wait` the wait for the agent.
+const ANSWERS: &str = r#"
   *" apply "*) cat > "$dir/call-$n.stdin"; : > "$dir/namespace"
     if [ "$FAKE_FAIL" = secrets ] && grep -q stringData "$dir/call-$n.stdin"; then
       echo "Error from server: $(cat "$dir/call-$n.stdin")" >&2; exit 1; fi ;;
-esac
-case " $* " in
   *" get namespace/"*) if [ -e "$dir/namespace" ] || [ -n "$FAKE_NS_EXISTS" ]; then
       printf 'namespace/x\n'; fi ;;
   *" config current-context "*) printf 'fake-context\n' ;;
@@ -31,60 +26,41 @@ case " $* " in
   *" wait "*) if [ "$FAKE_FAIL" = wait ]; then
       echo "error: timed out waiting for the condition on pods/agent" >&2; exit 1; fi ;;
   *" exec "*) exit 7 ;;
-esac
-exit 0
 "#;
 
 struct Cluster {
-    dir: tempfile::TempDir,
-    kubectl: PathBuf,
+    kubectl: FakeKubectl,
 }
 
 impl Cluster {
     fn new() -> Cluster {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let kubectl = dir.path().join("kubectl");
-        std::fs::write(&kubectl, FAKE_KUBECTL).unwrap();
-        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::create_dir(dir.path().join("calls")).unwrap();
-        Cluster { dir, kubectl }
+        Cluster {
+            kubectl: FakeKubectl::new(ANSWERS),
+        }
     }
 
-    fn calls_dir(&self) -> PathBuf {
-        self.dir.path().join("calls")
+    fn state(&self) -> PathBuf {
+        self.kubectl.dir().join("state")
     }
 
     fn bb_kube(&self, args: &[&str], plan: &str) -> Command {
         let mut cmd = Command::cargo_bin("bb-kube").unwrap();
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap())
-            .env("BB_KUBECTL", &self.kubectl)
-            .env("FAKE_KUBECTL_DIR", self.calls_dir())
+            .env("BB_KUBECTL", self.kubectl.program())
             .env("CLAUDE_CODE_OAUTH_TOKEN", TOKEN)
             .args(args)
             .write_stdin(plan.to_string());
         cmd
     }
 
-    /// The recorded calls' arguments, in order.
     fn calls(&self) -> Vec<String> {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(self.calls_dir())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "args"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
-            .collect()
+        self.kubectl.calls()
     }
 
-    fn stdin_of(&self, call: usize) -> Value {
-        let path = self.calls_dir().join(format!("call-{call:02}.stdin"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    /// What the `index`th call read on stdin: a List.
+    fn stdin_of(&self, index: usize) -> Value {
+        serde_json::from_slice(&self.kubectl.stdin_at(index)).unwrap()
     }
 }
 
@@ -132,7 +108,7 @@ fn apply_makes_the_namespace_and_service_first_then_everything_with_its_address(
                 "--context",
                 "lab",
             ],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .assert()
         .success()
@@ -232,7 +208,7 @@ fn a_failed_wait_deletes_the_namespace_and_shows_no_secret() {
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .env("FAKE_FAIL", "wait")
         .assert()
@@ -264,7 +240,7 @@ fn a_failed_apply_of_a_kept_bottle_keeps_its_home() {
     cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .env("FAKE_FAIL", "wait")
         .env("FAKE_NS_EXISTS", "1")
@@ -292,7 +268,7 @@ fn a_server_that_quotes_the_secrets_gets_them_scrubbed() {
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .env("FAKE_FAIL", "secrets")
         .assert()
@@ -315,7 +291,7 @@ fn an_address_outside_the_service_range_is_refused_before_anything_else_is_made(
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .env("FAKE_CLUSTER_IP", "10.43.0.10")
         .assert()
@@ -344,7 +320,7 @@ fn applied_plan(cluster: &Cluster) -> Value {
     let out = cluster
         .bb_kube(
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
-            &plan_text(&cluster.dir.path().join("state")),
+            &plan_text(&cluster.state()),
         )
         .assert()
         .success()
@@ -408,7 +384,7 @@ fn delete_removes_the_namespace_with_the_plans_context() {
 fn exec_and_delete_need_an_applied_plan_and_kubectl() {
     let cluster = Cluster::new();
     let out = cluster
-        .bb_kube(&["exec"], &plan_text(&cluster.dir.path().join("state")))
+        .bb_kube(&["exec"], &plan_text(&cluster.state()))
         .assert()
         .code(2)
         .get_output()
@@ -416,7 +392,7 @@ fn exec_and_delete_need_an_applied_plan_and_kubectl() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("run bb-kube apply first"), "{stderr}");
     let out = cluster
-        .bb_kube(&["delete"], &plan_text(&cluster.dir.path().join("state")))
+        .bb_kube(&["delete"], &plan_text(&cluster.state()))
         .env("BB_KUBECTL", "")
         .env("PATH", "/nonexistent")
         .assert()

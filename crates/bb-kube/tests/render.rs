@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use bb_kube::options::{DEFAULT_HOME_SIZE, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, Ipv4Net};
 use bb_kube::{List, Object, Options};
 use serde_json::Value;
 
@@ -22,13 +21,7 @@ fn plan_text(name: &str) -> String {
 fn options() -> Options {
     Options {
         sidecar_ip: Some(SIDECAR_IP.parse().unwrap()),
-        pod_cidr: Ipv4Net::parse(DEFAULT_POD_CIDR).unwrap(),
-        service_cidr: Ipv4Net::parse(DEFAULT_SERVICE_CIDR).unwrap(),
-        runtime_class: None,
-        home_size: DEFAULT_HOME_SIZE.into(),
-        storage_class: None,
-        sidecar_image: None,
-        files: Default::default(),
+        ..Options::default()
     }
 }
 

@@ -2,6 +2,7 @@
 //! the spec's example manifest, and planted secret values that must never be written anywhere.
 
 pub mod corpus;
+pub mod kubectl;
 pub mod model_api;
 pub mod tmux;
 pub mod tokens;

@@ -9,19 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bb_testkit::kubectl::FakeKubectl;
 use bb_testkit::{Fixture, simple_bottle, text, unique_name};
 use serde_json::Value;
 
 const TOKEN: &str = "kube-backend-PLANTED-token-6d2f";
 
-/// Records each call (`call-TIME-PID.args`, and what it read on stdin as `.stdin`: the
-/// launch follows the log while it provisions, so two calls may run at once); answers like a
-/// cluster whose pods are up. The agent's own command exits with `$FAKE_AGENT_EXIT`.
-const FAKE_KUBECTL: &str = r#"#!/bin/sh
-dir="$FAKE_KUBECTL_DIR"
-n="$(date +%s%N)-$$"
-printf '%s\n' "$*" > "$dir/call-$n.args"
-case " $* " in
+/// Answers like a cluster whose pods are up (calls recorded by [`FakeKubectl`]). The agent's
+/// own command exits with `$FAKE_AGENT_EXIT`; the sidecar's log stream ends once and is
+/// followed again, and its pods are deleted only once it was.
+const ANSWERS: &str = r#"
   *" apply "*) cat > "$dir/call-$n.stdin"; rm -f "$dir/deleted"; exit 0 ;;
   *" delete pod,deployment "*) for i in $(seq 50); do [ -e "$dir/refollowed" ] && break; sleep 0.1; done
     : > "$dir/deleted"; exit 0 ;;
@@ -36,72 +33,39 @@ case " $* " in
   *" exec "*"tar -x"*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" exec -i "*) cat > "$dir/call-$n.stdin"; exit 0 ;;
   *" exec "*"test -d"*) exit 1 ;;
-  *" exec "*) exit "${FAKE_AGENT_EXIT:-0}" ;;
-esac
-exit 0
+  *" exec "*"kill -HUP 1"*) exit 0 ;;
+  *" exec "*" tar -c "*) cat "$dir/../proposals.tar"; exit 0 ;;
+  *" exec "*) if [ -n "$FAKE_AGENT_WAITS" ]; then
+      for i in $(seq 300); do [ -e "$dir/../answered" ] && break; sleep 0.1; done; fi
+    exit "${FAKE_AGENT_EXIT:-0}" ;;
 "#;
 
+/// The recording kubectl, and a Docker CLI that answers nothing.
 struct Cluster {
-    dir: tempfile::TempDir,
-    kubectl: PathBuf,
-    calls: PathBuf,
+    kubectl: FakeKubectl,
+    docker: PathBuf,
 }
 
 impl Cluster {
     fn new() -> Cluster {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let kubectl = dir.path().join("kubectl");
-        std::fs::write(&kubectl, FAKE_KUBECTL).unwrap();
-        std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let docker = dir.path().join("docker");
+        let kubectl = FakeKubectl::new(ANSWERS);
+        let docker = kubectl.dir().join("docker");
         std::fs::write(&docker, "#!/bin/sh\nexit 0\n").unwrap();
         std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let calls = dir.path().join("calls");
-        std::fs::create_dir(&calls).unwrap();
-        Cluster {
-            dir,
-            kubectl,
-            calls,
-        }
+        Cluster { kubectl, docker }
     }
 
     fn calls(&self) -> Vec<String> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.calls)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "args"))
-            .collect();
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap().trim().to_string())
-            .collect()
+        self.kubectl.calls()
     }
 
-    /// What the call whose arguments hold `marker` read on stdin.
     fn stdin_of(&self, marker: &str) -> Vec<u8> {
-        for entry in std::fs::read_dir(&self.calls).unwrap().flatten() {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "args")
-                && std::fs::read_to_string(&path).unwrap().contains(marker)
-            {
-                return std::fs::read(path.with_extension("stdin")).unwrap();
-            }
-        }
-        panic!("no call with {marker}")
+        self.kubectl.stdin_of(marker)
     }
 
-    /// Everything kubectl was given, argv and stdin.
     fn everything(&self) -> String {
-        let mut all = String::new();
-        for entry in std::fs::read_dir(&self.calls).unwrap().flatten() {
-            all.push_str(&String::from_utf8_lossy(
-                &std::fs::read(entry.path()).unwrap(),
-            ));
-        }
-        all
+        self.kubectl.everything()
     }
 }
 
@@ -134,9 +98,8 @@ impl Bottle {
             .cmd("bot-bottle")
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("BB_KUBECTL", &self.cluster.kubectl)
-            .env("BB_DOCKER", self.cluster.dir.path().join("docker"))
-            .env("FAKE_KUBECTL_DIR", &self.cluster.calls)
+            .env("BB_KUBECTL", self.cluster.kubectl.program())
+            .env("BB_DOCKER", &self.cluster.docker)
             .env("FAKE_AGENT", &self.name)
             .env("FAKE_AGENT_EXIT", agent_exit)
             .env("BB_TEST_KUBE_TOKEN", TOKEN)
@@ -374,4 +337,137 @@ fn cleanup_deletes_the_namespace_of_a_kept_bottle_before_its_state() {
         "{last}"
     );
     assert!(b.state_dirs().is_empty());
+}
+
+/// A proposal as the sidecar files it, in the tar `tar -c -C SUPERVISE_DIR proposals` prints.
+fn proposals_tar(id: &str, host: &str) -> Vec<u8> {
+    use bb_contract::supervise::{EgressRequest, Proposal};
+    let proposal = Proposal {
+        id: id.into(),
+        created_at: "2026-12-07T00:00:00Z".into(),
+        expires_at: "2999-01-01T00:00:00Z".into(),
+        request: EgressRequest {
+            host: host.into(),
+            paths: vec![],
+            methods: vec![],
+            reason: format!("the build needs {host}"),
+        },
+        hold: None,
+    };
+    let json = serde_json::to_vec(&proposal).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, format!("proposals/{id}.json"), json.as_slice())
+        .unwrap();
+    tar.into_inner().unwrap()
+}
+
+#[test]
+fn supervise_reads_and_answers_a_cluster_bottle_through_kubectl_exec() {
+    const ID: &str = "cccc0000000000000000000000000003";
+    let b = Bottle::new();
+    let dir = b.cluster.kubectl.dir().to_path_buf();
+    std::fs::write(dir.join("proposals.tar"), proposals_tar(ID, "pypi.org")).unwrap();
+    let mut launch =
+        b.f.spawnable("bot-bottle")
+            .args([
+                "start",
+                &b.name,
+                "--headless",
+                "--prompt",
+                "wait",
+                "--runtime",
+                "runc",
+                "--backend",
+                "kubernetes",
+                "--sidecar-image",
+                "registry.example/sc:1",
+            ])
+            .envs(b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("BB_KUBECTL", b.cluster.kubectl.program())
+            .env("BB_DOCKER", &b.cluster.docker)
+            .env("FAKE_AGENT_WAITS", "1")
+            .env("BB_TEST_KUBE_TOKEN", TOKEN)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let running = bb_testkit::wait_for(Duration::from_secs(60), || {
+        b.state_dirs()
+            .into_iter()
+            .find(|d| d.join("kube.json").is_file() && d.join("wrapper.pid").is_file())
+    });
+    let Some(state) = running else {
+        let _ = launch.kill();
+        panic!("the launch did not come up");
+    };
+    let identity = state.file_name().unwrap().to_str().unwrap().to_string();
+    let sup = |args: &[&str]| {
+        b.f.cmd("bot-bottle")
+            .args(args)
+            .env("BB_KUBECTL", b.cluster.kubectl.program())
+            .env("BB_DOCKER", &b.cluster.docker)
+            .output()
+            .unwrap()
+    };
+    let listed = sup(&["supervise", "--once", "--json"]);
+    let pending: Value = serde_json::from_slice(&listed.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&listed).1));
+    assert_eq!(pending[0]["id"], ID, "{pending}");
+    assert_eq!(pending[0]["identity"], identity.as_str());
+
+    let approved = sup(&["supervise", "--approve", ID]);
+    assert!(approved.status.success(), "{}", text(&approved).1);
+    let decision = b
+        .cluster
+        .stdin_of("tar -x -m -C /var/lib/bot-bottle/supervise -f -");
+    let entries: Vec<(String, String)> = tar::Archive::new(decision.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            (e.path().unwrap().display().to_string(), text)
+        })
+        .collect();
+    assert_eq!(entries[0].0, format!("decisions/{ID}.json"));
+    assert!(entries[0].1.contains("approved"), "{entries:?}");
+    let calls = b.cluster.calls();
+    let routes_put = calls
+        .iter()
+        .rposition(|c| c.contains("tar -x -m -C /etc/bot-bottle -f -"))
+        .expect("the routes file went in");
+    let decision_put = calls
+        .iter()
+        .position(|c| c.contains("tar -x -m -C /var/lib/bot-bottle/supervise"))
+        .unwrap();
+    let hup = calls
+        .iter()
+        .position(|c| c.contains("kill -HUP 1"))
+        .unwrap();
+    assert!(
+        routes_put < decision_put && decision_put < hup,
+        "routes, then the decision, then the signal: {calls:#?}"
+    );
+    let routes = b.cluster.stdin_of("tar -x -m -C /etc/bot-bottle -f -");
+    let routes = bb_core::engine_files::files_of(&routes).unwrap();
+    assert!(String::from_utf8_lossy(&routes[0].bytes).contains("pypi.org"));
+    assert!(
+        calls[hup].contains(" deployment/sidecar -c sidecar -- "),
+        "{}",
+        calls[hup]
+    );
+
+    std::fs::write(dir.join("answered"), "").unwrap();
+    let out = launch.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

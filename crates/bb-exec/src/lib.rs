@@ -78,10 +78,25 @@ pub fn argv(plan: &Plan, options: &Options, has_prompt: bool) -> Result<Vec<Stri
     )
 }
 
+/// The turn's flags of `bb-exec` and `bb-kube exec`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TurnArgs {
+    /// Run one non-interactive turn (needs --prompt)
+    #[arg(long, requires = "prompt")]
+    pub headless: bool,
+    /// The prompt of the headless turn
+    #[arg(long, value_name = "TEXT", requires = "headless")]
+    pub prompt: Option<String>,
+    /// Continue the previous conversation (the provider's resume flag)
+    #[arg(long)]
+    pub resume: bool,
+}
+
 /// Runs the agent of a provisioned plan and returns its status (`bb-exec`, `bb-kube exec`):
-/// one headless turn with `prompt`, else interactive, with a TTY when stdin is one or, when
+/// one headless turn with `--prompt`, else interactive, with a TTY when stdin is one or, when
 /// stdin is the plan's pipe, the terminal reopened.
-pub fn run(plan: &Plan, prompt: Option<String>, resume: bool) -> Result<i32> {
+pub fn run(plan: &Plan, turn: &TurnArgs) -> Result<i32> {
+    let (prompt, resume) = (turn.prompt.clone(), turn.resume);
     use std::io::IsTerminal;
     plan.provision.as_ref().ok_or_else(|| {
         bb_contract::InputError::new("the plan has no `provision` section")

@@ -22,15 +22,8 @@ struct Cli {
     /// Read the plan from FILE instead of stdin
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
-    /// Run one non-interactive turn (needs --prompt)
-    #[arg(long, requires = "prompt")]
-    headless: bool,
-    /// The prompt of the headless turn
-    #[arg(long, value_name = "TEXT", requires = "headless")]
-    prompt: Option<String>,
-    /// Continue the previous conversation (the provider's resume flag)
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    turn: bb_exec::TurnArgs,
 }
 
 fn main() -> ExitCode {
@@ -41,5 +34,5 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<i32> {
     let plan = bb_core::stage::read_plan(cli.plan.as_deref())?;
-    bb_exec::run(&plan, cli.prompt.clone(), cli.resume)
+    bb_exec::run(&plan, &cli.turn)
 }

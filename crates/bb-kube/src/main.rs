@@ -44,20 +44,7 @@ enum Command {
     /// Delete the bottle's namespace and everything in it, print the plan
     Delete(KubectlArgs),
     /// Run the agent in its pod (as bb-exec does in a container)
-    Exec(ExecArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct ExecArgs {
-    /// Run one non-interactive turn (needs --prompt)
-    #[arg(long, requires = "prompt")]
-    headless: bool,
-    /// The prompt of the headless turn
-    #[arg(long, value_name = "TEXT", requires = "headless")]
-    prompt: Option<String>,
-    /// Continue the previous conversation
-    #[arg(long)]
-    resume: bool,
+    Exec(bb_exec::TurnArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,7 +120,7 @@ fn delete(mut plan: Plan, args: &KubectlArgs) -> Result<()> {
     bb_core::stage::write_plan(&plan)
 }
 
-fn exec(plan: &Plan, args: &ExecArgs) -> Result<i32> {
+fn exec(plan: &Plan, turn: &bb_exec::TurnArgs) -> Result<i32> {
     bb_kube::apply::applied(plan)?;
-    bb_exec::run(plan, args.prompt.clone(), args.resume)
+    bb_exec::run(plan, turn)
 }

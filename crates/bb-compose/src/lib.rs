@@ -63,15 +63,12 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
     Ok(compose)
 }
 
-/// The sidecar's configuration and its empty supervise folders, into the created container
-/// through the engine: the engine may be another machine, so no file of the launcher's is
-/// mounted.
+/// The sidecar's configuration, into the created container through the engine: the engine
+/// may be another machine, so no file of the launcher's is mounted. (Its supervise folder's
+/// parts are made by the sidecar as it writes them.)
 fn put_sidecar_files(plan: &Plan, container: &str) -> Result<()> {
-    use bb_contract::layout::sidecar::{CONFIG_DIR, SUPERVISE_DIR};
-    use bb_contract::supervise::{DECISIONS, PROPOSALS, USED};
     let files = render::sidecar_files(plan)?;
-    engine_files::put(container, CONFIG_DIR, &[], &files)?;
-    engine_files::put(container, SUPERVISE_DIR, &[PROPOSALS, DECISIONS, USED], &[])
+    engine_files::put(container, bb_contract::layout::sidecar::CONFIG_DIR, &[], &files)
 }
 
 /// Runs compose with a clean copy of our environment plus the secret values. Nothing of the

@@ -68,7 +68,12 @@ pub fn up(plan: &Plan, secrets: &secrets::Secrets) -> Result<ComposePlan> {
 /// parts are made by the sidecar as it writes them.)
 fn put_sidecar_files(plan: &Plan, container: &str) -> Result<()> {
     let files = render::sidecar_files(plan)?;
-    engine_files::put(container, bb_contract::layout::sidecar::CONFIG_DIR, &[], &files)
+    engine_files::put(
+        container,
+        bb_contract::layout::sidecar::CONFIG_DIR,
+        &[],
+        &files,
+    )
 }
 
 /// Runs compose with a clean copy of our environment plus the secret values. Nothing of the

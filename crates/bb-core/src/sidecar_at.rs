@@ -118,7 +118,9 @@ impl SidecarAt {
                 let (parent, name) = (parent.to_string_lossy(), name.to_string_lossy());
                 match self.exec(&["tar", "-c", "-C", &parent, "-f", "-", &name], None) {
                     Ok(archive) => engine_files::files_of(&archive).map(Some),
-                    Err(_) => Ok(None),
+                    // tar's own word for a folder not made yet; anything else is the cluster's.
+                    Err(e) if format!("{e:#}").contains("No such file or directory") => Ok(None),
+                    Err(e) => Err(e.context(format!("reading the sidecar's {}", path.display()))),
                 }
             }
         }

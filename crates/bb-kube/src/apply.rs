@@ -58,6 +58,18 @@ impl Values {
 /// How long apply waits, by default, for the sidecar and the agent to be ready (`--wait`).
 pub const DEFAULT_WAIT_SECS: u64 = 300;
 
+/// Where the bottle of `plan` goes, before it is made (`applied: false`, no address yet).
+pub fn planned(plan: &Plan, kubectl: &Kubectl) -> KubePlan {
+    KubePlan {
+        namespace: names::namespace(&plan.identity),
+        context: kubectl.context.clone(),
+        sidecar_ip: String::new(),
+        agent_pod: kube::AGENT.into(),
+        agent_container: kube::AGENT.into(),
+        applied: false,
+    }
+}
+
 /// Makes the bottle of `plan` on the cluster and waits until its sidecar and agent are ready.
 /// On failure what apply made is removed before the error returns: the whole namespace when
 /// apply created it, else (a resumed bottle) everything but its home.
@@ -108,12 +120,9 @@ fn make(
         .context("applying the bottle's objects")?;
     ready(kubectl, namespace, wait)?;
     Ok(KubePlan {
-        namespace: namespace.to_string(),
-        context: kubectl.context.clone().or_else(|| current_context(kubectl)),
         sidecar_ip: sidecar_ip.to_string(),
-        agent_pod: kube::AGENT.into(),
-        agent_container: kube::AGENT.into(),
         applied: true,
+        ..planned(plan, kubectl)
     })
 }
 
@@ -169,16 +178,9 @@ fn assigned_ip(kubectl: &Kubectl, namespace: &str, opts: &Options) -> Result<Ipv
     Ok(ip)
 }
 
-/// The context kubectl uses now: recorded, so that later commands (`stop`, `resume`, `cleanup`)
-/// reach this cluster whatever context is current then.
-fn current_context(kubectl: &Kubectl) -> Option<String> {
-    let name = kubectl.run(["config", "current-context"], None, &[]).ok()?;
-    Some(name.trim().to_string()).filter(|n| !n.is_empty())
-}
-
 /// Waits for the sidecar's rollout and the agent Pod's readiness.
 fn ready(kubectl: &Kubectl, namespace: &str, wait: Duration) -> Result<()> {
-    let timeout = format!("--timeout={}s", wait.as_secs());
+    let timeout = teardown::timeout(wait);
     let deployment = kube::sidecar_deployment();
     kubectl
         .run(

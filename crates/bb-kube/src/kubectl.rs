@@ -23,6 +23,21 @@ impl Kubectl {
         })
     }
 
+    /// [`Kubectl::find`] held to one cluster: `context`, else the context current now, so that
+    /// every later call (a teardown minutes later, `stop`, `resume`) reaches the same cluster
+    /// whatever context is current then. `None` stays when kubectl has no current context.
+    pub fn pinned(context: Option<String>) -> Result<Kubectl> {
+        let mut kubectl = Kubectl::find(context)?;
+        if kubectl.context.is_none() {
+            kubectl.context = kubectl
+                .run(["config", "current-context"], None, &[])
+                .ok()
+                .map(|name| name.trim().to_string())
+                .filter(|name| !name.is_empty());
+        }
+        Ok(kubectl)
+    }
+
     /// The arguments of a command: the context first, then `args`.
     pub fn args<I, S>(&self, args: I) -> Vec<OsString>
     where
@@ -93,13 +108,21 @@ impl Kubectl {
 pub const FIELD_MANAGER: &str = "bot-bottle";
 
 /// `text` with every value of `secrets` replaced (a server's message may quote what it was
-/// given): as it is, JSON-escaped (a multi-line key quoted in a message), and each of its
+/// given): as it is, JSON-escaped (as Rust and as Go write it: a multi-line key quoted in a
+/// message), base64 (a Secret's `data`, as the server stores `stringData`), and each of its
 /// lines of 16 characters or more (a PEM quoted in part).
 pub fn scrub(text: &str, secrets: &[&str]) -> String {
+    use base64::Engine as _;
     let mut text = text.to_string();
     for secret in secrets.iter().filter(|s| s.len() >= 4) {
         let escaped = serde_json::to_string(secret).expect("a string serialises");
-        let mut forms = vec![secret.to_string(), escaped.trim_matches('"').to_string()];
+        let escaped = escaped.trim_matches('"').to_string();
+        let go = escaped
+            .replace('&', "\\u0026")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e");
+        let base64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let mut forms = vec![secret.to_string(), escaped, go, base64];
         forms.extend(
             secret
                 .lines()
@@ -142,5 +165,12 @@ mod tests {
         assert!(!scrubbed.contains("AAAABBBB"), "{scrubbed}");
         let line = scrub("near AAAABBBBCCCCDDDDEEEE here", &[key]);
         assert_eq!(line, "near [redacted] here");
+        let token = "tok<en>&more";
+        let data = "data: {\"t\": \"dG9rPGVuPiZtb3Jl\"} or \"tok\\u003cen\\u003e\\u0026more\"";
+        let scrubbed = scrub(data, &[token]);
+        assert!(
+            !scrubbed.contains("dG9rPGVu") && !scrubbed.contains("u003cen"),
+            "{scrubbed}"
+        );
     }
 }

@@ -88,7 +88,7 @@ fn render(plan: &Plan, args: &RenderArgs) -> Result<()> {
 fn apply(mut plan: Plan, args: &ApplyArgs) -> Result<()> {
     let mut opts = args.cluster.options().map_err(InputError::from)?;
     opts.files = bb_kube::config::read_host_files(&plan)?;
-    let kubectl = Kubectl::find(args.kubectl.context.clone())?;
+    let kubectl = Kubectl::pinned(args.kubectl.context.clone())?;
     let values = bb_kube::apply::read_values(&plan, &mut bb_compose::secrets::ask_on_tty)?;
     let step = bb_core::progress::Step::start(
         "bb-kube",

@@ -12,8 +12,9 @@ use bb_contract::layout::kube;
 use crate::kubectl::Kubectl;
 use crate::names;
 
-/// The workloads: the agent's Pod and the sidecar's Deployment (its pods deleted with it).
-pub const WORKLOADS: &str = "pod,deployment";
+/// The workloads: the sidecar's Deployment (its pods deleted with it; deleting its pod first
+/// would have its ReplicaSet start another) and the agent's Pod.
+pub const WORKLOADS: &str = "deployment,pod";
 /// What is left once no pod runs, but the home's claim: the policies go with it.
 pub const AFTER_WORKLOADS: &str = "service,secret,configmap,networkpolicy";
 
@@ -92,6 +93,7 @@ fn delete_labelled(kubectl: &Kubectl, namespace: &str, kinds: &str, wait: Durati
     Ok(())
 }
 
-fn timeout(wait: Duration) -> String {
+/// kubectl's `--timeout` of `wait`.
+pub(crate) fn timeout(wait: Duration) -> String {
     format!("--timeout={}s", wait.as_secs())
 }

@@ -220,7 +220,7 @@ fn a_failed_wait_deletes_the_namespace_and_shows_no_secret() {
     let calls = cluster.calls();
     let n = calls.len();
     assert!(
-        calls[n - 2].starts_with("delete pod,deployment -n bb-")
+        calls[n - 2].starts_with("delete deployment,pod -n bb-")
             && calls[n - 2].contains("--wait=true"),
         "the pods go first, while the policies still wall them in: {calls:#?}"
     );
@@ -253,7 +253,7 @@ fn a_failed_apply_of_a_kept_bottle_keeps_its_home() {
     );
     let n = calls.len();
     assert!(
-        calls[n - 2].starts_with("delete pod,deployment "),
+        calls[n - 2].starts_with("delete deployment,pod "),
         "{calls:#?}"
     );
     assert!(

@@ -199,15 +199,15 @@ pub fn collect() -> Result<Vec<Active>> {
         .map(|(identity, cs)| {
             let role = |r: &str| cs.iter().find(|c| c.role.as_deref() == Some(r));
             let main = role(label::AGENT_ROLE).or(cs.first()).expect("a container");
-            let label = |k: &str| main.labels.get(k).cloned();
+            let value = |k: &str| main.labels.get(k).cloned();
             let started = OffsetDateTime::parse(&main.started_at, &Rfc3339).ok();
             Active {
-                label: label("bot-bottle.label"),
-                agent: label("bot-bottle.agent").unwrap_or_default(),
+                label: value(label::LABEL),
+                agent: value(label::AGENT).unwrap_or_default(),
                 uptime_seconds: started.map(|t| (now - t).whole_seconds().max(0)),
                 runtime: role(label::AGENT_ROLE)
                     .map(|c| c.runtime.clone())
-                    .or(label("bot-bottle.runtime"))
+                    .or(value(label::RUNTIME))
                     .unwrap_or_default(),
                 sidecar: health(role(label::SIDECAR_ROLE)),
                 committed: crate::commit::committed_image(&identity).ok().flatten(),

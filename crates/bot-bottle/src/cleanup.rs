@@ -30,7 +30,9 @@ pub fn run(yes: bool) -> Result<()> {
     let volumes = home_volumes(&preserved)?;
     let mut namespaces = Vec::new();
     for dir in &states {
-        namespaces.extend(crate::kube_bottles::recorded(dir)?);
+        if let Some(applied) = crate::kube_bottles::recorded(dir)? {
+            namespaces.push((dir.clone(), applied));
+        }
     }
     for dir in &preserved {
         eprintln!("bot-bottle: keeping {} (.preserve)", dir.display());
@@ -48,7 +50,7 @@ pub fn run(yes: bool) -> Result<()> {
     for s in &states {
         println!("state      {}", s.display());
     }
-    for k in &namespaces {
+    for (_, k) in &namespaces {
         let context = k.context.as_deref().unwrap_or("the current context");
         println!(
             "namespace  {} ({context}: the bottle and its home)",
@@ -76,13 +78,19 @@ pub fn run(yes: bool) -> Result<()> {
         return Ok(());
     }
     let mut failures = bottles::remove(&containers, &networks);
-    // Before the state folders: their records say where the namespaces are.
-    for k in &namespaces {
+    // Before the state folders: their records say where the namespaces are, so a folder whose
+    // namespace could not be deleted stays (its record is the only one).
+    let mut kept = Vec::new();
+    for (dir, k) in &namespaces {
         if let Err(err) = crate::kube_bottles::delete(k) {
-            failures.push(format!("namespace {}: {err:#}", k.namespace));
+            failures.push(format!(
+                "namespace {} (its state kept): {err:#}",
+                k.namespace
+            ));
+            kept.push(dir);
         }
     }
-    for dir in &states {
+    for dir in states.iter().filter(|d| !kept.contains(d)) {
         if let Err(err) = std::fs::remove_dir_all(dir) {
             failures.push(format!("state {}: {err}", dir.display()));
         }

@@ -22,30 +22,53 @@ pub fn remember(state: &Path) -> Result<()> {
     )
 }
 
-/// The engine the bottle of `state` was launched on, when it is not the one in reach now.
+/// The engine the bottle of `state` was launched on, when it is not the one in reach now (or
+/// none answers, or the record cannot be read: then nobody can tell, and the bottle is left
+/// alone). `None` for a bottle launched on this engine, or before bottles recorded theirs.
 pub fn elsewhere(state: &Path) -> Option<EngineAt> {
-    let recorded: EngineAt =
-        serde_json::from_slice(&std::fs::read(state.join(ENGINE)).ok()?).ok()?;
+    let text = match std::fs::read(state.join(ENGINE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(_) => return Some(unknown()),
+    };
+    let recorded: EngineAt = serde_json::from_slice(&text).unwrap_or_else(|_| unknown());
     match current() {
         Some(now) if now.id == recorded.id => None,
         _ => Some(recorded),
     }
 }
 
+fn unknown() -> EngineAt {
+    EngineAt {
+        id: String::new(),
+        endpoint: format!("unknown: its {ENGINE} cannot be read"),
+    }
+}
+
 /// An input error when the bottle `identity` of `state` runs on another engine than the one in
-/// reach, naming how to reach it.
+/// reach (or none answers), naming how to reach it.
 pub fn check(state: &Path, identity: &str) -> Result<(), InputError> {
-    match elsewhere(state) {
-        None => Ok(()),
-        Some(there) => Err(InputError::new(format!(
-            "bottle {identity} runs on another Docker engine ({})",
+    let Some(there) = elsewhere(state) else {
+        return Ok(());
+    };
+    if current().is_none() {
+        return Err(InputError::new(format!(
+            "no Docker engine answers, and bottle {identity} runs on {}",
             there.endpoint
         ))
         .fix(format!(
-            "reach that engine first: DOCKER_HOST={} bot-bottle … (or `docker context use`)",
+            "start or reach that engine: DOCKER_HOST={}",
             there.endpoint
-        ))),
+        )));
     }
+    Err(InputError::new(format!(
+        "bottle {identity} runs on another Docker engine ({})",
+        there.endpoint
+    ))
+    .fix(format!(
+        "reach that engine first: DOCKER_HOST={} bot-bottle … (or `docker context use`)",
+        there.endpoint
+    )))
 }
 
 /// The engine in reach, asked once per process; `None` when none answers.

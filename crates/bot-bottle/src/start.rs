@@ -57,16 +57,21 @@ pub struct KubeTarget {
 
 impl Backend {
     /// A cluster, with `start`'s flags (or those a launch recorded, for `resume`).
+    /// The cluster is pinned now (`--context`, else the current one) and recorded with the
+    /// flags: the teardown, `stop`, `resume` and `cleanup` reach that one whatever is current.
     pub fn kubernetes(args: &bb_kube::options::ApplyArgs) -> Result<Backend> {
         let options = args
             .cluster
             .options()
             .map_err(bb_contract::InputError::from)?;
+        let kubectl = bb_kube::kubectl::Kubectl::pinned(args.kubectl.context.clone())?;
+        let mut args = args.clone();
+        args.kubectl.context = kubectl.context.clone();
         Ok(Backend::Kubernetes(Box::new(KubeTarget {
-            args: args.clone(),
-            options,
-            kubectl: bb_kube::kubectl::Kubectl::find(args.kubectl.context.clone())?,
             wait: Duration::from_secs(args.kubectl.wait),
+            args,
+            options,
+            kubectl,
         })))
     }
 }
@@ -210,15 +215,19 @@ impl Launch {
         }
         let mut options = target.options.clone();
         options.files = bb_kube::config::read_host_files(&self.plan)?;
+        // Recorded before anything is made: a launch killed during apply leaves a record that
+        // `cleanup` and `resume` find.
+        let mut record = crate::kube_bottles::Record {
+            applied: bb_kube::apply::planned(&self.plan, &target.kubectl),
+            launch: target.args.clone(),
+        };
+        crate::kube_bottles::remember(&self.plan.state_dir, &record)?;
         self.done.push(Step::Kube);
         let applied = timed("kube apply", || {
             bb_kube::apply::apply(&self.plan, &options, &target.kubectl, &values, target.wait)
         })?;
         drop(values);
-        let record = crate::kube_bottles::Record {
-            applied: applied.clone(),
-            launch: target.args.clone(),
-        };
+        record.applied = applied.clone();
         crate::kube_bottles::remember(&self.plan.state_dir, &record)?;
         let source = bb_core::audit::LogSource::Kube {
             context: applied.context.clone(),
@@ -233,6 +242,8 @@ impl Launch {
     /// The bottle on the Docker engine: networks, CA, the compose project, the audit stream's
     /// follower. `Some`: interrupted.
     fn compose_stages(&mut self) -> Result<Option<Outcome>> {
+        // Before anything is made on it: whatever is made there can be found again.
+        crate::engine_record::remember(&self.plan.state_dir)?;
         self.done.push(Step::Networks);
         self.plan.network = Some(timed("networks", || bb_net::create(&self.plan))?);
         if let Some(stop) = self.interrupted("net") {
@@ -250,7 +261,6 @@ impl Launch {
             bb_compose::up(&self.plan, &secrets)
         })?);
         drop(secrets);
-        crate::engine_record::remember(&self.plan.state_dir)?;
         let source = bb_core::audit::LogSource::Docker {
             container: names::sidecar_container(&self.plan.identity),
         };

@@ -16,7 +16,9 @@ pub fn run(identity: &str) -> Result<()> {
     let state = bottles::state_dir(identity)?;
     let wrapper = bottles::wrapper_pid(&state);
     let on_cluster = crate::kube_bottles::recorded(&state)?;
-    if on_cluster.is_none() {
+    // A live launch is asked to tear down whatever engine it is on; without one, the
+    // containers are removed here, through the bottle's own engine only.
+    if on_cluster.is_none() && wrapper.is_none() {
         crate::engine_record::check(&state, identity)?;
     }
     if on_cluster.is_none() && wrapper.is_none() && bottles::of_identity(identity)?.is_empty() {
@@ -43,11 +45,14 @@ pub fn run(identity: &str) -> Result<()> {
             "bot-bottle: {identity}: its pods are gone from namespace {} (its home kept)",
             applied.namespace
         );
-    } else {
+    } else if crate::engine_record::elsewhere(&state).is_none() {
         let left = bottles::of_identity(identity)?;
         if !left.is_empty() {
             force(identity, &state, &left)?;
         }
+    } else if bottles::wrapper_pid(&state).is_some() {
+        // The launch did not tear down in time, and what it made is out of reach here.
+        crate::engine_record::check(&state, identity)?;
     }
     eprintln!(
         "bot-bottle: {identity} stopped; state kept in {}",

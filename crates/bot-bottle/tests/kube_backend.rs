@@ -20,9 +20,10 @@ const TOKEN: &str = "kube-backend-PLANTED-token-6d2f";
 /// followed again, and its pods are deleted only once it was.
 const ANSWERS: &str = r#"
   *" apply "*) cat > "$dir/call-$n.stdin"; rm -f "$dir/deleted"; exit 0 ;;
-  *" delete pod,deployment "*) for i in $(seq 50); do [ -e "$dir/refollowed" ] && break; sleep 0.1; done
+  *" delete deployment,pod "*) for i in $(seq 600); do [ -e "$dir/refollowed" ] && break; sleep 0.1; done
     : > "$dir/deleted"; exit 0 ;;
-  *" get deployment/"*" -o name "*) [ -e "$dir/deleted" ] && exit 1; exit 0 ;;
+  *" get deployment/"*" -o name "*) [ -e "$dir/deleted" ] || echo deployment.apps/sidecar; exit 0 ;;
+  *" config current-context "*) [ -e "$dir/../context" ] || exit 1; cat "$dir/../context"; exit 0 ;;
   *" get namespace/"*) printf 'namespace/x\n'; exit 0 ;;
   *" get service "*) printf '10.96.0.88'; exit 0 ;;
   *" get pod "*) printf '{"status":{"phase":"Running","startTime":"2026-01-01T00:00:00Z"},"metadata":{"labels":{"bot-bottle.agent":"%s"}},"spec":{}}' "$FAKE_AGENT"; exit 0 ;;
@@ -140,7 +141,7 @@ impl Bottle {
 /// Deployment is still there).
 fn of_follower(call: &str) -> bool {
     call.contains(" logs -f ")
-        || call.contains(" get deployment/sidecar ") && call.ends_with(" -o name")
+        || call.contains(" get deployment/sidecar ") && call.contains(" -o name")
 }
 
 fn verbs(calls: &[String]) -> Vec<String> {
@@ -201,7 +202,7 @@ fn a_kept_launch_stops_the_bottle_keeps_its_home_and_resume_and_cleanup_find_it(
             "exec -i",
             "exec -n",
             // Kept: the pods first (while the policies still wall them in), the home stays.
-            "delete pod,deployment",
+            "delete deployment,pod",
             "delete service,secret,configmap,networkpolicy",
         ],
         "{calls:#?}"
@@ -370,7 +371,7 @@ fn supervise_reads_and_answers_a_cluster_bottle_through_kubectl_exec() {
     let b = Bottle::new();
     let dir = b.cluster.kubectl.dir().to_path_buf();
     std::fs::write(dir.join("proposals.tar"), proposals_tar(ID, "pypi.org")).unwrap();
-    let mut launch =
+    let launch = bb_testkit::Background::new(
         b.f.spawnable("bot-bottle")
             .args([
                 "start",
@@ -394,16 +395,14 @@ fn supervise_reads_and_answers_a_cluster_bottle_through_kubectl_exec() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap(),
+    );
     let running = bb_testkit::wait_for(Duration::from_secs(60), || {
         b.state_dirs()
             .into_iter()
             .find(|d| d.join("kube.json").is_file() && d.join("wrapper.pid").is_file())
     });
-    let Some(state) = running else {
-        let _ = launch.kill();
-        panic!("the launch did not come up");
-    };
+    let state = running.expect("the launch came up");
     let identity = state.file_name().unwrap().to_str().unwrap().to_string();
     let sup = |args: &[&str]| {
         b.f.cmd("bot-bottle")
@@ -463,11 +462,64 @@ fn supervise_reads_and_answers_a_cluster_bottle_through_kubectl_exec() {
     );
 
     std::fs::write(dir.join("answered"), "").unwrap();
-    let out = launch.wait_with_output().unwrap();
+    let out = launch.wait_with_output();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Without `--context`, the context current at the launch is pinned: every call names it, and
+/// `stop` reaches that cluster after the current context changed (here: none is left).
+#[test]
+fn the_launch_pins_the_current_context_and_stop_reaches_it() {
+    let b = Bottle::new();
+    std::fs::write(b.cluster.kubectl.dir().join("context"), "lab\n").unwrap();
+    let out = b.run(
+        &[
+            "start",
+            &b.name,
+            "--headless",
+            "--prompt",
+            "go",
+            "--runtime",
+            "runc",
+            "--backend",
+            "kubernetes",
+            "--sidecar-image",
+            "registry.example/sc:1",
+        ],
+        "4",
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out).1);
+    let calls = b.cluster.calls();
+    assert_eq!(calls[0], "config current-context", "{calls:#?}");
+    assert!(
+        calls[1..].iter().all(|c| c.starts_with("--context lab ")),
+        "{calls:#?}"
+    );
+
+    std::fs::remove_file(b.cluster.kubectl.dir().join("context")).unwrap();
+    let identity = b.state_dirs()[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let before = b.cluster.calls().len();
+    let stopped = b.run(&["stop", &identity], "0");
+    assert!(stopped.status.success(), "{}", text(&stopped).1);
+    let after: Vec<String> = b.cluster.calls()[before..]
+        .iter()
+        .filter(|c| !of_follower(c))
+        .cloned()
+        .collect();
+    assert!(
+        after
+            .iter()
+            .any(|c| c.starts_with("--context lab delete deployment,pod -n bb-")),
+        "{after:#?}"
     );
 }

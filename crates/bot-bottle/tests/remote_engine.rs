@@ -292,30 +292,31 @@ fn a_bottle_on_another_engine_runs_filters_and_leaves_nothing() {
     let ca = test_certs(certs.path(), &["api.test"]);
     let (network, upstream_ip) = start_upstream(&engine, &name, certs.path());
 
-    let launch = f
-        .spawnable("bot-bottle")
-        .args([
-            "start",
-            &name,
-            "--headless",
-            "--prompt",
-            PROMPT,
-            "--runtime",
-            "runc",
-        ])
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("DOCKER_HOST", &engine.host)
-        .env("BB_TEST_API_TOKEN", API_TOKEN)
-        .env("BOT_BOTTLE_EXTRA_ROOTS", &ca)
-        .env("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK", &network)
-        .env("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE", &upstream_ip)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let launch = bb_testkit::Background::new(
+        f.spawnable("bot-bottle")
+            .args([
+                "start",
+                &name,
+                "--headless",
+                "--prompt",
+                PROMPT,
+                "--runtime",
+                "runc",
+            ])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("DOCKER_HOST", &engine.host)
+            .env("BB_TEST_API_TOKEN", API_TOKEN)
+            .env("BOT_BOTTLE_EXTRA_ROOTS", &ca)
+            .env("BOT_BOTTLE_SIDECAR_EXTRA_NETWORK", &network)
+            .env("BOT_BOTTLE_SIDECAR_RESOLVE_OVERRIDE", &upstream_ip)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (mounts, held) = inspect_running(&engine, &name);
-    let out = launch.wait_with_output().unwrap();
+    let out = launch.wait_with_output();
     let (stdout, stderr) = text(&out);
     assert!(
         !mounts.contains("\"bind\""),

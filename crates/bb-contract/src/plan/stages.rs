@@ -65,7 +65,7 @@ pub struct KubePlan {
     /// The kubectl context it was applied with (`None`: the current one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
-    /// The sidecar Service's ClusterIP (the agent's DNS server).
+    /// The sidecar Service's ClusterIP (the agent's DNS server); empty until applied.
     pub sidecar_ip: String,
     pub agent_pod: String,
     pub agent_container: String,

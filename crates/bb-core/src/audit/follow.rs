@@ -82,21 +82,24 @@ impl LogSource {
     }
 
     /// Whether the log may go on after its stream ended: a cluster's sidecar whose Deployment
-    /// is still there (a container's log ends when the container stops, for good).
+    /// is not known to be gone (a container's log ends when the container stops, for good).
+    /// A cluster that does not answer is asked again at the next round.
     fn goes_on(&self) -> bool {
         let LogSource::Kube { namespace, .. } = self else {
             return false;
         };
-        self.kubectl()
-            .and_then(|mut cmd| {
-                Ok(cmd
-                    .args(["get", self.object(), "-n", namespace, "-o", "name"])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()?)
-            })
-            .is_ok_and(|s| s.success())
+        let found = self.kubectl().and_then(|mut cmd| {
+            Ok(cmd
+                .args(["get", self.object(), "-n", namespace, "--ignore-not-found"])
+                .args(["-o", "name", "--request-timeout=10s"])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()?)
+        });
+        match found {
+            Ok(out) if out.status.success() => !out.stdout.trim_ascii().is_empty(),
+            _ => true,
+        }
     }
 }
 
@@ -159,9 +162,16 @@ impl Copy {
         let kept_before = last_time(&self.state);
         let mut read_until: Option<OffsetDateTime> = None;
         let mut stdout = Some(first);
+        let mut quiet_rounds = 0;
         loop {
             let Some(out) = stdout.take() else { return };
-            for raw in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let before = read_until;
+            // Line by line, whatever the bytes: one line that is not UTF-8 must not end the copy.
+            let mut reader = std::io::BufReader::new(out);
+            let mut bytes = Vec::new();
+            while reader.read_until(b'\n', &mut bytes).is_ok_and(|n| n > 0) {
+                let raw = String::from_utf8_lossy(&bytes).trim_end().to_string();
+                bytes.clear();
                 let time = engine_time(&raw);
                 // Following again from a line's time gives that line again.
                 if read_until.is_some_and(|until| time.is_some_and(|t| t <= until)) {
@@ -175,7 +185,16 @@ impl Copy {
             if self.stop.load(Ordering::SeqCst) || !self.source.goes_on() {
                 return;
             }
-            std::thread::sleep(AGAIN);
+            // A stream that keeps ending with nothing new (a cluster that refuses, a pod that
+            // restarts in a loop) is asked less and less often.
+            quiet_rounds = if read_until == before {
+                quiet_rounds + 1
+            } else {
+                0
+            };
+            if !self.pause(AGAIN * 2u32.pow(quiet_rounds.min(5))) {
+                return;
+            }
             let Ok((child, out)) = follow_logs(&self.source, read_until) else {
                 return;
             };
@@ -186,21 +205,35 @@ impl Copy {
         }
     }
 
+    /// Waits `how_long`, or less when the follower is finishing: whether to go on.
+    fn pause(&self, how_long: Duration) -> bool {
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            if self.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
+
     /// Keeps `child` as the process to end at [`Follower::finish`], the ended one reaped;
     /// `false` (and `child` ended) when the follower is finishing.
-    fn replace_child(&self, mut child: Child) -> bool {
+    fn replace_child(&self, child: Child) -> bool {
         let mut current = self.child.lock().expect("the follower's lock");
-        if let Some(mut ended) = current.take() {
+        // Under the lock: `finish` sets `stop` before it takes the lock to end the child.
+        let stopping = self.stop.load(Ordering::SeqCst);
+        let ended = if stopping {
+            Some(child)
+        } else {
+            current.replace(child)
+        };
+        drop(current);
+        if let Some(mut ended) = ended {
+            let _ = ended.kill();
             let _ = ended.wait();
         }
-        // Under the lock: `finish` sets `stop` before it takes the lock to end the child.
-        if self.stop.load(Ordering::SeqCst) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return false;
-        }
-        *current = Some(child);
-        true
+        !stopping
     }
 }
 

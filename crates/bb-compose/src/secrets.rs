@@ -244,13 +244,17 @@ mod tests {
         }
     }
 
+    /// A key command: `sh SCRIPT deploy`. The script is read by sh, not executed itself: a
+    /// file just written can be `ETXTBSY` to exec while another test thread forks.
     fn command(dir: &Path, body: &str, timeout_secs: u32) -> RepoKey {
-        use std::os::unix::fs::PermissionsExt;
         let path = dir.join("vault");
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(&path, format!("{body}\n")).unwrap();
         RepoKey::Command {
-            key_command: vec![path.to_string_lossy().into_owned(), "deploy".into()],
+            key_command: vec![
+                "sh".into(),
+                path.to_string_lossy().into_owned(),
+                "deploy".into(),
+            ],
             key_timeout_secs: timeout_secs,
         }
     }

@@ -13,6 +13,7 @@ const TOKEN: &str = "sk-ant-oat01-PLANTED-apply-3f9e1b";
 const CLUSTER_IP: &str = "10.96.0.77";
 
 /// The namespace exists once something was applied (or from the start: `FAKE_NS_EXISTS`).
+/// kubectl has a current context only with `FAKE_CONTEXT`.
 /// `FAKE_FAIL=secrets` fails the apply that carries the Secrets, quoting it all on stderr;
 /// `FAKE_FAIL=wait` the wait for the agent.
 const ANSWERS: &str = r#"
@@ -21,7 +22,7 @@ const ANSWERS: &str = r#"
       echo "Error from server: $(cat "$dir/call-$n.stdin")" >&2; exit 1; fi ;;
   *" get namespace/"*) if [ -e "$dir/namespace" ] || [ -n "$FAKE_NS_EXISTS" ]; then
       printf 'namespace/x\n'; fi ;;
-  *" config current-context "*) printf 'fake-context\n' ;;
+  *" config current-context "*) [ -n "$FAKE_CONTEXT" ] || exit 1; echo "$FAKE_CONTEXT" ;;
   *" get service "*) printf '%s' "${FAKE_CLUSTER_IP:-10.96.0.77}" ;;
   *" wait "*) if [ "$FAKE_FAIL" = wait ]; then
       echo "error: timed out waiting for the condition on pods/agent" >&2; exit 1; fi ;;
@@ -309,10 +310,10 @@ fn an_address_outside_the_service_range_is_refused_before_anything_else_is_made(
     let verbs: Vec<&str> = calls.iter().map(|c| c.split(' ').next().unwrap()).collect();
     assert_eq!(
         verbs,
-        ["get", "apply", "get", "get", "delete", "delete"],
-        "the namespace and Service, their address, then nothing but deletion: {calls:#?}"
+        ["config", "get", "apply", "get", "get", "delete", "delete"],
+        "the context, the namespace and Service, their address, then nothing but deletion: {calls:#?}"
     );
-    assert!(calls[5].starts_with("delete namespace/"), "{calls:#?}");
+    assert!(calls[6].starts_with("delete namespace/"), "{calls:#?}");
 }
 
 /// The plan `apply` printed, with its `provision` section as bb-provision adds it.
@@ -322,6 +323,7 @@ fn applied_plan(cluster: &Cluster) -> Value {
             &["apply", "--sidecar-image", "reg.example/sidecar:1"],
             &plan_text(&cluster.state()),
         )
+        .env("FAKE_CONTEXT", "fake-context")
         .assert()
         .success()
         .get_output()

@@ -1,11 +1,14 @@
 //! Fixtures for bot-bottle tests: a throwaway bot-bottle home, user home and working directory,
 //! the spec's example manifest, and planted secret values that must never be written anywhere.
 
+pub mod background;
 pub mod corpus;
 pub mod kubectl;
 pub mod model_api;
 pub mod tmux;
 pub mod tokens;
+
+pub use background::Background;
 
 use std::path::{Path, PathBuf};
 
@@ -580,32 +583,4 @@ pub fn minimal_plan() -> serde_json::Value {
         "egress": {"routes": [], "token_slots": []}, "git_gate": {"user": {}, "repos": []},
         "state_dir": "/"
     })
-}
-
-/// A process a test started in the background, killed when dropped: a test that fails while
-/// it runs leaves nothing running.
-pub struct Background(Option<std::process::Child>);
-
-impl Background {
-    pub fn new(child: std::process::Child) -> Background {
-        Background(Some(child))
-    }
-
-    /// Waits for it and takes its output.
-    pub fn wait_with_output(mut self) -> std::process::Output {
-        self.0
-            .take()
-            .expect("not waited yet")
-            .wait_with_output()
-            .unwrap()
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Result;
 use bb_contract::Plan;
-use bb_contract::layout::agent as in_agent;
+use bb_contract::layout::{agent as in_agent, kube};
 
 /// Where the agent runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,11 +15,10 @@ pub enum AgentAt {
     Docker {
         container: String,
     },
+    /// The bottle's agent Pod ([`kube::AGENT`], its one container of the same name).
     Kube {
         context: Option<String>,
         namespace: String,
-        pod: String,
-        container: String,
     },
 }
 
@@ -41,8 +40,6 @@ impl AgentAt {
             return Ok(AgentAt::Kube {
                 context: kube.context.clone(),
                 namespace: kube.namespace.clone(),
-                pod: kube.agent_pod.clone(),
-                container: kube.agent_container.clone(),
             });
         }
         Ok(AgentAt::Docker {
@@ -85,19 +82,14 @@ impl AgentAt {
                 argv.extend(["-u", in_agent::USER, "-w", workdir].map(str::to_string));
                 argv.extend([container.clone(), "sh".into(), "-c".into(), script.into()]);
             }
-            AgentAt::Kube {
-                context,
-                namespace,
-                pod,
-                container,
-            } => {
-                if let Some(context) = context {
-                    argv.extend(["--context".into(), context.clone()]);
-                }
-                argv.push("exec".into());
-                argv.extend(flag.map(str::to_string));
-                argv.extend(["-n".into(), namespace.clone(), pod.clone()]);
-                argv.extend(["-c".into(), container.clone(), "--".into()]);
+            AgentAt::Kube { context, namespace } => {
+                let pod = PodExec {
+                    context: context.as_deref(),
+                    namespace,
+                    target: kube::AGENT,
+                    container: kube::AGENT,
+                };
+                argv.extend(pod.args(flag));
                 // kubectl exec has no working-folder flag.
                 let script = format!("cd {} || exit 1; {script}", sh_quote(workdir));
                 argv.extend(["sh".into(), "-c".into(), script]);
@@ -128,6 +120,44 @@ impl AgentAt {
     }
 }
 
+/// A container of a bottle's pod, as `kubectl exec` reaches it (the agent's, the sidecar's).
+pub struct PodExec<'a> {
+    pub context: Option<&'a str>,
+    pub namespace: &'a str,
+    /// `agent` (a pod) or `deployment/sidecar`.
+    pub target: &'a str,
+    pub container: &'a str,
+}
+
+impl PodExec<'_> {
+    /// `[--context C] exec [FLAG] -n NAMESPACE TARGET -c CONTAINER --`: what follows the
+    /// program, before the command.
+    pub fn args(&self, flag: Option<&str>) -> Vec<String> {
+        let mut args = context_args(self.context);
+        args.push("exec".into());
+        args.extend(flag.map(str::to_string));
+        args.extend(
+            [
+                "-n",
+                self.namespace,
+                self.target,
+                "-c",
+                self.container,
+                "--",
+            ]
+            .map(str::to_string),
+        );
+        args
+    }
+}
+
+/// `--context C` when a context is pinned: the first arguments of every kubectl command.
+pub fn context_args(context: Option<&str>) -> Vec<String> {
+    context
+        .map(|c| vec!["--context".to_string(), c.to_string()])
+        .unwrap_or_default()
+}
+
 /// `$BB_KUBECTL` (tests put a fake one there), else `kubectl` on `PATH`.
 pub fn kubectl_bin() -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("BB_KUBECTL").filter(|v| !v.is_empty()) {
@@ -153,8 +183,6 @@ mod tests {
         let at = AgentAt::Kube {
             context: Some("prod".into()),
             namespace: "bb-fixer-x".into(),
-            pod: "agent".into(),
-            container: "agent".into(),
         };
         let argv = at.argv_of(
             std::path::Path::new("/opt/kubectl"),

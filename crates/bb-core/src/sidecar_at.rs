@@ -51,16 +51,13 @@ impl SidecarAt {
             }
             SidecarAt::Kube { context, namespace } => {
                 all.push(crate::agent_exec::kubectl_bin()?.display().to_string());
-                if let Some(context) = context {
-                    all.extend(["--context".into(), context.clone()]);
-                }
-                all.push("exec".into());
-                if stdin {
-                    all.push("-i".into());
-                }
-                let deployment = kube::sidecar_deployment();
-                all.extend(["-n".into(), namespace.clone(), deployment]);
-                all.extend(["-c".into(), kube::SIDECAR.into(), "--".into()]);
+                let pod = crate::agent_exec::PodExec {
+                    context: context.as_deref(),
+                    namespace,
+                    target: &kube::sidecar_deployment(),
+                    container: kube::SIDECAR,
+                };
+                all.extend(pod.args(stdin.then_some("-i")));
             }
         }
         all.extend(argv.iter().map(|a| a.to_string()));
@@ -149,8 +146,6 @@ mod tests {
             namespace: "bb-fixer-x".into(),
             context: Some("lab".into()),
             sidecar_ip: "10.96.0.9".into(),
-            agent_pod: "agent".into(),
-            agent_container: "agent".into(),
             applied: true,
         };
         let at = SidecarAt::of("fixer-x", Some(&applied));

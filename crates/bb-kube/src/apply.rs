@@ -64,8 +64,6 @@ pub fn planned(plan: &Plan, kubectl: &Kubectl) -> KubePlan {
         namespace: names::namespace(&plan.identity),
         context: kubectl.context.clone(),
         sidecar_ip: String::new(),
-        agent_pod: kube::AGENT.into(),
-        agent_container: kube::AGENT.into(),
         applied: false,
     }
 }

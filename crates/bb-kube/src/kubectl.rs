@@ -44,11 +44,10 @@ impl Kubectl {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        let mut all = Vec::new();
-        if let Some(context) = &self.context {
-            all.push("--context".into());
-            all.push(context.into());
-        }
+        let mut all: Vec<OsString> = bb_core::agent_exec::context_args(self.context.as_deref())
+            .into_iter()
+            .map(Into::into)
+            .collect();
         all.extend(args.into_iter().map(Into::into));
         all
     }

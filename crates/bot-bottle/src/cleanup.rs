@@ -14,19 +14,19 @@ pub fn run(yes: bool) -> Result<()> {
     let networks: Vec<String> = bottles::networks()?.into_iter().map(|(n, _)| n).collect();
     let (states, preserved) = state_dirs()?;
     // A bottle on another engine: its containers are not in reach, so neither is its state.
-    let (elsewhere, states): (Vec<PathBuf>, Vec<PathBuf>) = states
-        .into_iter()
-        .partition(|d| crate::engine_record::elsewhere(d).is_some());
-    for dir in &elsewhere {
-        if let Some(there) = crate::engine_record::elsewhere(dir) {
-            eprintln!(
+    let mut here = Vec::new();
+    for dir in states {
+        match crate::engine_record::elsewhere(&dir) {
+            None => here.push(dir),
+            Some(there) => eprintln!(
                 "bot-bottle: keeping {}: its bottle is on another engine ({}); run cleanup with DOCKER_HOST={}",
                 dir.display(),
                 there.endpoint,
                 there.endpoint
-            );
+            ),
         }
     }
+    let states = here;
     let volumes = home_volumes(&preserved)?;
     let mut namespaces = Vec::new();
     for dir in &states {

@@ -103,7 +103,7 @@ fn row(identity: &str, applied: &KubePlan) -> Option<Active> {
             [
                 "get",
                 "pod",
-                applied.agent_pod.as_str(),
+                kube::AGENT,
                 "-n",
                 applied.namespace.as_str(),
                 "-o",

@@ -65,11 +65,8 @@ pub fn run(args: &ResumeArgs) -> Result<i32> {
     // A bottle launched on a cluster is applied there again, with the flags it was launched
     // with: its namespace and home were kept.
     let backend = match &on_cluster {
-        Some(record) => {
-            let mut launch = record.launch.clone();
-            launch.kubectl.context = launch.kubectl.context.or(record.applied.context.clone());
-            crate::start::Backend::kubernetes(&launch)?
-        }
+        // The recorded flags hold the context the launch pinned.
+        Some(record) => crate::start::Backend::kubernetes(&record.launch)?,
         None => crate::start::Backend::Docker,
     };
     launch(&planned, args.yes || args.prompt.is_some(), &turn, backend)

@@ -232,7 +232,6 @@ impl Launch {
         let source = bb_core::audit::LogSource::Kube {
             context: applied.context.clone(),
             namespace: applied.namespace.clone(),
-            object: bb_contract::layout::kube::sidecar_deployment(),
         };
         self.follow_audit(source, "not kept (kubectl logs deploy/sidecar shows it)");
         self.plan.kube = Some(applied);

@@ -67,8 +67,6 @@ pub struct KubePlan {
     pub context: Option<String>,
     /// The sidecar Service's ClusterIP (the agent's DNS server); empty until applied.
     pub sidecar_ip: String,
-    pub agent_pod: String,
-    pub agent_container: String,
     /// Set once `apply` succeeded (the sidecar rolled out, the agent ready).
     #[serde(default)]
     pub applied: bool,

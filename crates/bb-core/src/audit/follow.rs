@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use bb_contract::layout::kube;
 use time::OffsetDateTime;
 
 use super::{engine_time, keep_line, last_time};
@@ -22,11 +23,10 @@ pub enum LogSource {
     Docker {
         container: String,
     },
+    /// The sidecar's Deployment in the bottle's namespace.
     Kube {
         context: Option<String>,
         namespace: String,
-        /// `deployment/sidecar`.
-        object: String,
     },
 }
 
@@ -56,7 +56,7 @@ impl LogSource {
                 if let Some(since) = since {
                     cmd.arg(format!("--since-time={since}"));
                 }
-                cmd.arg(self.object());
+                cmd.arg(kube::sidecar_deployment());
             }
         }
         Ok(cmd)
@@ -64,21 +64,10 @@ impl LogSource {
 
     fn kubectl(&self) -> Result<Command> {
         let mut cmd = Command::new(crate::agent_exec::kubectl_bin()?);
-        if let LogSource::Kube {
-            context: Some(context),
-            ..
-        } = self
-        {
-            cmd.args(["--context", context]);
+        if let LogSource::Kube { context, .. } = self {
+            cmd.args(crate::agent_exec::context_args(context.as_deref()));
         }
         Ok(cmd)
-    }
-
-    fn object(&self) -> &str {
-        match self {
-            LogSource::Docker { container } => container,
-            LogSource::Kube { object, .. } => object,
-        }
     }
 
     /// Whether the log may go on after its stream ended: a cluster's sidecar whose Deployment
@@ -90,7 +79,8 @@ impl LogSource {
         };
         let found = self.kubectl().and_then(|mut cmd| {
             Ok(cmd
-                .args(["get", self.object(), "-n", namespace, "--ignore-not-found"])
+                .args(["get", &kube::sidecar_deployment(), "-n", namespace])
+                .arg("--ignore-not-found")
                 .args(["-o", "name", "--request-timeout=10s"])
                 .stdin(Stdio::null())
                 .stderr(Stdio::null())
